@@ -1,0 +1,45 @@
+// Local calendar of the region (Europe/Stockholm, daylight saving included), through the date
+// library's tz database. Everything the rules say in "days" is a local calendar day (R10, R11).
+#pragma once
+
+#include <slotmatch/types.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace date {
+class time_zone;
+}
+
+namespace slotmatch {
+
+using LocalDay = std::int32_t;  // local calendar days since 1970-01-01
+
+class Calendar {
+public:
+    // Throws std::runtime_error for an unknown zone (the config loader has already checked it).
+    explicit Calendar(const std::string& zone_name);
+
+    LocalDay local_day(Instant t) const;
+    // The instant a local wall-clock time happens; a time that does not exist (the spring-forward
+    // hour) maps to the instant after the gap, an ambiguous one (autumn) to its first occurrence.
+    Instant at_local(LocalDay day, int minute_of_day) const;
+    Instant local_midnight(LocalDay day) const { return at_local(day, 0); }
+    // ISO weekday index, Monday = 0.
+    static int weekday(LocalDay day);
+
+    // "2026-03-02T08:00:00+01:00"
+    std::string format(Instant t) const;
+    // Accepts "2026-03-02T08:00:00+01:00", "...Z", or a local "2026-03-02T08:00[:00]".
+    std::optional<Instant> parse_time(std::string_view text) const;
+    // "2026-03-02" as a local day.
+    static std::optional<LocalDay> parse_day(std::string_view text);
+    static std::string format_day(LocalDay day);
+
+private:
+    const date::time_zone* zone_;
+};
+
+}  // namespace slotmatch

@@ -1,0 +1,105 @@
+// The region as configured: providers, units, resources, appointment types and schedules.
+// Immutable once loaded; the slot index refers to it by dense indices.
+#pragma once
+
+#include <slotmatch/types.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace slotmatch {
+
+// R18, R25: a unit's web switches and texts.
+struct WebSettings {
+    bool booking_active = false;        // case type "Boka tid"
+    bool cancel_rebook_active = false;  // case type "Av/omboka tid"
+    bool patient_comment = false;       // "Patientkommentar webb" (R18)
+    std::string terms_book;             // villkorstext "Boka"
+    std::string terms_cancel_rebook;    // villkorstext "Av/omboka"
+};
+
+enum class ResourceKind : std::uint8_t { position, person, room, equipment };
+
+struct Resource {
+    std::string id;
+    ResourceKind kind = ResourceKind::person;
+    std::string name;  // R12: for a position, what the citizen sees
+    UnitIdx unit;
+};
+
+// R1-R8, R10: an appointment type (tidstyp).
+struct AppointmentType {
+    std::string id;
+    std::string name;      // internal name, "Namn i journalsystemet"
+    std::string web_name;  // "Namn för webbtidbok"; empty = never offered on web/proxy (R7)
+    std::string web_info;  // "Informationstext för webb"
+    bool web_bookable = false;
+    bool web_cancellable = false;
+    bool web_rebookable = false;
+    bool hide_from_patient = false;  // R6: when set, the three flags above are cleared at load
+    std::optional<int> window_days;  // R10; empty = 60 days ahead (R11)
+    int duration_min = 15;
+    bool region_wide = true;  // false: local to `unit`
+    UnitIdx unit;
+
+    // R8: a type whose internal name contains "Ombud" is a proxy type.
+    bool is_proxy() const { return name.find("Ombud") != std::string::npos; }
+    // R7 + R6: offered at all on the web and proxy channels.
+    bool web_visible() const { return !web_name.empty() && !hide_from_patient; }
+};
+
+inline constexpr int window_days_default = 61;  // R11: date - today <= 60, i.e. N = 61 (R10)
+
+// Weekday bit i = day i of the week with Monday = 0 (ISO order).
+struct Schedule {
+    ResourceIdx resource;
+    TypeIdx type;
+    std::uint8_t weekdays = 0;
+    int from_min = 0;  // local minutes after midnight
+    int to_min = 0;
+    std::int32_t valid_from_day = 0;  // local calendar days since 1970-01-01, inclusive
+    std::int32_t valid_to_day = 0;    // inclusive
+};
+
+struct Unit {
+    std::string id;
+    std::string name;
+    ProviderIdx provider;
+    WebSettings web;
+    std::vector<ResourceIdx> resources;
+    std::vector<TypeIdx> local_types;
+};
+
+struct Provider {
+    std::string id;
+    std::string name;
+    std::vector<UnitIdx> units;
+};
+
+struct Catalog {
+    std::string timezone = "Europe/Stockholm";
+    int hold_ttl_s = 300;
+    std::vector<Provider> providers;
+    std::vector<Unit> units;
+    std::vector<Resource> resources;
+    std::vector<AppointmentType> types;
+    std::vector<Schedule> schedules;
+
+    std::unordered_map<std::string, UnitIdx> unit_by_id;
+    std::unordered_map<std::string, ResourceIdx> resource_by_id;
+    std::unordered_map<std::string, TypeIdx> type_by_id;
+
+    const Unit& unit(UnitIdx u) const { return units[u.value]; }
+    const Resource& resource(ResourceIdx r) const { return resources[r.value]; }
+    const AppointmentType& type(TypeIdx t) const { return types[t.value]; }
+    std::optional<UnitIdx> find_unit(const std::string& id) const;
+    std::optional<ResourceIdx> find_resource(const std::string& id) const;
+    std::optional<TypeIdx> find_type(const std::string& id) const;
+    // A type a unit may schedule: its own local types and the region-wide ones.
+    bool type_usable_in(TypeIdx t, UnitIdx u) const;
+};
+
+}  // namespace slotmatch

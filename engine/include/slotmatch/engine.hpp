@@ -1,0 +1,261 @@
+// The engine: the region's slots in memory and every booking operation, decided by channel
+// (web, proxy, staff) and actor under the rules of DOMAIN.md. Operations are thread-safe; the
+// find/hold/book/rebook/cancel paths take no mutex (slot state is CASed, patient rules use the
+// patient's claim). Every state change publishes one event into the bounded EventRing; when the
+// ring is full mutations are refused with OVERLOADED and change nothing.
+#pragma once
+
+#include <slotmatch/calendar.hpp>
+#include <slotmatch/catalog.hpp>
+#include <slotmatch/clock.hpp>
+#include <slotmatch/event_ring.hpp>
+#include <slotmatch/events.hpp>
+#include <slotmatch/patients.hpp>
+#include <slotmatch/record_table.hpp>
+#include <slotmatch/slot_index.hpp>
+#include <slotmatch/types.hpp>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace slotmatch {
+
+enum class BookingEnd : std::uint8_t { none = 0, cancelled = 1, rebooked = 2 };
+
+// R17: "changed by" of a web booking is the web booking system, not a person.
+inline constexpr std::string_view web_system_identity = "1177 Vårdguidens e-tjänster";
+
+// A refusal: the code of ARCHITECTURE.md, the request field it concerns, and why.
+// Messages are static text so that a refusal never allocates.
+template <typename T>
+struct Outcome {
+    ErrorCode code = ErrorCode::ok;
+    std::string_view field;
+    std::string_view message;
+    T value{};
+
+    bool ok() const { return code == ErrorCode::ok; }
+    static Outcome refuse(ErrorCode c, std::string_view f, std::string_view m) {
+        Outcome o;
+        o.code = c;
+        o.field = f;
+        o.message = m;
+        return o;
+    }
+};
+
+struct SlotView {
+    SlotId id;
+    UnitIdx unit;
+    ResourceIdx resource;
+    TypeIdx type;
+    Instant start;
+    Instant end;
+    SlotState state = SlotState::free;
+};
+
+struct BookingView {
+    BookingId id;
+    SlotView slot;
+    PatientKey patient;
+    Channel channel = Channel::web;
+    ActorText actor;
+    ActorName actor_name;
+    Instant changed_at;
+    bool from_waitlist = false;
+    PhoneText phone;    // R18: only when the unit has "patient comment web" on
+    ReasonText reason;  // R18
+    bool active = false;
+};
+
+struct HoldView {
+    HoldId id;
+    SlotView slot;
+    PatientKey patient;
+    Instant expires_at;
+};
+
+struct MoveResult {  // rebook and cancel
+    BookingView booking;          // rebook: the new booking; cancel: the cancelled one
+    BookingId previous;           // rebook: the booking it replaced
+    bool billable = false;        // R23
+    bool returned_to_waitlist = false;  // R22
+};
+
+struct BlockResult {
+    BlockId id;
+    std::size_t slots_changed = 0;       // slots that became blocked (or free again on unblock)
+    std::size_t reserved_untouched = 0;  // booked or held slots a block leaves to the staff
+};
+
+struct WaitlistView {
+    std::uint64_t id = 0;
+    UnitIdx unit;
+    TypeIdx type;
+    PatientKey patient;
+    Instant added_at;
+};
+
+// Where to look for a slot: a unit, optionally narrowed to a type and a resource, and a time
+// range [from, to). `from` defaults to now; `to` to the end of the schedule.
+struct SlotQuery {
+    UnitIdx unit;
+    std::optional<TypeIdx> type;
+    std::optional<ResourceIdx> resource;
+    std::optional<Instant> from;
+    std::optional<Instant> to;
+    std::size_t limit = 50;
+};
+
+struct BookRequest {
+    // Exactly one of: a slot, a hold, or a query for the earliest free matching slot.
+    std::optional<SlotId> slot;
+    std::optional<HoldId> hold;
+    std::optional<SlotQuery> match;
+    PatientKey patient;
+    PhoneText phone;
+    ReasonText reason;
+    bool from_waitlist = false;
+};
+
+struct RebookRequest {
+    BookingId booking;
+    std::optional<SlotId> slot;  // absent: the earliest free slot allowed (--first)
+    PatientKey patient;          // web/proxy: the citizen the request is made for
+};
+
+struct EngineLimits {
+    std::size_t events_max = std::size_t{1} << 16;      // outbound ring, a power of two
+    std::size_t patients_max = 0;                       // 0: derived from the slot count
+    std::size_t bookings_max = 0;                       // 0: derived from the slot count
+    std::size_t holds_max = 0;                          // 0: derived from the slot count
+    std::size_t published_slots_max = std::size_t{1} << 14;  // slots added after start
+    std::size_t blocks_max = std::size_t{1} << 14;
+    std::size_t waitlist_max = std::size_t{1} << 16;
+    std::size_t match_attempts_max = 256;  // book-first-match retries under contention
+};
+
+class Engine {
+public:
+    Engine(Catalog catalog, const Clock& clock, EngineLimits limits = {});
+    ~Engine();
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    const Catalog& catalog() const { return catalog_; }
+    const Calendar& calendar() const { return calendar_; }
+    Instant now() const { return clock_.now(); }
+    std::size_t slot_count() const { return index_.size(); }
+    std::optional<SlotView> slot(SlotId s) const;
+    EventRing& events() { return *events_; }
+
+    // Free slots the actor's channel may book, sorted by start (R2, R6-R8, R10, R11, R25).
+    Outcome<std::vector<SlotView>> find(const Actor& actor, const SlotQuery& query) const;
+    Outcome<HoldView> hold(const Actor& actor, SlotId slot, PatientKey patient);
+    Outcome<BookingView> book(const Actor& actor, const BookRequest& request);
+    Outcome<MoveResult> rebook(const Actor& actor, const RebookRequest& request);
+    // `patient`: the citizen a web/proxy request is made for (ignored for staff).
+    Outcome<MoveResult> cancel(const Actor& actor, BookingId booking, PatientKey patient);
+    Outcome<std::vector<BookingView>> bookings(const Actor& actor, PatientKey patient) const;
+    std::optional<BookingView> booking(BookingId b) const;
+
+    // Staff, inside their own unit.
+    Outcome<BlockResult> block(const Actor& actor, ResourceIdx resource, Instant from, Instant to,
+                               std::string_view reason);
+    Outcome<BlockResult> unblock(const Actor& actor, BlockId block);
+    Outcome<SlotView> publish_slot(const Actor& actor, ResourceIdx resource, TypeIdx type,
+                                   Instant start);
+    Outcome<SlotView> change_slot_type(const Actor& actor, SlotId slot, TypeIdx type);
+    Outcome<BlockResult> remove_type(const Actor& actor, UnitIdx unit, TypeIdx type);
+    Outcome<WaitlistView> waitlist_add(const Actor& actor, UnitIdx unit, TypeIdx type,
+                                       PatientKey patient);
+    Outcome<std::vector<WaitlistView>> waitlist(const Actor& actor, UnitIdx unit) const;
+
+    // Frees held slots whose hold has expired and emits hold_expired events. A held slot whose
+    // hold has expired is bookable even before this runs; this makes the expiry visible.
+    std::size_t expire_holds();
+
+private:
+    struct BookingRecord;
+    struct HoldRecord;
+    struct BlockRecord;
+    struct WaitlistRecord;
+    class Reservation;
+
+    // Checks, in the order of ARCHITECTURE.md's error precedence.
+    ErrorCode check_actor(const Actor& actor, std::string_view& field) const;
+    bool acts_in_unit(const Actor& actor, UnitIdx unit) const;
+    ErrorCode may_book_type(const Actor& actor, UnitIdx unit, TypeIdx type) const;
+    bool within_window(TypeIdx type, Instant start, Instant now) const;
+    Instant window_end(TypeIdx type, Instant now) const;
+    bool valid_patient(PatientKey p) const;
+
+    Outcome<bool> check_request_patient(const Actor& actor, PatientKey patient) const;
+    Outcome<BookingRecord*> check_booking_access(const Actor& actor, BookingId booking,
+                                                 PatientKey patient) const;
+
+    // What a booking may take: for a new booking the channel's type rules apply; for a
+    // rebooking, web citizens keep the source's resource and type (R15, R16).
+    struct Target {
+        PatientKey patient;
+        std::optional<HoldId> via_hold;
+        std::optional<BookingId> replacing;
+        TypeIdx same_type;
+        ResourceIdx same_resource;
+    };
+    struct Taken {
+        BookingId id;
+        std::uint64_t before = 0;  // the slot word before and after the CAS
+        std::uint64_t after = 0;
+    };
+    Outcome<Taken> take_slot(const Actor& actor, SlotId slot, const Target& target,
+                             PatientRecord& patient, std::uint64_t fresh_idx);
+    Outcome<BookingView> book_slot(const Actor& actor, SlotId slot, const BookRequest& request,
+                                   std::optional<HoldId> via_hold, Reservation& reservation);
+    Outcome<BookingView> book_first(const Actor& actor, const SlotQuery& query,
+                                    const BookRequest& request, Reservation& reservation);
+    std::optional<SlotId> first_free(const Actor& actor, const Shard& shard, Instant from,
+                                     Instant to, std::optional<SlotId> skip) const;
+    bool slot_is_free(std::uint64_t word, Instant now) const;
+    std::uint64_t rest_word(const SlotRecord& rec, std::uint64_t word) const;
+    bool overlaps_booking(const PatientRecord& p, Instant start, Instant end,
+                          std::optional<BookingId> except) const;
+    std::optional<BookingId> active_booking(BookingId b) const;
+    void release_source(BookingId b, BookingEnd why, PatientRecord& patient);
+
+    // Waitlist entries of one patient; the caller holds the patient's claim.
+    std::optional<std::uint64_t> find_waiting(UnitIdx unit, TypeIdx type, PatientKey p) const;
+    std::optional<std::uint64_t> add_waiting(UnitIdx unit, TypeIdx type, PatientKey p);
+
+    SlotView view(SlotId s) const;
+    BookingView view(BookingId b) const;
+    SlotSnapshot snapshot(SlotId s, std::uint64_t word) const;
+    Event event_for(const Actor& actor, EventKind kind, UnitIdx unit) const;
+
+    Catalog catalog_;
+    Calendar calendar_;
+    const Clock& clock_;
+    EngineLimits limits_;
+    SlotIndex index_;
+    PatientTable patients_;
+    std::unique_ptr<RecordTable<BookingRecord>> bookings_;
+    std::unique_ptr<RecordTable<HoldRecord>> holds_;
+    std::unique_ptr<RecordTable<BlockRecord>> blocks_;
+    std::unique_ptr<RecordTable<WaitlistRecord>> waitlist_;
+    std::unique_ptr<std::atomic<std::uint32_t>[]> active_blocks_per_resource_;
+    std::unique_ptr<EventRing> events_;
+    std::atomic<std::uint64_t> hold_sweep_cursor_{0};
+    // Serialises the rare admin changes (blocks, schedule changes) with each other; never
+    // taken by find/hold/book/rebook/cancel.
+    std::mutex admin_mutex_;
+};
+
+// R17: "Ändrad av" as the unit's staff see it.
+std::string changed_by(const BookingView& b);
+
+}  // namespace slotmatch

@@ -1,0 +1,131 @@
+// The slot index: every slot of the region in one table, sharded per (resource, appointment
+// type) into lists sorted by start. A slot's state lives in one 64-bit atomic word (state,
+// version, owner) changed only by compare-and-swap, so find/hold/book/rebook/cancel need no
+// mutex: each change is linearizable at its CAS and the version counter rules out ABA.
+// Shard lists are immutable; publishing a slot or moving it to another type replaces a list
+// (read-copy-update under the engine's admin mutex) and retires the old one until shutdown.
+#pragma once
+
+#include <slotmatch/assert.hpp>
+#include <slotmatch/calendar.hpp>
+#include <slotmatch/catalog.hpp>
+#include <slotmatch/types.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+namespace slotmatch {
+
+// state (2 bits) | version (22 bits) | owner (40 bits): booking, hold or block record index.
+struct SlotWord {
+    static constexpr unsigned state_bits = 2;
+    static constexpr unsigned version_bits = 22;
+    static constexpr unsigned owner_bits = 40;
+    static constexpr std::uint64_t version_mask = (std::uint64_t{1} << version_bits) - 1;
+    static constexpr std::uint64_t owner_mask = (std::uint64_t{1} << owner_bits) - 1;
+    // A blocked slot whose owner is this marker was removed from the schedule (R14), not blocked
+    // by a blocking event.
+    static constexpr std::uint64_t owner_removed = owner_mask;
+    static_assert(state_bits + version_bits + owner_bits == 64);
+
+    static constexpr std::uint64_t make(SlotState s, std::uint32_t version, std::uint64_t owner) {
+        return static_cast<std::uint64_t>(s) | ((version & version_mask) << state_bits) |
+               ((owner & owner_mask) << (state_bits + version_bits));
+    }
+    static constexpr SlotState state(std::uint64_t w) { return static_cast<SlotState>(w & 3U); }
+    static constexpr std::uint32_t version(std::uint64_t w) {
+        return static_cast<std::uint32_t>((w >> state_bits) & version_mask);
+    }
+    static constexpr std::uint64_t owner(std::uint64_t w) {
+        return w >> (state_bits + version_bits);
+    }
+    // The word after a change: the version always moves on.
+    static constexpr std::uint64_t next(std::uint64_t w, SlotState s, std::uint64_t owner) {
+        return make(s, version(w) + 1, owner);
+    }
+};
+
+struct SlotRecord {
+    std::atomic<std::uint64_t> word{0};
+    std::int64_t start_s = 0;  // Instant
+    std::uint32_t resource = 0;
+    // Changed only while the slot is claimed through its word (schedule change), so a reader
+    // that loaded the word with acquire and later CASes it from that value saw the right type.
+    std::atomic<std::uint32_t> type{0};
+    std::uint16_t duration_min = 0;
+};
+static_assert(sizeof(SlotRecord) == 32, "a slot record is half a cache line");
+
+// An immutable list of a shard's slots, sorted by start (ties by id).
+struct SlotList {
+    std::vector<std::int64_t> starts;
+    std::vector<SlotId> ids;
+};
+
+struct Shard {
+    ResourceIdx resource;
+    TypeIdx type;
+    std::atomic<const SlotList*> list{nullptr};
+    std::atomic<bool> type_removed{false};  // R14: the type was removed from this schedule
+};
+
+class SlotIndex {
+public:
+    // Expands every schedule of the catalog into slots (local time, daylight saving included)
+    // and leaves room for `spare_slots` slots published later.
+    SlotIndex(const Catalog& catalog, const Calendar& calendar, std::size_t spare_slots);
+    ~SlotIndex();
+    SlotIndex(const SlotIndex&) = delete;
+    SlotIndex& operator=(const SlotIndex&) = delete;
+
+    std::size_t size() const { return count_.load(std::memory_order_acquire); }
+    bool contains(SlotId s) const { return s.value < size(); }
+    SlotRecord& record(SlotId s) { return slots_[s.value]; }
+    const SlotRecord& record(SlotId s) const { return slots_[s.value]; }
+
+    // The shards of one resource (one per appointment type scheduled on it).
+    const std::vector<Shard*>& shards_of(ResourceIdx r) const {
+        return *resource_shards_[r.value].load(std::memory_order_acquire);
+    }
+    Shard* shard(ResourceIdx r, TypeIdx t) const;
+
+    // Visits the slots of a shard with start in [from, to), in start order, until f returns false.
+    template <typename F>
+    void for_each_between(const Shard& shard, Instant from, Instant to, F&& f) const;
+
+    // Admin changes: the caller holds the engine's admin mutex.
+    std::optional<SlotId> add_slot(ResourceIdx r, TypeIdx t, Instant start, int duration_min);
+    // Moves a claimed slot (the caller CASed it away from free) to the shard of type `to`.
+    void move_slot(SlotId s, TypeIdx to);
+
+private:
+    Shard* shard_or_create(ResourceIdx r, TypeIdx t);
+    void replace_list(Shard& shard, std::unique_ptr<SlotList> fresh);
+
+    std::unique_ptr<SlotRecord[]> slots_;
+    std::size_t capacity_ = 0;
+    std::atomic<std::size_t> count_{0};
+    std::vector<std::unique_ptr<Shard>> shards_;
+    std::unique_ptr<std::atomic<const std::vector<Shard*>*>[]> resource_shards_;
+    std::size_t resource_count_ = 0;
+    // Replaced lists and shard vectors, freed at shutdown (schedule changes are rare).
+    std::vector<std::unique_ptr<const SlotList>> retired_lists_;
+    std::vector<std::unique_ptr<const std::vector<Shard*>>> retired_vectors_;
+};
+
+template <typename F>
+void SlotIndex::for_each_between(const Shard& shard, Instant from, Instant to, F&& f) const {
+    const SlotList* list = shard.list.load(std::memory_order_acquire);
+    auto first = std::lower_bound(list->starts.begin(), list->starts.end(), from.value);
+    for (auto i = static_cast<std::size_t>(first - list->starts.begin()); i < list->ids.size();
+         ++i) {
+        if (list->starts[i] >= to.value) return;
+        if (!f(list->ids[i])) return;
+    }
+}
+
+}  // namespace slotmatch

@@ -1,0 +1,386 @@
+// Staff operations on the appointment book: blocking events, schedule changes, the waitlist,
+// and the expiry of holds. These take the admin mutex among themselves (they are rare); the
+// booking paths never do, and race with them only through the slot words.
+#include "engine_records.hpp"
+
+namespace slotmatch {
+namespace {
+
+constexpr std::int64_t longest_slot_s = 480 * seconds_per_minute;  // config limit on duration
+
+}  // namespace
+
+// Staff acting inside the unit that owns `unit`; every other caller is refused.
+static bool staff_of(const Actor& actor, UnitIdx unit) {
+    return actor.channel == Channel::staff && actor.has_unit && actor.unit == unit;
+}
+
+template <typename F>
+static void for_each_overlapping(const SlotIndex& index, ResourceIdx r, Instant from, Instant to,
+                                 F&& f) {
+    for (const Shard* shard : index.shards_of(r)) {
+        index.for_each_between(*shard, Instant{from.value - longest_slot_s}, to, [&](SlotId s) {
+            const SlotRecord& rec = index.record(s);
+            if (rec.type.load(std::memory_order_relaxed) != shard->type.value) return true;
+            if (rec.start_s + rec.duration_min * seconds_per_minute > from.value) f(s);
+            return true;
+        });
+    }
+}
+
+// R14: a blocking event makes the free slots it covers unbookable at once. Booked and held
+// slots stay with their patients (the staff contact them); they come back blocked if cancelled.
+Outcome<BlockResult> Engine::block(const Actor& actor, ResourceIdx resource, Instant from,
+                                   Instant to, std::string_view reason) {
+    using Out = Outcome<BlockResult>;
+    Reservation reservation(*events_, 1);
+    if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
+    std::string_view field;
+    if (ErrorCode e = check_actor(actor, field); e != ErrorCode::ok) {
+        return Out::refuse(e, field, "the actor is missing or names an unknown unit");
+    }
+    if (resource.value >= catalog_.resources.size()) {
+        return Out::refuse(ErrorCode::invalid_request, "resource", "unknown resource");
+    }
+    if (from.value >= to.value) return Out::refuse(ErrorCode::invalid_request, "to", "must be after from");
+    if (!ReasonText::fits(reason)) return Out::refuse(ErrorCode::invalid_request, "reason", "too long");
+    const UnitIdx unit = catalog_.resource(resource).unit;
+    if (!staff_of(actor, unit)) {
+        return Out::refuse(ErrorCode::unauthorized, "resource", "only the unit's staff block slots");
+    }
+    std::lock_guard admin(admin_mutex_);
+    auto idx = blocks_->allocate();
+    if (!idx) return Out::refuse(ErrorCode::overloaded, "", "block table full");
+    BlockRecord& k = (*blocks_)[*idx];
+    k.resource = resource;
+    k.from = from;
+    k.to = to;
+    k.active.store(true, std::memory_order_release);
+    k.ready.store(true, std::memory_order_release);
+    active_blocks_per_resource_[resource.value].fetch_add(1, std::memory_order_acq_rel);
+
+    BlockResult result{BlockId{*idx + 1}, 0, 0};
+    const Instant now = clock_.now();
+    for_each_overlapping(index_, resource, from, to, [&](SlotId s) {
+        SlotRecord& rec = index_.record(s);
+        std::uint64_t w = rec.word.load(std::memory_order_acquire);
+        while (slot_is_free(w, now)) {
+            if (rec.word.compare_exchange_weak(w, SlotWord::next(w, SlotState::blocked, *idx),
+                                               std::memory_order_acq_rel)) {
+                ++result.slots_changed;
+                return;
+            }
+        }
+        if (SlotWord::state(w) != SlotState::blocked) ++result.reserved_untouched;
+    });
+    Event e = event_for(actor, EventKind::blocked, unit);
+    e.resource = resource;
+    e.block = result.id;
+    e.from = from;
+    e.to = to;
+    e.reason = ReasonText::from(reason);
+    reservation.publish(e);
+    return {ErrorCode::ok, {}, {}, result};
+}
+
+Outcome<BlockResult> Engine::unblock(const Actor& actor, BlockId block) {
+    using Out = Outcome<BlockResult>;
+    Reservation reservation(*events_, 1);
+    if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
+    std::string_view field;
+    if (ErrorCode e = check_actor(actor, field); e != ErrorCode::ok) {
+        return Out::refuse(e, field, "the actor is missing or names an unknown unit");
+    }
+    if (block.value == 0 || index_of(block) >= blocks_->handed_out() ||
+        !blocks_->has(index_of(block)) ||
+        !(*blocks_)[index_of(block)].ready.load(std::memory_order_acquire)) {
+        return Out::refuse(ErrorCode::invalid_request, "block", "no such blocking event");
+    }
+    std::lock_guard admin(admin_mutex_);
+    BlockRecord& k = (*blocks_)[index_of(block)];
+    const UnitIdx unit = catalog_.resource(k.resource).unit;
+    if (!staff_of(actor, unit)) {
+        return Out::refuse(ErrorCode::unauthorized, "block", "only the unit's staff unblock slots");
+    }
+    if (!k.active.load(std::memory_order_acquire)) {
+        return Out::refuse(ErrorCode::invalid_request, "block", "already unblocked");
+    }
+    k.active.store(false, std::memory_order_release);
+    active_blocks_per_resource_[k.resource.value].fetch_sub(1, std::memory_order_acq_rel);
+    BlockResult result{block, 0, 0};
+    // R13: slots this block held become visible again (or stay under another active block).
+    for_each_overlapping(index_, k.resource, k.from, k.to, [&](SlotId s) {
+        SlotRecord& rec = index_.record(s);
+        std::uint64_t w = rec.word.load(std::memory_order_acquire);
+        while (SlotWord::state(w) == SlotState::blocked && SlotWord::owner(w) == index_of(block)) {
+            if (rec.word.compare_exchange_weak(w, rest_word(rec, w), std::memory_order_acq_rel)) {
+                ++result.slots_changed;
+                return;
+            }
+        }
+    });
+    Event e = event_for(actor, EventKind::unblocked, unit);
+    e.resource = k.resource;
+    e.block = block;
+    e.from = k.from;
+    e.to = k.to;
+    reservation.publish(e);
+    return {ErrorCode::ok, {}, {}, result};
+}
+
+// R13: a slot added directly in the calendar is visible at once.
+Outcome<SlotView> Engine::publish_slot(const Actor& actor, ResourceIdx resource, TypeIdx type,
+                                       Instant start) {
+    using Out = Outcome<SlotView>;
+    Reservation reservation(*events_, 1);
+    if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
+    std::string_view field;
+    if (ErrorCode e = check_actor(actor, field); e != ErrorCode::ok) {
+        return Out::refuse(e, field, "the actor is missing or names an unknown unit");
+    }
+    if (resource.value >= catalog_.resources.size()) {
+        return Out::refuse(ErrorCode::invalid_request, "resource", "unknown resource");
+    }
+    const UnitIdx unit = catalog_.resource(resource).unit;
+    if (type.value >= catalog_.types.size() || !catalog_.type_usable_in(type, unit)) {
+        return Out::refuse(ErrorCode::invalid_request, "type", "unknown appointment type here");
+    }
+    if (!staff_of(actor, unit)) {
+        return Out::refuse(ErrorCode::unauthorized, "resource", "only the unit's staff publish slots");
+    }
+    if (start.value <= clock_.now().value) {
+        return Out::refuse(ErrorCode::slot_has_passed, "start", "the start has passed");
+    }
+    std::lock_guard admin(admin_mutex_);
+    auto slot = index_.add_slot(resource, type, start, catalog_.type(type).duration_min);
+    if (!slot) return Out::refuse(ErrorCode::overloaded, "", "no room for more published slots");
+    if (Shard* shard = index_.shard(resource, type)) {
+        shard->type_removed.store(false, std::memory_order_release);
+    }
+    Event e = event_for(actor, EventKind::slot_published, unit);
+    e.resource = resource;
+    e.type = type;
+    e.after = snapshot(*slot, index_.record(*slot).word.load(std::memory_order_acquire));
+    reservation.publish(e);
+    return {ErrorCode::ok, {}, {}, view(*slot)};
+}
+
+// R13: a schedule change swaps a free slot's appointment type; it shows under the new one at
+// once. The slot is claimed through its word while it moves between shards.
+Outcome<SlotView> Engine::change_slot_type(const Actor& actor, SlotId slot, TypeIdx type) {
+    using Out = Outcome<SlotView>;
+    Reservation reservation(*events_, 1);
+    if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
+    std::string_view field;
+    if (ErrorCode e = check_actor(actor, field); e != ErrorCode::ok) {
+        return Out::refuse(e, field, "the actor is missing or names an unknown unit");
+    }
+    if (!index_.contains(slot)) return Out::refuse(ErrorCode::invalid_request, "slot", "unknown slot");
+    SlotRecord& rec = index_.record(slot);
+    const UnitIdx unit = catalog_.resource(ResourceIdx{rec.resource}).unit;
+    if (type.value >= catalog_.types.size() || !catalog_.type_usable_in(type, unit)) {
+        return Out::refuse(ErrorCode::invalid_request, "type", "unknown appointment type here");
+    }
+    if (!staff_of(actor, unit)) {
+        return Out::refuse(ErrorCode::unauthorized, "slot", "only the unit's staff change schedules");
+    }
+    std::lock_guard admin(admin_mutex_);
+    const Instant now = clock_.now();
+    std::uint64_t w = rec.word.load(std::memory_order_acquire);
+    std::uint64_t claimed = 0;
+    do {
+        if (SlotWord::state(w) == SlotState::blocked) {
+            return Out::refuse(ErrorCode::slot_not_available, "slot", "blocked or removed");
+        }
+        if (!slot_is_free(w, now)) {
+            return Out::refuse(ErrorCode::slot_already_reserved, "slot", "the slot is taken");
+        }
+        claimed = SlotWord::next(w, SlotState::blocked, SlotWord::owner_removed);
+    } while (!rec.word.compare_exchange_weak(w, claimed, std::memory_order_acq_rel));
+    const SlotSnapshot before = snapshot(slot, w);  // with the old type
+    index_.move_slot(slot, type);
+    index_.shard(ResourceIdx{rec.resource}, type)->type_removed.store(false, std::memory_order_release);
+    const std::uint64_t after = SlotWord::next(claimed, SlotState::free, 0);
+    rec.word.store(after, std::memory_order_release);  // only we may change a claimed slot
+
+    Event e = event_for(actor, EventKind::slot_type_changed, unit);
+    e.resource = ResourceIdx{rec.resource};
+    e.type = type;
+    e.before = before;
+    e.after = snapshot(slot, after);
+    reservation.publish(e);
+    return {ErrorCode::ok, {}, {}, view(slot)};
+}
+
+// R14: removing an appointment type from a unit's schedule entirely makes its free slots
+// disappear; booked ones stay booked and are removed when they are cancelled.
+Outcome<BlockResult> Engine::remove_type(const Actor& actor, UnitIdx unit, TypeIdx type) {
+    using Out = Outcome<BlockResult>;
+    Reservation reservation(*events_, 1);
+    if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
+    std::string_view field;
+    if (ErrorCode e = check_actor(actor, field); e != ErrorCode::ok) {
+        return Out::refuse(e, field, "the actor is missing or names an unknown unit");
+    }
+    if (unit.value >= catalog_.units.size()) {
+        return Out::refuse(ErrorCode::invalid_request, "unit", "unknown unit");
+    }
+    if (type.value >= catalog_.types.size() || !catalog_.type_usable_in(type, unit)) {
+        return Out::refuse(ErrorCode::invalid_request, "type", "unknown appointment type here");
+    }
+    if (!staff_of(actor, unit)) {
+        return Out::refuse(ErrorCode::unauthorized, "unit", "only the unit's staff change schedules");
+    }
+    std::lock_guard admin(admin_mutex_);
+    BlockResult result;
+    const Instant now = clock_.now();
+    for (ResourceIdx r : catalog_.unit(unit).resources) {
+        Shard* shard = index_.shard(r, type);
+        if (shard == nullptr) continue;
+        shard->type_removed.store(true, std::memory_order_release);
+        index_.for_each_between(*shard, Instant{now.value + 1}, Instant{std::int64_t{1} << 62},
+                                [&](SlotId s) {
+            SlotRecord& rec = index_.record(s);
+            std::uint64_t w = rec.word.load(std::memory_order_acquire);
+            while (slot_is_free(w, now)) {
+                const std::uint64_t gone =
+                    SlotWord::next(w, SlotState::blocked, SlotWord::owner_removed);
+                if (rec.word.compare_exchange_weak(w, gone, std::memory_order_acq_rel)) {
+                    ++result.slots_changed;
+                    return true;
+                }
+            }
+            if (SlotWord::state(w) != SlotState::blocked) ++result.reserved_untouched;
+            return true;
+        });
+    }
+    Event e = event_for(actor, EventKind::slot_removed, unit);
+    e.type = type;
+    reservation.publish(e);
+    return {ErrorCode::ok, {}, {}, result};
+}
+
+// ---- waitlist ----------------------------------------------------------------------------
+
+std::optional<std::uint64_t> Engine::find_waiting(UnitIdx unit, TypeIdx type, PatientKey p) const {
+    for (std::uint64_t i = 0; i < waitlist_->handed_out(); ++i) {
+        if (!waitlist_->has(i)) continue;
+        const WaitlistRecord& w = (*waitlist_)[i];
+        if (w.state.load(std::memory_order_acquire) == WaitlistState::waiting && w.unit == unit &&
+            w.type == type && w.patient == p) {
+            return i;
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<std::uint64_t> Engine::add_waiting(UnitIdx unit, TypeIdx type, PatientKey p) {
+    auto idx = waitlist_->allocate();
+    if (!idx) return std::nullopt;
+    WaitlistRecord& w = (*waitlist_)[*idx];
+    w.unit = unit;
+    w.type = type;
+    w.patient = p;
+    w.added_at = clock_.now();
+    w.state.store(WaitlistState::waiting, std::memory_order_release);
+    return idx;
+}
+
+Outcome<WaitlistView> Engine::waitlist_add(const Actor& actor, UnitIdx unit, TypeIdx type,
+                                           PatientKey patient) {
+    using Out = Outcome<WaitlistView>;
+    Reservation reservation(*events_, 1);
+    if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
+    if (auto bad = check_request_patient(actor, patient); !bad.ok()) {
+        return Out::refuse(bad.code, bad.field, bad.message);
+    }
+    if (unit.value >= catalog_.units.size()) {
+        return Out::refuse(ErrorCode::invalid_request, "unit", "unknown unit");
+    }
+    if (type.value >= catalog_.types.size() || !catalog_.type_usable_in(type, unit)) {
+        return Out::refuse(ErrorCode::invalid_request, "type", "unknown appointment type here");
+    }
+    if (!staff_of(actor, unit)) {
+        return Out::refuse(ErrorCode::unauthorized, "unit", "only the unit's staff keep its waitlist");
+    }
+    PatientRecord* p = patients_.get_or_create(patient);
+    if (p == nullptr) return Out::refuse(ErrorCode::overloaded, "", "patient table full");
+    PatientClaim claim(*p);
+    auto idx = find_waiting(unit, type, patient);  // adding twice is harmless: same entry
+    if (!idx) {
+        idx = add_waiting(unit, type, patient);
+        if (!idx) return Out::refuse(ErrorCode::overloaded, "", "waitlist full");
+        Event e = event_for(actor, EventKind::waitlist_added, unit);
+        e.patient = patient;
+        e.type = type;
+        reservation.publish(e);
+    }
+    const WaitlistRecord& w = (*waitlist_)[*idx];
+    return {ErrorCode::ok, {}, {}, WaitlistView{*idx + 1, unit, type, patient, w.added_at}};
+}
+
+Outcome<std::vector<WaitlistView>> Engine::waitlist(const Actor& actor, UnitIdx unit) const {
+    using Out = Outcome<std::vector<WaitlistView>>;
+    std::string_view field;
+    if (ErrorCode e = check_actor(actor, field); e != ErrorCode::ok) {
+        return Out::refuse(e, field, "the actor is missing or names an unknown unit");
+    }
+    if (unit.value >= catalog_.units.size()) {
+        return Out::refuse(ErrorCode::invalid_request, "unit", "unknown unit");
+    }
+    if (!staff_of(actor, unit)) {
+        return Out::refuse(ErrorCode::unauthorized, "unit", "only the unit's staff see its waitlist");
+    }
+    Out out;
+    for (std::uint64_t i = 0; i < waitlist_->handed_out(); ++i) {
+        if (!waitlist_->has(i)) continue;
+        const WaitlistRecord& w = (*waitlist_)[i];
+        if (w.state.load(std::memory_order_acquire) == WaitlistState::waiting && w.unit == unit) {
+            out.value.push_back(WaitlistView{i + 1, w.unit, w.type, w.patient, w.added_at});
+        }
+    }
+    return out;
+}
+
+// ---- hold expiry -------------------------------------------------------------------------
+
+// Holds are handed out in time order with one TTL, so they expire roughly in index order: the
+// sweep walks forward from where it stopped and stops at the first hold still alive.
+std::size_t Engine::expire_holds() {
+    std::lock_guard admin(admin_mutex_);
+    const Instant now = clock_.now();
+    std::size_t expired = 0;
+    std::uint64_t i = hold_sweep_cursor_.load(std::memory_order_relaxed);
+    for (; i < holds_->handed_out() && holds_->has(i); ++i) {
+        HoldRecord& h = (*holds_)[i];
+        const HoldStatus status = h.status.load(std::memory_order_acquire);
+        if (status == HoldStatus::refused) continue;
+        if (status == HoldStatus::creating) break;  // the next sweep looks again
+        if (h.expires_at.value > now.value) break;
+        SlotRecord& rec = index_.record(h.slot);
+        std::uint64_t w = rec.word.load(std::memory_order_acquire);
+        while (SlotWord::state(w) == SlotState::held && SlotWord::owner(w) == i) {
+            Reservation reservation(*events_, 1);
+            if (!reservation.ok()) {
+                hold_sweep_cursor_.store(i, std::memory_order_relaxed);
+                return expired;  // the journal is behind; the next sweep continues here
+            }
+            const std::uint64_t rest = rest_word(rec, w);
+            if (rec.word.compare_exchange_weak(w, rest, std::memory_order_acq_rel)) {
+                Event e = event_for(Actor{Channel::staff, ActorText::from("slotmatch"), {}, false, {}},
+                                    EventKind::hold_expired,
+                                    catalog_.resource(ResourceIdx{rec.resource}).unit);
+                e.resource = ResourceIdx{rec.resource};
+                e.before = snapshot(h.slot, w);
+                e.after = snapshot(h.slot, rest);
+                e.patient = h.patient;
+                reservation.publish(e);
+                ++expired;
+            }
+        }
+    }
+    hold_sweep_cursor_.store(i, std::memory_order_relaxed);
+    return expired;
+}
+
+}  // namespace slotmatch

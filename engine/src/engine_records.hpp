@@ -1,0 +1,78 @@
+// The engine's internal records (booking, hold, block, waitlist). Each is written once by the
+// thread that allocated it and then published: to other threads through the slot word (CAS with
+// release) or through its `ready` flag (release store) for scanners.
+#pragma once
+
+#include <slotmatch/engine.hpp>
+
+namespace slotmatch {
+
+struct Engine::BookingRecord {
+    std::atomic<bool> ready{false};  // false: allocated but never became a booking
+    SlotId slot;
+    PatientKey patient;
+    Channel channel = Channel::web;
+    ActorText actor;
+    ActorName actor_name;
+    Instant changed_at;
+    bool from_waitlist = false;
+    PhoneText phone;
+    ReasonText reason;
+    std::atomic<BookingEnd> end{BookingEnd::none};
+};
+
+enum class HoldStatus : std::uint8_t { creating = 0, live = 1, refused = 2 };
+
+struct Engine::HoldRecord {
+    std::atomic<HoldStatus> status{HoldStatus::creating};  // fields are final once not creating
+    SlotId slot;
+    PatientKey patient;
+    Instant expires_at;
+};
+
+struct Engine::BlockRecord {
+    std::atomic<bool> ready{false};
+    std::atomic<bool> active{false};
+    ResourceIdx resource;
+    Instant from;
+    Instant to;
+};
+
+enum class WaitlistState : std::uint8_t { unset = 0, waiting = 1, removed = 2 };
+
+struct Engine::WaitlistRecord {
+    std::atomic<WaitlistState> state{WaitlistState::unset};
+    UnitIdx unit;
+    TypeIdx type;
+    PatientKey patient;
+    Instant added_at;
+};
+
+// Room in the event ring for an operation's events, taken before anything changes; what is not
+// used is given back when the operation ends.
+class Engine::Reservation {
+public:
+    Reservation(EventRing& ring, std::size_t n) : ring_(ring), left_(ring.try_reserve(n) ? n : 0) {}
+    ~Reservation() {
+        if (left_ > 0) ring_.unreserve(left_);
+    }
+    Reservation(const Reservation&) = delete;
+    Reservation& operator=(const Reservation&) = delete;
+    bool ok() const { return left_ > 0; }
+    void publish(const Event& e) {
+        SM_ASSERT(left_ > 0);
+        --left_;
+        ring_.publish(e);
+    }
+
+private:
+    EventRing& ring_;
+    std::size_t left_;
+};
+
+// Record indices are ids minus one, so that id 0 means "none" on the wire.
+inline std::uint64_t index_of(BookingId b) { return b.value - 1; }
+inline std::uint64_t index_of(HoldId h) { return h.value - 1; }
+inline std::uint64_t index_of(BlockId k) { return k.value - 1; }
+
+}  // namespace slotmatch

@@ -1,0 +1,164 @@
+#include <slotmatch/slot_index.hpp>
+
+#include <algorithm>
+#include <map>
+#include <numeric>
+
+namespace slotmatch {
+namespace {
+
+struct SlotSeed {
+    std::int64_t start_s;
+    std::uint32_t resource;
+    std::uint32_t type;
+    std::uint16_t duration_min;
+};
+
+// Schedule → slots: back-to-back slots of the type's duration from `from` to `to` on every
+// matching local day, each start converted through the zone (R11: local calendar days).
+void expand(const Catalog& catalog, const Calendar& calendar, const Schedule& schedule,
+            std::vector<SlotSeed>& out) {
+    const int duration = catalog.type(schedule.type).duration_min;
+    SM_ASSERT(duration > 0);
+    for (LocalDay day = schedule.valid_from_day; day <= schedule.valid_to_day; ++day) {
+        if ((schedule.weekdays & (1U << Calendar::weekday(day))) == 0) continue;
+        for (int m = schedule.from_min; m + duration <= schedule.to_min; m += duration) {
+            out.push_back({calendar.at_local(day, m).value, schedule.resource.value,
+                           schedule.type.value, static_cast<std::uint16_t>(duration)});
+        }
+    }
+}
+
+}  // namespace
+
+SlotIndex::SlotIndex(const Catalog& catalog, const Calendar& calendar, std::size_t spare_slots)
+    : resource_count_(catalog.resources.size()) {
+    std::vector<SlotSeed> seeds;
+    for (const Schedule& schedule : catalog.schedules) expand(catalog, calendar, schedule, seeds);
+    // Slot ids follow (resource, type, start), so one shard's slots are adjacent in memory.
+    std::sort(seeds.begin(), seeds.end(), [](const SlotSeed& a, const SlotSeed& b) {
+        return std::tie(a.resource, a.type, a.start_s) < std::tie(b.resource, b.type, b.start_s);
+    });
+    capacity_ = seeds.size() + spare_slots;
+    SM_ASSERT(capacity_ < (std::size_t{1} << 32));
+    slots_ = std::make_unique<SlotRecord[]>(capacity_);
+
+    std::vector<std::vector<Shard*>> per_resource(resource_count_);
+    std::size_t i = 0;
+    while (i < seeds.size()) {
+        auto shard = std::make_unique<Shard>();
+        shard->resource = ResourceIdx{seeds[i].resource};
+        shard->type = TypeIdx{seeds[i].type};
+        auto list = std::make_unique<SlotList>();
+        for (; i < seeds.size() && seeds[i].resource == shard->resource.value &&
+               seeds[i].type == shard->type.value;
+             ++i) {
+            SlotRecord& r = slots_[i];
+            r.start_s = seeds[i].start_s;
+            r.resource = seeds[i].resource;
+            r.type.store(seeds[i].type, std::memory_order_relaxed);
+            r.duration_min = seeds[i].duration_min;
+            list->starts.push_back(seeds[i].start_s);
+            list->ids.push_back(SlotId{static_cast<std::uint32_t>(i)});
+        }
+        shard->list.store(list.release(), std::memory_order_relaxed);
+        per_resource[shard->resource.value].push_back(shard.get());
+        shards_.push_back(std::move(shard));
+    }
+    count_.store(seeds.size(), std::memory_order_release);
+    resource_shards_ = std::make_unique<std::atomic<const std::vector<Shard*>*>[]>(resource_count_);
+    for (std::size_t r = 0; r < resource_count_; ++r) {
+        auto* v = new std::vector<Shard*>(std::move(per_resource[r]));
+        resource_shards_[r].store(v, std::memory_order_release);
+    }
+}
+
+SlotIndex::~SlotIndex() {
+    for (auto& s : shards_) delete s->list.load(std::memory_order_relaxed);
+    for (std::size_t r = 0; r < resource_count_; ++r) {
+        delete resource_shards_[r].load(std::memory_order_relaxed);
+    }
+}
+
+Shard* SlotIndex::shard(ResourceIdx r, TypeIdx t) const {
+    for (Shard* s : shards_of(r)) {
+        if (s->type == t) return s;
+    }
+    return nullptr;
+}
+
+Shard* SlotIndex::shard_or_create(ResourceIdx r, TypeIdx t) {
+    if (Shard* s = shard(r, t)) return s;
+    auto shard = std::make_unique<Shard>();
+    shard->resource = r;
+    shard->type = t;
+    shard->list.store(new SlotList(), std::memory_order_release);
+    auto grown = std::make_unique<std::vector<Shard*>>(shards_of(r));
+    grown->push_back(shard.get());
+    const std::vector<Shard*>* old =
+        resource_shards_[r.value].exchange(grown.release(), std::memory_order_acq_rel);
+    retired_vectors_.emplace_back(old);
+    shards_.push_back(std::move(shard));
+    return shards_.back().get();
+}
+
+void SlotIndex::replace_list(Shard& shard, std::unique_ptr<SlotList> fresh) {
+    const SlotList* old = shard.list.exchange(fresh.release(), std::memory_order_acq_rel);
+    retired_lists_.emplace_back(old);
+}
+
+std::optional<SlotId> SlotIndex::add_slot(ResourceIdx r, TypeIdx t, Instant start,
+                                          int duration_min) {
+    std::size_t n = count_.load(std::memory_order_relaxed);
+    if (n >= capacity_) return std::nullopt;
+    SlotId id{static_cast<std::uint32_t>(n)};
+    SlotRecord& rec = slots_[n];
+    rec.start_s = start.value;
+    rec.resource = r.value;
+    rec.type.store(t.value, std::memory_order_relaxed);
+    rec.duration_min = static_cast<std::uint16_t>(duration_min);
+    rec.word.store(SlotWord::make(SlotState::free, 0, 0), std::memory_order_relaxed);
+    count_.store(n + 1, std::memory_order_release);  // the record is complete before it counts
+
+    Shard& shard = *shard_or_create(r, t);
+    const SlotList& old = *shard.list.load(std::memory_order_acquire);
+    auto fresh = std::make_unique<SlotList>();
+    auto at = static_cast<std::size_t>(
+        std::upper_bound(old.starts.begin(), old.starts.end(), start.value) - old.starts.begin());
+    fresh->starts = old.starts;
+    fresh->ids = old.ids;
+    fresh->starts.insert(fresh->starts.begin() + static_cast<std::ptrdiff_t>(at), start.value);
+    fresh->ids.insert(fresh->ids.begin() + static_cast<std::ptrdiff_t>(at), id);
+    replace_list(shard, std::move(fresh));
+    return id;
+}
+
+void SlotIndex::move_slot(SlotId s, TypeIdx to) {
+    SlotRecord& rec = slots_[s.value];
+    ResourceIdx r{rec.resource};
+    Shard& from = *shard(r, TypeIdx{rec.type.load(std::memory_order_relaxed)});
+    Shard& into = *shard_or_create(r, to);
+
+    const SlotList& old_from = *from.list.load(std::memory_order_acquire);
+    auto shrunk = std::make_unique<SlotList>();
+    for (std::size_t i = 0; i < old_from.ids.size(); ++i) {
+        if (old_from.ids[i] == s) continue;
+        shrunk->starts.push_back(old_from.starts[i]);
+        shrunk->ids.push_back(old_from.ids[i]);
+    }
+    const SlotList& old_into = *into.list.load(std::memory_order_acquire);
+    auto grown = std::make_unique<SlotList>(old_into);
+    auto at = static_cast<std::size_t>(
+        std::upper_bound(grown->starts.begin(), grown->starts.end(), rec.start_s) -
+        grown->starts.begin());
+    grown->starts.insert(grown->starts.begin() + static_cast<std::ptrdiff_t>(at), rec.start_s);
+    grown->ids.insert(grown->ids.begin() + static_cast<std::ptrdiff_t>(at), s);
+
+    // Readers skip a slot whose type differs from their shard's, so a moment in both lists is
+    // harmless; the slot is claimed (not free) throughout anyway.
+    rec.type.store(to.value, std::memory_order_relaxed);
+    replace_list(into, std::move(grown));
+    replace_list(from, std::move(shrunk));
+}
+
+}  // namespace slotmatch
