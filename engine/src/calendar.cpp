@@ -93,16 +93,14 @@ std::string Calendar::format(Instant t) const {
     auto days = date::floor<date::days>(local);
     date::year_month_day ymd{date::sys_days{days}};
     date::hh_mm_ss<seconds> tod{local - days};
-    auto off = info.offset.count();
-    char sign = off < 0 ? '-' : '+';
-    off = off < 0 ? -off : off;
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02ld:%02ld:%02ld%c%02ld:%02ld",
+    const int off = static_cast<int>(info.offset.count());
+    const int off_abs = off < 0 ? -off : off;
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d%c%02d:%02d",
                   static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-                  static_cast<unsigned>(ymd.day()), static_cast<long>(tod.hours().count()),
-                  static_cast<long>(tod.minutes().count()),
-                  static_cast<long>(tod.seconds().count()), sign, static_cast<long>(off / 3600),
-                  static_cast<long>((off % 3600) / 60));
+                  static_cast<unsigned>(ymd.day()), static_cast<int>(tod.hours().count()),
+                  static_cast<int>(tod.minutes().count()), static_cast<int>(tod.seconds().count()),
+                  off < 0 ? '-' : '+', off_abs / 3600, (off_abs % 3600) / 60);
     return buf;
 }
 
@@ -133,7 +131,7 @@ std::optional<LocalDay> Calendar::parse_day(std::string_view text) {
 
 std::string Calendar::format_day(LocalDay day) {
     date::year_month_day ymd{date::sys_days{date::days{day}}};
-    char buf[16];
+    char buf[32];
     std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(ymd.year()),
                   static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
     return buf;

@@ -399,6 +399,19 @@ Outcome<BookingView> Engine::book(const Actor& actor, const BookRequest& request
 
 Outcome<BookingView> Engine::book_first(const Actor& actor, const SlotQuery& query,
                                         const BookRequest& request, Reservation& reservation) {
+    // A named type (or, for the web, a unit) this channel may not book is a refusal, not an
+    // empty search.
+    if (query.unit.value < catalog_.units.size() && query.type &&
+        query.type->value < catalog_.types.size() &&
+        may_book_type(actor, query.unit, *query.type) != ErrorCode::ok) {
+        return Outcome<BookingView>::refuse(ErrorCode::appointment_not_allowed, "type",
+                                            "this channel may not book this appointment type here");
+    }
+    if (query.unit.value < catalog_.units.size() && actor.channel == Channel::web &&
+        !catalog_.unit(query.unit).web.booking_active) {
+        return Outcome<BookingView>::refuse(ErrorCode::appointment_not_allowed, "unit",
+                                            "the unit does not take web bookings");
+    }
     SlotQuery q = query;
     q.limit = std::min(limits_.match_attempts_max, find_limit_max);
     Outcome<BookingView> last = Outcome<BookingView>::refuse(

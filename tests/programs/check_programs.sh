@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# End-to-end checks of the programs as a user runs them: real processes, real files.
+# Usage: check_programs.sh CASE BIN_DIR SOURCE_DIR
+set -u
+case_name=$1 bin=$2 src=$3
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+fail() { echo "FAIL $case_name: $*"; echo "--- output:"; cat "$out"; exit 1; }
+
+case $case_name in
+  check_three_mistakes)
+    "$bin/slotmatchd" --config "$src/tests/data/three-mistakes.yaml" --check >"$out" 2>&1
+    rc=$?
+    [[ $rc -eq 1 ]] || fail "exit code $rc, want 1"
+    for path in 'providers\[0\]\.units\[0\]\.appointment_types\[0\]\.duration_min' \
+                'providers\[0\]\.units\[0\]\.schedules\[0\]\.resource' \
+                'providers\[0\]\.units\[0\]\.schedules\[1\]\.weekdays\[1\]'; do
+      grep -q "^error $path:" "$out" || fail "no error at $path"
+    done
+    [[ $(grep -c '^error ' "$out") -eq 3 ]] || fail "want exactly three errors"
+    ;;
+  check_demo_lint)
+    "$bin/slotmatchd" --config "$src/tools/regions/demo.yaml" --check >"$out" 2>&1
+    rc=$?
+    [[ $rc -eq 0 ]] || fail "exit code $rc, want 0"
+    grep -q '^warning providers\[0\]\.units\[1\]\.resources\[0\]\.name: .*"DSK".*(R12)$' "$out" ||
+      fail "no R12 warning for DSK"
+    grep -q '^0 errors, 1 warnings$' "$out" || fail "want 0 errors, 1 warning"
+    grep -q '^Region: 2 care providers, 3 units' "$out" || fail "no summary"
+    ;;
+  check_missing_file)
+    "$bin/slotmatchd" --config "$src/no/such/region.yaml" --check >"$out" 2>&1
+    rc=$?
+    [[ $rc -eq 1 ]] || fail "exit code $rc, want 1"
+    grep -q '^error' "$out" || fail "no error line"
+    ;;
+  usage)
+    "$bin/slotmatchd" --no-such-flag >"$out" 2>&1; rc=$?
+    [[ $rc -eq 2 ]] || fail "unknown flag: exit $rc, want 2"
+    "$bin/slotmatchd" --config "$src/tools/regions/demo.yaml" --check --clock tomorrow >"$out" 2>&1; rc=$?
+    [[ $rc -eq 2 ]] || fail "bad clock: exit $rc, want 2"
+    for p in slotmatchd slotmatch-demo; do
+      "$bin/$p" --help >"$out" 2>&1 || fail "$p --help failed"
+      grep -q -- '--config' "$out" || fail "$p --help does not name --config"
+    done
+    ;;
+  demo_session)
+    "$bin/slotmatch-demo" --config "$src/tools/regions/demo.yaml" >"$out" 2>&1
+    rc=$?
+    [[ $rc -eq 0 ]] || fail "exit code $rc, want 0"
+    grep -q '"code":"SLOT_ALREADY_RESERVED"' "$out" || fail "no double-booking refusal"
+    grep -q '"code":"CANCEL_NOT_ALLOWED"' "$out" || fail "no R25 refusal"
+    grep -q '"changed_by":"1177 Vårdguidens e-tjänster"' "$out" || fail "no R17 web identity"
+    grep -q '^Events published for the journal: [1-9]' "$out" || fail "no events"
+    ;;
+  *) echo "unknown case $case_name"; exit 2 ;;
+esac
+echo "ok $case_name"

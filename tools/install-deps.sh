@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages slotmatch builds and tests with, when any is missing.
+# Runs as root (or through sudo); does nothing when everything is there.
+set -euo pipefail
+
+packages=(
+  g++ cmake ninja-build tzdata          # toolchain; tzdata for Europe/Stockholm
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libyaml-cpp-dev                       # region config
+  libhowardhinnant-date-dev             # time zones (g++ 12 has no std::chrono::tzdb)
+  libtbb-dev libboost-dev libboost-program-options-dev
+  nlohmann-json3-dev                    # JSON replies of the programs
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+((${#missing[@]} == 0)) && exit 0
+
+echo "install-deps: installing ${missing[*]}"
+sudo=""
+[[ $(id -u) -ne 0 ]] && sudo=sudo
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

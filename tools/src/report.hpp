@@ -1,0 +1,33 @@
+// Shared by the programs: a region's lint and summary for people, and engine replies as the JSON
+// documents of ARCHITECTURE.md ("Reply shapes").
+#pragma once
+
+#include <slotmatch/config.hpp>
+#include <slotmatch/engine.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <iosfwd>
+#include <optional>
+#include <string>
+
+namespace slotmatch::tools {
+
+// One line per diagnostic, then "N errors, M warnings".
+void print_diagnostics(std::ostream& out, const LoadResult& loaded);
+// Units, appointment types and slots per unit, as a table.
+void print_region_summary(std::ostream& out, const Engine& engine);
+
+nlohmann::json slot_json(const Engine& engine, const SlotView& slot);
+nlohmann::json booking_json(const Engine& engine, const BookingView& booking);
+nlohmann::json refusal_json(ErrorCode code, std::string_view field, std::string_view message);
+template <typename T>
+nlohmann::json refusal_json(const Outcome<T>& o) {
+    return refusal_json(o.code, o.field, o.message);
+}
+
+// "--clock fixed:2026-03-02T08:00:00+01:00" → the instant; nullopt with a message otherwise.
+std::optional<Instant> parse_fixed_clock(const Calendar& calendar, const std::string& flag,
+                                         std::string& why);
+
+}  // namespace slotmatch::tools
