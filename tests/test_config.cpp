@@ -361,6 +361,27 @@ TEST(Config, ScheduleTimesAndDatesAreChecked) {
         << dump(result);
 }
 
+TEST(Config, OverlappingSchedulesOfOneResourceAreAnError) {
+    // Monday 08:00-12:00 and Mon/Tue 11:00-13:00 overlap on Mondays 11-12; Tue 08:00-09:00 and
+    // the same hours on another resource do not.
+    const std::string two = "[{id: r1, type: person, name: Anna Berg},"
+                            " {id: r2, type: person, name: Erik Lund}]";
+    const std::string schedules =
+        "[{resource: r1, appointment_type: t1, weekdays: [mon], from: '08:00', to: '12:00',"
+        "  valid_from: 2026-09-01, valid_to: 2026-12-31},"
+        " {resource: r1, appointment_type: t1, weekdays: [tue], from: '08:00', to: '09:00',"
+        "  valid_from: 2026-09-01, valid_to: 2026-12-31},"
+        " {resource: r2, appointment_type: t1, weekdays: [mon], from: '08:00', to: '12:00',"
+        "  valid_from: 2026-09-01, valid_to: 2026-12-31},"
+        " {resource: r1, appointment_type: t1, weekdays: [mon, tue], from: '11:00', to: '13:00',"
+        "  valid_from: 2026-12-01, valid_to: 2027-01-31}]";
+    const LoadResult result = load(region(two, plain_type, schedules));
+    ASSERT_EQ(paths(errors(result)),
+              (std::vector<std::string>{"providers[0].units[0].schedules[3]"}))
+        << dump(result);
+    EXPECT_TRUE(contains(errors(result)[0].message, "schedules[0]")) << dump(result);
+}
+
 TEST(Config, ScheduleEncodesDaysSinceEpochAndWeekdayBits) {
     const LoadResult result =
         load(region(person, plain_type, "[{" + good_schedule + ", from: '08:00', to: '12:30'}]"));

@@ -361,6 +361,7 @@ class Loader {
     void read_type_fields(const YAML::Node& node, const std::string& path, AppointmentType& type);
     void lint_type(const YAML::Node& node, const std::string& path, AppointmentType& type);
     void load_schedule(const PendingSchedule& pending);
+    void check_overlap(const Schedule& schedule, const std::string& path, const YAML::Mark& at);
     void resolve_resource(const YAML::Node& node, const std::string& path, UnitIdx unit,
                           Schedule& schedule);
     const AppointmentType* resolve_type(const YAML::Node& node, const std::string& path,
@@ -373,6 +374,8 @@ class Loader {
     Catalog catalog_;
     std::vector<Diagnostic> diagnostics_;
     std::vector<PendingSchedule> pending_schedules_;
+    // Paths of the schedules that loaded without error, for the overlap check.
+    std::vector<std::pair<std::size_t, std::string>> clean_schedules_;
     FirstSeen provider_ids_, unit_ids_, resource_ids_, type_ids_;
 };
 
@@ -785,13 +788,38 @@ void Loader::load_schedule(const PendingSchedule& pending) {
     check_keys(
         node, path,
         {"resource", "appointment_type", "weekdays", "from", "to", "valid_from", "valid_to"});
+    const std::size_t diagnostics_before = diagnostics_.size();
     Schedule schedule;
     resolve_resource(node, path, pending.unit, schedule);
     const AppointmentType* type = resolve_type(node, path, pending.unit, schedule);
     read_weekdays(node, path, schedule);
     read_block(node, path, type, schedule);
     read_validity(node, path, schedule);
+    const bool clean = std::none_of(
+        diagnostics_.begin() + static_cast<std::ptrdiff_t>(diagnostics_before), diagnostics_.end(),
+        [](const Diagnostic& d) { return d.severity == Diagnostic::Severity::error; });
+    if (clean) {
+        check_overlap(schedule, path, node.Mark());
+        clean_schedules_.emplace_back(catalog_.schedules.size(), path);
+    }
     catalog_.schedules.push_back(schedule);
+}
+
+// A resource is in one place at a time: two schedules of one resource that share a weekday, a
+// time of day and a validity day would lay out overlapping slots.
+void Loader::check_overlap(const Schedule& s, const std::string& path, const YAML::Mark& at) {
+    for (const auto& [index, other_path] : clean_schedules_) {
+        const Schedule& o = catalog_.schedules[index];
+        if (o.resource != s.resource || (o.weekdays & s.weekdays) == 0 ||
+            o.from_min >= s.to_min || s.from_min >= o.to_min ||
+            o.valid_from_day > s.valid_to_day || s.valid_from_day > o.valid_to_day) {
+            continue;
+        }
+        error(path, at,
+              "overlaps " + other_path +
+                  " on the same resource, weekday and time; a resource has one slot at a time");
+        return;
+    }
 }
 
 void Loader::resolve_resource(const YAML::Node& node, const std::string& path, UnitIdx unit,
