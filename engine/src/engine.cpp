@@ -40,20 +40,24 @@ Engine::~Engine() = default;
 
 // ---- checks ------------------------------------------------------------------------------
 
-ErrorCode Engine::check_actor(const Actor& actor, std::string_view& field) const {
+Outcome<bool> Engine::check_actor(const Actor& actor) const {
     if (actor.id.empty()) {
-        field = "actor";
-        return ErrorCode::invalid_request;
+        return Outcome<bool>::refuse(ErrorCode::invalid_request, "actor", "the actor is missing");
     }
-    if (actor.has_unit && actor.unit.value >= catalog_.units.size()) {
-        field = "actor_unit";
-        return ErrorCode::invalid_request;
+    if ((actor.has_unit && actor.unit.value >= catalog_.units.size()) ||
+        (actor.channel == Channel::staff && !actor.has_unit)) {
+        return Outcome<bool>::refuse(ErrorCode::invalid_request, "actor_unit",
+                                     "staff name the unit they act from; it must exist");
     }
-    if (actor.channel == Channel::staff && !actor.has_unit) {
-        field = "actor_unit";
-        return ErrorCode::invalid_request;
+    return {};
+}
+
+Outcome<bool> Engine::check_type_in_unit(TypeIdx type, UnitIdx unit) const {
+    if (type.value >= catalog_.types.size() || !catalog_.type_usable_in(type, unit)) {
+        return Outcome<bool>::refuse(ErrorCode::invalid_request, "type",
+                                     "unknown appointment type here");
     }
-    return ErrorCode::ok;
+    return {};
 }
 
 // Staff act only inside their own unit; the web gateway and proxies reach every unit.
@@ -98,10 +102,7 @@ bool Engine::valid_patient(PatientKey p) const {
 
 // Web and proxy requests act for one named citizen; staff may name any patient.
 Outcome<bool> Engine::check_request_patient(const Actor& actor, PatientKey patient) const {
-    std::string_view field;
-    if (ErrorCode e = check_actor(actor, field); e != ErrorCode::ok) {
-        return Outcome<bool>::refuse(e, field, "the actor is missing or names an unknown unit");
-    }
+    if (auto bad = check_actor(actor); !bad.ok()) return bad;
     if (!valid_patient(patient)) {
         return Outcome<bool>::refuse(ErrorCode::invalid_request, "patient",
                                      "not a personnummer or samordningsnummer");
@@ -255,16 +256,12 @@ std::optional<SlotId> Engine::first_free(const Actor& actor, const Shard& shard,
 
 Outcome<std::vector<SlotView>> Engine::find(const Actor& actor, const SlotQuery& q) const {
     using Out = Outcome<std::vector<SlotView>>;
-    std::string_view field;
-    if (ErrorCode e = check_actor(actor, field); e != ErrorCode::ok) {
-        return Out::refuse(e, field, "the actor is missing or names an unknown unit");
-    }
+    if (auto bad = check_actor(actor); !bad.ok()) return Out::refuse(bad);
     if (q.unit.value >= catalog_.units.size()) {
         return Out::refuse(ErrorCode::invalid_request, "unit", "unknown unit");
     }
-    if (q.type && (q.type->value >= catalog_.types.size() ||
-                   !catalog_.type_usable_in(*q.type, q.unit))) {
-        return Out::refuse(ErrorCode::invalid_request, "type", "unknown appointment type here");
+    if (q.type) {
+        if (auto bad = check_type_in_unit(*q.type, q.unit); !bad.ok()) return Out::refuse(bad);
     }
     if (q.resource && (q.resource->value >= catalog_.resources.size() ||
                        catalog_.resource(*q.resource).unit != q.unit)) {
@@ -314,9 +311,7 @@ Outcome<HoldView> Engine::hold(const Actor& actor, SlotId slot, PatientKey patie
     using Out = Outcome<HoldView>;
     Reservation reservation(*events_, 1);
     if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
-    if (auto bad = check_request_patient(actor, patient); !bad.ok()) {
-        return Out::refuse(bad.code, bad.field, bad.message);
-    }
+    if (auto bad = check_request_patient(actor, patient); !bad.ok()) return Out::refuse(bad);
     if (!index_.contains(slot)) return Out::refuse(ErrorCode::invalid_request, "slot", "unknown slot");
     SlotRecord& rec = index_.record(slot);
     const UnitIdx unit = catalog_.resource(ResourceIdx{rec.resource}).unit;
@@ -377,9 +372,7 @@ Outcome<BookingView> Engine::book(const Actor& actor, const BookRequest& request
     // The cancel of a waitlist entry needs no event; one event per booking.
     Reservation reservation(*events_, 1);
     if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
-    if (auto bad = check_request_patient(actor, request.patient); !bad.ok()) {
-        return Out::refuse(bad.code, bad.field, bad.message);
-    }
+    if (auto bad = check_request_patient(actor, request.patient); !bad.ok()) return Out::refuse(bad);
     const int targets = int{request.slot.has_value()} + int{request.hold.has_value()} +
                         int{request.match.has_value()};
     if (targets != 1) {
@@ -420,8 +413,7 @@ Outcome<BookingView> Engine::book_first(const Actor& actor, const SlotQuery& que
     for (std::size_t round = 0; round < limits_.match_attempts_max; ++round) {
         auto candidates = find(actor, q);
         if (!candidates.ok()) {
-            return Outcome<BookingView>::refuse(candidates.code, candidates.field,
-                                                candidates.message);
+            return Outcome<BookingView>::refuse(candidates);
         }
         if (candidates.value.empty()) return last;
         for (const SlotView& c : candidates.value) {
@@ -537,7 +529,7 @@ Outcome<BookingView> Engine::book_slot(const Actor& actor, SlotId slot, const Bo
     PatientClaim claim(*patient);
     Target target{request.patient, via_hold, std::nullopt, {}, {}};
     auto taken = take_slot(actor, slot, target, *patient, *idx);
-    if (!taken.ok()) return Out::refuse(taken.code, taken.field, taken.message);
+    if (!taken.ok()) return Out::refuse(taken);
     patient->bookings[patient->booking_count++] = taken.value.id;
     if (request.from_waitlist) {
         const TypeIdx type{rec.type.load(std::memory_order_relaxed)};

@@ -35,10 +35,7 @@ Outcome<BlockResult> Engine::block(const Actor& actor, ResourceIdx resource, Ins
     using Out = Outcome<BlockResult>;
     Reservation reservation(*events_, 1);
     if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
-    std::string_view field;
-    if (ErrorCode e = check_actor(actor, field); e != ErrorCode::ok) {
-        return Out::refuse(e, field, "the actor is missing or names an unknown unit");
-    }
+    if (auto bad = check_actor(actor); !bad.ok()) return Out::refuse(bad);
     if (resource.value >= catalog_.resources.size()) {
         return Out::refuse(ErrorCode::invalid_request, "resource", "unknown resource");
     }
@@ -87,10 +84,7 @@ Outcome<BlockResult> Engine::unblock(const Actor& actor, BlockId block) {
     using Out = Outcome<BlockResult>;
     Reservation reservation(*events_, 1);
     if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
-    std::string_view field;
-    if (ErrorCode e = check_actor(actor, field); e != ErrorCode::ok) {
-        return Out::refuse(e, field, "the actor is missing or names an unknown unit");
-    }
+    if (auto bad = check_actor(actor); !bad.ok()) return Out::refuse(bad);
     if (block.value == 0 || index_of(block) >= blocks_->handed_out() ||
         !blocks_->has(index_of(block)) ||
         !(*blocks_)[index_of(block)].ready.load(std::memory_order_acquire)) {
@@ -134,17 +128,12 @@ Outcome<SlotView> Engine::publish_slot(const Actor& actor, ResourceIdx resource,
     using Out = Outcome<SlotView>;
     Reservation reservation(*events_, 1);
     if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
-    std::string_view field;
-    if (ErrorCode e = check_actor(actor, field); e != ErrorCode::ok) {
-        return Out::refuse(e, field, "the actor is missing or names an unknown unit");
-    }
+    if (auto bad = check_actor(actor); !bad.ok()) return Out::refuse(bad);
     if (resource.value >= catalog_.resources.size()) {
         return Out::refuse(ErrorCode::invalid_request, "resource", "unknown resource");
     }
     const UnitIdx unit = catalog_.resource(resource).unit;
-    if (type.value >= catalog_.types.size() || !catalog_.type_usable_in(type, unit)) {
-        return Out::refuse(ErrorCode::invalid_request, "type", "unknown appointment type here");
-    }
+    if (auto bad = check_type_in_unit(type, unit); !bad.ok()) return Out::refuse(bad);
     if (!staff_of(actor, unit)) {
         return Out::refuse(ErrorCode::unauthorized, "resource", "only the unit's staff publish slots");
     }
@@ -171,16 +160,11 @@ Outcome<SlotView> Engine::change_slot_type(const Actor& actor, SlotId slot, Type
     using Out = Outcome<SlotView>;
     Reservation reservation(*events_, 1);
     if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
-    std::string_view field;
-    if (ErrorCode e = check_actor(actor, field); e != ErrorCode::ok) {
-        return Out::refuse(e, field, "the actor is missing or names an unknown unit");
-    }
+    if (auto bad = check_actor(actor); !bad.ok()) return Out::refuse(bad);
     if (!index_.contains(slot)) return Out::refuse(ErrorCode::invalid_request, "slot", "unknown slot");
     SlotRecord& rec = index_.record(slot);
     const UnitIdx unit = catalog_.resource(ResourceIdx{rec.resource}).unit;
-    if (type.value >= catalog_.types.size() || !catalog_.type_usable_in(type, unit)) {
-        return Out::refuse(ErrorCode::invalid_request, "type", "unknown appointment type here");
-    }
+    if (auto bad = check_type_in_unit(type, unit); !bad.ok()) return Out::refuse(bad);
     if (!staff_of(actor, unit)) {
         return Out::refuse(ErrorCode::unauthorized, "slot", "only the unit's staff change schedules");
     }
@@ -218,16 +202,11 @@ Outcome<BlockResult> Engine::remove_type(const Actor& actor, UnitIdx unit, TypeI
     using Out = Outcome<BlockResult>;
     Reservation reservation(*events_, 1);
     if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
-    std::string_view field;
-    if (ErrorCode e = check_actor(actor, field); e != ErrorCode::ok) {
-        return Out::refuse(e, field, "the actor is missing or names an unknown unit");
-    }
+    if (auto bad = check_actor(actor); !bad.ok()) return Out::refuse(bad);
     if (unit.value >= catalog_.units.size()) {
         return Out::refuse(ErrorCode::invalid_request, "unit", "unknown unit");
     }
-    if (type.value >= catalog_.types.size() || !catalog_.type_usable_in(type, unit)) {
-        return Out::refuse(ErrorCode::invalid_request, "type", "unknown appointment type here");
-    }
+    if (auto bad = check_type_in_unit(type, unit); !bad.ok()) return Out::refuse(bad);
     if (!staff_of(actor, unit)) {
         return Out::refuse(ErrorCode::unauthorized, "unit", "only the unit's staff change schedules");
     }
@@ -291,15 +270,11 @@ Outcome<WaitlistView> Engine::waitlist_add(const Actor& actor, UnitIdx unit, Typ
     using Out = Outcome<WaitlistView>;
     Reservation reservation(*events_, 1);
     if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
-    if (auto bad = check_request_patient(actor, patient); !bad.ok()) {
-        return Out::refuse(bad.code, bad.field, bad.message);
-    }
+    if (auto bad = check_request_patient(actor, patient); !bad.ok()) return Out::refuse(bad);
     if (unit.value >= catalog_.units.size()) {
         return Out::refuse(ErrorCode::invalid_request, "unit", "unknown unit");
     }
-    if (type.value >= catalog_.types.size() || !catalog_.type_usable_in(type, unit)) {
-        return Out::refuse(ErrorCode::invalid_request, "type", "unknown appointment type here");
-    }
+    if (auto bad = check_type_in_unit(type, unit); !bad.ok()) return Out::refuse(bad);
     if (!staff_of(actor, unit)) {
         return Out::refuse(ErrorCode::unauthorized, "unit", "only the unit's staff keep its waitlist");
     }
@@ -321,10 +296,7 @@ Outcome<WaitlistView> Engine::waitlist_add(const Actor& actor, UnitIdx unit, Typ
 
 Outcome<std::vector<WaitlistView>> Engine::waitlist(const Actor& actor, UnitIdx unit) const {
     using Out = Outcome<std::vector<WaitlistView>>;
-    std::string_view field;
-    if (ErrorCode e = check_actor(actor, field); e != ErrorCode::ok) {
-        return Out::refuse(e, field, "the actor is missing or names an unknown unit");
-    }
+    if (auto bad = check_actor(actor); !bad.ok()) return Out::refuse(bad);
     if (unit.value >= catalog_.units.size()) {
         return Out::refuse(ErrorCode::invalid_request, "unit", "unknown unit");
     }

@@ -20,10 +20,7 @@ bool billable_change(Instant changed_at, Instant previous_start) {
 Outcome<Engine::BookingRecord*> Engine::check_booking_access(const Actor& actor, BookingId b,
                                                              PatientKey patient) const {
     using Out = Outcome<BookingRecord*>;
-    std::string_view field;
-    if (ErrorCode e = check_actor(actor, field); e != ErrorCode::ok) {
-        return Out::refuse(e, field, "the actor is missing or names an unknown unit");
-    }
+    if (auto bad = check_actor(actor); !bad.ok()) return Out::refuse(bad);
     if (actor.channel != Channel::staff && !valid_patient(patient)) {
         return Out::refuse(ErrorCode::invalid_request, "patient",
                            "not a personnummer or samordningsnummer");
@@ -66,7 +63,7 @@ Outcome<MoveResult> Engine::rebook(const Actor& actor, const RebookRequest& requ
     Reservation reservation(*events_, 1);
     if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
     auto access = check_booking_access(actor, request.booking, request.patient);
-    if (!access.ok()) return Out::refuse(access.code, access.field, access.message);
+    if (!access.ok()) return Out::refuse(access);
     BookingRecord& source = *access.value;
     const SlotRecord& from = index_.record(source.slot);
     const ResourceIdx resource{from.resource};
@@ -127,7 +124,7 @@ Outcome<MoveResult> Engine::rebook(const Actor& actor, const RebookRequest& requ
             after = Instant{index_.record(*candidate).start_s};
         }
     }
-    if (!taken.ok()) return Out::refuse(taken.code, taken.field, taken.message);
+    if (!taken.ok()) return Out::refuse(taken);
     // The target is ours; now the source goes back to rest. Between the two CASes both slots
     // are unavailable to others, never both free: no moment where the patient has neither.
     const std::uint64_t source_before = index_.record(source.slot).word.load(std::memory_order_acquire);
@@ -155,7 +152,7 @@ Outcome<MoveResult> Engine::cancel(const Actor& actor, BookingId b, PatientKey p
     Reservation reservation(*events_, 2);  // cancelled, and maybe returned_to_waitlist (R22)
     if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
     auto access = check_booking_access(actor, b, patient_key);
-    if (!access.ok()) return Out::refuse(access.code, access.field, access.message);
+    if (!access.ok()) return Out::refuse(access);
     BookingRecord& booking = *access.value;
     const SlotRecord& slot = index_.record(booking.slot);
     const UnitIdx unit = catalog_.resource(ResourceIdx{slot.resource}).unit;
@@ -212,9 +209,7 @@ Outcome<MoveResult> Engine::cancel(const Actor& actor, BookingId b, PatientKey p
 // types (R6) or of types without a web name (R7); staff see those in their own unit.
 Outcome<std::vector<BookingView>> Engine::bookings(const Actor& actor, PatientKey patient_key) const {
     using Out = Outcome<std::vector<BookingView>>;
-    if (auto bad = check_request_patient(actor, patient_key); !bad.ok()) {
-        return Out::refuse(bad.code, bad.field, bad.message);
-    }
+    if (auto bad = check_request_patient(actor, patient_key); !bad.ok()) return Out::refuse(bad);
     Out out;
     PatientRecord* patient = patients_.find(patient_key);
     if (patient == nullptr) return out;

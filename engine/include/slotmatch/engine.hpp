@@ -40,6 +40,10 @@ struct Outcome {
     T value{};
 
     bool ok() const { return code == ErrorCode::ok; }
+    template <typename U>
+    static Outcome refuse(const Outcome<U>& other) {
+        return refuse(other.code, other.field, other.message);
+    }
     static Outcome refuse(ErrorCode c, std::string_view f, std::string_view m) {
         Outcome o;
         o.code = c;
@@ -188,7 +192,8 @@ private:
     class Reservation;
 
     // Checks, in the order of ARCHITECTURE.md's error precedence.
-    ErrorCode check_actor(const Actor& actor, std::string_view& field) const;
+    Outcome<bool> check_actor(const Actor& actor) const;
+    Outcome<bool> check_type_in_unit(TypeIdx type, UnitIdx unit) const;
     bool acts_in_unit(const Actor& actor, UnitIdx unit) const;
     ErrorCode may_book_type(const Actor& actor, UnitIdx unit, TypeIdx type) const;
     bool within_window(TypeIdx type, Instant start, Instant now) const;
