@@ -2,13 +2,12 @@
 // web switches, and a fixed clock on Monday 2026-03-02 07:00 Stockholm time.
 #pragma once
 
-#include <slotmatch/config.hpp>
-#include <slotmatch/engine.hpp>
-#include <slotmatch/patient.hpp>
-
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <slotmatch/config.hpp>
+#include <slotmatch/engine.hpp>
+#include <slotmatch/patient.hpp>
 #include <string>
 
 namespace slotmatch::testing {
@@ -114,7 +113,7 @@ inline PatientKey patient(int n) {
 }
 
 class RuleRegion : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         auto loaded = load_region_text(rule_region_yaml, "rule-region");
         for (const auto& d : loaded.diagnostics) {
@@ -141,15 +140,22 @@ protected:
         Instant start = at(iso);
         for (std::uint32_t i = 0; i < engine->slot_count(); ++i) {
             auto v = engine->slot(SlotId{i});
-            if (v->resource == resource(res) && v->type == type(typ) && v->start == start) return v->id;
+            if (v->resource == resource(res) && v->type == type(typ) && v->start == start)
+                return v->id;
         }
         ADD_FAILURE() << "no slot " << res << " " << typ << " " << iso;
         return SlotId{0};
     }
 
-    static Actor web() { return Actor{Channel::web, ActorText::from("1177-gateway"), {}, false, {}}; }
+    static Actor web() {
+        return Actor{Channel::web, ActorText::from("1177-gateway"), {}, false, {}};
+    }
     static Actor proxy() {
-        return Actor{Channel::proxy, ActorText::from("1177-telefon"), ActorName::from("1177 Vårdguiden på telefon"), false, {}};
+        return Actor{Channel::proxy,
+                     ActorText::from("1177-telefon"),
+                     ActorName::from("1177 Vårdguiden på telefon"),
+                     false,
+                     {}};
     }
     Actor staff(const char* unit_id = "u1") const {
         return Actor{Channel::staff, ActorText::from("vgr-abc123"), ActorName::from("Karin Lind"),

@@ -1,11 +1,11 @@
 // Races: many threads on one slot, rebooks into one slot, and a mixed load whose invariants are
 // checked at the end. Run under ThreadSanitizer by tools/test.sh.
-#include "engine_fixture.hpp"
-
 #include <atomic>
 #include <barrier>
 #include <thread>
 #include <vector>
+
+#include "engine_fixture.hpp"
 
 namespace slotmatch::testing {
 namespace {
@@ -71,8 +71,14 @@ TEST_F(Races, TwoCitizensRebookIntoOneSlotExactlyOneWinsAndTheLoserKeepsTheirs) 
         SlotId target = slot("r1", "all3", target_time);
         Outcome<MoveResult> ra, rb;
         std::barrier go(2);
-        std::thread ta([&] { go.arrive_and_wait(); ra = rebook(web(), a.value.id, target, patient(1)); });
-        std::thread tb([&] { go.arrive_and_wait(); rb = rebook(web(), b.value.id, target, patient(2)); });
+        std::thread ta([&] {
+            go.arrive_and_wait();
+            ra = rebook(web(), a.value.id, target, patient(1));
+        });
+        std::thread tb([&] {
+            go.arrive_and_wait();
+            rb = rebook(web(), b.value.id, target, patient(2));
+        });
         ta.join();
         tb.join();
         ASSERT_NE(ra.ok(), rb.ok()) << "exactly one rebook wins";
@@ -132,8 +138,10 @@ TEST_F(Races, MixedLoadKeepsEverySlotSingleBooked) {
                     auto r = rebook(staff(), mine.back(), s, {});
                     if (r.ok()) mine.back() = r.value.booking.id;
                 } else {
-                    if (engine->cancel(staff(), mine.back(), {}).ok()) mine.pop_back();
-                    else mine.pop_back();  // gone already is fine; forget it
+                    if (engine->cancel(staff(), mine.back(), {}).ok())
+                        mine.pop_back();
+                    else
+                        mine.pop_back();  // gone already is fine; forget it
                 }
             }
         });

@@ -364,8 +364,9 @@ TEST(Config, ScheduleTimesAndDatesAreChecked) {
 TEST(Config, OverlappingSchedulesOfOneResourceAreAnError) {
     // Monday 08:00-12:00 and Mon/Tue 11:00-13:00 overlap on Mondays 11-12; Tue 08:00-09:00 and
     // the same hours on another resource do not.
-    const std::string two = "[{id: r1, type: person, name: Anna Berg},"
-                            " {id: r2, type: person, name: Erik Lund}]";
+    const std::string two =
+        "[{id: r1, type: person, name: Anna Berg},"
+        " {id: r2, type: person, name: Erik Lund}]";
     const std::string schedules =
         "[{resource: r1, appointment_type: t1, weekdays: [mon], from: '08:00', to: '12:00',"
         "  valid_from: 2026-09-01, valid_to: 2026-12-31},"

@@ -22,11 +22,11 @@ TEST(PatientId, AcceptsPersonnummerAndSamordningsnummer) {
 
 TEST(PatientId, RefusesWrongLengthDigitsDateAndCheckDigit) {
     EXPECT_FALSE(parse_patient_id("").key);
-    EXPECT_FALSE(parse_patient_id("9001012389").key);       // 10 digits
-    EXPECT_FALSE(parse_patient_id("1990010123851").key);    // 13 digits
+    EXPECT_FALSE(parse_patient_id("9001012389").key);     // 10 digits
+    EXPECT_FALSE(parse_patient_id("1990010123851").key);  // 13 digits
     EXPECT_FALSE(parse_patient_id("19900101238X").key);
-    EXPECT_FALSE(parse_patient_id("199013012385").key);     // month 13
-    EXPECT_FALSE(parse_patient_id("199002302385").key);     // 30 February
+    EXPECT_FALSE(parse_patient_id("199013012385").key);  // month 13
+    EXPECT_FALSE(parse_patient_id("199002302385").key);  // 30 February
     auto luhn = parse_patient_id("199001012386");
     EXPECT_FALSE(luhn.key);
     EXPECT_NE(luhn.why.find("Luhn"), std::string::npos);

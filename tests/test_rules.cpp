@@ -74,7 +74,8 @@ TEST_F(Rules, R4_ProxyMayNotRebookEvenARebookableType) {
     auto moved = rebook(proxy(), a.value.id, slot("r1", "ombud", "2026-03-04T11:00"), patient(1));
     EXPECT_EQ(moved.code, ErrorCode::rebook_not_allowed);
     // The citizen may rebook what the proxy booked (R8: proxy types carry all three flags).
-    EXPECT_TRUE(rebook(web(), a.value.id, slot("r1", "ombud", "2026-03-04T11:00"), patient(1)).ok());
+    EXPECT_TRUE(
+        rebook(web(), a.value.id, slot("r1", "ombud", "2026-03-04T11:00"), patient(1)).ok());
 }
 
 // ---- R5: the flags are independent ----------------------------------------------------------
@@ -82,7 +83,8 @@ TEST_F(Rules, R4_ProxyMayNotRebookEvenARebookableType) {
 TEST_F(Rules, R5_BookableAndRebookableButNotCancellable) {
     auto a = book(web(), slot("r1", "norecancel", "2026-03-03T10:00"), patient(1));
     ASSERT_TRUE(a.ok());
-    auto moved = rebook(web(), a.value.id, slot("r1", "norecancel", "2026-03-03T10:20"), patient(1));
+    auto moved =
+        rebook(web(), a.value.id, slot("r1", "norecancel", "2026-03-03T10:20"), patient(1));
     ASSERT_TRUE(moved.ok()) << moved.message;
     EXPECT_EQ(engine->cancel(web(), moved.value.booking.id, patient(1)).code,
               ErrorCode::cancel_not_allowed);
@@ -122,7 +124,8 @@ appointment_types:
   - {id: h, name: Dold, web_name: Dold, web_bookable: true, web_cancellable: true,
      web_rebookable: true, hide_from_patient: true}
 providers: []
-)", "r6");
+)",
+                                   "r6");
     ASSERT_TRUE(loaded.ok());
     const AppointmentType& h = loaded.catalog->types[0];
     EXPECT_FALSE(h.web_bookable || h.web_cancellable || h.web_rebookable);
@@ -190,14 +193,19 @@ TEST_F(Rules, R10_WindowFifteenShowsASlotFourteenDaysBefore) {
 }
 
 TEST_F(Rules, R11_EmptyWindowMeansSixtyDaysAhead) {
-    // 2026-03-02 + 60 days = 2026-05-01 (Friday); + 61 = 2026-05-02 (Saturday, no slots), so
-    // compare Friday 05-01 with Monday 05-04 (63 days).
+    // Clock: 2026-03-02. Day 60 is Friday 2026-05-01, day 61 Saturday 05-02 (a slot published
+    // for the test), day 63 Monday 05-04.
     SlotId day60 = slot("r1", "all3", "2026-05-01T08:00");
+    auto day61 =
+        engine->publish_slot(staff(), resource("r1"), type("all3"), at("2026-05-02T08:00"));
+    ASSERT_TRUE(day61.ok());
     SlotId day63 = slot("r1", "all3", "2026-05-04T08:00");
+    EXPECT_EQ(book(web(), day61.value.id, patient(1)).code, ErrorCode::slot_not_available);
     EXPECT_EQ(book(web(), day63, patient(1)).code, ErrorCode::slot_not_available);
     EXPECT_TRUE(book(web(), day60, patient(1)).ok());
-    clock->set(at("2026-03-05T00:00:00"));  // day 63 is now 60 days ahead
-    EXPECT_TRUE(book(web(), day63, patient(2)).ok());
+    clock->set(at("2026-03-03T00:00:00"));  // day 61 is now 60 days ahead
+    EXPECT_TRUE(book(web(), day61.value.id, patient(2)).ok());
+    EXPECT_EQ(book(web(), day63, patient(2)).code, ErrorCode::slot_not_available);
 }
 
 TEST_F(Rules, R11_AStartedSlotIsNeverBookable) {
@@ -238,13 +246,14 @@ TEST_F(Rules, R13_ACancelledSlotIsBookableAtOnce) {
 }
 
 TEST_F(Rules, R13_APublishedSlotIsVisibleAtOnce) {
-    auto published = engine->publish_slot(staff(), resource("r1"), type("all3"),
-                                          at("2026-03-03T16:00"));
+    auto published =
+        engine->publish_slot(staff(), resource("r1"), type("all3"), at("2026-03-03T16:00"));
     ASSERT_TRUE(published.ok()) << published.message;
     EXPECT_TRUE(listed(find(web(), "u1"), published.value.id));
     EXPECT_TRUE(book(web(), published.value.id, patient(1)).ok());
-    EXPECT_EQ(engine->publish_slot(web(), resource("r1"), type("all3"), at("2026-03-03T17:00")).code,
-              ErrorCode::unauthorized);
+    EXPECT_EQ(
+        engine->publish_slot(web(), resource("r1"), type("all3"), at("2026-03-03T17:00")).code,
+        ErrorCode::unauthorized);
 }
 
 TEST_F(Rules, R13_ATypeSwapShowsTheSlotUnderItsNewType) {
@@ -261,7 +270,8 @@ TEST_F(Rules, R13_ATypeSwapShowsTheSlotUnderItsNewType) {
 
 TEST_F(Rules, R13_UnblockingMakesSlotsVisibleAgain) {
     SlotId s = slot("r1", "all3", "2026-03-03T08:00");
-    auto k = engine->block(staff(), resource("r1"), at("2026-03-03T08:00"), at("2026-03-03T09:00"), "Utbildning");
+    auto k = engine->block(staff(), resource("r1"), at("2026-03-03T08:00"), at("2026-03-03T09:00"),
+                           "Utbildning");
     ASSERT_TRUE(k.ok());
     EXPECT_FALSE(listed(find(web(), "u1"), s));
     ASSERT_TRUE(engine->unblock(staff(), k.value.id).ok());
@@ -273,7 +283,8 @@ TEST_F(Rules, R14_ABlockingEventHidesFreeSlotsAtOnce) {
     SlotId booked = slot("r1", "all3", "2026-03-03T08:40");
     auto a = book(web(), booked, patient(1));
     ASSERT_TRUE(a.ok());
-    auto k = engine->block(staff(), resource("r1"), at("2026-03-03T08:10"), at("2026-03-03T09:00"), "");
+    auto k =
+        engine->block(staff(), resource("r1"), at("2026-03-03T08:10"), at("2026-03-03T09:00"), "");
     ASSERT_TRUE(k.ok()) << k.message;
     EXPECT_EQ(k.value.slots_changed, 2U);  // 08:00 (overlaps from 08:10) and 08:20
     EXPECT_EQ(k.value.reserved_untouched, 1U);
@@ -284,8 +295,11 @@ TEST_F(Rules, R14_ABlockingEventHidesFreeSlotsAtOnce) {
     EXPECT_EQ(engine->slot(booked)->state, SlotState::blocked);
     ASSERT_TRUE(engine->unblock(staff(), k.value.id).ok());
     EXPECT_EQ(engine->slot(booked)->state, SlotState::free);
-    EXPECT_EQ(engine->block(staff("u2"), resource("r1"), at("2026-03-03T08:00"), at("2026-03-03T09:00"), "").code,
-              ErrorCode::unauthorized);
+    EXPECT_EQ(
+        engine
+            ->block(staff("u2"), resource("r1"), at("2026-03-03T08:00"), at("2026-03-03T09:00"), "")
+            .code,
+        ErrorCode::unauthorized);
 }
 
 TEST_F(Rules, R14_ABookedSlotDisappears) {
@@ -315,9 +329,11 @@ TEST_F(Rules, R14_RemovingATypeFromTheScheduleRemovesItsSlots) {
 TEST_F(Rules, R15_RebookingStaysWithTheSameCareProvider) {
     auto a = book(web(), slot("r1", "all3", "2026-03-03T08:00"), patient(1));
     ASSERT_TRUE(a.ok());
-    auto other_provider = rebook(web(), a.value.id, slot("r4", "all3c", "2026-03-04T08:00"), patient(1));
+    auto other_provider =
+        rebook(web(), a.value.id, slot("r4", "all3c", "2026-03-04T08:00"), patient(1));
     EXPECT_EQ(other_provider.code, ErrorCode::rebook_not_allowed);
-    auto other_unit = rebook(web(), a.value.id, slot("r3", "all3b", "2026-03-04T08:00"), patient(1));
+    auto other_unit =
+        rebook(web(), a.value.id, slot("r3", "all3b", "2026-03-04T08:00"), patient(1));
     EXPECT_EQ(other_unit.code, ErrorCode::rebook_not_allowed);
     EXPECT_TRUE(engine->booking(a.value.id)->active);
     EXPECT_TRUE(rebook(web(), a.value.id, slot("r1", "all3", "2026-03-05T08:00"), patient(1)).ok());
@@ -328,13 +344,16 @@ TEST_F(Rules, R16_RebookOffersOnlySameResourceAndType) {
     ASSERT_TRUE(a.ok());
     EXPECT_EQ(rebook(web(), a.value.id, slot("r2", "all3", "2026-03-04T08:00"), patient(1)).code,
               ErrorCode::rebook_not_allowed);  // same type, other resource
-    EXPECT_EQ(rebook(web(), a.value.id, slot("r1", "norecancel", "2026-03-04T10:00"), patient(1)).code,
-              ErrorCode::rebook_not_allowed);  // same resource, other type
+    EXPECT_EQ(
+        rebook(web(), a.value.id, slot("r1", "norecancel", "2026-03-04T10:00"), patient(1)).code,
+        ErrorCode::rebook_not_allowed);  // same resource, other type
+    // r1's earliest all3 slot is taken, so r2's 08:00 would win if --first left the resource.
+    ASSERT_TRUE(book(web(), slot("r1", "all3", "2026-03-02T08:00"), patient(9)).ok());
     auto first = engine->rebook(web(), RebookRequest{a.value.id, std::nullopt, patient(1)});
     ASSERT_TRUE(first.ok()) << first.message;
     EXPECT_EQ(first.value.booking.slot.resource, resource("r1"));
     EXPECT_EQ(first.value.booking.slot.type, type("all3"));
-    EXPECT_EQ(first.value.booking.slot.start, at("2026-03-02T08:00"));  // the earliest free
+    EXPECT_EQ(first.value.booking.slot.start, at("2026-03-02T08:20"));  // the earliest free
 }
 
 // ---- R17 / R18: who changed it, and the patient's comment -----------------------------------
@@ -345,6 +364,9 @@ TEST_F(Rules, R17_ChangedByIsTheWebSystemOrTheStaffUser) {
     ASSERT_TRUE(w.ok() && s.ok());
     EXPECT_EQ(changed_by(w.value), web_system_identity);
     EXPECT_EQ(changed_by(s.value), "Karin Lind (vgr-abc123)");
+    auto p = book(proxy(), slot("r1", "ombud", "2026-03-03T11:00"), patient(3));
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ(changed_by(p.value), "1177 Vårdguiden på telefon");
 }
 
 TEST_F(Rules, R18_WebBookingCarriesPhoneAndReasonWhenTheUnitAsks) {
@@ -385,6 +407,7 @@ TEST_F(Rules, R22_AWaitlistBookingCancelledOnTheWebGoesBackOnTheWaitlist) {
 }
 
 TEST_F(Rules, R22_OnlyWaitlistBookingsCancelledOnTheWebReturn) {
+    ASSERT_TRUE(engine->waitlist_add(staff(), unit("u1"), type("all3"), patient(1)).ok());
     BookRequest r;
     r.slot = slot("r1", "all3", "2026-03-03T08:00");
     r.patient = patient(1);
@@ -396,9 +419,23 @@ TEST_F(Rules, R22_OnlyWaitlistBookingsCancelledOnTheWebReturn) {
     EXPECT_FALSE(c.value.returned_to_waitlist);  // staff cancelled: their decision
     auto b = book(web(), slot("r1", "all3", "2026-03-03T08:20"), patient(2));
     ASSERT_TRUE(b.ok());
-    EXPECT_FALSE(engine->cancel(web(), b.value.id, patient(2)).value.returned_to_waitlist);
+    auto d = engine->cancel(web(), b.value.id, patient(2));
+    ASSERT_TRUE(d.ok());
+    EXPECT_FALSE(d.value.returned_to_waitlist);  // not booked from the waitlist
     EXPECT_TRUE(engine->waitlist(staff(), unit("u1")).value.empty());
     EXPECT_EQ(engine->waitlist(web(), unit("u1")).code, ErrorCode::unauthorized);
+}
+
+TEST_F(Rules, R22_FromTheWaitlistRequiresBeingOnIt) {
+    // Otherwise a citizen could put themselves on any unit's waitlist by cancelling.
+    BookRequest r;
+    r.slot = slot("r1", "all3", "2026-03-03T08:00");
+    r.patient = patient(1);
+    r.from_waitlist = true;
+    auto a = engine->book(web(), r);
+    EXPECT_EQ(a.code, ErrorCode::invalid_request);
+    EXPECT_EQ(a.field, "from_waitlist");
+    EXPECT_EQ(engine->slot(*r.slot)->state, SlotState::free);
 }
 
 // ---- R23: late cancellation billing ----------------------------------------------------------
@@ -427,9 +464,13 @@ TEST_F(Rules, R23_TheSourceExamplesAreNotBilled) {
     auto b = book(web(), slot("r1", "all3", "2026-03-09T08:20"), patient(2));
     ASSERT_TRUE(a.ok() && b.ok());
     clock->set(at("2026-03-02T15:52:00"));
-    EXPECT_FALSE(rebook(web(), a.value.id, slot("r1", "all3", "2026-03-10T08:00"), patient(1)).value.billable);
+    auto moved = rebook(web(), a.value.id, slot("r1", "all3", "2026-03-10T08:00"), patient(1));
+    ASSERT_TRUE(moved.ok());
+    EXPECT_FALSE(moved.value.billable);
     clock->set(at("2026-03-02T15:53:00"));
-    EXPECT_FALSE(engine->cancel(web(), b.value.id, patient(2)).value.billable);
+    auto cancelled = engine->cancel(web(), b.value.id, patient(2));
+    ASSERT_TRUE(cancelled.ok());
+    EXPECT_FALSE(cancelled.value.billable);
 }
 
 TEST_F(Rules, R23_HoursAreRealHoursAcrossDaylightSaving) {
@@ -441,11 +482,15 @@ TEST_F(Rules, R23_HoursAreRealHoursAcrossDaylightSaving) {
     auto a = book(web(), sunday.value.id, patient(1));
     ASSERT_TRUE(a.ok()) << a.message;
     clock->set(at("2026-03-28T11:30:00+01:00"));
-    EXPECT_TRUE(engine->cancel(web(), a.value.id, patient(1)).value.billable);
+    auto late = engine->cancel(web(), a.value.id, patient(1));
+    ASSERT_TRUE(late.ok());
+    EXPECT_TRUE(late.value.billable);
     auto b = book(web(), sunday.value.id, patient(2));
     ASSERT_TRUE(b.ok());
     clock->set(at("2026-03-28T11:00:00+01:00"));  // 24.0 real hours before
-    EXPECT_FALSE(engine->cancel(web(), b.value.id, patient(2)).value.billable);
+    auto in_time = engine->cancel(web(), b.value.id, patient(2));
+    ASSERT_TRUE(in_time.ok());
+    EXPECT_FALSE(in_time.value.billable);
 }
 
 // ---- R25: the unit's case types ----------------------------------------------------------------

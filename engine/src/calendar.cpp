@@ -1,10 +1,9 @@
-#include <slotmatch/calendar.hpp>
-
 #include <date/date.h>
 #include <date/tz.h>
 
 #include <charconv>
 #include <cstdio>
+#include <slotmatch/calendar.hpp>
 #include <stdexcept>
 
 namespace slotmatch {
@@ -80,6 +79,12 @@ Instant Calendar::at_local(LocalDay day, int minute_of_day) const {
         utc = sys_s{local.time_since_epoch() - info.first.offset};
     }
     return Instant{utc.time_since_epoch().count()};
+}
+
+std::optional<Instant> Calendar::existing_local(LocalDay day, int minute_of_day) const {
+    auto local = date::local_days{date::days{day}} + std::chrono::minutes{minute_of_day};
+    if (zone_->get_info(local).result == date::local_info::nonexistent) return std::nullopt;
+    return at_local(day, minute_of_day);
 }
 
 int Calendar::weekday(LocalDay day) {

@@ -1,6 +1,5 @@
-#include <slotmatch/clock.hpp>
-
 #include <chrono>
+#include <slotmatch/clock.hpp>
 
 namespace slotmatch {
 

@@ -810,9 +810,9 @@ void Loader::load_schedule(const PendingSchedule& pending) {
 void Loader::check_overlap(const Schedule& s, const std::string& path, const YAML::Mark& at) {
     for (const auto& [index, other_path] : clean_schedules_) {
         const Schedule& o = catalog_.schedules[index];
-        if (o.resource != s.resource || (o.weekdays & s.weekdays) == 0 ||
-            o.from_min >= s.to_min || s.from_min >= o.to_min ||
-            o.valid_from_day > s.valid_to_day || s.valid_from_day > o.valid_to_day) {
+        if (o.resource != s.resource || (o.weekdays & s.weekdays) == 0 || o.from_min >= s.to_min ||
+            s.from_min >= o.to_min || o.valid_from_day > s.valid_to_day ||
+            s.valid_from_day > o.valid_to_day) {
             continue;
         }
         error(path, at,

@@ -39,11 +39,14 @@ Outcome<BlockResult> Engine::block(const Actor& actor, ResourceIdx resource, Ins
     if (resource.value >= catalog_.resources.size()) {
         return Out::refuse(ErrorCode::invalid_request, "resource", "unknown resource");
     }
-    if (from.value >= to.value) return Out::refuse(ErrorCode::invalid_request, "to", "must be after from");
-    if (!ReasonText::fits(reason)) return Out::refuse(ErrorCode::invalid_request, "reason", "too long");
+    if (from.value >= to.value)
+        return Out::refuse(ErrorCode::invalid_request, "to", "must be after from");
+    if (!ReasonText::fits(reason))
+        return Out::refuse(ErrorCode::invalid_request, "reason", "too long");
     const UnitIdx unit = catalog_.resource(resource).unit;
     if (!staff_of(actor, unit)) {
-        return Out::refuse(ErrorCode::unauthorized, "resource", "only the unit's staff block slots");
+        return Out::refuse(ErrorCode::unauthorized, "resource",
+                           "only the unit's staff block slots");
     }
     std::lock_guard admin(admin_mutex_);
     auto idx = blocks_->allocate();
@@ -52,18 +55,20 @@ Outcome<BlockResult> Engine::block(const Actor& actor, ResourceIdx resource, Ins
     k.resource = resource;
     k.from = from;
     k.to = to;
-    k.active.store(true, std::memory_order_release);
+    k.active.store(true, word_order);
     k.ready.store(true, std::memory_order_release);
-    active_blocks_per_resource_[resource.value].fetch_add(1, std::memory_order_acq_rel);
+    // Registered before the scan: a cancel that frees a covered slot after the scan passed it
+    // sees this block when it settles the slot.
+    active_blocks_per_resource_[resource.value].fetch_add(1, word_order);
 
     BlockResult result{BlockId{*idx + 1}, 0, 0};
     const Instant now = clock_.now();
     for_each_overlapping(index_, resource, from, to, [&](SlotId s) {
         SlotRecord& rec = index_.record(s);
-        std::uint64_t w = rec.word.load(std::memory_order_acquire);
-        while (slot_is_free(w, now)) {
+        std::uint64_t w = rec.word.load(word_order);
+        while (open(w, now)) {
             if (rec.word.compare_exchange_weak(w, SlotWord::next(w, SlotState::blocked, *idx),
-                                               std::memory_order_acq_rel)) {
+                                               word_order)) {
                 ++result.slots_changed;
                 return;
             }
@@ -99,18 +104,16 @@ Outcome<BlockResult> Engine::unblock(const Actor& actor, BlockId block) {
     if (!k.active.load(std::memory_order_acquire)) {
         return Out::refuse(ErrorCode::invalid_request, "block", "already unblocked");
     }
-    k.active.store(false, std::memory_order_release);
-    active_blocks_per_resource_[k.resource.value].fetch_sub(1, std::memory_order_acq_rel);
+    k.active.store(false, word_order);  // before the scan; see settle()
+    active_blocks_per_resource_[k.resource.value].fetch_sub(1, word_order);
     BlockResult result{block, 0, 0};
     // R13: slots this block held become visible again (or stay under another active block).
     for_each_overlapping(index_, k.resource, k.from, k.to, [&](SlotId s) {
         SlotRecord& rec = index_.record(s);
-        std::uint64_t w = rec.word.load(std::memory_order_acquire);
-        while (SlotWord::state(w) == SlotState::blocked && SlotWord::owner(w) == index_of(block)) {
-            if (rec.word.compare_exchange_weak(w, rest_word(rec, w), std::memory_order_acq_rel)) {
-                ++result.slots_changed;
-                return;
-            }
+        const std::uint64_t w = rec.word.load(word_order);
+        if (SlotWord::state(w) == SlotState::blocked && SlotWord::owner(w) == index_of(block) &&
+            settle(rec, w) != w) {
+            ++result.slots_changed;
         }
     });
     Event e = event_for(actor, EventKind::unblocked, unit);
@@ -120,6 +123,16 @@ Outcome<BlockResult> Engine::unblock(const Actor& actor, BlockId block) {
     e.to = k.to;
     reservation.publish(e);
     return {ErrorCode::ok, {}, {}, result};
+}
+
+// Keeps the per-resource count of removed types in step with the shard's flag.
+void Engine::mark_type_removed(Shard& shard, bool removed) {
+    if (shard.type_removed.exchange(removed, word_order) == removed) return;
+    if (removed) {
+        removed_types_per_resource_[shard.resource.value].fetch_add(1, word_order);
+    } else {
+        removed_types_per_resource_[shard.resource.value].fetch_sub(1, word_order);
+    }
 }
 
 // R13: a slot added directly in the calendar is visible at once.
@@ -135,7 +148,8 @@ Outcome<SlotView> Engine::publish_slot(const Actor& actor, ResourceIdx resource,
     const UnitIdx unit = catalog_.resource(resource).unit;
     if (auto bad = check_type_in_unit(type, unit); !bad.ok()) return Out::refuse(bad);
     if (!staff_of(actor, unit)) {
-        return Out::refuse(ErrorCode::unauthorized, "resource", "only the unit's staff publish slots");
+        return Out::refuse(ErrorCode::unauthorized, "resource",
+                           "only the unit's staff publish slots");
     }
     if (start.value <= clock_.now().value) {
         return Out::refuse(ErrorCode::slot_has_passed, "start", "the start has passed");
@@ -143,13 +157,13 @@ Outcome<SlotView> Engine::publish_slot(const Actor& actor, ResourceIdx resource,
     std::lock_guard admin(admin_mutex_);
     auto slot = index_.add_slot(resource, type, start, catalog_.type(type).duration_min);
     if (!slot) return Out::refuse(ErrorCode::overloaded, "", "no room for more published slots");
-    if (Shard* shard = index_.shard(resource, type)) {
-        shard->type_removed.store(false, std::memory_order_release);
-    }
+    mark_type_removed(*index_.shard(resource, type), false);  // the type is scheduled again
+    const std::uint64_t after =
+        settle(index_.record(*slot), index_.record(*slot).word.load(word_order));
     Event e = event_for(actor, EventKind::slot_published, unit);
     e.resource = resource;
     e.type = type;
-    e.after = snapshot(*slot, index_.record(*slot).word.load(std::memory_order_acquire));
+    e.after = snapshot(*slot, after);
     reservation.publish(e);
     return {ErrorCode::ok, {}, {}, view(*slot)};
 }
@@ -161,31 +175,33 @@ Outcome<SlotView> Engine::change_slot_type(const Actor& actor, SlotId slot, Type
     Reservation reservation(*events_, 1);
     if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
     if (auto bad = check_actor(actor); !bad.ok()) return Out::refuse(bad);
-    if (!index_.contains(slot)) return Out::refuse(ErrorCode::invalid_request, "slot", "unknown slot");
+    if (!index_.contains(slot))
+        return Out::refuse(ErrorCode::invalid_request, "slot", "unknown slot");
     SlotRecord& rec = index_.record(slot);
     const UnitIdx unit = catalog_.resource(ResourceIdx{rec.resource}).unit;
     if (auto bad = check_type_in_unit(type, unit); !bad.ok()) return Out::refuse(bad);
     if (!staff_of(actor, unit)) {
-        return Out::refuse(ErrorCode::unauthorized, "slot", "only the unit's staff change schedules");
+        return Out::refuse(ErrorCode::unauthorized, "slot",
+                           "only the unit's staff change schedules");
     }
     std::lock_guard admin(admin_mutex_);
     const Instant now = clock_.now();
-    std::uint64_t w = rec.word.load(std::memory_order_acquire);
+    std::uint64_t w = rec.word.load(word_order);
     std::uint64_t claimed = 0;
     do {
-        if (SlotWord::state(w) == SlotState::blocked) {
+        if (SlotWord::state(w) == SlotState::blocked || covered(rec)) {
             return Out::refuse(ErrorCode::slot_not_available, "slot", "blocked or removed");
         }
-        if (!slot_is_free(w, now)) {
+        if (!open(w, now)) {
             return Out::refuse(ErrorCode::slot_already_reserved, "slot", "the slot is taken");
         }
         claimed = SlotWord::next(w, SlotState::blocked, SlotWord::owner_removed);
-    } while (!rec.word.compare_exchange_weak(w, claimed, std::memory_order_acq_rel));
+    } while (!rec.word.compare_exchange_weak(w, claimed, word_order));
     const SlotSnapshot before = snapshot(slot, w);  // with the old type
     index_.move_slot(slot, type);
-    index_.shard(ResourceIdx{rec.resource}, type)->type_removed.store(false, std::memory_order_release);
-    const std::uint64_t after = SlotWord::next(claimed, SlotState::free, 0);
-    rec.word.store(after, std::memory_order_release);  // only we may change a claimed slot
+    mark_type_removed(*index_.shard(ResourceIdx{rec.resource}, type), false);
+    rec.word.store(SlotWord::next(claimed, SlotState::free, 0), word_order);  // ours while claimed
+    const std::uint64_t after = settle(rec, rec.word.load(word_order));
 
     Event e = event_for(actor, EventKind::slot_type_changed, unit);
     e.resource = ResourceIdx{rec.resource};
@@ -208,7 +224,8 @@ Outcome<BlockResult> Engine::remove_type(const Actor& actor, UnitIdx unit, TypeI
     }
     if (auto bad = check_type_in_unit(type, unit); !bad.ok()) return Out::refuse(bad);
     if (!staff_of(actor, unit)) {
-        return Out::refuse(ErrorCode::unauthorized, "unit", "only the unit's staff change schedules");
+        return Out::refuse(ErrorCode::unauthorized, "unit",
+                           "only the unit's staff change schedules");
     }
     std::lock_guard admin(admin_mutex_);
     BlockResult result;
@@ -216,22 +233,22 @@ Outcome<BlockResult> Engine::remove_type(const Actor& actor, UnitIdx unit, TypeI
     for (ResourceIdx r : catalog_.unit(unit).resources) {
         Shard* shard = index_.shard(r, type);
         if (shard == nullptr) continue;
-        shard->type_removed.store(true, std::memory_order_release);
-        index_.for_each_between(*shard, Instant{now.value + 1}, Instant{std::int64_t{1} << 62},
-                                [&](SlotId s) {
-            SlotRecord& rec = index_.record(s);
-            std::uint64_t w = rec.word.load(std::memory_order_acquire);
-            while (slot_is_free(w, now)) {
-                const std::uint64_t gone =
-                    SlotWord::next(w, SlotState::blocked, SlotWord::owner_removed);
-                if (rec.word.compare_exchange_weak(w, gone, std::memory_order_acq_rel)) {
-                    ++result.slots_changed;
-                    return true;
+        mark_type_removed(*shard, true);  // before the scan; see settle()
+        index_.for_each_between(
+            *shard, Instant{now.value + 1}, Instant{std::int64_t{1} << 62}, [&](SlotId s) {
+                SlotRecord& rec = index_.record(s);
+                std::uint64_t w = rec.word.load(word_order);
+                while (open(w, now)) {
+                    const std::uint64_t gone =
+                        SlotWord::next(w, SlotState::blocked, SlotWord::owner_removed);
+                    if (rec.word.compare_exchange_weak(w, gone, word_order)) {
+                        ++result.slots_changed;
+                        return true;
+                    }
                 }
-            }
-            if (SlotWord::state(w) != SlotState::blocked) ++result.reserved_untouched;
-            return true;
-        });
+                if (SlotWord::state(w) != SlotState::blocked) ++result.reserved_untouched;
+                return true;
+            });
     }
     Event e = event_for(actor, EventKind::slot_removed, unit);
     e.type = type;
@@ -276,7 +293,8 @@ Outcome<WaitlistView> Engine::waitlist_add(const Actor& actor, UnitIdx unit, Typ
     }
     if (auto bad = check_type_in_unit(type, unit); !bad.ok()) return Out::refuse(bad);
     if (!staff_of(actor, unit)) {
-        return Out::refuse(ErrorCode::unauthorized, "unit", "only the unit's staff keep its waitlist");
+        return Out::refuse(ErrorCode::unauthorized, "unit",
+                           "only the unit's staff keep its waitlist");
     }
     PatientRecord* p = patients_.get_or_create(patient);
     if (p == nullptr) return Out::refuse(ErrorCode::overloaded, "", "patient table full");
@@ -301,7 +319,8 @@ Outcome<std::vector<WaitlistView>> Engine::waitlist(const Actor& actor, UnitIdx 
         return Out::refuse(ErrorCode::invalid_request, "unit", "unknown unit");
     }
     if (!staff_of(actor, unit)) {
-        return Out::refuse(ErrorCode::unauthorized, "unit", "only the unit's staff see its waitlist");
+        return Out::refuse(ErrorCode::unauthorized, "unit",
+                           "only the unit's staff see its waitlist");
     }
     Out out;
     for (std::uint64_t i = 0; i < waitlist_->handed_out(); ++i) {
@@ -330,7 +349,7 @@ std::size_t Engine::expire_holds() {
         if (status == HoldStatus::creating) break;  // the next sweep looks again
         if (h.expires_at.value > now.value) break;
         SlotRecord& rec = index_.record(h.slot);
-        std::uint64_t w = rec.word.load(std::memory_order_acquire);
+        std::uint64_t w = rec.word.load(word_order);
         while (SlotWord::state(w) == SlotState::held && SlotWord::owner(w) == i) {
             Reservation reservation(*events_, 1);
             if (!reservation.ok()) {
@@ -338,13 +357,14 @@ std::size_t Engine::expire_holds() {
                 return expired;  // the journal is behind; the next sweep continues here
             }
             const std::uint64_t rest = rest_word(rec, w);
-            if (rec.word.compare_exchange_weak(w, rest, std::memory_order_acq_rel)) {
-                Event e = event_for(Actor{Channel::staff, ActorText::from("slotmatch"), {}, false, {}},
-                                    EventKind::hold_expired,
-                                    catalog_.resource(ResourceIdx{rec.resource}).unit);
+            if (rec.word.compare_exchange_weak(w, rest, word_order)) {
+                const std::uint64_t after = settle(rec, rest);
+                Event e = event_for(
+                    Actor{Channel::staff, ActorText::from("slotmatch"), {}, false, {}},
+                    EventKind::hold_expired, catalog_.resource(ResourceIdx{rec.resource}).unit);
                 e.resource = ResourceIdx{rec.resource};
                 e.before = snapshot(h.slot, w);
-                e.after = snapshot(h.slot, rest);
+                e.after = snapshot(h.slot, after);
                 e.patient = h.patient;
                 reservation.publish(e);
                 ++expired;

@@ -1,6 +1,6 @@
 // The engine's internal records (booking, hold, block, waitlist). Each is written once by the
-// thread that allocated it and then published: to other threads through the slot word (CAS with
-// release) or through its `ready` flag (release store) for scanners.
+// thread that allocated it and then published: to other threads through the slot word (a CAS)
+// or through its flag (a release store) for scanners.
 #pragma once
 
 #include <slotmatch/engine.hpp>
@@ -8,23 +8,15 @@
 namespace slotmatch {
 
 struct Engine::BookingRecord {
-    std::atomic<bool> ready{false};  // false: allocated but never became a booking
-    SlotId slot;
-    PatientKey patient;
-    Channel channel = Channel::web;
-    ActorText actor;
-    ActorName actor_name;
-    Instant changed_at;
-    bool from_waitlist = false;
-    PhoneText phone;
-    ReasonText reason;
+    std::atomic<bool> ready{false};  // false: never became a booking
+    BookingFields fields;
     std::atomic<BookingEnd> end{BookingEnd::none};
 };
 
 enum class HoldStatus : std::uint8_t { creating = 0, live = 1, refused = 2 };
 
 struct Engine::HoldRecord {
-    std::atomic<HoldStatus> status{HoldStatus::creating};  // fields are final once not creating
+    std::atomic<HoldStatus> status{HoldStatus::creating};  // fields are final once live
     SlotId slot;
     PatientKey patient;
     Instant expires_at;
@@ -51,7 +43,7 @@ struct Engine::WaitlistRecord {
 // Room in the event ring for an operation's events, taken before anything changes; what is not
 // used is given back when the operation ends.
 class Engine::Reservation {
-public:
+  public:
     Reservation(EventRing& ring, std::size_t n) : ring_(ring), left_(ring.try_reserve(n) ? n : 0) {}
     ~Reservation() {
         if (left_ > 0) ring_.unreserve(left_);
@@ -65,14 +57,26 @@ public:
         ring_.publish(e);
     }
 
-private:
+  private:
     EventRing& ring_;
     std::size_t left_;
 };
 
 // Record indices are ids minus one, so that id 0 means "none" on the wire.
-inline std::uint64_t index_of(BookingId b) { return b.value - 1; }
-inline std::uint64_t index_of(HoldId h) { return h.value - 1; }
-inline std::uint64_t index_of(BlockId k) { return k.value - 1; }
+inline std::uint64_t index_of(BookingId b) {
+    return b.value - 1;
+}
+inline std::uint64_t index_of(HoldId h) {
+    return h.value - 1;
+}
+inline std::uint64_t index_of(BlockId k) {
+    return k.value - 1;
+}
+
+// Slot words change with sequentially consistent CAS and loads where a booking path and a
+// block, unblock or type removal must see each other's changes (a Dekker-style handshake:
+// each side writes its own flag or word, then reads the other's). On x86 these cost the same
+// as acquire/release.
+inline constexpr std::memory_order word_order = std::memory_order_seq_cst;
 
 }  // namespace slotmatch

@@ -1,8 +1,7 @@
-#include <slotmatch/patient.hpp>
-
 #include <date/date.h>
 
 #include <cstdio>
+#include <slotmatch/patient.hpp>
 
 namespace slotmatch {
 namespace {
@@ -21,7 +20,9 @@ bool luhn_ok(std::string_view ten) {
     return sum % 10 == 0;
 }
 
-int two_digits(std::string_view s, std::size_t at) { return (s[at] - '0') * 10 + (s[at + 1] - '0'); }
+int two_digits(std::string_view s, std::size_t at) {
+    return (s[at] - '0') * 10 + (s[at + 1] - '0');
+}
 
 }  // namespace
 

@@ -1,8 +1,8 @@
-#include <slotmatch/slot_index.hpp>
-
 #include <algorithm>
+#include <climits>
 #include <map>
 #include <numeric>
+#include <slotmatch/slot_index.hpp>
 
 namespace slotmatch {
 namespace {
@@ -22,9 +22,16 @@ void expand(const Catalog& catalog, const Calendar& calendar, const Schedule& sc
     SM_ASSERT(duration > 0);
     for (LocalDay day = schedule.valid_from_day; day <= schedule.valid_to_day; ++day) {
         if ((schedule.weekdays & (1U << Calendar::weekday(day))) == 0) continue;
+        // Starts follow the wall clock. A start in the hour skipped in spring does not exist,
+        // and a slot that would overlap the one before it in real time (the spring night) is
+        // left out, so one resource never has two slots at once.
+        std::int64_t free_from = INT64_MIN;
         for (int m = schedule.from_min; m + duration <= schedule.to_min; m += duration) {
-            out.push_back({calendar.at_local(day, m).value, schedule.resource.value,
-                           schedule.type.value, static_cast<std::uint16_t>(duration)});
+            auto start = calendar.existing_local(day, m);
+            if (!start || start->value < free_from) continue;
+            out.push_back({start->value, schedule.resource.value, schedule.type.value,
+                           static_cast<std::uint16_t>(duration)});
+            free_from = start->value + duration * seconds_per_minute;
         }
     }
 }

@@ -5,57 +5,90 @@ namespace slotmatch {
 
 std::string_view to_string(Channel c) {
     switch (c) {
-        case Channel::web: return "web";
-        case Channel::proxy: return "proxy";
-        case Channel::staff: return "staff";
+        case Channel::web:
+            return "web";
+        case Channel::proxy:
+            return "proxy";
+        case Channel::staff:
+            return "staff";
     }
     return "?";
 }
 
 std::string_view to_string(SlotState s) {
     switch (s) {
-        case SlotState::free: return "free";
-        case SlotState::held: return "held";
-        case SlotState::booked: return "booked";
-        case SlotState::blocked: return "blocked";
+        case SlotState::free:
+            return "free";
+        case SlotState::held:
+            return "held";
+        case SlotState::booked:
+            return "booked";
+        case SlotState::blocked:
+            return "blocked";
     }
     return "?";
 }
 
 std::string_view to_string(ErrorCode e) {
     switch (e) {
-        case ErrorCode::ok: return "OK";
-        case ErrorCode::overloaded: return "OVERLOADED";
-        case ErrorCode::invalid_request: return "INVALID_REQUEST";
-        case ErrorCode::unauthorized: return "UNAUTHORIZED";
-        case ErrorCode::booking_not_found: return "BOOKING_NOT_FOUND";
-        case ErrorCode::booking_already_cancelled: return "BOOKING_ALREADY_CANCELLED";
-        case ErrorCode::appointment_not_allowed: return "APPOINTMENT_NOT_ALLOWED";
-        case ErrorCode::cancel_not_allowed: return "CANCEL_NOT_ALLOWED";
-        case ErrorCode::rebook_not_allowed: return "REBOOK_NOT_ALLOWED";
-        case ErrorCode::slot_has_passed: return "SLOT_HAS_PASSED";
-        case ErrorCode::slot_not_available: return "SLOT_NOT_AVAILABLE";
-        case ErrorCode::hold_expired: return "HOLD_EXPIRED";
-        case ErrorCode::slot_already_reserved: return "SLOT_ALREADY_RESERVED";
-        case ErrorCode::patient_already_occupied: return "PATIENT_ALREADY_OCCUPIED";
+        case ErrorCode::ok:
+            return "OK";
+        case ErrorCode::overloaded:
+            return "OVERLOADED";
+        case ErrorCode::invalid_request:
+            return "INVALID_REQUEST";
+        case ErrorCode::unauthorized:
+            return "UNAUTHORIZED";
+        case ErrorCode::booking_not_found:
+            return "BOOKING_NOT_FOUND";
+        case ErrorCode::booking_already_cancelled:
+            return "BOOKING_ALREADY_CANCELLED";
+        case ErrorCode::appointment_not_allowed:
+            return "APPOINTMENT_NOT_ALLOWED";
+        case ErrorCode::cancel_not_allowed:
+            return "CANCEL_NOT_ALLOWED";
+        case ErrorCode::rebook_not_allowed:
+            return "REBOOK_NOT_ALLOWED";
+        case ErrorCode::slot_has_passed:
+            return "SLOT_HAS_PASSED";
+        case ErrorCode::slot_not_available:
+            return "SLOT_NOT_AVAILABLE";
+        case ErrorCode::hold_expired:
+            return "HOLD_EXPIRED";
+        case ErrorCode::slot_already_reserved:
+            return "SLOT_ALREADY_RESERVED";
+        case ErrorCode::patient_already_occupied:
+            return "PATIENT_ALREADY_OCCUPIED";
     }
     return "?";
 }
 
 std::string_view to_string(EventKind k) {
     switch (k) {
-        case EventKind::slot_published: return "slot_published";
-        case EventKind::slot_removed: return "slot_removed";
-        case EventKind::slot_type_changed: return "slot_type_changed";
-        case EventKind::blocked: return "blocked";
-        case EventKind::unblocked: return "unblocked";
-        case EventKind::held: return "held";
-        case EventKind::hold_expired: return "hold_expired";
-        case EventKind::booked: return "booked";
-        case EventKind::rebooked: return "rebooked";
-        case EventKind::cancelled: return "cancelled";
-        case EventKind::returned_to_waitlist: return "returned_to_waitlist";
-        case EventKind::waitlist_added: return "waitlist_added";
+        case EventKind::slot_published:
+            return "slot_published";
+        case EventKind::slot_removed:
+            return "slot_removed";
+        case EventKind::slot_type_changed:
+            return "slot_type_changed";
+        case EventKind::blocked:
+            return "blocked";
+        case EventKind::unblocked:
+            return "unblocked";
+        case EventKind::held:
+            return "held";
+        case EventKind::hold_expired:
+            return "hold_expired";
+        case EventKind::booked:
+            return "booked";
+        case EventKind::rebooked:
+            return "rebooked";
+        case EventKind::cancelled:
+            return "cancelled";
+        case EventKind::returned_to_waitlist:
+            return "returned_to_waitlist";
+        case EventKind::waitlist_added:
+            return "waitlist_added";
     }
     return "?";
 }

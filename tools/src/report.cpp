@@ -1,10 +1,9 @@
 #include "report.hpp"
 
-#include <slotmatch/patient.hpp>
-
 #include <iomanip>
 #include <map>
 #include <ostream>
+#include <slotmatch/patient.hpp>
 
 namespace slotmatch::tools {
 
@@ -30,26 +29,28 @@ void print_region_summary(std::ostream& out, const Engine& engine) {
     for (std::uint32_t i = 0; i < engine.slot_count(); ++i) {
         ++slots_per_unit[engine.slot(SlotId{i})->unit.value];
     }
-    out << "Region: " << c.providers.size() << " care providers, " << c.units.size()
-        << " units, " << c.resources.size() << " resources, " << c.types.size()
-        << " appointment types, " << engine.slot_count() << " slots (" << c.timezone << ")\n\n";
+    out << "Region: " << c.providers.size() << " care providers, " << c.units.size() << " units, "
+        << c.resources.size() << " resources, " << c.types.size() << " appointment types, "
+        << engine.slot_count() << " slots (" << c.timezone << ")\n\n";
     out << std::left << std::setw(36) << "unit" << std::setw(11) << "resources" << std::setw(7)
-        << "types" << std::setw(8) << "slots" << "web book / cancel+rebook\n";
+        << "types" << std::setw(8) << "slots"
+        << "web book / cancel+rebook\n";
     for (std::size_t u = 0; u < c.units.size(); ++u) {
         const Unit& unit = c.units[u];
-        out << pad(unit.name, 36) << std::setw(11) << unit.resources.size()
-            << std::setw(7) << unit.local_types.size() << std::setw(8) << slots_per_unit[u]
+        out << pad(unit.name, 36) << std::setw(11) << unit.resources.size() << std::setw(7)
+            << unit.local_types.size() << std::setw(8) << slots_per_unit[u]
             << (unit.web.booking_active ? "on" : "off") << " / "
             << (unit.web.cancel_rebook_active ? "on" : "off") << '\n';
     }
     out << "\nappointment types (B = web bookable, C = web cancellable, R = web rebookable, "
            "H = hidden, P = proxy):\n";
     for (const AppointmentType& t : c.types) {
-        std::string flags = std::string(t.web_bookable ? "B" : "-") + (t.web_cancellable ? "C" : "-") +
-                            (t.web_rebookable ? "R" : "-") + (t.hide_from_patient ? "H" : "-") +
-                            (t.is_proxy() ? "P" : "-");
+        std::string flags = std::string(t.web_bookable ? "B" : "-") +
+                            (t.web_cancellable ? "C" : "-") + (t.web_rebookable ? "R" : "-") +
+                            (t.hide_from_patient ? "H" : "-") + (t.is_proxy() ? "P" : "-");
         std::string window = t.window_days ? std::to_string(*t.window_days) + " d" : "60 d ahead";
-        out << "  " << flags << "  " << pad(t.id, 24) << pad(t.name, 30) << "web: " << (t.web_name.empty() ? "(none: never on the web)" : t.web_name)
+        out << "  " << flags << "  " << pad(t.id, 24) << pad(t.name, 30)
+            << "web: " << (t.web_name.empty() ? "(none: never on the web)" : t.web_name)
             << "  window " << window << '\n';
     }
 }

@@ -2,13 +2,11 @@
 // documents of ARCHITECTURE.md ("Reply shapes").
 #pragma once
 
+#include <iosfwd>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <slotmatch/config.hpp>
 #include <slotmatch/engine.hpp>
-
-#include <nlohmann/json.hpp>
-
-#include <iosfwd>
-#include <optional>
 #include <string>
 
 namespace slotmatch::tools {

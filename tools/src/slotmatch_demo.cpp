@@ -2,14 +2,12 @@
 // plays a short scripted booking session against it: citizens on the web, the 1177 phone
 // service as a proxy, and staff. Each step shows the `slotmatch` CLI command it corresponds to
 // and the JSON reply in the documented shape, refusals included.
-#include "report.hpp"
-
-#include <slotmatch/patient.hpp>
-
 #include <boost/program_options.hpp>
-
 #include <iostream>
 #include <map>
+#include <slotmatch/patient.hpp>
+
+#include "report.hpp"
 
 namespace po = boost::program_options;
 using namespace slotmatch;
@@ -20,7 +18,7 @@ namespace {
 constexpr const char* default_clock = "fixed:2026-12-01T08:00:00+01:00";
 
 class Session {
-public:
+  public:
     explicit Session(Engine& engine) : engine_(engine) {}
 
     void step(const std::string& title, const std::string& command, const json& reply) {
@@ -44,32 +42,41 @@ public:
         return {{"ok", true}, {"slots", slots}};
     }
 
-private:
+  private:
     Engine& engine_;
     int number_ = 0;
 };
 
-PatientKey patient(const char* id) { return *parse_patient_id(id).key; }
+PatientKey patient(const char* id) {
+    return *parse_patient_id(id).key;
+}
 
-Actor web() { return {Channel::web, ActorText::from("1177-gateway"), {}, false, {}}; }
+Actor web() {
+    return {Channel::web, ActorText::from("1177-gateway"), {}, false, {}};
+}
 Actor phone_service() {
-    return {Channel::proxy, ActorText::from("1177-telefon"),
-            ActorName::from("1177 Vårdguiden på telefon"), false, {}};
+    return {Channel::proxy,
+            ActorText::from("1177-telefon"),
+            ActorName::from("1177 Vårdguiden på telefon"),
+            false,
+            {}};
 }
 Actor staff(const Catalog& c, const char* unit) {
     return {Channel::staff, ActorText::from("vgr-kali01"), ActorName::from("Karin Lind"), true,
             *c.find_unit(unit)};
 }
 
-void play(Engine& engine) {
+// The demo region's units and two citizens.
+const char* const lerum = "se2321000131-E000000000101";
+const char* const alingsas = "se2321000131-E000000000102";
+const char* const partille = "se5565000000-E000000000201";
+const char* const web_flags = " --channel web --actor 1177-gateway";
+
+// Anna finds, holds and books; Bo is too late; the booking returned is Anna's.
+Outcome<BookingView> citizens_book(Engine& engine, Session& s) {
     const Catalog& c = engine.catalog();
-    Session s(engine);
-    const char* lerum = "se2321000131-E000000000101";
-    const char* alingsas = "se2321000131-E000000000102";
-    const char* partille = "se5565000000-E000000000201";
     const PatientKey anna = patient("199001012385");
     const PatientKey bo = patient("198507142381");
-    const std::string web_flags = " --channel web --actor 1177-gateway";
 
     SlotQuery q;
     q.unit = *c.find_unit(lerum);
@@ -79,7 +86,7 @@ void play(Engine& engine) {
     s.step("A citizen looks for \"Bedömning av nya besvär\" at Vårdcentralen Lerum",
            std::string("find --unit ") + lerum + " --type lerum-nybesok --limit 3" + web_flags,
            s.found(offered));
-    if (!offered.ok() || offered.value.empty()) return;
+    if (!offered.ok() || offered.value.empty()) return Outcome<BookingView>::refuse(offered);
     const SlotId first = offered.value[0].id;
 
     auto hold = engine.hold(web(), first, anna);
@@ -109,6 +116,13 @@ void play(Engine& engine) {
     s.step("Bo clicks the same slot a moment later",
            "book --slot " + std::to_string(first.value) + " --patient 198507142381" + web_flags,
            s.booked(engine.book(web(), same)));
+    return annas;
+}
+
+// Proxy types: not for citizens, booked by the 1177 phone service (R2, R8).
+void proxies_book(Engine& engine, Session& s) {
+    const Catalog& c = engine.catalog();
+    const PatientKey bo = patient("198507142381");
 
     SlotQuery ombud;
     ombud.unit = *c.find_unit(lerum);
@@ -125,17 +139,24 @@ void play(Engine& engine) {
     BookRequest by_phone;
     by_phone.match = ombud;
     by_phone.patient = bo;
-    s.step("The 1177 phone service books Bo into another provider's health centre (R2, R8)",
-           std::string("book --unit ") + partille +
-               " --type ombud-bedomning --patient 198507142381 --channel proxy --actor 1177-telefon",
-           s.booked(engine.book(phone_service(), by_phone)));
+    s.step(
+        "The 1177 phone service books Bo into another provider's health centre (R2, R8)",
+        std::string("book --unit ") + partille +
+            " --type ombud-bedomning --patient 198507142381 --channel proxy --actor 1177-telefon",
+        s.booked(engine.book(phone_service(), by_phone)));
+}
 
+// Rebooking, the unit's switches, billing and bad input.
+void citizens_change(Engine& engine, Session& s, const Outcome<BookingView>& annas) {
+    const Catalog& c = engine.catalog();
+    const PatientKey anna = patient("199001012385");
     if (annas.ok()) {
-        s.step("Anna moves to the earliest other slot, same resource and type (R16); her visit is "
-               "today, so the change is billable (R23)",
-               "rebook --booking " + std::to_string(annas.value.id.value) +
-                   " --first --patient 199001012385" + web_flags,
-               s.moved(engine.rebook(web(), RebookRequest{annas.value.id, std::nullopt, anna})));
+        s.step(
+            "Anna moves to the earliest other slot, same resource and type (R16); her visit is "
+            "today, so the change is billable (R23)",
+            "rebook --booking " + std::to_string(annas.value.id.value) +
+                " --first --patient 199001012385" + web_flags,
+            s.moved(engine.rebook(web(), RebookRequest{annas.value.id, std::nullopt, anna})));
     }
 
     SlotQuery akut;
@@ -166,10 +187,15 @@ void play(Engine& engine) {
            std::string("book --unit ") + lerum + " --type lerum-nybesok --patient 199001012386" +
                web_flags,
            tools::refusal_json(ErrorCode::invalid_request, "patient", bad.why));
+}
 
-    auto blocked = engine.block(staff(c, lerum), *c.find_resource("lerum-lak-1"),
-                                *engine.calendar().parse_time("2026-12-02T00:00"),
-                                *engine.calendar().parse_time("2026-12-03T00:00"), "Utbildningsdag");
+// Staff block a day; every change so far became an event for the journal.
+void staff_block(Engine& engine, Session& s) {
+    const Catalog& c = engine.catalog();
+    auto blocked =
+        engine.block(staff(c, lerum), *c.find_resource("lerum-lak-1"),
+                     *engine.calendar().parse_time("2026-12-02T00:00"),
+                     *engine.calendar().parse_time("2026-12-03T00:00"), "Utbildningsdag");
     s.step("Staff block Anna Berg's calendar for a training day (R14)",
            "block --resource lerum-lak-1 --from 2026-12-02T00:00 --to 2026-12-03T00:00 "
            "--reason Utbildningsdag --channel staff --actor vgr-kali01 --actor-unit " +
@@ -189,16 +215,22 @@ void play(Engine& engine) {
     std::cout << '\n';
 }
 
+void play(Engine& engine) {
+    Session s(engine);
+    auto annas = citizens_book(engine, s);
+    proxies_book(engine, s);
+    citizens_change(engine, s, annas);
+    staff_block(engine, s);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     po::options_description options("slotmatch-demo --config region.yaml [options]");
-    options.add_options()
-        ("help,h", "print this help and exit")
-        ("config", po::value<std::string>()->default_value("tools/regions/demo.yaml"),
-         "the region config (YAML)")
-        ("clock", po::value<std::string>()->default_value(default_clock),
-         "fixed:ISO8601 — the moment the session plays at");
+    options.add_options()("help,h", "print this help and exit")(
+        "config", po::value<std::string>()->default_value("tools/regions/demo.yaml"),
+        "the region config (YAML)")("clock", po::value<std::string>()->default_value(default_clock),
+                                    "fixed:ISO8601 — the moment the session plays at");
     po::variables_map vm;
     try {
         po::store(po::parse_command_line(argc, argv, options), vm);

@@ -1,22 +1,21 @@
 // slotmatchd: the engine server. This build loads and checks a region (--check); serving over
 // ZeroMQ arrives with the wire-protocol issue, and until then the program says so and exits 2.
-#include "report.hpp"
-
 #include <boost/program_options.hpp>
-
 #include <iostream>
+
+#include "report.hpp"
 
 namespace po = boost::program_options;
 using namespace slotmatch;
 
 int main(int argc, char** argv) {
     po::options_description options("slotmatchd --config region.yaml --check [options]");
-    options.add_options()
-        ("help,h", "print this help and exit")
-        ("config", po::value<std::string>(), "the region config (YAML, see ARCHITECTURE.md)")
-        ("check", "validate the config, print its lint (R6, R7, R8, R12) and a summary, and exit:\n"
-                  "0 = loads (warnings allowed), 1 = errors")
-        ("clock", po::value<std::string>(), "fixed:ISO8601 — a clock that stands still (tests)");
+    options.add_options()("help,h", "print this help and exit")(
+        "config", po::value<std::string>(), "the region config (YAML, see ARCHITECTURE.md)")(
+        "check",
+        "validate the config, print its lint (R6, R7, R8, R12) and a summary, and exit:\n"
+        "0 = loads (warnings allowed), 1 = errors")(
+        "clock", po::value<std::string>(), "fixed:ISO8601 — a clock that stands still (tests)");
     po::variables_map vm;
     try {
         po::store(po::parse_command_line(argc, argv, options), vm);
@@ -26,7 +25,8 @@ int main(int argc, char** argv) {
         return 2;
     }
     if (vm.count("help")) {
-        std::cout << "slotmatchd — the slotmatch engine server.\n\n" << options
+        std::cout << "slotmatchd — the slotmatch engine server.\n\n"
+                  << options
                   << "\nServing requests (--listen, --store, --journal) is not in this build yet;"
                      " only --check is.\n";
         return 0;

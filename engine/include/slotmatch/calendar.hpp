@@ -2,10 +2,9 @@
 // library's tz database. Everything the rules say in "days" is a local calendar day (R10, R11).
 #pragma once
 
-#include <slotmatch/types.hpp>
-
 #include <cstdint>
 #include <optional>
+#include <slotmatch/types.hpp>
 #include <string>
 #include <string_view>
 
@@ -18,7 +17,7 @@ namespace slotmatch {
 using LocalDay = std::int32_t;  // local calendar days since 1970-01-01
 
 class Calendar {
-public:
+  public:
     // Throws std::runtime_error for an unknown zone (the config loader has already checked it).
     explicit Calendar(const std::string& zone_name);
 
@@ -26,6 +25,9 @@ public:
     // The instant a local wall-clock time happens; a time that does not exist (the spring-forward
     // hour) maps to the instant after the gap, an ambiguous one (autumn) to its first occurrence.
     Instant at_local(LocalDay day, int minute_of_day) const;
+    // The same, but nothing for a wall-clock time that does not exist that day (the hour the
+    // clocks skip in spring): a schedule has no slot there.
+    std::optional<Instant> existing_local(LocalDay day, int minute_of_day) const;
     Instant local_midnight(LocalDay day) const { return at_local(day, 0); }
     // ISO weekday index, Monday = 0.
     static int weekday(LocalDay day);
@@ -38,7 +40,7 @@ public:
     static std::optional<LocalDay> parse_day(std::string_view text);
     static std::string format_day(LocalDay day);
 
-private:
+  private:
     const date::time_zone* zone_;
 };
 

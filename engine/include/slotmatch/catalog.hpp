@@ -2,10 +2,9 @@
 // Immutable once loaded; the slot index refers to it by dense indices.
 #pragma once
 
-#include <slotmatch/types.hpp>
-
 #include <cstdint>
 #include <optional>
+#include <slotmatch/types.hpp>
 #include <string>
 #include <unordered_map>
 #include <vector>

@@ -3,9 +3,8 @@
 // (R6, R7, R8, R12) are reported and the region still loads.
 #pragma once
 
-#include <slotmatch/catalog.hpp>
-
 #include <optional>
+#include <slotmatch/catalog.hpp>
 #include <string>
 #include <vector>
 

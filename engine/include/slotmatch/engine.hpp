@@ -5,6 +5,10 @@
 // ring is full mutations are refused with OVERLOADED and change nothing.
 #pragma once
 
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <slotmatch/calendar.hpp>
 #include <slotmatch/catalog.hpp>
 #include <slotmatch/clock.hpp>
@@ -14,11 +18,6 @@
 #include <slotmatch/record_table.hpp>
 #include <slotmatch/slot_index.hpp>
 #include <slotmatch/types.hpp>
-
-#include <atomic>
-#include <memory>
-#include <mutex>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,9 +62,9 @@ struct SlotView {
     SlotState state = SlotState::free;
 };
 
-struct BookingView {
-    BookingId id;
-    SlotView slot;
+// What a booking records about itself: who it is for, who made it, and when.
+struct BookingFields {
+    SlotId slot_id;
     PatientKey patient;
     Channel channel = Channel::web;
     ActorText actor;
@@ -74,7 +73,12 @@ struct BookingView {
     bool from_waitlist = false;
     PhoneText phone;    // R18: only when the unit has "patient comment web" on
     ReasonText reason;  // R18
-    bool active = false;
+};
+
+struct BookingView : BookingFields {
+    BookingId id;
+    SlotView slot;
+    bool active = false;  // still holds its slot (not cancelled, not rebooked)
 };
 
 struct HoldView {
@@ -84,10 +88,10 @@ struct HoldView {
     Instant expires_at;
 };
 
-struct MoveResult {  // rebook and cancel
-    BookingView booking;          // rebook: the new booking; cancel: the cancelled one
-    BookingId previous;           // rebook: the booking it replaced
-    bool billable = false;        // R23
+struct MoveResult {                     // rebook and cancel
+    BookingView booking;                // rebook: the new booking; cancel: the cancelled one
+    BookingId previous;                 // rebook: the booking it replaced
+    bool billable = false;              // R23
     bool returned_to_waitlist = false;  // R22
 };
 
@@ -134,10 +138,10 @@ struct RebookRequest {
 };
 
 struct EngineLimits {
-    std::size_t events_max = std::size_t{1} << 16;      // outbound ring, a power of two
-    std::size_t patients_max = 0;                       // 0: derived from the slot count
-    std::size_t bookings_max = 0;                       // 0: derived from the slot count
-    std::size_t holds_max = 0;                          // 0: derived from the slot count
+    std::size_t events_max = std::size_t{1} << 16;           // outbound ring, a power of two
+    std::size_t patients_max = 0;                            // 0: derived from the slot count
+    std::size_t bookings_max = 0;                            // 0: derived from the slot count
+    std::size_t holds_max = 0;                               // 0: derived from the slot count
     std::size_t published_slots_max = std::size_t{1} << 14;  // slots added after start
     std::size_t blocks_max = std::size_t{1} << 14;
     std::size_t waitlist_max = std::size_t{1} << 16;
@@ -145,7 +149,7 @@ struct EngineLimits {
 };
 
 class Engine {
-public:
+  public:
     Engine(Catalog catalog, const Clock& clock, EngineLimits limits = {});
     ~Engine();
     Engine(const Engine&) = delete;
@@ -184,27 +188,14 @@ public:
     // hold has expired is bookable even before this runs; this makes the expiry visible.
     std::size_t expire_holds();
 
-private:
+  private:
     struct BookingRecord;
     struct HoldRecord;
     struct BlockRecord;
     struct WaitlistRecord;
     class Reservation;
 
-    // Checks, in the order of ARCHITECTURE.md's error precedence.
-    Outcome<bool> check_actor(const Actor& actor) const;
-    Outcome<bool> check_type_in_unit(TypeIdx type, UnitIdx unit) const;
-    bool acts_in_unit(const Actor& actor, UnitIdx unit) const;
-    ErrorCode may_book_type(const Actor& actor, UnitIdx unit, TypeIdx type) const;
-    bool within_window(TypeIdx type, Instant start, Instant now) const;
-    Instant window_end(TypeIdx type, Instant now) const;
-    bool valid_patient(PatientKey p) const;
-
-    Outcome<bool> check_request_patient(const Actor& actor, PatientKey patient) const;
-    Outcome<BookingRecord*> check_booking_access(const Actor& actor, BookingId booking,
-                                                 PatientKey patient) const;
-
-    // What a booking may take: for a new booking the channel's type rules apply; for a
+    // What a new booking may take: for a new booking the channel's type rules apply; for a
     // rebooking, web citizens keep the source's resource and type (R15, R16).
     struct Target {
         PatientKey patient;
@@ -218,20 +209,50 @@ private:
         std::uint64_t before = 0;  // the slot word before and after the CAS
         std::uint64_t after = 0;
     };
+
+    // Checks, in the order of ARCHITECTURE.md's error precedence.
+    Outcome<bool> check_actor(const Actor& actor) const;
+    Outcome<bool> check_type_in_unit(TypeIdx type, UnitIdx unit) const;
+    Outcome<bool> check_query(const SlotQuery& query) const;
+    Outcome<bool> check_request_patient(const Actor& actor, PatientKey patient) const;
+    Outcome<BookingRecord*> check_booking_access(const Actor& actor, BookingId booking,
+                                                 PatientKey patient) const;
+    bool acts_in_unit(const Actor& actor, UnitIdx unit) const;
+    ErrorCode may_book_type(const Actor& actor, UnitIdx unit, TypeIdx type) const;
+    bool within_window(TypeIdx type, Instant start, Instant now) const;
+    Instant window_end(TypeIdx type, Instant now) const;
+    bool valid_patient(PatientKey p) const;
+    // Everything take_slot decides from one reading of the slot word; `patient` may be null
+    // for a first look before the patient's claim is taken.
+    Outcome<bool> check_take(const Actor& actor, const SlotRecord& rec, std::uint64_t word,
+                             const Target& target, const PatientRecord* patient, Instant now) const;
+    Outcome<bool> check_hold(const Actor& actor, const SlotRecord& rec, std::uint64_t word,
+                             Instant now) const;
+
     Outcome<Taken> take_slot(const Actor& actor, SlotId slot, const Target& target,
-                             PatientRecord& patient, std::uint64_t fresh_idx);
+                             const BookingFields& fields, PatientRecord& patient);
     Outcome<BookingView> book_slot(const Actor& actor, SlotId slot, const BookRequest& request,
                                    std::optional<HoldId> via_hold, Reservation& reservation);
     Outcome<BookingView> book_first(const Actor& actor, const SlotQuery& query,
                                     const BookRequest& request, Reservation& reservation);
+    Outcome<Taken> take_for_rebook(const Actor& actor, const RebookRequest& request,
+                                   const BookingRecord& source, const BookingFields& fields,
+                                   PatientRecord& patient);
     std::optional<SlotId> first_free(const Actor& actor, const Shard& shard, Instant from,
                                      Instant to, std::optional<SlotId> skip) const;
-    bool slot_is_free(std::uint64_t word, Instant now) const;
+
+    // Slot state helpers. "Open": free, or held by a hold that has expired.
+    bool open(std::uint64_t word, Instant now) const;
+    bool covered(const SlotRecord& rec) const;  // an active block or a removed type lies on it
     std::uint64_t rest_word(const SlotRecord& rec, std::uint64_t word) const;
+    std::uint64_t settle(SlotRecord& rec, std::uint64_t word);
+    void mark_type_removed(Shard& shard, bool removed);
+    std::uint64_t release_source(BookingId b, BookingEnd why, PatientRecord& patient);
+
     bool overlaps_booking(const PatientRecord& p, Instant start, Instant end,
                           std::optional<BookingId> except) const;
+    void forget_ended(PatientRecord& p, Instant now) const;
     std::optional<BookingId> active_booking(BookingId b) const;
-    void release_source(BookingId b, BookingEnd why, PatientRecord& patient);
 
     // Waitlist entries of one patient; the caller holds the patient's claim.
     std::optional<std::uint64_t> find_waiting(UnitIdx unit, TypeIdx type, PatientKey p) const;
@@ -252,7 +273,10 @@ private:
     std::unique_ptr<RecordTable<HoldRecord>> holds_;
     std::unique_ptr<RecordTable<BlockRecord>> blocks_;
     std::unique_ptr<RecordTable<WaitlistRecord>> waitlist_;
+    // Per resource: active blocks and removed types lying on it. Both are almost always zero,
+    // which lets the booking path skip the slower coverage look-up.
     std::unique_ptr<std::atomic<std::uint32_t>[]> active_blocks_per_resource_;
+    std::unique_ptr<std::atomic<std::uint32_t>[]> removed_types_per_resource_;
     std::unique_ptr<EventRing> events_;
     std::atomic<std::uint64_t> hold_sweep_cursor_{0};
     // Serialises the rare admin changes (blocks, schedule changes) with each other; never

@@ -8,24 +8,26 @@
 // events in sequence order with no gaps.
 #pragma once
 
-#include <slotmatch/assert.hpp>
-#include <slotmatch/events.hpp>
-
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <slotmatch/assert.hpp>
+#include <slotmatch/events.hpp>
 #include <span>
 #include <thread>
 
 namespace slotmatch {
 
 class EventRing {
-public:
+  public:
     explicit EventRing(std::size_t capacity_pow2, std::uint64_t first_seq = 1)
-        : capacity_(capacity_pow2), mask_(capacity_pow2 - 1), first_seq_(first_seq),
+        : capacity_(capacity_pow2),
+          mask_(capacity_pow2 - 1),
+          first_seq_(first_seq),
           cells_(new Cell[capacity_pow2]) {
         SM_ASSERT(capacity_pow2 >= 2 && (capacity_pow2 & mask_) == 0);
-        for (std::size_t i = 0; i < capacity_; ++i) cells_[i].turn.store(i, std::memory_order_relaxed);
+        for (std::size_t i = 0; i < capacity_; ++i)
+            cells_[i].turn.store(i, std::memory_order_relaxed);
     }
 
     // Room for n events, or false when the consumer is behind (back-pressure).
@@ -69,7 +71,7 @@ public:
     std::size_t pending() const { return reserved_.load(std::memory_order_acquire); }
     std::uint64_t next_seq() const { return first_seq_ + head_.load(std::memory_order_acquire); }
 
-private:
+  private:
     struct Cell {
         std::atomic<std::uint64_t> turn{0};
         Event event;

@@ -3,9 +3,8 @@
 // (liquibook), never as side effects in the middle of a state change.
 #pragma once
 
-#include <slotmatch/types.hpp>
-
 #include <cstdint>
+#include <slotmatch/types.hpp>
 #include <string_view>
 #include <type_traits>
 
@@ -50,12 +49,13 @@ struct Event {
     ResourceIdx resource;
     SlotSnapshot before;  // empty (slot id 0, free) where the event has no "before"
     SlotSnapshot after;
+    SlotSnapshot released;  // rebooked: the source slot after the move (free, blocked, removed)
     BookingId booking;
     PatientKey patient;
     BlockId block;
     Instant from;  // blocks: the blocked interval
     Instant to;
-    TypeIdx type;  // waitlist and schedule events
+    TypeIdx type;                // waitlist and schedule events
     bool billable = false;       // R23, on rebooked/cancelled
     bool from_waitlist = false;  // R22
     PhoneText phone;             // R18

@@ -3,9 +3,8 @@
 // check digit over the last ten digits YYMMDDNNN.
 #pragma once
 
-#include <slotmatch/types.hpp>
-
 #include <optional>
+#include <slotmatch/types.hpp>
 #include <string>
 #include <string_view>
 

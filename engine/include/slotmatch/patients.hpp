@@ -4,14 +4,13 @@
 // patient is one CAS on the key, and nothing is allocated after start-up.
 #pragma once
 
-#include <slotmatch/assert.hpp>
-#include <slotmatch/record_table.hpp>
-#include <slotmatch/types.hpp>
-
 #include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <slotmatch/assert.hpp>
+#include <slotmatch/record_table.hpp>
+#include <slotmatch/types.hpp>
 #include <thread>
 
 namespace slotmatch {
@@ -28,7 +27,7 @@ struct PatientRecord {
 // Holds a patient's claim for its lifetime. Claims are held for a few compare-and-swaps, so a
 // waiter spins briefly and then yields its core (never busy-spin next to ZeroMQ's thread).
 class PatientClaim {
-public:
+  public:
     explicit PatientClaim(PatientRecord& p) : p_(p) {
         for (unsigned spins = 0;; ++spins) {
             std::uint32_t expected = 0;
@@ -43,15 +42,17 @@ public:
     PatientClaim(const PatientClaim&) = delete;
     PatientClaim& operator=(const PatientClaim&) = delete;
 
-private:
+  private:
     PatientRecord& p_;
 };
 
 class PatientTable {
-public:
+  public:
     explicit PatientTable(std::size_t capacity_pow2)
-        : mask_(capacity_pow2 - 1), keys_(new std::atomic<std::uint64_t>[capacity_pow2]),
-          records_(new std::atomic<PatientRecord*>[capacity_pow2]), pool_(capacity_pow2) {
+        : mask_(capacity_pow2 - 1),
+          keys_(new std::atomic<std::uint64_t>[capacity_pow2]),
+          records_(new std::atomic<PatientRecord*>[capacity_pow2]),
+          pool_(capacity_pow2) {
         SM_ASSERT(capacity_pow2 >= 2 && (capacity_pow2 & mask_) == 0);
         for (std::size_t i = 0; i <= mask_; ++i) {
             keys_[i].store(0, std::memory_order_relaxed);
@@ -61,10 +62,12 @@ public:
 
     // The patient's record, created on first use; nullptr when the table is full.
     PatientRecord* get_or_create(PatientKey key) { return probe(key, true); }
-    PatientRecord* find(PatientKey key) const { return const_cast<PatientTable*>(this)->probe(key, false); }
+    PatientRecord* find(PatientKey key) const {
+        return const_cast<PatientTable*>(this)->probe(key, false);
+    }
     void reserve(std::size_t n) { pool_.reserve(n); }
 
-private:
+  private:
     static std::uint64_t hash(std::uint64_t k) {
         k ^= k >> 33;  // murmur3 finaliser: personnummer digits cluster
         k *= 0xff51afd7ed558ccdULL;
@@ -93,7 +96,8 @@ private:
     // The cell's key is set a moment before its record pointer.
     PatientRecord* wait_record(std::size_t i) {
         PatientRecord* r;
-        while ((r = records_[i].load(std::memory_order_acquire)) == nullptr) std::this_thread::yield();
+        while ((r = records_[i].load(std::memory_order_acquire)) == nullptr)
+            std::this_thread::yield();
         return r;
     }
 

@@ -4,24 +4,25 @@
 // reserve() to keep the hot path free of heap allocation).
 #pragma once
 
-#include <slotmatch/assert.hpp>
-
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <slotmatch/assert.hpp>
 #include <vector>
 
 namespace slotmatch {
 
 template <typename T, unsigned ChunkBits = 12>
 class RecordTable {
-public:
+  public:
     static constexpr std::uint64_t chunk_records = std::uint64_t{1} << ChunkBits;
     static constexpr std::uint64_t chunk_mask = chunk_records - 1;
 
     explicit RecordTable(std::uint64_t capacity)
-        : capacity_(capacity), chunks_((capacity + chunk_records - 1) / chunk_records) {
+        : capacity_(capacity),
+          serial_(next_serial().fetch_add(1, std::memory_order_relaxed)),
+          chunks_((capacity + chunk_records - 1) / chunk_records) {
         SM_ASSERT(capacity > 0);
     }
     ~RecordTable() {
@@ -32,15 +33,26 @@ public:
 
     // A fresh index, or nothing when the table is full (the caller refuses with OVERLOADED).
     std::optional<std::uint64_t> allocate() {
+        Spare& spare = this_thread_spare();
+        if (spare.table == serial_) {
+            spare.table = 0;
+            return spare.index;
+        }
         std::uint64_t i = next_.fetch_add(1, std::memory_order_relaxed);
         if (i >= capacity_) return std::nullopt;
         install_chunk(i >> ChunkBits);
         return i;
     }
 
+    // Takes back an index whose record was never published (an attempt that was refused or
+    // lost its race), so this thread's next allocate() reuses it: refusals cost no capacity.
+    // One spare per thread; the record keeps its old field values until it is filled again.
+    void give_back(std::uint64_t i) { this_thread_spare() = Spare{serial_, i}; }
+
     // Pre-allocates the chunks for the first n records.
     void reserve(std::uint64_t n) {
-        for (std::uint64_t c = 0; c < chunks_.size() && c * chunk_records < n; ++c) install_chunk(c);
+        for (std::uint64_t c = 0; c < chunks_.size() && c * chunk_records < n; ++c)
+            install_chunk(c);
     }
 
     // Only for an index returned by allocate() (or below handed_out(), after checking has()).
@@ -61,7 +73,21 @@ public:
     }
     std::uint64_t capacity() const { return capacity_; }
 
-private:
+  private:
+    struct Spare {
+        std::uint64_t table = 0;  // serial of the table the index belongs to; 0 = none
+        std::uint64_t index = 0;
+    };
+    static Spare& this_thread_spare() {
+        thread_local Spare spare;
+        return spare;
+    }
+    // Serials, not addresses, name tables: a new table may reuse a dead one's address.
+    static std::atomic<std::uint64_t>& next_serial() {
+        static std::atomic<std::uint64_t> serial{1};
+        return serial;
+    }
+
     void install_chunk(std::uint64_t c) {
         if (chunks_[c].load(std::memory_order_acquire) != nullptr) return;
         T* fresh = new T[chunk_records]();
@@ -72,6 +98,7 @@ private:
     }
 
     const std::uint64_t capacity_;
+    const std::uint64_t serial_;
     std::vector<std::atomic<T*>> chunks_;
     alignas(64) std::atomic<std::uint64_t> next_{0};  // own cache line: every allocation hits it
 };

@@ -6,16 +6,15 @@
 // (read-copy-update under the engine's admin mutex) and retires the old one until shutdown.
 #pragma once
 
-#include <slotmatch/assert.hpp>
-#include <slotmatch/calendar.hpp>
-#include <slotmatch/catalog.hpp>
-#include <slotmatch/types.hpp>
-
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <slotmatch/assert.hpp>
+#include <slotmatch/calendar.hpp>
+#include <slotmatch/catalog.hpp>
+#include <slotmatch/types.hpp>
 #include <vector>
 
 namespace slotmatch {
@@ -74,7 +73,7 @@ struct Shard {
 };
 
 class SlotIndex {
-public:
+  public:
     // Expands every schedule of the catalog into slots (local time, daylight saving included)
     // and leaves room for `spare_slots` slots published later.
     SlotIndex(const Catalog& catalog, const Calendar& calendar, std::size_t spare_slots);
@@ -102,7 +101,7 @@ public:
     // Moves a claimed slot (the caller CASed it away from free) to the shard of type `to`.
     void move_slot(SlotId s, TypeIdx to);
 
-private:
+  private:
     Shard* shard_or_create(ResourceIdx r, TypeIdx t);
     void replace_list(Shard& shard, std::unique_ptr<SlotList> fresh);
 

@@ -19,7 +19,8 @@ struct StrongId {
     Rep value{};
     constexpr StrongId() = default;
     constexpr explicit StrongId(Rep v) : value(v) {}
-    friend constexpr auto operator<=>(StrongId, StrongId) = default;  // NOLINT(modernize-use-nullptr)
+    friend constexpr auto operator<=>(StrongId,
+                                      StrongId) = default;  // NOLINT(modernize-use-nullptr)
 };
 
 // Dense indices into the catalog's arrays (assigned at load, stable for the process lifetime).

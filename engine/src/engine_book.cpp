@@ -1,0 +1,335 @@
+// Find, hold and book: the operations that take a free slot.
+#include <algorithm>
+
+#include "engine_records.hpp"
+
+namespace slotmatch {
+namespace {
+
+constexpr Instant end_of_time{std::int64_t{1} << 62};
+
+}  // namespace
+
+// ---- find --------------------------------------------------------------------------------
+
+std::optional<SlotId> Engine::first_free(const Actor& actor, const Shard& shard, Instant from,
+                                         Instant to, std::optional<SlotId> skip) const {
+    const Instant now = clock_.now();
+    if (actor.channel != Channel::staff) to = std::min(to, window_end(shard.type, now));
+    std::optional<SlotId> found;
+    index_.for_each_between(shard, from, to, [&](SlotId s) {
+        const SlotRecord& rec = index_.record(s);
+        if (rec.type.load(std::memory_order_relaxed) != shard.type.value || s == skip) return true;
+        if (!open(rec.word.load(word_order), now) || covered(rec)) return true;
+        found = s;
+        return false;
+    });
+    return found;
+}
+
+Outcome<std::vector<SlotView>> Engine::find(const Actor& actor, const SlotQuery& q) const {
+    using Out = Outcome<std::vector<SlotView>>;
+    if (auto bad = check_actor(actor); !bad.ok()) return Out::refuse(bad);
+    if (auto bad = check_query(q); !bad.ok()) return Out::refuse(bad);
+    if (!acts_in_unit(actor, q.unit)) {
+        return Out::refuse(ErrorCode::unauthorized, "unit", "staff act only in their own unit");
+    }
+    const Instant now = clock_.now();
+    // Slots that have started are never bookable (R11).
+    const Instant from{std::max(q.from.value_or(now).value, now.value + 1)};
+    const Instant to = q.to.value_or(end_of_time);
+    Out out;
+    for (ResourceIdx r : catalog_.unit(q.unit).resources) {
+        if (q.resource && *q.resource != r) continue;
+        for (const Shard* shard : index_.shards_of(r)) {
+            if ((q.type && *q.type != shard->type) ||
+                may_book_type(actor, q.unit, shard->type) != ErrorCode::ok) {
+                continue;
+            }
+            const Instant shard_to =
+                actor.channel == Channel::staff ? to : std::min(to, window_end(shard->type, now));
+            std::size_t taken = 0;
+            index_.for_each_between(*shard, from, shard_to, [&](SlotId s) {
+                const SlotRecord& rec = index_.record(s);
+                if (rec.type.load(std::memory_order_relaxed) != shard->type.value) return true;
+                if (!open(rec.word.load(word_order), now) || covered(rec)) return true;
+                out.value.push_back(view(s));
+                return ++taken < q.limit;
+            });
+        }
+    }
+    std::sort(out.value.begin(), out.value.end(), [](const SlotView& a, const SlotView& b) {
+        return a.start != b.start ? a.start < b.start : a.id < b.id;
+    });
+    if (out.value.size() > q.limit) out.value.resize(q.limit);
+    return out;
+}
+
+// ---- hold --------------------------------------------------------------------------------
+
+// The checks a hold shares with a booking, from one reading of the slot word.
+Outcome<bool> Engine::check_hold(const Actor& actor, const SlotRecord& rec, std::uint64_t w,
+                                 Instant now) const {
+    using Out = Outcome<bool>;
+    const UnitIdx unit = catalog_.resource(ResourceIdx{rec.resource}).unit;
+    const TypeIdx type{rec.type.load(std::memory_order_relaxed)};
+    if (may_book_type(actor, unit, type) != ErrorCode::ok) {
+        return Out::refuse(ErrorCode::appointment_not_allowed, "slot",
+                           "this channel may not book this appointment type here");
+    }
+    if (rec.start_s <= now.value) {
+        return Out::refuse(ErrorCode::slot_has_passed, "slot", "the slot has started");
+    }
+    if (SlotWord::state(w) == SlotState::blocked || covered(rec) ||
+        (actor.channel != Channel::staff && !within_window(type, Instant{rec.start_s}, now))) {
+        return Out::refuse(ErrorCode::slot_not_available, "slot",
+                           "blocked, removed, or outside the booking window");
+    }
+    if (!open(w, now)) {
+        return Out::refuse(ErrorCode::slot_already_reserved, "slot", "the slot is taken");
+    }
+    return {};
+}
+
+Outcome<HoldView> Engine::hold(const Actor& actor, SlotId slot, PatientKey patient) {
+    using Out = Outcome<HoldView>;
+    Reservation reservation(*events_, 1);
+    if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
+    if (auto bad = check_request_patient(actor, patient); !bad.ok()) return Out::refuse(bad);
+    if (!index_.contains(slot))
+        return Out::refuse(ErrorCode::invalid_request, "slot", "unknown slot");
+    SlotRecord& rec = index_.record(slot);
+    const UnitIdx unit = catalog_.resource(ResourceIdx{rec.resource}).unit;
+    if (!acts_in_unit(actor, unit)) {
+        return Out::refuse(ErrorCode::unauthorized, "slot", "staff act only in their own unit");
+    }
+    const Instant now = clock_.now();
+    std::uint64_t w = rec.word.load(word_order);
+    if (auto bad = check_hold(actor, rec, w, now); !bad.ok()) return Out::refuse(bad);
+    auto idx = holds_->allocate();  // only now: a refusal above costs no capacity
+    if (!idx) return Out::refuse(ErrorCode::overloaded, "", "hold table full");
+    HoldRecord& h = (*holds_)[*idx];
+    h.slot = slot;
+    h.patient = patient;
+    h.expires_at = Instant{now.value + catalog_.hold_ttl_s};
+    for (;;) {
+        const std::uint64_t held = SlotWord::next(w, SlotState::held, *idx);
+        if (rec.word.compare_exchange_strong(w, held, word_order)) {
+            h.status.store(HoldStatus::live, std::memory_order_release);
+            Event e = event_for(actor, EventKind::held, unit);
+            e.resource = ResourceIdx{rec.resource};
+            e.before = snapshot(slot, w);
+            e.after = snapshot(slot, held);
+            e.patient = patient;
+            reservation.publish(e);
+            return {ErrorCode::ok,
+                    {},
+                    {},
+                    HoldView{HoldId{*idx + 1}, view(slot), patient, h.expires_at}};
+        }
+        if (auto bad = check_hold(actor, rec, w, now); !bad.ok()) {
+            // Lost a race: the record stays refused (the expiry sweep steps over it).
+            h.status.store(HoldStatus::refused, std::memory_order_release);
+            return Out::refuse(bad);
+        }
+    }
+}
+
+// ---- book --------------------------------------------------------------------------------
+
+Outcome<BookingView> Engine::book(const Actor& actor, const BookRequest& request) {
+    using Out = Outcome<BookingView>;
+    Reservation reservation(*events_, 1);
+    if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
+    if (auto bad = check_request_patient(actor, request.patient); !bad.ok())
+        return Out::refuse(bad);
+    const int targets = int{request.slot.has_value()} + int{request.hold.has_value()} +
+                        int{request.match.has_value()};
+    if (targets != 1) {
+        return Out::refuse(ErrorCode::invalid_request, "slot",
+                           "name exactly one of a slot, a hold, or unit and type");
+    }
+    if (request.match) return book_first(actor, *request.match, request, reservation);
+    if (request.slot) return book_slot(actor, *request.slot, request, std::nullopt, reservation);
+    const HoldId h = *request.hold;
+    if (h.value == 0 || index_of(h) >= holds_->handed_out() || !holds_->has(index_of(h)) ||
+        (*holds_)[index_of(h)].status.load(std::memory_order_acquire) != HoldStatus::live ||
+        (*holds_)[index_of(h)].patient != request.patient) {
+        return Out::refuse(ErrorCode::invalid_request, "hold", "no such hold for this patient");
+    }
+    return book_slot(actor, (*holds_)[index_of(h)].slot, request, h, reservation);
+}
+
+Outcome<BookingView> Engine::book_first(const Actor& actor, const SlotQuery& query,
+                                        const BookRequest& request, Reservation& reservation) {
+    using Out = Outcome<BookingView>;
+    if (auto bad = check_query(query); !bad.ok()) return Out::refuse(bad);
+    if (!acts_in_unit(actor, query.unit)) {
+        return Out::refuse(ErrorCode::unauthorized, "unit", "staff act only in their own unit");
+    }
+    // A named type (or, for the web, a unit) this channel may not book is a refusal, not an
+    // empty search.
+    if ((query.type && may_book_type(actor, query.unit, *query.type) != ErrorCode::ok) ||
+        (actor.channel == Channel::web && !catalog_.unit(query.unit).web.booking_active)) {
+        return Out::refuse(ErrorCode::appointment_not_allowed, query.type ? "type" : "unit",
+                           "this channel may not book this appointment type here");
+    }
+    SlotQuery q = query;
+    q.limit = std::min<std::size_t>(limits_.match_attempts_max, 1000);
+    Out last = Out::refuse(ErrorCode::slot_not_available, "slot", "no free slot matches");
+    // Candidates in start order; one lost to a parallel booking, or overlapping the patient's
+    // own bookings, is skipped.
+    for (std::size_t round = 0; round < limits_.match_attempts_max; ++round) {
+        auto candidates = find(actor, q);
+        if (!candidates.ok()) return Out::refuse(candidates);
+        if (candidates.value.empty()) return last;
+        for (const SlotView& c : candidates.value) {
+            last = book_slot(actor, c.id, request, std::nullopt, reservation);
+            if (last.ok() || (last.code != ErrorCode::slot_already_reserved &&
+                              last.code != ErrorCode::patient_already_occupied)) {
+                return last;
+            }
+        }
+        q.from = Instant{candidates.value.back().start.value + 1};
+    }
+    return last;
+}
+
+// From one reading of the slot word: the permission codes through PATIENT_ALREADY_OCCUPIED.
+Outcome<bool> Engine::check_take(const Actor& actor, const SlotRecord& rec, std::uint64_t w,
+                                 const Target& target, const PatientRecord* patient,
+                                 Instant now) const {
+    using Out = Outcome<bool>;
+    const UnitIdx unit = catalog_.resource(ResourceIdx{rec.resource}).unit;
+    const TypeIdx type{rec.type.load(std::memory_order_relaxed)};
+    if (!target.replacing) {
+        if (may_book_type(actor, unit, type) != ErrorCode::ok) {
+            return Out::refuse(ErrorCode::appointment_not_allowed, "slot",
+                               "this channel may not book this appointment type here");
+        }
+    } else if (actor.channel != Channel::staff &&
+               (type != target.same_type || ResourceIdx{rec.resource} != target.same_resource)) {
+        return Out::refuse(ErrorCode::rebook_not_allowed, "slot",
+                           "rebooking keeps the resource and appointment type (R15, R16)");
+    }
+    const Instant start{rec.start_s};
+    if (start.value <= now.value) {
+        return Out::refuse(ErrorCode::slot_has_passed, "slot", "the slot has started");
+    }
+    const SlotState state = SlotWord::state(w);
+    if (state == SlotState::blocked || covered(rec) ||
+        (actor.channel != Channel::staff && !within_window(type, start, now))) {
+        return Out::refuse(ErrorCode::slot_not_available, "slot",
+                           "blocked, removed, or outside the booking window");
+    }
+    if (target.via_hold) {
+        const HoldRecord& h = (*holds_)[index_of(*target.via_hold)];
+        if (h.expires_at.value <= now.value || state != SlotState::held ||
+            SlotWord::owner(w) != index_of(*target.via_hold)) {
+            return Out::refuse(ErrorCode::hold_expired, "hold", "the hold has expired");
+        }
+    } else if (state == SlotState::booked ||
+               (state == SlotState::held && !open(w, now) &&
+                (*holds_)[SlotWord::owner(w)].patient != target.patient)) {
+        return Out::refuse(ErrorCode::slot_already_reserved, "slot", "the slot is taken");
+    }
+    if (patient == nullptr) return {};
+    const Instant end{rec.start_s + rec.duration_min * seconds_per_minute};
+    if (overlaps_booking(*patient, start, end, target.replacing)) {
+        return Out::refuse(ErrorCode::patient_already_occupied, "patient",
+                           "the patient has an overlapping booking");
+    }
+    if (!target.replacing && patient->booking_count == patient_bookings_max) {
+        return Out::refuse(ErrorCode::patient_already_occupied, "patient",
+                           "the patient has the most upcoming bookings allowed (16)");
+    }
+    return {};
+}
+
+// Under the patient's claim: check, then CAS the slot to a new booking record. A lost CAS
+// means the slot changed under us: read it again and decide again. The record is taken only
+// when the checks pass and given back if the attempt ends refused.
+Outcome<Engine::Taken> Engine::take_slot(const Actor& actor, SlotId slot, const Target& target,
+                                         const BookingFields& fields, PatientRecord& patient) {
+    using Out = Outcome<Taken>;
+    SlotRecord& rec = index_.record(slot);
+    const Instant now = clock_.now();
+    forget_ended(patient, now);
+    std::optional<std::uint64_t> idx;
+    for (;;) {
+        std::uint64_t w = rec.word.load(word_order);
+        if (auto bad = check_take(actor, rec, w, target, &patient, now); !bad.ok()) {
+            if (idx) bookings_->give_back(*idx);
+            return Out::refuse(bad);
+        }
+        if (!idx && !(idx = bookings_->allocate())) {
+            return Out::refuse(ErrorCode::overloaded, "", "booking table full");
+        }
+        BookingRecord& fresh = (*bookings_)[*idx];
+        fresh.fields = fields;
+        fresh.fields.slot_id = slot;
+        const std::uint64_t booked = SlotWord::next(w, SlotState::booked, *idx);
+        if (rec.word.compare_exchange_strong(w, booked, word_order)) {
+            fresh.ready.store(true, std::memory_order_release);
+            patient.bookings[patient.booking_count++] = BookingId{*idx + 1};
+            return {ErrorCode::ok, {}, {}, Taken{BookingId{*idx + 1}, w, booked}};
+        }
+    }
+}
+
+Outcome<BookingView> Engine::book_slot(const Actor& actor, SlotId slot, const BookRequest& request,
+                                       std::optional<HoldId> via_hold, Reservation& reservation) {
+    using Out = Outcome<BookingView>;
+    if (!index_.contains(slot))
+        return Out::refuse(ErrorCode::invalid_request, "slot", "unknown slot");
+    const SlotRecord& rec = index_.record(slot);
+    const UnitIdx unit = catalog_.resource(ResourceIdx{rec.resource}).unit;
+    if (!acts_in_unit(actor, unit)) {
+        return Out::refuse(ErrorCode::unauthorized, "slot", "staff act only in their own unit");
+    }
+    const Target target{request.patient, via_hold, std::nullopt, {}, {}};
+    // A first look without the claim: most refusals end here, before a patient record exists.
+    if (auto bad = check_take(actor, rec, rec.word.load(word_order), target, nullptr, clock_.now());
+        !bad.ok()) {
+        return Out::refuse(bad);
+    }
+    PatientRecord* patient = patients_.get_or_create(request.patient);
+    if (patient == nullptr) return Out::refuse(ErrorCode::overloaded, "", "patient table full");
+    BookingFields fields;
+    fields.patient = request.patient;
+    fields.channel = actor.channel;
+    fields.actor = actor.id;
+    fields.actor_name = actor.name;
+    fields.changed_at = clock_.now();
+    fields.from_waitlist = request.from_waitlist;
+    // R18: the phone number and reason travel with a web booking when the unit asks for them.
+    if (actor.channel == Channel::web && catalog_.unit(unit).web.patient_comment) {
+        fields.phone = request.phone;
+        fields.reason = request.reason;
+    }
+    const TypeIdx type{rec.type.load(std::memory_order_relaxed)};
+    PatientClaim claim(*patient);
+    // R22: "from the waitlist" means the patient is on this unit's waitlist for this type.
+    std::optional<std::uint64_t> waiting;
+    if (request.from_waitlist && !(waiting = find_waiting(unit, type, request.patient))) {
+        return Out::refuse(ErrorCode::invalid_request, "from_waitlist",
+                           "the patient is not on the unit's waitlist for this type");
+    }
+    auto taken = take_slot(actor, slot, target, fields, *patient);
+    if (!taken.ok()) return Out::refuse(taken);
+    if (waiting)
+        (*waitlist_)[*waiting].state.store(WaitlistState::removed, std::memory_order_release);
+    Event e = event_for(actor, EventKind::booked, unit);
+    e.resource = ResourceIdx{rec.resource};
+    e.before = snapshot(slot, taken.value.before);
+    e.after = snapshot(slot, taken.value.after);
+    e.booking = taken.value.id;
+    e.patient = request.patient;
+    e.from_waitlist = request.from_waitlist;
+    e.phone = fields.phone;
+    e.reason = fields.reason;
+    reservation.publish(e);
+    return {ErrorCode::ok, {}, {}, view(taken.value.id)};
+}
+
+}  // namespace slotmatch

@@ -1,0 +1,252 @@
+// Edges: capacity that refusals must not consume, holds and bookings racing blocking events,
+// the daylight-saving nights, ended visits, event contents and the order of refusal codes.
+#include <cstdlib>
+#include <set>
+#include <slotmatch/failpoint.hpp>
+
+#include "engine_fixture.hpp"
+
+namespace slotmatch::testing {
+namespace {
+
+class SmallTables : public RuleRegion {
+  protected:
+    EngineLimits limits() const override {
+        EngineLimits l;
+        l.bookings_max = 8;
+        l.holds_max = 8;
+        l.patients_max = 16;
+        return l;
+    }
+};
+
+TEST_F(SmallTables, RefusalsCostNoCapacity) {
+    SlotId taken = slot("r1", "all3", "2026-03-03T08:00");
+    ASSERT_TRUE(book(web(), taken, patient(1)).ok());
+    for (int i = 0; i < 1000; ++i) {  // distinct patients, every one refused
+        ASSERT_EQ(book(web(), taken, patient(100 + i)).code, ErrorCode::slot_already_reserved);
+        ASSERT_EQ(engine->hold(web(), taken, patient(100 + i)).code,
+                  ErrorCode::slot_already_reserved);
+    }
+    EXPECT_TRUE(book(web(), slot("r1", "all3", "2026-03-03T08:20"), patient(2)).ok());
+    EXPECT_TRUE(engine->hold(web(), slot("r1", "all3", "2026-03-03T08:40"), patient(3)).ok());
+}
+
+TEST_F(SmallTables, AFullBookingTableRefusesWithOverloadedAndChangesNothing) {
+    for (const char* day : {"03", "04", "05", "06", "09", "10", "11", "12"}) {  // 8 = bookings_max
+        const std::string when = std::string("2026-03-") + day + "T08:00";
+        ASSERT_TRUE(book(web(), slot("r1", "all3", when.c_str()), patient(std::atoi(day))).ok())
+            << when;
+    }
+    SlotId next = slot("r1", "all3", "2026-03-13T08:00");
+    EXPECT_EQ(book(web(), next, patient(20)).code, ErrorCode::overloaded);
+    EXPECT_EQ(engine->slot(next)->state, SlotState::free);
+}
+
+using Edges = RuleRegion;
+
+// ---- holds and blocking events (R14) -------------------------------------------------------
+
+TEST_F(Edges, R14_AnExpiredHoldUnderABlockIsNotBookable) {
+    SlotId s = slot("r1", "all3", "2026-03-03T08:00");
+    ASSERT_TRUE(engine->hold(web(), s, patient(1)).ok());
+    ASSERT_TRUE(
+        engine->block(staff(), resource("r1"), at("2026-03-03T08:00"), at("2026-03-03T09:00"), "")
+            .ok());
+    clock->advance_s(301);
+    EXPECT_FALSE(listed(find(staff(), "u1"), s));
+    EXPECT_EQ(book(web(), s, patient(2)).code, ErrorCode::slot_not_available);
+    EXPECT_EQ(engine->slot(s)->state, SlotState::blocked);
+    drain_events();
+    EXPECT_EQ(engine->expire_holds(), 1U);
+    std::vector<Event> out(4);
+    ASSERT_EQ(engine->events().drain(out), 1U);
+    EXPECT_EQ(out[0].after.state, SlotState::blocked);  // the hold leaves it to the block
+}
+
+TEST_F(Edges, R14_AnExpiredHoldOfARemovedTypeIsNotBookable) {
+    SlotId s = slot("r2", "win1", "2026-03-02T11:00");
+    ASSERT_TRUE(engine->hold(web(), s, patient(1)).ok());
+    ASSERT_TRUE(engine->remove_type(staff(), unit("u1"), type("win1")).ok());
+    clock->advance_s(301);
+    EXPECT_EQ(book(staff(), s, patient(2)).code, ErrorCode::slot_not_available);
+}
+
+TEST_F(Edges, R14_ALiveHoldUnderABlockDoesNotBecomeABooking) {
+    SlotId s = slot("r1", "all3", "2026-03-03T08:00");
+    auto h = engine->hold(web(), s, patient(1));
+    ASSERT_TRUE(h.ok());
+    auto k =
+        engine->block(staff(), resource("r1"), at("2026-03-03T08:00"), at("2026-03-03T09:00"), "");
+    ASSERT_TRUE(k.ok());
+    EXPECT_EQ(k.value.reserved_untouched, 1U);
+    BookRequest r;
+    r.hold = h.value.id;
+    r.patient = patient(1);
+    EXPECT_EQ(engine->book(web(), r).code, ErrorCode::slot_not_available);
+}
+
+// A blocking event that registers between a cancel's reading of the slot's rest and its CAS
+// (the failpoint puts the block exactly there): the cancel must still leave the slot blocked.
+TEST_F(Edges, R14_ABlockRegisteringInsideACancelStillBlocksTheSlot) {
+    SlotId s = slot("r1", "all3", "2026-03-03T08:00");
+    auto a = book(staff(), s, patient(1));
+    ASSERT_TRUE(a.ok());
+    Outcome<BlockResult> k;
+    failpoint::set("release_source:before_cas", [&] {
+        k = engine->block(staff(), resource("r1"), at("2026-03-03T08:00"), at("2026-03-03T08:20"),
+                          "");
+    });
+    ASSERT_TRUE(engine->cancel(staff(), a.value.id, {}).ok());
+    failpoint::set("release_source:before_cas", {});
+    ASSERT_TRUE(k.ok());
+    EXPECT_EQ(k.value.reserved_untouched, 1U);  // the block saw the booking, not a free slot
+    EXPECT_EQ(engine->slot(s)->state, SlotState::blocked);
+    EXPECT_EQ(book(web(), s, patient(2)).code, ErrorCode::slot_not_available);
+}
+
+// The mirror image: an unblock inside the cancel must not leave the slot blocked for good.
+TEST_F(Edges, R13_AnUnblockInsideACancelStillFreesTheSlot) {
+    SlotId s = slot("r1", "all3", "2026-03-03T08:00");
+    auto a = book(staff(), s, patient(1));
+    ASSERT_TRUE(a.ok());
+    auto k =
+        engine->block(staff(), resource("r1"), at("2026-03-03T08:00"), at("2026-03-03T08:20"), "");
+    ASSERT_TRUE(k.ok());
+    failpoint::set("release_source:before_cas",
+                   [&] { ASSERT_TRUE(engine->unblock(staff(), k.value.id).ok()); });
+    ASSERT_TRUE(engine->cancel(staff(), a.value.id, {}).ok());
+    failpoint::set("release_source:before_cas", {});
+    EXPECT_EQ(engine->slot(s)->state, SlotState::free);
+    EXPECT_TRUE(book(web(), s, patient(2)).ok());
+}
+
+// A type removal inside a cancel: the freed slot is removed with its type.
+TEST_F(Edges, R14_ATypeRemovalInsideACancelStillRemovesTheSlot) {
+    SlotId s = slot("r2", "win1", "2026-03-02T11:00");
+    auto a = book(web(), s, patient(1));
+    ASSERT_TRUE(a.ok());
+    failpoint::set("release_source:before_cas", [&] {
+        ASSERT_TRUE(engine->remove_type(staff(), unit("u1"), type("win1")).ok());
+    });
+    ASSERT_TRUE(engine->cancel(web(), a.value.id, patient(1)).ok());
+    failpoint::set("release_source:before_cas", {});
+    EXPECT_EQ(engine->slot(s)->state, SlotState::blocked);
+    EXPECT_EQ(book(staff(), s, patient(2)).code, ErrorCode::slot_not_available);
+}
+
+// ---- daylight saving nights ---------------------------------------------------------------
+
+TEST(DaylightSaving, NightSchedulesNeverPutTwoSlotsOfOneResourceAtOnce) {
+    auto loaded = load_region_text(R"(
+timezone: Europe/Stockholm
+providers:
+  - id: p
+    name: Region
+    units:
+      - id: jour
+        name: Jourcentralen
+        web: {booking_active: true, cancel_rebook_active: true}
+        resources: [{id: natt, type: person, name: Nattläkare Berg}]
+        appointment_types: [{id: t, name: Jourbesök, web_name: Jourbesök, web_bookable: true,
+                             duration_min: 30}]
+        schedules:
+          - {resource: natt, appointment_type: t, weekdays: [sun], from: "01:00", to: "04:00",
+             valid_from: 2026-03-29, valid_to: 2026-03-29}
+          - {resource: natt, appointment_type: t, weekdays: [sun], from: "01:00", to: "04:00",
+             valid_from: 2026-10-25, valid_to: 2026-10-25}
+)",
+                                   "dst");
+    ASSERT_TRUE(loaded.ok());
+    FixedClock clock(Instant{0});
+    Engine engine(std::move(*loaded.catalog), clock);
+    std::vector<std::string> spring, autumn;
+    for (std::uint32_t i = 0; i < engine.slot_count(); ++i) {
+        auto v = *engine.slot(SlotId{i});
+        std::string start = engine.calendar().format(v.start);
+        (start.rfind("2026-03-29", 0) == 0 ? spring : autumn).push_back(start);
+        if (i > 0) {
+            auto prev = *engine.slot(SlotId{i - 1});
+            EXPECT_LE(prev.end.value, v.start.value) << "overlap at " << start;
+        }
+    }
+    // 02:00-03:00 does not exist on the spring night.
+    EXPECT_EQ(spring,
+              (std::vector<std::string>{"2026-03-29T01:00:00+01:00", "2026-03-29T01:30:00+01:00",
+                                        "2026-03-29T03:00:00+02:00", "2026-03-29T03:30:00+02:00"}));
+    // In autumn 02:00-03:00 comes twice; the schedule's wall-clock starts take the first.
+    EXPECT_EQ(autumn.size(), 6U);
+    EXPECT_EQ(autumn[2], "2026-10-25T02:00:00+02:00");
+}
+
+// ---- ended visits, events, refusal order --------------------------------------------------
+
+TEST_F(Edges, EndedVisitsDoNotCountAgainstThePatientsLimit) {
+    for (int d = 0; d < 20; ++d) {  // twenty weekdays of visits, each one over before the next
+        char when[32];
+        const int day = 2 + d + 2 * (d / 5);  // Monday 03-02 on, weekends skipped
+        std::snprintf(when, sizeof when, "2026-03-%02dT08:00", day);
+        auto b = book(staff(), slot("r1", "all3", when), patient(1));
+        ASSERT_TRUE(b.ok()) << when << " " << b.message;
+        clock->set(Instant{b.value.slot.end.value});
+    }
+}
+
+TEST_F(Edges, ACancelEventShowsTheStateTheCancelLeft) {
+    auto a = book(web(), slot("r1", "all3", "2026-03-03T08:00"), patient(1));
+    ASSERT_TRUE(a.ok());
+    drain_events();
+    ASSERT_TRUE(engine->cancel(web(), a.value.id, patient(1)).ok());
+    std::vector<Event> out(4);
+    ASSERT_EQ(engine->events().drain(out), 1U);
+    EXPECT_EQ(out[0].after.state, SlotState::free);
+    EXPECT_EQ(out[0].after.booking.value, 0U);
+    EXPECT_EQ(out[0].after.version, out[0].before.version + 1);
+}
+
+TEST_F(Edges, InvalidRequestComesBeforeEverythingElse) {
+    auto a = book(web(), slot("r2", "norebook", "2026-03-03T13:00"), patient(1));
+    ASSERT_TRUE(a.ok());
+    // Not rebookable, and an unknown slot: the unknown slot is reported.
+    EXPECT_EQ(rebook(web(), a.value.id, SlotId{9999999}, patient(1)).code,
+              ErrorCode::invalid_request);
+    EXPECT_EQ(rebook(web(), BookingId{777}, SlotId{9999999}, patient(1)).code,
+              ErrorCode::invalid_request);
+    // A type of another unit, or a resource of another unit, in a first-match booking.
+    BookRequest r;
+    r.patient = patient(2);
+    SlotQuery q;
+    q.unit = unit("u2");
+    q.type = type("hidden");
+    r.match = q;
+    EXPECT_EQ(engine->book(web(), r).code, ErrorCode::invalid_request);
+    q.unit = unit("u3");
+    q.type.reset();
+    q.resource = resource("r1");
+    r.match = q;
+    EXPECT_EQ(engine->book(web(), r).code, ErrorCode::invalid_request);
+}
+
+TEST_F(Edges, ARebookIntoAnOverlapIsRefusedAndKeepsTheBooking) {
+    auto early = book(staff(), slot("r1", "all3", "2026-03-03T08:00"), patient(1));
+    auto late = book(staff(), slot("r1", "all3", "2026-03-03T09:00"), patient(1));
+    ASSERT_TRUE(early.ok() && late.ok());
+    auto r = rebook(staff(), late.value.id, slot("r2", "all3", "2026-03-03T08:00"), {});
+    EXPECT_EQ(r.code, ErrorCode::patient_already_occupied);
+    EXPECT_TRUE(engine->booking(late.value.id)->active);
+    EXPECT_EQ(engine->slot(slot("r2", "all3", "2026-03-03T08:00"))->state, SlotState::free);
+}
+
+TEST_F(Edges, StartedSlotsAreRefusedForHoldsAndRebookTargets) {
+    auto a = book(web(), slot("r1", "all3", "2026-03-03T08:00"), patient(1));
+    ASSERT_TRUE(a.ok());
+    clock->set(at("2026-03-02T08:30:00"));
+    EXPECT_EQ(engine->hold(web(), slot("r1", "all3", "2026-03-02T08:20"), patient(2)).code,
+              ErrorCode::slot_has_passed);
+    EXPECT_EQ(rebook(web(), a.value.id, slot("r1", "all3", "2026-03-02T08:20"), patient(1)).code,
+              ErrorCode::slot_has_passed);
+    EXPECT_TRUE(engine->booking(a.value.id)->active);
+}
+
+}  // namespace
+}  // namespace slotmatch::testing
