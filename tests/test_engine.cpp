@@ -237,3 +237,22 @@ TEST_F(EngineTest, RefusedRebookLeavesBothSlotsAsTheyWere) {
 
 }  // namespace
 }  // namespace slotmatch::testing
+
+namespace slotmatch::testing {
+namespace {
+
+TEST_F(EngineTest, EarliestFreeIsTheFirstOpenSlotOfOneResourceAndType) {
+    ASSERT_TRUE(book(web(), slot("r1", "all3", "2026-03-02T08:00"), patient(1)).ok());
+    auto first = engine->earliest_free(web(), resource("r1"), type("all3"), Instant{0});
+    ASSERT_TRUE(first.has_value());
+    EXPECT_EQ(first->start, at("2026-03-02T08:20"));
+    auto later = engine->earliest_free(web(), resource("r1"), type("all3"), at("2026-03-04T00:00"));
+    ASSERT_TRUE(later.has_value());
+    EXPECT_EQ(later->start, at("2026-03-04T08:00"));
+    // Nothing for a channel that may not book the type, or staff of another unit.
+    EXPECT_FALSE(engine->earliest_free(proxy(), resource("r1"), type("all3"), Instant{0}));
+    EXPECT_FALSE(engine->earliest_free(staff("u2"), resource("r1"), type("all3"), Instant{0}));
+}
+
+}  // namespace
+}  // namespace slotmatch::testing

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tools/install-deps.sh
-cmake --preset release -DSLOTMATCH_BUILD_TESTS=OFF >/dev/null
+cmake --preset release -DSLOTMATCH_BUILD_TESTS=OFF -DSLOTMATCH_BUILD_BENCH=OFF >/dev/null
 cmake --build --preset release
 echo
 build/release/tools/slotmatch-demo --config tools/regions/demo.yaml "$@"

@@ -27,6 +27,23 @@ std::optional<SlotId> Engine::first_free(const Actor& actor, const Shard& shard,
     return found;
 }
 
+std::optional<SlotView> Engine::earliest_free(const Actor& actor, ResourceIdx resource,
+                                              TypeIdx type, Instant from) const {
+    if (resource.value >= catalog_.resources.size() || type.value >= catalog_.types.size()) {
+        return std::nullopt;
+    }
+    const UnitIdx unit = catalog_.resource(resource).unit;
+    const Shard* shard = index_.shard(resource, type);
+    if (shard == nullptr || !acts_in_unit(actor, unit) ||
+        may_book_type(actor, unit, type) != ErrorCode::ok) {
+        return std::nullopt;
+    }
+    const Instant after{std::max(from.value, clock_.now().value + 1)};
+    auto found = first_free(actor, *shard, after, end_of_time, std::nullopt);
+    if (!found) return std::nullopt;
+    return view(*found);
+}
+
 Outcome<std::vector<SlotView>> Engine::find(const Actor& actor, const SlotQuery& q) const {
     using Out = Outcome<std::vector<SlotView>>;
     if (auto bad = check_actor(actor); !bad.ok()) return Out::refuse(bad);

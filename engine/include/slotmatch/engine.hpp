@@ -164,6 +164,10 @@ class Engine {
 
     // Free slots the actor's channel may book, sorted by start (R2, R6-R8, R10, R11, R25).
     Outcome<std::vector<SlotView>> find(const Actor& actor, const SlotQuery& query) const;
+    // The earliest free slot of one resource and type that the actor's channel may book,
+    // starting after `from` (and after now): one shard, no sorting, no allocation.
+    std::optional<SlotView> earliest_free(const Actor& actor, ResourceIdx resource, TypeIdx type,
+                                          Instant from) const;
     Outcome<HoldView> hold(const Actor& actor, SlotId slot, PatientKey patient);
     Outcome<BookingView> book(const Actor& actor, const BookRequest& request);
     Outcome<MoveResult> rebook(const Actor& actor, const RebookRequest& request);
