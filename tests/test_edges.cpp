@@ -250,3 +250,156 @@ TEST_F(Edges, StartedSlotsAreRefusedForHoldsAndRebookTargets) {
 
 }  // namespace
 }  // namespace slotmatch::testing
+
+namespace slotmatch::testing {
+namespace {
+
+// ---- found in review: capacity, order, the patient's list, schedule changes ----------------
+
+class TinyPatients : public RuleRegion {
+  protected:
+    EngineLimits limits() const override {
+        EngineLimits l;
+        l.patients_max = 2;
+        return l;
+    }
+};
+
+TEST_F(TinyPatients, FromWaitlistRefusalsCostNoPatientCapacity) {
+    for (int i = 0; i < 5; ++i) {
+        BookRequest r;
+        r.slot = slot("r1", "all3", "2026-03-03T08:00");
+        r.patient = patient(100 + i);
+        r.from_waitlist = true;
+        ASSERT_EQ(engine->book(staff(), r).code, ErrorCode::invalid_request);
+    }
+    EXPECT_TRUE(book(staff(), slot("r1", "all3", "2026-03-03T08:20"), patient(1)).ok());
+}
+
+TEST_F(Edges, FromWaitlistWithoutAnEntryIsInvalidBeforeTheSlotIsLookedAt) {
+    SlotId s = slot("r1", "all3", "2026-03-03T08:00");
+    ASSERT_TRUE(book(web(), s, patient(1)).ok());
+    BookRequest r;
+    r.slot = s;  // taken: SLOT_ALREADY_RESERVED would come later in the order
+    r.patient = patient(2);
+    r.from_waitlist = true;
+    EXPECT_EQ(engine->book(web(), r).code, ErrorCode::invalid_request);
+    r.slot = slot("r2", "hidden", "2026-03-03T09:00");  // not for the web either
+    EXPECT_EQ(engine->book(web(), r).code, ErrorCode::invalid_request);
+}
+
+TEST_F(Edges, FromTheWaitlistByFirstMatchNamesTheType) {
+    ASSERT_TRUE(engine->waitlist_add(staff(), unit("u1"), type("norebook"), patient(5)).ok());
+    BookRequest r;
+    r.patient = patient(5);
+    r.from_waitlist = true;
+    SlotQuery q;
+    q.unit = unit("u1");
+    q.resource = resource("r2");
+    r.match = q;
+    auto untyped = engine->book(staff(), r);
+    EXPECT_EQ(untyped.code, ErrorCode::invalid_request);
+    EXPECT_EQ(untyped.field, "type");
+    q.type = type("norebook");
+    r.match = q;
+    auto b = engine->book(staff(), r);
+    ASSERT_TRUE(b.ok()) << b.message;
+    EXPECT_EQ(b.value.slot.type, type("norebook"));
+    EXPECT_TRUE(engine->waitlist(staff(), unit("u1")).value.empty());
+}
+
+TEST_F(Edges, ARebookWithAFullListKeepsEveryPatientsRecordIntact) {
+    std::vector<BookingId> mine;
+    for (const char* d : {"03", "04", "05", "06", "09", "10", "11", "12", "13", "16", "17", "18",
+                          "19", "20", "23", "24"}) {  // 16 = patient_bookings_max
+        const std::string when = std::string("2026-03-") + d + "T08:00";
+        auto b = book(staff(), slot("r1", "all3", when.c_str()), patient(1));
+        ASSERT_TRUE(b.ok()) << when;
+        mine.push_back(b.value.id);
+    }
+    ASSERT_TRUE(book(staff(), slot("r2", "all3", "2026-03-03T08:00"), patient(2)).ok());
+    EXPECT_EQ(book(staff(), slot("r1", "all3", "2026-03-25T08:20"), patient(1)).code,
+              ErrorCode::patient_already_occupied);  // the seventeenth
+    ASSERT_TRUE(rebook(staff(), mine[0], slot("r1", "all3", "2026-03-25T08:00"), {}).ok());
+    EXPECT_EQ(engine->bookings(staff(), patient(1)).value.size(), 16U);
+    // The next patient's record is untouched: their overlap rule still holds.
+    EXPECT_EQ(book(staff(), slot("r1", "all3", "2026-03-03T08:00"), patient(2)).code,
+              ErrorCode::patient_already_occupied);
+}
+
+TEST_F(Edges, R16_RebookFirstSkipsSlotsThatOverlapThePatientsOtherBookings) {
+    ASSERT_TRUE(book(staff(), slot("r2", "all3", "2026-03-02T08:00"), patient(1)).ok());
+    auto src = book(web(), slot("r1", "all3", "2026-03-09T08:00"), patient(1));
+    ASSERT_TRUE(src.ok());
+    auto r = engine->rebook(web(), RebookRequest{src.value.id, std::nullopt, patient(1)});
+    ASSERT_TRUE(r.ok()) << r.message;
+    EXPECT_EQ(r.value.booking.slot.id, slot("r1", "all3", "2026-03-02T08:20"));
+}
+
+TEST_F(Edges, ATypeSwapToTheSameTypeIsRefusedAndTheSlotStays) {
+    SlotId s = slot("r1", "all3", "2026-03-03T08:00");
+    EXPECT_EQ(engine->change_slot_type(staff(), s, type("all3")).code, ErrorCode::invalid_request);
+    EXPECT_TRUE(listed(find(staff(), "u1"), s));
+}
+
+TEST_F(Edges, R13_APublishedSlotMayNotOverlapTheResourcesSlots) {
+    auto p = engine->publish_slot(staff(), resource("r1"), type("all3"), at("2026-03-03T08:10"));
+    EXPECT_EQ(p.code, ErrorCode::invalid_request);
+    EXPECT_EQ(p.field, "start");
+    EXPECT_TRUE(
+        engine->publish_slot(staff(), resource("r1"), type("all3"), at("2026-03-03T12:00")).ok());
+}
+
+TEST_F(Edges, R14_RemovedSlotsStayRemovedWhenTheTypeIsScheduledAgain) {
+    SlotId booked = slot("r2", "win1", "2026-03-03T11:00");
+    SlotId was_free = slot("r2", "win1", "2026-03-03T11:15");
+    auto a = book(staff(), booked, patient(1));
+    ASSERT_TRUE(a.ok());
+    ASSERT_TRUE(engine->remove_type(staff(), unit("u1"), type("win1")).ok());
+    auto fresh =
+        engine->publish_slot(staff(), resource("r2"), type("win1"), at("2026-03-04T15:00"));
+    ASSERT_TRUE(fresh.ok());
+    ASSERT_TRUE(engine->cancel(staff(), a.value.id, {}).ok());
+    EXPECT_EQ(engine->slot(booked)->state, SlotState::blocked);
+    EXPECT_EQ(engine->slot(was_free)->state, SlotState::blocked);
+    EXPECT_EQ(engine->slot(fresh.value.id)->state, SlotState::free);  // the new one is bookable
+}
+
+TEST(DaylightSaving, AdjacentSchedulesNeverOverlapOnTheSpringNight) {
+    auto loaded = load_region_text(R"(
+timezone: Europe/Stockholm
+providers:
+  - id: p
+    name: Region
+    units:
+      - id: jour
+        name: Jourcentralen
+        web: {booking_active: true, cancel_rebook_active: true}
+        resources: [{id: natt, type: person, name: Nattläkare Berg}]
+        appointment_types:
+          - {id: t60, name: Lång, web_name: Lång, web_bookable: true, duration_min: 60}
+          - {id: t30, name: Kort, web_name: Kort, web_bookable: true, duration_min: 30}
+        schedules:
+          - {resource: natt, appointment_type: t60, weekdays: [sun], from: "01:30", to: "02:30",
+             valid_from: 2026-03-29, valid_to: 2026-03-29}
+          - {resource: natt, appointment_type: t30, weekdays: [sun], from: "02:30", to: "04:00",
+             valid_from: 2026-03-29, valid_to: 2026-03-29}
+)",
+                                   "dst-adjacent");
+    ASSERT_TRUE(loaded.ok());
+    FixedClock clock(Instant{0});
+    Engine engine(std::move(*loaded.catalog), clock);
+    ASSERT_GT(engine.slot_count(), 0U);
+    for (std::uint32_t i = 0; i < engine.slot_count(); ++i) {
+        for (std::uint32_t j = i + 1; j < engine.slot_count(); ++j) {
+            auto a = *engine.slot(SlotId{i});
+            auto b = *engine.slot(SlotId{j});
+            EXPECT_FALSE(a.start.value < b.end.value && b.start.value < a.end.value)
+                << engine.calendar().format(a.start) << " overlaps "
+                << engine.calendar().format(b.start);
+        }
+    }
+}
+
+}  // namespace
+}  // namespace slotmatch::testing

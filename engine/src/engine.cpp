@@ -33,8 +33,6 @@ Engine::Engine(Catalog catalog, const Clock& clock, EngineLimits limits)
     waitlist_ = std::make_unique<RecordTable<WaitlistRecord>>(limits_.waitlist_max);
     active_blocks_per_resource_ =
         std::make_unique<std::atomic<std::uint32_t>[]>(catalog_.resources.size());
-    removed_types_per_resource_ =
-        std::make_unique<std::atomic<std::uint32_t>[]>(catalog_.resources.size());
     events_ = std::make_unique<EventRing>(pow2_at_least(limits_.events_max));
 }
 
@@ -151,12 +149,10 @@ bool Engine::open(std::uint64_t word, Instant now) const {
 }
 
 // An active blocking event or a removal of the slot's type lies on the slot (R14). The per-
-// resource counters are zero almost always, so the booking path pays two loads.
+// resource block count is zero almost always, so the booking path pays two loads.
 bool Engine::covered(const SlotRecord& rec) const {
-    if (active_blocks_per_resource_[rec.resource].load(word_order) == 0 &&
-        removed_types_per_resource_[rec.resource].load(word_order) == 0) {
-        return false;
-    }
+    if (rec.removed.load(word_order)) return true;
+    if (active_blocks_per_resource_[rec.resource].load(word_order) == 0) return false;
     return SlotWord::state(rest_word(rec, 0)) == SlotState::blocked;
 }
 
@@ -164,12 +160,8 @@ bool Engine::covered(const SlotRecord& rec) const {
 // schedule (R14), blocked if an active blocking event covers it (R14; the current block is
 // kept if it still covers), else free (R13).
 std::uint64_t Engine::rest_word(const SlotRecord& rec, std::uint64_t word) const {
-    if (removed_types_per_resource_[rec.resource].load(word_order) > 0) {
-        const Shard* shard = index_.shard(ResourceIdx{rec.resource},
-                                          TypeIdx{rec.type.load(std::memory_order_relaxed)});
-        if (shard != nullptr && shard->type_removed.load(word_order)) {
-            return SlotWord::next(word, SlotState::blocked, SlotWord::owner_removed);
-        }
+    if (rec.removed.load(word_order)) {
+        return SlotWord::next(word, SlotState::blocked, SlotWord::owner_removed);
     }
     if (active_blocks_per_resource_[rec.resource].load(word_order) == 0) {
         return SlotWord::next(word, SlotState::free, 0);
@@ -193,15 +185,17 @@ std::uint64_t Engine::rest_word(const SlotRecord& rec, std::uint64_t word) const
 // Brings a slot that nothing holds (free or blocked) to the rest its blocks and schedule say
 // now. A block, unblock or type removal that registered between a reading of the rest and a
 // CAS is seen here, because each side writes before it reads the other (see word_order).
+// Returns the last word this call installed (or `word`), never one another operation wrote.
 std::uint64_t Engine::settle(SlotRecord& rec, std::uint64_t word) {
+    std::uint64_t mine = word;
     for (;;) {
         const SlotState state = SlotWord::state(word);
-        if (state != SlotState::free && state != SlotState::blocked) return word;  // taken
+        if (state != SlotState::free && state != SlotState::blocked) return mine;  // taken
         const std::uint64_t rest = rest_word(rec, word);
         if (SlotWord::state(rest) == state && SlotWord::owner(rest) == SlotWord::owner(word)) {
-            return word;
+            return word == mine ? word : mine;
         }
-        if (rec.word.compare_exchange_strong(word, rest, word_order)) word = rest;
+        if (rec.word.compare_exchange_strong(word, rest, word_order)) mine = word = rest;
     }
 }
 
@@ -228,6 +222,22 @@ void Engine::forget_ended(PatientRecord& p, Instant now) const {
             ++i;
         }
     }
+}
+
+// A new booking joins the patient's list, in the place of the one it replaces (a rebook), so a
+// rebook never needs room the list does not have. The caller holds the patient's claim.
+void Engine::record_booking(PatientRecord& p, BookingId b,
+                            std::optional<BookingId> replacing) const {
+    if (replacing) {
+        auto* last = p.bookings.begin() + p.booking_count;
+        auto* at = std::find(p.bookings.begin(), last, *replacing);
+        if (at != last) {
+            *at = b;
+            return;
+        }
+    }
+    SM_ASSERT(p.booking_count < patient_bookings_max);  // check_take refused a full list
+    p.bookings[p.booking_count++] = b;
 }
 
 // The booking if it exists and is still active (its slot's word names it).

@@ -125,16 +125,6 @@ Outcome<BlockResult> Engine::unblock(const Actor& actor, BlockId block) {
     return {ErrorCode::ok, {}, {}, result};
 }
 
-// Keeps the per-resource count of removed types in step with the shard's flag.
-void Engine::mark_type_removed(Shard& shard, bool removed) {
-    if (shard.type_removed.exchange(removed, word_order) == removed) return;
-    if (removed) {
-        removed_types_per_resource_[shard.resource.value].fetch_add(1, word_order);
-    } else {
-        removed_types_per_resource_[shard.resource.value].fetch_sub(1, word_order);
-    }
-}
-
 // R13: a slot added directly in the calendar is visible at once.
 Outcome<SlotView> Engine::publish_slot(const Actor& actor, ResourceIdx resource, TypeIdx type,
                                        Instant start) {
@@ -155,9 +145,15 @@ Outcome<SlotView> Engine::publish_slot(const Actor& actor, ResourceIdx resource,
         return Out::refuse(ErrorCode::slot_has_passed, "start", "the start has passed");
     }
     std::lock_guard admin(admin_mutex_);
-    auto slot = index_.add_slot(resource, type, start, catalog_.type(type).duration_min);
+    const int duration_min = catalog_.type(type).duration_min;
+    if (index_.overlapping(resource, start,
+                           Instant{start.value + duration_min * seconds_per_minute},
+                           std::nullopt)) {
+        return Out::refuse(ErrorCode::invalid_request, "start",
+                           "the resource already has a slot at that time");
+    }
+    auto slot = index_.add_slot(resource, type, start, duration_min);
     if (!slot) return Out::refuse(ErrorCode::overloaded, "", "no room for more published slots");
-    mark_type_removed(*index_.shard(resource, type), false);  // the type is scheduled again
     const std::uint64_t after =
         settle(index_.record(*slot), index_.record(*slot).word.load(word_order));
     Event e = event_for(actor, EventKind::slot_published, unit);
@@ -180,6 +176,9 @@ Outcome<SlotView> Engine::change_slot_type(const Actor& actor, SlotId slot, Type
     SlotRecord& rec = index_.record(slot);
     const UnitIdx unit = catalog_.resource(ResourceIdx{rec.resource}).unit;
     if (auto bad = check_type_in_unit(type, unit); !bad.ok()) return Out::refuse(bad);
+    if (rec.type.load(std::memory_order_relaxed) == type.value) {
+        return Out::refuse(ErrorCode::invalid_request, "type", "the slot already has that type");
+    }
     if (!staff_of(actor, unit)) {
         return Out::refuse(ErrorCode::unauthorized, "slot",
                            "only the unit's staff change schedules");
@@ -199,7 +198,6 @@ Outcome<SlotView> Engine::change_slot_type(const Actor& actor, SlotId slot, Type
     } while (!rec.word.compare_exchange_weak(w, claimed, word_order));
     const SlotSnapshot before = snapshot(slot, w);  // with the old type
     index_.move_slot(slot, type);
-    mark_type_removed(*index_.shard(ResourceIdx{rec.resource}, type), false);
     rec.word.store(SlotWord::next(claimed, SlotState::free, 0), word_order);  // ours while claimed
     const std::uint64_t after = settle(rec, rec.word.load(word_order));
 
@@ -233,22 +231,22 @@ Outcome<BlockResult> Engine::remove_type(const Actor& actor, UnitIdx unit, TypeI
     for (ResourceIdx r : catalog_.unit(unit).resources) {
         Shard* shard = index_.shard(r, type);
         if (shard == nullptr) continue;
-        mark_type_removed(*shard, true);  // before the scan; see settle()
-        index_.for_each_between(
-            *shard, Instant{now.value + 1}, Instant{std::int64_t{1} << 62}, [&](SlotId s) {
-                SlotRecord& rec = index_.record(s);
-                std::uint64_t w = rec.word.load(word_order);
-                while (open(w, now)) {
-                    const std::uint64_t gone =
-                        SlotWord::next(w, SlotState::blocked, SlotWord::owner_removed);
-                    if (rec.word.compare_exchange_weak(w, gone, word_order)) {
-                        ++result.slots_changed;
-                        return true;
-                    }
+        index_.for_each_between(*shard, Instant{now.value + 1}, end_of_time, [&](SlotId s) {
+            SlotRecord& rec = index_.record(s);
+            if (rec.type.load(std::memory_order_relaxed) != type.value) return true;
+            rec.removed.store(true, word_order);  // before reading the word; see settle()
+            std::uint64_t w = rec.word.load(word_order);
+            while (open(w, now)) {
+                const std::uint64_t gone =
+                    SlotWord::next(w, SlotState::blocked, SlotWord::owner_removed);
+                if (rec.word.compare_exchange_weak(w, gone, word_order)) {
+                    ++result.slots_changed;
+                    return true;
                 }
-                if (SlotWord::state(w) != SlotState::blocked) ++result.reserved_untouched;
-                return true;
-            });
+            }
+            if (SlotWord::state(w) != SlotState::blocked) ++result.reserved_untouched;
+            return true;
+        });
     }
     Event e = event_for(actor, EventKind::slot_removed, unit);
     e.type = type;

@@ -4,11 +4,7 @@
 #include "engine_records.hpp"
 
 namespace slotmatch {
-namespace {
-
-constexpr Instant end_of_time{std::int64_t{1} << 62};
-
-}  // namespace
+namespace {}  // namespace
 
 // ---- find --------------------------------------------------------------------------------
 
@@ -181,6 +177,10 @@ Outcome<BookingView> Engine::book_first(const Actor& actor, const SlotQuery& que
                                         const BookRequest& request, Reservation& reservation) {
     using Out = Outcome<BookingView>;
     if (auto bad = check_query(query); !bad.ok()) return Out::refuse(bad);
+    if (request.from_waitlist && !query.type) {
+        return Out::refuse(ErrorCode::invalid_request, "type",
+                           "a booking from the waitlist names the appointment type");
+    }
     if (!acts_in_unit(actor, query.unit)) {
         return Out::refuse(ErrorCode::unauthorized, "unit", "staff act only in their own unit");
     }
@@ -288,30 +288,14 @@ Outcome<Engine::Taken> Engine::take_slot(const Actor& actor, SlotId slot, const 
         const std::uint64_t booked = SlotWord::next(w, SlotState::booked, *idx);
         if (rec.word.compare_exchange_strong(w, booked, word_order)) {
             fresh.ready.store(true, std::memory_order_release);
-            patient.bookings[patient.booking_count++] = BookingId{*idx + 1};
+            record_booking(patient, BookingId{*idx + 1}, target.replacing);
             return {ErrorCode::ok, {}, {}, Taken{BookingId{*idx + 1}, w, booked}};
         }
     }
 }
 
-Outcome<BookingView> Engine::book_slot(const Actor& actor, SlotId slot, const BookRequest& request,
-                                       std::optional<HoldId> via_hold, Reservation& reservation) {
-    using Out = Outcome<BookingView>;
-    if (!index_.contains(slot))
-        return Out::refuse(ErrorCode::invalid_request, "slot", "unknown slot");
-    const SlotRecord& rec = index_.record(slot);
-    const UnitIdx unit = catalog_.resource(ResourceIdx{rec.resource}).unit;
-    if (!acts_in_unit(actor, unit)) {
-        return Out::refuse(ErrorCode::unauthorized, "slot", "staff act only in their own unit");
-    }
-    const Target target{request.patient, via_hold, std::nullopt, {}, {}};
-    // A first look without the claim: most refusals end here, before a patient record exists.
-    if (auto bad = check_take(actor, rec, rec.word.load(word_order), target, nullptr, clock_.now());
-        !bad.ok()) {
-        return Out::refuse(bad);
-    }
-    PatientRecord* patient = patients_.get_or_create(request.patient);
-    if (patient == nullptr) return Out::refuse(ErrorCode::overloaded, "", "patient table full");
+// The details a new booking records (R17, R18).
+BookingFields Engine::draft(const Actor& actor, const BookRequest& request, UnitIdx unit) const {
     BookingFields fields;
     fields.patient = request.patient;
     fields.channel = actor.channel;
@@ -324,18 +308,45 @@ Outcome<BookingView> Engine::book_slot(const Actor& actor, SlotId slot, const Bo
         fields.phone = request.phone;
         fields.reason = request.reason;
     }
+    return fields;
+}
+
+Outcome<BookingView> Engine::book_slot(const Actor& actor, SlotId slot, const BookRequest& request,
+                                       std::optional<HoldId> via_hold, Reservation& reservation) {
+    using Out = Outcome<BookingView>;
+    if (!index_.contains(slot)) {
+        return Out::refuse(ErrorCode::invalid_request, "slot", "unknown slot");
+    }
+    const SlotRecord& rec = index_.record(slot);
+    const UnitIdx unit = catalog_.resource(ResourceIdx{rec.resource}).unit;
     const TypeIdx type{rec.type.load(std::memory_order_relaxed)};
+    // R22: "from the waitlist" means the patient is on this unit's waitlist for this type (and
+    // so already has a patient record). Checked again under the claim.
+    const auto not_waiting = Out::refuse(ErrorCode::invalid_request, "from_waitlist",
+                                         "the patient is not on the unit's waitlist for this type");
+    if (request.from_waitlist && !find_waiting(unit, type, request.patient)) return not_waiting;
+    if (!acts_in_unit(actor, unit)) {
+        return Out::refuse(ErrorCode::unauthorized, "slot", "staff act only in their own unit");
+    }
+    const Target target{request.patient, via_hold, std::nullopt, {}, {}};
+    // A first look without the claim: most refusals end here, before a patient record exists.
+    if (auto bad = check_take(actor, rec, rec.word.load(word_order), target, nullptr, clock_.now());
+        !bad.ok()) {
+        return Out::refuse(bad);
+    }
+    PatientRecord* patient = patients_.get_or_create(request.patient);
+    if (patient == nullptr) return Out::refuse(ErrorCode::overloaded, "", "patient table full");
+    const BookingFields fields = draft(actor, request, unit);
     PatientClaim claim(*patient);
-    // R22: "from the waitlist" means the patient is on this unit's waitlist for this type.
     std::optional<std::uint64_t> waiting;
     if (request.from_waitlist && !(waiting = find_waiting(unit, type, request.patient))) {
-        return Out::refuse(ErrorCode::invalid_request, "from_waitlist",
-                           "the patient is not on the unit's waitlist for this type");
+        return not_waiting;
     }
     auto taken = take_slot(actor, slot, target, fields, *patient);
     if (!taken.ok()) return Out::refuse(taken);
-    if (waiting)
+    if (waiting) {
         (*waitlist_)[*waiting].state.store(WaitlistState::removed, std::memory_order_release);
+    }
     Event e = event_for(actor, EventKind::booked, unit);
     e.resource = ResourceIdx{rec.resource};
     e.before = snapshot(slot, taken.value.before);

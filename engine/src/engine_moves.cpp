@@ -7,8 +7,6 @@
 namespace slotmatch {
 namespace {
 
-constexpr Instant end_of_time{std::int64_t{1} << 62};
-
 // R23: a change made less than 24 real hours before the previous visit's start is a billable
 // late cancellation; exactly 24 hours before is not.
 bool billable_change(Instant changed_at, Instant previous_start) {
@@ -59,9 +57,11 @@ std::uint64_t Engine::release_source(BookingId b, BookingEnd why, PatientRecord&
         SM_FAILPOINT("release_source:before_cas");
     } while (!slot.word.compare_exchange_weak(w, rest, word_order));
     rec.end.store(why, std::memory_order_release);
+    // A rebook already put its new booking in this one's place; an ended visit may have been
+    // forgotten already.
     auto* last = patient.bookings.begin() + patient.booking_count;
     auto* at = std::find(patient.bookings.begin(), last, b);
-    if (at != last) {  // an ended visit may have been forgotten already
+    if (at != last) {
         *at = *(last - 1);
         --patient.booking_count;
     }
@@ -87,8 +87,11 @@ Outcome<Engine::Taken> Engine::take_for_rebook(const Actor& actor, const RebookR
         auto candidate = first_free(actor, *shard, after, end_of_time, source.fields.slot_id);
         if (!candidate) break;
         taken = take_slot(actor, *candidate, target, fields, patient);
-        if (taken.ok() || taken.code != ErrorCode::slot_already_reserved) break;
-        after = Instant{index_.record(*candidate).start_s};
+        if (taken.ok() || (taken.code != ErrorCode::slot_already_reserved &&
+                           taken.code != ErrorCode::patient_already_occupied)) {
+            break;
+        }
+        after = Instant{index_.record(*candidate).start_s + 1};  // one resource: one slot a start
     }
     return taken;
 }

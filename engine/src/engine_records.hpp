@@ -62,6 +62,8 @@ class Engine::Reservation {
     std::size_t left_;
 };
 
+inline constexpr Instant end_of_time{std::int64_t{1} << 62};
+
 // Record indices are ids minus one, so that id 0 means "none" on the wire.
 inline std::uint64_t index_of(BookingId b) {
     return b.value - 1;

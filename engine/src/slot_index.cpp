@@ -23,17 +23,40 @@ void expand(const Catalog& catalog, const Calendar& calendar, const Schedule& sc
     for (LocalDay day = schedule.valid_from_day; day <= schedule.valid_to_day; ++day) {
         if ((schedule.weekdays & (1U << Calendar::weekday(day))) == 0) continue;
         // Starts follow the wall clock. A start in the hour skipped in spring does not exist,
-        // and a slot that would overlap the one before it in real time (the spring night) is
-        // left out, so one resource never has two slots at once.
+        // a slot must end by the schedule's end in real time, and one that would overlap the
+        // one before it (the spring night) is left out.
+        const std::int64_t block_end = calendar.at_local(day, schedule.to_min).value;
         std::int64_t free_from = INT64_MIN;
         for (int m = schedule.from_min; m + duration <= schedule.to_min; m += duration) {
             auto start = calendar.existing_local(day, m);
-            if (!start || start->value < free_from) continue;
+            if (!start || start->value < free_from ||
+                start->value + duration * seconds_per_minute > block_end) {
+                continue;
+            }
             out.push_back({start->value, schedule.resource.value, schedule.type.value,
                            static_cast<std::uint16_t>(duration)});
             free_from = start->value + duration * seconds_per_minute;
         }
     }
+}
+
+// One resource is in one place at a time. The config refuses schedules that overlap on the
+// wall clock; across a daylight-saving night two schedules can still meet in real time, and
+// then the later-starting slot is left out.
+void drop_overlaps(std::vector<SlotSeed>& seeds) {
+    std::sort(seeds.begin(), seeds.end(), [](const SlotSeed& a, const SlotSeed& b) {
+        return std::tie(a.resource, a.start_s) < std::tie(b.resource, b.start_s);
+    });
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < seeds.size(); ++i) {
+        if (kept > 0 && seeds[kept - 1].resource == seeds[i].resource &&
+            seeds[kept - 1].start_s + seeds[kept - 1].duration_min * seconds_per_minute >
+                seeds[i].start_s) {
+            continue;
+        }
+        seeds[kept++] = seeds[i];
+    }
+    seeds.resize(kept);
 }
 
 }  // namespace
@@ -42,6 +65,7 @@ SlotIndex::SlotIndex(const Catalog& catalog, const Calendar& calendar, std::size
     : resource_count_(catalog.resources.size()) {
     std::vector<SlotSeed> seeds;
     for (const Schedule& schedule : catalog.schedules) expand(catalog, calendar, schedule, seeds);
+    drop_overlaps(seeds);
     // Slot ids follow (resource, type, start), so one shard's slots are adjacent in memory.
     std::sort(seeds.begin(), seeds.end(), [](const SlotSeed& a, const SlotSeed& b) {
         return std::tie(a.resource, a.type, a.start_s) < std::tie(b.resource, b.type, b.start_s);
@@ -140,9 +164,29 @@ std::optional<SlotId> SlotIndex::add_slot(ResourceIdx r, TypeIdx t, Instant star
     return id;
 }
 
+std::optional<SlotId> SlotIndex::overlapping(ResourceIdx r, Instant start, Instant end,
+                                             std::optional<SlotId> except) const {
+    constexpr std::int64_t longest_slot_s = 480 * seconds_per_minute;  // config limit
+    std::optional<SlotId> found;
+    for (const Shard* s : shards_of(r)) {
+        for_each_between(*s, Instant{start.value - longest_slot_s}, end, [&](SlotId id) {
+            const SlotRecord& rec = slots_[id.value];
+            if (id != except && rec.type.load(std::memory_order_relaxed) == s->type.value &&
+                rec.start_s + rec.duration_min * seconds_per_minute > start.value) {
+                found = id;
+                return false;
+            }
+            return true;
+        });
+        if (found) return found;
+    }
+    return std::nullopt;
+}
+
 void SlotIndex::move_slot(SlotId s, TypeIdx to) {
     SlotRecord& rec = slots_[s.value];
     ResourceIdx r{rec.resource};
+    SM_ASSERT(rec.type.load(std::memory_order_relaxed) != to.value);
     Shard& from = *shard(r, TypeIdx{rec.type.load(std::memory_order_relaxed)});
     Shard& into = *shard_or_create(r, to);
 

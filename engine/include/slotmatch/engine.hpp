@@ -233,6 +233,7 @@ class Engine {
     Outcome<bool> check_hold(const Actor& actor, const SlotRecord& rec, std::uint64_t word,
                              Instant now) const;
 
+    BookingFields draft(const Actor& actor, const BookRequest& request, UnitIdx unit) const;
     Outcome<Taken> take_slot(const Actor& actor, SlotId slot, const Target& target,
                              const BookingFields& fields, PatientRecord& patient);
     Outcome<BookingView> book_slot(const Actor& actor, SlotId slot, const BookRequest& request,
@@ -250,12 +251,12 @@ class Engine {
     bool covered(const SlotRecord& rec) const;  // an active block or a removed type lies on it
     std::uint64_t rest_word(const SlotRecord& rec, std::uint64_t word) const;
     std::uint64_t settle(SlotRecord& rec, std::uint64_t word);
-    void mark_type_removed(Shard& shard, bool removed);
     std::uint64_t release_source(BookingId b, BookingEnd why, PatientRecord& patient);
 
     bool overlaps_booking(const PatientRecord& p, Instant start, Instant end,
                           std::optional<BookingId> except) const;
     void forget_ended(PatientRecord& p, Instant now) const;
+    void record_booking(PatientRecord& p, BookingId b, std::optional<BookingId> replacing) const;
     std::optional<BookingId> active_booking(BookingId b) const;
 
     // Waitlist entries of one patient; the caller holds the patient's claim.
@@ -277,10 +278,9 @@ class Engine {
     std::unique_ptr<RecordTable<HoldRecord>> holds_;
     std::unique_ptr<RecordTable<BlockRecord>> blocks_;
     std::unique_ptr<RecordTable<WaitlistRecord>> waitlist_;
-    // Per resource: active blocks and removed types lying on it. Both are almost always zero,
-    // which lets the booking path skip the slower coverage look-up.
+    // Per resource: the active blocks lying on it. Almost always zero, which lets the booking
+    // path skip the slower coverage look-up.
     std::unique_ptr<std::atomic<std::uint32_t>[]> active_blocks_per_resource_;
-    std::unique_ptr<std::atomic<std::uint32_t>[]> removed_types_per_resource_;
     std::unique_ptr<EventRing> events_;
     std::atomic<std::uint64_t> hold_sweep_cursor_{0};
     // Serialises the rare admin changes (blocks, schedule changes) with each other; never

@@ -56,6 +56,10 @@ struct SlotRecord {
     // that loaded the word with acquire and later CASes it from that value saw the right type.
     std::atomic<std::uint32_t> type{0};
     std::uint16_t duration_min = 0;
+    // R14: the slot's type was removed from the schedule. Set once, for every slot of the type
+    // at the time (booked ones included, so that a later cancel removes them); slots published
+    // later are not affected. Sits in the record's padding.
+    std::atomic<bool> removed{false};
 };
 static_assert(sizeof(SlotRecord) == 32, "a slot record is half a cache line");
 
@@ -69,7 +73,6 @@ struct Shard {
     ResourceIdx resource;
     TypeIdx type;
     std::atomic<const SlotList*> list{nullptr};
-    std::atomic<bool> type_removed{false};  // R14: the type was removed from this schedule
 };
 
 class SlotIndex {
@@ -98,8 +101,12 @@ class SlotIndex {
 
     // Admin changes: the caller holds the engine's admin mutex.
     std::optional<SlotId> add_slot(ResourceIdx r, TypeIdx t, Instant start, int duration_min);
-    // Moves a claimed slot (the caller CASed it away from free) to the shard of type `to`.
+    // Moves a claimed slot (the caller CASed it away from free) to the shard of type `to`,
+    // another type than its own.
     void move_slot(SlotId s, TypeIdx to);
+    // A slot of resource `r` other than `except` that overlaps [start, end), if any.
+    std::optional<SlotId> overlapping(ResourceIdx r, Instant start, Instant end,
+                                      std::optional<SlotId> except) const;
 
   private:
     Shard* shard_or_create(ResourceIdx r, TypeIdx t);
