@@ -1,14 +1,13 @@
 // The synthetic region generator: deterministic for a seed, and a region the loader accepts
 // without errors or lint warnings.
-#include "region_gen.hpp"
+#include <gtest/gtest.h>
 
 #include <slotmatch/clock.hpp>
 #include <slotmatch/config.hpp>
 #include <slotmatch/engine.hpp>
-
-#include <gtest/gtest.h>
-
 #include <sstream>
+
+#include "region_gen.hpp"
 
 namespace slotmatch::tools {
 namespace {

@@ -1,5 +1,7 @@
 // Find, hold and book: the operations that take a free slot.
 #include <algorithm>
+#include <slotmatch/failpoint.hpp>
+#include <thread>
 
 #include "engine_records.hpp"
 
@@ -263,6 +265,22 @@ Outcome<bool> Engine::check_take(const Actor& actor, const SlotRecord& rec, std:
     return {};
 }
 
+// The CAS that makes a booking. A test build can swap in a deliberate bug for rebooks (compare,
+// then store) to show that the linearizability check catches a rebook without its CAS.
+static bool take_word(SlotRecord& rec, std::uint64_t& expected, std::uint64_t booked, bool rebook) {
+    if (rebook && SM_MUTANT("engine.rebook_without_cas")) {
+        const std::uint64_t seen = rec.word.load(word_order);
+        if (seen != expected) {
+            expected = seen;
+            return false;
+        }
+        std::this_thread::yield();  // the window a missing CAS leaves open, made wide
+        rec.word.store(booked, word_order);
+        return true;
+    }
+    return rec.word.compare_exchange_strong(expected, booked, word_order);
+}
+
 // Under the patient's claim: check, then CAS the slot to a new booking record. A lost CAS
 // means the slot changed under us: read it again and decide again. The record is taken only
 // when the checks pass and given back if the attempt ends refused.
@@ -286,7 +304,7 @@ Outcome<Engine::Taken> Engine::take_slot(const Actor& actor, SlotId slot, const 
         fresh.fields = fields;
         fresh.fields.slot_id = slot;
         const std::uint64_t booked = SlotWord::next(w, SlotState::booked, *idx);
-        if (rec.word.compare_exchange_strong(w, booked, word_order)) {
+        if (take_word(rec, w, booked, target.replacing.has_value())) {
             fresh.ready.store(true, std::memory_order_release);
             record_booking(patient, BookingId{*idx + 1}, target.replacing);
             return {ErrorCode::ok, {}, {}, Taken{BookingId{*idx + 1}, w, booked}};

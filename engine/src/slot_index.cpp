@@ -7,13 +7,6 @@
 namespace slotmatch {
 namespace {
 
-struct SlotSeed {
-    std::int64_t start_s;
-    std::uint32_t resource;
-    std::uint32_t type;
-    std::uint16_t duration_min;
-};
-
 // Schedule → slots: back-to-back slots of the type's duration from `from` to `to` on every
 // matching local day, each start converted through the zone (R11: local calendar days).
 void expand(const Catalog& catalog, const Calendar& calendar, const Schedule& schedule,
@@ -61,8 +54,7 @@ void drop_overlaps(std::vector<SlotSeed>& seeds) {
 
 }  // namespace
 
-SlotIndex::SlotIndex(const Catalog& catalog, const Calendar& calendar, std::size_t spare_slots)
-    : resource_count_(catalog.resources.size()) {
+std::vector<SlotSeed> expand_region(const Catalog& catalog, const Calendar& calendar) {
     std::vector<SlotSeed> seeds;
     for (const Schedule& schedule : catalog.schedules) expand(catalog, calendar, schedule, seeds);
     drop_overlaps(seeds);
@@ -70,6 +62,12 @@ SlotIndex::SlotIndex(const Catalog& catalog, const Calendar& calendar, std::size
     std::sort(seeds.begin(), seeds.end(), [](const SlotSeed& a, const SlotSeed& b) {
         return std::tie(a.resource, a.type, a.start_s) < std::tie(b.resource, b.type, b.start_s);
     });
+    return seeds;
+}
+
+SlotIndex::SlotIndex(const Catalog& catalog, const Calendar& calendar, std::size_t spare_slots)
+    : resource_count_(catalog.resources.size()) {
+    const std::vector<SlotSeed> seeds = expand_region(catalog, calendar);
     capacity_ = seeds.size() + spare_slots;
     SM_ASSERT(capacity_ < (std::size_t{1} << 32));
     slots_ = std::make_unique<SlotRecord[]>(capacity_);
@@ -109,6 +107,40 @@ SlotIndex::~SlotIndex() {
     for (std::size_t r = 0; r < resource_count_; ++r) {
         delete resource_shards_[r].load(std::memory_order_relaxed);
     }
+}
+
+SlotFacts SlotIndex::facts(SlotId s) const {
+    const SlotRecord& r = slots_[s.value];
+    return {Instant{r.start_s}, r.duration_min, ResourceIdx{r.resource},
+            TypeIdx{r.type.load(std::memory_order_relaxed)},
+            r.removed.load(std::memory_order_seq_cst)};
+}
+
+std::vector<TypeIdx> SlotIndex::types_on(ResourceIdx r) const {
+    std::vector<TypeIdx> types;
+    for (const Shard* s : shards_of(r)) types.push_back(s->type);
+    return types;
+}
+
+std::uint64_t SlotIndex::state_hash() const {
+    StateHasher h;
+    for (std::size_t i = 0; i < size(); ++i) {
+        const SlotFacts f = facts(SlotId{static_cast<std::uint32_t>(i)});
+        h.slot(f, slots_[i].word.load(std::memory_order_seq_cst));
+    }
+    for (std::uint32_t r = 0; r < resource_count_; ++r) {
+        std::vector<TypeIdx> types = types_on(ResourceIdx{r});
+        std::sort(types.begin(), types.end());
+        for (TypeIdx t : types) {
+            h.shard(ResourceIdx{r}, t);
+            for_each_between(ResourceIdx{r}, t, Instant{INT64_MIN}, Instant{INT64_MAX},
+                             [&](SlotId id) {
+                                 h.member(id);
+                                 return true;
+                             });
+        }
+    }
+    return h.value();
 }
 
 Shard* SlotIndex::shard(ResourceIdx r, TypeIdx t) const {

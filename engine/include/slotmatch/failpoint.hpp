@@ -15,11 +15,18 @@ namespace slotmatch::failpoint {
 void hit(std::string_view name);
 // Sets (or with an empty function clears) the action of one failpoint.
 void set(std::string_view name, std::function<void()> action);
+// Mutants: deliberate bugs that tests switch on to prove they catch them (a rebook without its
+// CAS, a scan that skips a slot). Off unless a test enables one; the check is one relaxed load
+// while none is on.
+bool mutant(std::string_view name);
+void enable_mutant(std::string_view name, bool on);
 #define SM_FAILPOINT(name) ::slotmatch::failpoint::hit(name)
+#define SM_MUTANT(name) ::slotmatch::failpoint::mutant(name)
 #else
 #define SM_FAILPOINT(name) \
     do {                   \
     } while (0)
+#define SM_MUTANT(name) false
 #endif
 
 }  // namespace slotmatch::failpoint
