@@ -177,7 +177,7 @@ std::uint64_t Engine::rest_word(const SlotRecord& rec, std::uint64_t word) const
         return SlotWord::next(word, SlotState::blocked, SlotWord::owner(word));
     }
     for (std::uint64_t i = 0; i < blocks_->handed_out(); ++i) {
-        if (blocks_->has(i) && covers(i)) return SlotWord::next(word, SlotState::blocked, i);
+        if (covers(i)) return SlotWord::next(word, SlotState::blocked, i);
     }
     return SlotWord::next(word, SlotState::free, 0);
 }
@@ -283,7 +283,7 @@ BookingView Engine::view(BookingId b) const {
 }
 
 std::optional<BookingView> Engine::booking(BookingId b) const {
-    if (b.value == 0 || index_of(b) >= bookings_->handed_out() || !bookings_->has(index_of(b)) ||
+    if (b.value == 0 || index_of(b) >= bookings_->handed_out() ||
         !(*bookings_)[index_of(b)].ready.load(std::memory_order_acquire)) {
         return std::nullopt;
     }

@@ -91,7 +91,6 @@ Outcome<BlockResult> Engine::unblock(const Actor& actor, BlockId block) {
     if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
     if (auto bad = check_actor(actor); !bad.ok()) return Out::refuse(bad);
     if (block.value == 0 || index_of(block) >= blocks_->handed_out() ||
-        !blocks_->has(index_of(block)) ||
         !(*blocks_)[index_of(block)].ready.load(std::memory_order_acquire)) {
         return Out::refuse(ErrorCode::invalid_request, "block", "no such blocking event");
     }
@@ -258,7 +257,6 @@ Outcome<BlockResult> Engine::remove_type(const Actor& actor, UnitIdx unit, TypeI
 
 std::optional<std::uint64_t> Engine::find_waiting(UnitIdx unit, TypeIdx type, PatientKey p) const {
     for (std::uint64_t i = 0; i < waitlist_->handed_out(); ++i) {
-        if (!waitlist_->has(i)) continue;
         const WaitlistRecord& w = (*waitlist_)[i];
         if (w.state.load(std::memory_order_acquire) == WaitlistState::waiting && w.unit == unit &&
             w.type == type && w.patient == p) {
@@ -322,7 +320,6 @@ Outcome<std::vector<WaitlistView>> Engine::waitlist(const Actor& actor, UnitIdx 
     }
     Out out;
     for (std::uint64_t i = 0; i < waitlist_->handed_out(); ++i) {
-        if (!waitlist_->has(i)) continue;
         const WaitlistRecord& w = (*waitlist_)[i];
         if (w.state.load(std::memory_order_acquire) == WaitlistState::waiting && w.unit == unit) {
             out.value.push_back(WaitlistView{i + 1, w.unit, w.type, w.patient, w.added_at});
@@ -340,7 +337,7 @@ std::size_t Engine::expire_holds() {
     const Instant now = clock_.now();
     std::size_t expired = 0;
     std::uint64_t i = hold_sweep_cursor_.load(std::memory_order_relaxed);
-    for (; i < holds_->handed_out() && holds_->has(i); ++i) {
+    for (; i < holds_->handed_out(); ++i) {
         HoldRecord& h = (*holds_)[i];
         const HoldStatus status = h.status.load(std::memory_order_acquire);
         if (status == HoldStatus::refused) continue;

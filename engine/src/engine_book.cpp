@@ -167,7 +167,7 @@ Outcome<BookingView> Engine::book(const Actor& actor, const BookRequest& request
     if (request.match) return book_first(actor, *request.match, request, reservation);
     if (request.slot) return book_slot(actor, *request.slot, request, std::nullopt, reservation);
     const HoldId h = *request.hold;
-    if (h.value == 0 || index_of(h) >= holds_->handed_out() || !holds_->has(index_of(h)) ||
+    if (h.value == 0 || index_of(h) >= holds_->handed_out() ||
         (*holds_)[index_of(h)].status.load(std::memory_order_acquire) != HoldStatus::live ||
         (*holds_)[index_of(h)].patient != request.patient) {
         return Out::refuse(ErrorCode::invalid_request, "hold", "no such hold for this patient");

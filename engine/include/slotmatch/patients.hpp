@@ -11,6 +11,7 @@
 #include <slotmatch/assert.hpp>
 #include <slotmatch/record_table.hpp>
 #include <slotmatch/types.hpp>
+#include <slotmatch/zeroed_memory.hpp>
 #include <thread>
 
 namespace slotmatch {
@@ -50,14 +51,10 @@ class PatientTable {
   public:
     explicit PatientTable(std::size_t capacity_pow2)
         : mask_(capacity_pow2 - 1),
-          keys_(new std::atomic<std::uint64_t>[capacity_pow2]),
-          records_(new std::atomic<PatientRecord*>[capacity_pow2]),
+          keys_(capacity_pow2),
+          records_(capacity_pow2),
           pool_(capacity_pow2) {
         SM_ASSERT(capacity_pow2 >= 2 && (capacity_pow2 & mask_) == 0);
-        for (std::size_t i = 0; i <= mask_; ++i) {
-            keys_[i].store(0, std::memory_order_relaxed);
-            records_[i].store(nullptr, std::memory_order_relaxed);
-        }
     }
 
     // The patient's record, created on first use; nullptr when the table is full.
@@ -65,7 +62,6 @@ class PatientTable {
     PatientRecord* find(PatientKey key) const {
         return const_cast<PatientTable*>(this)->probe(key, false);
     }
-    void reserve(std::size_t n) { pool_.reserve(n); }
 
   private:
     static std::uint64_t hash(std::uint64_t k) {
@@ -102,8 +98,8 @@ class PatientTable {
     }
 
     const std::size_t mask_;
-    std::unique_ptr<std::atomic<std::uint64_t>[]> keys_;
-    std::unique_ptr<std::atomic<PatientRecord*>[]> records_;
+    ZeroedArray<std::atomic<std::uint64_t>> keys_;      // 0 = empty cell
+    ZeroedArray<std::atomic<PatientRecord*>> records_;  // null until the key's record is set
     RecordTable<PatientRecord> pool_;
 };
 
