@@ -7,6 +7,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <mutex>
 #include <slotmatch/config.hpp>
@@ -40,7 +41,9 @@ Region& region() {
     static Region* r = [] {
         auto* region = new Region;
         tools::RegionSpec spec;
-        spec.units = region_units;
+        // SLOTMATCH_BENCH_UNITS shrinks the region for profiling runs (figures use the default).
+        const char* units = std::getenv("SLOTMATCH_BENCH_UNITS");
+        spec.units = units != nullptr ? std::atoi(units) : region_units;
         spec.days = region_days;
         std::ostringstream yaml, progress;
         tools::generate_region(spec, yaml, progress);

@@ -1,6 +1,7 @@
 #include <date/date.h>
 #include <date/tz.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <slotmatch/calendar.hpp>
@@ -63,7 +64,25 @@ std::optional<int> parse_offset(std::string_view text) {
 
 Calendar::Calendar(const std::string& zone_name) : zone_(date::locate_zone(zone_name)) {}
 
+void Calendar::cache_days(LocalDay first, LocalDay last) {
+    cached_first_ = first;
+    midnights_.clear();
+    for (LocalDay d = first; d <= last + 1; ++d) midnights_.push_back(at_local(d, 0).value);
+}
+
+Instant Calendar::local_midnight(LocalDay day) const {
+    if (!midnights_.empty() && day >= cached_first_ &&
+        day - cached_first_ < static_cast<LocalDay>(midnights_.size())) {
+        return Instant{midnights_[static_cast<std::size_t>(day - cached_first_)]};
+    }
+    return at_local(day, 0);
+}
+
 LocalDay Calendar::local_day(Instant t) const {
+    if (!midnights_.empty() && t.value >= midnights_.front() && t.value < midnights_.back()) {
+        auto after = std::upper_bound(midnights_.begin(), midnights_.end(), t.value);
+        return cached_first_ + static_cast<LocalDay>(after - midnights_.begin() - 1);
+    }
     auto local = zone_->to_local(sys_s{seconds{t.value}});
     return static_cast<LocalDay>(date::floor<date::days>(local).time_since_epoch().count());
 }

@@ -34,6 +34,17 @@ Engine::Engine(Catalog catalog, const Clock& clock, EngineLimits limits)
     active_blocks_per_resource_ =
         std::make_unique<std::atomic<std::uint32_t>[]>(catalog_.resources.size());
     events_ = std::make_unique<EventRing>(pow2_at_least(limits_.events_max));
+    // The booking window needs today's local day and future midnights on every booking: cache
+    // them for the schedules' days, with a year either side (published slots, window N).
+    if (!catalog_.schedules.empty()) {
+        LocalDay first = catalog_.schedules.front().valid_from_day;
+        LocalDay last = catalog_.schedules.front().valid_to_day;
+        for (const Schedule& s : catalog_.schedules) {
+            first = std::min(first, s.valid_from_day);
+            last = std::max(last, s.valid_to_day);
+        }
+        calendar_.cache_days(first - 400, last + 400);
+    }
 }
 
 Engine::~Engine() = default;
@@ -128,10 +139,7 @@ bool Engine::within_window(TypeIdx type, Instant start, Instant now) const {
     return start.value < window_end(type, now).value;
 }
 
-bool Engine::valid_patient(PatientKey p) const {
-    return p.value != 0 && p.value < patient_key_limit &&
-           parse_patient_id(format_patient_id(p)).key.has_value();
-}
+bool Engine::valid_patient(PatientKey p) const { return valid_patient_key(p); }
 
 // ---- slot state --------------------------------------------------------------------------
 
@@ -282,11 +290,13 @@ BookingView Engine::view(BookingId b) const {
     return v;
 }
 
+bool Engine::booking_exists(BookingId b) const {
+    return b.value != 0 && index_of(b) < bookings_->handed_out() &&
+           (*bookings_)[index_of(b)].ready.load(std::memory_order_acquire);
+}
+
 std::optional<BookingView> Engine::booking(BookingId b) const {
-    if (b.value == 0 || index_of(b) >= bookings_->handed_out() ||
-        !(*bookings_)[index_of(b)].ready.load(std::memory_order_acquire)) {
-        return std::nullopt;
-    }
+    if (!booking_exists(b)) return std::nullopt;
     return view(b);
 }
 

@@ -26,7 +26,9 @@ Outcome<Engine::BookingRecord*> Engine::check_booking_access(const Actor& actor,
         return Out::refuse(ErrorCode::invalid_request, "patient",
                            "not a personnummer or samordningsnummer");
     }
-    if (!booking(b)) return Out::refuse(ErrorCode::booking_not_found, "booking", "no such booking");
+    if (!booking_exists(b)) {
+        return Out::refuse(ErrorCode::booking_not_found, "booking", "no such booking");
+    }
     BookingRecord& rec = (*bookings_)[index_of(b)];
     if (actor.channel != Channel::staff && rec.fields.patient != patient) {
         return Out::refuse(ErrorCode::booking_not_found, "booking", "no such booking");

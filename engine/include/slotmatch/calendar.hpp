@@ -7,6 +7,7 @@
 #include <slotmatch/types.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace date {
 class time_zone;
@@ -21,6 +22,11 @@ class Calendar {
     // Throws std::runtime_error for an unknown zone (the config loader has already checked it).
     explicit Calendar(const std::string& zone_name);
 
+    // Precomputes the local midnights of days [first, last], so that local_day() and
+    // local_midnight() on them are a binary search in a small array instead of a time-zone
+    // look-up (the booking window is computed on every booking). Call before sharing.
+    void cache_days(LocalDay first, LocalDay last);
+
     LocalDay local_day(Instant t) const;
     // The instant a local wall-clock time happens; a time that does not exist (the spring-forward
     // hour) maps to the instant after the gap, an ambiguous one (autumn) to its first occurrence.
@@ -28,7 +34,7 @@ class Calendar {
     // The same, but nothing for a wall-clock time that does not exist that day (the hour the
     // clocks skip in spring): a schedule has no slot there.
     std::optional<Instant> existing_local(LocalDay day, int minute_of_day) const;
-    Instant local_midnight(LocalDay day) const { return at_local(day, 0); }
+    Instant local_midnight(LocalDay day) const;
     // ISO weekday index, Monday = 0.
     static int weekday(LocalDay day);
 
@@ -42,6 +48,8 @@ class Calendar {
 
   private:
     const date::time_zone* zone_;
+    LocalDay cached_first_ = 0;
+    std::vector<std::int64_t> midnights_;  // midnights_[i]: day cached_first_ + i
 };
 
 }  // namespace slotmatch

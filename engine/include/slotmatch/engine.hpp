@@ -258,6 +258,7 @@ class Engine {
     void forget_ended(PatientRecord& p, Instant now) const;
     void record_booking(PatientRecord& p, BookingId b, std::optional<BookingId> replacing) const;
     std::optional<BookingId> active_booking(BookingId b) const;
+    bool booking_exists(BookingId b) const;
 
     // Waitlist entries of one patient; the caller holds the patient's claim.
     std::optional<std::uint64_t> find_waiting(UnitIdx unit, TypeIdx type, PatientKey p) const;

@@ -41,16 +41,16 @@ class EventRing {
     void unreserve(std::size_t n) { reserved_.fetch_sub(n, std::memory_order_acq_rel); }
 
     // Publishes one reserved event and returns its sequence number.
-    std::uint64_t publish(Event e) {
+    std::uint64_t publish(const Event& e) {
         std::uint64_t pos = head_.fetch_add(1, std::memory_order_relaxed);
         Cell& cell = cells_[pos & mask_];
         // The reservation guarantees the consumer has released this cell; wait only for the
         // release store to become visible.
         while (cell.turn.load(std::memory_order_acquire) != pos) std::this_thread::yield();
-        e.seq = first_seq_ + pos;
         cell.event = e;
+        cell.event.seq = first_seq_ + pos;
         cell.turn.store(pos + 1, std::memory_order_release);
-        return e.seq;
+        return first_seq_ + pos;
     }
 
     // Single consumer: moves up to out.size() events, in sequence order, and frees their room.

@@ -18,5 +18,7 @@ struct PatientIdCheck {
 // Accepts "199001011234" and the common "19900101-1234" form.
 PatientIdCheck parse_patient_id(std::string_view text);
 std::string format_patient_id(PatientKey key);  // always 12 digits
+// The same check on a key already in numeric form (no text, no allocation).
+bool valid_patient_key(PatientKey key);
 
 }  // namespace slotmatch
