@@ -403,3 +403,52 @@ providers:
 
 }  // namespace
 }  // namespace slotmatch::testing
+
+namespace slotmatch::testing {
+namespace {
+
+class FourBookings : public RuleRegion {
+  protected:
+    EngineLimits limits() const override {
+        EngineLimits l;
+        l.bookings_max = 4;
+        return l;
+    }
+};
+
+// Ended bookings give their records back: four records carry a thousand bookings, and an old
+// booking id never reaches the record's next booking.
+TEST_F(FourBookings, EndedBookingsFreeTheirRecordsAndOldIdsStayEnded) {
+    SlotId s = slot("r1", "all3", "2026-03-03T08:00");
+    SlotId t = slot("r1", "all3", "2026-03-03T08:20");
+    std::vector<BookingId> seen;
+    for (int i = 0; i < 1000; ++i) {
+        auto b = book(web(), s, patient(i % 50));
+        ASSERT_TRUE(b.ok()) << i << " " << b.message;
+        auto r = rebook(web(), b.value.id, t, patient(i % 50));
+        ASSERT_TRUE(r.ok()) << i;
+        ASSERT_TRUE(engine->cancel(web(), r.value.booking.id, patient(i % 50)).ok()) << i;
+        seen.push_back(b.value.id);
+        drain_events();
+    }
+    EXPECT_NE(seen.front(), seen.back());  // same record, another generation
+    for (BookingId old : {seen.front(), seen[500]}) {
+        EXPECT_EQ(engine->cancel(web(), old, patient(0)).code,
+                  ErrorCode::booking_already_cancelled);
+        auto v = engine->booking(old);
+        ASSERT_TRUE(v.has_value());
+        EXPECT_FALSE(v->active);
+    }
+    // A live booking in a reused record is reachable only by its own id.
+    auto live = book(web(), s, patient(7));
+    ASSERT_TRUE(live.ok());
+    EXPECT_TRUE(engine->booking(live.value.id)->active);
+    EXPECT_EQ(engine->booking(live.value.id)->patient, patient(7));
+    EXPECT_EQ(
+        engine->cancel(web(), BookingId{live.value.id.value + (std::uint64_t{1} << 40)}, patient(7))
+            .code,
+        ErrorCode::booking_not_found);  // a generation that has not happened yet
+}
+
+}  // namespace
+}  // namespace slotmatch::testing

@@ -139,7 +139,9 @@ bool Engine::within_window(TypeIdx type, Instant start, Instant now) const {
     return start.value < window_end(type, now).value;
 }
 
-bool Engine::valid_patient(PatientKey p) const { return valid_patient_key(p); }
+bool Engine::valid_patient(PatientKey p) const {
+    return valid_patient_key(p);
+}
 
 // ---- slot state --------------------------------------------------------------------------
 
@@ -248,12 +250,21 @@ void Engine::record_booking(PatientRecord& p, BookingId b,
     p.bookings[p.booking_count++] = b;
 }
 
-// The booking if it exists and is still active (its slot's word names it).
+// The booking if it exists and is still active (its slot's word names it, in its generation).
 std::optional<BookingId> Engine::active_booking(BookingId b) const {
     const BookingRecord& r = (*bookings_)[index_of(b)];
-    std::uint64_t w = index_.record(r.fields.slot_id).word.load(word_order);
-    if (SlotWord::state(w) == SlotState::booked && SlotWord::owner(w) == index_of(b)) return b;
+    if (r.generation.load(std::memory_order_acquire) != generation_of(b)) return std::nullopt;
+    const std::uint64_t w =
+        index_.record(SlotId{r.slot.load(std::memory_order_relaxed)}).word.load(word_order);
+    if (SlotWord::state(w) == SlotState::booked && SlotWord::owner(w) == index_of(b) &&
+        r.generation.load(std::memory_order_acquire) == generation_of(b)) {
+        return b;
+    }
     return std::nullopt;
+}
+
+BookingId Engine::current_id(std::uint64_t index) const {
+    return booking_id(index, (*bookings_)[index].generation.load(std::memory_order_acquire));
 }
 
 // ---- views -------------------------------------------------------------------------------
@@ -290,13 +301,31 @@ BookingView Engine::view(BookingId b) const {
     return v;
 }
 
+// The id names a published booking of its record's current generation (live or just ended).
 bool Engine::booking_exists(BookingId b) const {
-    return b.value != 0 && index_of(b) < bookings_->handed_out() &&
-           (*bookings_)[index_of(b)].ready.load(std::memory_order_acquire);
+    if ((b.value & booking_index_mask) == 0 || index_of(b) >= bookings_->handed_out()) return false;
+    const BookingRecord& r = (*bookings_)[index_of(b)];
+    return r.generation.load(std::memory_order_acquire) == generation_of(b) &&
+           r.ready.load(std::memory_order_acquire);
 }
 
+// A booking by id. One that has ended and whose record has been reused is reported with its id
+// and `active = false` only: its details are history, which the journal keeps.
 std::optional<BookingView> Engine::booking(BookingId b) const {
-    if (!booking_exists(b)) return std::nullopt;
+    if ((b.value & booking_index_mask) == 0 || index_of(b) >= bookings_->handed_out()) {
+        return std::nullopt;
+    }
+    const BookingRecord& r = (*bookings_)[index_of(b)];
+    const std::uint32_t now_generation = r.generation.load(std::memory_order_acquire);
+    if (generation_of(b) > now_generation) return std::nullopt;
+    BookingView ended;
+    ended.id = b;
+    if (generation_of(b) < now_generation) return ended;
+    PatientRecord* patient = patients_.find(PatientKey{r.patient.load(std::memory_order_relaxed)});
+    if (patient == nullptr) return std::nullopt;
+    PatientClaim claim(*patient);  // the details are stable while the claim is held
+    if (r.generation.load(std::memory_order_acquire) != generation_of(b)) return ended;
+    if (!r.ready.load(std::memory_order_acquire)) return std::nullopt;
     return view(b);
 }
 
@@ -309,8 +338,9 @@ SlotSnapshot Engine::snapshot(SlotId s, std::uint64_t word) const {
     snap.type = TypeIdx{rec.type.load(std::memory_order_relaxed)};
     snap.start = Instant{rec.start_s};
     if (snap.state == SlotState::booked) {
-        snap.booking = BookingId{SlotWord::owner(word) + 1};
-        snap.patient = (*bookings_)[SlotWord::owner(word)].fields.patient;
+        snap.booking = current_id(SlotWord::owner(word));
+        snap.patient =
+            PatientKey{(*bookings_)[SlotWord::owner(word)].patient.load(std::memory_order_relaxed)};
     } else if (snap.state == SlotState::held) {
         snap.hold = HoldId{SlotWord::owner(word) + 1};
         snap.patient = (*holds_)[SlotWord::owner(word)].patient;

@@ -294,7 +294,7 @@ Outcome<Engine::Taken> Engine::take_slot(const Actor& actor, SlotId slot, const 
     for (;;) {
         std::uint64_t w = rec.word.load(word_order);
         if (auto bad = check_take(actor, rec, w, target, &patient, now); !bad.ok()) {
-            if (idx) bookings_->give_back(*idx);
+            if (idx) bookings_->release(*idx);
             return Out::refuse(bad);
         }
         if (!idx && !(idx = bookings_->allocate())) {
@@ -303,11 +303,15 @@ Outcome<Engine::Taken> Engine::take_slot(const Actor& actor, SlotId slot, const 
         BookingRecord& fresh = (*bookings_)[*idx];
         fresh.fields = fields;
         fresh.fields.slot_id = slot;
+        fresh.slot.store(slot.value, std::memory_order_relaxed);
+        fresh.patient.store(fields.patient.value, std::memory_order_relaxed);
+        fresh.end.store(BookingEnd::none, std::memory_order_relaxed);
         const std::uint64_t booked = SlotWord::next(w, SlotState::booked, *idx);
         if (take_word(rec, w, booked, target.replacing.has_value())) {
             fresh.ready.store(true, std::memory_order_release);
-            record_booking(patient, BookingId{*idx + 1}, target.replacing);
-            return {ErrorCode::ok, {}, {}, Taken{BookingId{*idx + 1}, w, booked}};
+            const BookingId id = current_id(*idx);
+            record_booking(patient, id, target.replacing);
+            return {ErrorCode::ok, {}, {}, Taken{id, w, booked}};
         }
     }
 }

@@ -17,32 +17,46 @@ bool billable_change(Instant changed_at, Instant previous_start) {
 
 // INVALID_REQUEST, UNAUTHORIZED, BOOKING_NOT_FOUND, BOOKING_ALREADY_CANCELLED, in that order.
 // Web and proxy requests reach only the named citizen's bookings: another citizen's booking is
-// reported as not found, so that its existence does not leak.
-Outcome<Engine::BookingRecord*> Engine::check_booking_access(const Actor& actor, BookingId b,
-                                                             PatientKey patient) const {
-    using Out = Outcome<BookingRecord*>;
+// reported as not found, so that its existence does not leak. Reads only the booking's atomic
+// identity: the caller takes the patient's claim before it reads the details.
+Outcome<Engine::BookingRef> Engine::check_booking_access(const Actor& actor, BookingId b,
+                                                         PatientKey patient) const {
+    using Out = Outcome<BookingRef>;
     if (auto bad = check_actor(actor); !bad.ok()) return Out::refuse(bad);
     if (actor.channel != Channel::staff && !valid_patient(patient)) {
         return Out::refuse(ErrorCode::invalid_request, "patient",
                            "not a personnummer or samordningsnummer");
     }
-    if (!booking_exists(b)) {
-        return Out::refuse(ErrorCode::booking_not_found, "booking", "no such booking");
+    const auto not_found = Out::refuse(ErrorCode::booking_not_found, "booking", "no such booking");
+    const auto ended = Out::refuse(ErrorCode::booking_already_cancelled, "booking",
+                                   "the booking was cancelled or rebooked");
+    if ((b.value & booking_index_mask) == 0 || index_of(b) >= bookings_->handed_out()) {
+        return not_found;
     }
-    BookingRecord& rec = (*bookings_)[index_of(b)];
-    if (actor.channel != Channel::staff && rec.fields.patient != patient) {
-        return Out::refuse(ErrorCode::booking_not_found, "booking", "no such booking");
-    }
-    const UnitIdx unit =
-        catalog_.resource(ResourceIdx{index_.record(rec.fields.slot_id).resource}).unit;
+    const BookingRecord& rec = (*bookings_)[index_of(b)];
+    const std::uint32_t generation = rec.generation.load(std::memory_order_acquire);
+    if (generation_of(b) > generation) return not_found;
+    if (generation_of(b) < generation) return ended;  // ended, and its record reused
+    if (!rec.ready.load(std::memory_order_acquire)) return not_found;
+    const BookingRef ref{b, SlotId{rec.slot.load(std::memory_order_relaxed)},
+                         PatientKey{rec.patient.load(std::memory_order_relaxed)}};
+    if (rec.generation.load(std::memory_order_acquire) != generation) return ended;
+    if (actor.channel != Channel::staff && ref.patient != patient) return not_found;
+    const UnitIdx unit = catalog_.resource(ResourceIdx{index_.record(ref.slot).resource}).unit;
     if (!acts_in_unit(actor, unit)) {
         return Out::refuse(ErrorCode::unauthorized, "booking", "staff act only in their own unit");
     }
-    if (!active_booking(b)) {
-        return Out::refuse(ErrorCode::booking_already_cancelled, "booking",
-                           "the booking was cancelled or rebooked");
-    }
-    return {ErrorCode::ok, {}, {}, &rec};
+    if (!active_booking(b)) return ended;
+    return {ErrorCode::ok, {}, {}, ref};
+}
+
+// Ends a booking's life in its record: old ids stop reaching it, and the record is reused.
+// The caller holds the patient's claim and has built its reply and event.
+void Engine::retire(BookingId b) {
+    BookingRecord& rec = (*bookings_)[index_of(b)];
+    rec.ready.store(false, std::memory_order_release);
+    rec.generation.fetch_add(1, std::memory_order_acq_rel);
+    bookings_->release(index_of(b));
 }
 
 // The booking's slot goes to rest (free, blocked or removed) and leaves the patient's list;
@@ -50,7 +64,7 @@ Outcome<Engine::BookingRecord*> Engine::check_booking_access(const Actor& actor,
 // else can end this booking meanwhile.
 std::uint64_t Engine::release_source(BookingId b, BookingEnd why, PatientRecord& patient) {
     BookingRecord& rec = (*bookings_)[index_of(b)];
-    SlotRecord& slot = index_.record(rec.fields.slot_id);
+    SlotRecord& slot = index_.record(SlotId{rec.slot.load(std::memory_order_relaxed)});
     std::uint64_t w = slot.word.load(word_order);
     std::uint64_t rest = 0;
     do {
@@ -78,11 +92,11 @@ std::uint64_t Engine::release_source(BookingId b, BookingEnd why, PatientRecord&
 // The rebook's target: the named slot, or the earliest free one on the same resource and type
 // (R16). Skips candidates lost to parallel bookings.
 Outcome<Engine::Taken> Engine::take_for_rebook(const Actor& actor, const RebookRequest& request,
-                                               const BookingRecord& source,
+                                               const BookingRef& source,
                                                const BookingFields& fields,
                                                PatientRecord& patient) {
-    const SlotRecord& from = index_.record(source.fields.slot_id);
-    const Target target{source.fields.patient, std::nullopt, request.booking,
+    const SlotRecord& from = index_.record(source.slot);
+    const Target target{source.patient, std::nullopt, request.booking,
                         TypeIdx{from.type.load(std::memory_order_relaxed)},
                         ResourceIdx{from.resource}};
     if (request.slot) return take_slot(actor, *request.slot, target, fields, patient);
@@ -91,7 +105,7 @@ Outcome<Engine::Taken> Engine::take_for_rebook(const Actor& actor, const RebookR
     const Shard* shard = index_.shard(target.same_resource, target.same_type);
     Instant after{clock_.now().value + 1};
     for (std::size_t round = 0; shard != nullptr && round < limits_.match_attempts_max; ++round) {
-        auto candidate = first_free(actor, *shard, after, end_of_time, source.fields.slot_id);
+        auto candidate = first_free(actor, *shard, after, end_of_time, source.slot);
         if (!candidate) break;
         taken = take_slot(actor, *candidate, target, fields, patient);
         if (taken.ok() || (taken.code != ErrorCode::slot_already_reserved &&
@@ -112,10 +126,10 @@ Outcome<MoveResult> Engine::rebook(const Actor& actor, const RebookRequest& requ
     }
     auto access = check_booking_access(actor, request.booking, request.patient);
     if (!access.ok()) return Out::refuse(access);
-    BookingRecord& source = *access.value;
-    const SlotRecord& from = index_.record(source.fields.slot_id);
+    const BookingRef source = access.value;
+    const SlotRecord& from = index_.record(source.slot);
     const UnitIdx unit = catalog_.resource(ResourceIdx{from.resource}).unit;
-    if (request.slot && *request.slot == source.fields.slot_id) {
+    if (request.slot && *request.slot == source.slot) {
         return Out::refuse(ErrorCode::invalid_request, "slot", "the booking is on that slot");
     }
     if (request.slot &&
@@ -135,18 +149,18 @@ Outcome<MoveResult> Engine::rebook(const Actor& actor, const RebookRequest& requ
     if (from.start_s <= now.value) {
         return Out::refuse(ErrorCode::slot_has_passed, "booking", "the booked visit has started");
     }
-    BookingFields fields = source.fields;  // the patient's details move with the booking
-    fields.channel = actor.channel;
-    fields.actor = actor.id;
-    fields.actor_name = actor.name;
-    fields.changed_at = now;
-
-    PatientRecord& patient = *patients_.find(source.fields.patient);
+    PatientRecord& patient = *patients_.find(source.patient);
     PatientClaim claim(patient);
     if (!active_booking(request.booking)) {  // ended between the check and the claim
         return Out::refuse(ErrorCode::booking_already_cancelled, "booking",
                            "the booking was cancelled or rebooked");
     }
+    // The patient's details move with the booking; read under the claim.
+    BookingFields fields = (*bookings_)[index_of(request.booking)].fields;
+    fields.channel = actor.channel;
+    fields.actor = actor.id;
+    fields.actor_name = actor.name;
+    fields.changed_at = now;
     auto taken = take_for_rebook(actor, request, source, fields, patient);
     if (!taken.ok()) return Out::refuse(taken);
     // The target is ours; now the source goes to rest. Between the two CASes both slots are
@@ -162,14 +176,15 @@ Outcome<MoveResult> Engine::rebook(const Actor& actor, const RebookRequest& requ
     result.booking = view(taken.value.id);
     Event e = event_for(actor, EventKind::rebooked, unit);
     e.resource = ResourceIdx{from.resource};
-    e.before = snapshot(source.fields.slot_id, source_before);
+    e.before = snapshot(source.slot, source_before);
     e.after = snapshot(result.booking.slot.id, taken.value.after);
-    e.released = snapshot(source.fields.slot_id, source_after);
+    e.released = snapshot(source.slot, source_after);
     e.booking = taken.value.id;
-    e.patient = source.fields.patient;
+    e.patient = source.patient;
     e.billable = result.billable;
     e.from_waitlist = fields.from_waitlist;
     reservation.publish(e);
+    retire(request.booking);
     return {ErrorCode::ok, {}, {}, result};
 }
 
@@ -179,8 +194,8 @@ Outcome<MoveResult> Engine::cancel(const Actor& actor, BookingId b, PatientKey p
     if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
     auto access = check_booking_access(actor, b, patient_key);
     if (!access.ok()) return Out::refuse(access);
-    const BookingFields& booking = access.value->fields;
-    SlotRecord& slot = index_.record(booking.slot_id);
+    const BookingRef ref = access.value;
+    SlotRecord& slot = index_.record(ref.slot);
     const UnitIdx unit = catalog_.resource(ResourceIdx{slot.resource}).unit;
     const TypeIdx type{slot.type.load(std::memory_order_relaxed)};
     const AppointmentType& t = catalog_.type(type);
@@ -196,12 +211,13 @@ Outcome<MoveResult> Engine::cancel(const Actor& actor, BookingId b, PatientKey p
     if (slot.start_s <= now.value) {
         return Out::refuse(ErrorCode::slot_has_passed, "booking", "the booked visit has started");
     }
-    PatientRecord& patient = *patients_.find(booking.patient);
+    PatientRecord& patient = *patients_.find(ref.patient);
     PatientClaim claim(patient);
     if (!active_booking(b)) {
         return Out::refuse(ErrorCode::booking_already_cancelled, "booking",
                            "the booking was cancelled or rebooked");
     }
+    const BookingFields& booking = (*bookings_)[index_of(b)].fields;  // stable under the claim
     const std::uint64_t before = slot.word.load(word_order);
     const std::uint64_t after = release_source(b, BookingEnd::cancelled, patient);
 
@@ -227,6 +243,7 @@ Outcome<MoveResult> Engine::cancel(const Actor& actor, BookingId b, PatientKey p
         back.booking = b;
         reservation.publish(back);
     }
+    retire(b);
     return {ErrorCode::ok, {}, {}, result};
 }
 

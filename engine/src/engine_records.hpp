@@ -7,10 +7,26 @@
 
 namespace slotmatch {
 
+// A booking record is reused once its booking has ended (cancelled or rebooked). Its
+// generation moves on at that moment, and a BookingId carries the generation it was made in,
+// so an old id never reaches the record's next booking. The identity (generation, slot,
+// patient) is atomic and may be read by anyone; the details in `fields` are written before the
+// booking is published and read only under the booking patient's claim, and since a booking
+// ends (and its record is reused) only under that claim, they are stable while read.
 struct Engine::BookingRecord {
-    std::atomic<bool> ready{false};  // false: never became a booking
+    std::atomic<std::uint32_t> generation{0};
+    std::atomic<bool> ready{false};  // published in this generation (false: never, or reused)
+    std::atomic<std::uint32_t> slot{0};
+    std::atomic<std::uint64_t> patient{0};
     BookingFields fields;
     std::atomic<BookingEnd> end{BookingEnd::none};
+};
+
+// An existing booking's identity, read without the patient's claim.
+struct Engine::BookingRef {
+    BookingId id;
+    SlotId slot;
+    PatientKey patient;
 };
 
 enum class HoldStatus : std::uint8_t { creating = 0, live = 1, refused = 2 };
@@ -64,9 +80,18 @@ class Engine::Reservation {
 
 inline constexpr Instant end_of_time{std::int64_t{1} << 62};
 
-// Record indices are ids minus one, so that id 0 means "none" on the wire.
+// Record indices are ids minus one, so that id 0 means "none" on the wire. A booking id also
+// carries its record's generation in the bits above the index.
+inline constexpr unsigned booking_index_bits = 40;
+inline constexpr std::uint64_t booking_index_mask = (std::uint64_t{1} << booking_index_bits) - 1;
 inline std::uint64_t index_of(BookingId b) {
-    return b.value - 1;
+    return (b.value & booking_index_mask) - 1;
+}
+inline std::uint32_t generation_of(BookingId b) {
+    return static_cast<std::uint32_t>(b.value >> booking_index_bits);
+}
+inline BookingId booking_id(std::uint64_t index, std::uint32_t generation) {
+    return BookingId{(std::uint64_t{generation} << booking_index_bits) | (index + 1)};
 }
 inline std::uint64_t index_of(HoldId h) {
     return h.value - 1;

@@ -1,9 +1,8 @@
-#include <slotmatch/patient.hpp>
-
 #include <date/date.h>
 
 #include <array>
 #include <cstdio>
+#include <slotmatch/patient.hpp>
 
 namespace slotmatch {
 namespace {
@@ -38,7 +37,8 @@ PatientIdCheck parse_patient_id(std::string_view text) {
     for (std::size_t i = 0; i < text.size(); ++i) {
         const char c = text[i];
         if (c == '-' && i == 8) continue;  // 19900101-1234
-        if (c < '0' || c > '9' || n == d.size()) return {std::nullopt, "must be 12 digits YYYYMMDDNNNC"};
+        if (c < '0' || c > '9' || n == d.size())
+            return {std::nullopt, "must be 12 digits YYYYMMDDNNNC"};
         d[n++] = c - '0';
     }
     if (n != d.size()) return {std::nullopt, "must be 12 digits YYYYMMDDNNNC"};

@@ -194,6 +194,7 @@ class Engine {
 
   private:
     struct BookingRecord;
+    struct BookingRef;
     struct HoldRecord;
     struct BlockRecord;
     struct WaitlistRecord;
@@ -219,8 +220,8 @@ class Engine {
     Outcome<bool> check_type_in_unit(TypeIdx type, UnitIdx unit) const;
     Outcome<bool> check_query(const SlotQuery& query) const;
     Outcome<bool> check_request_patient(const Actor& actor, PatientKey patient) const;
-    Outcome<BookingRecord*> check_booking_access(const Actor& actor, BookingId booking,
-                                                 PatientKey patient) const;
+    Outcome<BookingRef> check_booking_access(const Actor& actor, BookingId booking,
+                                             PatientKey patient) const;
     bool acts_in_unit(const Actor& actor, UnitIdx unit) const;
     ErrorCode may_book_type(const Actor& actor, UnitIdx unit, TypeIdx type) const;
     bool within_window(TypeIdx type, Instant start, Instant now) const;
@@ -241,7 +242,7 @@ class Engine {
     Outcome<BookingView> book_first(const Actor& actor, const SlotQuery& query,
                                     const BookRequest& request, Reservation& reservation);
     Outcome<Taken> take_for_rebook(const Actor& actor, const RebookRequest& request,
-                                   const BookingRecord& source, const BookingFields& fields,
+                                   const BookingRef& source, const BookingFields& fields,
                                    PatientRecord& patient);
     std::optional<SlotId> first_free(const Actor& actor, const Shard& shard, Instant from,
                                      Instant to, std::optional<SlotId> skip) const;
@@ -252,6 +253,7 @@ class Engine {
     std::uint64_t rest_word(const SlotRecord& rec, std::uint64_t word) const;
     std::uint64_t settle(SlotRecord& rec, std::uint64_t word);
     std::uint64_t release_source(BookingId b, BookingEnd why, PatientRecord& patient);
+    void retire(BookingId b);
 
     bool overlaps_booking(const PatientRecord& p, Instant start, Instant end,
                           std::optional<BookingId> except) const;
@@ -259,6 +261,7 @@ class Engine {
     void record_booking(PatientRecord& p, BookingId b, std::optional<BookingId> replacing) const;
     std::optional<BookingId> active_booking(BookingId b) const;
     bool booking_exists(BookingId b) const;
+    BookingId current_id(std::uint64_t index) const;
 
     // Waitlist entries of one patient; the caller holds the patient's claim.
     std::optional<std::uint64_t> find_waiting(UnitIdx unit, TypeIdx type, PatientKey p) const;
