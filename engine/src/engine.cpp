@@ -33,7 +33,7 @@ Engine::Engine(Catalog catalog, const Clock& clock, EngineLimits limits)
     waitlist_ = std::make_unique<RecordTable<WaitlistRecord>>(limits_.waitlist_max);
     active_blocks_per_resource_ =
         std::make_unique<std::atomic<std::uint32_t>[]>(catalog_.resources.size());
-    events_ = std::make_unique<EventRing>(pow2_at_least(limits_.events_max));
+    events_ = std::make_unique<EventRings>(pow2_at_least(limits_.events_max), limits_.event_lanes);
     // The booking window needs today's local day and future midnights on every booking: cache
     // them for the schedules' days, with a year either side (published slots, window N).
     if (!catalog_.schedules.empty()) {

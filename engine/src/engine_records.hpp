@@ -56,13 +56,17 @@ struct Engine::WaitlistRecord {
     Instant added_at;
 };
 
-// Room in the event ring for an operation's events, taken before anything changes; what is not
-// used is given back when the operation ends.
+// A lane of the event buffer and room in it for an operation's events, taken before anything
+// changes; what is not used is given back, and the lane released, when the operation ends.
 class Engine::Reservation {
   public:
-    Reservation(EventRing& ring, std::size_t n) : ring_(ring), left_(ring.try_reserve(n) ? n : 0) {}
+    Reservation(EventRings& rings, std::size_t n) : rings_(rings), lane_(rings.claim()) {
+        if (lane_ != nullptr && lane_->try_reserve(n)) left_ = n;
+    }
     ~Reservation() {
-        if (left_ > 0) ring_.unreserve(left_);
+        if (lane_ == nullptr) return;
+        if (left_ > 0) lane_->unreserve(left_);
+        rings_.release(lane_);
     }
     Reservation(const Reservation&) = delete;
     Reservation& operator=(const Reservation&) = delete;
@@ -70,12 +74,13 @@ class Engine::Reservation {
     void publish(const Event& e) {
         SM_ASSERT(left_ > 0);
         --left_;
-        ring_.publish(e);
+        lane_->publish(e);
     }
 
   private:
-    EventRing& ring_;
-    std::size_t left_;
+    EventRings& rings_;
+    EventRings::Lane* lane_;
+    std::size_t left_ = 0;
 };
 
 inline constexpr Instant end_of_time{std::int64_t{1} << 62};

@@ -1,8 +1,9 @@
 // The engine: the region's slots in memory and every booking operation, decided by channel
 // (web, proxy, staff) and actor under the rules of DOMAIN.md. Operations are thread-safe; the
 // find/hold/book/rebook/cancel paths take no mutex (slot state is CASed, patient rules use the
-// patient's claim). Every state change publishes one event into the bounded EventRing; when the
-// ring is full mutations are refused with OVERLOADED and change nothing.
+// patient's claim). Every state change publishes one event into the bounded EventRings (lanes
+// that parallel operations write without sharing); when an operation's lane is full it is
+// refused with OVERLOADED and changes nothing.
 #pragma once
 
 #include <atomic>
@@ -138,10 +139,11 @@ struct RebookRequest {
 };
 
 struct EngineLimits {
-    std::size_t events_max = std::size_t{1} << 16;           // outbound ring, a power of two
-    std::size_t patients_max = 0;                            // 0: derived from the slot count
-    std::size_t bookings_max = 0;                            // 0: derived from the slot count
-    std::size_t holds_max = 0;                               // 0: derived from the slot count
+    std::size_t events_max = std::size_t{1} << 14;  // events per lane of the outbound buffer
+    std::size_t event_lanes = 64;                   // lanes: operations changing state at once
+    std::size_t patients_max = 0;                   // 0: derived from the slot count
+    std::size_t bookings_max = 0;                   // 0: derived from the slot count
+    std::size_t holds_max = 0;                      // 0: derived from the slot count
     std::size_t published_slots_max = std::size_t{1} << 14;  // slots added after start
     std::size_t blocks_max = std::size_t{1} << 14;
     std::size_t waitlist_max = std::size_t{1} << 16;
@@ -160,7 +162,7 @@ class Engine {
     Instant now() const { return clock_.now(); }
     std::size_t slot_count() const { return index_.size(); }
     std::optional<SlotView> slot(SlotId s) const;
-    EventRing& events() { return *events_; }
+    EventRings& events() { return *events_; }
 
     // Free slots the actor's channel may book, sorted by start (R2, R6-R8, R10, R11, R25).
     Outcome<std::vector<SlotView>> find(const Actor& actor, const SlotQuery& query) const;
@@ -285,7 +287,7 @@ class Engine {
     // Per resource: the active blocks lying on it. Almost always zero, which lets the booking
     // path skip the slower coverage look-up.
     std::unique_ptr<std::atomic<std::uint32_t>[]> active_blocks_per_resource_;
-    std::unique_ptr<EventRing> events_;
+    std::unique_ptr<EventRings> events_;
     std::atomic<std::uint64_t> hold_sweep_cursor_{0};
     // Serialises the rare admin changes (blocks, schedule changes) with each other; never
     // taken by find/hold/book/rebook/cancel.

@@ -1,89 +1,125 @@
-// The bounded outbound event buffer: a multi-producer ring (Vyukov's bounded queue) with a
-// reservation counter in front of it. An operation reserves room for its events *before* it
-// changes anything; when the ring is full the reservation fails and the operation is refused
-// with OVERLOADED, having changed nothing. A successful reservation guarantees that publish()
-// finds a free cell, so a state change is never followed by a lost event.
+// The bounded outbound event buffer: a fixed set of single-producer lanes and one consumer (the
+// journal's drain) that takes events from all of them and numbers them. An operation claims a
+// lane for its duration (one uncontended exchange on a lane its thread prefers), so threads
+// booking in parallel write to different lanes and do not share cache lines here (the design
+// note's "each worker writes into its own ring"); a lane has one producer at a time.
 //
-// The ring position a producer takes is the event's sequence number, so the consumer drains
-// events in sequence order with no gaps.
+// An operation reserves room for its events *before* it changes anything; when its lane is
+// full the reservation fails and the operation is refused with OVERLOADED, having changed
+// nothing. A successful reservation guarantees that publish() finds room, so a state change is
+// never followed by a lost event.
+//
+// Sequence numbers are given at drain time and are strictly increasing with no gaps. Events of
+// one lane keep their order; lanes are interleaved, so the changes of one slot made by
+// different threads are ordered by the slot version each event carries (see docs/engine.md).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <slotmatch/assert.hpp>
 #include <slotmatch/events.hpp>
+#include <slotmatch/zeroed_memory.hpp>
 #include <span>
 #include <thread>
+#include <vector>
 
 namespace slotmatch {
 
-class EventRing {
+class EventRings {
   public:
-    explicit EventRing(std::size_t capacity_pow2, std::uint64_t first_seq = 1)
-        : capacity_(capacity_pow2),
-          mask_(capacity_pow2 - 1),
-          first_seq_(first_seq),
-          cells_(new Cell[capacity_pow2]) {
-        SM_ASSERT(capacity_pow2 >= 2 && (capacity_pow2 & mask_) == 0);
-        for (std::size_t i = 0; i < capacity_; ++i)
-            cells_[i].turn.store(i, std::memory_order_relaxed);
-    }
+    class Lane {
+      public:
+        explicit Lane(std::size_t capacity) : cells_(capacity), mask_(capacity - 1) {}
+        // Room for n more events, or false when the consumer is behind.
+        bool try_reserve(std::size_t n) {
+            const std::uint64_t tail = tail_.load(std::memory_order_acquire);
+            const std::uint64_t head = head_.load(std::memory_order_relaxed);
+            if (head + reserved_ + n - tail > cells_.size()) return false;
+            reserved_ += n;
+            return true;
+        }
+        void unreserve(std::size_t n) {
+            SM_ASSERT(reserved_ >= n);
+            reserved_ -= n;
+        }
+        void publish(const Event& e) {
+            SM_ASSERT(reserved_ > 0);
+            --reserved_;
+            const std::uint64_t head = head_.load(std::memory_order_relaxed);
+            cells_[head & mask_] = e;
+            head_.store(head + 1, std::memory_order_release);
+        }
 
-    // Room for n events, or false when the consumer is behind (back-pressure).
-    bool try_reserve(std::size_t n) {
-        std::size_t before = reserved_.fetch_add(n, std::memory_order_acq_rel);
-        if (before + n <= capacity_) return true;
-        reserved_.fetch_sub(n, std::memory_order_acq_rel);
-        return false;
-    }
-    // Gives back reserved room that was not used (the operation was refused).
-    void unreserve(std::size_t n) { reserved_.fetch_sub(n, std::memory_order_acq_rel); }
+      private:
+        friend class EventRings;
+        ZeroedArray<Event> cells_;
+        const std::size_t mask_;
+        // The producer's line: the claim, head and the producer-only reservation count.
+        alignas(64) std::atomic<bool> busy_{false};
+        std::atomic<std::uint64_t> head_{0};
+        std::uint64_t reserved_ = 0;
+        // The consumer's line.
+        alignas(64) std::atomic<std::uint64_t> tail_{0};
+    };
 
-    // Publishes one reserved event and returns its sequence number.
-    std::uint64_t publish(const Event& e) {
-        std::uint64_t pos = head_.fetch_add(1, std::memory_order_relaxed);
-        Cell& cell = cells_[pos & mask_];
-        // The reservation guarantees the consumer has released this cell; wait only for the
-        // release store to become visible.
-        while (cell.turn.load(std::memory_order_acquire) != pos) std::this_thread::yield();
-        cell.event = e;
-        cell.event.seq = first_seq_ + pos;
-        cell.turn.store(pos + 1, std::memory_order_release);
-        return first_seq_ + pos;
+    // `lanes` lanes of `lane_capacity_pow2` events each.
+    EventRings(std::size_t lane_capacity_pow2, std::size_t lanes, std::uint64_t first_seq = 1)
+        : next_seq_(first_seq) {
+        SM_ASSERT(lane_capacity_pow2 >= 2 && (lane_capacity_pow2 & (lane_capacity_pow2 - 1)) == 0);
+        SM_ASSERT(lanes > 0);
+        for (std::size_t i = 0; i < lanes; ++i) {
+            lanes_.push_back(std::make_unique<Lane>(lane_capacity_pow2));
+        }
     }
+    EventRings(const EventRings&) = delete;
+    EventRings& operator=(const EventRings&) = delete;
 
-    // Single consumer: moves up to out.size() events, in sequence order, and frees their room.
+    // A lane for one operation, starting with the one this thread prefers; nullptr if every
+    // lane stays busy (more operations in flight than lanes).
+    Lane* claim() {
+        thread_local const std::size_t preferred = next_preference().fetch_add(1);
+        for (unsigned attempt = 0; attempt < claim_attempts_max; ++attempt) {
+            for (std::size_t i = 0; i < lanes_.size(); ++i) {
+                Lane& lane = *lanes_[(preferred + i) % lanes_.size()];
+                if (!lane.busy_.load(std::memory_order_relaxed) &&
+                    !lane.busy_.exchange(true, std::memory_order_acquire)) {
+                    return &lane;
+                }
+            }
+            std::this_thread::yield();
+        }
+        return nullptr;
+    }
+    void release(Lane* lane) { lane->busy_.store(false, std::memory_order_release); }
+
+    // The single consumer: moves up to out.size() events, lane by lane, numbering them.
     std::size_t drain(std::span<Event> out) {
         std::size_t n = 0;
-        while (n < out.size()) {
-            Cell& cell = cells_[tail_ & mask_];
-            if (cell.turn.load(std::memory_order_acquire) != tail_ + 1) break;  // not yet written
-            out[n++] = cell.event;
-            cell.turn.store(tail_ + capacity_, std::memory_order_release);
-            ++tail_;
+        for (std::size_t l = 0; l < lanes_.size() && n < out.size(); ++l) {
+            Lane& lane = *lanes_[l];
+            std::uint64_t tail = lane.tail_.load(std::memory_order_relaxed);
+            const std::uint64_t head = lane.head_.load(std::memory_order_acquire);
+            for (; tail < head && n < out.size(); ++tail) {
+                out[n] = lane.cells_[tail & lane.mask_];
+                out[n++].seq = next_seq_++;
+            }
+            lane.tail_.store(tail, std::memory_order_release);
         }
-        if (n > 0) reserved_.fetch_sub(n, std::memory_order_acq_rel);
         return n;
     }
-
-    std::size_t capacity() const { return capacity_; }
-    std::size_t pending() const { return reserved_.load(std::memory_order_acquire); }
-    std::uint64_t next_seq() const { return first_seq_ + head_.load(std::memory_order_acquire); }
+    std::uint64_t next_seq() const { return next_seq_; }
 
   private:
-    struct Cell {
-        std::atomic<std::uint64_t> turn{0};
-        Event event;
-    };
-    const std::size_t capacity_;
-    const std::size_t mask_;
-    const std::uint64_t first_seq_;
-    std::unique_ptr<Cell[]> cells_;
-    // Producers and the consumer each get their own cache line (false sharing).
-    alignas(64) std::atomic<std::uint64_t> head_{0};
-    alignas(64) std::atomic<std::size_t> reserved_{0};
-    alignas(64) std::uint64_t tail_ = 0;
+    static constexpr unsigned claim_attempts_max = 64;
+    static std::atomic<std::size_t>& next_preference() {
+        static std::atomic<std::size_t> next{0};
+        return next;
+    }
+
+    std::vector<std::unique_ptr<Lane>> lanes_;
+    std::uint64_t next_seq_;  // the consumer's
 };
 
 }  // namespace slotmatch
