@@ -1,8 +1,10 @@
 // Edges: capacity that refusals must not consume, holds and bookings racing blocking events,
 // the daylight-saving nights, ended visits, event contents and the order of refusal codes.
+#include <atomic>
 #include <cstdlib>
 #include <set>
 #include <slotmatch/failpoint.hpp>
+#include <thread>
 
 #include "engine_fixture.hpp"
 
@@ -433,8 +435,9 @@ TEST_F(FourBookings, EndedBookingsFreeTheirRecordsAndOldIdsStayEnded) {
     }
     EXPECT_NE(seen.front(), seen.back());  // same record, another generation
     for (BookingId old : {seen.front(), seen[500]}) {
-        EXPECT_EQ(engine->cancel(web(), old, patient(0)).code,
-                  ErrorCode::booking_already_cancelled);
+        // The record has been reused: its owner can no longer be shown to a citizen.
+        EXPECT_EQ(engine->cancel(web(), old, patient(0)).code, ErrorCode::booking_not_found);
+        EXPECT_EQ(engine->cancel(staff(), old, {}).code, ErrorCode::booking_already_cancelled);
         auto v = engine->booking(old);
         ASSERT_TRUE(v.has_value());
         EXPECT_FALSE(v->active);
@@ -448,6 +451,73 @@ TEST_F(FourBookings, EndedBookingsFreeTheirRecordsAndOldIdsStayEnded) {
         engine->cancel(web(), BookingId{live.value.id.value + (std::uint64_t{1} << 40)}, patient(7))
             .code,
         ErrorCode::booking_not_found);  // a generation that has not happened yet
+}
+
+}  // namespace
+}  // namespace slotmatch::testing
+
+namespace slotmatch::testing {
+namespace {
+
+TEST_F(Edges, AJustEndedBookingAnswersItsOwnerOnly) {
+    auto a = book(web(), slot("r1", "all3", "2026-03-03T08:00"), patient(1));
+    ASSERT_TRUE(a.ok());
+    ASSERT_TRUE(engine->cancel(web(), a.value.id, patient(1)).ok());
+    EXPECT_EQ(engine->cancel(web(), a.value.id, patient(1)).code,
+              ErrorCode::booking_already_cancelled);
+    EXPECT_EQ(engine->cancel(web(), a.value.id, patient(2)).code, ErrorCode::booking_not_found);
+    EXPECT_EQ(engine->cancel(staff("u2"), a.value.id, {}).code, ErrorCode::unauthorized);
+    EXPECT_EQ(engine->cancel(staff(), a.value.id, {}).code, ErrorCode::booking_already_cancelled);
+}
+
+TEST_F(FourBookings, RecordsFreedOnAnotherThreadAreReused) {
+    std::vector<BookingId> made;
+    for (const char* t : {"08:00", "08:20", "08:40", "09:00"}) {
+        auto b = book(staff(), slot("r1", "all3", (std::string("2026-03-03T") + t).c_str()),
+                      patient(static_cast<int>(made.size())));
+        ASSERT_TRUE(b.ok());
+        made.push_back(b.value.id);
+    }
+    std::thread other([&] {
+        for (BookingId b : made) ASSERT_TRUE(engine->cancel(staff(), b, {}).ok());
+    });
+    other.join();
+    drain_events();
+    // All four records came back, though another thread freed them.
+    for (const char* t : {"08:00", "08:20", "08:40", "09:00"}) {
+        auto again = book(staff(), slot("r1", "all3", (std::string("2026-03-04T") + t).c_str()),
+                          patient(20));
+        EXPECT_TRUE(again.ok()) << t << " " << again.message;
+    }
+}
+
+TEST_F(Edges, TwoCancelsOfOneBookingGetOneSuccessAndOneAlreadyCancelled) {
+#if defined(__SANITIZE_THREAD__)
+    constexpr int rounds = 300;
+#else
+    constexpr int rounds = 3000;
+#endif
+    SlotId s = slot("r1", "all3", "2026-03-03T08:00");
+    for (int round = 0; round < rounds; ++round) {
+        auto a = book(staff(), s, patient(1));
+        ASSERT_TRUE(a.ok());
+        std::atomic<int> go{0};
+        ErrorCode codes[2];
+        auto cancel = [&](int who) {
+            go.fetch_add(1);
+            while (go.load() < 2) {
+            }
+            codes[who] = engine->cancel(staff(), a.value.id, {}).code;
+        };
+        std::thread t0(cancel, 0), t1(cancel, 1);
+        t0.join();
+        t1.join();
+        const int ok = (codes[0] == ErrorCode::ok) + (codes[1] == ErrorCode::ok);
+        ASSERT_EQ(ok, 1) << "round " << round;
+        const ErrorCode other = codes[0] == ErrorCode::ok ? codes[1] : codes[0];
+        ASSERT_EQ(other, ErrorCode::booking_already_cancelled) << "round " << round;
+        drain_events();
+    }
 }
 
 }  // namespace

@@ -301,31 +301,53 @@ BookingView Engine::view(BookingId b) const {
     return v;
 }
 
-// The id names a published booking of its record's current generation (live or just ended).
-bool Engine::booking_exists(BookingId b) const {
-    if ((b.value & booking_index_mask) == 0 || index_of(b) >= bookings_->handed_out()) return false;
+// What an id names, from the record's generation (see BookingRecord) and atomic identity. The
+// identity is read between two readings of the generation, so a reuse in between is seen.
+Engine::BookingRef Engine::identify(BookingId b) const {
+    using Kind = BookingRef::Kind;
+    BookingRef ref;
+    ref.id = b;
+    if ((b.value & booking_index_mask) == 0 || index_of(b) >= bookings_->handed_out()) return ref;
     const BookingRecord& r = (*bookings_)[index_of(b)];
-    return r.generation.load(std::memory_order_acquire) == generation_of(b) &&
-           r.ready.load(std::memory_order_acquire);
+    const std::uint32_t made_in = generation_of(b);
+    const std::uint32_t before = r.generation.load(std::memory_order_acquire);
+    if (before < made_in) return ref;
+    if (before > made_in + 1) {
+        ref.kind = Kind::ended_forgotten;
+        return ref;
+    }
+    const bool ready = r.ready.load(std::memory_order_acquire);
+    ref.slot = SlotId{r.slot.load(std::memory_order_relaxed)};
+    ref.patient = PatientKey{r.patient.load(std::memory_order_relaxed)};
+    std::atomic_thread_fence(std::memory_order_acquire);
+    const std::uint32_t after = r.generation.load(std::memory_order_acquire);
+    if (after == made_in) {
+        ref.kind = ready ? Kind::live : Kind::unknown;
+    } else if (after == made_in + 1) {
+        ref.kind = Kind::ended;  // ended (maybe while we read), not yet reused
+    } else {
+        ref.kind = Kind::ended_forgotten;
+    }
+    return ref;
 }
 
-// A booking by id. One that has ended and whose record has been reused is reported with its id
-// and `active = false` only: its details are history, which the journal keeps.
+// A booking by id. An ended one is reported with its id and `active = false` only (the other
+// fields are left empty): its details are history, which the journal keeps.
 std::optional<BookingView> Engine::booking(BookingId b) const {
-    if ((b.value & booking_index_mask) == 0 || index_of(b) >= bookings_->handed_out()) {
-        return std::nullopt;
-    }
-    const BookingRecord& r = (*bookings_)[index_of(b)];
-    const std::uint32_t now_generation = r.generation.load(std::memory_order_acquire);
-    if (generation_of(b) > now_generation) return std::nullopt;
+    const BookingRef ref = identify(b);
+    if (ref.kind == BookingRef::Kind::unknown) return std::nullopt;
     BookingView ended;
     ended.id = b;
-    if (generation_of(b) < now_generation) return ended;
-    PatientRecord* patient = patients_.find(PatientKey{r.patient.load(std::memory_order_relaxed)});
+    if (ref.kind != BookingRef::Kind::live) return ended;
+    PatientRecord* patient = patients_.find(ref.patient);
     if (patient == nullptr) return std::nullopt;
-    PatientClaim claim(*patient);  // the details are stable while the claim is held
-    if (r.generation.load(std::memory_order_acquire) != generation_of(b)) return ended;
-    if (!r.ready.load(std::memory_order_acquire)) return std::nullopt;
+    PatientClaim claim(*patient);  // the details are stable while their patient's claim is held
+    const BookingRecord& r = (*bookings_)[index_of(b)];
+    if (r.generation.load(std::memory_order_acquire) != generation_of(b) ||
+        !r.ready.load(std::memory_order_acquire) ||
+        r.patient.load(std::memory_order_relaxed) != ref.patient.value) {
+        return ended;
+    }
     return view(b);
 }
 

@@ -294,13 +294,18 @@ Outcome<Engine::Taken> Engine::take_slot(const Actor& actor, SlotId slot, const 
     for (;;) {
         std::uint64_t w = rec.word.load(word_order);
         if (auto bad = check_take(actor, rec, w, target, &patient, now); !bad.ok()) {
-            if (idx) bookings_->release(*idx);
+            if (idx) bookings_->give_back(*idx);
             return Out::refuse(bad);
         }
         if (!idx && !(idx = bookings_->allocate())) {
             return Out::refuse(ErrorCode::overloaded, "", "booking table full");
         }
         BookingRecord& fresh = (*bookings_)[*idx];
+        if (fresh.generation.load(std::memory_order_relaxed) % 2 == 1) {
+            // A record whose booking ended: its next generation starts before anything of the
+            // new booking is written, so readers of the old id see the reuse.
+            fresh.generation.fetch_add(1, std::memory_order_acq_rel);
+        }
         fresh.fields = fields;
         fresh.fields.slot_id = slot;
         fresh.slot.store(slot.value, std::memory_order_relaxed);

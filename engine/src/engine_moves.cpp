@@ -16,47 +16,45 @@ bool billable_change(Instant changed_at, Instant previous_start) {
 }  // namespace
 
 // INVALID_REQUEST, UNAUTHORIZED, BOOKING_NOT_FOUND, BOOKING_ALREADY_CANCELLED, in that order.
-// Web and proxy requests reach only the named citizen's bookings: another citizen's booking is
-// reported as not found, so that its existence does not leak. Reads only the booking's atomic
-// identity: the caller takes the patient's claim before it reads the details.
+// Web and proxy requests reach only the named citizen's bookings: another citizen's booking,
+// or an ended one whose owner can no longer be shown, is reported as not found, so that its
+// existence does not leak. Reads only the booking's atomic identity (see identify()): the
+// caller takes the patient's claim before it reads the details.
 Outcome<Engine::BookingRef> Engine::check_booking_access(const Actor& actor, BookingId b,
                                                          PatientKey patient) const {
     using Out = Outcome<BookingRef>;
+    using Kind = BookingRef::Kind;
     if (auto bad = check_actor(actor); !bad.ok()) return Out::refuse(bad);
-    if (actor.channel != Channel::staff && !valid_patient(patient)) {
+    const bool citizen = actor.channel != Channel::staff;
+    if (citizen && !valid_patient(patient)) {
         return Out::refuse(ErrorCode::invalid_request, "patient",
                            "not a personnummer or samordningsnummer");
     }
     const auto not_found = Out::refuse(ErrorCode::booking_not_found, "booking", "no such booking");
     const auto ended = Out::refuse(ErrorCode::booking_already_cancelled, "booking",
                                    "the booking was cancelled or rebooked");
-    if ((b.value & booking_index_mask) == 0 || index_of(b) >= bookings_->handed_out()) {
+    const BookingRef ref = identify(b);
+    if (ref.kind == Kind::unknown || (citizen && ref.kind == Kind::ended_forgotten)) {
         return not_found;
     }
-    const BookingRecord& rec = (*bookings_)[index_of(b)];
-    const std::uint32_t generation = rec.generation.load(std::memory_order_acquire);
-    if (generation_of(b) > generation) return not_found;
-    if (generation_of(b) < generation) return ended;  // ended, and its record reused
-    if (!rec.ready.load(std::memory_order_acquire)) return not_found;
-    const BookingRef ref{b, SlotId{rec.slot.load(std::memory_order_relaxed)},
-                         PatientKey{rec.patient.load(std::memory_order_relaxed)}};
-    if (rec.generation.load(std::memory_order_acquire) != generation) return ended;
-    if (actor.channel != Channel::staff && ref.patient != patient) return not_found;
+    if (ref.kind == Kind::ended_forgotten) return ended;  // staff: the unit cannot be shown
+    if (citizen && ref.patient != patient) return not_found;
     const UnitIdx unit = catalog_.resource(ResourceIdx{index_.record(ref.slot).resource}).unit;
     if (!acts_in_unit(actor, unit)) {
         return Out::refuse(ErrorCode::unauthorized, "booking", "staff act only in their own unit");
     }
-    if (!active_booking(b)) return ended;
+    if (ref.kind == Kind::ended || !active_booking(b)) return ended;
     return {ErrorCode::ok, {}, {}, ref};
 }
 
-// Ends a booking's life in its record: old ids stop reaching it, and the record is reused.
-// The caller holds the patient's claim and has built its reply and event.
+// Ends a booking's life in its record: old ids stop reaching its details, and the record is
+// reused (unless its generation has run out of id bits). The caller holds the patient's claim
+// and has built its reply and event.
 void Engine::retire(BookingId b) {
     BookingRecord& rec = (*bookings_)[index_of(b)];
+    const std::uint32_t ended = rec.generation.fetch_add(1, std::memory_order_acq_rel) + 1;
     rec.ready.store(false, std::memory_order_release);
-    rec.generation.fetch_add(1, std::memory_order_acq_rel);
-    bookings_->release(index_of(b));
+    if (ended + 1 <= booking_generation_limit) bookings_->release(index_of(b));
 }
 
 // The booking's slot goes to rest (free, blocked or removed) and leaves the patient's list;

@@ -13,17 +13,29 @@ namespace slotmatch {
 // patient) is atomic and may be read by anyone; the details in `fields` are written before the
 // booking is published and read only under the booking patient's claim, and since a booking
 // ends (and its record is reused) only under that claim, they are stable while read.
+//
+// The generation is even while the record is in use (or unused) and odd from the moment its
+// booking ends until the record is taken again, so a reader can tell "ended, details of that
+// booking still here" from "reused". Ids carry generation / 2 in 24 bits; a record whose
+// generation would pass that is not reused again.
 struct Engine::BookingRecord {
     std::atomic<std::uint32_t> generation{0};
-    std::atomic<bool> ready{false};  // published in this generation (false: never, or reused)
+    std::atomic<bool> ready{false};  // published in this generation (false: never, or ended)
     std::atomic<std::uint32_t> slot{0};
     std::atomic<std::uint64_t> patient{0};
     BookingFields fields;
     std::atomic<BookingEnd> end{BookingEnd::none};
 };
 
-// An existing booking's identity, read without the patient's claim.
+// A booking's identity as seen from its id, read without the patient's claim.
 struct Engine::BookingRef {
+    enum class Kind : std::uint8_t {
+        unknown,         // no such id (yet), or its record is not published
+        live,            // published; slot and patient are the booking's
+        ended,           // cancelled or rebooked; slot and patient are still the booking's
+        ended_forgotten  // ended and the record reused: slot and patient are unknown
+    };
+    Kind kind = Kind::unknown;
     BookingId id;
     SlotId slot;
     PatientKey patient;
@@ -92,11 +104,14 @@ inline constexpr std::uint64_t booking_index_mask = (std::uint64_t{1} << booking
 inline std::uint64_t index_of(BookingId b) {
     return (b.value & booking_index_mask) - 1;
 }
+inline constexpr std::uint32_t booking_generation_limit =
+    ((std::uint32_t{1} << (64 - booking_index_bits)) - 1) * 2;  // the last even one ids can carry
+// The (even) generation of the record that the id was made in.
 inline std::uint32_t generation_of(BookingId b) {
-    return static_cast<std::uint32_t>(b.value >> booking_index_bits);
+    return static_cast<std::uint32_t>(b.value >> booking_index_bits) * 2;
 }
 inline BookingId booking_id(std::uint64_t index, std::uint32_t generation) {
-    return BookingId{(std::uint64_t{generation} << booking_index_bits) | (index + 1)};
+    return BookingId{(std::uint64_t{generation / 2} << booking_index_bits) | (index + 1)};
 }
 inline std::uint64_t index_of(HoldId h) {
     return h.value - 1;

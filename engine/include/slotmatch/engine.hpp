@@ -262,7 +262,7 @@ class Engine {
     void forget_ended(PatientRecord& p, Instant now) const;
     void record_booking(PatientRecord& p, BookingId b, std::optional<BookingId> replacing) const;
     std::optional<BookingId> active_booking(BookingId b) const;
-    bool booking_exists(BookingId b) const;
+    BookingRef identify(BookingId b) const;
     BookingId current_id(std::uint64_t index) const;
 
     // Waitlist entries of one patient; the caller holds the patient's claim.

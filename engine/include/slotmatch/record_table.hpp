@@ -1,11 +1,11 @@
 // A table of records addressed by a 64-bit index. The whole capacity is reserved at start-up as
 // zeroed memory (see zeroed_memory.hpp), so a record never moves once handed out and allocate()
-// never allocates from the heap. Records the owner is done with come back through release() and
-// are handed out again first (a lock-free stack, tagged against ABA), so a running engine keeps
-// reusing warm memory. A record's empty state is all-zero bytes.
+// never allocates from the heap. Records the owner is done with come back through release() (a
+// lock-free stack, tagged against ABA) or give_back() (a thread's spare) and are handed out
+// again first, so a running engine keeps reusing warm memory. A record's empty state is all-zero
+// bytes.
 #pragma once
 
-#include <array>
 #include <atomic>
 #include <cstdint>
 #include <optional>
@@ -27,29 +27,34 @@ class RecordTable {
     RecordTable& operator=(const RecordTable&) = delete;
 
     // A free index, or nothing when the table is full (the caller refuses with OVERLOADED).
-    // Freed indices come back first from this thread's own cache, then from the shared stack.
+    // This thread's spare comes first, then records released by anyone, then fresh ones.
     std::optional<std::uint64_t> allocate() {
-        LocalCache& cache = this_thread_cache();
-        if (cache.table == serial_ && cache.count > 0) return cache.index[--cache.count];
+        Spare& spare = this_thread_spare();
+        if (spare.table == serial_) {
+            spare.table = 0;
+            return spare.index;
+        }
         if (auto reused = pop_released()) return reused;
         std::uint64_t i = next_.fetch_add(1, std::memory_order_relaxed);
         if (i >= records_.size()) return std::nullopt;
         return i;
     }
 
-    // Returns a record whose owner is done with it, for reuse: one that was never published
-    // (an attempt refused or lost to a race: refusals cost no capacity) or one whose life has
-    // ended. The caller guarantees that no one can reach the record any more except through
-    // checks that detect reuse (generations). Kept in this thread's cache while it has room,
-    // so a thread reuses its own warm records without touching a shared cache line.
+    // Takes back an index whose record was never published (an attempt refused or lost to a
+    // race), as this thread's spare: refusals cost no capacity and touch no shared line.
+    void give_back(std::uint64_t i) { this_thread_spare() = Spare{serial_, i}; }
+
+    // Returns a record whose life has ended, for anyone to reuse. The caller guarantees that no
+    // one can reach the record any more except through checks that detect reuse (generations).
     void release(std::uint64_t i) {
-        LocalCache& cache = this_thread_cache();
-        if (cache.table != serial_) cache = LocalCache{serial_, 0, {}};  // another table's: dropped
-        if (cache.count < cache.index.size()) {
-            cache.index[cache.count++] = i;
-            return;
+        std::uint64_t head = released_head_.load(std::memory_order_acquire);
+        for (;;) {
+            links_[i].store(head & index_mask, std::memory_order_relaxed);
+            const std::uint64_t tagged = ((head >> index_bits) + 1) << index_bits | (i + 1);
+            if (released_head_.compare_exchange_weak(head, tagged, std::memory_order_acq_rel)) {
+                return;
+            }
         }
-        push_released(i);
     }
 
     T& operator[](std::uint64_t i) { return records_[i]; }
@@ -65,17 +70,6 @@ class RecordTable {
     static constexpr unsigned index_bits = 40;  // index + 1; the high 24 bits count pushes
     static constexpr std::uint64_t index_mask = (std::uint64_t{1} << index_bits) - 1;
 
-    void push_released(std::uint64_t i) {
-        std::uint64_t head = released_head_.load(std::memory_order_acquire);
-        for (;;) {
-            links_[i].store(head & index_mask, std::memory_order_relaxed);
-            const std::uint64_t tagged = ((head >> index_bits) + 1) << index_bits | (i + 1);
-            if (released_head_.compare_exchange_weak(head, tagged, std::memory_order_acq_rel)) {
-                return;
-            }
-        }
-    }
-
     std::optional<std::uint64_t> pop_released() {
         std::uint64_t head = released_head_.load(std::memory_order_acquire);
         while ((head & index_mask) != 0) {
@@ -89,15 +83,13 @@ class RecordTable {
         return std::nullopt;
     }
 
-    static constexpr std::size_t local_cache_max = 64;
-    struct LocalCache {
-        std::uint64_t table = 0;  // serial of the table the indices belong to; 0 = none
-        std::uint32_t count = 0;
-        std::array<std::uint64_t, local_cache_max> index{};
+    struct Spare {
+        std::uint64_t table = 0;  // serial of the table the index belongs to; 0 = none
+        std::uint64_t index = 0;
     };
-    static LocalCache& this_thread_cache() {
-        thread_local LocalCache cache;
-        return cache;
+    static Spare& this_thread_spare() {
+        thread_local Spare spare;
+        return spare;
     }
     // Serials, not addresses, name tables: a new table may reuse a dead one's address.
     static std::atomic<std::uint64_t>& next_serial() {
