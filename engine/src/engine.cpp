@@ -317,9 +317,9 @@ Engine::BookingRef Engine::identify(BookingId b) const {
         return ref;
     }
     const bool ready = r.ready.load(std::memory_order_acquire);
-    ref.slot = SlotId{r.slot.load(std::memory_order_relaxed)};
-    ref.patient = PatientKey{r.patient.load(std::memory_order_relaxed)};
-    std::atomic_thread_fence(std::memory_order_acquire);
+    // Acquire loads: the second reading of the generation cannot move before them.
+    ref.slot = SlotId{r.slot.load(std::memory_order_acquire)};
+    ref.patient = PatientKey{r.patient.load(std::memory_order_acquire)};
     const std::uint32_t after = r.generation.load(std::memory_order_acquire);
     if (after == made_in) {
         ref.kind = ready ? Kind::live : Kind::unknown;
