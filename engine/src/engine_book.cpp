@@ -301,10 +301,11 @@ Outcome<Engine::Taken> Engine::take_slot(const Actor& actor, SlotId slot, const 
             return Out::refuse(ErrorCode::overloaded, "", "booking table full");
         }
         BookingRecord& fresh = (*bookings_)[*idx];
-        if (fresh.generation.load(std::memory_order_relaxed) % 2 == 1) {
-            // A record whose booking ended: its next generation starts before anything of the
-            // new booking is written, so readers of the old id see the reuse.
-            fresh.generation.fetch_add(1, std::memory_order_acq_rel);
+        if (const std::uint32_t g = fresh.generation.load(std::memory_order_relaxed); g % 2 == 1) {
+            // A record whose booking ended (this thread owns it now): its next generation
+            // starts before anything of the new booking is written, so readers of the old id
+            // see the reuse.
+            fresh.generation.store(g + 1, std::memory_order_release);
         }
         fresh.fields = fields;
         fresh.fields.slot_id = slot;

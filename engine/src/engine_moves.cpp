@@ -52,7 +52,10 @@ Outcome<Engine::BookingRef> Engine::check_booking_access(const Actor& actor, Boo
 // and has built its reply and event.
 void Engine::retire(BookingId b) {
     BookingRecord& rec = (*bookings_)[index_of(b)];
-    const std::uint32_t ended = rec.generation.fetch_add(1, std::memory_order_acq_rel) + 1;
+    // Only the booking's owner, under the patient's claim, changes the generation now: a plain
+    // store, no read-modify-write.
+    const std::uint32_t ended = rec.generation.load(std::memory_order_relaxed) + 1;
+    rec.generation.store(ended, std::memory_order_release);
     rec.ready.store(false, std::memory_order_release);
     if (ended + 1 <= booking_generation_limit) bookings_->release(index_of(b));
 }
