@@ -14,6 +14,7 @@
 #include <slotmatch/engine.hpp>
 #include <sstream>
 
+#include "cli.hpp"
 #include "region_gen.hpp"
 
 namespace po = boost::program_options;
@@ -42,18 +43,10 @@ int main(int argc, char** argv) {
         "units", po::value(&spec.units)->default_value(spec.units), "health centres")(
         "days", po::value(&spec.days)->default_value(spec.days), "days of schedules")(
         "seed", po::value(&spec.seed)->default_value(spec.seed), "generator seed");
-    po::variables_map vm;
-    try {
-        po::store(po::parse_command_line(argc, argv, options), vm);
-        po::notify(vm);
-    } catch (const po::error& e) {
-        std::cerr << "slotmatch_footprint: " << e.what() << "\n\n" << options;
-        return 2;
-    }
-    if (vm.count("help")) {
-        std::cout << "slotmatch_footprint — memory per slot and start-up time.\n\n" << options;
-        return 0;
-    }
+    int exit_code = 0;
+    const auto parsed = tools::parse_command_line(argc, argv, options, "slotmatch_footprint",
+                                                  "memory per slot and start-up time.", exit_code);
+    if (!parsed) return exit_code;
     std::ostringstream yaml, progress;
     if (tools::generate_region(spec, yaml, progress) != 0) {
         std::cerr << progress.str();

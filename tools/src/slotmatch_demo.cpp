@@ -7,6 +7,7 @@
 #include <map>
 #include <slotmatch/patient.hpp>
 
+#include "cli.hpp"
 #include "report.hpp"
 
 namespace po = boost::program_options;
@@ -231,19 +232,12 @@ int main(int argc, char** argv) {
         "config", po::value<std::string>()->default_value("tools/regions/demo.yaml"),
         "the region config (YAML)")("clock", po::value<std::string>()->default_value(default_clock),
                                     "fixed:ISO8601 — the moment the session plays at");
-    po::variables_map vm;
-    try {
-        po::store(po::parse_command_line(argc, argv, options), vm);
-        po::notify(vm);
-    } catch (const po::error& e) {
-        std::cerr << "slotmatch-demo: " << e.what() << "\n\n" << options;
-        return 2;
-    }
-    if (vm.count("help")) {
-        std::cout << "slotmatch-demo — a scripted booking session on the embedded engine.\n\n"
-                  << options;
-        return 0;
-    }
+    int exit_code = 0;
+    const auto parsed =
+        tools::parse_command_line(argc, argv, options, "slotmatch-demo",
+                                  "a scripted booking session on the embedded engine.", exit_code);
+    if (!parsed) return exit_code;
+    const auto& vm = *parsed;
     const std::string path = vm["config"].as<std::string>();
     LoadResult loaded = load_region_file(path);
     std::cout << "Region " << path << '\n';

@@ -3,6 +3,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "cli.hpp"
 #include "region_gen.hpp"
 
 namespace po = boost::program_options;
@@ -19,18 +20,10 @@ int main(int argc, char** argv) {
         "seed", po::value(&o.seed)->default_value(o.seed), "the same seed gives the same region")(
         "start", po::value(&o.start)->default_value(o.start), "first schedule day, YYYY-MM-DD")(
         "out", po::value(&out_path), "write here instead of standard output");
-    po::variables_map vm;
-    try {
-        po::store(po::parse_command_line(argc, argv, options), vm);
-        po::notify(vm);
-    } catch (const po::error& e) {
-        std::cerr << "slotmatch-gen: " << e.what() << "\n\n" << options;
-        return 2;
-    }
-    if (vm.count("help")) {
-        std::cout << "slotmatch-gen — a synthetic region at national scale.\n\n" << options;
-        return 0;
-    }
+    int exit_code = 0;
+    const auto parsed = slotmatch::tools::parse_command_line(
+        argc, argv, options, "slotmatch-gen", "a synthetic region at national scale.", exit_code);
+    if (!parsed) return exit_code;
     if (o.units < 1 || o.units > 100000 || o.days < 1 || o.days > 400) {
         std::cerr << "slotmatch-gen: --units must be 1..100000 and --days 1..400\n";
         return 2;

@@ -3,6 +3,7 @@
 #include <boost/program_options.hpp>
 #include <iostream>
 
+#include "cli.hpp"
 #include "report.hpp"
 
 namespace po = boost::program_options;
@@ -16,21 +17,14 @@ int main(int argc, char** argv) {
         "validate the config, print its lint (R6, R7, R8, R12) and a summary, and exit:\n"
         "0 = loads (warnings allowed), 1 = errors")(
         "clock", po::value<std::string>(), "fixed:ISO8601 — a clock that stands still (tests)");
-    po::variables_map vm;
-    try {
-        po::store(po::parse_command_line(argc, argv, options), vm);
-        po::notify(vm);
-    } catch (const po::error& e) {
-        std::cerr << "slotmatchd: " << e.what() << "\n\n" << options;
-        return 2;
-    }
-    if (vm.count("help")) {
-        std::cout << "slotmatchd — the slotmatch engine server.\n\n"
-                  << options
-                  << "\nServing requests (--listen, --store, --journal) is not in this build yet;"
-                     " only --check is.\n";
-        return 0;
-    }
+    int exit_code = 0;
+    const auto parsed =
+        tools::parse_command_line(argc, argv, options, "slotmatchd",
+                                  "the slotmatch engine server. Serving requests (--listen, "
+                                  "--store, --journal) is not in this build yet; only --check is",
+                                  exit_code);
+    if (!parsed) return exit_code;
+    const auto& vm = *parsed;
     if (!vm.count("config")) {
         std::cerr << "slotmatchd: --config is required (try --help)\n";
         return 2;

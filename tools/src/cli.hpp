@@ -1,0 +1,34 @@
+// The programs' command lines (Boost.Program_options): one way to parse, report a bad
+// command line (exit code 2, with the options), and answer --help.
+#pragma once
+
+#include <boost/program_options.hpp>
+#include <iostream>
+#include <optional>
+#include <string>
+
+namespace slotmatch::tools {
+
+// The parsed options, or nothing after printing why; `exit_code` is then 0 (--help) or 2.
+inline std::optional<boost::program_options::variables_map> parse_command_line(
+    int argc, char** argv, const boost::program_options::options_description& options,
+    const std::string& program, const std::string& summary, int& exit_code) {
+    namespace po = boost::program_options;
+    po::variables_map vm;
+    try {
+        po::store(po::parse_command_line(argc, argv, options), vm);
+        po::notify(vm);
+    } catch (const po::error& e) {
+        std::cerr << program << ": " << e.what() << "\n\n" << options;
+        exit_code = 2;
+        return std::nullopt;
+    }
+    if (vm.count("help")) {
+        std::cout << program << " — " << summary << "\n\n" << options;
+        exit_code = 0;
+        return std::nullopt;
+    }
+    return vm;
+}
+
+}  // namespace slotmatch::tools
