@@ -357,12 +357,17 @@ Outcome<BookingView> Engine::book_slot(const Actor& actor, SlotId slot, const Bo
         return Out::refuse(ErrorCode::unauthorized, "slot", "staff act only in their own unit");
     }
     const Target target{request.patient, via_hold, std::nullopt, {}, {}};
-    // A first look without the claim: most refusals end here, before a patient record exists.
-    if (auto bad = check_take(actor, rec, rec.word.load(word_order), target, nullptr, clock_.now());
-        !bad.ok()) {
-        return Out::refuse(bad);
+    // A patient seen before has a record already; for a new one, a first look without the
+    // claim ends most refusals before a patient record is made.
+    PatientRecord* patient = patients_.find(request.patient);
+    if (patient == nullptr) {
+        if (auto bad =
+                check_take(actor, rec, rec.word.load(word_order), target, nullptr, clock_.now());
+            !bad.ok()) {
+            return Out::refuse(bad);
+        }
+        patient = patients_.get_or_create(request.patient);
     }
-    PatientRecord* patient = patients_.get_or_create(request.patient);
     if (patient == nullptr) return Out::refuse(ErrorCode::overloaded, "", "patient table full");
     const BookingFields fields = draft(actor, request, unit);
     PatientClaim claim(*patient);
