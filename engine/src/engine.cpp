@@ -34,6 +34,7 @@ Engine::Engine(Catalog catalog, const Clock& clock, EngineLimits limits)
     active_blocks_per_resource_ =
         std::make_unique<std::atomic<std::uint32_t>[]>(catalog_.resources.size());
     events_ = std::make_unique<EventRings>(pow2_at_least(limits_.events_max), limits_.event_lanes);
+    lane_records_ = std::make_unique<LaneRecords[]>(limits_.event_lanes);
     // The booking window needs today's local day and future midnights on every booking: cache
     // them for the schedules' days, with a year either side (published slots, window N).
     if (!catalog_.schedules.empty()) {
@@ -299,6 +300,34 @@ BookingView Engine::view(BookingId b) const {
     v.slot = view(r.fields.slot_id);
     v.active = active_booking(b).has_value();
     return v;
+}
+
+std::optional<std::uint64_t> Engine::take_record(Reservation& lane) {
+    LaneRecords& mine = lane_records_[lane.lane()];
+    if (mine.count > 0) return mine.index[--mine.count];
+    if (auto i = bookings_->allocate()) return i;
+    // The table has no fresh or shared record left: take one kept by another lane (claiming
+    // that lane for the moment, so its cache is ours alone).
+    for (std::size_t l = 0; l < events_->lane_count(); ++l) {
+        if (l == lane.lane()) continue;
+        EventRings::Lane* other = events_->try_claim(l);
+        if (other == nullptr) continue;
+        LaneRecords& theirs = lane_records_[l];
+        std::optional<std::uint64_t> taken;
+        if (theirs.count > 0) taken = theirs.index[--theirs.count];
+        events_->release(other);
+        if (taken) return taken;
+    }
+    return std::nullopt;
+}
+
+void Engine::put_record(Reservation& lane, std::uint64_t index) {
+    LaneRecords& mine = lane_records_[lane.lane()];
+    if (mine.count < LaneRecords::max) {
+        mine.index[mine.count++] = index;
+    } else {
+        bookings_->release(index);
+    }
 }
 
 // What an id names, from the record's generation (see BookingRecord) and atomic identity. The

@@ -285,7 +285,8 @@ static bool take_word(SlotRecord& rec, std::uint64_t& expected, std::uint64_t bo
 // means the slot changed under us: read it again and decide again. The record is taken only
 // when the checks pass and given back if the attempt ends refused.
 Outcome<Engine::Taken> Engine::take_slot(const Actor& actor, SlotId slot, const Target& target,
-                                         const BookingFields& fields, PatientRecord& patient) {
+                                         const BookingFields& fields, PatientRecord& patient,
+                                         Reservation& lane) {
     using Out = Outcome<Taken>;
     SlotRecord& rec = index_.record(slot);
     const Instant now = clock_.now();
@@ -294,10 +295,10 @@ Outcome<Engine::Taken> Engine::take_slot(const Actor& actor, SlotId slot, const 
     for (;;) {
         std::uint64_t w = rec.word.load(word_order);
         if (auto bad = check_take(actor, rec, w, target, &patient, now); !bad.ok()) {
-            if (idx) bookings_->give_back(*idx);
+            if (idx) put_record(lane, *idx);
             return Out::refuse(bad);
         }
-        if (!idx && !(idx = bookings_->allocate())) {
+        if (!idx && !(idx = take_record(lane))) {
             return Out::refuse(ErrorCode::overloaded, "", "booking table full");
         }
         BookingRecord& fresh = (*bookings_)[*idx];
@@ -375,7 +376,7 @@ Outcome<BookingView> Engine::book_slot(const Actor& actor, SlotId slot, const Bo
     if (request.from_waitlist && !(waiting = find_waiting(unit, type, request.patient))) {
         return not_waiting;
     }
-    auto taken = take_slot(actor, slot, target, fields, *patient);
+    auto taken = take_slot(actor, slot, target, fields, *patient, reservation);
     if (!taken.ok()) return Out::refuse(taken);
     if (waiting) {
         (*waitlist_)[*waiting].state.store(WaitlistState::removed, std::memory_order_release);

@@ -50,14 +50,14 @@ Outcome<Engine::BookingRef> Engine::check_booking_access(const Actor& actor, Boo
 // Ends a booking's life in its record: old ids stop reaching its details, and the record is
 // reused (unless its generation has run out of id bits). The caller holds the patient's claim
 // and has built its reply and event.
-void Engine::retire(BookingId b) {
+void Engine::retire(BookingId b, Reservation& lane) {
     BookingRecord& rec = (*bookings_)[index_of(b)];
     // Only the booking's owner, under the patient's claim, changes the generation now: a plain
     // store, no read-modify-write.
     const std::uint32_t ended = rec.generation.load(std::memory_order_relaxed) + 1;
     rec.generation.store(ended, std::memory_order_release);
     rec.ready.store(false, std::memory_order_release);
-    if (ended + 1 <= booking_generation_limit) bookings_->release(index_of(b));
+    if (ended + 1 <= booking_generation_limit) put_record(lane, index_of(b));
 }
 
 // The booking's slot goes to rest (free, blocked or removed) and leaves the patient's list;
@@ -94,13 +94,13 @@ std::uint64_t Engine::release_source(BookingId b, BookingEnd why, PatientRecord&
 // (R16). Skips candidates lost to parallel bookings.
 Outcome<Engine::Taken> Engine::take_for_rebook(const Actor& actor, const RebookRequest& request,
                                                const BookingRef& source,
-                                               const BookingFields& fields,
-                                               PatientRecord& patient) {
+                                               const BookingFields& fields, PatientRecord& patient,
+                                               Reservation& lane) {
     const SlotRecord& from = index_.record(source.slot);
     const Target target{source.patient, std::nullopt, request.booking,
                         TypeIdx{from.type.load(std::memory_order_relaxed)},
                         ResourceIdx{from.resource}};
-    if (request.slot) return take_slot(actor, *request.slot, target, fields, patient);
+    if (request.slot) return take_slot(actor, *request.slot, target, fields, patient, lane);
     auto taken = Outcome<Taken>::refuse(ErrorCode::slot_not_available, "slot",
                                         "no free slot on the same resource and type");
     const Shard* shard = index_.shard(target.same_resource, target.same_type);
@@ -108,7 +108,7 @@ Outcome<Engine::Taken> Engine::take_for_rebook(const Actor& actor, const RebookR
     for (std::size_t round = 0; shard != nullptr && round < limits_.match_attempts_max; ++round) {
         auto candidate = first_free(actor, *shard, after, end_of_time, source.slot);
         if (!candidate) break;
-        taken = take_slot(actor, *candidate, target, fields, patient);
+        taken = take_slot(actor, *candidate, target, fields, patient, lane);
         if (taken.ok() || (taken.code != ErrorCode::slot_already_reserved &&
                            taken.code != ErrorCode::patient_already_occupied)) {
             break;
@@ -162,7 +162,7 @@ Outcome<MoveResult> Engine::rebook(const Actor& actor, const RebookRequest& requ
     fields.actor = actor.id;
     fields.actor_name = actor.name;
     fields.changed_at = now;
-    auto taken = take_for_rebook(actor, request, source, fields, patient);
+    auto taken = take_for_rebook(actor, request, source, fields, patient, reservation);
     if (!taken.ok()) return Out::refuse(taken);
     // The target is ours; now the source goes to rest. Between the two CASes both slots are
     // unavailable to others, never both free, and the patient's list swaps one for the other
@@ -185,7 +185,7 @@ Outcome<MoveResult> Engine::rebook(const Actor& actor, const RebookRequest& requ
     e.billable = result.billable;
     e.from_waitlist = fields.from_waitlist;
     reservation.publish(e);
-    retire(request.booking);
+    retire(request.booking, reservation);
     return {ErrorCode::ok, {}, {}, result};
 }
 
@@ -244,7 +244,7 @@ Outcome<MoveResult> Engine::cancel(const Actor& actor, BookingId b, PatientKey p
         back.booking = b;
         reservation.publish(back);
     }
-    retire(b);
+    retire(b, reservation);
     return {ErrorCode::ok, {}, {}, result};
 }
 

@@ -3,6 +3,7 @@
 // or through its flag (a release store) for scanners.
 #pragma once
 
+#include <array>
 #include <slotmatch/engine.hpp>
 
 namespace slotmatch {
@@ -83,6 +84,7 @@ class Engine::Reservation {
     Reservation(const Reservation&) = delete;
     Reservation& operator=(const Reservation&) = delete;
     bool ok() const { return left_ > 0; }
+    std::size_t lane() const { return lane_->index(); }
     void publish(const Event& e) {
         SM_ASSERT(left_ > 0);
         --left_;
@@ -93,6 +95,16 @@ class Engine::Reservation {
     EventRings& rings_;
     EventRings::Lane* lane_;
     std::size_t left_ = 0;
+};
+
+// Freed booking records kept with an event lane. An operation holds its lane from start to end,
+// so it takes and frees records here without touching a cache line another thread writes;
+// records go to the table's shared stack only when the lane's cache is full, and a table that
+// runs out takes them back from other lanes (see Engine::take_record).
+struct Engine::LaneRecords {
+    static constexpr std::size_t max = 32;
+    std::array<std::uint64_t, max> index{};
+    std::size_t count = 0;
 };
 
 inline constexpr Instant end_of_time{std::int64_t{1} << 62};

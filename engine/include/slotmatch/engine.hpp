@@ -201,6 +201,7 @@ class Engine {
     struct BlockRecord;
     struct WaitlistRecord;
     class Reservation;
+    struct LaneRecords;
 
     // What a new booking may take: for a new booking the channel's type rules apply; for a
     // rebooking, web citizens keep the source's resource and type (R15, R16).
@@ -238,14 +239,15 @@ class Engine {
 
     BookingFields draft(const Actor& actor, const BookRequest& request, UnitIdx unit) const;
     Outcome<Taken> take_slot(const Actor& actor, SlotId slot, const Target& target,
-                             const BookingFields& fields, PatientRecord& patient);
+                             const BookingFields& fields, PatientRecord& patient,
+                             Reservation& lane);
     Outcome<BookingView> book_slot(const Actor& actor, SlotId slot, const BookRequest& request,
                                    std::optional<HoldId> via_hold, Reservation& reservation);
     Outcome<BookingView> book_first(const Actor& actor, const SlotQuery& query,
                                     const BookRequest& request, Reservation& reservation);
     Outcome<Taken> take_for_rebook(const Actor& actor, const RebookRequest& request,
                                    const BookingRef& source, const BookingFields& fields,
-                                   PatientRecord& patient);
+                                   PatientRecord& patient, Reservation& lane);
     std::optional<SlotId> first_free(const Actor& actor, const Shard& shard, Instant from,
                                      Instant to, std::optional<SlotId> skip) const;
 
@@ -255,7 +257,10 @@ class Engine {
     std::uint64_t rest_word(const SlotRecord& rec, std::uint64_t word) const;
     std::uint64_t settle(SlotRecord& rec, std::uint64_t word);
     std::uint64_t release_source(BookingId b, BookingEnd why, PatientRecord& patient);
-    void retire(BookingId b);
+    void retire(BookingId b, Reservation& lane);
+    // Booking records freed and taken through the operation's event lane (see LaneRecords).
+    std::optional<std::uint64_t> take_record(Reservation& lane);
+    void put_record(Reservation& lane, std::uint64_t index);
 
     bool overlaps_booking(const PatientRecord& p, Instant start, Instant end,
                           std::optional<BookingId> except) const;
@@ -288,6 +293,7 @@ class Engine {
     // path skip the slower coverage look-up.
     std::unique_ptr<std::atomic<std::uint32_t>[]> active_blocks_per_resource_;
     std::unique_ptr<EventRings> events_;
+    std::unique_ptr<LaneRecords[]> lane_records_;  // one per event lane
     std::atomic<std::uint64_t> hold_sweep_cursor_{0};
     // Serialises the rare admin changes (blocks, schedule changes) with each other; never
     // taken by find/hold/book/rebook/cancel.

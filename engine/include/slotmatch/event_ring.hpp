@@ -31,7 +31,9 @@ class EventRings {
   public:
     class Lane {
       public:
-        explicit Lane(std::size_t capacity) : cells_(capacity), mask_(capacity - 1) {}
+        Lane(std::size_t capacity, std::size_t index)
+            : cells_(capacity), mask_(capacity - 1), index_(index) {}
+        std::size_t index() const { return index_; }
         // Room for n more events, or false when the consumer is behind.
         bool try_reserve(std::size_t n) {
             const std::uint64_t tail = tail_.load(std::memory_order_acquire);
@@ -56,6 +58,7 @@ class EventRings {
         friend class EventRings;
         ZeroedArray<Event> cells_;
         const std::size_t mask_;
+        const std::size_t index_;
         // The producer's line: the claim, head and the producer-only reservation count.
         alignas(64) std::atomic<bool> busy_{false};
         std::atomic<std::uint64_t> head_{0};
@@ -70,7 +73,7 @@ class EventRings {
         SM_ASSERT(lane_capacity_pow2 >= 2 && (lane_capacity_pow2 & (lane_capacity_pow2 - 1)) == 0);
         SM_ASSERT(lanes > 0);
         for (std::size_t i = 0; i < lanes; ++i) {
-            lanes_.push_back(std::make_unique<Lane>(lane_capacity_pow2));
+            lanes_.push_back(std::make_unique<Lane>(lane_capacity_pow2, i));
         }
     }
     EventRings(const EventRings&) = delete;
@@ -93,6 +96,16 @@ class EventRings {
         return nullptr;
     }
     void release(Lane* lane) { lane->busy_.store(false, std::memory_order_release); }
+    // One particular lane if it is free right now (no waiting), else nullptr.
+    Lane* try_claim(std::size_t i) {
+        Lane& lane = *lanes_[i];
+        if (lane.busy_.load(std::memory_order_relaxed) ||
+            lane.busy_.exchange(true, std::memory_order_acquire)) {
+            return nullptr;
+        }
+        return &lane;
+    }
+    std::size_t lane_count() const { return lanes_.size(); }
 
     // The single consumer: moves up to out.size() events, lane by lane, numbering them.
     std::size_t drain(std::span<Event> out) {

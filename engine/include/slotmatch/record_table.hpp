@@ -1,8 +1,8 @@
 // A table of records addressed by a 64-bit index. The whole capacity is reserved at start-up as
 // zeroed memory (see zeroed_memory.hpp), so a record never moves once handed out and allocate()
 // never allocates from the heap. Records the owner is done with come back through release() (a
-// lock-free stack, tagged against ABA) or give_back() (a thread's spare) and are handed out
-// again first, so a running engine keeps reusing warm memory. A record's empty state is all-zero
+// lock-free stack, tagged against ABA) and are handed out again first, so a running engine
+// keeps reusing warm memory. A record's empty state is all-zero
 // bytes.
 #pragma once
 
@@ -17,35 +17,24 @@ namespace slotmatch {
 template <typename T>
 class RecordTable {
   public:
-    explicit RecordTable(std::uint64_t capacity)
-        : records_(capacity),
-          links_(capacity),
-          serial_(next_serial().fetch_add(1, std::memory_order_relaxed)) {
+    explicit RecordTable(std::uint64_t capacity) : records_(capacity), links_(capacity) {
         SM_ASSERT(capacity < index_mask);
     }
     RecordTable(const RecordTable&) = delete;
     RecordTable& operator=(const RecordTable&) = delete;
 
     // A free index, or nothing when the table is full (the caller refuses with OVERLOADED).
-    // This thread's spare comes first, then records released by anyone, then fresh ones.
+    // Records released by anyone come first, then fresh ones.
     std::optional<std::uint64_t> allocate() {
-        Spare& spare = this_thread_spare();
-        if (spare.table == serial_) {
-            spare.table = 0;
-            return spare.index;
-        }
         if (auto reused = pop_released()) return reused;
         std::uint64_t i = next_.fetch_add(1, std::memory_order_relaxed);
         if (i >= records_.size()) return std::nullopt;
         return i;
     }
 
-    // Takes back an index whose record was never published (an attempt refused or lost to a
-    // race), as this thread's spare: refusals cost no capacity and touch no shared line.
-    void give_back(std::uint64_t i) { this_thread_spare() = Spare{serial_, i}; }
-
-    // Returns a record whose life has ended, for anyone to reuse. The caller guarantees that no
-    // one can reach the record any more except through checks that detect reuse (generations).
+    // Returns a record for anyone to reuse: one never published, or one whose life has ended.
+    // The caller guarantees that no one can reach the record any more except through checks
+    // that detect reuse (generations).
     void release(std::uint64_t i) {
         std::uint64_t head = released_head_.load(std::memory_order_acquire);
         for (;;) {
@@ -83,23 +72,8 @@ class RecordTable {
         return std::nullopt;
     }
 
-    struct Spare {
-        std::uint64_t table = 0;  // serial of the table the index belongs to; 0 = none
-        std::uint64_t index = 0;
-    };
-    static Spare& this_thread_spare() {
-        thread_local Spare spare;
-        return spare;
-    }
-    // Serials, not addresses, name tables: a new table may reuse a dead one's address.
-    static std::atomic<std::uint64_t>& next_serial() {
-        static std::atomic<std::uint64_t> serial{1};
-        return serial;
-    }
-
     ZeroedArray<T> records_;
     ZeroedArray<std::atomic<std::uint64_t>> links_;  // released stack: next index + 1, 0 = end
-    const std::uint64_t serial_;
     alignas(64) std::atomic<std::uint64_t> released_head_{0};
     alignas(64) std::atomic<std::uint64_t> next_{0};  // own cache line: every allocation hits it
 };
