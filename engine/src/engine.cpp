@@ -399,15 +399,13 @@ SlotSnapshot Engine::snapshot(SlotId s, std::uint64_t word) const {
     return snap;
 }
 
-Event Engine::event_for(const Actor& actor, EventKind kind, UnitIdx unit) const {
-    Event e;
+void Engine::stamp(Event& e, const Actor& actor, EventKind kind, UnitIdx unit) const {
     e.time = clock_.now();
     e.kind = kind;
     e.channel = actor.channel;
     e.actor = actor.id;
     e.actor_name = actor.name;
     e.unit = unit;
-    return e;
 }
 
 std::string changed_by(const BookingView& b) {

@@ -75,13 +75,14 @@ Outcome<BlockResult> Engine::block(const Actor& actor, ResourceIdx resource, Ins
         }
         if (SlotWord::state(w) != SlotState::blocked) ++result.reserved_untouched;
     });
-    Event e = event_for(actor, EventKind::blocked, unit);
+    Event& e = reservation.event();
+    stamp(e, actor, EventKind::blocked, unit);
     e.resource = resource;
     e.block = result.id;
     e.from = from;
     e.to = to;
     e.reason = ReasonText::from(reason);
-    reservation.publish(e);
+    reservation.publish();
     return {ErrorCode::ok, {}, {}, result};
 }
 
@@ -115,12 +116,13 @@ Outcome<BlockResult> Engine::unblock(const Actor& actor, BlockId block) {
             ++result.slots_changed;
         }
     });
-    Event e = event_for(actor, EventKind::unblocked, unit);
+    Event& e = reservation.event();
+    stamp(e, actor, EventKind::unblocked, unit);
     e.resource = k.resource;
     e.block = block;
     e.from = k.from;
     e.to = k.to;
-    reservation.publish(e);
+    reservation.publish();
     return {ErrorCode::ok, {}, {}, result};
 }
 
@@ -155,11 +157,12 @@ Outcome<SlotView> Engine::publish_slot(const Actor& actor, ResourceIdx resource,
     if (!slot) return Out::refuse(ErrorCode::overloaded, "", "no room for more published slots");
     const std::uint64_t after =
         settle(index_.record(*slot), index_.record(*slot).word.load(word_order));
-    Event e = event_for(actor, EventKind::slot_published, unit);
+    Event& e = reservation.event();
+    stamp(e, actor, EventKind::slot_published, unit);
     e.resource = resource;
     e.type = type;
     e.after = snapshot(*slot, after);
-    reservation.publish(e);
+    reservation.publish();
     return {ErrorCode::ok, {}, {}, view(*slot)};
 }
 
@@ -200,12 +203,13 @@ Outcome<SlotView> Engine::change_slot_type(const Actor& actor, SlotId slot, Type
     rec.word.store(SlotWord::next(claimed, SlotState::free, 0), word_order);  // ours while claimed
     const std::uint64_t after = settle(rec, rec.word.load(word_order));
 
-    Event e = event_for(actor, EventKind::slot_type_changed, unit);
+    Event& e = reservation.event();
+    stamp(e, actor, EventKind::slot_type_changed, unit);
     e.resource = ResourceIdx{rec.resource};
     e.type = type;
     e.before = before;
     e.after = snapshot(slot, after);
-    reservation.publish(e);
+    reservation.publish();
     return {ErrorCode::ok, {}, {}, view(slot)};
 }
 
@@ -247,9 +251,10 @@ Outcome<BlockResult> Engine::remove_type(const Actor& actor, UnitIdx unit, TypeI
             return true;
         });
     }
-    Event e = event_for(actor, EventKind::slot_removed, unit);
+    Event& e = reservation.event();
+    stamp(e, actor, EventKind::slot_removed, unit);
     e.type = type;
-    reservation.publish(e);
+    reservation.publish();
     return {ErrorCode::ok, {}, {}, result};
 }
 
@@ -299,10 +304,11 @@ Outcome<WaitlistView> Engine::waitlist_add(const Actor& actor, UnitIdx unit, Typ
     if (!idx) {
         idx = add_waiting(unit, type, patient);
         if (!idx) return Out::refuse(ErrorCode::overloaded, "", "waitlist full");
-        Event e = event_for(actor, EventKind::waitlist_added, unit);
+        Event& e = reservation.event();
+        stamp(e, actor, EventKind::waitlist_added, unit);
         e.patient = patient;
         e.type = type;
-        reservation.publish(e);
+        reservation.publish();
     }
     const WaitlistRecord& w = (*waitlist_)[*idx];
     return {ErrorCode::ok, {}, {}, WaitlistView{*idx + 1, unit, type, patient, w.added_at}};
@@ -354,14 +360,14 @@ std::size_t Engine::expire_holds() {
             const std::uint64_t rest = rest_word(rec, w);
             if (rec.word.compare_exchange_weak(w, rest, word_order)) {
                 const std::uint64_t after = settle(rec, rest);
-                Event e = event_for(
-                    Actor{Channel::staff, ActorText::from("slotmatch"), {}, false, {}},
-                    EventKind::hold_expired, catalog_.resource(ResourceIdx{rec.resource}).unit);
+                Event& e = reservation.event();
+                stamp(e, Actor{Channel::staff, ActorText::from("slotmatch"), {}, false, {}},
+                      EventKind::hold_expired, catalog_.resource(ResourceIdx{rec.resource}).unit);
                 e.resource = ResourceIdx{rec.resource};
                 e.before = snapshot(h.slot, w);
                 e.after = snapshot(h.slot, after);
                 e.patient = h.patient;
-                reservation.publish(e);
+                reservation.publish();
                 ++expired;
             }
         }

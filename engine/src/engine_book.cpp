@@ -131,12 +131,13 @@ Outcome<HoldView> Engine::hold(const Actor& actor, SlotId slot, PatientKey patie
         const std::uint64_t held = SlotWord::next(w, SlotState::held, *idx);
         if (rec.word.compare_exchange_strong(w, held, word_order)) {
             h.status.store(HoldStatus::live, std::memory_order_release);
-            Event e = event_for(actor, EventKind::held, unit);
+            Event& e = reservation.event();
+            stamp(e, actor, EventKind::held, unit);
             e.resource = ResourceIdx{rec.resource};
             e.before = snapshot(slot, w);
             e.after = snapshot(slot, held);
             e.patient = patient;
-            reservation.publish(e);
+            reservation.publish();
             return {ErrorCode::ok,
                     {},
                     {},
@@ -381,7 +382,8 @@ Outcome<BookingView> Engine::book_slot(const Actor& actor, SlotId slot, const Bo
     if (waiting) {
         (*waitlist_)[*waiting].state.store(WaitlistState::removed, std::memory_order_release);
     }
-    Event e = event_for(actor, EventKind::booked, unit);
+    Event& e = reservation.event();
+    stamp(e, actor, EventKind::booked, unit);
     e.resource = ResourceIdx{rec.resource};
     e.before = snapshot(slot, taken.value.before);
     e.after = snapshot(slot, taken.value.after);
@@ -390,7 +392,7 @@ Outcome<BookingView> Engine::book_slot(const Actor& actor, SlotId slot, const Bo
     e.from_waitlist = request.from_waitlist;
     e.phone = fields.phone;
     e.reason = fields.reason;
-    reservation.publish(e);
+    reservation.publish();
     return {ErrorCode::ok, {}, {}, view(taken.value.id)};
 }
 

@@ -175,7 +175,8 @@ Outcome<MoveResult> Engine::rebook(const Actor& actor, const RebookRequest& requ
     result.previous = request.booking;
     result.billable = billable_change(now, Instant{from.start_s});
     result.booking = view(taken.value.id);
-    Event e = event_for(actor, EventKind::rebooked, unit);
+    Event& e = reservation.event();
+    stamp(e, actor, EventKind::rebooked, unit);
     e.resource = ResourceIdx{from.resource};
     e.before = snapshot(source.slot, source_before);
     e.after = snapshot(result.booking.slot.id, taken.value.after);
@@ -184,7 +185,7 @@ Outcome<MoveResult> Engine::rebook(const Actor& actor, const RebookRequest& requ
     e.patient = source.patient;
     e.billable = result.billable;
     e.from_waitlist = fields.from_waitlist;
-    reservation.publish(e);
+    reservation.publish();
     retire(request.booking, reservation);
     return {ErrorCode::ok, {}, {}, result};
 }
@@ -225,7 +226,8 @@ Outcome<MoveResult> Engine::cancel(const Actor& actor, BookingId b, PatientKey p
     MoveResult result;
     result.billable = billable_change(now, Instant{slot.start_s});
     result.booking = view(b);
-    Event e = event_for(actor, EventKind::cancelled, unit);
+    Event& e = reservation.event();
+    stamp(e, actor, EventKind::cancelled, unit);
     e.resource = ResourceIdx{slot.resource};
     e.before = snapshot(booking.slot_id, before);
     e.after = snapshot(booking.slot_id, after);
@@ -233,16 +235,17 @@ Outcome<MoveResult> Engine::cancel(const Actor& actor, BookingId b, PatientKey p
     e.patient = booking.patient;
     e.billable = result.billable;
     e.from_waitlist = booking.from_waitlist;
-    reservation.publish(e);
+    reservation.publish();
     // R22: booked from the waitlist and cancelled on the web: back on the waitlist.
     if (actor.channel == Channel::web && booking.from_waitlist &&
         !find_waiting(unit, type, booking.patient) && add_waiting(unit, type, booking.patient)) {
         result.returned_to_waitlist = true;
-        Event back = event_for(actor, EventKind::returned_to_waitlist, unit);
+        Event& back = reservation.event();
+        stamp(back, actor, EventKind::returned_to_waitlist, unit);
         back.patient = booking.patient;
         back.type = type;
         back.booking = b;
-        reservation.publish(back);
+        reservation.publish();
     }
     retire(b, reservation);
     return {ErrorCode::ok, {}, {}, result};

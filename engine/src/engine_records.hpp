@@ -85,10 +85,15 @@ class Engine::Reservation {
     Reservation& operator=(const Reservation&) = delete;
     bool ok() const { return left_ > 0; }
     std::size_t lane() const { return lane_->index(); }
-    void publish(const Event& e) {
+    // The next event, empty, written in place in the lane; publish() makes it visible.
+    Event& event() {
+        SM_ASSERT(left_ > 0);
+        return lane_->next();
+    }
+    void publish() {
         SM_ASSERT(left_ > 0);
         --left_;
-        lane_->publish(e);
+        lane_->commit();
     }
 
   private:

@@ -277,7 +277,7 @@ class Engine {
     SlotView view(SlotId s) const;
     BookingView view(BookingId b) const;
     SlotSnapshot snapshot(SlotId s, std::uint64_t word) const;
-    Event event_for(const Actor& actor, EventKind kind, UnitIdx unit) const;
+    void stamp(Event& e, const Actor& actor, EventKind kind, UnitIdx unit) const;
 
     Catalog catalog_;
     Calendar calendar_;

@@ -7,7 +7,8 @@
 // An operation reserves room for its events *before* it changes anything; when its lane is
 // full the reservation fails and the operation is refused with OVERLOADED, having changed
 // nothing. A successful reservation guarantees that publish() finds room, so a state change is
-// never followed by a lost event.
+// never followed by a lost event. Events are written in place in the lane (next(), then
+// commit()), so a booking copies its event once.
 //
 // Sequence numbers are given at drain time and are strictly increasing with no gaps. Events of
 // one lane keep their order; lanes are interleaved, so the changes of one slot made by
@@ -46,12 +47,18 @@ class EventRings {
             SM_ASSERT(reserved_ >= n);
             reserved_ -= n;
         }
-        void publish(const Event& e) {
+        // The next reserved cell, emptied, for the producer to fill in place; the consumer
+        // does not see it until commit().
+        Event& next() {
+            SM_ASSERT(reserved_ > 0);
+            Event& cell = cells_[head_.load(std::memory_order_relaxed) & mask_];
+            cell = Event{};
+            return cell;
+        }
+        void commit() {
             SM_ASSERT(reserved_ > 0);
             --reserved_;
-            const std::uint64_t head = head_.load(std::memory_order_relaxed);
-            cells_[head & mask_] = e;
-            head_.store(head + 1, std::memory_order_release);
+            head_.store(head_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
         }
 
       private:
