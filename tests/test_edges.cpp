@@ -1,7 +1,9 @@
 // Edges: capacity that refusals must not consume, holds and bookings racing blocking events,
 // the daylight-saving nights, ended visits, event contents and the order of refusal codes.
 #include <atomic>
+#include <condition_variable>
 #include <cstdlib>
+#include <mutex>
 #include <set>
 #include <slotmatch/failpoint.hpp>
 #include <thread>
@@ -91,6 +93,7 @@ TEST_F(Edges, R14_ALiveHoldUnderABlockDoesNotBecomeABooking) {
 // A blocking event that registers between a cancel's reading of the slot's rest and its CAS
 // (the failpoint puts the block exactly there): the cancel must still leave the slot blocked.
 TEST_F(Edges, R14_ABlockRegisteringInsideACancelStillBlocksTheSlot) {
+    if (!failpoint::compiled_in()) GTEST_SKIP() << "needs a build with SLOTMATCH_FAILPOINTS";
     SlotId s = slot("r1", "all3", "2026-03-03T08:00");
     auto a = book(staff(), s, patient(1));
     ASSERT_TRUE(a.ok());
@@ -109,6 +112,7 @@ TEST_F(Edges, R14_ABlockRegisteringInsideACancelStillBlocksTheSlot) {
 
 // The mirror image: an unblock inside the cancel must not leave the slot blocked for good.
 TEST_F(Edges, R13_AnUnblockInsideACancelStillFreesTheSlot) {
+    if (!failpoint::compiled_in()) GTEST_SKIP() << "needs a build with SLOTMATCH_FAILPOINTS";
     SlotId s = slot("r1", "all3", "2026-03-03T08:00");
     auto a = book(staff(), s, patient(1));
     ASSERT_TRUE(a.ok());
@@ -125,6 +129,7 @@ TEST_F(Edges, R13_AnUnblockInsideACancelStillFreesTheSlot) {
 
 // A type removal inside a cancel: the freed slot is removed with its type.
 TEST_F(Edges, R14_ATypeRemovalInsideACancelStillRemovesTheSlot) {
+    if (!failpoint::compiled_in()) GTEST_SKIP() << "needs a build with SLOTMATCH_FAILPOINTS";
     SlotId s = slot("r2", "win1", "2026-03-02T11:00");
     auto a = book(web(), s, patient(1));
     ASSERT_TRUE(a.ok());
@@ -518,6 +523,65 @@ TEST_F(Edges, TwoCancelsOfOneBookingGetOneSuccessAndOneAlreadyCancelled) {
         ASSERT_EQ(other, ErrorCode::booking_already_cancelled) << "round " << round;
         drain_events();
     }
+}
+
+}  // namespace
+}  // namespace slotmatch::testing
+
+namespace slotmatch::testing {
+namespace {
+
+class ThreeBookingsTwoLanes : public RuleRegion {
+  protected:
+    EngineLimits limits() const override {
+        EngineLimits l;
+        l.bookings_max = 3;
+        l.event_lanes = 2;
+        return l;
+    }
+};
+
+// One live booking in a table of three, two freed. While an operation holds its lane (a cancel
+// paused before its CAS), a booking on another lane must still find a freed record: near the
+// end of a table freed records are not kept in lanes.
+TEST_F(ThreeBookingsTwoLanes, FreedRecordsAreFoundWhileAnotherLaneIsBusy) {
+    if (!failpoint::compiled_in()) GTEST_SKIP() << "needs a build with SLOTMATCH_FAILPOINTS";
+    const SlotId s1 = slot("r1", "all3", "2026-03-03T08:00");
+    const SlotId s2 = slot("r1", "all3", "2026-03-03T08:20");
+    const SlotId s3 = slot("r1", "all3", "2026-03-03T08:40");
+    std::mutex m;
+    std::condition_variable cv;
+    bool paused = false, resume = false;
+    Outcome<BookingView> other;
+    std::thread t([&] {
+        auto b1 = book(web(), s1, patient(1));
+        auto b2 = book(web(), s2, patient(2));
+        auto b3 = book(web(), s3, patient(3));
+        ASSERT_TRUE(b1.ok() && b2.ok() && b3.ok());
+        ASSERT_TRUE(engine->cancel(staff(), b1.value.id, {}).ok());
+        ASSERT_TRUE(engine->cancel(staff(), b2.value.id, {}).ok());
+        // Now: 1 live booking, 2 free records in this thread's lane cache, table exhausted.
+        failpoint::set("release_source:before_cas", [&] {
+            std::unique_lock lock(m);
+            paused = true;
+            cv.notify_all();
+            cv.wait(lock, [&] { return resume; });
+        });
+        EXPECT_TRUE(engine->cancel(staff(), b3.value.id, {}).ok());
+    });
+    {
+        std::unique_lock lock(m);
+        cv.wait(lock, [&] { return paused; });
+    }
+    other = book(web(), s1, patient(4));  // another thread, while the cancel holds lane P
+    {
+        std::lock_guard lock(m);
+        resume = true;
+        cv.notify_all();
+    }
+    t.join();
+    EXPECT_TRUE(other.ok()) << "refused: " << static_cast<int>(other.code) << " " << other.message
+                            << " (2 of 3 records free)";
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <bit>
 #include <slotmatch/patient.hpp>
+#include <thread>
 
 #include "engine_records.hpp"
 
@@ -13,6 +14,7 @@ std::size_t pow2_at_least(std::size_t n) {
 }
 
 constexpr std::size_t find_limit_max = 1000;
+constexpr unsigned lane_wait_max = 1000;  // yields while waiting for another lane's records
 
 }  // namespace
 
@@ -306,11 +308,15 @@ std::optional<std::uint64_t> Engine::take_record(Reservation& lane) {
     LaneRecords& mine = lane_records_[lane.lane()];
     if (mine.count > 0) return mine.index[--mine.count];
     if (auto i = bookings_->allocate()) return i;
-    // The table has no fresh or shared record left: take one kept by another lane (claiming
-    // that lane for the moment, so its cache is ours alone).
+    // The table has no fresh or shared record left: take one kept by another lane, claiming
+    // that lane for the moment so its cache is ours alone. A lane in use is waited for, a
+    // bounded while (its owner may be waiting for ours: then both give up, OVERLOADED).
     for (std::size_t l = 0; l < events_->lane_count(); ++l) {
         if (l == lane.lane()) continue;
-        EventRings::Lane* other = events_->try_claim(l);
+        EventRings::Lane* other = nullptr;
+        for (unsigned wait = 0; other == nullptr && wait < lane_wait_max; ++wait) {
+            if ((other = events_->try_claim(l)) == nullptr) std::this_thread::yield();
+        }
         if (other == nullptr) continue;
         LaneRecords& theirs = lane_records_[l];
         std::optional<std::uint64_t> taken;
@@ -323,7 +329,10 @@ std::optional<std::uint64_t> Engine::take_record(Reservation& lane) {
 
 void Engine::put_record(Reservation& lane, std::uint64_t index) {
     LaneRecords& mine = lane_records_[lane.lane()];
-    if (mine.count < LaneRecords::max) {
+    // Near the end of the table's fresh records, freed ones go where every lane finds them.
+    const bool plenty =
+        bookings_->handed_out() + events_->lane_count() * LaneRecords::max < bookings_->capacity();
+    if (plenty && mine.count < LaneRecords::max) {
         mine.index[mine.count++] = index;
     } else {
         bookings_->release(index);

@@ -106,7 +106,7 @@ class Engine::Reservation {
 // so it takes and frees records here without touching a cache line another thread writes;
 // records go to the table's shared stack only when the lane's cache is full, and a table that
 // runs out takes them back from other lanes (see Engine::take_record).
-struct Engine::LaneRecords {
+struct alignas(64) Engine::LaneRecords {  // own cache lines: neighbouring lanes' threads differ
     static constexpr std::size_t max = 32;
     std::array<std::uint64_t, max> index{};
     std::size_t count = 0;

@@ -1,13 +1,20 @@
-#include <slotmatch/failpoint.hpp>
-
-#if defined(SLOTMATCH_FAILPOINTS)
 #include <atomic>
 #include <map>
 #include <mutex>
 #include <set>
+#include <slotmatch/failpoint.hpp>
 #include <string>
 
 namespace slotmatch::failpoint {
+
+bool compiled_in() {
+#if defined(SLOTMATCH_FAILPOINTS)
+    return true;
+#else
+    return false;
+#endif
+}
+
 namespace {
 
 std::mutex& registry_mutex() {
@@ -21,7 +28,12 @@ std::map<std::string, std::function<void()>, std::less<>>& registry() {
 
 }  // namespace
 
+namespace {
+std::atomic<int> actions_set{0};  // hit() takes no lock while no test has set an action
+}  // namespace
+
 void hit(std::string_view name) {
+    if (actions_set.load(std::memory_order_acquire) == 0) return;
     std::function<void()> action;
     {
         std::lock_guard lock(registry_mutex());
@@ -29,13 +41,17 @@ void hit(std::string_view name) {
         if (it == registry().end() || !it->second) return;
         action = std::move(it->second);
         it->second = nullptr;
+        actions_set.fetch_sub(1, std::memory_order_acq_rel);
     }
     action();
 }
 
 void set(std::string_view name, std::function<void()> action) {
     std::lock_guard lock(registry_mutex());
-    registry()[std::string(name)] = std::move(action);
+    auto& slot = registry()[std::string(name)];
+    if (!slot && action) actions_set.fetch_add(1, std::memory_order_acq_rel);
+    if (slot && !action) actions_set.fetch_sub(1, std::memory_order_acq_rel);
+    slot = std::move(action);
 }
 
 namespace {
@@ -59,4 +75,3 @@ void enable_mutant(std::string_view name, bool on) {
 }
 
 }  // namespace slotmatch::failpoint
-#endif
