@@ -122,14 +122,14 @@ Lane web_lane(const benchmark::State& state) {
     return lane;
 }
 
-// Book a slot on the web, then cancel it: two operations per iteration.
-void BM_BookCancel(benchmark::State& state) {
+// The loop of the book-then-cancel benchmarks: `request(i)` is the i-th booking request; two
+// operations per iteration (the book and the cancel).
+template <typename MakeRequest>
+void book_then_cancel(benchmark::State& state, Lane& lane, MakeRequest request) {
     Region& r = region();
-    Lane lane = web_lane(state);
     std::uint64_t i = 0;
     for (auto _ : state) {
-        BookRequest req;
-        req.slot = lane.slots[i % lane.slots.size()].id;
+        BookRequest req = request(i);
         req.patient = lane.patients[i % lane.patients.size()];
         auto booked = r.engine->book(web(), req);
         auto cancelled = r.engine->cancel(web(), booked.value.id, req.patient);
@@ -140,6 +140,16 @@ void BM_BookCancel(benchmark::State& state) {
         if (++i % drain_every == 0) drain_some(r, lane.drain_buffer);
     }
     state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * 2);
+}
+
+// Book a slot on the web, then cancel it.
+void BM_BookCancel(benchmark::State& state) {
+    Lane lane = web_lane(state);
+    book_then_cancel(state, lane, [&](std::uint64_t i) {
+        BookRequest req;
+        req.slot = lane.slots[i % lane.slots.size()].id;
+        return req;
+    });
 }
 
 // The earliest free slot of one resource and type, with the first half of its day booked.
@@ -208,7 +218,6 @@ void BM_Rebook(benchmark::State& state) {
 
 // Book the earliest free slot matching unit + type + one day, then cancel it.
 void BM_BookFirstMatch(benchmark::State& state) {
-    Region& r = region();
     Lane lane = web_lane(state);
     const SlotView s = lane.slots[lane.slots.size() / 3];
     SlotQuery q;
@@ -216,20 +225,11 @@ void BM_BookFirstMatch(benchmark::State& state) {
     q.type = s.type;
     q.from = Instant{s.start.value - 6 * seconds_per_hour};
     q.to = Instant{s.start.value + 6 * seconds_per_hour};
-    std::uint64_t i = 0;
-    for (auto _ : state) {
+    book_then_cancel(state, lane, [&](std::uint64_t) {
         BookRequest req;
         req.match = q;
-        req.patient = lane.patients[i % lane.patients.size()];
-        auto booked = r.engine->book(web(), req);
-        auto cancelled = r.engine->cancel(web(), booked.value.id, req.patient);
-        if (!booked.ok() || !cancelled.ok()) {
-            state.SkipWithError(booked.ok() ? "cancel refused" : "book refused");
-            break;
-        }
-        if (++i % drain_every == 0) drain_some(r, lane.drain_buffer);
-    }
-    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * 2);
+        return req;
+    });
 }
 
 BENCHMARK(BM_BookCancel)->Threads(1)->Threads(2)->UseRealTime();

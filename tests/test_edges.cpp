@@ -144,8 +144,9 @@ TEST_F(Edges, R14_ATypeRemovalInsideACancelStillRemovesTheSlot) {
 
 // ---- daylight saving nights ---------------------------------------------------------------
 
-TEST(DaylightSaving, NightSchedulesNeverPutTwoSlotsOfOneResourceAtOnce) {
-    auto loaded = load_region_text(R"(
+// An out-of-hours centre with one night doctor; `rest` adds its types and schedules.
+std::string night_unit(const std::string& rest) {
+    return std::string(R"(
 timezone: Europe/Stockholm
 providers:
   - id: p
@@ -155,6 +156,11 @@ providers:
         name: Jourcentralen
         web: {booking_active: true, cancel_rebook_active: true}
         resources: [{id: natt, type: person, name: Nattläkare Berg}]
+)") + rest.substr(1);  // drop the raw string's leading newline
+}
+
+TEST(DaylightSaving, NightSchedulesNeverPutTwoSlotsOfOneResourceAtOnce) {
+    auto loaded = load_region_text(night_unit(R"(
         appointment_types: [{id: t, name: Jourbesök, web_name: Jourbesök, web_bookable: true,
                              duration_min: 30}]
         schedules:
@@ -162,7 +168,7 @@ providers:
              valid_from: 2026-03-29, valid_to: 2026-03-29}
           - {resource: natt, appointment_type: t, weekdays: [sun], from: "01:00", to: "04:00",
              valid_from: 2026-10-25, valid_to: 2026-10-25}
-)",
+)"),
                                    "dst");
     ASSERT_TRUE(loaded.ok());
     FixedClock clock(Instant{0});
@@ -373,16 +379,7 @@ TEST_F(Edges, R14_RemovedSlotsStayRemovedWhenTheTypeIsScheduledAgain) {
 }
 
 TEST(DaylightSaving, AdjacentSchedulesNeverOverlapOnTheSpringNight) {
-    auto loaded = load_region_text(R"(
-timezone: Europe/Stockholm
-providers:
-  - id: p
-    name: Region
-    units:
-      - id: jour
-        name: Jourcentralen
-        web: {booking_active: true, cancel_rebook_active: true}
-        resources: [{id: natt, type: person, name: Nattläkare Berg}]
+    auto loaded = load_region_text(night_unit(R"(
         appointment_types:
           - {id: t60, name: Lång, web_name: Lång, web_bookable: true, duration_min: 60}
           - {id: t30, name: Kort, web_name: Kort, web_bookable: true, duration_min: 30}
@@ -391,7 +388,7 @@ providers:
              valid_from: 2026-03-29, valid_to: 2026-03-29}
           - {resource: natt, appointment_type: t30, weekdays: [sun], from: "02:30", to: "04:00",
              valid_from: 2026-03-29, valid_to: 2026-03-29}
-)",
+)"),
                                    "dst-adjacent");
     ASSERT_TRUE(loaded.ok());
     FixedClock clock(Instant{0});
