@@ -8,7 +8,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libyaml-cpp-dev                       # region config
   libhowardhinnant-date-dev             # time zones (g++ 12 has no std::chrono::tzdb)
-  libtbb-dev libboost-dev libboost-program-options-dev
+  libboost-program-options-dev         # command lines
   nlohmann-json3-dev                    # JSON replies of the programs
 )
 
