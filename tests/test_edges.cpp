@@ -583,3 +583,98 @@ TEST_F(ThreeBookingsTwoLanes, FreedRecordsAreFoundWhileAnotherLaneIsBusy) {
 
 }  // namespace
 }  // namespace slotmatch::testing
+
+namespace slotmatch::testing {
+namespace {
+
+class FourHolds : public RuleRegion {
+  protected:
+    EngineLimits limits() const override {
+        EngineLimits l;
+        l.holds_max = 4;
+        return l;
+    }
+};
+
+// Hold records come back once the expiry sweep has passed their hold: four records carry a
+// thousand holds, whether they were booked, left to expire, or lost to a race.
+TEST_F(FourHolds, HoldRecordsAreReusedAfterTheSweep) {
+    SlotId s = slot("r1", "all3", "2026-03-03T08:00");
+    SlotId t = slot("r1", "all3", "2026-03-03T08:20");
+    std::vector<HoldId> old;
+    for (int i = 0; i < 1000; ++i) {
+        auto h = engine->hold(web(), s, patient(1));
+        ASSERT_TRUE(h.ok()) << i << " " << h.message;
+        old.push_back(h.value.id);
+        ASSERT_EQ(engine->hold(web(), s, patient(2)).code, ErrorCode::slot_already_reserved);
+        if (i % 2 == 0) {  // booked through the hold, then cancelled
+            BookRequest r;
+            r.hold = h.value.id;
+            r.patient = patient(1);
+            auto b = engine->book(web(), r);
+            ASSERT_TRUE(b.ok()) << i << " " << b.message;
+            ASSERT_TRUE(engine->cancel(web(), b.value.id, patient(1)).ok());
+        }
+        auto other = engine->hold(web(), t, patient(3));  // left to expire
+        ASSERT_TRUE(other.ok()) << i;
+        clock->advance_s(301);
+        engine->expire_holds();
+        drain_events();
+        clock->set(at("2026-03-02T07:00:00"));  // back to the test's morning
+    }
+    EXPECT_NE(old.front(), old.back());  // one record, another generation
+    BookRequest r;
+    r.hold = old.front();
+    r.patient = patient(1);
+    EXPECT_EQ(engine->book(web(), r).code, ErrorCode::hold_expired);
+    EXPECT_EQ(engine->slot(s)->state, SlotState::free);
+}
+
+// Holds, bookings through them, cancels and the expiry sweep at once (run under TSan too).
+TEST_F(Edges, HoldsBookingsAndTheSweepRunTogether) {
+    std::vector<SlotId> hot;
+    for (const char* t : {"08:00", "08:20", "08:40", "09:00"}) {
+        hot.push_back(slot("r1", "all3", (std::string("2026-03-03T") + t).c_str()));
+    }
+#if defined(__SANITIZE_THREAD__)
+    constexpr int ops = 400;
+#else
+    constexpr int ops = 4000;
+#endif
+    std::atomic<bool> done{false};
+    std::thread sweeper([&] {
+        while (!done.load()) {  // the sweep and the journal's drain, as a server runs them
+            engine->expire_holds();
+            drain_events();
+            std::this_thread::yield();
+        }
+    });
+    std::vector<std::thread> workers;
+    std::atomic<int> booked{0};
+    for (int w = 0; w < 3; ++w) {
+        workers.emplace_back([&, w] {
+            for (int i = 0; i < ops; ++i) {
+                const SlotId s = hot[static_cast<std::size_t>(i + w) % hot.size()];
+                auto h = engine->hold(web(), s, patient(w));
+                if (!h.ok()) continue;
+                BookRequest r;
+                r.hold = h.value.id;
+                r.patient = patient(w);
+                auto b = engine->book(web(), r);
+                if (!b.ok()) continue;
+                ++booked;
+                EXPECT_TRUE(engine->cancel(web(), b.value.id, patient(w)).ok());
+            }
+        });
+    }
+    for (auto& t : workers) t.join();
+    done.store(true);
+    sweeper.join();
+    clock->advance_s(3600);
+    engine->expire_holds();
+    EXPECT_GT(booked.load(), 0);
+    for (SlotId s : hot) EXPECT_EQ(engine->slot(s)->state, SlotState::free);
+}
+
+}  // namespace
+}  // namespace slotmatch::testing

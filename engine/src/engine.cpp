@@ -31,6 +31,7 @@ Engine::Engine(Catalog catalog, const Clock& clock, EngineLimits limits)
         limits_.bookings_max ? limits_.bookings_max : per_slot);
     holds_ =
         std::make_unique<RecordTable<HoldRecord>>(limits_.holds_max ? limits_.holds_max : per_slot);
+    hold_queue_ = std::make_unique<ZeroedArray<std::atomic<std::uint64_t>>>(holds_->capacity());
     blocks_ = std::make_unique<RecordTable<BlockRecord>>(limits_.blocks_max);
     waitlist_ = std::make_unique<RecordTable<WaitlistRecord>>(limits_.waitlist_max);
     active_blocks_per_resource_ =
@@ -155,7 +156,8 @@ bool Engine::open(std::uint64_t word, Instant now) const {
         case SlotState::free:
             return true;
         case SlotState::held:
-            return (*holds_)[SlotWord::owner(word)].expires_at.value <= now.value;
+            return (*holds_)[SlotWord::owner(word)].expires_at.load(std::memory_order_acquire) <=
+                   now.value;
         default:
             return false;
     }
@@ -402,8 +404,9 @@ SlotSnapshot Engine::snapshot(SlotId s, std::uint64_t word) const {
         snap.patient =
             PatientKey{(*bookings_)[SlotWord::owner(word)].patient.load(std::memory_order_relaxed)};
     } else if (snap.state == SlotState::held) {
-        snap.hold = HoldId{SlotWord::owner(word) + 1};
-        snap.patient = (*holds_)[SlotWord::owner(word)].patient;
+        const HoldRecord& h = (*holds_)[SlotWord::owner(word)];
+        snap.hold = hold_id(SlotWord::owner(word), h.generation.load(std::memory_order_acquire));
+        snap.patient = PatientKey{h.patient.load(std::memory_order_acquire)};
     }
     return snap;
 }

@@ -336,27 +336,28 @@ Outcome<std::vector<WaitlistView>> Engine::waitlist(const Actor& actor, UnitIdx 
 
 // ---- hold expiry -------------------------------------------------------------------------
 
-// Holds are handed out in time order with one TTL, so they expire roughly in index order: the
-// sweep walks forward from where it stopped and stops at the first hold still alive.
+// Walks the holds in the order they were made (one TTL: the order they expire) and stops at
+// the first still alive. A hold whose slot it still holds is ended (hold_expired, the slot to
+// rest); one that became a booking, or whose slot was taken after it expired, is already over.
+// Either way its record is then released for reuse.
 std::size_t Engine::expire_holds() {
     std::lock_guard admin(admin_mutex_);
     const Instant now = clock_.now();
     std::size_t expired = 0;
-    std::uint64_t i = hold_sweep_cursor_.load(std::memory_order_relaxed);
-    for (; i < holds_->handed_out(); ++i) {
+    for (; hold_queue_head_ < hold_queue_tail_.load(std::memory_order_acquire);
+         ++hold_queue_head_) {
+        std::atomic<std::uint64_t>& entry = (*hold_queue_)[hold_queue_head_ % hold_queue_->size()];
+        const std::uint64_t queued = entry.load(std::memory_order_acquire);
+        if (queued == 0) break;  // its producer is still writing it; the next sweep looks again
+        const std::uint64_t i = queued - 1;
         HoldRecord& h = (*holds_)[i];
-        const HoldStatus status = h.status.load(std::memory_order_acquire);
-        if (status == HoldStatus::refused) continue;
-        if (status == HoldStatus::creating) break;  // the next sweep looks again
-        if (h.expires_at.value > now.value) break;
-        SlotRecord& rec = index_.record(h.slot);
+        if (h.expires_at.load(std::memory_order_acquire) > now.value) break;
+        const SlotId slot{h.slot.load(std::memory_order_acquire)};
+        SlotRecord& rec = index_.record(slot);
         std::uint64_t w = rec.word.load(word_order);
         while (SlotWord::state(w) == SlotState::held && SlotWord::owner(w) == i) {
             Reservation reservation(*events_, 1);
-            if (!reservation.ok()) {
-                hold_sweep_cursor_.store(i, std::memory_order_relaxed);
-                return expired;  // the journal is behind; the next sweep continues here
-            }
+            if (!reservation.ok()) return expired;  // the journal is behind; continue next time
             const std::uint64_t rest = rest_word(rec, w);
             if (rec.word.compare_exchange_weak(w, rest, word_order)) {
                 const std::uint64_t after = settle(rec, rest);
@@ -364,15 +365,21 @@ std::size_t Engine::expire_holds() {
                 stamp(e, Actor{Channel::staff, ActorText::from("slotmatch"), {}, false, {}},
                       EventKind::hold_expired, catalog_.resource(ResourceIdx{rec.resource}).unit);
                 e.resource = ResourceIdx{rec.resource};
-                e.before = snapshot(h.slot, w);
-                e.after = snapshot(h.slot, after);
-                e.patient = h.patient;
+                e.before = snapshot(slot, w);
+                e.after = snapshot(slot, after);
+                e.patient = PatientKey{h.patient.load(std::memory_order_acquire)};
                 reservation.publish();
                 ++expired;
+                break;
             }
         }
+        // No word names the hold now: old hold ids stop reaching the record, and it is reused.
+        entry.store(0, std::memory_order_relaxed);
+        h.live.store(false, std::memory_order_release);
+        const std::uint32_t next = h.generation.load(std::memory_order_relaxed) + 1;
+        h.generation.store(next, std::memory_order_release);
+        if (next < hold_generation_limit) holds_->release(i);
     }
-    hold_sweep_cursor_.store(i, std::memory_order_relaxed);
     return expired;
 }
 

@@ -120,17 +120,25 @@ Outcome<HoldView> Engine::hold(const Actor& actor, SlotId slot, PatientKey patie
     }
     const Instant now = clock_.now();
     std::uint64_t w = rec.word.load(word_order);
-    if (auto bad = check_hold(actor, rec, w, now); !bad.ok()) return Out::refuse(bad);
+    if (auto bad = check_hold(actor, rec, w, now); !bad.ok()) {
+        // A hold record read through this word may have been reused since: look once more.
+        w = rec.word.load(word_order);
+        if (auto again = check_hold(actor, rec, w, now); !again.ok()) return Out::refuse(again);
+    }
     auto idx = holds_->allocate();  // only now: a refusal above costs no capacity
     if (!idx) return Out::refuse(ErrorCode::overloaded, "", "hold table full");
     HoldRecord& h = (*holds_)[*idx];
-    h.slot = slot;
-    h.patient = patient;
-    h.expires_at = Instant{now.value + catalog_.hold_ttl_s};
+    const Instant expires_at{now.value + catalog_.hold_ttl_s};
+    h.slot.store(slot.value, std::memory_order_relaxed);
+    h.patient.store(patient.value, std::memory_order_relaxed);
+    h.expires_at.store(expires_at.value, std::memory_order_release);
     for (;;) {
         const std::uint64_t held = SlotWord::next(w, SlotState::held, *idx);
         if (rec.word.compare_exchange_strong(w, held, word_order)) {
-            h.status.store(HoldStatus::live, std::memory_order_release);
+            h.live.store(true, std::memory_order_release);
+            // Into the expiry queue: the sweep ends the hold and releases the record.
+            const std::uint64_t pos = hold_queue_tail_.fetch_add(1, std::memory_order_acq_rel);
+            (*hold_queue_)[pos % hold_queue_->size()].store(*idx + 1, std::memory_order_release);
             Event& e = reservation.event();
             stamp(e, actor, EventKind::held, unit);
             e.resource = ResourceIdx{rec.resource};
@@ -138,14 +146,12 @@ Outcome<HoldView> Engine::hold(const Actor& actor, SlotId slot, PatientKey patie
             e.after = snapshot(slot, held);
             e.patient = patient;
             reservation.publish();
-            return {ErrorCode::ok,
-                    {},
-                    {},
-                    HoldView{HoldId{*idx + 1}, view(slot), patient, h.expires_at}};
+            const HoldId id = hold_id(*idx, h.generation.load(std::memory_order_acquire));
+            return {ErrorCode::ok, {}, {}, HoldView{id, view(slot), patient, expires_at}};
         }
         if (auto bad = check_hold(actor, rec, w, now); !bad.ok()) {
-            // Lost a race: the record stays refused (the expiry sweep steps over it).
-            h.status.store(HoldStatus::refused, std::memory_order_release);
+            if (rec.word.load(word_order) != w) continue;  // see above: decide on a fresh word
+            holds_->release(*idx);                         // never published: free at once
             return Out::refuse(bad);
         }
     }
@@ -168,12 +174,23 @@ Outcome<BookingView> Engine::book(const Actor& actor, const BookRequest& request
     if (request.match) return book_first(actor, *request.match, request, reservation);
     if (request.slot) return book_slot(actor, *request.slot, request, std::nullopt, reservation);
     const HoldId h = *request.hold;
-    if (h.value == 0 || index_of(h) >= holds_->handed_out() ||
-        (*holds_)[index_of(h)].status.load(std::memory_order_acquire) != HoldStatus::live ||
-        (*holds_)[index_of(h)].patient != request.patient) {
-        return Out::refuse(ErrorCode::invalid_request, "hold", "no such hold for this patient");
+    const auto no_such =
+        Out::refuse(ErrorCode::invalid_request, "hold", "no such hold for this patient");
+    if ((h.value & booking_index_mask) == 0 || index_of(h) >= holds_->handed_out()) return no_such;
+    const HoldRecord& rec = (*holds_)[index_of(h)];
+    const std::uint32_t generation = rec.generation.load(std::memory_order_acquire);
+    if (generation_of(h) > generation) return no_such;
+    if (generation_of(h) < generation) {  // the hold ended and its record was reused
+        return Out::refuse(ErrorCode::hold_expired, "hold", "the hold has expired");
     }
-    return book_slot(actor, (*holds_)[index_of(h)].slot, request, h, reservation);
+    const bool live = rec.live.load(std::memory_order_acquire);
+    const SlotId slot{rec.slot.load(std::memory_order_acquire)};
+    const PatientKey owner{rec.patient.load(std::memory_order_acquire)};
+    if (rec.generation.load(std::memory_order_acquire) != generation) {
+        return Out::refuse(ErrorCode::hold_expired, "hold", "the hold has expired");
+    }
+    if (!live || owner != request.patient) return no_such;
+    return book_slot(actor, slot, request, h, reservation);
 }
 
 Outcome<BookingView> Engine::book_first(const Actor& actor, const SlotQuery& query,
@@ -244,13 +261,15 @@ Outcome<bool> Engine::check_take(const Actor& actor, const SlotRecord& rec, std:
     }
     if (target.via_hold) {
         const HoldRecord& h = (*holds_)[index_of(*target.via_hold)];
-        if (h.expires_at.value <= now.value || state != SlotState::held ||
-            SlotWord::owner(w) != index_of(*target.via_hold)) {
+        if (h.expires_at.load(std::memory_order_acquire) <= now.value ||
+            h.generation.load(std::memory_order_acquire) != generation_of(*target.via_hold) ||
+            state != SlotState::held || SlotWord::owner(w) != index_of(*target.via_hold)) {
             return Out::refuse(ErrorCode::hold_expired, "hold", "the hold has expired");
         }
     } else if (state == SlotState::booked ||
                (state == SlotState::held && !open(w, now) &&
-                (*holds_)[SlotWord::owner(w)].patient != target.patient)) {
+                (*holds_)[SlotWord::owner(w)].patient.load(std::memory_order_acquire) !=
+                    target.patient.value)) {
         return Out::refuse(ErrorCode::slot_already_reserved, "slot", "the slot is taken");
     }
     if (patient == nullptr) return {};
@@ -296,6 +315,9 @@ Outcome<Engine::Taken> Engine::take_slot(const Actor& actor, SlotId slot, const 
     for (;;) {
         std::uint64_t w = rec.word.load(word_order);
         if (auto bad = check_take(actor, rec, w, target, &patient, now); !bad.ok()) {
+            // A hold record read through this word may have been reused since: decide again
+            // on a fresh reading if the word moved on.
+            if (rec.word.load(word_order) != w) continue;
             if (idx) put_record(lane, *idx);
             return Out::refuse(bad);
         }

@@ -42,13 +42,17 @@ struct Engine::BookingRef {
     PatientKey patient;
 };
 
-enum class HoldStatus : std::uint8_t { creating = 0, live = 1, refused = 2 };
-
+// A hold record is reused after the expiry sweep has passed it (the hold expired, was booked,
+// or its slot was taken after it expired). Every field is atomic, because a booking path may
+// read a record through a slot word it loaded a moment before the record was reused; such a
+// reading is checked against the word again before it decides anything. A HoldId carries the
+// generation it was made in, as a BookingId does.
 struct Engine::HoldRecord {
-    std::atomic<HoldStatus> status{HoldStatus::creating};  // fields are final once live
-    SlotId slot;
-    PatientKey patient;
-    Instant expires_at;
+    std::atomic<std::uint32_t> generation{0};
+    std::atomic<bool> live{false};  // published in this generation
+    std::atomic<std::uint32_t> slot{0};
+    std::atomic<std::uint64_t> patient{0};
+    std::atomic<std::int64_t> expires_at{0};
 };
 
 struct Engine::BlockRecord {
@@ -131,8 +135,16 @@ inline BookingId booking_id(std::uint64_t index, std::uint32_t generation) {
     return BookingId{(std::uint64_t{generation / 2} << booking_index_bits) | (index + 1)};
 }
 inline std::uint64_t index_of(HoldId h) {
-    return h.value - 1;
+    return (h.value & booking_index_mask) - 1;
 }
+inline std::uint32_t generation_of(HoldId h) {
+    return static_cast<std::uint32_t>(h.value >> booking_index_bits);
+}
+inline HoldId hold_id(std::uint64_t index, std::uint32_t generation) {
+    return HoldId{(std::uint64_t{generation} << booking_index_bits) | (index + 1)};
+}
+inline constexpr std::uint32_t hold_generation_limit =
+    (std::uint32_t{1} << (64 - booking_index_bits)) - 1;
 inline std::uint64_t index_of(BlockId k) {
     return k.value - 1;
 }

@@ -19,6 +19,7 @@
 #include <slotmatch/record_table.hpp>
 #include <slotmatch/slot_index.hpp>
 #include <slotmatch/types.hpp>
+#include <slotmatch/zeroed_memory.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -294,7 +295,12 @@ class Engine {
     std::unique_ptr<std::atomic<std::uint32_t>[]> active_blocks_per_resource_;
     std::unique_ptr<EventRings> events_;
     std::unique_ptr<LaneRecords[]> lane_records_;  // one per event lane
-    std::atomic<std::uint64_t> hold_sweep_cursor_{0};
+    // Live holds in the order they were made (one TTL, so in the order they expire): hold
+    // index + 1 per entry, 0 while a producer is still writing it. The expiry sweep, the one
+    // consumer, releases each hold record after its hold has ended.
+    std::unique_ptr<ZeroedArray<std::atomic<std::uint64_t>>> hold_queue_;
+    alignas(64) std::atomic<std::uint64_t> hold_queue_tail_{0};
+    std::uint64_t hold_queue_head_ = 0;  // under admin_mutex_
     // Serialises the rare admin changes (blocks, schedule changes) with each other; never
     // taken by find/hold/book/rebook/cancel.
     std::mutex admin_mutex_;
