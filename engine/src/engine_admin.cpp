@@ -374,10 +374,11 @@ std::size_t Engine::expire_holds() {
             }
         }
         // No word names the hold now: old hold ids stop reaching the record, and it is reused.
+        // The generation moves on first: a reader that sees `live` false then sees it moved.
         entry.store(0, std::memory_order_relaxed);
-        h.live.store(false, std::memory_order_release);
         const std::uint32_t next = h.generation.load(std::memory_order_relaxed) + 1;
         h.generation.store(next, std::memory_order_release);
+        h.live.store(false, std::memory_order_release);
         if (next < hold_generation_limit) holds_->release(i);
     }
     return expired;

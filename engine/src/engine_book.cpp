@@ -6,6 +6,23 @@
 #include "engine_records.hpp"
 
 namespace slotmatch {
+namespace {
+
+// Runs `check` on a reading of the slot word until the word is the same after the check as
+// before, so that a refusal never rests on a hold record that was reused in between (a hold
+// record is reached through the word and may change once the word has moved on).
+template <typename Check>
+Outcome<bool> decide_on_stable_word(const SlotRecord& rec, std::uint64_t& w, Check&& check) {
+    for (;;) {
+        auto verdict = check(w);
+        if (verdict.ok()) return verdict;
+        const std::uint64_t again = rec.word.load(word_order);
+        if (again == w) return verdict;
+        w = again;
+    }
+}
+
+}  // namespace
 namespace {}  // namespace
 
 // ---- find --------------------------------------------------------------------------------
@@ -119,20 +136,21 @@ Outcome<HoldView> Engine::hold(const Actor& actor, SlotId slot, PatientKey patie
         return Out::refuse(ErrorCode::unauthorized, "slot", "staff act only in their own unit");
     }
     const Instant now = clock_.now();
+    const auto check = [&](std::uint64_t word) { return check_hold(actor, rec, word, now); };
     std::uint64_t w = rec.word.load(word_order);
-    if (auto bad = check_hold(actor, rec, w, now); !bad.ok()) {
-        // A hold record read through this word may have been reused since: look once more.
-        w = rec.word.load(word_order);
-        if (auto again = check_hold(actor, rec, w, now); !again.ok()) return Out::refuse(again);
-    }
+    if (auto bad = decide_on_stable_word(rec, w, check); !bad.ok()) return Out::refuse(bad);
     auto idx = holds_->allocate();  // only now: a refusal above costs no capacity
     if (!idx) return Out::refuse(ErrorCode::overloaded, "", "hold table full");
     HoldRecord& h = (*holds_)[*idx];
+    // The id's generation, read while this thread owns the record: once the hold is live the
+    // sweep may end it and move the generation on before hold() returns.
+    const HoldId id = hold_id(*idx, h.generation.load(std::memory_order_relaxed));
     const Instant expires_at{now.value + catalog_.hold_ttl_s};
     h.slot.store(slot.value, std::memory_order_relaxed);
     h.patient.store(patient.value, std::memory_order_relaxed);
     h.expires_at.store(expires_at.value, std::memory_order_release);
     for (;;) {
+        const SlotSnapshot before = snapshot(slot, w);  // before the CAS: see Taken::before
         const std::uint64_t held = SlotWord::next(w, SlotState::held, *idx);
         if (rec.word.compare_exchange_strong(w, held, word_order)) {
             h.live.store(true, std::memory_order_release);
@@ -142,16 +160,14 @@ Outcome<HoldView> Engine::hold(const Actor& actor, SlotId slot, PatientKey patie
             Event& e = reservation.event();
             stamp(e, actor, EventKind::held, unit);
             e.resource = ResourceIdx{rec.resource};
-            e.before = snapshot(slot, w);
+            e.before = before;
             e.after = snapshot(slot, held);
             e.patient = patient;
             reservation.publish();
-            const HoldId id = hold_id(*idx, h.generation.load(std::memory_order_acquire));
             return {ErrorCode::ok, {}, {}, HoldView{id, view(slot), patient, expires_at}};
         }
-        if (auto bad = check_hold(actor, rec, w, now); !bad.ok()) {
-            if (rec.word.load(word_order) != w) continue;  // see above: decide on a fresh word
-            holds_->release(*idx);                         // never published: free at once
+        if (auto bad = decide_on_stable_word(rec, w, check); !bad.ok()) {
+            holds_->release(*idx);  // never published: free at once
             return Out::refuse(bad);
         }
     }
@@ -314,10 +330,10 @@ Outcome<Engine::Taken> Engine::take_slot(const Actor& actor, SlotId slot, const 
     std::optional<std::uint64_t> idx;
     for (;;) {
         std::uint64_t w = rec.word.load(word_order);
-        if (auto bad = check_take(actor, rec, w, target, &patient, now); !bad.ok()) {
-            // A hold record read through this word may have been reused since: decide again
-            // on a fresh reading if the word moved on.
-            if (rec.word.load(word_order) != w) continue;
+        const auto check = [&](std::uint64_t word) {
+            return check_take(actor, rec, word, target, &patient, now);
+        };
+        if (auto bad = decide_on_stable_word(rec, w, check); !bad.ok()) {
             if (idx) put_record(lane, *idx);
             return Out::refuse(bad);
         }
@@ -336,12 +352,13 @@ Outcome<Engine::Taken> Engine::take_slot(const Actor& actor, SlotId slot, const 
         fresh.slot.store(slot.value, std::memory_order_relaxed);
         fresh.patient.store(fields.patient.value, std::memory_order_relaxed);
         fresh.end.store(BookingEnd::none, std::memory_order_relaxed);
+        const SlotSnapshot before = snapshot(slot, w);
         const std::uint64_t booked = SlotWord::next(w, SlotState::booked, *idx);
         if (take_word(rec, w, booked, target.replacing.has_value())) {
             fresh.ready.store(true, std::memory_order_release);
             const BookingId id = current_id(*idx);
             record_booking(patient, id, target.replacing);
-            return {ErrorCode::ok, {}, {}, Taken{id, w, booked}};
+            return {ErrorCode::ok, {}, {}, Taken{id, before, booked}};
         }
     }
 }
@@ -385,11 +402,12 @@ Outcome<BookingView> Engine::book_slot(const Actor& actor, SlotId slot, const Bo
     // claim ends most refusals before a patient record is made.
     PatientRecord* patient = patients_.find(request.patient);
     if (patient == nullptr) {
-        if (auto bad =
-                check_take(actor, rec, rec.word.load(word_order), target, nullptr, clock_.now());
-            !bad.ok()) {
-            return Out::refuse(bad);
-        }
+        const Instant now = clock_.now();
+        std::uint64_t w = rec.word.load(word_order);
+        const auto check = [&](std::uint64_t word) {
+            return check_take(actor, rec, word, target, nullptr, now);
+        };
+        if (auto bad = decide_on_stable_word(rec, w, check); !bad.ok()) return Out::refuse(bad);
         patient = patients_.get_or_create(request.patient);
     }
     if (patient == nullptr) return Out::refuse(ErrorCode::overloaded, "", "patient table full");
@@ -407,7 +425,7 @@ Outcome<BookingView> Engine::book_slot(const Actor& actor, SlotId slot, const Bo
     Event& e = reservation.event();
     stamp(e, actor, EventKind::booked, unit);
     e.resource = ResourceIdx{rec.resource};
-    e.before = snapshot(slot, taken.value.before);
+    e.before = taken.value.before;
     e.after = snapshot(slot, taken.value.after);
     e.booking = taken.value.id;
     e.patient = request.patient;

@@ -215,8 +215,8 @@ class Engine {
     };
     struct Taken {
         BookingId id;
-        std::uint64_t before = 0;  // the slot word before and after the CAS
-        std::uint64_t after = 0;
+        SlotSnapshot before;      // taken before the CAS, so a hold it names was still live
+        std::uint64_t after = 0;  // the slot word the CAS installed
     };
 
     // Checks, in the order of ARCHITECTURE.md's error precedence.
