@@ -194,4 +194,15 @@ class RuleRegion : public ::testing::Test {
     std::unique_ptr<Engine> engine;
 };
 
+// The rule region with one engine limit changed, e.g. RegionWith<&EngineLimits::holds_max, 4>.
+template <std::size_t EngineLimits::*Field, std::size_t Value>
+class RegionWith : public RuleRegion {
+  protected:
+    EngineLimits limits() const override {
+        EngineLimits l;
+        l.*Field = Value;
+        return l;
+    }
+};
+
 }  // namespace slotmatch::testing

@@ -269,14 +269,7 @@ namespace {
 
 // ---- found in review: capacity, order, the patient's list, schedule changes ----------------
 
-class TinyPatients : public RuleRegion {
-  protected:
-    EngineLimits limits() const override {
-        EngineLimits l;
-        l.patients_max = 2;
-        return l;
-    }
-};
+using TinyPatients = RegionWith<&EngineLimits::patients_max, 2>;
 
 TEST_F(TinyPatients, FromWaitlistRefusalsCostNoPatientCapacity) {
     for (int i = 0; i < 5; ++i) {
@@ -411,14 +404,7 @@ TEST(DaylightSaving, AdjacentSchedulesNeverOverlapOnTheSpringNight) {
 namespace slotmatch::testing {
 namespace {
 
-class FourBookings : public RuleRegion {
-  protected:
-    EngineLimits limits() const override {
-        EngineLimits l;
-        l.bookings_max = 4;
-        return l;
-    }
-};
+using FourBookings = RegionWith<&EngineLimits::bookings_max, 4>;
 
 // Ended bookings give their records back: four records carry a thousand bookings, and an old
 // booking id never reaches the record's next booking.
@@ -587,14 +573,7 @@ TEST_F(ThreeBookingsTwoLanes, FreedRecordsAreFoundWhileAnotherLaneIsBusy) {
 namespace slotmatch::testing {
 namespace {
 
-class FourHolds : public RuleRegion {
-  protected:
-    EngineLimits limits() const override {
-        EngineLimits l;
-        l.holds_max = 4;
-        return l;
-    }
-};
+using FourHolds = RegionWith<&EngineLimits::holds_max, 4>;
 
 // Hold records come back once the expiry sweep has passed their hold: four records carry a
 // thousand holds, whether they were booked, left to expire, or lost to a race.

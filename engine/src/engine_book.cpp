@@ -351,7 +351,6 @@ Outcome<Engine::Taken> Engine::take_slot(const Actor& actor, SlotId slot, const 
         fresh.fields.slot_id = slot;
         fresh.slot.store(slot.value, std::memory_order_relaxed);
         fresh.patient.store(fields.patient.value, std::memory_order_relaxed);
-        fresh.end.store(BookingEnd::none, std::memory_order_relaxed);
         const SlotSnapshot before = snapshot(slot, w);
         const std::uint64_t booked = SlotWord::next(w, SlotState::booked, *idx);
         if (take_word(rec, w, booked, target.replacing.has_value())) {

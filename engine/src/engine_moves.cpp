@@ -63,7 +63,7 @@ void Engine::retire(BookingId b, Reservation& lane) {
 // The booking's slot goes to rest (free, blocked or removed) and leaves the patient's list;
 // returns the slot word it leaves behind. The caller holds the patient's claim, so nothing
 // else can end this booking meanwhile.
-std::uint64_t Engine::release_source(BookingId b, BookingEnd why, PatientRecord& patient) {
+std::uint64_t Engine::release_source(BookingId b, PatientRecord& patient) {
     BookingRecord& rec = (*bookings_)[index_of(b)];
     SlotRecord& slot = index_.record(SlotId{rec.slot.load(std::memory_order_relaxed)});
     std::uint64_t w = slot.word.load(word_order);
@@ -78,7 +78,6 @@ std::uint64_t Engine::release_source(BookingId b, BookingEnd why, PatientRecord&
         rest = rest_word(slot, w);
         SM_FAILPOINT("release_source:before_cas");
     } while (!slot.word.compare_exchange_weak(w, rest, word_order));
-    rec.end.store(why, std::memory_order_release);
     // A rebook already put its new booking in this one's place; an ended visit may have been
     // forgotten already.
     auto* last = patient.bookings.begin() + patient.booking_count;
@@ -168,8 +167,7 @@ Outcome<MoveResult> Engine::rebook(const Actor& actor, const RebookRequest& requ
     // unavailable to others, never both free, and the patient's list swaps one for the other
     // under the claim.
     const std::uint64_t source_before = from.word.load(word_order);
-    const std::uint64_t source_after =
-        release_source(request.booking, BookingEnd::rebooked, patient);
+    const std::uint64_t source_after = release_source(request.booking, patient);
 
     MoveResult result;
     result.previous = request.booking;
@@ -221,7 +219,7 @@ Outcome<MoveResult> Engine::cancel(const Actor& actor, BookingId b, PatientKey p
     }
     const BookingFields& booking = (*bookings_)[index_of(b)].fields;  // stable under the claim
     const std::uint64_t before = slot.word.load(word_order);
-    const std::uint64_t after = release_source(b, BookingEnd::cancelled, patient);
+    const std::uint64_t after = release_source(b, patient);
 
     MoveResult result;
     result.billable = billable_change(now, Instant{slot.start_s});

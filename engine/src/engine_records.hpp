@@ -25,7 +25,6 @@ struct Engine::BookingRecord {
     std::atomic<std::uint32_t> slot{0};
     std::atomic<std::uint64_t> patient{0};
     BookingFields fields;
-    std::atomic<BookingEnd> end{BookingEnd::none};
 };
 
 // A booking's identity as seen from its id, read without the patient's claim.

@@ -26,8 +26,6 @@
 
 namespace slotmatch {
 
-enum class BookingEnd : std::uint8_t { none = 0, cancelled = 1, rebooked = 2 };
-
 // R17: "changed by" of a web booking is the web booking system, not a person.
 inline constexpr std::string_view web_system_identity = "1177 Vårdguidens e-tjänster";
 
@@ -257,7 +255,7 @@ class Engine {
     bool covered(const SlotRecord& rec) const;  // an active block or a removed type lies on it
     std::uint64_t rest_word(const SlotRecord& rec, std::uint64_t word) const;
     std::uint64_t settle(SlotRecord& rec, std::uint64_t word);
-    std::uint64_t release_source(BookingId b, BookingEnd why, PatientRecord& patient);
+    std::uint64_t release_source(BookingId b, PatientRecord& patient);
     void retire(BookingId b, Reservation& lane);
     // Booking records freed and taken through the operation's event lane (see LaneRecords).
     std::optional<std::uint64_t> take_record(Reservation& lane);

@@ -129,7 +129,6 @@ class EventRings {
         }
         return n;
     }
-    std::uint64_t next_seq() const { return next_seq_; }
 
   private:
     static constexpr unsigned claim_attempts_max = 64;
