@@ -53,6 +53,13 @@ case $case_name in
     grep -q '"changed_by":"1177 Vårdguidens e-tjänster"' "$out" || fail "no R17 web identity"
     grep -q '^Events published for the journal: [1-9]' "$out" || fail "no events"
     ;;
+  gen_full_disk)
+    "$bin/slotmatch-gen" --units 50 --days 5 --out /dev/full >"$out" 2>&1; rc=$?
+    [[ $rc -eq 1 ]] || fail "a full disk: exit $rc, want 1"
+    grep -q 'writing /dev/full failed (disk full?)' "$out" || fail "no disk-full message"
+    "$bin/slotmatch-gen" --units 0 >"$out" 2>&1; rc=$?
+    [[ $rc -eq 2 ]] || fail "--units 0: exit $rc, want 2"
+    ;;
   *) echo "unknown case $case_name"; exit 2 ;;
 esac
 echo "ok $case_name"
