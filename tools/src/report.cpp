@@ -55,25 +55,23 @@ void print_region_summary(std::ostream& out, const Engine& engine) {
     }
 }
 
-nlohmann::json slot_json(const Engine& engine, const SlotView& s) {
-    const Catalog& c = engine.catalog();
+nlohmann::json slot_json(const Catalog& c, const Calendar& calendar, const SlotView& s) {
     return {{"slot_id", s.id.value},
             {"unit", c.unit(s.unit).id},
             {"resource", c.resource(s.resource).id},
             {"appointment_type", c.type(s.type).id},
-            {"start", engine.calendar().format(s.start)},
-            {"end", engine.calendar().format(s.end)},
+            {"start", calendar.format(s.start)},
+            {"end", calendar.format(s.end)},
             {"state", std::string(to_string(s.state))}};
 }
 
-nlohmann::json booking_json(const Engine& engine, const BookingView& b) {
-    const Catalog& c = engine.catalog();
+nlohmann::json booking_json(const Catalog& c, const Calendar& calendar, const BookingView& b) {
     nlohmann::json j = {{"booking_id", b.id.value},
                         {"slot_id", b.slot.id.value},
                         {"unit", c.unit(b.slot.unit).id},
                         {"resource", c.resource(b.slot.resource).id},
                         {"appointment_type", c.type(b.slot.type).id},
-                        {"start", engine.calendar().format(b.slot.start)},
+                        {"start", calendar.format(b.slot.start)},
                         {"patient", format_patient_id(b.patient)},
                         {"channel", std::string(to_string(b.channel))},
                         {"changed_by", changed_by(b)},
@@ -89,6 +87,193 @@ nlohmann::json refusal_json(ErrorCode code, std::string_view field, std::string_
              {{"code", std::string(to_string(code))},
               {"message", std::string(message)},
               {"field", std::string(field)}}}};
+}
+
+namespace {
+
+std::string str(const flatbuffers::String* s) {
+    return s ? s->str() : std::string();
+}
+
+nlohmann::json error_json(const wire::Error& e) {
+    return refusal_json(codec::from_wire(e.code()), str(e.field()), str(e.message()));
+}
+
+nlohmann::json waitlist_json(const Catalog& c, const Calendar& calendar,
+                             const wire::WaitlistEntry& w) {
+    return {{"waitlist_id", w.id()},
+            {"unit", w.unit() < c.units.size() ? c.units[w.unit()].id : std::string()},
+            {"appointment_type",
+             w.appointment_type() < c.types.size() ? c.types[w.appointment_type()].id
+                                                    : std::string()},
+            {"patient", format_patient_id(PatientKey{w.patient()})},
+            {"added_at", calendar.format(Instant{w.added_at()})}};
+}
+
+nlohmann::json stats_json(const wire::StatsReply& s) {
+    nlohmann::json counts = nlohmann::json::array();
+    if (s.counts()) {
+        for (const wire::OpCount* c : *s.counts()) {
+            counts.push_back({{"operation", str(c->operation())},
+                              {"outcome", str(c->outcome())},
+                              {"count", c->count()}});
+        }
+    }
+    return {{"ok", true},
+            {"uptime_s", s.uptime_s()},
+            {"threads", s.threads()},
+            {"slots", s.slots()},
+            {"messages", s.messages()},
+            {"operations", s.operations()},
+            {"in_flight", s.in_flight()},
+            {"retries_answered", s.retries_answered()},
+            {"malformed", s.malformed()},
+            {"replies_dropped", s.replies_dropped()},
+            {"events_published", s.events_published()},
+            {"holds_expired", s.holds_expired()},
+            {"latency_us",
+             {{"p50", s.latency_us_p50()},
+              {"p90", s.latency_us_p90()},
+              {"p99", s.latency_us_p99()},
+              {"p999", s.latency_us_p999()},
+              {"max", s.latency_us_max()}}},
+            {"counts", counts}};
+}
+
+}  // namespace
+
+nlohmann::json catalog_json(const wire::CatalogReply& c) {
+    nlohmann::json units = nlohmann::json::array();
+    nlohmann::json types = nlohmann::json::array();
+    static constexpr const char* kinds[] = {"position", "person", "room", "equipment"};
+    if (c.units()) {
+        for (const wire::Unit* u : *c.units()) {
+            nlohmann::json resources = nlohmann::json::array();
+            if (c.resources()) {
+                for (const wire::Resource* r : *c.resources()) {
+                    if (r->unit() != u->index()) continue;
+                    resources.push_back({{"id", str(r->id())},
+                                         {"kind", kinds[static_cast<int>(r->kind()) & 3]},
+                                         {"name", str(r->name())}});
+                }
+            }
+            const wire::WebSettings* web = u->web();
+            units.push_back(
+                {{"id", str(u->id())},
+                 {"name", str(u->name())},
+                 {"provider", {{"id", str(u->provider_id())}, {"name", str(u->provider_name())}}},
+                 {"web",
+                  {{"booking_active", web && web->booking_active()},
+                   {"cancel_rebook_active", web && web->cancel_rebook_active()},
+                   {"patient_comment", web && web->patient_comment()},
+                   {"terms_book", web ? str(web->terms_book()) : ""},
+                   {"terms_cancel_rebook", web ? str(web->terms_cancel_rebook()) : ""}}},
+                 {"resources", resources}});
+        }
+    }
+    if (c.appointment_types()) {
+        for (const wire::AppointmentType* t : *c.appointment_types()) {
+            nlohmann::json type = {{"id", str(t->id())},
+                                   {"name", str(t->name())},
+                                   {"web_name", str(t->web_name())},
+                                   {"web_info", str(t->web_info())},
+                                   {"web_bookable", t->web_bookable()},
+                                   {"web_cancellable", t->web_cancellable()},
+                                   {"web_rebookable", t->web_rebookable()},
+                                   {"hide_from_patient", t->hide_from_patient()},
+                                   {"duration_min", t->duration_min()},
+                                   {"proxy", str(t->name()).find("Ombud") != std::string::npos},
+                                   {"region_wide", t->region_wide()}};
+            type["window_days"] = t->window_days() ? nlohmann::json(*t->window_days())
+                                                   : nlohmann::json(nullptr);
+            types.push_back(type);
+        }
+    }
+    return {{"ok", true},
+            {"timezone", str(c.timezone())},
+            {"hold_ttl_s", c.hold_ttl_s()},
+            {"units", units},
+            {"appointment_types", types}};
+}
+
+nlohmann::json result_json(const Catalog& c, const Calendar& calendar, wire::Operation op,
+                           const wire::Result& r) {
+    using wire::ReplyBody;
+    if (r.error()) return error_json(*r.error());
+    nlohmann::json j = {{"ok", true}};
+    switch (r.body_type()) {
+        case ReplyBody::SlotList: {
+            nlohmann::json slots = nlohmann::json::array();
+            const auto* list = r.body_as_SlotList()->slots();
+            if (list) {
+                for (const wire::Slot* s : *list) {
+                    slots.push_back(slot_json(c, calendar, codec::from_wire(*s)));
+                }
+            }
+            j["slots"] = slots;
+            return j;
+        }
+        case ReplyBody::HoldReply: {
+            const auto* h = r.body_as_HoldReply();
+            j["hold_id"] = h->hold_id();
+            j["expires_at"] = calendar.format(Instant{h->expires_at()});
+            if (h->slot()) j["slot"] = slot_json(c, calendar, codec::from_wire(*h->slot()));
+            return j;
+        }
+        case ReplyBody::BookingReply: {
+            const auto* b = r.body_as_BookingReply();
+            if (b->booking()) {
+                j["booking"] = booking_json(c, calendar, codec::decode_booking(*b->booking()));
+            }
+            if (op == wire::Operation::Rebook) {
+                j["previous_booking_id"] = b->previous();
+                j["billable"] = b->billable();
+            } else if (op == wire::Operation::Cancel) {
+                j["billable"] = b->billable();
+                j["returned_to_waitlist"] = b->returned_to_waitlist();
+            }
+            return j;
+        }
+        case ReplyBody::BookingList: {
+            nlohmann::json list = nlohmann::json::array();
+            if (const auto* v = r.body_as_BookingList()->bookings()) {
+                for (const wire::Booking* b : *v) {
+                    list.push_back(booking_json(c, calendar, codec::decode_booking(*b)));
+                }
+            }
+            j["bookings"] = list;
+            return j;
+        }
+        case ReplyBody::BlockReply: {
+            const auto* b = r.body_as_BlockReply();
+            j["block_id"] = b->block_id();
+            j["slots_changed"] = b->slots_changed();
+            j["reserved_untouched"] = b->reserved_untouched();
+            return j;
+        }
+        case ReplyBody::WaitlistReply: {
+            nlohmann::json list = nlohmann::json::array();
+            if (const auto* v = r.body_as_WaitlistReply()->entries()) {
+                for (const wire::WaitlistEntry* w : *v) list.push_back(waitlist_json(c, calendar, *w));
+            }
+            if (op == wire::Operation::WaitlistAdd && list.size() == 1) {
+                j["entry"] = list[0];
+            } else {
+                j["entries"] = list;
+            }
+            return j;
+        }
+        case ReplyBody::CatalogReply:
+            return catalog_json(*r.body_as_CatalogReply());
+        case ReplyBody::StatsReply:
+            return stats_json(*r.body_as_StatsReply());
+        case ReplyBody::ClockReply:
+            j["now"] = calendar.format(Instant{r.body_as_ClockReply()->now()});
+            return j;
+        default:
+            return refusal_json(ErrorCode::invalid_request, "reply",
+                                "the server's reply has no body this client knows");
+    }
 }
 
 std::optional<Instant> parse_fixed_clock(const Calendar& calendar, const std::string& flag,

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <slotmatch/config.hpp>
+#include <slotmatch/codec.hpp>
 #include <slotmatch/engine.hpp>
 #include <string>
 
@@ -16,8 +17,24 @@ void print_diagnostics(std::ostream& out, const LoadResult& loaded);
 // Units, appointment types and slots per unit, as a table.
 void print_region_summary(std::ostream& out, const Engine& engine);
 
-nlohmann::json slot_json(const Engine& engine, const SlotView& slot);
-nlohmann::json booking_json(const Engine& engine, const BookingView& booking);
+// Engine views in the documented shapes; names come from the catalog, times are written in
+// the region's zone. The server's replies are decoded back into these views (codec), so the
+// CLI and the embedded demo print the same JSON.
+nlohmann::json slot_json(const Catalog& catalog, const Calendar& calendar, const SlotView& slot);
+nlohmann::json booking_json(const Catalog& catalog, const Calendar& calendar,
+                            const BookingView& booking);
+inline nlohmann::json slot_json(const Engine& engine, const SlotView& slot) {
+    return slot_json(engine.catalog(), engine.calendar(), slot);
+}
+inline nlohmann::json booking_json(const Engine& engine, const BookingView& booking) {
+    return booking_json(engine.catalog(), engine.calendar(), booking);
+}
+// One operation's result from a ReplyMessage as the CLI prints it; `op` is the operation
+// that asked (book and rebook share a reply type but not a shape).
+nlohmann::json result_json(const Catalog& catalog, const Calendar& calendar,
+                           wire::Operation op, const wire::Result& result);
+// `catalog`: the reply as it came (it may be one unit's part of the region).
+nlohmann::json catalog_json(const wire::CatalogReply& catalog);
 nlohmann::json refusal_json(ErrorCode code, std::string_view field, std::string_view message);
 template <typename T>
 nlohmann::json refusal_json(const Outcome<T>& o) {

@@ -1,44 +1,92 @@
-// slotmatchd: the engine server. This build loads and checks a region (--check); serving over
-// ZeroMQ arrives with the wire-protocol issue, and until then the program says so and exits 2.
+// slotmatchd: the engine server. Loads a region, then answers slotmatch requests over ZeroMQ
+// (tools/src/server.hpp has the pipeline) until SIGINT or SIGTERM. `--check` only validates
+// the region and prints its lint and summary.
 #include <boost/program_options.hpp>
+#include <csignal>
 #include <iostream>
 
 #include "cli.hpp"
 #include "report.hpp"
+#include "server.hpp"
+#include "service.hpp"
 
 namespace po = boost::program_options;
 using namespace slotmatch;
 
+namespace {
+
+std::atomic<bool> stop_requested{false};
+
+extern "C" void on_stop_signal(int) {
+    stop_requested.store(true, std::memory_order_relaxed);
+}
+
+void install_stop_handlers() {
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;  // no SA_RESTART: the poll returns EINTR and the loop sees the flag
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+}
+
+// Without CurveZMQ keys the server may only be reached from this machine.
+bool loopback_only(const std::string& endpoint) {
+    for (const char* prefix : {"tcp://127.", "tcp://localhost:", "tcp://[::1]:", "ipc://",
+                               "inproc://"}) {
+        if (endpoint.rfind(prefix, 0) == 0) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-    po::options_description options("slotmatchd --config region.yaml --check [options]");
+    po::options_description options("slotmatchd --config region.yaml [--listen ENDPOINT] [options]");
     options.add_options()("help,h", "print this help and exit")(
         "config", po::value<std::string>(), "the region config (YAML, see ARCHITECTURE.md)")(
         "check",
         "validate the config, print its lint (R6, R7, R8, R12) and a summary, and exit:\n"
         "0 = loads (warnings allowed), 1 = errors")(
-        "clock", po::value<std::string>(), "fixed:ISO8601 — a clock that stands still (tests)");
+        "listen", po::value<std::string>()->default_value("tcp://127.0.0.1:5555"),
+        "ZeroMQ endpoint to serve on (loopback only; port * picks a free one)")(
+        "threads", po::value<unsigned>()->default_value(1),
+        "worker threads: 1 answers on the receiving thread; N > 1 routes each request to the "
+        "worker that owns its slot's shard")(
+        "clock", po::value<std::string>(),
+        "fixed:ISO8601 — a clock that stands still until `slotmatch admin clock --set` (tests)");
     int exit_code = 0;
-    const auto parsed =
-        tools::parse_command_line(argc, argv, options, "slotmatchd",
-                                  "the slotmatch engine server. Serving requests (--listen, "
-                                  "--store, --journal) is not in this build yet; only --check is",
-                                  exit_code);
+    const auto parsed = tools::parse_command_line(
+        argc, argv, options, "slotmatchd",
+        "the slotmatch engine server: answers book, rebook, cancel, hold and find requests over "
+        "ZeroMQ (FlatBuffers messages, docs/protocol.md). Events stay in memory until the "
+        "journal sidecar lands",
+        exit_code);
     if (!parsed) return exit_code;
     const auto& vm = *parsed;
     if (!vm.count("config")) {
         std::cerr << "slotmatchd: --config is required (try --help)\n";
         return 2;
     }
-    if (!vm.count("check")) {
-        std::cerr << "slotmatchd: this build only checks a region (--check); the ZeroMQ server is "
-                     "not built yet\n";
+    const auto threads = vm["threads"].as<unsigned>();
+    const auto listen = vm["listen"].as<std::string>();
+    if (threads == 0 || threads > tools::server_threads_max) {
+        std::cerr << "slotmatchd: --threads must be 1.." << tools::server_threads_max << '\n';
+        return 2;
+    }
+    if (!loopback_only(listen)) {
+        std::cerr << "slotmatchd: --listen " << listen
+                  << ": without CurveZMQ keys the server binds only to loopback "
+                     "(tcp://127.0.0.1:PORT, ipc://PATH)\n";
         return 2;
     }
     const std::string path = vm["config"].as<std::string>();
     LoadResult loaded = load_region_file(path);
-    std::cout << "Checking " << path << '\n';
-    tools::print_diagnostics(std::cout, loaded);
-    if (!loaded.ok()) return 1;
+    if (vm.count("check") || !loaded.diagnostics.empty()) {
+        std::cout << "Checking " << path << '\n';
+        tools::print_diagnostics(std::cout, loaded);
+        if (!loaded.ok()) return 1;
+    }
     RealClock real;
     FixedClock fixed{Instant{0}};
     const Clock* clock = &real;
@@ -54,7 +102,31 @@ int main(int argc, char** argv) {
         clock = &fixed;
     }
     Engine engine(std::move(*loaded.catalog), *clock);
-    std::cout << '\n';
-    tools::print_region_summary(std::cout, engine);
+    if (vm.count("check")) {
+        std::cout << '\n';
+        tools::print_region_summary(std::cout, engine);
+        return 0;
+    }
+
+    install_stop_handlers();
+    tools::ServerCounters counters;
+    tools::Service service(engine, clock == &fixed ? &fixed : nullptr, counters);
+    tools::ServerOptions server;
+    server.listen = listen;
+    server.threads = threads;
+    std::cout << "slotmatchd: region " << path << ": " << engine.catalog().units.size()
+              << " units, " << engine.slot_count() << " slots; clock "
+              << (clock == &fixed ? "fixed at " + engine.calendar().format(engine.now())
+                                  : std::string("real"))
+              << "; " << threads << " thread(s); events kept in memory only" << std::endl;
+    const int rc = tools::serve(service, counters, server, stop_requested,
+                                [](const std::string& endpoint) {
+                                    std::cout << "slotmatchd: listening on " << endpoint
+                                              << std::endl;
+                                });
+    if (rc != 0) return rc;
+    std::cout << "slotmatchd: stopped after " << counters.messages.load() << " messages ("
+              << counters.operations.load() << " operations, "
+              << counters.events_published.load() << " events)" << std::endl;
     return 0;
 }

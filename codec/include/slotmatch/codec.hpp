@@ -1,0 +1,72 @@
+// The wire codec: verification of untrusted bytes against codec/slotmatch.fbs, and conversion
+// between wire messages and engine types in both directions (the server encodes what the engine
+// answers; clients decode it back into the same engine views, so there is one JSON renderer).
+// Request fields that name catalog entities, patients and times are decoded here, against the
+// region's catalog and calendar, into the engine's request types; every failure is an
+// INVALID_REQUEST naming the field.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <slotmatch/catalog.hpp>
+#include <slotmatch/engine.hpp>
+#include <slotmatch/slotmatch_generated.h>
+#include <span>
+#include <string_view>
+
+namespace slotmatch::codec {
+
+inline constexpr std::uint16_t protocol_version = 1;
+// Bounds on what one message may carry (ZeroMQ refuses bigger frames: ZMQ_MAXMSGSIZE).
+inline constexpr std::size_t message_bytes_max = std::size_t{1} << 20;
+inline constexpr std::size_t batch_ops_max = 1024;
+inline constexpr std::uint32_t find_limit_max = 1000;
+inline constexpr std::size_t reply_slots_max = std::size_t{1} << 16;  // all finds of a message
+// Verifier bounds: a request is at most Message > ops > Op > body > match (depth 6 with the
+// vectors); tables: two per op plus the actor and the message.
+inline constexpr unsigned verify_depth_max = 8;
+inline constexpr unsigned verify_tables_max = 4 * batch_ops_max + 8;
+
+// The message, or nullptr when the bytes are not a well-formed request within the bounds.
+const wire::RequestMessage* verify_request(std::span<const std::uint8_t> bytes);
+const wire::ReplyMessage* verify_reply(std::span<const std::uint8_t> bytes);
+const wire::EventBatch* verify_event_batch(std::span<const std::uint8_t> bytes);
+
+wire::ErrorCode to_wire(ErrorCode e);
+ErrorCode from_wire(wire::ErrorCode e);
+wire::Channel to_wire(Channel c);
+std::optional<Channel> from_wire(wire::Channel c);  // nothing for an out-of-range value
+
+// ---- engine -> wire (server side)
+wire::Slot to_wire(const SlotView& s);
+flatbuffers::Offset<wire::Booking> encode_booking(flatbuffers::FlatBufferBuilder& b,
+                                                  const BookingView& v);
+flatbuffers::Offset<wire::CatalogReply> encode_catalog(flatbuffers::FlatBufferBuilder& b,
+                                                       const Catalog& c,
+                                                       std::optional<UnitIdx> only);
+flatbuffers::Offset<wire::Event> encode_event(flatbuffers::FlatBufferBuilder& b, const Event& e);
+flatbuffers::Offset<wire::Error> encode_error(flatbuffers::FlatBufferBuilder& b, ErrorCode code,
+                                              std::string_view field, std::string_view message);
+
+// ---- wire -> engine (client side, and the journal)
+SlotView from_wire(const wire::Slot& s);
+BookingView decode_booking(const wire::Booking& b);
+// A whole-region catalog reply back into a Catalog (with its look-up maps); nothing when the
+// reply is partial (--unit) or its indices do not line up.
+std::optional<Catalog> decode_catalog(const wire::CatalogReply& c);
+Event decode_event(const wire::Event& e);
+
+// ---- request fields -> engine requests (server side). Refusals are INVALID_REQUEST with the
+// field; the messages are static text.
+Outcome<Actor> decode_actor(const wire::Actor* a, const Catalog& catalog);
+Outcome<PatientKey> decode_patient(const flatbuffers::String* p, std::string_view field);
+// A time bound: "2026-03-02" is that local day's start (from) or the next day's start (to, so
+// the day is inclusive); otherwise an ISO 8601 time.
+Outcome<Instant> decode_time(const flatbuffers::String* text, const Calendar& calendar,
+                             bool end_of_day, std::string_view field);
+Outcome<SlotQuery> decode_query(const wire::Find& f, const Catalog& catalog,
+                                const Calendar& calendar);
+Outcome<BookRequest> decode_book(const wire::Book& b, const Catalog& catalog,
+                                 const Calendar& calendar);
+
+}  // namespace slotmatch::codec

@@ -1,0 +1,400 @@
+#include <slotmatch/codec.hpp>
+#include <slotmatch/patient.hpp>
+
+namespace slotmatch::codec {
+
+namespace fb = flatbuffers;
+
+static_assert(static_cast<int>(wire::ErrorCode::PATIENT_ALREADY_OCCUPIED) ==
+                  static_cast<int>(ErrorCode::patient_already_occupied),
+              "wire error codes keep the engine's precedence order");
+static_assert(static_cast<int>(wire::EventKind::waitlist_added) ==
+              static_cast<int>(EventKind::waitlist_added));
+static_assert(static_cast<int>(wire::SlotState::blocked) == static_cast<int>(SlotState::blocked));
+static_assert(static_cast<int>(wire::ResourceKind::equipment) ==
+              static_cast<int>(ResourceKind::equipment));
+
+namespace {
+
+template <typename T>
+const T* verify_root(std::span<const std::uint8_t> bytes) {
+    if (bytes.size() > message_bytes_max) return nullptr;
+    fb::Verifier verifier(bytes.data(), bytes.size(), verify_depth_max, verify_tables_max);
+    if (!verifier.VerifyBuffer<T>(wire::RequestMessageIdentifier())) return nullptr;
+    return fb::GetRoot<T>(bytes.data());
+}
+
+std::string_view text(const fb::String* s) {
+    return s ? s->string_view() : std::string_view{};
+}
+
+template <std::size_t N>
+FixedString<N> fixed(const fb::String* s) {
+    return FixedString<N>::from(text(s));
+}
+
+fb::Offset<fb::String> string_or_null(fb::FlatBufferBuilder& b, std::string_view s) {
+    return s.empty() ? 0 : b.CreateString(s.data(), s.size());
+}
+
+wire::SlotSnapshot to_wire(const SlotSnapshot& s) {
+    return wire::SlotSnapshot(s.slot.value, static_cast<wire::SlotState>(s.state), s.version,
+                              s.type.value, s.start.value, s.booking.value, s.hold.value,
+                              s.patient.value);
+}
+
+SlotSnapshot from_wire(const wire::SlotSnapshot* s) {
+    SlotSnapshot out;
+    if (s == nullptr) return out;
+    out.slot = SlotId{s->slot()};
+    out.state = static_cast<SlotState>(s->state());
+    out.version = s->version();
+    out.type = TypeIdx{s->appointment_type()};
+    out.start = Instant{s->start()};
+    out.booking = BookingId{s->booking()};
+    out.hold = HoldId{s->hold()};
+    out.patient = PatientKey{s->patient()};
+    return out;
+}
+
+template <typename T>
+Outcome<T> invalid(std::string_view field, std::string_view message) {
+    return Outcome<T>::refuse(ErrorCode::invalid_request, field, message);
+}
+
+}  // namespace
+
+const wire::RequestMessage* verify_request(std::span<const std::uint8_t> bytes) {
+    return verify_root<wire::RequestMessage>(bytes);
+}
+const wire::ReplyMessage* verify_reply(std::span<const std::uint8_t> bytes) {
+    return verify_root<wire::ReplyMessage>(bytes);
+}
+const wire::EventBatch* verify_event_batch(std::span<const std::uint8_t> bytes) {
+    return verify_root<wire::EventBatch>(bytes);
+}
+
+wire::ErrorCode to_wire(ErrorCode e) {
+    return static_cast<wire::ErrorCode>(e);
+}
+ErrorCode from_wire(wire::ErrorCode e) {
+    if (e > wire::ErrorCode::MAX) return ErrorCode::invalid_request;
+    return static_cast<ErrorCode>(e);
+}
+wire::Channel to_wire(Channel c) {
+    return static_cast<wire::Channel>(c);
+}
+std::optional<Channel> from_wire(wire::Channel c) {
+    if (c > wire::Channel::MAX) return std::nullopt;
+    return static_cast<Channel>(c);
+}
+
+wire::Slot to_wire(const SlotView& s) {
+    return wire::Slot(s.id.value, s.unit.value, s.resource.value, s.type.value, s.start.value,
+                      s.end.value, static_cast<wire::SlotState>(s.state));
+}
+
+SlotView from_wire(const wire::Slot& s) {
+    SlotView v;
+    v.id = SlotId{s.slot_id()};
+    v.unit = UnitIdx{s.unit()};
+    v.resource = ResourceIdx{s.resource()};
+    v.type = TypeIdx{s.appointment_type()};
+    v.start = Instant{s.start()};
+    v.end = Instant{s.end()};
+    v.state = static_cast<SlotState>(s.state());
+    return v;
+}
+
+fb::Offset<wire::Booking> encode_booking(fb::FlatBufferBuilder& b, const BookingView& v) {
+    const auto actor = string_or_null(b, v.actor.view());
+    const auto name = string_or_null(b, v.actor_name.view());
+    const auto phone = string_or_null(b, v.phone.view());
+    const auto reason = string_or_null(b, v.reason.view());
+    const wire::Slot slot = to_wire(v.slot);
+    return wire::CreateBooking(b, v.id.value, &slot, v.patient.value, to_wire(v.channel), actor,
+                               name, v.changed_at.value, v.from_waitlist, phone, reason);
+}
+
+BookingView decode_booking(const wire::Booking& b) {
+    BookingView v;
+    v.id = BookingId{b.booking_id()};
+    if (b.slot()) v.slot = from_wire(*b.slot());
+    v.slot_id = v.slot.id;
+    v.patient = PatientKey{b.patient()};
+    v.channel = from_wire(b.channel()).value_or(Channel::web);
+    v.actor = fixed<ActorText::capacity()>(b.actor());
+    v.actor_name = fixed<ActorName::capacity()>(b.actor_name());
+    v.changed_at = Instant{b.changed_at()};
+    v.from_waitlist = b.from_waitlist();
+    v.phone = fixed<PhoneText::capacity()>(b.phone());
+    v.reason = fixed<ReasonText::capacity()>(b.reason());
+    v.active = true;
+    return v;
+}
+
+fb::Offset<wire::CatalogReply> encode_catalog(fb::FlatBufferBuilder& b, const Catalog& c,
+                                              std::optional<UnitIdx> only) {
+    std::vector<fb::Offset<wire::Unit>> units;
+    std::vector<fb::Offset<wire::Resource>> resources;
+    std::vector<fb::Offset<wire::AppointmentType>> types;
+    std::uint64_t fingerprint = 1469598103934665603ULL;  // FNV-1a over the ids
+    const auto mix = [&](std::string_view s) {
+        for (unsigned char ch : s) fingerprint = (fingerprint ^ ch) * 1099511628211ULL;
+    };
+    for (std::uint32_t u = 0; u < c.units.size(); ++u) {
+        const Unit& unit = c.units[u];
+        mix(unit.id);
+        if (only && only->value != u) continue;
+        const Provider& p = c.providers[unit.provider.value];
+        const auto web = wire::CreateWebSettingsDirect(
+            b, unit.web.booking_active, unit.web.cancel_rebook_active, unit.web.patient_comment,
+            unit.web.terms_book.c_str(), unit.web.terms_cancel_rebook.c_str());
+        std::vector<std::uint32_t> res, local;
+        for (ResourceIdx r : unit.resources) res.push_back(r.value);
+        for (TypeIdx t : unit.local_types) local.push_back(t.value);
+        units.push_back(wire::CreateUnitDirect(b, u, unit.id.c_str(), unit.name.c_str(),
+                                               p.id.c_str(), p.name.c_str(), web, &res, &local));
+    }
+    for (std::uint32_t r = 0; r < c.resources.size(); ++r) {
+        const Resource& res = c.resources[r];
+        mix(res.id);
+        if (only && *only != res.unit) continue;
+        resources.push_back(wire::CreateResourceDirect(b, r, res.id.c_str(),
+                                                       static_cast<wire::ResourceKind>(res.kind),
+                                                       res.name.c_str(), res.unit.value));
+    }
+    for (std::uint32_t t = 0; t < c.types.size(); ++t) {
+        const AppointmentType& type = c.types[t];
+        mix(type.id);
+        if (only && !c.type_usable_in(TypeIdx{t}, *only)) continue;
+        types.push_back(wire::CreateAppointmentTypeDirect(
+            b, t, type.id.c_str(), type.name.c_str(), type.web_name.c_str(),
+            type.web_info.c_str(), type.web_bookable, type.web_cancellable, type.web_rebookable,
+            type.hide_from_patient, type.window_days, type.duration_min, type.region_wide,
+            type.unit.value));
+    }
+    return wire::CreateCatalogReplyDirect(b, c.timezone.c_str(), c.hold_ttl_s, &units, &resources,
+                                          &types, fingerprint);
+}
+
+std::optional<Catalog> decode_catalog(const wire::CatalogReply& w) {
+    if (!w.units() || !w.resources() || !w.appointment_types()) return std::nullopt;
+    Catalog c;
+    c.timezone = std::string(text(w.timezone()));
+    c.hold_ttl_s = w.hold_ttl_s();
+    for (std::uint32_t i = 0; i < w.units()->size(); ++i) {
+        const wire::Unit* u = w.units()->Get(i);
+        if (u->index() != i) return std::nullopt;
+        Unit unit;
+        unit.id = std::string(text(u->id()));
+        unit.name = std::string(text(u->name()));
+        // Providers are rebuilt from the units' provider ids, in order of first appearance.
+        const std::string provider_id(text(u->provider_id()));
+        auto p = std::find_if(c.providers.begin(), c.providers.end(),
+                              [&](const Provider& x) { return x.id == provider_id; });
+        if (p == c.providers.end()) {
+            c.providers.push_back({provider_id, std::string(text(u->provider_name())), {}});
+            p = c.providers.end() - 1;
+        }
+        p->units.push_back(UnitIdx{i});
+        unit.provider = ProviderIdx{static_cast<std::uint32_t>(p - c.providers.begin())};
+        if (const wire::WebSettings* web = u->web()) {
+            unit.web = {web->booking_active(), web->cancel_rebook_active(),
+                        web->patient_comment(), std::string(text(web->terms_book())),
+                        std::string(text(web->terms_cancel_rebook()))};
+        }
+        if (u->resources()) {
+            for (std::uint32_t r : *u->resources()) unit.resources.push_back(ResourceIdx{r});
+        }
+        if (u->local_types()) {
+            for (std::uint32_t t : *u->local_types()) unit.local_types.push_back(TypeIdx{t});
+        }
+        c.unit_by_id.emplace(unit.id, UnitIdx{i});
+        c.units.push_back(std::move(unit));
+    }
+    for (std::uint32_t i = 0; i < w.resources()->size(); ++i) {
+        const wire::Resource* r = w.resources()->Get(i);
+        if (r->index() != i || r->unit() >= c.units.size()) return std::nullopt;
+        Resource res{std::string(text(r->id())), static_cast<ResourceKind>(r->kind()),
+                     std::string(text(r->name())), UnitIdx{r->unit()}};
+        c.resource_by_id.emplace(res.id, ResourceIdx{i});
+        c.resources.push_back(std::move(res));
+    }
+    for (std::uint32_t i = 0; i < w.appointment_types()->size(); ++i) {
+        const wire::AppointmentType* t = w.appointment_types()->Get(i);
+        if (t->index() != i) return std::nullopt;
+        AppointmentType type;
+        type.id = std::string(text(t->id()));
+        type.name = std::string(text(t->name()));
+        type.web_name = std::string(text(t->web_name()));
+        type.web_info = std::string(text(t->web_info()));
+        type.web_bookable = t->web_bookable();
+        type.web_cancellable = t->web_cancellable();
+        type.web_rebookable = t->web_rebookable();
+        type.hide_from_patient = t->hide_from_patient();
+        if (t->window_days()) type.window_days = *t->window_days();
+        type.duration_min = t->duration_min();
+        type.region_wide = t->region_wide();
+        type.unit = UnitIdx{t->unit()};
+        c.type_by_id.emplace(type.id, TypeIdx{i});
+        c.types.push_back(std::move(type));
+    }
+    return c;
+}
+
+fb::Offset<wire::Event> encode_event(fb::FlatBufferBuilder& b, const Event& e) {
+    const auto actor = string_or_null(b, e.actor.view());
+    const auto name = string_or_null(b, e.actor_name.view());
+    const auto phone = string_or_null(b, e.phone.view());
+    const auto reason = string_or_null(b, e.reason.view());
+    const wire::SlotSnapshot before = to_wire(e.before), after = to_wire(e.after),
+                             released = to_wire(e.released);
+    return wire::CreateEvent(b, e.seq, e.time.value, static_cast<wire::EventKind>(e.kind),
+                             to_wire(e.channel), actor, name, e.unit.value, e.resource.value,
+                             &before, &after, &released, e.booking.value, e.patient.value,
+                             e.block.value, e.from.value, e.to.value, e.type.value, e.billable,
+                             e.from_waitlist, phone, reason);
+}
+
+Event decode_event(const wire::Event& w) {
+    Event e;
+    e.seq = w.seq();
+    e.time = Instant{w.time()};
+    e.kind = static_cast<EventKind>(w.kind());
+    e.channel = from_wire(w.channel()).value_or(Channel::staff);
+    e.actor = fixed<ActorText::capacity()>(w.actor());
+    e.actor_name = fixed<ActorName::capacity()>(w.actor_name());
+    e.unit = UnitIdx{w.unit()};
+    e.resource = ResourceIdx{w.resource()};
+    e.before = from_wire(w.before());
+    e.after = from_wire(w.after());
+    e.released = from_wire(w.released());
+    e.booking = BookingId{w.booking()};
+    e.patient = PatientKey{w.patient()};
+    e.block = BlockId{w.block()};
+    e.from = Instant{w.from()};
+    e.to = Instant{w.to()};
+    e.type = TypeIdx{w.appointment_type()};
+    e.billable = w.billable();
+    e.from_waitlist = w.from_waitlist();
+    e.phone = fixed<PhoneText::capacity()>(w.phone());
+    e.reason = fixed<ReasonText::capacity()>(w.reason());
+    return e;
+}
+
+fb::Offset<wire::Error> encode_error(fb::FlatBufferBuilder& b, ErrorCode code,
+                                     std::string_view field, std::string_view message) {
+    const auto f = string_or_null(b, field);
+    const auto m = string_or_null(b, message);
+    return wire::CreateError(b, to_wire(code), f, m);
+}
+
+Outcome<Actor> decode_actor(const wire::Actor* a, const Catalog& catalog) {
+    Actor actor;
+    const auto channel = from_wire(a->channel());
+    if (!channel) return invalid<Actor>("channel", "channel must be web, proxy or staff");
+    actor.channel = *channel;
+    if (!ActorText::fits(text(a->id()))) return invalid<Actor>("actor", "actor id is too long");
+    if (!ActorName::fits(text(a->name()))) {
+        return invalid<Actor>("actor_name", "actor name is too long");
+    }
+    actor.id = fixed<ActorText::capacity()>(a->id());
+    actor.name = fixed<ActorName::capacity()>(a->name());
+    if (a->unit() && a->unit()->size() > 0) {
+        const auto unit = catalog.find_unit(a->unit()->str());
+        if (!unit) return invalid<Actor>("actor_unit", "no unit with this id");
+        actor.has_unit = true;
+        actor.unit = *unit;
+    }
+    return {ErrorCode::ok, {}, {}, actor};
+}
+
+Outcome<PatientKey> decode_patient(const fb::String* p, std::string_view field) {
+    if (p == nullptr || p->size() == 0) return invalid<PatientKey>(field, "patient is required");
+    const PatientIdCheck check = parse_patient_id(p->string_view());
+    if (!check.key) {
+        return invalid<PatientKey>(field,
+                                   "not a valid personnummer or samordningsnummer "
+                                   "(YYYYMMDDNNNC with a real date and a Luhn check digit)");
+    }
+    return {ErrorCode::ok, {}, {}, *check.key};
+}
+
+Outcome<Instant> decode_time(const fb::String* t, const Calendar& calendar, bool end_of_day,
+                             std::string_view field) {
+    const std::string_view s = text(t);
+    if (auto day = Calendar::parse_day(s); day && s.size() == 10) {
+        return {ErrorCode::ok, {}, {}, calendar.local_midnight(*day + (end_of_day ? 1 : 0))};
+    }
+    if (auto at = calendar.parse_time(s)) {
+        return {ErrorCode::ok, {}, {}, *at};
+    }
+    return invalid<Instant>(field, "not a date (2026-03-02) or an ISO 8601 time");
+}
+
+Outcome<SlotQuery> decode_query(const wire::Find& f, const Catalog& catalog,
+                                const Calendar& calendar) {
+    SlotQuery q;
+    const auto unit = catalog.find_unit(f.unit()->str());
+    if (!unit) return invalid<SlotQuery>("unit", "no unit with this id");
+    q.unit = *unit;
+    if (f.appointment_type()) {
+        const auto type = catalog.find_type(f.appointment_type()->str());
+        if (!type) return invalid<SlotQuery>("appointment_type", "no appointment type with this id");
+        q.type = *type;
+    }
+    if (f.resource()) {
+        const auto resource = catalog.find_resource(f.resource()->str());
+        if (!resource) return invalid<SlotQuery>("resource", "no resource with this id");
+        q.resource = *resource;
+    }
+    if (f.from()) {
+        const auto from = decode_time(f.from(), calendar, false, "from");
+        if (!from.ok()) return Outcome<SlotQuery>::refuse(from);
+        q.from = from.value;
+    }
+    if (f.to()) {
+        const auto to = decode_time(f.to(), calendar, true, "to");
+        if (!to.ok()) return Outcome<SlotQuery>::refuse(to);
+        q.to = to.value;
+    }
+    if (f.limit() == 0 || f.limit() > find_limit_max) {
+        return invalid<SlotQuery>("limit", "limit must be 1..1000");
+    }
+    q.limit = f.limit();
+    return {ErrorCode::ok, {}, {}, q};
+}
+
+Outcome<BookRequest> decode_book(const wire::Book& b, const Catalog& catalog,
+                                 const Calendar& calendar) {
+    BookRequest r;
+    const int ways = int(b.slot().has_value()) + int(b.hold().has_value()) + int(b.match() != nullptr);
+    if (ways != 1) {
+        return invalid<BookRequest>("slot", "give exactly one of a slot, a hold, or a unit and type");
+    }
+    if (b.slot()) r.slot = SlotId{*b.slot()};
+    if (b.hold()) r.hold = HoldId{*b.hold()};
+    if (b.match()) {
+        if (!b.match()->appointment_type()) {
+            return invalid<BookRequest>("appointment_type",
+                                        "booking the first free slot needs a unit and a type");
+        }
+        const auto q = decode_query(*b.match(), catalog, calendar);
+        if (!q.ok()) return Outcome<BookRequest>::refuse(q);
+        r.match = q.value;
+    }
+    const auto patient = decode_patient(b.patient(), "patient");
+    if (!patient.ok()) return Outcome<BookRequest>::refuse(patient);
+    r.patient = patient.value;
+    if (!PhoneText::fits(text(b.phone()))) return invalid<BookRequest>("phone", "phone is too long");
+    if (!ReasonText::fits(text(b.reason()))) {
+        return invalid<BookRequest>("reason", "reason is too long (120 characters at most)");
+    }
+    r.phone = fixed<PhoneText::capacity()>(b.phone());
+    r.reason = fixed<ReasonText::capacity()>(b.reason());
+    r.from_waitlist = b.from_waitlist();
+    return {ErrorCode::ok, {}, {}, r};
+}
+
+}  // namespace slotmatch::codec

@@ -1,0 +1,113 @@
+#include "client.hpp"
+
+#include <chrono>
+#include <random>
+
+namespace slotmatch::client {
+
+namespace fb = flatbuffers;
+
+std::span<const std::uint8_t> RequestBuilder::finish(const Identity& who,
+                                                     std::uint64_t request_id) {
+    const auto optional_string = [&](const std::string& s) {
+        return s.empty() ? fb::Offset<fb::String>() : fbb_.CreateString(s);
+    };
+    const auto actor = wire::CreateActor(fbb_, codec::to_wire(who.channel),
+                                         optional_string(who.actor),
+                                         optional_string(who.actor_name),
+                                         optional_string(who.actor_unit));
+    const auto client = optional_string(who.client);
+    const auto ops = fbb_.CreateVector(ops_);
+    fbb_.Finish(wire::CreateRequestMessage(fbb_, codec::protocol_version, request_id, client,
+                                           actor, ops),
+                wire::RequestMessageIdentifier());
+    return {fbb_.GetBufferPointer(), fbb_.GetSize()};
+}
+
+std::uint64_t new_request_id() {
+    static thread_local std::mt19937_64 rng(std::random_device{}());
+    std::uint64_t id = 0;
+    while (id == 0) id = rng() >> 1;  // leaves room to count up without wrapping to 0
+    return id;
+}
+
+Connection::Connection(const std::string& server, int send_hwm_messages)
+    : ctx_(1), socket_(ctx_, zmq::socket_type::dealer) {
+    socket_.set(zmq::sockopt::linger, 0);
+    socket_.set(zmq::sockopt::sndhwm, send_hwm_messages);
+    socket_.set(zmq::sockopt::rcvhwm, send_hwm_messages);
+    socket_.set(zmq::sockopt::maxmsgsize,
+                static_cast<std::int64_t>(64 * codec::message_bytes_max));  // finds are large
+    socket_.connect(server);
+}
+
+bool Connection::send(std::span<const std::uint8_t> request, int timeout_ms) {
+    socket_.set(zmq::sockopt::sndtimeo, timeout_ms);
+    return socket_.send(zmq::buffer(request.data(), request.size()), zmq::send_flags::none)
+        .has_value();
+}
+
+std::optional<Reply> Connection::receive(int timeout_ms) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
+        if (zmq::poll(&item, 1, std::max(left, std::chrono::milliseconds(0))) == 0) {
+            return std::nullopt;
+        }
+        Reply r;
+        if (!socket_.recv(r.bytes, zmq::recv_flags::dontwait)) continue;
+        r.message = codec::verify_reply(
+            {static_cast<const std::uint8_t*>(r.bytes.data()), r.bytes.size()});
+        if (r.message != nullptr) return r;
+        ++malformed_;
+    }
+}
+
+std::optional<Reply> Connection::call(std::span<const std::uint8_t> request,
+                                      std::uint64_t request_id, int timeout_ms) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    if (!send(request, timeout_ms)) return std::nullopt;
+    for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return std::nullopt;
+        auto reply = receive(static_cast<int>(left.count()));
+        if (!reply) return std::nullopt;
+        // A malformed request is answered with request id 0 (its id could not be read).
+        if (reply->message->request_id() == request_id || reply->message->request_id() == 0) {
+            return reply;
+        }
+    }
+}
+
+std::optional<Catalog> fetch_catalog(Connection& c, const Identity& who, int timeout_ms,
+                                     std::string& why) {
+    RequestBuilder b;
+    b.start();
+    b.add(wire::CreateGetCatalog(b.fbb()));
+    const std::uint64_t id = new_request_id();
+    auto reply = c.call(b.finish(who, id), id, timeout_ms);
+    if (!reply) {
+        why = "no reply within " + std::to_string(timeout_ms) + " ms";
+        return std::nullopt;
+    }
+    const wire::ReplyMessage& m = *reply->message;
+    if (m.error() || !m.results() || m.results()->size() != 1) {
+        why = m.error() && m.error()->message() ? m.error()->message()->str()
+                                                : "the catalog request was refused";
+        return std::nullopt;
+    }
+    const wire::Result* r = m.results()->Get(0);
+    if (!r->body_as_CatalogReply()) {
+        why = r->error() && r->error()->message() ? r->error()->message()->str()
+                                                  : "no catalog in the reply";
+        return std::nullopt;
+    }
+    auto catalog = codec::decode_catalog(*r->body_as_CatalogReply());
+    if (!catalog) why = "the catalog reply does not line up";
+    return catalog;
+}
+
+}  // namespace slotmatch::client

@@ -1,0 +1,86 @@
+// The client library that the CLI, the load generator, the benchmarks and the bindings share:
+// a DEALER connection to slotmatchd, request messages built with the codec's schema, replies
+// matched by request id and verified before use, and a timeout on every wait (a client never
+// hangs on a server that is gone).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <slotmatch/codec.hpp>
+#include <span>
+#include <string>
+#include <zmq.hpp>
+
+namespace slotmatch::client {
+
+// Who the requests act as (ARCHITECTURE.md: --channel, --actor, --actor-name, --actor-unit).
+struct Identity {
+    Channel channel = Channel::web;
+    std::string actor;
+    std::string actor_name;
+    std::string actor_unit;
+    std::string client;  // stable client name for retries across connections (may be empty)
+};
+
+// A verified reply; `message` points into `bytes`.
+struct Reply {
+    zmq::message_t bytes;
+    const wire::ReplyMessage* message = nullptr;
+};
+
+// Builds one request message of one or more operations.
+class RequestBuilder {
+  public:
+    explicit RequestBuilder(std::size_t initial_bytes = 1024) : fbb_(initial_bytes) {}
+
+    flatbuffers::FlatBufferBuilder& fbb() { return fbb_; }
+    // Starts a new message (clears the previous one).
+    void start() {
+        fbb_.Clear();
+        ops_.clear();
+    }
+    template <typename T>
+    void add(flatbuffers::Offset<T> body) {
+        ops_.push_back(wire::CreateOp(fbb_, wire::OperationTraits<T>::enum_value, body.Union()));
+    }
+    std::size_t size() const { return ops_.size(); }
+    // Finishes the message; the bytes stay valid until the next start().
+    std::span<const std::uint8_t> finish(const Identity& who, std::uint64_t request_id);
+
+  private:
+    flatbuffers::FlatBufferBuilder fbb_;
+    std::vector<flatbuffers::Offset<wire::Op>> ops_;
+};
+
+// A random, non-zero request id (the first of a sequence a client may count up from).
+std::uint64_t new_request_id();
+
+class Connection {
+  public:
+    // Connects (ZeroMQ connects lazily: a missing server shows as a timeout on receive).
+    explicit Connection(const std::string& server, int send_hwm_messages = 100'000);
+
+    // Queues a request; false if ZeroMQ cannot take it within timeout_ms.
+    bool send(std::span<const std::uint8_t> request, int timeout_ms);
+    // The next reply, verified; nothing after timeout_ms. A reply that fails verification is
+    // skipped and counted in malformed_replies().
+    std::optional<Reply> receive(int timeout_ms);
+    // send, then wait for the reply carrying `request_id` (replies to other ids are dropped).
+    std::optional<Reply> call(std::span<const std::uint8_t> request, std::uint64_t request_id,
+                              int timeout_ms);
+
+    std::uint64_t malformed_replies() const { return malformed_; }
+    zmq::socket_t& socket() { return socket_; }
+
+  private:
+    zmq::context_t ctx_;
+    zmq::socket_t socket_;
+    std::uint64_t malformed_ = 0;
+};
+
+// The whole region's catalog (entity names for rendering replies); nothing on timeout or a
+// refusal, with the reason in `why`.
+std::optional<Catalog> fetch_catalog(Connection& c, const Identity& who, int timeout_ms,
+                                     std::string& why);
+
+}  // namespace slotmatch::client

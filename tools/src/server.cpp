@@ -1,0 +1,354 @@
+#include "server.hpp"
+
+#include <array>
+#include <cstring>
+#include <iostream>
+#include <thread>
+#include <zmq.hpp>
+
+#include "retry_cache.hpp"
+
+namespace slotmatch::tools {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A ROUTER message: the envelope (the client's identity, and the empty delimiter of a REQ
+// client) followed by the body. More frames than this are not a slotmatch client.
+constexpr std::size_t frames_max = 4;
+// One burst reads at most this many operations before events are drained, so a lane of the
+// engine's event rings (16,384 events) never fills from a single burst.
+constexpr std::size_t burst_ops_max = 4096;
+constexpr std::size_t burst_messages_max = 256;
+constexpr std::size_t drain_batch_events = 4096;
+constexpr int poll_timeout_ms_max = 100;
+constexpr auto shutdown_wait = std::chrono::seconds(5);
+
+struct Frames {
+    std::array<zmq::message_t, frames_max> part;
+    std::size_t n = 0;
+    bool too_many = false;
+
+    zmq::message_t& body() { return part[n - 1]; }
+    std::span<const std::uint8_t> body_bytes() {
+        return {static_cast<const std::uint8_t*>(body().data()), body().size()};
+    }
+};
+
+// Reads one whole message without blocking; false when none is waiting.
+bool receive(zmq::socket_t& s, Frames& f) {
+    f.n = 0;
+    f.too_many = false;
+    zmq::message_t spill;
+    if (!s.recv(f.part[0], zmq::recv_flags::dontwait)) return false;
+    f.n = 1;
+    bool more = f.part[0].more();
+    while (more) {
+        zmq::message_t& into = f.n < frames_max ? f.part[f.n] : spill;
+        (void)s.recv(into, zmq::recv_flags::none);  // the rest of a message is already here
+        more = into.more();
+        if (f.n < frames_max) {
+            ++f.n;
+        } else {
+            f.too_many = true;
+        }
+    }
+    return true;
+}
+
+// Sends frames [first, n) of `f` with `body` last. False when the client is gone or not
+// reading (ROUTER_MANDATORY reports both instead of dropping silently).
+bool send_reply(zmq::socket_t& s, Frames& f, std::size_t first, zmq::message_t&& body) {
+    try {
+        for (std::size_t i = first; i + 1 < f.n; ++i) {
+            if (!s.send(f.part[i], zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+                return false;
+            }
+        }
+        return s.send(body, zmq::send_flags::dontwait).has_value();
+    } catch (const zmq::error_t&) {  // EHOSTUNREACH: the client has disconnected
+        return false;
+    }
+}
+
+std::uint64_t hash_bytes(std::span<const std::uint8_t> bytes) {
+    return std::hash<std::string_view>{}(
+        std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
+// (channel, actor, client, request id): who may see the stored answer of a retry.
+std::string retry_key(const wire::RequestMessage& m) {
+    std::string key;
+    key.push_back(static_cast<char>(m.actor()->channel()));
+    if (m.actor()->id()) key.append(m.actor()->id()->string_view());
+    key.push_back('\0');
+    if (m.client()) key.append(m.client()->string_view());
+    key.push_back('\0');
+    const std::uint64_t id = m.request_id();
+    key.append(reinterpret_cast<const char*>(&id), sizeof id);
+    return key;
+}
+
+// Worker messages: [tag][envelope...][body], where tag = receive time (8 bytes) + retry key.
+struct Tag {
+    std::int64_t received_ns = 0;
+    std::string key;
+};
+zmq::message_t encode_tag(const Tag& t) {
+    zmq::message_t m(sizeof t.received_ns + t.key.size());
+    std::memcpy(m.data(), &t.received_ns, sizeof t.received_ns);
+    std::memcpy(static_cast<char*>(m.data()) + sizeof t.received_ns, t.key.data(), t.key.size());
+    return m;
+}
+Tag decode_tag(const zmq::message_t& m) {
+    Tag t;
+    std::memcpy(&t.received_ns, m.data(), sizeof t.received_ns);
+    t.key.assign(static_cast<const char*>(m.data()) + sizeof t.received_ns,
+                 m.size() - sizeof t.received_ns);
+    return t;
+}
+
+std::int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+        .count();
+}
+
+void worker_main(zmq::context_t& ctx, const std::string& endpoint, Service& service) {
+    zmq::socket_t pair(ctx, zmq::socket_type::pair);
+    pair.connect(endpoint);
+    flatbuffers::FlatBufferBuilder builder(64 * 1024);
+    Frames f;
+    for (;;) {
+        zmq::pollitem_t item{pair.handle(), 0, ZMQ_POLLIN, 0};
+        zmq::poll(&item, 1, std::chrono::milliseconds(-1));
+        while (receive(pair, f)) {
+            if (f.n == 1 && f.part[0].size() == 0) return;  // the front thread says stop
+            // The front thread verified the body; the bytes are the same message.
+            service.answer(*flatbuffers::GetRoot<wire::RequestMessage>(f.body().data()), builder);
+            pair.send(f.part[0], zmq::send_flags::sndmore);
+            for (std::size_t i = 1; i + 1 < f.n; ++i) pair.send(f.part[i], zmq::send_flags::sndmore);
+            pair.send(zmq::message_t(builder.GetBufferPointer(), builder.GetSize()),
+                      zmq::send_flags::none);
+        }
+    }
+}
+
+class Front {
+  public:
+    Front(Service& service, ServerCounters& counters, const ServerOptions& options,
+          zmq::context_t& ctx)
+        : service_(service),
+          counters_(counters),
+          options_(options),
+          ctx_(ctx),
+          router_(ctx, zmq::socket_type::router),
+          cache_(options.retry_entries_max, options.retry_bytes_max),
+          builder_(64 * 1024),
+          events_(drain_batch_events) {}
+
+    int run(const std::atomic<bool>& stop,
+            const std::function<void(const std::string&)>& on_listening);
+
+  private:
+    void on_request(Frames& f);
+    void on_worker_reply(Frames& f);
+    // Sends an answer; `key` non-empty stores it for retries; `answered` ends an in-flight one.
+    void reply(Frames& f, std::size_t first, zmq::message_t&& body, std::int64_t received_ns,
+               const std::string& key, bool answered);
+    std::size_t drain_events();
+    void sweep_holds();
+    void start_workers();
+    void stop_workers();
+
+    Service& service_;
+    ServerCounters& counters_;
+    const ServerOptions& options_;
+    zmq::context_t& ctx_;
+    zmq::socket_t router_;
+    RetryCache cache_;
+    flatbuffers::FlatBufferBuilder builder_;
+    std::vector<Event> events_;
+    std::vector<zmq::socket_t> workers_;
+    std::vector<std::thread> worker_threads_;
+    std::size_t burst_ops_ = 0;
+};
+
+int Front::run(const std::atomic<bool>& stop,
+               const std::function<void(const std::string&)>& on_listening) {
+    router_.set(zmq::sockopt::router_mandatory, 1);
+    router_.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(codec::message_bytes_max));
+    router_.set(zmq::sockopt::sndhwm, options_.send_hwm_messages);
+    router_.set(zmq::sockopt::rcvhwm, options_.receive_hwm_messages);
+    router_.set(zmq::sockopt::linger, options_.linger_ms);
+    try {
+        router_.bind(options_.listen);
+    } catch (const zmq::error_t& e) {
+        std::cerr << "slotmatchd: cannot listen on " << options_.listen << ": " << e.what()
+                  << '\n';
+        return 2;
+    }
+    start_workers();
+    on_listening(router_.get(zmq::sockopt::last_endpoint));
+
+    auto next_sweep = Clock::now();
+    Frames f;
+    while (!stop.load(std::memory_order_relaxed)) {
+        std::vector<zmq::pollitem_t> items{{router_.handle(), 0, ZMQ_POLLIN, 0}};
+        for (auto& w : workers_) items.push_back({w.handle(), 0, ZMQ_POLLIN, 0});
+        const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+            next_sweep - Clock::now());
+        try {
+            zmq::poll(items, std::chrono::milliseconds(
+                                 std::clamp<long>(wait.count(), 0, poll_timeout_ms_max)));
+        } catch (const zmq::error_t& e) {
+            if (e.num() != EINTR) throw;
+            continue;  // a signal: the loop condition decides
+        }
+        burst_ops_ = 0;
+        for (std::size_t n = 0; n < burst_messages_max && burst_ops_ < burst_ops_max; ++n) {
+            if (!receive(router_, f)) break;
+            on_request(f);
+        }
+        for (auto& w : workers_) {
+            while (receive(w, f)) on_worker_reply(f);
+        }
+        drain_events();
+        if (Clock::now() >= next_sweep) {
+            sweep_holds();
+            next_sweep = Clock::now() + std::chrono::milliseconds(options_.hold_sweep_interval_ms);
+        }
+    }
+    stop_workers();
+    drain_events();
+    router_.close();  // lingers up to linger_ms so that the last replies leave
+    return 0;
+}
+
+void Front::on_request(Frames& f) {
+    const std::int64_t received_ns = now_ns();
+    if (f.n < 2 || f.too_many) {  // no identity, or not a slotmatch client's framing
+        counters_.malformed.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    const wire::RequestMessage* m = codec::verify_request(f.body_bytes());
+    if (m == nullptr) {
+        counters_.malformed.fetch_add(1, std::memory_order_relaxed);
+        Service::refuse_message(builder_, 0, ErrorCode::invalid_request, "message",
+                                "not a slotmatch request: the bytes fail FlatBuffers "
+                                "verification against codec/slotmatch.fbs");
+        reply(f, 0, zmq::message_t(builder_.GetBufferPointer(), builder_.GetSize()), received_ns,
+              {}, false);
+        return;
+    }
+    burst_ops_ += m->ops()->size();
+    std::string key;
+    if (m->request_id() != 0 && Service::changes_state(*m)) {
+        key = retry_key(*m);
+        const std::string* stored = nullptr;
+        switch (cache_.see(key, hash_bytes(f.body_bytes()), stored)) {
+            case RetryCache::Seen::first:
+                break;
+            case RetryCache::Seen::answered:
+                counters_.retries_answered.fetch_add(1, std::memory_order_relaxed);
+                reply(f, 0, zmq::message_t(stored->data(), stored->size()), received_ns, {}, false);
+                return;
+            case RetryCache::Seen::pending:  // the first copy's answer is on its way
+                return;
+            case RetryCache::Seen::conflict:
+                Service::refuse_message(builder_, m->request_id(), ErrorCode::invalid_request,
+                                        "request_id",
+                                        "this request id was already used for a different "
+                                        "request by this actor and client");
+                reply(f, 0, zmq::message_t(builder_.GetBufferPointer(), builder_.GetSize()),
+                      received_ns, {}, false);
+                return;
+        }
+    }
+    counters_.in_flight.fetch_add(1, std::memory_order_relaxed);
+    if (workers_.empty()) {
+        service_.answer(*m, builder_);
+        reply(f, 0, zmq::message_t(builder_.GetBufferPointer(), builder_.GetSize()), received_ns,
+              key, true);
+        return;
+    }
+    const std::size_t w = std::hash<std::uint64_t>{}(service_.shard_key(*m)) % workers_.size();
+    workers_[w].send(encode_tag({received_ns, key}), zmq::send_flags::sndmore);
+    for (std::size_t i = 0; i + 1 < f.n; ++i) workers_[w].send(f.part[i], zmq::send_flags::sndmore);
+    workers_[w].send(f.body(), zmq::send_flags::none);
+}
+
+void Front::on_worker_reply(Frames& f) {
+    const Tag tag = decode_tag(f.part[0]);
+    reply(f, 1, std::move(f.body()), tag.received_ns, tag.key, true);
+}
+
+void Front::reply(Frames& f, std::size_t first, zmq::message_t&& body, std::int64_t received_ns,
+                  const std::string& key, bool answered) {
+    if (!key.empty()) cache_.store(key, body.data(), body.size());
+    if (answered) counters_.in_flight.fetch_sub(1, std::memory_order_relaxed);
+    if (!send_reply(router_, f, first, std::move(body))) {
+        counters_.replies_dropped.fetch_add(1, std::memory_order_relaxed);
+    }
+    counters_.messages.fetch_add(1, std::memory_order_relaxed);
+    counters_.latency.record_ns(static_cast<std::uint64_t>(now_ns() - received_ns));
+}
+
+std::size_t Front::drain_events() {
+    std::size_t total = 0;
+    for (;;) {
+        const std::size_t n = service_.engine().events().drain(events_);
+        total += n;
+        if (n < events_.size()) break;
+    }
+    counters_.events_published.fetch_add(total, std::memory_order_relaxed);
+    return total;
+}
+
+void Front::sweep_holds() {
+    counters_.holds_expired.fetch_add(service_.engine().expire_holds(), std::memory_order_relaxed);
+}
+
+void Front::start_workers() {
+    if (options_.threads <= 1) return;
+    for (unsigned i = 0; i < options_.threads; ++i) {
+        const std::string endpoint = "inproc://slotmatchd-worker-" + std::to_string(i);
+        workers_.emplace_back(ctx_, zmq::socket_type::pair);
+        workers_.back().bind(endpoint);
+        worker_threads_.emplace_back(worker_main, std::ref(ctx_), endpoint, std::ref(service_));
+    }
+}
+
+// Finish what the workers hold, then tell them to stop.
+void Front::stop_workers() {
+    const auto deadline = Clock::now() + shutdown_wait;
+    Frames f;
+    while (!workers_.empty() && counters_.in_flight.load(std::memory_order_relaxed) > 0 &&
+           Clock::now() < deadline) {
+        for (auto& w : workers_) {
+            while (receive(w, f)) on_worker_reply(f);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    for (auto& w : workers_) w.send(zmq::message_t(), zmq::send_flags::none);
+    for (auto& t : worker_threads_) t.join();
+    workers_.clear();
+}
+
+}  // namespace
+
+int serve(Service& service, ServerCounters& counters, const ServerOptions& options,
+          const std::atomic<bool>& stop,
+          const std::function<void(const std::string&)>& on_listening) {
+    zmq::context_t ctx(1);
+    counters.threads = options.threads;
+    int rc = 0;
+    {
+        Front front(service, counters, options, ctx);
+        rc = front.run(stop, on_listening);
+    }
+    ctx.close();
+    return rc;
+}
+
+}  // namespace slotmatch::tools

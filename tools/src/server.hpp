@@ -1,0 +1,42 @@
+// slotmatchd's ZeroMQ side. The pipeline, one stage per line:
+//   receive   ROUTER on --listen; a frame larger than message_bytes_max closes the peer
+//   verify    FlatBuffers Verifier with depth and table bounds; malformed -> an error reply
+//   retry     (actor, client, request id) seen before -> the stored reply (RetryCache)
+//   route     --threads 1: answered on this thread; N > 1: to the worker owning the shard of
+//             the request's first slot (inproc PAIR), so one shard stays on one core
+//   match     Service::answer runs the operations on the engine
+//   journal   events drained from the engine's rings after every burst (counted; the journal
+//             sidecar of the next issue takes them from here)
+//   reply     ROUTER_MANDATORY, non-blocking: a client that does not read loses the reply
+//             (counted) instead of stalling everyone; it can retry with the same request id
+// Timers on the same thread: the hold-expiry sweep. SIGINT/SIGTERM stop reading, finish what
+// the workers hold, flush the replies and return.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+
+#include "service.hpp"
+
+namespace slotmatch::tools {
+
+struct ServerOptions {
+    std::string listen = "tcp://127.0.0.1:5555";
+    unsigned threads = 1;
+    unsigned hold_sweep_interval_ms = 250;
+    std::size_t retry_entries_max = std::size_t{1} << 16;
+    std::size_t retry_bytes_max = std::size_t{64} << 20;
+    int send_hwm_messages = 100'000;  // per client, before replies are dropped
+    int receive_hwm_messages = 100'000;
+    int linger_ms = 1000;  // flush time for replies at shutdown
+};
+inline constexpr unsigned server_threads_max = 32;
+
+// Runs until `stop` becomes true. `on_listening` gets the bound endpoint (a port of 0 or *
+// becomes the real one). Returns 0, or 2 with a message on stderr when it cannot bind.
+int serve(Service& service, ServerCounters& counters, const ServerOptions& options,
+          const std::atomic<bool>& stop,
+          const std::function<void(const std::string&)>& on_listening);
+
+}  // namespace slotmatch::tools

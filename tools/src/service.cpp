@@ -1,0 +1,357 @@
+#include "service.hpp"
+
+#include <slotmatch/patient.hpp>
+
+namespace slotmatch::tools {
+
+namespace fb = flatbuffers;
+using wire::Operation;
+
+std::string_view to_string(OpKind k) {
+    static constexpr std::array<std::string_view, op_kind_count> names = {
+        "find",    "hold",         "book",          "rebook",  "cancel", "bookings",  "block",
+        "unblock", "waitlist_add", "waitlist_list", "catalog", "stats",  "set_clock"};
+    return names[static_cast<std::size_t>(k)];
+}
+
+namespace {
+
+static_assert(static_cast<int>(Operation::MAX) == static_cast<int>(op_kind_count),
+              "one counter row per operation of the schema");
+
+using Answer = Service::Answer;
+
+Answer refused(fb::FlatBufferBuilder& b, ErrorCode code, std::string_view field,
+               std::string_view message) {
+    const auto error = codec::encode_error(b, code, field, message);
+    return {code, wire::CreateResult(b, error)};
+}
+
+template <typename T>
+Answer refused(fb::FlatBufferBuilder& b, const Outcome<T>& o) {
+    return refused(b, o.code, o.field, o.message);
+}
+
+template <typename Body>
+Answer accepted(fb::FlatBufferBuilder& b, fb::Offset<Body> body) {
+    return {ErrorCode::ok, wire::CreateResult(b, 0, wire::ReplyBodyTraits<Body>::enum_value,
+                                              body.Union())};
+}
+
+// The citizen a web/proxy request is made for; staff may leave it out.
+Outcome<PatientKey> request_patient(const fb::String* p, const Actor& actor) {
+    if (actor.channel == Channel::staff && (p == nullptr || p->size() == 0)) {
+        return {ErrorCode::ok, {}, {}, PatientKey{}};
+    }
+    return codec::decode_patient(p, "patient");
+}
+
+fb::Offset<wire::BookingReply> move_reply(fb::FlatBufferBuilder& b, const MoveResult& m) {
+    const auto booking = codec::encode_booking(b, m.booking);
+    return wire::CreateBookingReply(b, booking, m.previous.value, m.billable,
+                                    m.returned_to_waitlist);
+}
+
+fb::Offset<wire::BlockReply> block_reply(fb::FlatBufferBuilder& b, const BlockResult& r) {
+    return wire::CreateBlockReply(b, r.id.value, r.slots_changed, r.reserved_untouched);
+}
+
+}  // namespace
+
+Service::Service(Engine& engine, FixedClock* fixed, ServerCounters& counters)
+    : engine_(engine), fixed_(fixed), counters_(counters) {}
+
+void Service::refuse_message(fb::FlatBufferBuilder& b, std::uint64_t request_id, ErrorCode code,
+                             std::string_view field, std::string_view message) {
+    b.Clear();
+    const auto error = codec::encode_error(b, code, field, message);
+    b.Finish(wire::CreateReplyMessage(b, codec::protocol_version, request_id, error),
+             wire::RequestMessageIdentifier());
+}
+
+bool Service::changes_state(const wire::RequestMessage& request) {
+    for (const wire::Op* op : *request.ops()) {
+        switch (op->body_type()) {
+            case Operation::Hold:
+            case Operation::Book:
+            case Operation::Rebook:
+            case Operation::Cancel:
+            case Operation::Block:
+            case Operation::Unblock:
+            case Operation::WaitlistAdd:
+            case Operation::SetClock:
+                return true;
+            default:
+                break;
+        }
+    }
+    return false;
+}
+
+std::uint64_t Service::shard_key(const wire::RequestMessage& request) const {
+    if (request.ops()->size() == 0) return 0;
+    const wire::Op& op = *request.ops()->Get(0);
+    std::optional<std::uint32_t> slot;
+    if (const auto* h = op.body_as_Hold()) slot = h->slot();
+    if (const auto* k = op.body_as_Book()) slot = k->slot();
+    if (const auto* r = op.body_as_Rebook()) slot = r->slot();
+    if (slot) {
+        if (const auto view = engine_.slot(SlotId{*slot})) {
+            return (std::uint64_t{view->resource.value} << 32) | view->type.value;
+        }
+    }
+    if (const auto* k = op.body_as_Book(); k && k->hold()) return *k->hold();
+    if (const auto* r = op.body_as_Rebook()) return r->booking();
+    if (const auto* c = op.body_as_Cancel()) return c->booking();
+    return request.request_id();
+}
+
+void Service::answer(const wire::RequestMessage& request, fb::FlatBufferBuilder& b) {
+    b.Clear();
+    const std::uint64_t id = request.request_id();
+    if (request.version() != codec::protocol_version) {
+        refuse_message(b, id, ErrorCode::invalid_request, "version",
+                       "unsupported protocol version (this server speaks version 1)");
+        return;
+    }
+    const std::size_t n = request.ops()->size();
+    if (n == 0 || n > codec::batch_ops_max) {
+        refuse_message(b, id, ErrorCode::invalid_request, "ops",
+                       "a message carries 1 to 1024 operations");
+        return;
+    }
+    const Outcome<Actor> actor = codec::decode_actor(request.actor(), engine_.catalog());
+    std::vector<fb::Offset<wire::Result>> results;  // small: one offset per operation
+    results.reserve(n);
+    std::size_t slots_left = codec::reply_slots_max;
+    for (const wire::Op* op : *request.ops()) {
+        Answer a;
+        if (!actor.ok()) {
+            a = refused(b, actor);
+        } else {
+            a = run(*op, actor.value, b, slots_left);
+        }
+        const auto kind = static_cast<std::size_t>(op->body_type());
+        if (kind >= 1 && kind <= op_kind_count) {
+            counters_.ops.count(static_cast<OpKind>(kind - 1), a.code);
+        }
+        results.push_back(a.result);
+    }
+    counters_.operations.fetch_add(n, std::memory_order_relaxed);
+    b.Finish(wire::CreateReplyMessage(b, codec::protocol_version, id, 0, b.CreateVector(results)),
+             wire::RequestMessageIdentifier());
+}
+
+Service::Answer Service::run(const wire::Op& op, const Actor& actor,
+                                      fb::FlatBufferBuilder& b, std::size_t& slots_left) {
+    Answer a;
+    switch (op.body_type()) {
+        case Operation::Find: a = find(*op.body_as_Find(), actor, b, slots_left); break;
+        case Operation::Hold: a = hold(*op.body_as_Hold(), actor, b); break;
+        case Operation::Book: a = book(*op.body_as_Book(), actor, b); break;
+        case Operation::Rebook: a = rebook(*op.body_as_Rebook(), actor, b); break;
+        case Operation::Cancel: a = cancel(*op.body_as_Cancel(), actor, b); break;
+        case Operation::Bookings: a = bookings(*op.body_as_Bookings(), actor, b); break;
+        case Operation::Block: a = block(*op.body_as_Block(), actor, b); break;
+        case Operation::Unblock: a = unblock(*op.body_as_Unblock(), actor, b); break;
+        case Operation::WaitlistAdd: a = waitlist_add(*op.body_as_WaitlistAdd(), actor, b); break;
+        case Operation::WaitlistList:
+            a = waitlist_list(*op.body_as_WaitlistList(), actor, b);
+            break;
+        case Operation::GetCatalog: a = catalog(*op.body_as_GetCatalog(), b); break;
+        case Operation::GetStats: a = stats(b); break;
+        case Operation::SetClock: a = set_clock(*op.body_as_SetClock(), actor, b); break;
+        default:
+            a = refused(b, ErrorCode::invalid_request, "op", "unknown operation");
+            break;
+    }
+    return a;
+}
+
+Service::Answer Service::find(const wire::Find& f, const Actor& actor, fb::FlatBufferBuilder& b,
+                              std::size_t& slots_left) {
+    const auto query = codec::decode_query(f, engine_.catalog(), engine_.calendar());
+    if (!query.ok()) return refused(b, query);
+    if (query.value.limit > slots_left) {
+        return refused(b, ErrorCode::invalid_request, "limit",
+                       "the finds of one message may return 65536 slots in all");
+    }
+    const auto found = engine_.find(actor, query.value);
+    if (!found.ok()) return refused(b, found);
+    slots_left -= found.value.size();
+    wire::Slot* out = nullptr;
+    const auto slots = b.CreateUninitializedVectorOfStructs(found.value.size(), &out);
+    for (const SlotView& s : found.value) *out++ = codec::to_wire(s);
+    return accepted(b, wire::CreateSlotList(b, slots));
+}
+
+Service::Answer Service::hold(const wire::Hold& h, const Actor& actor, fb::FlatBufferBuilder& b) {
+    const auto patient = codec::decode_patient(h.patient(), "patient");
+    if (!patient.ok()) return refused(b, patient);
+    const auto held = engine_.hold(actor, SlotId{h.slot()}, patient.value);
+    if (!held.ok()) return refused(b, held);
+    const wire::Slot slot = codec::to_wire(held.value.slot);
+    return accepted(b, wire::CreateHoldReply(b, held.value.id.value,
+                                             held.value.expires_at.value, &slot,
+                                             held.value.patient.value));
+}
+
+Service::Answer Service::book(const wire::Book& r, const Actor& actor, fb::FlatBufferBuilder& b) {
+    const auto request = codec::decode_book(r, engine_.catalog(), engine_.calendar());
+    if (!request.ok()) return refused(b, request);
+    const auto booked = engine_.book(actor, request.value);
+    if (!booked.ok()) return refused(b, booked);
+    const auto booking = codec::encode_booking(b, booked.value);
+    return accepted(b, wire::CreateBookingReply(b, booking));
+}
+
+Service::Answer Service::rebook(const wire::Rebook& r, const Actor& actor,
+                                fb::FlatBufferBuilder& b) {
+    const auto patient = request_patient(r.patient(), actor);
+    if (!patient.ok()) return refused(b, patient);
+    RebookRequest request;
+    request.booking = BookingId{r.booking()};
+    if (r.slot()) request.slot = SlotId{*r.slot()};
+    request.patient = patient.value;
+    const auto moved = engine_.rebook(actor, request);
+    if (!moved.ok()) return refused(b, moved);
+    return accepted(b, move_reply(b, moved.value));
+}
+
+Service::Answer Service::cancel(const wire::Cancel& r, const Actor& actor,
+                                fb::FlatBufferBuilder& b) {
+    const auto patient = request_patient(r.patient(), actor);
+    if (!patient.ok()) return refused(b, patient);
+    const auto cancelled = engine_.cancel(actor, BookingId{r.booking()}, patient.value);
+    if (!cancelled.ok()) return refused(b, cancelled);
+    return accepted(b, move_reply(b, cancelled.value));
+}
+
+Service::Answer Service::bookings(const wire::Bookings& r, const Actor& actor,
+                                  fb::FlatBufferBuilder& b) {
+    const auto patient = codec::decode_patient(r.patient(), "patient");
+    if (!patient.ok()) return refused(b, patient);
+    const auto list = engine_.bookings(actor, patient.value);
+    if (!list.ok()) return refused(b, list);
+    std::vector<fb::Offset<wire::Booking>> out;
+    out.reserve(list.value.size());
+    for (const BookingView& v : list.value) out.push_back(codec::encode_booking(b, v));
+    return accepted(b, wire::CreateBookingList(b, b.CreateVector(out)));
+}
+
+Service::Answer Service::block(const wire::Block& r, const Actor& actor,
+                               fb::FlatBufferBuilder& b) {
+    const auto resource = engine_.catalog().find_resource(r.resource()->str());
+    if (!resource) return refused(b, ErrorCode::invalid_request, "resource", "no resource with this id");
+    const auto from = codec::decode_time(r.from(), engine_.calendar(), false, "from");
+    if (!from.ok()) return refused(b, from);
+    const auto to = codec::decode_time(r.to(), engine_.calendar(), true, "to");
+    if (!to.ok()) return refused(b, to);
+    const std::string_view reason = r.reason() ? r.reason()->string_view() : std::string_view{};
+    if (!ReasonText::fits(reason)) {
+        return refused(b, ErrorCode::invalid_request, "reason",
+                       "reason is too long (120 characters at most)");
+    }
+    const auto blocked = engine_.block(actor, *resource, from.value, to.value, reason);
+    if (!blocked.ok()) return refused(b, blocked);
+    return accepted(b, block_reply(b, blocked.value));
+}
+
+Service::Answer Service::unblock(const wire::Unblock& r, const Actor& actor,
+                                 fb::FlatBufferBuilder& b) {
+    const auto unblocked = engine_.unblock(actor, BlockId{r.block()});
+    if (!unblocked.ok()) return refused(b, unblocked);
+    return accepted(b, block_reply(b, unblocked.value));
+}
+
+namespace {
+
+fb::Offset<wire::WaitlistEntry> entry(fb::FlatBufferBuilder& b, const WaitlistView& w) {
+    return wire::CreateWaitlistEntry(b, w.id, w.unit.value, w.type.value, w.patient.value,
+                                     w.added_at.value);
+}
+
+}  // namespace
+
+Service::Answer Service::waitlist_add(const wire::WaitlistAdd& r, const Actor& actor,
+                                      fb::FlatBufferBuilder& b) {
+    const Catalog& c = engine_.catalog();
+    const auto unit = c.find_unit(r.unit()->str());
+    if (!unit) return refused(b, ErrorCode::invalid_request, "unit", "no unit with this id");
+    const auto type = c.find_type(r.appointment_type()->str());
+    if (!type) {
+        return refused(b, ErrorCode::invalid_request, "appointment_type",
+                       "no appointment type with this id");
+    }
+    const auto patient = codec::decode_patient(r.patient(), "patient");
+    if (!patient.ok()) return refused(b, patient);
+    const auto added = engine_.waitlist_add(actor, *unit, *type, patient.value);
+    if (!added.ok()) return refused(b, added);
+    const auto entries = b.CreateVector(std::vector{entry(b, added.value)});
+    return accepted(b, wire::CreateWaitlistReply(b, entries));
+}
+
+Service::Answer Service::waitlist_list(const wire::WaitlistList& r, const Actor& actor,
+                                       fb::FlatBufferBuilder& b) {
+    const auto unit = engine_.catalog().find_unit(r.unit()->str());
+    if (!unit) return refused(b, ErrorCode::invalid_request, "unit", "no unit with this id");
+    const auto list = engine_.waitlist(actor, *unit);
+    if (!list.ok()) return refused(b, list);
+    std::vector<fb::Offset<wire::WaitlistEntry>> out;
+    for (const WaitlistView& w : list.value) out.push_back(entry(b, w));
+    return accepted(b, wire::CreateWaitlistReply(b, b.CreateVector(out)));
+}
+
+Service::Answer Service::catalog(const wire::GetCatalog& r, fb::FlatBufferBuilder& b) {
+    std::optional<UnitIdx> only;
+    if (r.unit()) {
+        only = engine_.catalog().find_unit(r.unit()->str());
+        if (!only) return refused(b, ErrorCode::invalid_request, "unit", "no unit with this id");
+    }
+    return accepted(b, codec::encode_catalog(b, engine_.catalog(), only));
+}
+
+Service::Answer Service::stats(fb::FlatBufferBuilder& b) {
+    const ServerCounters& s = counters_;
+    std::vector<fb::Offset<wire::OpCount>> counts;
+    for (std::size_t op = 0; op < op_kind_count; ++op) {
+        for (std::size_t outcome = 0; outcome < outcome_count; ++outcome) {
+            const std::uint64_t n = s.ops.n[op][outcome].load(std::memory_order_relaxed);
+            if (n == 0) continue;
+            counts.push_back(wire::CreateOpCountDirect(
+                b, std::string(to_string(static_cast<OpKind>(op))).c_str(),
+                outcome == 0 ? "OK"
+                             : std::string(to_string(static_cast<ErrorCode>(outcome))).c_str(),
+                n));
+        }
+    }
+    const auto load = [](const std::atomic<std::uint64_t>& a) {
+        return a.load(std::memory_order_relaxed);
+    };
+    const double uptime_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - s.started).count();
+    const auto us = [&](double q) { return s.latency.quantile_ns(q) / 1000.0; };
+    return accepted(
+        b, wire::CreateStatsReply(b, uptime_s, load(s.messages), load(s.operations),
+                                  load(s.in_flight), load(s.retries_answered), load(s.malformed),
+                                  load(s.replies_dropped), load(s.events_published),
+                                  load(s.holds_expired), us(0.5), us(0.9), us(0.99), us(0.999),
+                                  static_cast<double>(s.latency.max_ns()) / 1000.0,
+                                  b.CreateVector(counts), s.threads, engine_.slot_count()));
+}
+
+Service::Answer Service::set_clock(const wire::SetClock& r, const Actor& actor,
+                                   fb::FlatBufferBuilder& b) {
+    (void)actor;
+    if (fixed_ == nullptr) {
+        return refused(b, ErrorCode::invalid_request, "clock",
+                       "the server runs on real time; only a server started with "
+                       "--clock fixed:... lets its clock be set");
+    }
+    const auto t = engine_.calendar().parse_time(r.time()->string_view());
+    if (!t) return refused(b, ErrorCode::invalid_request, "time", "not an ISO 8601 time");
+    fixed_->set(*t);
+    return accepted(b, wire::CreateClockReply(b, t->value));
+}
+
+}  // namespace slotmatch::tools

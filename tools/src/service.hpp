@@ -1,0 +1,85 @@
+// The request → reply step of slotmatchd, without sockets: a verified RequestMessage is checked
+// semantically (actor, ids, patients, times, bounds), each of its operations runs on the
+// engine, and the answers are encoded as one ReplyMessage. answer() may run on several threads
+// at once (the engine is thread-safe); everything else here belongs to the server's front
+// thread.
+#pragma once
+
+#include <chrono>
+#include <flatbuffers/flatbuffers.h>
+#include <slotmatch/codec.hpp>
+#include <slotmatch/engine.hpp>
+
+#include "stats.hpp"
+
+namespace slotmatch::tools {
+
+// What the server's front thread knows and the `stats` operation reports.
+struct ServerCounters {
+    std::atomic<std::uint64_t> messages{0};
+    std::atomic<std::uint64_t> operations{0};
+    std::atomic<std::uint64_t> in_flight{0};
+    std::atomic<std::uint64_t> retries_answered{0};
+    std::atomic<std::uint64_t> malformed{0};
+    std::atomic<std::uint64_t> replies_dropped{0};
+    std::atomic<std::uint64_t> events_published{0};
+    std::atomic<std::uint64_t> holds_expired{0};
+    LatencyHistogram latency;
+    OpCounters ops;
+    unsigned threads = 1;
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+};
+
+class Service {
+  public:
+    // `fixed`: the clock `admin clock --set` moves; null when the server runs on real time.
+    Service(Engine& engine, FixedClock* fixed, ServerCounters& counters);
+
+    // Answers a verified request into `b` (cleared first, finished on return).
+    void answer(const wire::RequestMessage& request, flatbuffers::FlatBufferBuilder& b);
+    // A reply that refuses the whole message (malformed, wrong version, batch too large).
+    static void refuse_message(flatbuffers::FlatBufferBuilder& b, std::uint64_t request_id,
+                               ErrorCode code, std::string_view field, std::string_view message);
+    // True when one of the request's operations changes state (its reply is kept for retries).
+    static bool changes_state(const wire::RequestMessage& request);
+    // A number that routes a request to the worker owning its first slot's shard
+    // (resource × appointment type), so one shard's operations run on one thread.
+    std::uint64_t shard_key(const wire::RequestMessage& request) const;
+
+    Engine& engine() { return engine_; }
+
+    // One operation's answer: its outcome (counted per operation) and the encoded Result.
+    struct Answer {
+        ErrorCode code = ErrorCode::ok;
+        flatbuffers::Offset<wire::Result> result;
+    };
+
+  private:
+    using Result = Answer;
+    Result run(const wire::Op& op, const Actor& actor, flatbuffers::FlatBufferBuilder& b,
+               std::size_t& slots_left);
+    Result find(const wire::Find& f, const Actor& actor, flatbuffers::FlatBufferBuilder& b,
+                std::size_t& slots_left);
+    Result hold(const wire::Hold& h, const Actor& actor, flatbuffers::FlatBufferBuilder& b);
+    Result book(const wire::Book& r, const Actor& actor, flatbuffers::FlatBufferBuilder& b);
+    Result rebook(const wire::Rebook& r, const Actor& actor, flatbuffers::FlatBufferBuilder& b);
+    Result cancel(const wire::Cancel& r, const Actor& actor, flatbuffers::FlatBufferBuilder& b);
+    Result bookings(const wire::Bookings& r, const Actor& actor,
+                    flatbuffers::FlatBufferBuilder& b);
+    Result block(const wire::Block& r, const Actor& actor, flatbuffers::FlatBufferBuilder& b);
+    Result unblock(const wire::Unblock& r, const Actor& actor, flatbuffers::FlatBufferBuilder& b);
+    Result waitlist_add(const wire::WaitlistAdd& r, const Actor& actor,
+                        flatbuffers::FlatBufferBuilder& b);
+    Result waitlist_list(const wire::WaitlistList& r, const Actor& actor,
+                         flatbuffers::FlatBufferBuilder& b);
+    Result catalog(const wire::GetCatalog& r, flatbuffers::FlatBufferBuilder& b);
+    Result stats(flatbuffers::FlatBufferBuilder& b);
+    Result set_clock(const wire::SetClock& r, const Actor& actor,
+                     flatbuffers::FlatBufferBuilder& b);
+
+    Engine& engine_;
+    FixedClock* fixed_;
+    ServerCounters& counters_;
+};
+
+}  // namespace slotmatch::tools

@@ -1,0 +1,379 @@
+// slotmatch: the command-line client. One command per call; prints one JSON document on stdout
+// (ARCHITECTURE.md's reply shapes) and exits 0 (ok), 1 (refused) or 2 (bad usage, or no server
+// answered within --timeout-ms).
+#include <boost/program_options.hpp>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+#include <slotmatch/calendar.hpp>
+
+#include "client.hpp"
+#include "report.hpp"
+
+namespace po = boost::program_options;
+namespace fb = flatbuffers;
+using namespace slotmatch;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* summary =
+    "the slotmatch client: sends one command to slotmatchd and prints its JSON reply.\n"
+    "Exit codes: 0 ok, 1 refused (the reply names the error code), 2 bad usage or no server.";
+
+struct Command {
+    std::string name;  // "find", "waitlist add", ...
+    std::string usage;
+    po::options_description options;
+};
+
+po::options_description common_options() {
+    po::options_description o("options of every command");
+    o.add_options()("help,h", "print help (after a command: that command's options)")(
+        "server", po::value<std::string>()->default_value("tcp://127.0.0.1:5555"),
+        "slotmatchd's endpoint")("channel", po::value<std::string>()->default_value("web"),
+                                 "web | proxy | staff")(
+        "actor", po::value<std::string>()->default_value("slotmatch-cli"),
+        "who acts: the citizen's gateway, the proxy organisation, the staff user id")(
+        "actor-name", po::value<std::string>(), "the staff user's display name")(
+        "actor-unit", po::value<std::string>(),
+        "the unit a staff member or unit-to-unit proxy acts from")(
+        "request-id", po::value<std::uint64_t>(),
+        "request id (a retry with the same id returns the first answer); default: random")(
+        "client", po::value<std::string>(), "a stable client name for retries")(
+        "timeout-ms", po::value<int>()->default_value(5000),
+        "give up (exit 2) when no reply arrives within this time");
+    return o;
+}
+
+std::vector<Command> commands() {
+    std::vector<Command> list;
+    const auto add = [&](std::string name, std::string usage) -> po::options_description& {
+        list.push_back({std::move(name), std::move(usage), po::options_description("")});
+        return list.back().options;
+    };
+    add("catalog", "catalog [--unit U]")
+        .add_options()("unit", po::value<std::string>(), "only this unit");
+    add("find", "find --unit U [--type T] [--resource R] [--from DATE] [--to DATE] [--limit N]")
+        .add_options()("unit", po::value<std::string>()->required(), "unit id")(
+            "type", po::value<std::string>(), "appointment type id")(
+            "resource", po::value<std::string>(), "resource id")(
+            "from", po::value<std::string>(), "first day (inclusive) or ISO 8601 time; default now")(
+            "to", po::value<std::string>(), "last day (inclusive) or ISO 8601 time")(
+            "limit", po::value<unsigned>()->default_value(50), "at most this many slots (1..1000)");
+    add("hold", "hold --slot S --patient P")
+        .add_options()("slot", po::value<std::uint32_t>()->required(), "slot id")(
+            "patient", po::value<std::string>()->required(), "personnummer");
+    add("book",
+        "book (--slot S | --hold H | --unit U --type T [--resource R] [--from] [--to]) "
+        "--patient P [--phone] [--reason] [--from-waitlist]")
+        .add_options()("slot", po::value<std::uint32_t>(), "slot id")(
+            "hold", po::value<std::uint64_t>(), "hold id")("unit", po::value<std::string>(),
+                                                           "unit: book its earliest free match")(
+            "type", po::value<std::string>(), "appointment type id")(
+            "resource", po::value<std::string>(), "resource id")(
+            "from", po::value<std::string>(), "not before (day or time)")(
+            "to", po::value<std::string>(), "not after (day, inclusive, or time)")(
+            "patient", po::value<std::string>()->required(), "personnummer")(
+            "phone", po::value<std::string>(), "phone number (R18)")(
+            "reason", po::value<std::string>(), "reason for the visit (R18)")(
+            "from-waitlist", "the patient is taken from the unit's waitlist (R22)");
+    add("rebook", "rebook --booking B (--slot S | --first) [--patient P]")
+        .add_options()("booking", po::value<std::uint64_t>()->required(), "booking id")(
+            "slot", po::value<std::uint32_t>(), "the new slot")(
+            "first", "the earliest free slot allowed")(
+            "patient", po::value<std::string>(), "the citizen (web and proxy)");
+    add("cancel", "cancel --booking B [--patient P]")
+        .add_options()("booking", po::value<std::uint64_t>()->required(), "booking id")(
+            "patient", po::value<std::string>(), "the citizen (web and proxy)");
+    add("bookings", "bookings --patient P")
+        .add_options()("patient", po::value<std::string>()->required(), "personnummer");
+    add("block", "block --resource R --from T --to T [--reason TEXT]")
+        .add_options()("resource", po::value<std::string>()->required(), "resource id")(
+            "from", po::value<std::string>()->required(), "day or ISO 8601 time")(
+            "to", po::value<std::string>()->required(), "day (inclusive) or ISO 8601 time")(
+            "reason", po::value<std::string>(), "why (shown to staff)");
+    add("unblock", "unblock --block K")
+        .add_options()("block", po::value<std::uint64_t>()->required(), "block id");
+    add("waitlist add", "waitlist add --unit U --type T --patient P")
+        .add_options()("unit", po::value<std::string>()->required(), "unit id")(
+            "type", po::value<std::string>()->required(), "appointment type id")(
+            "patient", po::value<std::string>()->required(), "personnummer");
+    add("waitlist list", "waitlist list --unit U")
+        .add_options()("unit", po::value<std::string>()->required(), "unit id");
+    add("log", "log --unit U [--since DATE]")
+        .add_options()("unit", po::value<std::string>()->required(), "unit id")(
+            "since", po::value<std::string>(), "first day");
+    add("audit", "audit --patient P [--since DATE]")
+        .add_options()("patient", po::value<std::string>()->required(), "personnummer")(
+            "since", po::value<std::string>(), "first day");
+    add("keygen", "keygen --out DIR [--name NAME]")
+        .add_options()("out", po::value<std::string>()->required(), "directory for the key pair")(
+            "name", po::value<std::string>()->default_value("slotmatch"), "file name stem");
+    add("stats", "stats");
+    add("admin clock", "admin clock --set ISO8601")
+        .add_options()("set", po::value<std::string>()->required(), "the new time");
+    return list;
+}
+
+void print_overview(std::ostream& out, const std::vector<Command>& list) {
+    out << "slotmatch — " << summary << "\n\nusage: slotmatch [options] COMMAND [command options]\n\n"
+        << "commands:\n";
+    for (const Command& c : list) out << "  " << c.usage << '\n';
+    out << '\n' << common_options();
+}
+
+int usage_error(const std::string& why) {
+    std::cerr << "slotmatch: " << why << " (try slotmatch --help)\n";
+    return 2;
+}
+
+std::optional<Channel> parse_channel(const std::string& s) {
+    if (s == "web") return Channel::web;
+    if (s == "proxy") return Channel::proxy;
+    if (s == "staff") return Channel::staff;
+    return std::nullopt;
+}
+
+// Where the command word is: after the common options and their values.
+std::size_t find_command(int argc, char** argv) {
+    static const std::set<std::string> valued = {"--server",   "--channel",    "--actor",
+                                                 "--actor-name", "--actor-unit", "--request-id",
+                                                 "--client",     "--timeout-ms"};
+    int i = 1;
+    while (i < argc && std::string(argv[i]).rfind("-", 0) == 0) {
+        if (valued.count(argv[i])) ++i;
+        ++i;
+    }
+    return static_cast<std::size_t>(i);
+}
+
+fb::Offset<fb::String> opt_string(fb::FlatBufferBuilder& b, const po::variables_map& vm,
+                                  const char* name) {
+    return vm.count(name) ? b.CreateString(vm[name].as<std::string>()) : 0;
+}
+
+fb::Offset<wire::Find> find_body(fb::FlatBufferBuilder& b, const po::variables_map& vm,
+                                 unsigned limit) {
+    const auto unit = b.CreateString(vm["unit"].as<std::string>());
+    const auto type = opt_string(b, vm, "type");
+    const auto resource = opt_string(b, vm, "resource");
+    const auto from = opt_string(b, vm, "from");
+    const auto to = opt_string(b, vm, "to");
+    return wire::CreateFind(b, unit, type, resource, from, to, limit);
+}
+
+// The operation of a command, added to `r`; an empty string, or why the options do not fit.
+std::string build(const std::string& cmd, const po::variables_map& vm,
+                  client::RequestBuilder& r) {
+    fb::FlatBufferBuilder& b = r.fbb();
+    const auto patient = [&] { return opt_string(b, vm, "patient"); };
+    if (cmd == "catalog") {
+        r.add(wire::CreateGetCatalog(b, opt_string(b, vm, "unit")));
+    } else if (cmd == "find") {
+        r.add(find_body(b, vm, vm["limit"].as<unsigned>()));
+    } else if (cmd == "hold") {
+        r.add(wire::CreateHold(b, vm["slot"].as<std::uint32_t>(), patient()));
+    } else if (cmd == "book") {
+        const int ways = int(vm.count("slot")) + int(vm.count("hold")) + int(vm.count("unit"));
+        if (ways != 1) return "book takes exactly one of --slot, --hold, or --unit with --type";
+        if (vm.count("unit") && !vm.count("type")) return "book --unit needs --type";
+        const auto match = vm.count("unit") ? find_body(b, vm, 1) : 0;
+        const auto p = patient();
+        const auto phone = opt_string(b, vm, "phone");
+        const auto reason = opt_string(b, vm, "reason");
+        wire::BookBuilder book(b);
+        if (vm.count("slot")) book.add_slot(vm["slot"].as<std::uint32_t>());
+        if (vm.count("hold")) book.add_hold(vm["hold"].as<std::uint64_t>());
+        book.add_match(match);
+        book.add_patient(p);
+        book.add_phone(phone);
+        book.add_reason(reason);
+        book.add_from_waitlist(vm.count("from-waitlist") > 0);
+        r.add(book.Finish());
+    } else if (cmd == "rebook") {
+        if (vm.count("slot") == vm.count("first")) return "rebook takes --slot S or --first";
+        const auto p = patient();
+        wire::RebookBuilder rebook(b);
+        rebook.add_booking(vm["booking"].as<std::uint64_t>());
+        if (vm.count("slot")) rebook.add_slot(vm["slot"].as<std::uint32_t>());
+        rebook.add_patient(p);
+        r.add(rebook.Finish());
+    } else if (cmd == "cancel") {
+        r.add(wire::CreateCancel(b, vm["booking"].as<std::uint64_t>(), patient()));
+    } else if (cmd == "bookings") {
+        r.add(wire::CreateBookings(b, patient()));
+    } else if (cmd == "block") {
+        const auto resource = opt_string(b, vm, "resource");
+        const auto from = opt_string(b, vm, "from");
+        const auto to = opt_string(b, vm, "to");
+        r.add(wire::CreateBlock(b, resource, from, to, opt_string(b, vm, "reason")));
+    } else if (cmd == "unblock") {
+        r.add(wire::CreateUnblock(b, vm["block"].as<std::uint64_t>()));
+    } else if (cmd == "waitlist add") {
+        const auto unit = opt_string(b, vm, "unit");
+        const auto type = opt_string(b, vm, "type");
+        r.add(wire::CreateWaitlistAdd(b, unit, type, patient()));
+    } else if (cmd == "waitlist list") {
+        r.add(wire::CreateWaitlistList(b, opt_string(b, vm, "unit")));
+    } else if (cmd == "stats") {
+        r.add(wire::CreateGetStats(b));
+    } else if (cmd == "admin clock") {
+        r.add(wire::CreateSetClock(b, opt_string(b, vm, "set")));
+    }
+    return {};
+}
+
+// The operations whose replies share a body type with another's but not a JSON shape.
+wire::Operation operation_of(const std::string& cmd) {
+    if (cmd == "rebook") return wire::Operation::Rebook;
+    if (cmd == "cancel") return wire::Operation::Cancel;
+    if (cmd == "waitlist add") return wire::Operation::WaitlistAdd;
+    return wire::Operation::NONE;
+}
+
+// CurveZMQ key pair: DIR/NAME.key (secret) and DIR/NAME.pub, Z85 text.
+int keygen(const po::variables_map& vm) {
+    char pub[41], secret[41];
+    if (zmq_curve_keypair(pub, secret) != 0) {
+        std::cout << tools::refusal_json(ErrorCode::invalid_request, "keygen",
+                                         "this libzmq has no CurveZMQ")
+                  << '\n';
+        return 1;
+    }
+    const std::filesystem::path dir = vm["out"].as<std::string>();
+    const std::string name = vm["name"].as<std::string>();
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    const auto write = [&](const std::filesystem::path& p, const char* key, bool secret_file) {
+        std::ofstream f(p, std::ios::trunc);
+        f << key << '\n';
+        f.close();
+        if (secret_file) {
+            std::filesystem::permissions(p, std::filesystem::perms::owner_read |
+                                                std::filesystem::perms::owner_write,
+                                         ec);
+        }
+        return f.good() && !ec;
+    };
+    const auto secret_path = dir / (name + ".key");
+    const auto public_path = dir / (name + ".pub");
+    if (!write(secret_path, secret, true) || !write(public_path, pub, false)) {
+        std::cerr << "slotmatch: cannot write the key pair into " << dir << '\n';
+        return 2;
+    }
+    std::cout << json{{"ok", true},
+                      {"public_key", pub},
+                      {"public_file", public_path.string()},
+                      {"secret_file", secret_path.string()}}
+              << '\n';
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const std::vector<Command> list = commands();
+    const std::size_t at = find_command(argc, argv);
+    if (at >= static_cast<std::size_t>(argc)) {
+        for (int i = 1; i < argc; ++i) {
+            const std::string a = argv[i];
+            if (a == "--help" || a == "-h") {
+                print_overview(std::cout, list);
+                return 0;
+            }
+        }
+        print_overview(std::cerr, list);
+        return 2;
+    }
+    std::string name = argv[at];
+    std::size_t words = 1;
+    if ((name == "waitlist" || name == "admin") && at + 1 < static_cast<std::size_t>(argc)) {
+        name += std::string(" ") + argv[at + 1];
+        words = 2;
+    }
+    const auto cmd = std::find_if(list.begin(), list.end(),
+                                  [&](const Command& c) { return c.name == name; });
+    if (cmd == list.end()) return usage_error("unknown command '" + name + "'");
+
+    po::options_description options = common_options();
+    options.add(cmd->options);
+    std::vector<std::string> args(argv + 1, argv + at);
+    args.insert(args.end(), argv + at + words, argv + argc);
+    po::variables_map vm;
+    try {
+        po::store(po::command_line_parser(args).options(options).run(), vm);
+        if (vm.count("help")) {
+            std::cout << "usage: slotmatch [options] " << cmd->usage << "\n\n" << options;
+            return 0;
+        }
+        po::notify(vm);
+    } catch (const po::error& e) {
+        return usage_error(name + ": " + e.what());
+    }
+    if (name == "keygen") return keygen(vm);
+    if (name == "log" || name == "audit") {
+        std::cout << tools::refusal_json(ErrorCode::invalid_request, "command",
+                                         "the web booking log and the access audit are kept by "
+                                         "the journal sidecar, which this build does not have")
+                  << '\n';
+        return 2;
+    }
+
+    client::Identity who;
+    const auto channel = parse_channel(vm["channel"].as<std::string>());
+    if (!channel) return usage_error("--channel must be web, proxy or staff");
+    who.channel = *channel;
+    who.actor = vm["actor"].as<std::string>();
+    if (vm.count("actor-name")) who.actor_name = vm["actor-name"].as<std::string>();
+    if (vm.count("actor-unit")) who.actor_unit = vm["actor-unit"].as<std::string>();
+    if (vm.count("client")) who.client = vm["client"].as<std::string>();
+    const std::string server = vm["server"].as<std::string>();
+    const int timeout_ms = vm["timeout-ms"].as<int>();
+
+    client::RequestBuilder request;
+    request.start();
+    if (const std::string why = build(name, vm, request); !why.empty()) return usage_error(why);
+
+    try {
+        client::Connection connection(server);
+        // Names for the reply (slot, booking and waitlist views carry catalog indices).
+        std::optional<Catalog> catalog;
+        std::string why;
+        if (name != "catalog" && name != "stats") {
+            catalog = client::fetch_catalog(connection, who, timeout_ms, why);
+            if (!catalog) {
+                std::cerr << "slotmatch: no answer from " << server << ": " << why << '\n';
+                return 2;
+            }
+        }
+        const std::uint64_t id = vm.count("request-id") ? vm["request-id"].as<std::uint64_t>()
+                                                        : client::new_request_id();
+        const auto reply = connection.call(request.finish(who, id), id, timeout_ms);
+        if (!reply) {
+            std::cerr << "slotmatch: no reply from " << server << " within " << timeout_ms
+                      << " ms (is slotmatchd running?)\n";
+            return 2;
+        }
+        const wire::ReplyMessage& m = *reply->message;
+        json out;
+        if (m.error()) {
+            out = tools::refusal_json(codec::from_wire(m.error()->code()),
+                                      m.error()->field() ? m.error()->field()->str() : "",
+                                      m.error()->message() ? m.error()->message()->str() : "");
+        } else if (!m.results() || m.results()->size() != 1) {
+            std::cerr << "slotmatch: the reply does not carry one result\n";
+            return 2;
+        } else {
+            const Catalog names = catalog ? *catalog : Catalog{};
+            const Calendar calendar(catalog ? catalog->timezone : "Europe/Stockholm");
+            out = tools::result_json(names, calendar, operation_of(name), *m.results()->Get(0));
+        }
+        std::cout << out.dump() << '\n';
+        return out["ok"].get<bool>() ? 0 : 1;
+    } catch (const zmq::error_t& e) {
+        return usage_error("cannot reach " + server + ": " + e.what());
+    }
+}
