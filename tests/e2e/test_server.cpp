@@ -1,0 +1,133 @@
+// slotmatchd as a process: it starts, answers, keeps retries idempotent, routes to workers,
+// expires holds on its own, and stops cleanly on SIGTERM.
+#include <slotmatch/patient.hpp>
+
+#include "e2e/server_process.hpp"
+#include "engine_fixture.hpp"
+
+namespace slotmatch::testing {
+namespace {
+
+constexpr int timeout_ms = 5000;
+
+client::Identity web_gateway() {
+    return {Channel::web, "1177-gateway", "", "", "e2e"};
+}
+
+class Server : public ::testing::TestWithParam<unsigned> {
+  protected:
+    void SetUp() override {
+        config_ = write_temp_file("region.yaml", rule_region_yaml);
+        server_ = std::make_unique<ServerProcess>(std::vector<std::string>{
+            "--config", config_, "--clock", "fixed:2026-03-02T07:00:00+01:00", "--threads",
+            std::to_string(GetParam())});
+        ASSERT_FALSE(server_->endpoint().empty()) << server_->output();
+        connection_ = std::make_unique<client::Connection>(server_->endpoint());
+    }
+
+    // One operation; the reply's single result (an empty one when the whole message was
+    // refused: see reply_->message->error()).
+    template <typename Make>
+    const wire::Result& call(Make make, std::uint64_t id = 0) {
+        request_.start();
+        request_.add(make(request_.fbb()));
+        if (id == 0) id = client::new_request_id();
+        reply_ = connection_->call(request_.finish(web_gateway(), id), id, timeout_ms);
+        static flatbuffers::FlatBufferBuilder empty = [] {
+            flatbuffers::FlatBufferBuilder b;
+            b.Finish(wire::CreateResult(b));
+            return b;
+        }();
+        if (!reply_ || !reply_->message->results() || reply_->message->results()->size() != 1) {
+            ADD_FAILURE_AT(__FILE__, __LINE__) << "no single result";
+            return *flatbuffers::GetRoot<wire::Result>(empty.GetBufferPointer());
+        }
+        return *reply_->message->results()->Get(0);
+    }
+    std::uint32_t first_free_slot() {
+        const auto& r = call([](auto& b) {
+            return wire::CreateFind(b, b.CreateString("u1"), b.CreateString("all3"));
+        });
+        EXPECT_TRUE(r.body_as_SlotList()) << (r.error() ? r.error()->message()->str() : "");
+        return r.body_as_SlotList()->slots()->Get(0)->slot_id();
+    }
+
+    std::string config_;
+    std::unique_ptr<ServerProcess> server_;
+    std::unique_ptr<client::Connection> connection_;
+    client::RequestBuilder request_;
+    std::optional<client::Reply> reply_;
+};
+
+auto book(std::uint32_t slot, const char* patient) {
+    return [=](flatbuffers::FlatBufferBuilder& b) {
+        const auto p = b.CreateString(patient);
+        wire::BookBuilder book(b);
+        book.add_slot(slot);
+        book.add_patient(p);
+        return book.Finish();
+    };
+}
+
+TEST_P(Server, BooksOnceAndRefusesTheSecondBookingOfTheSameSlot) {
+    const std::uint32_t slot = first_free_slot();
+    const auto& first = call(book(slot, "19121212-1212"));
+    ASSERT_TRUE(first.body_as_BookingReply());
+    EXPECT_EQ(first.body_as_BookingReply()->booking()->slot()->slot_id(), slot);
+    const auto& second = call(book(slot, "19900101-0017"));
+    ASSERT_TRUE(second.error());
+    EXPECT_EQ(second.error()->code(), wire::ErrorCode::SLOT_ALREADY_RESERVED);
+}
+
+TEST_P(Server, ARetryWithTheSameRequestIdGetsTheFirstAnswer) {
+    const std::uint32_t slot = first_free_slot();
+    const std::uint64_t id = client::new_request_id();
+    const auto& first = call(book(slot, "19121212-1212"), id);
+    ASSERT_TRUE(first.body_as_BookingReply());
+    const std::uint64_t booking = first.body_as_BookingReply()->booking()->booking_id();
+    const auto& retry = call(book(slot, "19121212-1212"), id);
+    ASSERT_TRUE(retry.body_as_BookingReply()) << "a retry must not become a second booking";
+    EXPECT_EQ(retry.body_as_BookingReply()->booking()->booking_id(), booking);
+    // The same id with other content is refused, not answered with someone else's booking.
+    request_.start();
+    request_.add(book(slot + 1, "19121212-1212")(request_.fbb()));
+    reply_ = connection_->call(request_.finish(web_gateway(), id), id, timeout_ms);
+    ASSERT_TRUE(reply_ && reply_->message->error());
+    EXPECT_EQ(reply_->message->error()->code(), wire::ErrorCode::INVALID_REQUEST);
+    EXPECT_EQ(reply_->message->error()->field()->str(), "request_id");
+}
+
+TEST_P(Server, HoldsExpireWithoutAnyRequest) {
+    const std::uint32_t slot = first_free_slot();
+    const auto& held = call([&](auto& b) {
+        return wire::CreateHold(b, slot, b.CreateString("19121212-1212"));
+    });
+    ASSERT_TRUE(held.body_as_HoldReply());
+    // Move the fixed clock past the hold's TTL (300 s); the server's own sweep frees it.
+    const auto& moved = call([](auto& b) {
+        return wire::CreateSetClock(b, b.CreateString("2026-03-02T07:06:00+01:00"));
+    });
+    ASSERT_TRUE(moved.body_as_ClockReply());
+    std::uint64_t expired = 0;
+    for (int i = 0; i < 100 && expired == 0; ++i) {  // the sweep runs every 250 ms
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        expired = call([](auto& b) { return wire::CreateGetStats(b); })
+                      .body_as_StatsReply()
+                      ->holds_expired();
+    }
+    EXPECT_EQ(expired, 1u);
+}
+
+TEST_P(Server, StopsCleanlyOnSigterm) {
+    first_free_slot();
+    const int status = server_->stop();
+    ASSERT_TRUE(WIFEXITED(status)) << server_->output();
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+    EXPECT_NE(server_->output().find("slotmatchd: stopped after"), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(Threads, Server, ::testing::Values(1u, 2u),
+                         [](const auto& info) { return "threads" + std::to_string(info.param); });
+
+}  // namespace
+}  // namespace slotmatch::testing
