@@ -10,6 +10,8 @@ packages=(
   libhowardhinnant-date-dev             # time zones (g++ 12 has no std::chrono::tzdb)
   libboost-program-options-dev         # command lines
   nlohmann-json3-dev                    # JSON replies of the programs
+  libzmq3-dev cppzmq-dev                # ZeroMQ transport (client <-> slotmatchd)
+  libflatbuffers-dev flatbuffers-compiler flatbuffers-compiler-dev  # wire schema (flatc)
 )
 
 missing=()

@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
-# Quick start: install what is missing, build Release, and run the main job. Until the ZeroMQ
-# server lands that is the demo: the demo region's lint and summary, then a scripted booking
-# session on the embedded engine.
+# Quick start: install what is missing, build Release, and serve the demo region with slotmatchd
+# on tcp://127.0.0.1:5555 (override with SLOTMATCH_LISTEN). The engine keeps everything in memory
+# (the journal sidecar that makes it durable is a later issue). Ctrl-C stops it cleanly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tools/install-deps.sh
 cmake --preset release -DSLOTMATCH_BUILD_TESTS=OFF -DSLOTMATCH_BUILD_BENCH=OFF >/dev/null
 cmake --build --preset release
-echo
-build/release/tools/slotmatch-demo --config tools/regions/demo.yaml "$@"
+
+listen=${SLOTMATCH_LISTEN:-tcp://127.0.0.1:5555}
+bin=build/release/tools
+cat <<INFO
+
+slotmatchd serves the demo region (tools/regions/demo.yaml) on $listen.
+Try, in another shell:
+  $bin/slotmatch --server $listen find --unit se2321000131-E000000000101 --channel web --limit 3
+  $bin/slotmatch --server $listen book --unit se2321000131-E000000000101 --type lerum-nybesok --patient 19121212-1212 --channel web
+Stop with Ctrl-C.
+
+INFO
+exec "$bin/slotmatchd" --config tools/regions/demo.yaml --listen "$listen" "$@"

@@ -43,6 +43,28 @@ case $case_name in
       "$bin/$p" --help >"$out" 2>&1 || fail "$p --help failed"
       grep -q -- '--config' "$out" || fail "$p --help does not name --config"
     done
+    "$bin/slotmatch" --help >"$out" 2>&1 || fail "slotmatch --help failed"
+    grep -q -- 'find --unit U' "$out" || fail "slotmatch --help does not list the commands"
+    "$bin/slotmatch" find --help >"$out" 2>&1 || fail "slotmatch find --help failed"
+    grep -q -- '--limit' "$out" || fail "slotmatch find --help does not name --limit"
+    "$bin/slotmatch" frobnicate >"$out" 2>&1; rc=$?
+    [[ $rc -eq 2 ]] || fail "unknown command: exit $rc, want 2"
+    "$bin/slotmatch" find >"$out" 2>&1; rc=$?
+    [[ $rc -eq 2 ]] || fail "find without --unit: exit $rc, want 2"
+    ;;
+  serve_usage)
+    # Without CurveZMQ keys slotmatchd binds only to loopback.
+    "$bin/slotmatchd" --config "$src/tools/regions/demo.yaml" --listen tcp://0.0.0.0:5555 >"$out" 2>&1; rc=$?
+    [[ $rc -eq 2 ]] || fail "non-loopback listen: exit $rc, want 2"
+    grep -q 'loopback' "$out" || fail "no word on loopback"
+    "$bin/slotmatchd" --config "$src/tools/regions/demo.yaml" --threads 0 >"$out" 2>&1; rc=$?
+    [[ $rc -eq 2 ]] || fail "--threads 0: exit $rc, want 2"
+    # No server: a clear message and exit 2 within the timeout, never a hang.
+    start=$(date +%s)
+    timeout 20 "$bin/slotmatch" --server tcp://127.0.0.1:9 --timeout-ms 300 stats >"$out" 2>&1; rc=$?
+    [[ $rc -eq 2 ]] || fail "no server: exit $rc, want 2"
+    grep -q 'no reply from tcp://127.0.0.1:9 within 300 ms' "$out" || fail "no clear message"
+    (( $(date +%s) - start < 10 )) || fail "took too long"
     ;;
   demo_session)
     "$bin/slotmatch-demo" --config "$src/tools/regions/demo.yaml" >"$out" 2>&1
