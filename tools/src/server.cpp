@@ -227,8 +227,13 @@ int Front::run(const std::atomic<bool>& stop,
 
 void Front::on_request(Frames& f) {
     const std::int64_t received_ns = now_ns();
-    if (f.n < 2 || f.too_many) {  // no identity, or not a slotmatch client's framing
+    if (f.too_many) {  // not a slotmatch client's framing: answer the identity alone
         counters_.malformed.fetch_add(1, std::memory_order_relaxed);
+        Service::refuse_message(builder_, 0, ErrorCode::invalid_request, "message",
+                                "a request is one frame (after a REQ socket's envelope)");
+        f.n = 2;  // the identity, then the reply in place of the body
+        reply(f, 0, zmq::message_t(builder_.GetBufferPointer(), builder_.GetSize()), received_ns,
+              {}, false);
         return;
     }
     const wire::RequestMessage* m = codec::verify_request(f.body_bytes());
