@@ -17,9 +17,10 @@ static_assert(static_cast<int>(wire::ResourceKind::equipment) ==
 namespace {
 
 template <typename T>
-const T* verify_root(std::span<const std::uint8_t> bytes) {
-    if (bytes.size() > message_bytes_max) return nullptr;
-    fb::Verifier verifier(bytes.data(), bytes.size(), verify_depth_max, verify_tables_max);
+const T* verify_root(std::span<const std::uint8_t> bytes, std::size_t bytes_max, unsigned depth_max,
+                     unsigned tables_max) {
+    if (bytes.size() > bytes_max) return nullptr;
+    fb::Verifier verifier(bytes.data(), bytes.size(), depth_max, tables_max);
     if (!verifier.VerifyBuffer<T>(wire::RequestMessageIdentifier())) return nullptr;
     return fb::GetRoot<T>(bytes.data());
 }
@@ -65,13 +66,16 @@ Outcome<T> invalid(std::string_view field, std::string_view message) {
 }  // namespace
 
 const wire::RequestMessage* verify_request(std::span<const std::uint8_t> bytes) {
-    return verify_root<wire::RequestMessage>(bytes);
+    return verify_root<wire::RequestMessage>(bytes, message_bytes_max, verify_depth_max,
+                                             verify_tables_max);
 }
 const wire::ReplyMessage* verify_reply(std::span<const std::uint8_t> bytes) {
-    return verify_root<wire::ReplyMessage>(bytes);
+    return verify_root<wire::ReplyMessage>(bytes, reply_bytes_max, reply_verify_depth_max,
+                                           reply_verify_tables_max);
 }
 const wire::EventBatch* verify_event_batch(std::span<const std::uint8_t> bytes) {
-    return verify_root<wire::EventBatch>(bytes);
+    return verify_root<wire::EventBatch>(bytes, event_batch_bytes_max, reply_verify_depth_max,
+                                         reply_verify_tables_max);
 }
 
 wire::ErrorCode to_wire(ErrorCode e) {

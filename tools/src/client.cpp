@@ -37,7 +37,7 @@ Connection::Connection(const std::string& server, int send_hwm_messages)
     socket_.set(zmq::sockopt::sndhwm, send_hwm_messages);
     socket_.set(zmq::sockopt::rcvhwm, send_hwm_messages);
     socket_.set(zmq::sockopt::maxmsgsize,
-                static_cast<std::int64_t>(64 * codec::message_bytes_max));  // finds are large
+                static_cast<std::int64_t>(codec::reply_bytes_max));
     socket_.connect(server);
 }
 

@@ -47,6 +47,14 @@ class RetryCache {
         evict();
     }
 
+    // A request that was not run after all (refused as OVERLOADED before it reached the
+    // engine): its retry must run it.
+    void forget(const std::string& key) {
+        auto it = entries_.find(key);
+        if (it == entries_.end() || it->second.done) return;
+        entries_.erase(it);  // its place in order_ is skipped by evict()
+    }
+
     std::size_t size() const { return entries_.size(); }
 
   private:

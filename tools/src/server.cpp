@@ -23,6 +23,8 @@ constexpr std::size_t burst_ops_max = 4096;
 constexpr std::size_t burst_messages_max = 256;
 constexpr std::size_t drain_batch_events = 4096;
 constexpr int poll_timeout_ms_max = 100;
+// Requests queued for one worker before new ones are refused with OVERLOADED.
+constexpr int worker_queue_messages_max = 4096;
 constexpr auto shutdown_wait = std::chrono::seconds(5);
 
 struct Frames {
@@ -277,8 +279,20 @@ void Front::on_request(Frames& f) {
               key, true);
         return;
     }
+    // A worker whose queue is full refuses at once (OVERLOADED, nothing changed) instead of
+    // stalling this thread, and with it every other client and the hold sweep. The first frame
+    // is the one that can fail; once it is queued the rest of the message follows it.
     const std::size_t w = std::hash<std::uint64_t>{}(service_.shard_key(*m)) % workers_.size();
-    workers_[w].send(encode_tag({received_ns, key}), zmq::send_flags::sndmore);
+    if (!workers_[w].send(encode_tag({received_ns, key}),
+                          zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+        counters_.in_flight.fetch_sub(1, std::memory_order_relaxed);
+        if (!key.empty()) cache_.forget(key);
+        Service::refuse_message(builder_, m->request_id(), ErrorCode::overloaded, "",
+                                "the server is saturated; nothing was changed; retry later");
+        reply(f, 0, zmq::message_t(builder_.GetBufferPointer(), builder_.GetSize()), received_ns,
+              {}, false);
+        return;
+    }
     for (std::size_t i = 0; i + 1 < f.n; ++i) workers_[w].send(f.part[i], zmq::send_flags::sndmore);
     workers_[w].send(f.body(), zmq::send_flags::none);
 }
@@ -319,6 +333,8 @@ void Front::start_workers() {
     for (unsigned i = 0; i < options_.threads; ++i) {
         const std::string endpoint = "inproc://slotmatchd-worker-" + std::to_string(i);
         workers_.emplace_back(ctx_, zmq::socket_type::pair);
+        workers_.back().set(zmq::sockopt::sndhwm, worker_queue_messages_max);
+        workers_.back().set(zmq::sockopt::rcvhwm, worker_queue_messages_max);
         workers_.back().bind(endpoint);
         worker_threads_.emplace_back(worker_main, std::ref(ctx_), endpoint, std::ref(service_));
     }

@@ -92,7 +92,7 @@ std::uint64_t Service::shard_key(const wire::RequestMessage& request) const {
     if (request.ops()->size() == 0) return 0;
     const wire::Op& op = *request.ops()->Get(0);
     std::optional<std::uint32_t> slot;
-    if (const auto* h = op.body_as_Hold()) slot = h->slot();
+    if (const auto* h = op.body_as_Hold(); h && h->slot()) slot = *h->slot();
     if (const auto* k = op.body_as_Book()) slot = k->slot();
     if (const auto* r = op.body_as_Rebook()) slot = r->slot();
     if (slot) {
@@ -188,7 +188,8 @@ Service::Answer Service::find(const wire::Find& f, const Actor& actor, fb::FlatB
 Service::Answer Service::hold(const wire::Hold& h, const Actor& actor, fb::FlatBufferBuilder& b) {
     const auto patient = codec::decode_patient(h.patient(), "patient");
     if (!patient.ok()) return refused(b, patient);
-    const auto held = engine_.hold(actor, SlotId{h.slot()}, patient.value);
+    if (!h.slot()) return refused(b, ErrorCode::invalid_request, "slot", "slot is required");
+    const auto held = engine_.hold(actor, SlotId{*h.slot()}, patient.value);
     if (!held.ok()) return refused(b, held);
     const wire::Slot slot = codec::to_wire(held.value.slot);
     return accepted(b, wire::CreateHoldReply(b, held.value.id.value,

@@ -26,6 +26,14 @@ inline constexpr std::size_t reply_slots_max = std::size_t{1} << 16;  // all fin
 // vectors); tables: two per op plus the actor and the message.
 inline constexpr unsigned verify_depth_max = 8;
 inline constexpr unsigned verify_tables_max = 4 * batch_ops_max + 8;
+// Replies come from the server a client chose to trust, and they are larger: a batch of finds
+// (reply_slots_max slots of 40 bytes) or a national region's catalog (about 1,200 units with
+// their resources and types, several tables each). The bounds still stop a runaway.
+inline constexpr std::size_t reply_bytes_max = std::size_t{64} << 20;
+inline constexpr unsigned reply_verify_depth_max = 16;
+inline constexpr unsigned reply_verify_tables_max = 1u << 22;
+// Event batches for the journal: bounded by the journal's batch size in the next issue.
+inline constexpr std::size_t event_batch_bytes_max = std::size_t{16} << 20;
 
 // The message, or nullptr when the bytes are not a well-formed request within the bounds.
 const wire::RequestMessage* verify_request(std::span<const std::uint8_t> bytes);
