@@ -369,6 +369,17 @@ TEST_F(Rules, R17_ChangedByIsTheWebSystemOrTheStaffUser) {
     EXPECT_EQ(changed_by(p.value), "1177 Vårdguiden på telefon");
 }
 
+TEST_F(Rules, R17_AStaffChangeWithoutTheStaffUsersNameIsRefused) {
+    Actor nameless = staff();
+    nameless.name = {};
+    const SlotId s = slot("r1", "all3", "2026-03-03T08:00");
+    auto refused = book(nameless, s, patient(1));
+    EXPECT_EQ(refused.code, ErrorCode::invalid_request);
+    EXPECT_EQ(refused.field, "actor_name");
+    EXPECT_EQ(engine->slot(s)->state, SlotState::free);  // nothing changed
+    EXPECT_TRUE(book(staff(), s, patient(1)).ok());
+}
+
 TEST_F(Rules, R18_WebBookingCarriesPhoneAndReasonWhenTheUnitAsks) {
     BookRequest r;
     r.slot = slot("r1", "all3", "2026-03-03T08:00");

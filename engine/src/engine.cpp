@@ -64,6 +64,11 @@ Outcome<bool> Engine::check_actor(const Actor& actor) const {
         return Outcome<bool>::refuse(ErrorCode::invalid_request, "actor_unit",
                                      "staff name the unit they act from; it must exist");
     }
+    if (actor.channel == Channel::staff && actor.name.empty()) {
+        // R17: what staff change shows the staff user's name and staff id.
+        return Outcome<bool>::refuse(ErrorCode::invalid_request, "actor_name",
+                                     "staff give their name (R17: changed by shows name and id)");
+    }
     return {};
 }
 

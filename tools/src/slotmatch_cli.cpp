@@ -2,6 +2,7 @@
 // (ARCHITECTURE.md's reply shapes) and exits 0 (ok), 1 (refused) or 2 (bad usage, or no server
 // answered within --timeout-ms).
 #include <boost/program_options.hpp>
+#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -19,9 +20,31 @@ using nlohmann::json;
 
 namespace {
 
+constexpr std::uint32_t timeout_ms_max = 3'600'000;
+
 constexpr const char* summary =
     "the slotmatch client: sends one command to slotmatchd and prints its JSON reply.\n"
     "Exit codes: 0 ok, 1 refused (the reply names the error code), 2 bad usage or no server.";
+
+// A non-negative number on the command line: digits only, in range (Boost would wrap "-1" to
+// the type's maximum and send it).
+template <typename T>
+struct Number {
+    T value{};
+};
+template <typename T>
+void validate(boost::any& v, const std::vector<std::string>& values, Number<T>*, int) {
+    po::validators::check_first_occurrence(v);
+    const std::string& s = po::validators::get_single_string(values);
+    T out{};
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    if (s.empty() || ec != std::errc() || end != s.data() + s.size()) {
+        throw po::invalid_option_value(s);
+    }
+    v = Number<T>{out};
+}
+using U32 = Number<std::uint32_t>;
+using U64 = Number<std::uint64_t>;
 
 struct Command {
     std::string name;  // "find", "waitlist add", ...
@@ -40,10 +63,10 @@ po::options_description common_options() {
         "actor-name", po::value<std::string>(), "the staff user's display name")(
         "actor-unit", po::value<std::string>(),
         "the unit a staff member or unit-to-unit proxy acts from")(
-        "request-id", po::value<std::uint64_t>(),
+        "request-id", po::value<U64>(),
         "request id (a retry with the same id returns the first answer); default: random")(
         "client", po::value<std::string>(), "a stable client name for retries")(
-        "timeout-ms", po::value<int>()->default_value(5000),
+        "timeout-ms", po::value<U32>()->default_value(U32{5000}, "5000"),
         "give up (exit 2) when no reply arrives within this time");
     return o;
 }
@@ -62,15 +85,15 @@ std::vector<Command> commands() {
             "resource", po::value<std::string>(), "resource id")(
             "from", po::value<std::string>(), "first day (inclusive) or ISO 8601 time; default now")(
             "to", po::value<std::string>(), "last day (inclusive) or ISO 8601 time")(
-            "limit", po::value<unsigned>()->default_value(50), "at most this many slots (1..1000)");
+            "limit", po::value<U32>()->default_value(U32{50}, "50"), "at most this many slots (1..1000)");
     add("hold", "hold --slot S --patient P")
-        .add_options()("slot", po::value<std::uint32_t>()->required(), "slot id")(
+        .add_options()("slot", po::value<U32>()->required(), "slot id")(
             "patient", po::value<std::string>()->required(), "personnummer");
     add("book",
         "book (--slot S | --hold H | --unit U --type T [--resource R] [--from] [--to]) "
         "--patient P [--phone] [--reason] [--from-waitlist]")
-        .add_options()("slot", po::value<std::uint32_t>(), "slot id")(
-            "hold", po::value<std::uint64_t>(), "hold id")("unit", po::value<std::string>(),
+        .add_options()("slot", po::value<U32>(), "slot id")(
+            "hold", po::value<U64>(), "hold id")("unit", po::value<std::string>(),
                                                            "unit: book its earliest free match")(
             "type", po::value<std::string>(), "appointment type id")(
             "resource", po::value<std::string>(), "resource id")(
@@ -81,12 +104,12 @@ std::vector<Command> commands() {
             "reason", po::value<std::string>(), "reason for the visit (R18)")(
             "from-waitlist", "the patient is taken from the unit's waitlist (R22)");
     add("rebook", "rebook --booking B (--slot S | --first) [--patient P]")
-        .add_options()("booking", po::value<std::uint64_t>()->required(), "booking id")(
-            "slot", po::value<std::uint32_t>(), "the new slot")(
+        .add_options()("booking", po::value<U64>()->required(), "booking id")(
+            "slot", po::value<U32>(), "the new slot")(
             "first", "the earliest free slot allowed")(
             "patient", po::value<std::string>(), "the citizen (web and proxy)");
     add("cancel", "cancel --booking B [--patient P]")
-        .add_options()("booking", po::value<std::uint64_t>()->required(), "booking id")(
+        .add_options()("booking", po::value<U64>()->required(), "booking id")(
             "patient", po::value<std::string>(), "the citizen (web and proxy)");
     add("bookings", "bookings --patient P")
         .add_options()("patient", po::value<std::string>()->required(), "personnummer");
@@ -96,7 +119,7 @@ std::vector<Command> commands() {
             "to", po::value<std::string>()->required(), "day (inclusive) or ISO 8601 time")(
             "reason", po::value<std::string>(), "why (shown to staff)");
     add("unblock", "unblock --block K")
-        .add_options()("block", po::value<std::uint64_t>()->required(), "block id");
+        .add_options()("block", po::value<U64>()->required(), "block id");
     add("waitlist add", "waitlist add --unit U --type T --patient P")
         .add_options()("unit", po::value<std::string>()->required(), "unit id")(
             "type", po::value<std::string>()->required(), "appointment type id")(
@@ -173,9 +196,9 @@ std::string build(const std::string& cmd, const po::variables_map& vm,
     if (cmd == "catalog") {
         r.add(wire::CreateGetCatalog(b, opt_string(b, vm, "unit")));
     } else if (cmd == "find") {
-        r.add(find_body(b, vm, vm["limit"].as<unsigned>()));
+        r.add(find_body(b, vm, vm["limit"].as<U32>().value));
     } else if (cmd == "hold") {
-        r.add(wire::CreateHold(b, vm["slot"].as<std::uint32_t>(), patient()));
+        r.add(wire::CreateHold(b, vm["slot"].as<U32>().value, patient()));
     } else if (cmd == "book") {
         const int ways = int(vm.count("slot")) + int(vm.count("hold")) + int(vm.count("unit"));
         if (ways != 1) return "book takes exactly one of --slot, --hold, or --unit with --type";
@@ -185,8 +208,8 @@ std::string build(const std::string& cmd, const po::variables_map& vm,
         const auto phone = opt_string(b, vm, "phone");
         const auto reason = opt_string(b, vm, "reason");
         wire::BookBuilder book(b);
-        if (vm.count("slot")) book.add_slot(vm["slot"].as<std::uint32_t>());
-        if (vm.count("hold")) book.add_hold(vm["hold"].as<std::uint64_t>());
+        if (vm.count("slot")) book.add_slot(vm["slot"].as<U32>().value);
+        if (vm.count("hold")) book.add_hold(vm["hold"].as<U64>().value);
         book.add_match(match);
         book.add_patient(p);
         book.add_phone(phone);
@@ -197,12 +220,12 @@ std::string build(const std::string& cmd, const po::variables_map& vm,
         if (vm.count("slot") == vm.count("first")) return "rebook takes --slot S or --first";
         const auto p = patient();
         wire::RebookBuilder rebook(b);
-        rebook.add_booking(vm["booking"].as<std::uint64_t>());
-        if (vm.count("slot")) rebook.add_slot(vm["slot"].as<std::uint32_t>());
+        rebook.add_booking(vm["booking"].as<U64>().value);
+        if (vm.count("slot")) rebook.add_slot(vm["slot"].as<U32>().value);
         rebook.add_patient(p);
         r.add(rebook.Finish());
     } else if (cmd == "cancel") {
-        r.add(wire::CreateCancel(b, vm["booking"].as<std::uint64_t>(), patient()));
+        r.add(wire::CreateCancel(b, vm["booking"].as<U64>().value, patient()));
     } else if (cmd == "bookings") {
         r.add(wire::CreateBookings(b, patient()));
     } else if (cmd == "block") {
@@ -211,7 +234,7 @@ std::string build(const std::string& cmd, const po::variables_map& vm,
         const auto to = opt_string(b, vm, "to");
         r.add(wire::CreateBlock(b, resource, from, to, opt_string(b, vm, "reason")));
     } else if (cmd == "unblock") {
-        r.add(wire::CreateUnblock(b, vm["block"].as<std::uint64_t>()));
+        r.add(wire::CreateUnblock(b, vm["block"].as<U64>().value));
     } else if (cmd == "waitlist add") {
         const auto unit = opt_string(b, vm, "unit");
         const auto type = opt_string(b, vm, "type");
@@ -331,7 +354,11 @@ int main(int argc, char** argv) {
     if (vm.count("actor-unit")) who.actor_unit = vm["actor-unit"].as<std::string>();
     if (vm.count("client")) who.client = vm["client"].as<std::string>();
     const std::string server = vm["server"].as<std::string>();
-    const int timeout_ms = vm["timeout-ms"].as<int>();
+    const std::uint32_t timeout_setting = vm["timeout-ms"].as<U32>().value;
+    if (timeout_setting == 0 || timeout_setting > timeout_ms_max) {
+        return usage_error("--timeout-ms must be 1..3600000");
+    }
+    const int timeout_ms = static_cast<int>(timeout_setting);
 
     client::RequestBuilder request;
     request.start();
@@ -349,7 +376,7 @@ int main(int argc, char** argv) {
                 return 2;
             }
         }
-        const std::uint64_t id = vm.count("request-id") ? vm["request-id"].as<std::uint64_t>()
+        const std::uint64_t id = vm.count("request-id") ? vm["request-id"].as<U64>().value
                                                         : client::new_request_id();
         const auto reply = connection.call(request.finish(who, id), id, timeout_ms);
         if (!reply) {
