@@ -22,10 +22,21 @@ struct Identity {
     std::string client;  // stable client name for retries across connections (may be empty)
 };
 
-// A verified reply; `message` points into `bytes`.
+// A verified reply; `message` points into `bytes`. ZeroMQ keeps messages of 33 bytes or less
+// inside the message object, so a move re-points `message` at the bytes' new place.
 struct Reply {
     zmq::message_t bytes;
     const wire::ReplyMessage* message = nullptr;
+
+    Reply() = default;
+    Reply(Reply&& other) noexcept { *this = std::move(other); }
+    Reply& operator=(Reply&& other) noexcept {
+        const bool verified = other.message != nullptr;
+        bytes = std::move(other.bytes);
+        message = verified ? flatbuffers::GetRoot<wire::ReplyMessage>(bytes.data()) : nullptr;
+        other.message = nullptr;
+        return *this;
+    }
 };
 
 // Builds one request message of one or more operations.
