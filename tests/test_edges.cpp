@@ -305,7 +305,7 @@ TEST_F(Edges, FromTheWaitlistByFirstMatchNamesTheType) {
     r.match = q;
     auto untyped = engine->book(staff(), r);
     EXPECT_EQ(untyped.code, ErrorCode::invalid_request);
-    EXPECT_EQ(untyped.field, "type");
+    EXPECT_EQ(untyped.field, "appointment_type");
     q.type = type("norebook");
     r.match = q;
     auto b = engine->book(staff(), r);

@@ -173,10 +173,9 @@ fb::Offset<wire::CatalogReply> encode_catalog(fb::FlatBufferBuilder& b, const Ca
         mix(type.id);
         if (only && !c.type_usable_in(TypeIdx{t}, *only)) continue;
         types.push_back(wire::CreateAppointmentTypeDirect(
-            b, t, type.id.c_str(), type.name.c_str(), type.web_name.c_str(),
-            type.web_info.c_str(), type.web_bookable, type.web_cancellable, type.web_rebookable,
-            type.hide_from_patient, type.window_days, type.duration_min, type.region_wide,
-            type.unit.value));
+            b, t, type.id.c_str(), type.name.c_str(), type.web_name.c_str(), type.web_info.c_str(),
+            type.web_bookable, type.web_cancellable, type.web_rebookable, type.hide_from_patient,
+            type.window_days, type.duration_min, type.region_wide, type.unit.value));
     }
     return wire::CreateCatalogReplyDirect(b, c.timezone.c_str(), c.hold_ttl_s, &units, &resources,
                                           &types, fingerprint);
@@ -204,8 +203,8 @@ std::optional<Catalog> decode_catalog(const wire::CatalogReply& w) {
         p->units.push_back(UnitIdx{i});
         unit.provider = ProviderIdx{static_cast<std::uint32_t>(p - c.providers.begin())};
         if (const wire::WebSettings* web = u->web()) {
-            unit.web = {web->booking_active(), web->cancel_rebook_active(),
-                        web->patient_comment(), std::string(text(web->terms_book())),
+            unit.web = {web->booking_active(), web->cancel_rebook_active(), web->patient_comment(),
+                        std::string(text(web->terms_book())),
                         std::string(text(web->terms_cancel_rebook()))};
         }
         if (u->resources()) {
@@ -345,7 +344,8 @@ Outcome<SlotQuery> decode_query(const wire::Find& f, const Catalog& catalog,
     q.unit = *unit;
     if (f.appointment_type()) {
         const auto type = catalog.find_type(f.appointment_type()->str());
-        if (!type) return invalid<SlotQuery>("appointment_type", "no appointment type with this id");
+        if (!type)
+            return invalid<SlotQuery>("appointment_type", "no appointment type with this id");
         q.type = *type;
     }
     if (f.resource()) {
@@ -373,9 +373,11 @@ Outcome<SlotQuery> decode_query(const wire::Find& f, const Catalog& catalog,
 Outcome<BookRequest> decode_book(const wire::Book& b, const Catalog& catalog,
                                  const Calendar& calendar) {
     BookRequest r;
-    const int ways = int(b.slot().has_value()) + int(b.hold().has_value()) + int(b.match() != nullptr);
+    const int ways =
+        int(b.slot().has_value()) + int(b.hold().has_value()) + int(b.match() != nullptr);
     if (ways != 1) {
-        return invalid<BookRequest>("slot", "give exactly one of a slot, a hold, or a unit and type");
+        return invalid<BookRequest>("slot",
+                                    "give exactly one of a slot, a hold, or a unit and type");
     }
     if (b.slot()) r.slot = SlotId{*b.slot()};
     if (b.hold()) r.hold = HoldId{*b.hold()};
@@ -391,9 +393,10 @@ Outcome<BookRequest> decode_book(const wire::Book& b, const Catalog& catalog,
     const auto patient = decode_patient(b.patient(), "patient");
     if (!patient.ok()) return Outcome<BookRequest>::refuse(patient);
     r.patient = patient.value;
-    if (!PhoneText::fits(text(b.phone()))) return invalid<BookRequest>("phone", "phone is too long");
+    if (!PhoneText::fits(text(b.phone())))
+        return invalid<BookRequest>("phone", "phone is too long");
     if (!ReasonText::fits(text(b.reason()))) {
-        return invalid<BookRequest>("reason", "reason is too long (120 characters at most)");
+        return invalid<BookRequest>("reason", "reason is too long (120 bytes of UTF-8 at most)");
     }
     r.phone = fixed<PhoneText::capacity()>(b.phone());
     r.reason = fixed<ReasonText::capacity()>(b.reason());

@@ -74,7 +74,7 @@ Outcome<bool> Engine::check_actor(const Actor& actor) const {
 
 Outcome<bool> Engine::check_type_in_unit(TypeIdx type, UnitIdx unit) const {
     if (type.value >= catalog_.types.size() || !catalog_.type_usable_in(type, unit)) {
-        return Outcome<bool>::refuse(ErrorCode::invalid_request, "type",
+        return Outcome<bool>::refuse(ErrorCode::invalid_request, "appointment_type",
                                      "unknown appointment type here");
     }
     return {};

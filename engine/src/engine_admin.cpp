@@ -179,7 +179,8 @@ Outcome<SlotView> Engine::change_slot_type(const Actor& actor, SlotId slot, Type
     const UnitIdx unit = catalog_.resource(ResourceIdx{rec.resource}).unit;
     if (auto bad = check_type_in_unit(type, unit); !bad.ok()) return Out::refuse(bad);
     if (rec.type.load(std::memory_order_relaxed) == type.value) {
-        return Out::refuse(ErrorCode::invalid_request, "type", "the slot already has that type");
+        return Out::refuse(ErrorCode::invalid_request, "appointment_type",
+                           "the slot already has that type");
     }
     if (!staff_of(actor, unit)) {
         return Out::refuse(ErrorCode::unauthorized, "slot",

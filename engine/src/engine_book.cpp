@@ -214,7 +214,7 @@ Outcome<BookingView> Engine::book_first(const Actor& actor, const SlotQuery& que
     using Out = Outcome<BookingView>;
     if (auto bad = check_query(query); !bad.ok()) return Out::refuse(bad);
     if (request.from_waitlist && !query.type) {
-        return Out::refuse(ErrorCode::invalid_request, "type",
+        return Out::refuse(ErrorCode::invalid_request, "appointment_type",
                            "a booking from the waitlist names the appointment type");
     }
     if (!acts_in_unit(actor, query.unit)) {
@@ -224,7 +224,8 @@ Outcome<BookingView> Engine::book_first(const Actor& actor, const SlotQuery& que
     // empty search.
     if ((query.type && may_book_type(actor, query.unit, *query.type) != ErrorCode::ok) ||
         (actor.channel == Channel::web && !catalog_.unit(query.unit).web.booking_active)) {
-        return Out::refuse(ErrorCode::appointment_not_allowed, query.type ? "type" : "unit",
+        return Out::refuse(ErrorCode::appointment_not_allowed,
+                           query.type ? "appointment_type" : "unit",
                            "this channel may not book this appointment type here");
     }
     SlotQuery q = query;

@@ -3,6 +3,7 @@
 #include <array>
 #include <cstring>
 #include <iostream>
+#include <slotmatch/assert.hpp>
 #include <thread>
 #include <zmq.hpp>
 
@@ -23,12 +24,18 @@ constexpr std::size_t burst_ops_max = 4096;
 constexpr std::size_t burst_messages_max = 256;
 constexpr std::size_t drain_batch_events = 4096;
 constexpr int poll_timeout_ms_max = 100;
-// Requests queued for one worker before new ones are refused with OVERLOADED.
-constexpr int worker_queue_messages_max = 4096;
+// Requests at the workers, all together. While this many are out the front thread stops
+// reading the ROUTER: clients queue in ZeroMQ (fair-queued, so a flooding client does not
+// crowd out the others) and TCP pushes back. Each worker queue holds this many, so a
+// dispatch never finds its worker's queue full; if it ever did, that message would be
+// refused with OVERLOADED rather than block the front thread.
+constexpr std::size_t at_workers_max = 4096;
+constexpr int worker_queue_messages_max = static_cast<int>(at_workers_max);
 constexpr auto shutdown_wait = std::chrono::seconds(5);
 
+// Room for a client's frames plus the tag the front thread puts ahead of them for a worker.
 struct Frames {
-    std::array<zmq::message_t, frames_max> part;
+    std::array<zmq::message_t, frames_max + 1> part;
     std::size_t n = 0;
     bool too_many = false;
 
@@ -38,8 +45,10 @@ struct Frames {
     }
 };
 
-// Reads one whole message without blocking; false when none is waiting.
-bool receive(zmq::socket_t& s, Frames& f) {
+// Reads one whole message without blocking; false when none is waiting. Frames beyond `limit`
+// are read and dropped, and the message is marked too_many.
+bool receive(zmq::socket_t& s, Frames& f, std::size_t limit) {
+    SM_ASSERT(limit <= f.part.size());
     f.n = 0;
     f.too_many = false;
     zmq::message_t spill;
@@ -47,10 +56,10 @@ bool receive(zmq::socket_t& s, Frames& f) {
     f.n = 1;
     bool more = f.part[0].more();
     while (more) {
-        zmq::message_t& into = f.n < frames_max ? f.part[f.n] : spill;
+        zmq::message_t& into = f.n < limit ? f.part[f.n] : spill;
         (void)s.recv(into, zmq::recv_flags::none);  // the rest of a message is already here
         more = into.more();
-        if (f.n < frames_max) {
+        if (f.n < limit) {
             ++f.n;
         } else {
             f.too_many = true;
@@ -124,12 +133,14 @@ void worker_main(zmq::context_t& ctx, const std::string& endpoint, Service& serv
     for (;;) {
         zmq::pollitem_t item{pair.handle(), 0, ZMQ_POLLIN, 0};
         zmq::poll(&item, 1, std::chrono::milliseconds(-1));
-        while (receive(pair, f)) {
+        while (receive(pair, f, frames_max + 1)) {
             if (f.n == 1 && f.part[0].size() == 0) return;  // the front thread says stop
+            SM_ASSERT(!f.too_many && f.n >= 3);  // [tag][identity ...][body], as the front sent
             // The front thread verified the body; the bytes are the same message.
             service.answer(*flatbuffers::GetRoot<wire::RequestMessage>(f.body().data()), builder);
             pair.send(f.part[0], zmq::send_flags::sndmore);
-            for (std::size_t i = 1; i + 1 < f.n; ++i) pair.send(f.part[i], zmq::send_flags::sndmore);
+            for (std::size_t i = 1; i + 1 < f.n; ++i)
+                pair.send(f.part[i], zmq::send_flags::sndmore);
             pair.send(zmq::message_t(builder.GetBufferPointer(), builder.GetSize()),
                       zmq::send_flags::none);
         }
@@ -174,6 +185,7 @@ class Front {
     std::vector<zmq::socket_t> workers_;
     std::vector<std::thread> worker_threads_;
     std::size_t burst_ops_ = 0;
+    std::size_t at_workers_ = 0;  // messages sent to workers and not yet answered
 };
 
 int Front::run(const std::atomic<bool>& stop,
@@ -186,8 +198,7 @@ int Front::run(const std::atomic<bool>& stop,
     try {
         router_.bind(options_.listen);
     } catch (const zmq::error_t& e) {
-        std::cerr << "slotmatchd: cannot listen on " << options_.listen << ": " << e.what()
-                  << '\n';
+        std::cerr << "slotmatchd: cannot listen on " << options_.listen << ": " << e.what() << '\n';
         return 2;
     }
     start_workers();
@@ -196,10 +207,12 @@ int Front::run(const std::atomic<bool>& stop,
     auto next_sweep = Clock::now();
     Frames f;
     while (!stop.load(std::memory_order_relaxed)) {
-        std::vector<zmq::pollitem_t> items{{router_.handle(), 0, ZMQ_POLLIN, 0}};
+        const auto reading = [&] { return workers_.empty() || at_workers_ < at_workers_max; };
+        std::vector<zmq::pollitem_t> items{
+            {router_.handle(), 0, static_cast<short>(reading() ? ZMQ_POLLIN : 0), 0}};
         for (auto& w : workers_) items.push_back({w.handle(), 0, ZMQ_POLLIN, 0});
-        const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
-            next_sweep - Clock::now());
+        const auto wait =
+            std::chrono::duration_cast<std::chrono::milliseconds>(next_sweep - Clock::now());
         try {
             zmq::poll(items, std::chrono::milliseconds(
                                  std::clamp<long>(wait.count(), 0, poll_timeout_ms_max)));
@@ -208,12 +221,13 @@ int Front::run(const std::atomic<bool>& stop,
             continue;  // a signal: the loop condition decides
         }
         burst_ops_ = 0;
-        for (std::size_t n = 0; n < burst_messages_max && burst_ops_ < burst_ops_max; ++n) {
-            if (!receive(router_, f)) break;
+        for (std::size_t n = 0; n < burst_messages_max && burst_ops_ < burst_ops_max && reading();
+             ++n) {
+            if (!receive(router_, f, frames_max)) break;
             on_request(f);
         }
         for (auto& w : workers_) {
-            while (receive(w, f)) on_worker_reply(f);
+            while (receive(w, f, frames_max + 1)) on_worker_reply(f);
         }
         drain_events();
         if (Clock::now() >= next_sweep) {
@@ -295,10 +309,12 @@ void Front::on_request(Frames& f) {
     }
     for (std::size_t i = 0; i + 1 < f.n; ++i) workers_[w].send(f.part[i], zmq::send_flags::sndmore);
     workers_[w].send(f.body(), zmq::send_flags::none);
+    ++at_workers_;
 }
 
 void Front::on_worker_reply(Frames& f) {
     const Tag tag = decode_tag(f.part[0]);
+    --at_workers_;
     reply(f, 1, std::move(f.body()), tag.received_ns, tag.key, true);
 }
 
@@ -344,10 +360,9 @@ void Front::start_workers() {
 void Front::stop_workers() {
     const auto deadline = Clock::now() + shutdown_wait;
     Frames f;
-    while (!workers_.empty() && counters_.in_flight.load(std::memory_order_relaxed) > 0 &&
-           Clock::now() < deadline) {
+    while (at_workers_ > 0 && Clock::now() < deadline) {
         for (auto& w : workers_) {
-            while (receive(w, f)) on_worker_reply(f);
+            while (receive(w, f, frames_max + 1)) on_worker_reply(f);
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }

@@ -9,7 +9,7 @@ using wire::Operation;
 
 std::string_view to_string(OpKind k) {
     static constexpr std::array<std::string_view, op_kind_count> names = {
-        "find",    "hold",         "book",          "rebook",  "cancel", "bookings",  "block",
+        "find",    "hold",         "book",          "rebook",  "cancel", "bookings", "block",
         "unblock", "waitlist_add", "waitlist_list", "catalog", "stats",  "set_clock"};
     return names[static_cast<std::size_t>(k)];
 }
@@ -34,8 +34,8 @@ Answer refused(fb::FlatBufferBuilder& b, const Outcome<T>& o) {
 
 template <typename Body>
 Answer accepted(fb::FlatBufferBuilder& b, fb::Offset<Body> body) {
-    return {ErrorCode::ok, wire::CreateResult(b, 0, wire::ReplyBodyTraits<Body>::enum_value,
-                                              body.Union())};
+    return {ErrorCode::ok,
+            wire::CreateResult(b, 0, wire::ReplyBodyTraits<Body>::enum_value, body.Union())};
 }
 
 // The citizen a web/proxy request is made for; staff may leave it out.
@@ -91,18 +91,23 @@ bool Service::changes_state(const wire::RequestMessage& request) {
 std::uint64_t Service::shard_key(const wire::RequestMessage& request) const {
     if (request.ops()->size() == 0) return 0;
     const wire::Op& op = *request.ops()->Get(0);
+    const auto shard_of = [](const SlotView& v) {
+        return (std::uint64_t{v.resource.value} << 32) | v.type.value;
+    };
     std::optional<std::uint32_t> slot;
+    std::optional<std::uint64_t> booking;
     if (const auto* h = op.body_as_Hold(); h && h->slot()) slot = *h->slot();
-    if (const auto* k = op.body_as_Book()) slot = k->slot();
-    if (const auto* r = op.body_as_Rebook()) slot = r->slot();
+    if (const auto* k = op.body_as_Book(); k && k->slot()) slot = *k->slot();
+    if (const auto* r = op.body_as_Rebook()) booking = r->booking();
+    if (const auto* c = op.body_as_Cancel()) booking = c->booking();
     if (slot) {
-        if (const auto view = engine_.slot(SlotId{*slot})) {
-            return (std::uint64_t{view->resource.value} << 32) | view->type.value;
-        }
+        if (const auto view = engine_.slot(SlotId{*slot})) return shard_of(*view);
+    }
+    if (booking) {  // the shard of the booking's slot, where its book ran
+        if (const auto view = engine_.booking(BookingId{*booking})) return shard_of(view->slot);
+        return *booking;
     }
     if (const auto* k = op.body_as_Book(); k && k->hold()) return *k->hold();
-    if (const auto* r = op.body_as_Rebook()) return r->booking();
-    if (const auto* c = op.body_as_Cancel()) return c->booking();
     return request.request_id();
 }
 
@@ -142,25 +147,49 @@ void Service::answer(const wire::RequestMessage& request, fb::FlatBufferBuilder&
              wire::RequestMessageIdentifier());
 }
 
-Service::Answer Service::run(const wire::Op& op, const Actor& actor,
-                                      fb::FlatBufferBuilder& b, std::size_t& slots_left) {
+Service::Answer Service::run(const wire::Op& op, const Actor& actor, fb::FlatBufferBuilder& b,
+                             std::size_t& slots_left) {
     Answer a;
     switch (op.body_type()) {
-        case Operation::Find: a = find(*op.body_as_Find(), actor, b, slots_left); break;
-        case Operation::Hold: a = hold(*op.body_as_Hold(), actor, b); break;
-        case Operation::Book: a = book(*op.body_as_Book(), actor, b); break;
-        case Operation::Rebook: a = rebook(*op.body_as_Rebook(), actor, b); break;
-        case Operation::Cancel: a = cancel(*op.body_as_Cancel(), actor, b); break;
-        case Operation::Bookings: a = bookings(*op.body_as_Bookings(), actor, b); break;
-        case Operation::Block: a = block(*op.body_as_Block(), actor, b); break;
-        case Operation::Unblock: a = unblock(*op.body_as_Unblock(), actor, b); break;
-        case Operation::WaitlistAdd: a = waitlist_add(*op.body_as_WaitlistAdd(), actor, b); break;
+        case Operation::Find:
+            a = find(*op.body_as_Find(), actor, b, slots_left);
+            break;
+        case Operation::Hold:
+            a = hold(*op.body_as_Hold(), actor, b);
+            break;
+        case Operation::Book:
+            a = book(*op.body_as_Book(), actor, b);
+            break;
+        case Operation::Rebook:
+            a = rebook(*op.body_as_Rebook(), actor, b);
+            break;
+        case Operation::Cancel:
+            a = cancel(*op.body_as_Cancel(), actor, b);
+            break;
+        case Operation::Bookings:
+            a = bookings(*op.body_as_Bookings(), actor, b);
+            break;
+        case Operation::Block:
+            a = block(*op.body_as_Block(), actor, b);
+            break;
+        case Operation::Unblock:
+            a = unblock(*op.body_as_Unblock(), actor, b);
+            break;
+        case Operation::WaitlistAdd:
+            a = waitlist_add(*op.body_as_WaitlistAdd(), actor, b);
+            break;
         case Operation::WaitlistList:
             a = waitlist_list(*op.body_as_WaitlistList(), actor, b);
             break;
-        case Operation::GetCatalog: a = catalog(*op.body_as_GetCatalog(), b); break;
-        case Operation::GetStats: a = stats(b); break;
-        case Operation::SetClock: a = set_clock(*op.body_as_SetClock(), actor, b); break;
+        case Operation::GetCatalog:
+            a = catalog(*op.body_as_GetCatalog(), b);
+            break;
+        case Operation::GetStats:
+            a = stats(b);
+            break;
+        case Operation::SetClock:
+            a = set_clock(*op.body_as_SetClock(), actor, b);
+            break;
         default:
             a = refused(b, ErrorCode::invalid_request, "op", "unknown operation");
             break;
@@ -192,9 +221,8 @@ Service::Answer Service::hold(const wire::Hold& h, const Actor& actor, fb::FlatB
     const auto held = engine_.hold(actor, SlotId{*h.slot()}, patient.value);
     if (!held.ok()) return refused(b, held);
     const wire::Slot slot = codec::to_wire(held.value.slot);
-    return accepted(b, wire::CreateHoldReply(b, held.value.id.value,
-                                             held.value.expires_at.value, &slot,
-                                             held.value.patient.value));
+    return accepted(b, wire::CreateHoldReply(b, held.value.id.value, held.value.expires_at.value,
+                                             &slot, held.value.patient.value));
 }
 
 Service::Answer Service::book(const wire::Book& r, const Actor& actor, fb::FlatBufferBuilder& b) {
@@ -240,10 +268,10 @@ Service::Answer Service::bookings(const wire::Bookings& r, const Actor& actor,
     return accepted(b, wire::CreateBookingList(b, b.CreateVector(out)));
 }
 
-Service::Answer Service::block(const wire::Block& r, const Actor& actor,
-                               fb::FlatBufferBuilder& b) {
+Service::Answer Service::block(const wire::Block& r, const Actor& actor, fb::FlatBufferBuilder& b) {
     const auto resource = engine_.catalog().find_resource(r.resource()->str());
-    if (!resource) return refused(b, ErrorCode::invalid_request, "resource", "no resource with this id");
+    if (!resource)
+        return refused(b, ErrorCode::invalid_request, "resource", "no resource with this id");
     const auto from = codec::decode_time(r.from(), engine_.calendar(), false, "from");
     if (!from.ok()) return refused(b, from);
     const auto to = codec::decode_time(r.to(), engine_.calendar(), true, "to");
@@ -251,7 +279,7 @@ Service::Answer Service::block(const wire::Block& r, const Actor& actor,
     const std::string_view reason = r.reason() ? r.reason()->string_view() : std::string_view{};
     if (!ReasonText::fits(reason)) {
         return refused(b, ErrorCode::invalid_request, "reason",
-                       "reason is too long (120 characters at most)");
+                       "reason is too long (120 bytes of UTF-8 at most)");
     }
     const auto blocked = engine_.block(actor, *resource, from.value, to.value, reason);
     if (!blocked.ok()) return refused(b, blocked);
@@ -332,13 +360,12 @@ Service::Answer Service::stats(fb::FlatBufferBuilder& b) {
     const double uptime_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - s.started).count();
     const auto us = [&](double q) { return s.latency.quantile_ns(q) / 1000.0; };
-    return accepted(
-        b, wire::CreateStatsReply(b, uptime_s, load(s.messages), load(s.operations),
-                                  load(s.in_flight), load(s.retries_answered), load(s.malformed),
-                                  load(s.replies_dropped), load(s.events_published),
-                                  load(s.holds_expired), us(0.5), us(0.9), us(0.99), us(0.999),
-                                  static_cast<double>(s.latency.max_ns()) / 1000.0,
-                                  b.CreateVector(counts), s.threads, engine_.slot_count()));
+    return accepted(b, wire::CreateStatsReply(
+                           b, uptime_s, load(s.messages), load(s.operations), load(s.in_flight),
+                           load(s.retries_answered), load(s.malformed), load(s.replies_dropped),
+                           load(s.events_published), load(s.holds_expired), us(0.5), us(0.9),
+                           us(0.99), us(0.999), static_cast<double>(s.latency.max_ns()) / 1000.0,
+                           b.CreateVector(counts), s.threads, engine_.slot_count()));
 }
 
 Service::Answer Service::set_clock(const wire::SetClock& r, const Actor& actor,

@@ -83,21 +83,22 @@ std::vector<Command> commands() {
         .add_options()("unit", po::value<std::string>()->required(), "unit id")(
             "type", po::value<std::string>(), "appointment type id")(
             "resource", po::value<std::string>(), "resource id")(
-            "from", po::value<std::string>(), "first day (inclusive) or ISO 8601 time; default now")(
+            "from", po::value<std::string>(),
+            "first day (inclusive) or ISO 8601 time; default now")(
             "to", po::value<std::string>(), "last day (inclusive) or ISO 8601 time")(
-            "limit", po::value<U32>()->default_value(U32{50}, "50"), "at most this many slots (1..1000)");
+            "limit", po::value<U32>()->default_value(U32{50}, "50"),
+            "at most this many slots (1..1000)");
     add("hold", "hold --slot S --patient P")
         .add_options()("slot", po::value<U32>()->required(), "slot id")(
             "patient", po::value<std::string>()->required(), "personnummer");
     add("book",
         "book (--slot S | --hold H | --unit U --type T [--resource R] [--from] [--to]) "
         "--patient P [--phone] [--reason] [--from-waitlist]")
-        .add_options()("slot", po::value<U32>(), "slot id")(
-            "hold", po::value<U64>(), "hold id")("unit", po::value<std::string>(),
-                                                           "unit: book its earliest free match")(
+        .add_options()("slot", po::value<U32>(), "slot id")("hold", po::value<U64>(), "hold id")(
+            "unit", po::value<std::string>(), "unit: book its earliest free match")(
             "type", po::value<std::string>(), "appointment type id")(
-            "resource", po::value<std::string>(), "resource id")(
-            "from", po::value<std::string>(), "not before (day or time)")(
+            "resource", po::value<std::string>(), "resource id")("from", po::value<std::string>(),
+                                                                 "not before (day or time)")(
             "to", po::value<std::string>(), "not after (day, inclusive, or time)")(
             "patient", po::value<std::string>()->required(), "personnummer")(
             "phone", po::value<std::string>(), "phone number (R18)")(
@@ -105,8 +106,7 @@ std::vector<Command> commands() {
             "from-waitlist", "the patient is taken from the unit's waitlist (R22)");
     add("rebook", "rebook --booking B (--slot S | --first) [--patient P]")
         .add_options()("booking", po::value<U64>()->required(), "booking id")(
-            "slot", po::value<U32>(), "the new slot")(
-            "first", "the earliest free slot allowed")(
+            "slot", po::value<U32>(), "the new slot")("first", "the earliest free slot allowed")(
             "patient", po::value<std::string>(), "the citizen (web and proxy)");
     add("cancel", "cancel --booking B [--patient P]")
         .add_options()("booking", po::value<U64>()->required(), "booking id")(
@@ -142,7 +142,8 @@ std::vector<Command> commands() {
 }
 
 void print_overview(std::ostream& out, const std::vector<Command>& list) {
-    out << "slotmatch — " << summary << "\n\nusage: slotmatch [options] COMMAND [command options]\n\n"
+    out << "slotmatch — " << summary
+        << "\n\nusage: slotmatch [options] COMMAND [command options]\n\n"
         << "commands:\n";
     for (const Command& c : list) out << "  " << c.usage << '\n';
     out << '\n' << common_options();
@@ -162,7 +163,7 @@ std::optional<Channel> parse_channel(const std::string& s) {
 
 // Where the command word is: after the common options and their values.
 std::size_t find_command(int argc, char** argv) {
-    static const std::set<std::string> valued = {"--server",   "--channel",    "--actor",
+    static const std::set<std::string> valued = {"--server",     "--channel",    "--actor",
                                                  "--actor-name", "--actor-unit", "--request-id",
                                                  "--client",     "--timeout-ms"};
     int i = 1;
@@ -189,8 +190,7 @@ fb::Offset<wire::Find> find_body(fb::FlatBufferBuilder& b, const po::variables_m
 }
 
 // The operation of a command, added to `r`; an empty string, or why the options do not fit.
-std::string build(const std::string& cmd, const po::variables_map& vm,
-                  client::RequestBuilder& r) {
+std::string build(const std::string& cmd, const po::variables_map& vm, client::RequestBuilder& r) {
     fb::FlatBufferBuilder& b = r.fbb();
     const auto patient = [&] { return opt_string(b, vm, "patient"); };
     if (cmd == "catalog") {
@@ -275,9 +275,8 @@ int keygen(const po::variables_map& vm) {
         f << key << '\n';
         f.close();
         if (secret_file) {
-            std::filesystem::permissions(p, std::filesystem::perms::owner_read |
-                                                std::filesystem::perms::owner_write,
-                                         ec);
+            std::filesystem::permissions(
+                p, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
         }
         return f.good() && !ec;
     };
@@ -317,8 +316,8 @@ int main(int argc, char** argv) {
         name += std::string(" ") + argv[at + 1];
         words = 2;
     }
-    const auto cmd = std::find_if(list.begin(), list.end(),
-                                  [&](const Command& c) { return c.name == name; });
+    const auto cmd =
+        std::find_if(list.begin(), list.end(), [&](const Command& c) { return c.name == name; });
     if (cmd == list.end()) return usage_error("unknown command '" + name + "'");
 
     po::options_description options = common_options();
@@ -376,8 +375,8 @@ int main(int argc, char** argv) {
                 return 2;
             }
         }
-        const std::uint64_t id = vm.count("request-id") ? vm["request-id"].as<U64>().value
-                                                        : client::new_request_id();
+        const std::uint64_t id =
+            vm.count("request-id") ? vm["request-id"].as<U64>().value : client::new_request_id();
         const auto reply = connection.call(request.finish(who, id), id, timeout_ms);
         if (!reply) {
             std::cerr << "slotmatch: no reply from " << server << " within " << timeout_ms
