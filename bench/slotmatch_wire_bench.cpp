@@ -495,6 +495,7 @@ class Runner {
     };
 
     // Takes one reply (waiting at most timeout_ms) and moves its job on.
+    bool wait_readable(std::chrono::nanoseconds timeout) { return c_.wait_readable(timeout); }
     std::optional<Done> receive(int timeout_ms) {
         auto reply = c_.receive(timeout_ms);
         if (!reply) return std::nullopt;
@@ -821,19 +822,13 @@ LatencyFigures open_loop(Runner& run, const Options& o) {
                 last_progress = Steady::now();
             }
         }
-        // Wait for replies until the next request is due: poll in milliseconds while that is far
-        // off, else look without waiting (a 20 µs interval is below poll's resolution).
-        int wait_ms = 0;
+        // Sleep until a reply comes or the next request is due, with microsecond resolution
+        // (ppoll on ZeroMQ's descriptor): never spin next to ZeroMQ's I/O thread on 2 cores.
         now = Steady::now();
-        if (sent >= total) {
-            wait_ms = o.timeout_ms;
-        } else if (const auto next = due_time(sent); next > now + std::chrono::milliseconds(2)) {
-            wait_ms = static_cast<int>(
-                std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count() - 1);
-        }
+        const auto wait = sent >= total ? Nanos(std::chrono::milliseconds(o.timeout_ms))
+                                        : std::max(Nanos(0), due_time(sent) - now);
         if (run.in_flight() > 0) {
-            auto done = run.receive(wait_ms);
-            if (!done && wait_ms == 0) std::this_thread::yield();  // a core shared with the server
+            auto done = run.wait_readable(wait) ? run.receive(0) : std::nullopt;
             while (done) {
                 const auto at = Steady::now();
                 if (done->known) {
@@ -843,10 +838,8 @@ LatencyFigures open_loop(Runner& run, const Options& o) {
                 }
                 done = run.receive(0);
             }
-        } else if (wait_ms > 0) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
-        } else {
-            std::this_thread::yield();
+        } else if (wait > Nanos(0)) {
+            std::this_thread::sleep_for(wait);
         }
         if (Steady::now() - last_progress > std::chrono::milliseconds(o.timeout_ms)) {
             timed_out = true;
@@ -1485,6 +1478,9 @@ int bench_main(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // The open-loop phase sleeps for tens of microseconds; the kernel's default timer slack
+    // (50 µs) would stretch every such sleep.
+    ::prctl(PR_SET_TIMERSLACK, 1000UL);
     try {
         return bench_main(argc, argv);
     } catch (const std::exception& e) {  // ZeroMQ (a bad endpoint), the file system, ...

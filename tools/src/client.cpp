@@ -1,5 +1,7 @@
 #include "client.hpp"
 
+#include <poll.h>
+
 #include <chrono>
 #include <random>
 
@@ -12,15 +14,14 @@ std::span<const std::uint8_t> RequestBuilder::finish(const Identity& who,
     const auto optional_string = [&](const std::string& s) {
         return s.empty() ? fb::Offset<fb::String>() : fbb_.CreateString(s);
     };
-    const auto actor = wire::CreateActor(fbb_, codec::to_wire(who.channel),
-                                         optional_string(who.actor),
-                                         optional_string(who.actor_name),
-                                         optional_string(who.actor_unit));
+    const auto actor =
+        wire::CreateActor(fbb_, codec::to_wire(who.channel), optional_string(who.actor),
+                          optional_string(who.actor_name), optional_string(who.actor_unit));
     const auto client = optional_string(who.client);
     const auto ops = fbb_.CreateVector(ops_);
-    fbb_.Finish(wire::CreateRequestMessage(fbb_, codec::protocol_version, request_id, client,
-                                           actor, ops),
-                wire::RequestMessageIdentifier());
+    fbb_.Finish(
+        wire::CreateRequestMessage(fbb_, codec::protocol_version, request_id, client, actor, ops),
+        wire::RequestMessageIdentifier());
     return {fbb_.GetBufferPointer(), fbb_.GetSize()};
 }
 
@@ -36,8 +37,7 @@ Connection::Connection(const std::string& server, int send_hwm_messages)
     socket_.set(zmq::sockopt::linger, 0);
     socket_.set(zmq::sockopt::sndhwm, send_hwm_messages);
     socket_.set(zmq::sockopt::rcvhwm, send_hwm_messages);
-    socket_.set(zmq::sockopt::maxmsgsize,
-                static_cast<std::int64_t>(codec::reply_bytes_max));
+    socket_.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(codec::reply_bytes_max));
     socket_.connect(server);
 }
 
@@ -45,6 +45,22 @@ bool Connection::send(std::span<const std::uint8_t> request, int timeout_ms) {
     socket_.set(zmq::sockopt::sndtimeo, timeout_ms);
     return socket_.send(zmq::buffer(request.data(), request.size()), zmq::send_flags::none)
         .has_value();
+}
+
+bool Connection::wait_readable(std::chrono::nanoseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    const int fd = socket_.get(zmq::sockopt::fd);
+    for (;;) {
+        // ZMQ_FD is edge-triggered: ask ZMQ_EVENTS first, and again after every wake-up.
+        if (socket_.get(zmq::sockopt::events) & ZMQ_POLLIN) return true;
+        const auto left = deadline - std::chrono::steady_clock::now();
+        if (left <= std::chrono::nanoseconds(0)) return false;
+        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+        const timespec ts{static_cast<time_t>(ns / 1'000'000'000),
+                          static_cast<long>(ns % 1'000'000'000)};
+        pollfd p{fd, POLLIN, 0};
+        ::ppoll(&p, 1, &ts, nullptr);
+    }
 }
 
 std::optional<Reply> Connection::receive(int timeout_ms) {
@@ -58,8 +74,8 @@ std::optional<Reply> Connection::receive(int timeout_ms) {
         }
         Reply r;
         if (!socket_.recv(r.bytes, zmq::recv_flags::dontwait)) continue;
-        r.message = codec::verify_reply(
-            {static_cast<const std::uint8_t*>(r.bytes.data()), r.bytes.size()});
+        r.message =
+            codec::verify_reply({static_cast<const std::uint8_t*>(r.bytes.data()), r.bytes.size()});
         if (r.message != nullptr) return r;
         ++malformed_;
     }

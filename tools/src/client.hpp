@@ -4,6 +4,7 @@
 // hangs on a server that is gone).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <slotmatch/codec.hpp>
@@ -73,6 +74,10 @@ class Connection {
 
     // Queues a request; false if ZeroMQ cannot take it within timeout_ms.
     bool send(std::span<const std::uint8_t> request, int timeout_ms);
+    // Blocks until a reply may be read or `timeout` passes (microsecond resolution, unlike
+    // zmq_poll's milliseconds: an open-loop load waits 20 µs between sends without spinning
+    // next to ZeroMQ's I/O thread). True when a reply is waiting.
+    bool wait_readable(std::chrono::nanoseconds timeout);
     // The next reply, verified; nothing after timeout_ms. A reply that fails verification is
     // skipped and counted in malformed_replies().
     std::optional<Reply> receive(int timeout_ms);

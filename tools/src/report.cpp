@@ -101,13 +101,13 @@ nlohmann::json error_json(const wire::Error& e) {
 
 nlohmann::json waitlist_json(const Catalog& c, const Calendar& calendar,
                              const wire::WaitlistEntry& w) {
-    return {{"waitlist_id", w.id()},
-            {"unit", w.unit() < c.units.size() ? c.units[w.unit()].id : std::string()},
-            {"appointment_type",
-             w.appointment_type() < c.types.size() ? c.types[w.appointment_type()].id
-                                                    : std::string()},
-            {"patient", format_patient_id(PatientKey{w.patient()})},
-            {"added_at", calendar.format(Instant{w.added_at()})}};
+    return {
+        {"waitlist_id", w.id()},
+        {"unit", w.unit() < c.units.size() ? c.units[w.unit()].id : std::string()},
+        {"appointment_type",
+         w.appointment_type() < c.types.size() ? c.types[w.appointment_type()].id : std::string()},
+        {"patient", format_patient_id(PatientKey{w.patient()})},
+        {"added_at", calendar.format(Instant{w.added_at()})}};
 }
 
 nlohmann::json stats_json(const wire::StatsReply& s) {
@@ -184,8 +184,8 @@ nlohmann::json catalog_json(const wire::CatalogReply& c) {
                                    {"duration_min", t->duration_min()},
                                    {"proxy", str(t->name()).find("Ombud") != std::string::npos},
                                    {"region_wide", t->region_wide()}};
-            type["window_days"] = t->window_days() ? nlohmann::json(*t->window_days())
-                                                   : nlohmann::json(nullptr);
+            type["window_days"] =
+                t->window_days() ? nlohmann::json(*t->window_days()) : nlohmann::json(nullptr);
             types.push_back(type);
         }
     }
@@ -254,7 +254,8 @@ nlohmann::json result_json(const Catalog& c, const Calendar& calendar, wire::Ope
         case ReplyBody::WaitlistReply: {
             nlohmann::json list = nlohmann::json::array();
             if (const auto* v = r.body_as_WaitlistReply()->entries()) {
-                for (const wire::WaitlistEntry* w : *v) list.push_back(waitlist_json(c, calendar, *w));
+                for (const wire::WaitlistEntry* w : *v)
+                    list.push_back(waitlist_json(c, calendar, *w));
             }
             if (op == wire::Operation::WaitlistAdd && list.size() == 1) {
                 j["entry"] = list[0];

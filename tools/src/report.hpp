@@ -5,8 +5,8 @@
 #include <iosfwd>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <slotmatch/config.hpp>
 #include <slotmatch/codec.hpp>
+#include <slotmatch/config.hpp>
 #include <slotmatch/engine.hpp>
 #include <string>
 
@@ -31,8 +31,8 @@ inline nlohmann::json booking_json(const Engine& engine, const BookingView& book
 }
 // One operation's result from a ReplyMessage as the CLI prints it; `op` is the operation
 // that asked (book and rebook share a reply type but not a shape).
-nlohmann::json result_json(const Catalog& catalog, const Calendar& calendar,
-                           wire::Operation op, const wire::Result& result);
+nlohmann::json result_json(const Catalog& catalog, const Calendar& calendar, wire::Operation op,
+                           const wire::Result& result);
 // `catalog`: the reply as it came (it may be one unit's part of the region).
 nlohmann::json catalog_json(const wire::CatalogReply& catalog);
 nlohmann::json refusal_json(ErrorCode code, std::string_view field, std::string_view message);

@@ -1,20 +1,32 @@
 // Idempotent retries (the ZeroMQ guide's pattern): the reply to a state-changing request is
-// kept under its (actor, client, request id), so a client that retries after a lost reply gets
-// the first answer instead of a second booking. Bounded in entries and bytes; the oldest
-// answers are forgotten first. Used by the server's front thread only.
+// kept under its (channel, actor, client, request id), so a client that retries after a lost
+// reply gets the first answer instead of a second booking. Used by the server's front thread
+// only.
+//
+// Sized once at start-up and allocation-free after warm-up, because every state-changing
+// message passes through it: the entries form a FIFO ring (the oldest answer is forgotten
+// first, and a stored reply's buffer is reused by the entry that takes its place), and an
+// open-addressing index with linear probing and backward-shift deletion finds them. A request
+// is known by two 64-bit hashes: of its key and of its content. Two different keys would have
+// to agree on the first hash to be confused (then the content hash tells them apart and the
+// later one is refused as a conflict), which for 64 bits is negligible.
 #pragma once
 
+#include <bit>
 #include <cstdint>
-#include <deque>
+#include <cstring>
+#include <slotmatch/assert.hpp>
 #include <string>
-#include <unordered_map>
+#include <vector>
 
 namespace slotmatch::tools {
 
 class RetryCache {
   public:
     RetryCache(std::size_t entries_max, std::size_t bytes_max)
-        : entries_max_(entries_max), bytes_max_(bytes_max) {}
+        : ring_(std::bit_ceil(std::max<std::size_t>(entries_max, 2))),
+          index_(2 * ring_.size(), 0),
+          bytes_max_(bytes_max) {}
 
     enum class Seen {
         first,     // never seen: run it (it is now pending)
@@ -24,61 +36,107 @@ class RetryCache {
     };
 
     // Looks `key` up; a first sighting is recorded as pending.
-    Seen see(const std::string& key, std::uint64_t content_hash, const std::string*& reply) {
-        auto [it, inserted] = entries_.try_emplace(key);
-        if (inserted) {
-            it->second.content_hash = content_hash;
-            order_.push_back(key);
-            evict();
-            return Seen::first;
+    Seen see(std::uint64_t key, std::uint64_t content_hash, const std::string*& reply) {
+        if (const std::size_t* bucket = find(key)) {
+            Entry& e = ring_[*bucket - 1];
+            if (e.content_hash != content_hash) return Seen::conflict;
+            if (!e.done) return Seen::pending;
+            reply = &e.reply;
+            return Seen::answered;
         }
-        if (it->second.content_hash != content_hash) return Seen::conflict;
-        if (!it->second.done) return Seen::pending;
-        reply = &it->second.reply;
-        return Seen::answered;
+        if (count_ == ring_.size()) evict_oldest();
+        const std::size_t at = (first_ + count_) & (ring_.size() - 1);
+        ++count_;
+        Entry& e = ring_[at];
+        e.key = key;
+        e.content_hash = content_hash;
+        e.done = false;
+        e.reply.clear();  // keeps its capacity for reuse
+        insert(key, at + 1);
+        return Seen::first;
     }
 
-    void store(const std::string& key, const void* data, std::size_t size) {
-        auto it = entries_.find(key);
-        if (it == entries_.end()) return;  // evicted while pending
-        it->second.reply.assign(static_cast<const char*>(data), size);
-        it->second.done = true;
+    void store(std::uint64_t key, const void* data, std::size_t size) {
+        const std::size_t* bucket = find(key);
+        if (bucket == nullptr) return;  // evicted while pending
+        Entry& e = ring_[*bucket - 1];
+        e.reply.assign(static_cast<const char*>(data), size);
+        e.done = true;
         bytes_ += size;
-        evict();
+        while (bytes_ > bytes_max_ && count_ > 1) evict_oldest();
     }
 
     // A request that was not run after all (refused as OVERLOADED before it reached the
-    // engine): its retry must run it.
-    void forget(const std::string& key) {
-        auto it = entries_.find(key);
-        if (it == entries_.end() || it->second.done) return;
-        entries_.erase(it);  // its place in order_ is skipped by evict()
+    // engine): its retry must run it. Only the newest pending entry can be forgotten (it is
+    // the one just seen), which keeps the ring a FIFO.
+    void forget(std::uint64_t key) {
+        const std::size_t* bucket = find(key);
+        if (bucket == nullptr) return;
+        const std::size_t at = *bucket - 1;
+        if (ring_[at].done || at != ((first_ + count_ - 1) & (ring_.size() - 1))) return;
+        erase(key);
+        --count_;
     }
 
-    std::size_t size() const { return entries_.size(); }
+    std::size_t size() const { return count_; }
 
   private:
     struct Entry {
+        std::uint64_t key = 0;
         std::uint64_t content_hash = 0;
         bool done = false;
         std::string reply;
     };
-    void evict() {
-        while (!order_.empty() && (entries_.size() > entries_max_ || bytes_ > bytes_max_)) {
-            auto it = entries_.find(order_.front());
-            if (it != entries_.end()) {
-                bytes_ -= it->second.reply.size();
-                entries_.erase(it);
-            }
-            order_.pop_front();
+
+    std::size_t home(std::uint64_t key) const { return (key * 0x9E3779B97F4A7C15ULL) >> shift(); }
+    unsigned shift() const { return 64 - static_cast<unsigned>(std::countr_zero(index_.size())); }
+    std::size_t next(std::size_t i) const { return (i + 1) & (index_.size() - 1); }
+
+    // The index bucket holding `key` (its value is ring position + 1), or nullptr.
+    const std::size_t* find(std::uint64_t key) const {
+        for (std::size_t i = home(key);; i = next(i)) {
+            if (index_[i] == 0) return nullptr;
+            if (ring_[index_[i] - 1].key == key) return &index_[i];
         }
     }
+    void insert(std::uint64_t key, std::size_t value) {
+        std::size_t i = home(key);
+        while (index_[i] != 0) i = next(i);
+        index_[i] = value;
+    }
+    // Backward-shift deletion: later entries of the probe run move into the gap, so no
+    // tombstones pile up.
+    void erase(std::uint64_t key) {
+        std::size_t i = home(key);
+        while (ring_[index_[i] - 1].key != key) i = next(i);
+        for (std::size_t j = next(i);; j = next(j)) {
+            if (index_[j] == 0) break;
+            const std::size_t h = home(ring_[index_[j] - 1].key);
+            // Move j into the gap at i unless its home lies cyclically in (i, j].
+            const bool stays = (i <= j) ? (i < h && h <= j) : (i < h || h <= j);
+            if (!stays) {
+                index_[i] = index_[j];
+                i = j;
+            }
+        }
+        index_[i] = 0;
+    }
+    void evict_oldest() {
+        SM_ASSERT(count_ > 0);
+        Entry& e = ring_[first_];
+        erase(e.key);
+        bytes_ -= e.done ? e.reply.size() : 0;
+        e.done = false;
+        first_ = (first_ + 1) & (ring_.size() - 1);
+        --count_;
+    }
 
-    std::size_t entries_max_;
+    std::vector<Entry> ring_;  // FIFO: entries [first_, first_ + count_) are live
+    std::vector<std::size_t> index_;
+    std::size_t first_ = 0;
+    std::size_t count_ = 0;
     std::size_t bytes_max_;
     std::size_t bytes_ = 0;
-    std::unordered_map<std::string, Entry> entries_;
-    std::deque<std::string> order_;  // keys, oldest first
 };
 
 }  // namespace slotmatch::tools

@@ -18,9 +18,9 @@ using Clock = std::chrono::steady_clock;
 // A ROUTER message: the envelope (the client's identity, and the empty delimiter of a REQ
 // client) followed by the body. More frames than this are not a slotmatch client.
 constexpr std::size_t frames_max = 4;
-// One burst reads at most this many operations before events are drained, so a lane of the
-// engine's event rings (16,384 events) never fills from a single burst.
-constexpr std::size_t burst_ops_max = 4096;
+// One burst reads at most this many operations (plus one message's worth) before events are
+// drained, so a lane of the engine's event rings (event_lane_events) never fills from a burst.
+constexpr std::size_t burst_ops_max = 1024;
 constexpr std::size_t burst_messages_max = 256;
 constexpr std::size_t drain_batch_events = 4096;
 constexpr int poll_timeout_ms_max = 100;
@@ -89,34 +89,41 @@ std::uint64_t hash_bytes(std::span<const std::uint8_t> bytes) {
 }
 
 // (channel, actor, client, request id): who may see the stored answer of a retry.
-std::string retry_key(const wire::RequestMessage& m) {
-    std::string key;
-    key.push_back(static_cast<char>(m.actor()->channel()));
-    if (m.actor()->id()) key.append(m.actor()->id()->string_view());
-    key.push_back('\0');
-    if (m.client()) key.append(m.client()->string_view());
-    key.push_back('\0');
-    const std::uint64_t id = m.request_id();
-    key.append(reinterpret_cast<const char*>(&id), sizeof id);
-    return key;
+// A request to remember for retries: the hash of its (channel, actor, client, request id).
+struct RetryKey {
+    bool keyed = false;
+    std::uint64_t hash = 0;
+};
+
+std::uint64_t mix(std::uint64_t h, std::uint64_t v) {  // splitmix64's finaliser over h ^ v
+    std::uint64_t z = h ^ (v + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2));
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
 }
 
-// Worker messages: [tag][envelope...][body], where tag = receive time (8 bytes) + retry key.
+RetryKey retry_key(const wire::RequestMessage& m) {
+    const auto text = [](const flatbuffers::String* s) {
+        return std::hash<std::string_view>{}(s ? s->string_view() : std::string_view{});
+    };
+    std::uint64_t h = mix(static_cast<std::uint64_t>(m.actor()->channel()), text(m.actor()->id()));
+    h = mix(h, text(m.client()));
+    return {true, mix(h, m.request_id())};
+}
+
+// Worker messages: [tag][envelope...][body]; the tag is the receive time and the retry key.
 struct Tag {
     std::int64_t received_ns = 0;
-    std::string key;
+    RetryKey key;
 };
+static_assert(std::is_trivially_copyable_v<Tag>);
 zmq::message_t encode_tag(const Tag& t) {
-    zmq::message_t m(sizeof t.received_ns + t.key.size());
-    std::memcpy(m.data(), &t.received_ns, sizeof t.received_ns);
-    std::memcpy(static_cast<char*>(m.data()) + sizeof t.received_ns, t.key.data(), t.key.size());
-    return m;
+    return zmq::message_t(&t, sizeof t);
 }
 Tag decode_tag(const zmq::message_t& m) {
     Tag t;
-    std::memcpy(&t.received_ns, m.data(), sizeof t.received_ns);
-    t.key.assign(static_cast<const char*>(m.data()) + sizeof t.received_ns,
-                 m.size() - sizeof t.received_ns);
+    SM_ASSERT(m.size() == sizeof t);
+    std::memcpy(&t, m.data(), sizeof t);
     return t;
 }
 
@@ -166,9 +173,9 @@ class Front {
   private:
     void on_request(Frames& f);
     void on_worker_reply(Frames& f);
-    // Sends an answer; `key` non-empty stores it for retries; `answered` ends an in-flight one.
+    // Sends an answer; a keyed `key` stores it for retries; `answered` ends an in-flight one.
     void reply(Frames& f, std::size_t first, zmq::message_t&& body, std::int64_t received_ns,
-               const std::string& key, bool answered);
+               RetryKey key, bool answered);
     std::size_t drain_events();
     void sweep_holds();
     void start_workers();
@@ -229,11 +236,11 @@ int Front::run(const std::atomic<bool>& stop,
         for (auto& w : workers_) {
             while (receive(w, f, frames_max + 1)) on_worker_reply(f);
         }
-        drain_events();
-        if (Clock::now() >= next_sweep) {
+        if (Clock::now() >= next_sweep) {  // before the drain, which then takes its events
             sweep_holds();
             next_sweep = Clock::now() + std::chrono::milliseconds(options_.hold_sweep_interval_ms);
         }
+        drain_events();
     }
     stop_workers();
     drain_events();
@@ -263,11 +270,11 @@ void Front::on_request(Frames& f) {
         return;
     }
     burst_ops_ += m->ops()->size();
-    std::string key;
+    RetryKey key;
     if (m->request_id() != 0 && Service::changes_state(*m)) {
         key = retry_key(*m);
         const std::string* stored = nullptr;
-        switch (cache_.see(key, hash_bytes(f.body_bytes()), stored)) {
+        switch (cache_.see(key.hash, hash_bytes(f.body_bytes()), stored)) {
             case RetryCache::Seen::first:
                 break;
             case RetryCache::Seen::answered:
@@ -300,7 +307,7 @@ void Front::on_request(Frames& f) {
     if (!workers_[w].send(encode_tag({received_ns, key}),
                           zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
         counters_.in_flight.fetch_sub(1, std::memory_order_relaxed);
-        if (!key.empty()) cache_.forget(key);
+        if (key.keyed) cache_.forget(key.hash);
         Service::refuse_message(builder_, m->request_id(), ErrorCode::overloaded, "",
                                 "the server is saturated; nothing was changed; retry later");
         reply(f, 0, zmq::message_t(builder_.GetBufferPointer(), builder_.GetSize()), received_ns,
@@ -319,8 +326,8 @@ void Front::on_worker_reply(Frames& f) {
 }
 
 void Front::reply(Frames& f, std::size_t first, zmq::message_t&& body, std::int64_t received_ns,
-                  const std::string& key, bool answered) {
-    if (!key.empty()) cache_.store(key, body.data(), body.size());
+                  RetryKey key, bool answered) {
+    if (key.keyed) cache_.store(key.hash, body.data(), body.size());
     if (answered) counters_.in_flight.fetch_sub(1, std::memory_order_relaxed);
     if (!send_reply(router_, f, first, std::move(body))) {
         counters_.replies_dropped.fetch_add(1, std::memory_order_relaxed);

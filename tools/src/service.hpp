@@ -5,8 +5,9 @@
 // thread.
 #pragma once
 
-#include <chrono>
 #include <flatbuffers/flatbuffers.h>
+
+#include <chrono>
 #include <slotmatch/codec.hpp>
 #include <slotmatch/engine.hpp>
 
@@ -64,8 +65,7 @@ class Service {
     Result book(const wire::Book& r, const Actor& actor, flatbuffers::FlatBufferBuilder& b);
     Result rebook(const wire::Rebook& r, const Actor& actor, flatbuffers::FlatBufferBuilder& b);
     Result cancel(const wire::Cancel& r, const Actor& actor, flatbuffers::FlatBufferBuilder& b);
-    Result bookings(const wire::Bookings& r, const Actor& actor,
-                    flatbuffers::FlatBufferBuilder& b);
+    Result bookings(const wire::Bookings& r, const Actor& actor, flatbuffers::FlatBufferBuilder& b);
     Result block(const wire::Block& r, const Actor& actor, flatbuffers::FlatBufferBuilder& b);
     Result unblock(const wire::Unblock& r, const Actor& actor, flatbuffers::FlatBufferBuilder& b);
     Result waitlist_add(const wire::WaitlistAdd& r, const Actor& actor,

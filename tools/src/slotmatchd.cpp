@@ -32,8 +32,8 @@ void install_stop_handlers() {
 
 // Without CurveZMQ keys the server may only be reached from this machine.
 bool loopback_only(const std::string& endpoint) {
-    for (const char* prefix : {"tcp://127.", "tcp://localhost:", "tcp://[::1]:", "ipc://",
-                               "inproc://"}) {
+    for (const char* prefix :
+         {"tcp://127.", "tcp://localhost:", "tcp://[::1]:", "ipc://", "inproc://"}) {
         if (endpoint.rfind(prefix, 0) == 0) return true;
     }
     return false;
@@ -42,7 +42,8 @@ bool loopback_only(const std::string& endpoint) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    po::options_description options("slotmatchd --config region.yaml [--listen ENDPOINT] [options]");
+    po::options_description options(
+        "slotmatchd --config region.yaml [--listen ENDPOINT] [options]");
     options.add_options()("help,h", "print this help and exit")(
         "config", po::value<std::string>(), "the region config (YAML, see ARCHITECTURE.md)")(
         "check",
@@ -101,7 +102,9 @@ int main(int argc, char** argv) {
         fixed.set(*t);
         clock = &fixed;
     }
-    Engine engine(std::move(*loaded.catalog), *clock);
+    EngineLimits limits;
+    limits.events_max = tools::event_lane_events(threads);
+    Engine engine(std::move(*loaded.catalog), *clock, limits);
     if (vm.count("check")) {
         std::cout << '\n';
         tools::print_region_summary(std::cout, engine);
@@ -119,14 +122,13 @@ int main(int argc, char** argv) {
               << (clock == &fixed ? "fixed at " + engine.calendar().format(engine.now())
                                   : std::string("real"))
               << "; " << threads << " thread(s); events kept in memory only" << std::endl;
-    const int rc = tools::serve(service, counters, server, stop_requested,
-                                [](const std::string& endpoint) {
-                                    std::cout << "slotmatchd: listening on " << endpoint
-                                              << std::endl;
-                                });
+    const int rc =
+        tools::serve(service, counters, server, stop_requested, [](const std::string& endpoint) {
+            std::cout << "slotmatchd: listening on " << endpoint << std::endl;
+        });
     if (rc != 0) return rc;
     std::cout << "slotmatchd: stopped after " << counters.messages.load() << " messages ("
-              << counters.operations.load() << " operations, "
-              << counters.events_published.load() << " events)" << std::endl;
+              << counters.operations.load() << " operations, " << counters.events_published.load()
+              << " events)" << std::endl;
     return 0;
 }
