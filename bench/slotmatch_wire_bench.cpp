@@ -71,6 +71,8 @@ struct Options {
     std::vector<std::size_t> batches{64, 256};
     std::size_t batch_window = 4;
     double rate = 50'000;
+    double send_tick_us = 100;   // phase 4: the client wakes at most this often to send
+    std::string phases = "1234";  // which phases run
     std::string channel = "staff";
     std::string actor = "slotmatch-wire-bench";
     std::string actor_unit;
@@ -825,8 +827,9 @@ LatencyFigures open_loop(Runner& run, const Options& o) {
         // Sleep until a reply comes or the next request is due, with microsecond resolution
         // (ppoll on ZeroMQ's descriptor): never spin next to ZeroMQ's I/O thread on 2 cores.
         now = Steady::now();
+        const auto tick = Nanos(static_cast<std::int64_t>(o.send_tick_us * 1000));
         const auto wait = sent >= total ? Nanos(std::chrono::milliseconds(o.timeout_ms))
-                                        : std::max(Nanos(0), due_time(sent) - now);
+                                        : std::max(tick, due_time(sent) - now);
         if (run.in_flight() > 0) {
             auto done = run.wait_readable(wait) ? run.receive(0) : std::nullopt;
             while (done) {
@@ -1070,6 +1073,11 @@ int bench_main(int argc, char** argv) {
         "batch-window", po::value(&o.batch_window)->default_value(o.batch_window),
         "phase 3: messages in flight")("rate", po::value(&o.rate)->default_value(o.rate),
                                        "phase 4: requests per second")(
+        "send-tick-us", po::value(&o.send_tick_us)->default_value(o.send_tick_us),
+        "phase 4: sleep at least this long between sends (the requests due meanwhile go out "
+        "together, still timed from when each was due); 0 wakes for every request")(
+        "phases", po::value(&o.phases)->default_value(o.phases),
+        "the phases to run, e.g. 4 or 13")(
         "channel", po::value(&o.channel)->default_value(o.channel),
         "staff (acting from each slot's unit, or from --actor-unit) | web")(
         "actor", po::value(&o.actor)->default_value(o.actor), "the actor id requests carry")(
@@ -1271,8 +1279,9 @@ int bench_main(int argc, char** argv) {
     const std::string p1 = "1 round trip, 1 in flight";
     const std::string p2 = "2 pipelined, window " + std::to_string(o.window);
     const std::string p4 = "4 open loop at " + number(o.rate) + " req/s";
+    const auto runs = [&](char phase) { return o.phases.find(phase) != std::string::npos; };
     for (unsigned rep = 0; rep < o.repetitions; ++rep) {
-        {
+        if (runs('1')) {
             cpu.start();
             const LatencyFigures f = round_trip(run, o);
             const auto used = cpu.percent();
@@ -1283,7 +1292,7 @@ int bench_main(int argc, char** argv) {
             add(p1, "requests", "").values.push_back(static_cast<double>(f.samples));
             add_cpu(p1, used);
         }
-        {
+        if (runs('2')) {
             cpu.start();
             const Throughput t = closed_loop(run, o.window, 1, o.duration_s, o);
             const auto used = cpu.percent();
@@ -1291,7 +1300,7 @@ int bench_main(int argc, char** argv) {
             add(p2, "operations/s", "").values.push_back(t.ops_per_s);
             add_cpu(p2, used);
         }
-        for (std::size_t batch : o.batches) {
+        for (std::size_t batch : runs('3') ? o.batches : std::vector<std::size_t>{}) {
             const std::string p3 = "3 batched, " + std::to_string(batch) + " ops/message, " +
                                    std::to_string(o.batch_window) + " in flight";
             cpu.start();
@@ -1302,7 +1311,7 @@ int bench_main(int argc, char** argv) {
             add(p3, "messages/s", "").values.push_back(t.messages_per_s);
             add_cpu(p3, used);
         }
-        {
+        if (runs('4')) {
             cpu.start();
             const LatencyFigures f = open_loop(run, o);
             const auto used = cpu.percent();
@@ -1432,7 +1441,9 @@ int bench_main(int argc, char** argv) {
                         {"window", o.window},
                         {"batches", o.batches},
                         {"batch_window", o.batch_window},
-                        {"rate", o.rate}};
+                        {"rate", o.rate},
+                        {"send_tick_us", o.send_tick_us},
+                        {"phases", o.phases}};
         json list = json::array();
         for (const Figure& f : figures) {
             json values = json::array();
