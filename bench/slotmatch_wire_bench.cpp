@@ -45,6 +45,7 @@
 
 #include "cli.hpp"
 #include "client.hpp"
+#include "slotmatchd_process.hpp"
 
 namespace po = boost::program_options;
 namespace fb = flatbuffers;
@@ -71,7 +72,7 @@ struct Options {
     std::vector<std::size_t> batches{64, 256};
     std::size_t batch_window = 4;
     double rate = 50'000;
-    double send_tick_us = 100;   // phase 4: the client wakes at most this often to send
+    double send_tick_us = 100;    // phase 4: the client wakes at most this often to send
     std::string phases = "1234";  // which phases run
     std::string channel = "staff";
     std::string actor = "slotmatch-wire-bench";
@@ -190,122 +191,6 @@ class CpuMeter {
     pid_t server_;
     Steady::time_point t0_;
     double client0_ = 0, server0_ = 0;
-};
-
-// ---------------------------------------------------------------- slotmatchd as a child
-
-// slotmatchd started with --listen tcp://127.0.0.1:* (a free port); its endpoint is read from
-// the "slotmatchd: listening on ENDPOINT" line it prints (stdout goes to a log file), and it is
-// stopped with SIGTERM (SIGKILL after a bounded wait). The child dies with the bench.
-class ServerProcess {
-  public:
-    // Stops the server; its log goes too when it stopped cleanly (else it is kept to read).
-    ~ServerProcess() {
-        const int status = stop();
-        if (!killed_ && WIFEXITED(status) && WEXITSTATUS(status) == 0) remove_log();
-    }
-
-    bool start(const std::string& binary, std::vector<std::string> args, double timeout_s,
-               std::string& why) {
-        char log_template[] = "/tmp/slotmatch_wire_bench-XXXXXX";
-        const int fd = ::mkstemp(log_template);
-        if (fd < 0) {
-            why = "cannot create a log file under /tmp";
-            return false;
-        }
-        ::close(fd);
-        log_ = log_template;
-        args.insert(args.begin(), binary);
-        pid_ = ::fork();
-        if (pid_ < 0) {
-            why = "fork failed";
-            return false;
-        }
-        if (pid_ == 0) {
-            ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // the bench gone: no server left behind
-            if (std::freopen(log_.c_str(), "w", stdout) == nullptr ||
-                std::freopen(log_.c_str(), "a", stderr) == nullptr) {
-                std::_Exit(126);
-            }
-            std::vector<char*> argv;
-            argv.reserve(args.size() + 1);
-            for (auto& a : args) argv.push_back(a.data());
-            argv.push_back(nullptr);
-            ::execv(argv[0], argv.data());
-            std::_Exit(127);
-        }
-        const auto deadline = Steady::now() + std::chrono::duration_cast<Nanos>(
-                                                  std::chrono::duration<double>(timeout_s));
-        const std::string mark = "slotmatchd: listening on ";
-        while (endpoint_.empty() && alive() && Steady::now() < deadline) {
-            std::ifstream in(log_);
-            std::string line;
-            while (std::getline(in, line)) {
-                if (line.rfind(mark, 0) == 0) endpoint_ = line.substr(mark.size());
-            }
-            if (endpoint_.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        }
-        if (endpoint_.empty()) {
-            why = alive() ? "slotmatchd did not print its endpoint within " +
-                                std::to_string(timeout_s) + " s"
-                          : "slotmatchd exited before listening";
-            why += "; its output:\n" + output();
-            stop();
-            remove_log();  // its content is in `why`
-            return false;
-        }
-        return true;
-    }
-
-    const std::string& endpoint() const { return endpoint_; }
-    std::string output() const {
-        std::ifstream in(log_);
-        std::stringstream s;
-        s << in.rdbuf();
-        return s.str();
-    }
-    bool alive() {
-        if (pid_ <= 0) return false;
-        int status = 0;
-        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-            status_ = status;
-            pid_ = -1;
-            return false;
-        }
-        return true;
-    }
-    // SIGTERM, then SIGKILL after 10 s; the wait status (WIFEXITED...).
-    int stop() {
-        if (alive()) {
-            ::kill(pid_, SIGTERM);
-            const auto deadline = Steady::now() + std::chrono::seconds(10);
-            while (alive() && Steady::now() < deadline) {
-                std::this_thread::sleep_for(std::chrono::milliseconds(5));
-            }
-            if (alive()) {
-                killed_ = true;
-                ::kill(pid_, SIGKILL);
-                ::waitpid(pid_, &status_, 0);
-                pid_ = -1;
-            }
-        }
-        return status_;
-    }
-    bool killed() const { return killed_; }
-    pid_t pid() const { return pid_; }
-    void remove_log() {
-        std::error_code ignored;
-        if (!log_.empty()) std::filesystem::remove(log_, ignored);
-        log_.clear();
-    }
-    const std::string& log() const { return log_; }
-
-  private:
-    pid_t pid_ = -1;
-    int status_ = 0;
-    bool killed_ = false;
-    std::string log_;
-    std::string endpoint_;
 };
 
 // ---------------------------------------------------------------- patients
@@ -1076,8 +961,7 @@ int bench_main(int argc, char** argv) {
         "send-tick-us", po::value(&o.send_tick_us)->default_value(o.send_tick_us),
         "phase 4: sleep at least this long between sends (the requests due meanwhile go out "
         "together, still timed from when each was due); 0 wakes for every request")(
-        "phases", po::value(&o.phases)->default_value(o.phases),
-        "the phases to run, e.g. 4 or 13")(
+        "phases", po::value(&o.phases)->default_value(o.phases), "the phases to run, e.g. 4 or 13")(
         "channel", po::value(&o.channel)->default_value(o.channel),
         "staff (acting from each slot's unit, or from --actor-unit) | web")(
         "actor", po::value(&o.actor)->default_value(o.actor), "the actor id requests carry")(
@@ -1154,7 +1038,7 @@ int bench_main(int argc, char** argv) {
               << ", load average " << load_at_start << '\n';
 
     // The server: ours (--config) or one that runs (--server).
-    ServerProcess server;
+    client::ServerProcess server;
     std::string endpoint = o.server;
     std::string server_command;
     if (!o.config.empty()) {
