@@ -49,6 +49,34 @@ TEST(RetryCache, TheByteBoundEvictsOldAnswers) {
     EXPECT_EQ(cache.see(1, 0, reply), Seen::first);
 }
 
+TEST(RetryCache, LargeRepliesDoNotStayAllocatedAfterEviction) {
+    constexpr std::size_t entries = 64;
+    constexpr std::size_t bytes_max = 1 << 20;
+    RetryCache cache(entries, bytes_max);
+    const std::string big(256 * 1024, 'x');  // a batch of finds answers with megabytes
+    const std::string* reply = nullptr;
+    for (std::uint64_t k = 1; k <= 10 * entries; ++k) {
+        ASSERT_EQ(cache.see(k, 0, reply), Seen::first);
+        cache.store(k, big.data(), big.size());
+    }
+    // Live answers within bytes_max (one big one may stand above it), every other buffer small.
+    EXPECT_LE(cache.capacity_bytes(),
+              bytes_max + big.size() + entries * RetryCache::reply_reuse_bytes_max);
+}
+
+TEST(RetryCache, AnEntryEvictedWhilePendingKeepsItsFirstAnswer) {
+    RetryCache cache(2, 1 << 20);
+    const std::string* reply = nullptr;
+    ASSERT_EQ(cache.see(1, 0, reply), Seen::first);
+    ASSERT_EQ(cache.see(2, 0, reply), Seen::first);
+    ASSERT_EQ(cache.see(3, 0, reply), Seen::first);  // evicts 1 while it is pending
+    ASSERT_EQ(cache.see(1, 0, reply), Seen::first);  // its retry runs again (evicts 2)
+    cache.store(1, "a", 1);                          // the first copy's answer
+    cache.store(1, "b", 1);                          // the retry's answer does not replace it
+    ASSERT_EQ(cache.see(1, 0, reply), Seen::answered);
+    EXPECT_EQ(*reply, "a");
+}
+
 TEST(RetryCache, AForgottenRequestRunsOnItsRetry) {
     RetryCache cache(8, 1 << 20);
     const std::string* reply = nullptr;

@@ -293,15 +293,56 @@ fb::Offset<wire::Error> encode_error(fb::FlatBufferBuilder& b, ErrorCode code,
     return wire::CreateError(b, to_wire(code), f, m);
 }
 
+bool valid_utf8(std::string_view text) {
+    const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+    const auto* end = p + text.size();
+    while (p < end) {
+        const unsigned char c = *p;
+        std::size_t n = 0;
+        std::uint32_t cp = 0;
+        if (c < 0x80) {
+            ++p;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            n = 1, cp = c & 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            n = 2, cp = c & 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            n = 3, cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (static_cast<std::size_t>(end - p) <= n) return false;
+        for (std::size_t i = 1; i <= n; ++i) {
+            if ((p[i] & 0xC0) != 0x80) return false;
+            cp = (cp << 6) | (p[i] & 0x3F);
+        }
+        static constexpr std::uint32_t shortest[] = {0, 0x80, 0x800, 0x10000};
+        if (cp < shortest[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+        p += n + 1;
+    }
+    return true;
+}
+
+Outcome<bool> check_text(std::string_view s, std::size_t bytes_max, std::string_view field,
+                         std::string_view too_long) {
+    if (s.size() > bytes_max) return invalid<bool>(field, too_long);
+    if (!valid_utf8(s)) return invalid<bool>(field, "not valid UTF-8");
+    return {};
+}
+
 Outcome<Actor> decode_actor(const wire::Actor* a, const Catalog& catalog) {
     Actor actor;
     const auto channel = from_wire(a->channel());
     if (!channel) return invalid<Actor>("channel", "channel must be web, proxy or staff");
     actor.channel = *channel;
-    if (!ActorText::fits(text(a->id()))) return invalid<Actor>("actor", "actor id is too long");
-    if (!ActorName::fits(text(a->name()))) {
-        return invalid<Actor>("actor_name", "actor name is too long");
-    }
+    if (text(a->id()).empty()) return invalid<Actor>("actor", "the actor is missing");
+    const auto id = check_text(text(a->id()), ActorText::capacity(), "actor",
+                               "actor id is too long (48 bytes at most)");
+    if (!id.ok()) return Outcome<Actor>::refuse(id);
+    const auto name = check_text(text(a->name()), ActorName::capacity(), "actor_name",
+                                 "actor name is too long (64 bytes of UTF-8 at most)");
+    if (!name.ok()) return Outcome<Actor>::refuse(name);
     actor.id = fixed<ActorText::capacity()>(a->id());
     actor.name = fixed<ActorName::capacity()>(a->name());
     if (a->unit() && a->unit()->size() > 0) {
@@ -393,11 +434,12 @@ Outcome<BookRequest> decode_book(const wire::Book& b, const Catalog& catalog,
     const auto patient = decode_patient(b.patient(), "patient");
     if (!patient.ok()) return Outcome<BookRequest>::refuse(patient);
     r.patient = patient.value;
-    if (!PhoneText::fits(text(b.phone())))
-        return invalid<BookRequest>("phone", "phone is too long");
-    if (!ReasonText::fits(text(b.reason()))) {
-        return invalid<BookRequest>("reason", "reason is too long (120 bytes of UTF-8 at most)");
-    }
+    const auto phone = check_text(text(b.phone()), PhoneText::capacity(), "phone",
+                                  "phone is too long (24 bytes at most)");
+    if (!phone.ok()) return Outcome<BookRequest>::refuse(phone);
+    const auto reason = check_text(text(b.reason()), ReasonText::capacity(), "reason",
+                                   "reason is too long (120 bytes of UTF-8 at most)");
+    if (!reason.ok()) return Outcome<BookRequest>::refuse(reason);
     r.phone = fixed<PhoneText::capacity()>(b.phone());
     r.reason = fixed<ReasonText::capacity()>(b.reason());
     r.from_waitlist = b.from_waitlist();

@@ -431,6 +431,45 @@ TEST_F(Cli, ARetryWithTheSameRequestIdPrintsTheFirstAnswer) {
 
 // ---- exit 1: refused, with the error code ------------------------------------------------------
 
+// Staff commands and the rest: block and unblock, rebook --first, stats and keygen, each
+// exiting 0 with its documented fields.
+TEST_F(Cli, BlockUnblockRebookFirstStatsAndKeygen) {
+    const json blocked = ok(concat({as_staff,
+                                    {"block", "--resource", "r2", "--from", "2026-03-20", "--to",
+                                     "2026-03-20", "--reason", "Utbildningsdag"}}));
+    ASSERT_TRUE(blocked.contains("block_id"));
+    EXPECT_GT(blocked["slots_changed"].get<int>(), 0);
+    const json unblocked = ok(
+        concat({as_staff,
+                {"unblock", "--block", std::to_string(blocked["block_id"].get<std::uint64_t>())}}));
+    EXPECT_EQ(unblocked["slots_changed"], blocked["slots_changed"]);
+
+    const std::uint32_t later = slot("r1", "all3", "2026-03-25T09:00");
+    const json booked = ok(concat(
+        {as_staff, {"book", "--slot", std::to_string(later), "--patient", "19121212-1212"}}));
+    const json moved = ok(concat(
+        {as_staff,
+         {"rebook", "--booking",
+          std::to_string(booked["booking"]["booking_id"].get<std::uint64_t>()), "--first"}}));
+    EXPECT_LT(moved["booking"]["start"].get<std::string>(),
+              booked["booking"]["start"].get<std::string>());  // the earliest allowed
+    EXPECT_TRUE(moved.contains("billable"));
+
+    const json stats = ok({"stats"});
+    for (const char* key : {"messages", "operations", "in_flight", "latency_us", "counts"}) {
+        EXPECT_TRUE(stats.contains(key)) << key;
+    }
+    EXPECT_GT(stats["messages"].get<std::uint64_t>(), 0u);
+
+    const std::string dir = write_temp_file("keys-dir", "") + ".d";
+    const json keys = ok({"keygen", "--out", dir, "--name", "server"});
+    EXPECT_EQ(keys["public_key"].get<std::string>().size(), 40u);  // Z85 of 32 bytes
+    std::ifstream pub(dir + "/server.pub");
+    std::string text;
+    std::getline(pub, text);
+    EXPECT_EQ(text, keys["public_key"].get<std::string>());
+}
+
 TEST_F(Cli, ARefusalExitsOneWithTheErrorCode) {
     const auto s = slot("r1", "all3", "2026-03-13T08:00");
     const auto kept = slot("r1", "norecancel", "2026-03-13T10:00");

@@ -1035,6 +1035,42 @@ TEST_F(Hostile, MalformedPersonnummerIsRefused) {
     expect_serving_and_unchanged();
 }
 
+// Text that replies, the CLI's JSON and the journal's log will show again must be UTF-8: a byte
+// sequence that is not (a lone continuation byte, an overlong form, a surrogate, a truncated
+// sequence) is refused, and Swedish text (å, ä, ö) is not.
+TEST_F(Hostile, TextThatIsNotUtf8IsRefused) {
+    using E = wire::ErrorCode;
+    for (const std::string& bad :
+         {std::string("\xff"),
+          std::string("a\x80"
+                      "b"),
+          std::string("\xc0\xaf"), std::string("\xed\xa0\x80"), std::string("\xe5\x9b")}) {
+        SCOPED_TRACE("bytes of size " + std::to_string(bad.size()));
+        BookArgs bad_reason, bad_phone;
+        bad_reason.slot = target_;
+        bad_reason.reason = bad;
+        bad_phone.slot = target_;
+        bad_phone.phone = bad;
+        const auto reply = ask_one([&](auto& b) {
+            return Ops{book_op(b, bad_reason), book_op(b, bad_phone)};
+        });
+        expect_result_refused(reply, 0, E::INVALID_REQUEST, "reason");
+        expect_result_refused(reply, 1, E::INVALID_REQUEST, "phone");
+        Who who = staff();
+        who.actor_name = "Karin " + bad;
+        const std::uint64_t id = client::new_request_id();
+        const auto named = ask(encode([&](auto& b) { return Ops{find_op(b, {})}; }, id, who), id);
+        expect_result_refused(named, 0, E::INVALID_REQUEST, "actor_name");
+    }
+    expect_serving_and_unchanged();
+    BookArgs swedish;
+    swedish.slot = spare_;
+    swedish.patient = other_patient;
+    swedish.reason = "Ont i örat, svårt att höra på vänster sida";
+    const auto reply = ask_one([&](auto& b) { return Ops{book_op(b, swedish)}; });
+    ASSERT_TRUE(reply && reply->result(0) && reply->result(0)->body_as_BookingReply());
+}
+
 TEST_F(Hostile, OverlongStringsAreRefused) {
     using E = wire::ErrorCode;
     const auto batch = [&](auto& b) {

@@ -60,6 +60,7 @@ class RetryCache {
         const std::size_t* bucket = find(key);
         if (bucket == nullptr) return;  // evicted while pending
         Entry& e = ring_[*bucket - 1];
+        if (e.done) return;  // evicted while pending and seen again: the first answer stays
         e.reply.assign(static_cast<const char*>(data), size);
         e.done = true;
         bytes_ += size;
@@ -79,6 +80,14 @@ class RetryCache {
     }
 
     std::size_t size() const { return count_; }
+    // Bytes held in reply buffers, kept or live (what bounds the cache's memory).
+    std::size_t capacity_bytes() const {
+        std::size_t n = 0;
+        for (const Entry& e : ring_) n += e.reply.capacity();
+        return n;
+    }
+
+    static constexpr std::size_t reply_reuse_bytes_max = 1024;
 
   private:
     struct Entry {
@@ -127,6 +136,9 @@ class RetryCache {
         erase(e.key);
         bytes_ -= e.done ? e.reply.size() : 0;
         e.done = false;
+        // Small buffers are kept for the entry that takes this place; a large one is freed, so
+        // what the cache holds stays near bytes_max plus entries × reply_reuse_bytes_max.
+        if (e.reply.capacity() > reply_reuse_bytes_max) std::string().swap(e.reply);
         first_ = (first_ + 1) & (ring_.size() - 1);
         --count_;
     }

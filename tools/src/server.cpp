@@ -1,5 +1,8 @@
 #include "server.hpp"
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <array>
 #include <cstring>
 #include <iostream>
@@ -171,6 +174,7 @@ class Front {
             const std::function<void(const std::string&)>& on_listening);
 
   private:
+    std::size_t burst(Frames& f);
     void on_request(Frames& f);
     void on_worker_reply(Frames& f);
     // Sends an answer; a keyed `key` stores it for retries; `answered` ends an in-flight one.
@@ -227,25 +231,42 @@ int Front::run(const std::atomic<bool>& stop,
             if (e.num() != EINTR) throw;
             continue;  // a signal: the loop condition decides
         }
-        burst_ops_ = 0;
-        for (std::size_t n = 0; n < burst_messages_max && burst_ops_ < burst_ops_max && reading();
-             ++n) {
-            if (!receive(router_, f, frames_max)) break;
-            on_request(f);
-        }
-        for (auto& w : workers_) {
-            while (receive(w, f, frames_max + 1)) on_worker_reply(f);
-        }
+        burst(f);
         if (Clock::now() >= next_sweep) {  // before the drain, which then takes its events
             sweep_holds();
             next_sweep = Clock::now() + std::chrono::milliseconds(options_.hold_sweep_interval_ms);
         }
         drain_events();
     }
+    // Stopping: answer what has already arrived (bounded in time), then let the workers finish,
+    // then close the socket, which lingers so that the last replies leave.
+    const auto deadline = Clock::now() + shutdown_wait;
+    while (Clock::now() < deadline && burst(f) > 0) drain_events();
     stop_workers();
     drain_events();
-    router_.close();  // lingers up to linger_ms so that the last replies leave
+    router_.close();
     return 0;
+}
+
+// Reads up to a burst of requests (not while the workers hold at_workers_max) and collects
+// the workers' replies; returns how many messages it handled.
+std::size_t Front::burst(Frames& f) {
+    std::size_t handled = 0;
+    burst_ops_ = 0;
+    for (std::size_t n = 0; n < burst_messages_max && burst_ops_ < burst_ops_max &&
+                            (workers_.empty() || at_workers_ < at_workers_max);
+         ++n) {
+        if (!receive(router_, f, frames_max)) break;
+        on_request(f);
+        ++handled;
+    }
+    for (auto& w : workers_) {
+        while (receive(w, f, frames_max + 1)) {
+            on_worker_reply(f);
+            ++handled;
+        }
+    }
+    return handled;
 }
 
 void Front::on_request(Frames& f) {
@@ -353,6 +374,13 @@ void Front::sweep_holds() {
 
 void Front::start_workers() {
     if (options_.threads <= 1) return;
+    // SIGINT and SIGTERM are for the front thread (its poll returns EINTR and it stops the
+    // workers); a worker interrupted in its blocking poll would end the process instead.
+    sigset_t stop_signals, before;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, &before);
     for (unsigned i = 0; i < options_.threads; ++i) {
         const std::string endpoint = "inproc://slotmatchd-worker-" + std::to_string(i);
         workers_.emplace_back(ctx_, zmq::socket_type::pair);
@@ -361,6 +389,7 @@ void Front::start_workers() {
         workers_.back().bind(endpoint);
         worker_threads_.emplace_back(worker_main, std::ref(ctx_), endpoint, std::ref(service_));
     }
+    pthread_sigmask(SIG_SETMASK, &before, nullptr);
 }
 
 // Finish what the workers hold, then tell them to stop.

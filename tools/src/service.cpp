@@ -277,10 +277,9 @@ Service::Answer Service::block(const wire::Block& r, const Actor& actor, fb::Fla
     const auto to = codec::decode_time(r.to(), engine_.calendar(), true, "to");
     if (!to.ok()) return refused(b, to);
     const std::string_view reason = r.reason() ? r.reason()->string_view() : std::string_view{};
-    if (!ReasonText::fits(reason)) {
-        return refused(b, ErrorCode::invalid_request, "reason",
-                       "reason is too long (120 bytes of UTF-8 at most)");
-    }
+    const auto text = codec::check_text(reason, ReasonText::capacity(), "reason",
+                                        "reason is too long (120 bytes of UTF-8 at most)");
+    if (!text.ok()) return refused(b, text);
     const auto blocked = engine_.block(actor, *resource, from.value, to.value, reason);
     if (!blocked.ok()) return refused(b, blocked);
     return accepted(b, block_reply(b, blocked.value));

@@ -397,7 +397,9 @@ int main(int argc, char** argv) {
             const Calendar calendar(catalog ? catalog->timezone : "Europe/Stockholm");
             out = tools::result_json(names, calendar, operation_of(name), *m.results()->Get(0));
         }
-        std::cout << out.dump() << '\n';
+        // The server checks text is UTF-8; replacing anything else keeps a broken peer from
+        // turning a reply into an exception here.
+        std::cout << out.dump(-1, ' ', false, json::error_handler_t::replace) << '\n';
         return out["ok"].get<bool>() ? 0 : 1;
     } catch (const zmq::error_t& e) {
         return usage_error("cannot reach " + server + ": " + e.what());

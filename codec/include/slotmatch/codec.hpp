@@ -6,11 +6,12 @@
 // INVALID_REQUEST naming the field.
 #pragma once
 
+#include <slotmatch/slotmatch_generated.h>
+
 #include <cstdint>
 #include <optional>
 #include <slotmatch/catalog.hpp>
 #include <slotmatch/engine.hpp>
-#include <slotmatch/slotmatch_generated.h>
 #include <span>
 #include <string_view>
 
@@ -66,6 +67,11 @@ Event decode_event(const wire::Event& e);
 
 // ---- request fields -> engine requests (server side). Refusals are INVALID_REQUEST with the
 // field; the messages are static text.
+// Text a reply or a log will show again: at most `bytes_max` bytes of valid UTF-8 (JSON output
+// cannot carry anything else). `too_long` is the refusal's message when it is too long.
+Outcome<bool> check_text(std::string_view text, std::size_t bytes_max, std::string_view field,
+                         std::string_view too_long);
+bool valid_utf8(std::string_view text);
 Outcome<Actor> decode_actor(const wire::Actor* a, const Catalog& catalog);
 Outcome<PatientKey> decode_patient(const flatbuffers::String* p, std::string_view field);
 // A time bound: "2026-03-02" is that local day's start (from) or the next day's start (to, so
