@@ -452,7 +452,7 @@ TEST_F(Cli, BlockUnblockRebookFirstStatsAndKeygen) {
          {"rebook", "--booking",
           std::to_string(booked["booking"]["booking_id"].get<std::uint64_t>()), "--first"}}));
     EXPECT_LT(moved["booking"]["start"].get<std::string>(),
-              booked["booking"]["start"].get<std::string>());  // the earliest allowed
+              booked["booking"]["start"].get<std::string>());  // moved earlier (--first)
     EXPECT_TRUE(moved.contains("billable"));
 
     const json stats = ok({"stats"});

@@ -978,11 +978,12 @@ TEST_F(Hostile, MissingRequiredFieldsFailVerification) {
             ask(encode(
                     [&](auto& b) {
                         return Ops{find_op(b, {}), hold_op(b, target_, valid_patient),
-                                   book_slot_op(b, target_, valid_patient)};
+                                   book_slot_op(b, target_, valid_patient), stats_op(b),
+                                   op(b, wire::CreateGetCatalog(b))};
                     },
                     id, nobody),
                 id);
-        for (std::size_t i = 0; i < 3; ++i) {
+        for (std::size_t i = 0; i < 5; ++i) {  // every operation needs an actor, stats included
             expect_result_refused(reply, i, wire::ErrorCode::INVALID_REQUEST, "actor");
         }
     }
@@ -1044,7 +1045,8 @@ TEST_F(Hostile, TextThatIsNotUtf8IsRefused) {
          {std::string("\xff"),
           std::string("a\x80"
                       "b"),
-          std::string("\xc0\xaf"), std::string("\xed\xa0\x80"), std::string("\xe5\x9b")}) {
+          std::string("\xc0\xaf"), std::string("\xed\xa0\x80"), std::string("\xe5\x9b"),
+          std::string("\xf4\x90\x80\x80"), std::string("\xf5\x80\x80\x80")}) {
         SCOPED_TRACE("bytes of size " + std::to_string(bad.size()));
         BookArgs bad_reason, bad_phone;
         bad_reason.slot = target_;
@@ -1061,6 +1063,20 @@ TEST_F(Hostile, TextThatIsNotUtf8IsRefused) {
         const std::uint64_t id = client::new_request_id();
         const auto named = ask(encode([&](auto& b) { return Ops{find_op(b, {})}; }, id, who), id);
         expect_result_refused(named, 0, E::INVALID_REQUEST, "actor_name");
+        Who gateway;
+        gateway.actor = "1177-" + bad;
+        const std::uint64_t id2 = client::new_request_id();
+        const auto actor =
+            ask(encode([&](auto& b) { return Ops{find_op(b, {})}; }, id2, gateway), id2);
+        expect_result_refused(actor, 0, E::INVALID_REQUEST, "actor");
+        const auto block = ask_one(
+            [&](auto& b) {
+                return Ops{op(b, wire::CreateBlock(
+                                     b, b.CreateString("r1"), b.CreateString("2026-03-02"),
+                                     b.CreateString("2026-03-03"), b.CreateString("Kurs " + bad)))};
+            },
+            staff());
+        expect_result_refused(block, 0, E::INVALID_REQUEST, "reason");
     }
     expect_serving_and_unchanged();
     BookArgs swedish;

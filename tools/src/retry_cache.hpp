@@ -64,7 +64,9 @@ class RetryCache {
         e.reply.assign(static_cast<const char*>(data), size);
         e.done = true;
         bytes_ += size;
-        while (bytes_ > bytes_max_ && count_ > 1) evict_oldest();
+        // Answered entries go first by bytes; a request still being answered holds no bytes and
+        // is not evicted for them (its retry would run it twice).
+        while (bytes_ > bytes_max_ && count_ > 1 && ring_[first_].done) evict_oldest();
     }
 
     // A request that was not run after all (refused as OVERLOADED before it reached the

@@ -34,7 +34,12 @@ constexpr int poll_timeout_ms_max = 100;
 // refused with OVERLOADED rather than block the front thread.
 constexpr std::size_t at_workers_max = 4096;
 constexpr int worker_queue_messages_max = static_cast<int>(at_workers_max);
-constexpr auto shutdown_wait = std::chrono::seconds(5);
+// Stopping: at most this long to answer what has arrived, and again for the workers to finish
+// (with the socket's linger, within the 10 s a supervisor such as ServerProcess waits).
+constexpr auto shutdown_wait = std::chrono::seconds(3);
+// While stopping, how long a quiet socket is watched before it counts as drained (ZeroMQ's
+// I/O thread may still be moving requests from TCP into the queue).
+constexpr auto drain_quiet = std::chrono::milliseconds(200);
 
 // Room for a client's frames plus the tag the front thread puts ahead of them for a worker.
 struct Frames {
@@ -135,8 +140,14 @@ std::int64_t now_ns() {
         .count();
 }
 
-void worker_main(zmq::context_t& ctx, const std::string& endpoint, Service& service) {
+// `abandon`: set when stopping has run out of time; the worker then drops what is queued.
+void worker_main(zmq::context_t& ctx, const std::string& endpoint, Service& service,
+                 const std::atomic<bool>& abandon) {
     zmq::socket_t pair(ctx, zmq::socket_type::pair);
+    // Room for every reply the worker can owe (at most at_workers_max messages are out), so
+    // its sends never block, whatever the front thread is doing.
+    pair.set(zmq::sockopt::sndhwm, 2 * worker_queue_messages_max);
+    pair.set(zmq::sockopt::rcvhwm, 2 * worker_queue_messages_max);
     pair.connect(endpoint);
     flatbuffers::FlatBufferBuilder builder(64 * 1024);
     Frames f;
@@ -146,6 +157,7 @@ void worker_main(zmq::context_t& ctx, const std::string& endpoint, Service& serv
         while (receive(pair, f, frames_max + 1)) {
             if (f.n == 1 && f.part[0].size() == 0) return;  // the front thread says stop
             SM_ASSERT(!f.too_many && f.n >= 3);  // [tag][identity ...][body], as the front sent
+            if (abandon.load(std::memory_order_relaxed)) continue;
             // The front thread verified the body; the bytes are the same message.
             service.answer(*flatbuffers::GetRoot<wire::RequestMessage>(f.body().data()), builder);
             pair.send(f.part[0], zmq::send_flags::sndmore);
@@ -174,6 +186,7 @@ class Front {
             const std::function<void(const std::string&)>& on_listening);
 
   private:
+    int wait_for_input(std::chrono::milliseconds timeout);
     std::size_t burst(Frames& f);
     void on_request(Frames& f);
     void on_worker_reply(Frames& f);
@@ -197,6 +210,7 @@ class Front {
     std::vector<std::thread> worker_threads_;
     std::size_t burst_ops_ = 0;
     std::size_t at_workers_ = 0;  // messages sent to workers and not yet answered
+    std::atomic<bool> abandon_workers_{false};
 };
 
 int Front::run(const std::atomic<bool>& stop,
@@ -218,19 +232,11 @@ int Front::run(const std::atomic<bool>& stop,
     auto next_sweep = Clock::now();
     Frames f;
     while (!stop.load(std::memory_order_relaxed)) {
-        const auto reading = [&] { return workers_.empty() || at_workers_ < at_workers_max; };
-        std::vector<zmq::pollitem_t> items{
-            {router_.handle(), 0, static_cast<short>(reading() ? ZMQ_POLLIN : 0), 0}};
-        for (auto& w : workers_) items.push_back({w.handle(), 0, ZMQ_POLLIN, 0});
         const auto wait =
             std::chrono::duration_cast<std::chrono::milliseconds>(next_sweep - Clock::now());
-        try {
-            zmq::poll(items, std::chrono::milliseconds(
-                                 std::clamp<long>(wait.count(), 0, poll_timeout_ms_max)));
-        } catch (const zmq::error_t& e) {
-            if (e.num() != EINTR) throw;
-            continue;  // a signal: the loop condition decides
-        }
+        wait_for_input(
+            std::chrono::milliseconds(std::clamp<long>(wait.count(), 0, poll_timeout_ms_max)));
+        if (stop.load(std::memory_order_relaxed)) break;
         burst(f);
         if (Clock::now() >= next_sweep) {  // before the drain, which then takes its events
             sweep_holds();
@@ -241,11 +247,31 @@ int Front::run(const std::atomic<bool>& stop,
     // Stopping: answer what has already arrived (bounded in time), then let the workers finish,
     // then close the socket, which lingers so that the last replies leave.
     const auto deadline = Clock::now() + shutdown_wait;
-    while (Clock::now() < deadline && burst(f) > 0) drain_events();
+    while (Clock::now() < deadline) {
+        const std::size_t handled = burst(f);
+        drain_events();
+        if (handled > 0) continue;
+        if (wait_for_input(drain_quiet) == 0 && at_workers_ == 0) break;  // drained
+    }
     stop_workers();
     drain_events();
     router_.close();
     return 0;
+}
+
+// Waits until a request (while the workers have room) or a worker's reply may be read, at most
+// `timeout`; the number of ready sockets, 0 on timeout or when a signal interrupts the wait.
+int Front::wait_for_input(std::chrono::milliseconds timeout) {
+    const bool reading = workers_.empty() || at_workers_ < at_workers_max;
+    std::vector<zmq::pollitem_t> items{
+        {router_.handle(), 0, static_cast<short>(reading ? ZMQ_POLLIN : 0), 0}};
+    for (auto& w : workers_) items.push_back({w.handle(), 0, ZMQ_POLLIN, 0});
+    try {
+        return zmq::poll(items, timeout);
+    } catch (const zmq::error_t& e) {
+        if (e.num() != EINTR) throw;
+        return 0;  // a signal: the caller looks at the stop flag
+    }
 }
 
 // Reads up to a burst of requests (not while the workers hold at_workers_max) and collects
@@ -384,10 +410,11 @@ void Front::start_workers() {
     for (unsigned i = 0; i < options_.threads; ++i) {
         const std::string endpoint = "inproc://slotmatchd-worker-" + std::to_string(i);
         workers_.emplace_back(ctx_, zmq::socket_type::pair);
-        workers_.back().set(zmq::sockopt::sndhwm, worker_queue_messages_max);
-        workers_.back().set(zmq::sockopt::rcvhwm, worker_queue_messages_max);
+        workers_.back().set(zmq::sockopt::sndhwm, 2 * worker_queue_messages_max);
+        workers_.back().set(zmq::sockopt::rcvhwm, 2 * worker_queue_messages_max);
         workers_.back().bind(endpoint);
-        worker_threads_.emplace_back(worker_main, std::ref(ctx_), endpoint, std::ref(service_));
+        worker_threads_.emplace_back(worker_main, std::ref(ctx_), endpoint, std::ref(service_),
+                                     std::cref(abandon_workers_));
     }
     pthread_sigmask(SIG_SETMASK, &before, nullptr);
 }
@@ -402,7 +429,15 @@ void Front::stop_workers() {
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
-    for (auto& w : workers_) w.send(zmq::message_t(), zmq::send_flags::none);
+    // Out of time: the workers drop what they still hold (its clients get no reply), take the
+    // stop frame, and end. The front never blocks on them: a full queue is retried.
+    abandon_workers_.store(true, std::memory_order_relaxed);
+    for (auto& w : workers_) {
+        while (!w.send(zmq::message_t(), zmq::send_flags::dontwait)) {
+            while (receive(w, f, frames_max + 1)) on_worker_reply(f);
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+    }
     for (auto& t : worker_threads_) t.join();
     workers_.clear();
 }
