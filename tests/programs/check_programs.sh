@@ -65,6 +65,11 @@ case $case_name in
     [[ $rc -eq 2 ]] || fail "no server: exit $rc, want 2"
     grep -q 'no reply from tcp://127.0.0.1:9 within 300 ms' "$out" || fail "no clear message"
     (( $(date +%s) - start < 10 )) || fail "took too long"
+    # keygen where nothing can be written: a clear message, exit 2, no key printed.
+    "$bin/slotmatch" keygen --out /proc/slotmatch-keys >"$out" 2>&1; rc=$?
+    [[ $rc -eq 2 ]] || fail "keygen into /proc: exit $rc, want 2"
+    grep -q 'cannot write the key pair' "$out" || fail "no clear keygen message"
+    grep -q 'public_key' "$out" && fail "a key was printed though none was written"
     ;;
   demo_session)
     "$bin/slotmatch-demo" --config "$src/tools/regions/demo.yaml" >"$out" 2>&1
