@@ -12,6 +12,7 @@ packages=(
   nlohmann-json3-dev                    # JSON replies of the programs
   libzmq3-dev cppzmq-dev                # ZeroMQ transport (client <-> slotmatchd)
   libflatbuffers-dev flatbuffers-compiler flatbuffers-compiler-dev  # wire schema (flatc)
+  libsqlite3-dev                        # the journal's event store
 )
 
 missing=()

@@ -1,0 +1,238 @@
+#include "event_store.hpp"
+
+#include <sqlite3.h>
+
+#include <slotmatch/codec.hpp>
+
+namespace slotmatch::journal {
+
+namespace {
+
+// Versioned migrations: migrations[i] takes the schema from version i to i + 1. Applied in
+// order, each in its own transaction together with its row in schema_migrations.
+constexpr const char* migrations[] = {
+    // 1: the event log, with the columns the web booking log (unit, time) and the access
+    // audit (patient, time) look events up by.
+    "CREATE TABLE events ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  time INTEGER NOT NULL,"
+    "  kind INTEGER NOT NULL,"
+    "  channel INTEGER NOT NULL,"
+    "  unit INTEGER NOT NULL,"
+    "  patient INTEGER NOT NULL,"
+    "  booking INTEGER NOT NULL,"
+    "  body BLOB NOT NULL);"
+    "CREATE INDEX events_unit_time ON events(unit, time);"
+    "CREATE INDEX events_patient_time ON events(patient, time);",
+};
+static_assert(std::size(migrations) == schema_version, "one migration per schema version");
+
+std::string sqlite_error(sqlite3* db, const std::string& doing) {
+    const int code = sqlite3_errcode(db);
+    std::string why = doing + ": " + sqlite3_errmsg(db);
+    if (code == SQLITE_FULL) why += " (the disk is full)";
+    if (code == SQLITE_NOTADB) why += " (not a slotmatch store, or its header is damaged)";
+    if (code == SQLITE_CORRUPT) why += " (the store is damaged)";
+    return why;
+}
+
+bool exec(sqlite3* db, const char* sql, const std::string& doing, std::string& why) {
+    if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK) return true;
+    why = sqlite_error(db, doing);
+    return false;
+}
+
+// A prepared statement that finalises itself.
+class Statement {
+  public:
+    Statement(sqlite3* db, const char* sql) { sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
+    ~Statement() { sqlite3_finalize(stmt_); }
+    Statement(const Statement&) = delete;
+    Statement& operator=(const Statement&) = delete;
+    sqlite3_stmt* get() const { return stmt_; }
+    explicit operator bool() const { return stmt_ != nullptr; }
+
+  private:
+    sqlite3_stmt* stmt_ = nullptr;
+};
+
+// One text value from a single-row query, or "" when there is none.
+std::string query_text(sqlite3* db, const char* sql) {
+    Statement s(db, sql);
+    if (!s || sqlite3_step(s.get()) != SQLITE_ROW) return {};
+    const unsigned char* text = sqlite3_column_text(s.get(), 0);
+    return text ? reinterpret_cast<const char*>(text) : "";
+}
+
+std::int64_t query_int(sqlite3* db, const char* sql) {
+    Statement s(db, sql);
+    if (!s || sqlite3_step(s.get()) != SQLITE_ROW) return 0;
+    return sqlite3_column_int64(s.get(), 0);
+}
+
+std::int64_t as_sql(std::uint64_t v) {
+    return static_cast<std::int64_t>(v);
+}
+
+}  // namespace
+
+std::unique_ptr<SqliteStore> SqliteStore::open(const std::string& path, std::string& why) {
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
+        SQLITE_OK) {
+        why = "cannot open the store " + path + ": " + (db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return nullptr;
+    }
+    std::unique_ptr<SqliteStore> store(new SqliteStore(db));
+    sqlite3_busy_timeout(db, 5000);
+    if (!store->check(why) || !store->migrate(why)) {
+        why = path + ": " + why;
+        return nullptr;
+    }
+    store->last_seq_ = static_cast<std::uint64_t>(query_int(db, "SELECT max(seq) FROM events"));
+    return store;
+}
+
+SqliteStore::~SqliteStore() {
+    sqlite3_close(db_);
+}
+
+// WAL with synchronous=FULL (in WAL mode NORMAL can lose commits on power loss), and SQLite's
+// own consistency check, so that a torn or damaged file is refused before it is trusted.
+bool SqliteStore::check(std::string& why) {
+    const std::string mode = query_text(db_, "PRAGMA journal_mode=WAL");
+    if (mode != "wal") {
+        why = mode.empty() ? sqlite_error(db_, "reading the store") : "cannot use WAL mode";
+        return false;
+    }
+    if (!exec(db_, "PRAGMA synchronous=FULL", "setting synchronous=FULL", why)) return false;
+    const std::string integrity = query_text(db_, "PRAGMA quick_check");
+    if (integrity != "ok") {
+        why = "the store is damaged: " +
+              (integrity.empty() ? sqlite_error(db_, "integrity check") : integrity);
+        return false;
+    }
+    return true;
+}
+
+bool SqliteStore::migrate(std::string& why) {
+    if (!exec(db_,
+              "CREATE TABLE IF NOT EXISTS schema_migrations ("
+              "version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
+              "creating schema_migrations", why)) {
+        return false;
+    }
+    const int at = version();
+    if (at > schema_version) {
+        why = "the store has schema version " + std::to_string(at) + ", newer than this " +
+              "slotmatch (" + std::to_string(schema_version) + ")";
+        return false;
+    }
+    for (int v = at; v < schema_version; ++v) {
+        const std::string sql = std::string("BEGIN IMMEDIATE;") + migrations[v] +
+                                "INSERT INTO schema_migrations VALUES (" + std::to_string(v + 1) +
+                                ", datetime('now'));COMMIT;";
+        if (!exec(db_, sql.c_str(), "migrating to schema " + std::to_string(v + 1), why)) {
+            sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+            return false;
+        }
+    }
+    return true;
+}
+
+int SqliteStore::version() const {
+    return static_cast<int>(query_int(db_, "SELECT max(version) FROM schema_migrations"));
+}
+
+AppendResult SqliteStore::append(std::span<const Event> events) {
+    AppendResult r;
+    r.committed_through = last_seq_;
+    std::string why;
+    if (!exec(db_, "BEGIN IMMEDIATE", "starting a batch", why)) {
+        r.error = why;
+        return r;
+    }
+    const auto fail = [&](std::string message) {
+        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+        r.appended = 0;
+        r.committed_through = last_seq_;
+        r.error = std::move(message);
+        return r;
+    };
+    Statement insert(db_,
+                     "INSERT INTO events (seq, time, kind, channel, unit, patient, booking, body)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    if (!insert) return fail(sqlite_error(db_, "preparing the insert"));
+    flatbuffers::FlatBufferBuilder body(1024);
+    std::uint64_t next = last_seq_ + 1;
+    for (const Event& e : events) {
+        if (e.seq < next) {
+            ++r.duplicates;
+            continue;
+        }
+        if (e.seq > next) {
+            r.gap_expected = next;
+            return fail("gap in the event sequence: expected " + std::to_string(next) + ", got " +
+                        std::to_string(e.seq) + "; nothing of this batch was stored");
+        }
+        body.Clear();
+        body.Finish(codec::encode_event(body, e));
+        sqlite3_stmt* s = insert.get();
+        sqlite3_bind_int64(s, 1, as_sql(e.seq));
+        sqlite3_bind_int64(s, 2, e.time.value);
+        sqlite3_bind_int(s, 3, static_cast<int>(e.kind));
+        sqlite3_bind_int(s, 4, static_cast<int>(e.channel));
+        sqlite3_bind_int64(s, 5, e.unit.value);
+        sqlite3_bind_int64(s, 6, as_sql(e.patient.value));
+        sqlite3_bind_int64(s, 7, as_sql(e.booking.value));
+        sqlite3_bind_blob(s, 8, body.GetBufferPointer(), static_cast<int>(body.GetSize()),
+                          SQLITE_STATIC);
+        if (sqlite3_step(s) != SQLITE_DONE) {
+            return fail(sqlite_error(db_, "storing event " + std::to_string(e.seq)));
+        }
+        sqlite3_reset(s);
+        ++next;
+        ++r.appended;
+    }
+    if (!exec(db_, "COMMIT", "committing a batch", why)) return fail(why);
+    last_seq_ = next - 1;
+    r.ok = true;
+    r.committed_through = last_seq_;
+    return r;
+}
+
+bool SqliteStore::scan(std::uint64_t from, const std::function<bool(const Event&)>& visit,
+                       std::string& why) const {
+    Statement select(db_, "SELECT seq, body FROM events WHERE seq >= ?1 ORDER BY seq");
+    if (!select) {
+        why = sqlite_error(db_, "reading events");
+        return false;
+    }
+    sqlite3_bind_int64(select.get(), 1, as_sql(from));
+    int rc = SQLITE_ROW;
+    while ((rc = sqlite3_step(select.get())) == SQLITE_ROW) {
+        const auto seq = static_cast<std::uint64_t>(sqlite3_column_int64(select.get(), 0));
+        const auto* data = static_cast<const std::uint8_t*>(sqlite3_column_blob(select.get(), 1));
+        const auto size = static_cast<std::size_t>(sqlite3_column_bytes(select.get(), 1));
+        flatbuffers::Verifier verifier(data, size, codec::reply_verify_depth_max);
+        if (data == nullptr || !verifier.VerifyBuffer<wire::Event>(nullptr)) {
+            why = "event " + std::to_string(seq) + " is damaged (it does not verify)";
+            return false;
+        }
+        const Event e = codec::decode_event(*flatbuffers::GetRoot<wire::Event>(data));
+        if (e.seq != seq) {
+            why = "event " + std::to_string(seq) + " is damaged (it says it is event " +
+                  std::to_string(e.seq) + ")";
+            return false;
+        }
+        if (!visit(e)) return true;
+    }
+    if (rc != SQLITE_DONE) {
+        why = sqlite_error(db_, "reading events");
+        return false;
+    }
+    return true;
+}
+
+}  // namespace slotmatch::journal
