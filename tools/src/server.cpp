@@ -5,11 +5,13 @@
 
 #include <array>
 #include <cstring>
+#include <deque>
 #include <iostream>
 #include <slotmatch/assert.hpp>
 #include <thread>
 #include <zmq.hpp>
 
+#include "journal.hpp"
 #include "retry_cache.hpp"
 
 namespace slotmatch::tools {
@@ -123,6 +125,7 @@ RetryKey retry_key(const wire::RequestMessage& m) {
 struct Tag {
     std::int64_t received_ns = 0;
     RetryKey key;
+    bool durable = false;  // the reply waits for the journal (persisted mode)
 };
 static_assert(std::is_trivially_copyable_v<Tag>);
 zmq::message_t encode_tag(const Tag& t) {
@@ -172,15 +175,17 @@ void worker_main(zmq::context_t& ctx, const std::string& endpoint, Service& serv
 class Front {
   public:
     Front(Service& service, ServerCounters& counters, const ServerOptions& options,
-          zmq::context_t& ctx)
-        : service_(service),
+          zmq::context_t& ctx, std::unique_ptr<journal::SqliteStore> store)
+        : store_(std::move(store)),
+          service_(service),
           counters_(counters),
           options_(options),
           ctx_(ctx),
           router_(ctx, zmq::socket_type::router),
           cache_(options.retry_entries_max, options.retry_bytes_max),
           builder_(64 * 1024),
-          events_(drain_batch_events) {}
+          events_(drain_batch_events),
+          journal_wake_(ctx, zmq::socket_type::pull) {}
 
     int run(const std::atomic<bool>& stop,
             const std::function<void(const std::string&)>& on_listening);
@@ -190,14 +195,29 @@ class Front {
     std::size_t burst(Frames& f);
     void on_request(Frames& f);
     void on_worker_reply(Frames& f);
-    // Sends an answer; a keyed `key` stores it for retries; `answered` ends an in-flight one.
+    // Sends an answer; a keyed `key` stores it for retries; `answered` ends an in-flight one;
+    // `durable` holds it until the journal has committed its events (persisted mode).
     void reply(Frames& f, std::size_t first, zmq::message_t&& body, std::int64_t received_ns,
-               RetryKey key, bool answered);
+               RetryKey key, bool answered, bool durable = false);
+    // A reply waiting for the journal.
+    struct Held {
+        std::array<zmq::message_t, frames_max> envelope;
+        std::size_t envelope_frames = 0;
+        zmq::message_t body;
+        std::uint64_t seq = unassigned;  // the event it waits for
+        std::int64_t received_ns = 0;
+        RetryKey key;
+        static constexpr std::uint64_t unassigned = ~std::uint64_t{0};
+    };
+    void send_now(Held& h);
+    void release_durable();  // sends the held replies whose events are committed
     std::size_t drain_events();
     void sweep_holds();
     void start_workers();
     void stop_workers();
 
+    std::unique_ptr<journal::SqliteStore> store_;  // handed to the journal in run()
+    std::unique_ptr<journal::EmbeddedJournal> journal_owner_;
     Service& service_;
     ServerCounters& counters_;
     const ServerOptions& options_;
@@ -211,6 +231,14 @@ class Front {
     std::size_t burst_ops_ = 0;
     std::size_t at_workers_ = 0;  // messages sent to workers and not yet answered
     std::atomic<bool> abandon_workers_{false};
+    // The embedded journal (--store): events go to it, and in persisted mode replies to
+    // state-changing messages wait in held_ (in order) until it has committed their events.
+    journal::EmbeddedJournal* journal_ = nullptr;
+    bool persisted_ = false;
+    zmq::socket_t journal_wake_;
+    std::deque<Held> held_;
+    std::uint64_t drained_through_ = 0;  // the highest sequence number drained so far
+    bool lanes_empty_ = true;            // the last drain took everything there was
 };
 
 int Front::run(const std::atomic<bool>& stop,
@@ -225,6 +253,19 @@ int Front::run(const std::atomic<bool>& stop,
     } catch (const zmq::error_t& e) {
         std::cerr << "slotmatchd: cannot listen on " << options_.listen << ": " << e.what() << '\n';
         return 2;
+    }
+    if (store_) {
+        if (store_->last_seq() + 1 != service_.engine().events().next_seq()) {
+            std::cerr << "slotmatchd: the store's events continue from " << store_->last_seq() + 1
+                      << " but the engine numbers from " << service_.engine().events().next_seq()
+                      << '\n';
+            return 1;
+        }
+        const std::string wake = "inproc://slotmatchd-journal-wake";
+        journal_wake_.bind(wake);
+        journal_owner_ = std::make_unique<journal::EmbeddedJournal>(std::move(store_), ctx_, wake);
+        journal_ = journal_owner_.get();
+        persisted_ = options_.persisted;
     }
     start_workers();
     on_listening(router_.get(zmq::sockopt::last_endpoint));
@@ -255,6 +296,17 @@ int Front::run(const std::atomic<bool>& stop,
     }
     stop_workers();
     drain_events();
+    // The replies that wait for the journal leave once it has committed their events.
+    while (!held_.empty() && Clock::now() < deadline + shutdown_wait) {
+        wait_for_input(std::chrono::milliseconds(50));
+        drain_events();
+    }
+    if (journal_) {
+        journal_->stop();  // commits what is still queued
+        release_durable();
+        journal_ = nullptr;
+        journal_owner_.reset();
+    }
     router_.close();
     return 0;
 }
@@ -266,12 +318,21 @@ int Front::wait_for_input(std::chrono::milliseconds timeout) {
     std::vector<zmq::pollitem_t> items{
         {router_.handle(), 0, static_cast<short>(reading ? ZMQ_POLLIN : 0), 0}};
     for (auto& w : workers_) items.push_back({w.handle(), 0, ZMQ_POLLIN, 0});
+    if (journal_) items.push_back({journal_wake_.handle(), 0, ZMQ_POLLIN, 0});
+    int ready = 0;
     try {
-        return zmq::poll(items, timeout);
+        ready = zmq::poll(items, timeout);
     } catch (const zmq::error_t& e) {
         if (e.num() != EINTR) throw;
         return 0;  // a signal: the caller looks at the stop flag
     }
+    if (journal_ && (items.back().revents & ZMQ_POLLIN)) {  // the journal has committed more
+        zmq::message_t m;
+        while (journal_wake_.recv(m, zmq::recv_flags::dontwait)) {
+        }
+        release_durable();
+    }
+    return ready;
 }
 
 // Reads up to a burst of requests (not while the workers hold at_workers_max) and collects
@@ -341,17 +402,18 @@ void Front::on_request(Frames& f) {
         }
     }
     counters_.in_flight.fetch_add(1, std::memory_order_relaxed);
+    const bool durable = persisted_ && Service::changes_state(*m);
     if (workers_.empty()) {
         service_.answer(*m, builder_);
         reply(f, 0, zmq::message_t(builder_.GetBufferPointer(), builder_.GetSize()), received_ns,
-              key, true);
+              key, true, durable);
         return;
     }
     // A worker whose queue is full refuses at once (OVERLOADED, nothing changed) instead of
     // stalling this thread, and with it every other client and the hold sweep. The first frame
     // is the one that can fail; once it is queued the rest of the message follows it.
     const std::size_t w = std::hash<std::uint64_t>{}(service_.shard_key(*m)) % workers_.size();
-    if (!workers_[w].send(encode_tag({received_ns, key}),
+    if (!workers_[w].send(encode_tag({received_ns, key, durable}),
                           zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
         counters_.in_flight.fetch_sub(1, std::memory_order_relaxed);
         if (key.keyed) cache_.forget(key.hash);
@@ -369,11 +431,23 @@ void Front::on_request(Frames& f) {
 void Front::on_worker_reply(Frames& f) {
     const Tag tag = decode_tag(f.part[0]);
     --at_workers_;
-    reply(f, 1, std::move(f.body()), tag.received_ns, tag.key, true);
+    reply(f, 1, std::move(f.body()), tag.received_ns, tag.key, true, tag.durable);
 }
 
 void Front::reply(Frames& f, std::size_t first, zmq::message_t&& body, std::int64_t received_ns,
-                  RetryKey key, bool answered) {
+                  RetryKey key, bool answered, bool durable) {
+    if (durable) {
+        // Its events get their sequence numbers at the next drain that empties the rings;
+        // until they are committed neither the client nor a retry sees the answer.
+        Held& h = held_.emplace_back();
+        for (std::size_t i = first; i + 1 < f.n; ++i) {
+            h.envelope[h.envelope_frames++] = std::move(f.part[i]);
+        }
+        h.body = std::move(body);
+        h.received_ns = received_ns;
+        h.key = key;
+        return;
+    }
     if (key.keyed) cache_.store(key.hash, body.data(), body.size());
     if (answered) counters_.in_flight.fetch_sub(1, std::memory_order_relaxed);
     if (!send_reply(router_, f, first, std::move(body))) {
@@ -386,12 +460,58 @@ void Front::reply(Frames& f, std::size_t first, zmq::message_t&& body, std::int6
 std::size_t Front::drain_events() {
     std::size_t total = 0;
     for (;;) {
-        const std::size_t n = service_.engine().events().drain(events_);
+        // With a journal, no more than it has room for: the rest stays in the engine's rings,
+        // which then fill and refuse new changes (OVERLOADED) until the journal catches up.
+        const std::size_t want =
+            journal_ ? std::min(events_.size(), journal_->room()) : events_.size();
+        if (want == 0) {
+            lanes_empty_ = false;
+            break;
+        }
+        const std::size_t n = service_.engine().events().drain({events_.data(), want});
         total += n;
-        if (n < events_.size()) break;
+        if (n > 0) drained_through_ = events_[n - 1].seq;
+        if (journal_) journal_->submit({events_.data(), n});
+        if (n < want) {
+            lanes_empty_ = true;
+            break;
+        }
     }
     counters_.events_published.fetch_add(total, std::memory_order_relaxed);
+    if (lanes_empty_) {
+        // Everything produced before this drain has its number: the held replies waiting for
+        // one wait for the highest so far (a message without events waits for the same).
+        for (auto it = held_.rbegin(); it != held_.rend() && it->seq == Held::unassigned; ++it) {
+            it->seq = drained_through_;
+        }
+    }
+    release_durable();
     return total;
+}
+
+void Front::release_durable() {
+    if (journal_ == nullptr) return;
+    counters_.events_committed.store(journal_->committed(), std::memory_order_relaxed);
+    counters_.journal_failed_commits.store(journal_->failed_commits(), std::memory_order_relaxed);
+    const std::uint64_t committed = journal_->committed();
+    while (!held_.empty() && held_.front().seq != Held::unassigned &&
+           held_.front().seq <= committed) {
+        send_now(held_.front());
+        held_.pop_front();
+    }
+}
+
+void Front::send_now(Held& h) {
+    if (h.key.keyed) cache_.store(h.key.hash, h.body.data(), h.body.size());
+    counters_.in_flight.fetch_sub(1, std::memory_order_relaxed);
+    Frames f;
+    for (std::size_t i = 0; i < h.envelope_frames; ++i) f.part[i] = std::move(h.envelope[i]);
+    f.n = h.envelope_frames + 1;
+    if (!send_reply(router_, f, 0, std::move(h.body))) {
+        counters_.replies_dropped.fetch_add(1, std::memory_order_relaxed);
+    }
+    counters_.messages.fetch_add(1, std::memory_order_relaxed);
+    counters_.latency.record_ns(static_cast<std::uint64_t>(now_ns() - h.received_ns));
 }
 
 void Front::sweep_holds() {
@@ -445,13 +565,13 @@ void Front::stop_workers() {
 }  // namespace
 
 int serve(Service& service, ServerCounters& counters, const ServerOptions& options,
-          const std::atomic<bool>& stop,
+          std::unique_ptr<journal::SqliteStore> store, const std::atomic<bool>& stop,
           const std::function<void(const std::string&)>& on_listening) {
     zmq::context_t ctx(1);
     counters.threads = options.threads;
     int rc = 0;
     {
-        Front front(service, counters, options, ctx);
+        Front front(service, counters, options, ctx, std::move(store));
         rc = front.run(stop, on_listening);
     }
     ctx.close();

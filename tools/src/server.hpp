@@ -15,8 +15,10 @@
 
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <string>
 
+#include "event_store.hpp"
 #include "service.hpp"
 
 namespace slotmatch::tools {
@@ -30,6 +32,9 @@ struct ServerOptions {
     int send_hwm_messages = 100'000;  // per client, before replies are dropped
     int receive_hwm_messages = 100'000;
     int linger_ms = 1000;  // flush time for replies at shutdown
+    // With a store: persisted (a reply to a change leaves after its events are committed) or
+    // applied (replies leave at once; the journal follows).
+    bool persisted = true;
 };
 inline constexpr unsigned server_threads_max = 32;
 
@@ -44,8 +49,9 @@ inline std::size_t event_lane_events(unsigned threads) {
 
 // Runs until `stop` becomes true. `on_listening` gets the bound endpoint (a port of 0 or *
 // becomes the real one). Returns 0, or 2 with a message on stderr when it cannot bind.
+// `store`: the embedded journal's event store (--store), or null to keep events in memory.
 int serve(Service& service, ServerCounters& counters, const ServerOptions& options,
-          const std::atomic<bool>& stop,
+          std::unique_ptr<journal::SqliteStore> store, const std::atomic<bool>& stop,
           const std::function<void(const std::string&)>& on_listening);
 
 }  // namespace slotmatch::tools

@@ -359,12 +359,14 @@ Service::Answer Service::stats(fb::FlatBufferBuilder& b) {
     const double uptime_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - s.started).count();
     const auto us = [&](double q) { return s.latency.quantile_ns(q) / 1000.0; };
-    return accepted(b, wire::CreateStatsReply(
-                           b, uptime_s, load(s.messages), load(s.operations), load(s.in_flight),
-                           load(s.retries_answered), load(s.malformed), load(s.replies_dropped),
-                           load(s.events_published), load(s.holds_expired), us(0.5), us(0.9),
-                           us(0.99), us(0.999), static_cast<double>(s.latency.max_ns()) / 1000.0,
-                           b.CreateVector(counts), s.threads, engine_.slot_count()));
+    return accepted(
+        b, wire::CreateStatsReply(
+               b, uptime_s, load(s.messages), load(s.operations), load(s.in_flight),
+               load(s.retries_answered), load(s.malformed), load(s.replies_dropped),
+               load(s.events_published), load(s.holds_expired), us(0.5), us(0.9), us(0.99),
+               us(0.999), static_cast<double>(s.latency.max_ns()) / 1000.0, b.CreateVector(counts),
+               s.threads, engine_.slot_count(), load(s.events_committed),
+               load(s.journal_failed_commits), b.CreateString(s.durability)));
 }
 
 Service::Answer Service::set_clock(const wire::SetClock& r, const Actor& actor,

@@ -25,9 +25,12 @@ struct ServerCounters {
     std::atomic<std::uint64_t> replies_dropped{0};
     std::atomic<std::uint64_t> events_published{0};
     std::atomic<std::uint64_t> holds_expired{0};
+    std::atomic<std::uint64_t> events_committed{0};  // durable in the store (--store)
+    std::atomic<std::uint64_t> journal_failed_commits{0};
     LatencyHistogram latency;
     OpCounters ops;
     unsigned threads = 1;
+    std::string durability = "memory";  // memory | persisted | applied
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 

@@ -54,6 +54,12 @@ int main(int argc, char** argv) {
         "threads", po::value<unsigned>()->default_value(1),
         "worker threads: 1 answers on the receiving thread; N > 1 routes each request to the "
         "worker that owns its slot's shard")(
+        "store", po::value<std::string>(),
+        "sqlite:PATH — keep every event in this SQLite file (the embedded journal); without it "
+        "events stay in memory")(
+        "durability", po::value<std::string>()->default_value("persisted"),
+        "with --store: persisted (a reply to a change leaves after its events are committed) "
+        "or applied (replies leave at once)")(
         "clock", po::value<std::string>(),
         "fixed:ISO8601 — a clock that stands still until `slotmatch admin clock --set` (tests)");
     int exit_code = 0;
@@ -80,6 +86,21 @@ int main(int argc, char** argv) {
                   << ": without CurveZMQ keys the server binds only to loopback "
                      "(tcp://127.0.0.1:PORT, ipc://PATH)\n";
         return 2;
+    }
+    const std::string durability = vm["durability"].as<std::string>();
+    if (durability != "persisted" && durability != "applied") {
+        std::cerr << "slotmatchd: --durability must be persisted or applied\n";
+        return 2;
+    }
+    std::string store_path;
+    if (vm.count("store")) {
+        store_path = vm["store"].as<std::string>();
+        if (store_path.rfind("sqlite:", 0) != 0 || store_path.size() == 7) {
+            std::cerr << "slotmatchd: --store takes sqlite:PATH (postgresql:// is not in this "
+                         "build yet)\n";
+            return 2;
+        }
+        store_path.erase(0, 7);
     }
     const std::string path = vm["config"].as<std::string>();
     LoadResult loaded = load_region_file(path);
@@ -111,24 +132,50 @@ int main(int argc, char** argv) {
         return 0;
     }
 
+    std::unique_ptr<journal::SqliteStore> store;
+    if (!store_path.empty()) {
+        std::string why;
+        store = journal::SqliteStore::open(store_path, why);
+        if (!store) {
+            std::cerr << "slotmatchd: cannot use the store: " << why << '\n';
+            return 1;
+        }
+        if (store->last_seq() != 0) {
+            std::cerr << "slotmatchd: the store " << store_path << " already holds "
+                      << store->last_seq()
+                      << " events; starting from a store (recovery) is not built yet, so "
+                         "slotmatchd would lose them: give a new store path\n";
+            return 1;
+        }
+    }
     install_stop_handlers();
     tools::ServerCounters counters;
     tools::Service service(engine, clock == &fixed ? &fixed : nullptr, counters);
     tools::ServerOptions server;
     server.listen = listen;
     server.threads = threads;
+    server.persisted = durability == "persisted";
+    counters.durability = store ? durability : "memory";
     std::cout << "slotmatchd: region " << path << ": " << engine.catalog().units.size()
               << " units, " << engine.slot_count() << " slots; clock "
               << (clock == &fixed ? "fixed at " + engine.calendar().format(engine.now())
                                   : std::string("real"))
-              << "; " << threads << " thread(s); events kept in memory only" << std::endl;
-    const int rc =
-        tools::serve(service, counters, server, stop_requested, [](const std::string& endpoint) {
-            std::cout << "slotmatchd: listening on " << endpoint << std::endl;
-        });
+              << "; " << threads << " thread(s); "
+              << (store ? "events journalled to " + store_path + " (" + durability + ")"
+                        : std::string("events kept in memory only"))
+              << std::endl;
+    const int rc = tools::serve(service, counters, server, std::move(store), stop_requested,
+                                [](const std::string& endpoint) {
+                                    std::cout << "slotmatchd: listening on " << endpoint
+                                              << std::endl;
+                                });
     if (rc != 0) return rc;
     std::cout << "slotmatchd: stopped after " << counters.messages.load() << " messages ("
               << counters.operations.load() << " operations, " << counters.events_published.load()
-              << " events)" << std::endl;
+              << " events"
+              << (store_path.empty()
+                      ? std::string()
+                      : ", " + std::to_string(counters.events_committed.load()) + " committed")
+              << ")" << std::endl;
     return 0;
 }

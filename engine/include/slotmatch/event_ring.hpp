@@ -113,6 +113,9 @@ class EventRings {
         return &lane;
     }
     std::size_t lane_count() const { return lanes_.size(); }
+    // The number the next drained event gets (the consumer's; the journal checks its store
+    // continues from here).
+    std::uint64_t next_seq() const { return next_seq_; }
 
     // The single consumer: moves up to out.size() events, lane by lane, numbering them.
     std::size_t drain(std::span<Event> out) {
