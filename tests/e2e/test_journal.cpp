@@ -1,0 +1,202 @@
+// The embedded journal (slotmatchd --store sqlite:PATH) as a user runs it: a real server, real
+// ZeroMQ, a real SQLite file read back by the test while the server runs.
+#include <sqlite3.h>
+
+#include <set>
+#include <slotmatch/patient.hpp>
+
+#include "e2e/server_process.hpp"
+#include "engine_fixture.hpp"
+
+namespace slotmatch::testing {
+namespace {
+
+constexpr int timeout_ms = 5000;
+constexpr const char* clock_flag = "fixed:2026-03-02T07:00:00+01:00";
+
+client::Identity gateway() {
+    return {Channel::web, "1177-gateway", "", "", "journal-test"};
+}
+
+// The store, opened read-only next to the running server (WAL lets a reader see every
+// committed transaction).
+class StoreReader {
+  public:
+    explicit StoreReader(const std::string& path) {
+        EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK)
+            << path;
+    }
+    ~StoreReader() { sqlite3_close(db_); }
+    std::int64_t count(const std::string& where = "1") const {
+        return value("SELECT count(*) FROM events WHERE " + where);
+    }
+    bool has_booking(std::uint64_t booking) const {
+        return count("kind = " + std::to_string(static_cast<int>(EventKind::booked)) +
+                     " AND booking = " + std::to_string(booking)) == 1;
+    }
+
+  private:
+    std::int64_t value(const std::string& sql) const {
+        sqlite3_stmt* s = nullptr;
+        std::int64_t v = -1;
+        if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &s, nullptr) == SQLITE_OK &&
+            sqlite3_step(s) == SQLITE_ROW) {
+            v = sqlite3_column_int64(s, 0);
+        }
+        sqlite3_finalize(s);
+        return v;
+    }
+    sqlite3* db_ = nullptr;
+};
+
+class Journal : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        config_ = write_temp_file("journal-region.yaml", rule_region_yaml);
+        store_ = write_temp_file("journal.sqlite", "");
+        std::filesystem::remove(store_);  // a path for a new store
+    }
+    void start(const std::string& durability) {
+        server_ = std::make_unique<ServerProcess>(
+            std::vector<std::string>{"--config", config_, "--clock", clock_flag, "--store",
+                                     "sqlite:" + store_, "--durability", durability});
+        ASSERT_FALSE(server_->endpoint().empty()) << server_->output();
+        connection_ = std::make_unique<client::Connection>(server_->endpoint());
+    }
+    // Free web slots of u1 (type all3).
+    std::vector<std::uint32_t> free_slots(std::uint32_t n) {
+        client::RequestBuilder r;
+        r.start();
+        r.add(wire::CreateFind(r.fbb(), r.fbb().CreateString("u1"), r.fbb().CreateString("all3"), 0,
+                               0, 0, n));
+        const std::uint64_t id = client::new_request_id();
+        auto reply = connection_->call(r.finish(gateway(), id), id, timeout_ms);
+        std::vector<std::uint32_t> out;
+        if (!reply || !reply->message->results()) return out;
+        const auto* list = reply->message->results()->Get(0)->body_as_SlotList();
+        if (list == nullptr) return out;
+        for (const wire::Slot* s : *list->slots()) out.push_back(s->slot_id());
+        return out;
+    }
+    // Sends a booking of `slot` for patient n; the request id is 1000 + n.
+    void send_book(std::uint32_t slot, int n) {
+        client::RequestBuilder r;
+        r.start();
+        const auto p = r.fbb().CreateString(format_patient_id(patient(n)));
+        wire::BookBuilder book(r.fbb());
+        book.add_slot(slot);
+        book.add_patient(p);
+        r.add(book.Finish());
+        ASSERT_TRUE(connection_->send(r.finish(gateway(), 1000 + n), timeout_ms));
+    }
+    std::uint64_t booked_id(const client::Reply& reply) {
+        const auto* r = reply.message->results() ? reply.message->results()->Get(0) : nullptr;
+        if (r == nullptr || r->body_as_BookingReply() == nullptr) return 0;
+        return r->body_as_BookingReply()->booking()->booking_id();
+    }
+    // The server's stats: events published and committed.
+    std::pair<std::uint64_t, std::uint64_t> events() {
+        client::RequestBuilder r;
+        r.start();
+        r.add(wire::CreateGetStats(r.fbb()));
+        const std::uint64_t id = client::new_request_id();
+        auto reply = connection_->call(r.finish(gateway(), id), id, timeout_ms);
+        if (!reply || !reply->message->results()) return {0, 0};
+        const auto* s = reply->message->results()->Get(0)->body_as_StatsReply();
+        if (s == nullptr) return {0, 0};
+        return {s->events_published(), s->events_committed()};
+    }
+    std::string stop_line() {
+        const std::string out = server_->output();
+        const auto at = out.find("slotmatchd: stopped after");
+        return at == std::string::npos ? std::string() : out.substr(at);
+    }
+
+    std::string config_;
+    std::string store_;
+    std::unique_ptr<ServerProcess> server_;
+    std::unique_ptr<client::Connection> connection_;
+};
+
+// Persisted: each acknowledged booking is already in the store at the moment its reply
+// arrives (read by another SQLite connection right then), though 40 bookings were pipelined.
+TEST_F(Journal, PersistedRepliesLeaveOnlyAfterTheirEventsAreCommitted) {
+    ASSERT_NO_FATAL_FAILURE(start("persisted"));
+    const auto slots = free_slots(40);
+    ASSERT_EQ(slots.size(), 40u);
+    StoreReader store(store_);
+    for (int n = 0; n < 40; ++n) send_book(slots[static_cast<std::size_t>(n)], n);
+    for (int n = 0; n < 40; ++n) {
+        auto reply = connection_->receive(timeout_ms);
+        ASSERT_TRUE(reply) << "no reply";
+        const std::uint64_t booking = booked_id(*reply);
+        ASSERT_NE(booking, 0u) << "booking refused";
+        EXPECT_TRUE(store.has_booking(booking)) << "acknowledged before it was durable";
+    }
+}
+
+// Applied: replies do not wait; the journal catches up with everything published.
+TEST_F(Journal, AppliedModeCommitsEverythingPublished) {
+    ASSERT_NO_FATAL_FAILURE(start("applied"));
+    const auto slots = free_slots(20);
+    ASSERT_EQ(slots.size(), 20u);
+    for (int n = 0; n < 20; ++n) send_book(slots[static_cast<std::size_t>(n)], n);
+    for (int n = 0; n < 20; ++n) {
+        auto reply = connection_->receive(timeout_ms);
+        ASSERT_TRUE(reply);
+        ASSERT_NE(booked_id(*reply), 0u);
+    }
+    std::pair<std::uint64_t, std::uint64_t> e;
+    for (int i = 0; i < 250; ++i) {  // bounded: 5 s
+        e = events();
+        if (e.first == 20 && e.second == 20) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_EQ(e.first, 20u);
+    EXPECT_EQ(e.second, 20u);
+    EXPECT_EQ(StoreReader(store_).count(), 20);
+}
+
+// SIGTERM: everything published is committed before the process ends.
+TEST_F(Journal, AStopCommitsEveryEventFirst) {
+    ASSERT_NO_FATAL_FAILURE(start("applied"));
+    const auto slots = free_slots(30);
+    ASSERT_EQ(slots.size(), 30u);
+    for (int n = 0; n < 30; ++n) send_book(slots[static_cast<std::size_t>(n)], n);
+    for (int n = 0; n < 30; ++n) ASSERT_TRUE(connection_->receive(timeout_ms));
+    const int status = server_->stop();
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << server_->output();
+    EXPECT_NE(stop_line().find("30 events, 30 committed"), std::string::npos) << stop_line();
+    EXPECT_EQ(StoreReader(store_).count(), 30);
+}
+
+// A store that holds events cannot be started from until recovery exists: the server refuses
+// (exit 1, saying why) instead of numbering new events over the old ones.
+TEST_F(Journal, AStoreThatHoldsEventsIsRefusedAtStart) {
+    ASSERT_NO_FATAL_FAILURE(start("persisted"));
+    const auto slots = free_slots(1);
+    ASSERT_EQ(slots.size(), 1u);
+    send_book(slots[0], 1);
+    ASSERT_TRUE(connection_->receive(timeout_ms));
+    server_->stop();
+    ServerProcess again(
+        {"--config", config_, "--clock", clock_flag, "--store", "sqlite:" + store_});
+    EXPECT_TRUE(again.endpoint().empty());
+    const int status = again.stop();
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+    EXPECT_NE(again.output().find("already holds 1 events"), std::string::npos) << again.output();
+    EXPECT_EQ(StoreReader(store_).count(), 1);  // untouched
+}
+
+TEST_F(Journal, ADamagedStoreIsRefusedAtStart) {
+    std::ofstream(store_) << std::string(4096, '#');
+    ServerProcess server(
+        {"--config", config_, "--clock", clock_flag, "--store", "sqlite:" + store_});
+    EXPECT_TRUE(server.endpoint().empty());
+    const int status = server.stop();
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+    EXPECT_NE(server.output().find("not a slotmatch store"), std::string::npos) << server.output();
+}
+
+}  // namespace
+}  // namespace slotmatch::testing
