@@ -67,6 +67,25 @@ class EventStore : public ::testing::Test {
         return out;
     }
 
+    // Scans everything; how many events it passed before it stopped.
+    static bool scan_all(const SqliteStore& store, std::size_t& seen, std::string& why) {
+        seen = 0;
+        return store.scan(
+            1,
+            [&](const Event&) {
+                ++seen;
+                return true;
+            },
+            why);
+    }
+    // One statement on the file, from outside the store (a damaging hand, or a checkpoint).
+    void sql(const char* statement) {
+        sqlite3* db = nullptr;
+        ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+        sqlite3_exec(db, statement, nullptr, nullptr, nullptr);
+        sqlite3_close(db);
+    }
+
     std::filesystem::path dir_;
     std::string path_;
 };
@@ -148,21 +167,11 @@ TEST_F(EventStore, AFileThatIsNotAStoreIsRefused) {
 
 TEST_F(EventStore, ADamagedEventIsRefusedWithItsNumber) {
     ASSERT_TRUE(open()->append(events(1, 20)).ok);
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
-    sqlite3_exec(db, "UPDATE events SET body = x'0badf00d' WHERE seq = 7", nullptr, nullptr,
-                 nullptr);
-    sqlite3_close(db);
+    sql("UPDATE events SET body = x'0badf00d' WHERE seq = 7");
     auto store = open();
     std::string why;
     std::size_t seen = 0;
-    EXPECT_FALSE(store->scan(
-        1,
-        [&](const Event&) {
-            ++seen;
-            return true;
-        },
-        why));
+    EXPECT_FALSE(scan_all(*store, seen, why));
     EXPECT_EQ(seen, 6u);
     EXPECT_NE(why.find("event 7 is damaged"), std::string::npos) << why;
 }
@@ -174,10 +183,7 @@ TEST_F(EventStore, ATruncatedStoreIsRefused) {
             ASSERT_TRUE(store->append(events(first, first + 999)).ok);
         }
         // Fold the write-ahead log into the main file, as a clean shutdown does.
-        sqlite3* db = nullptr;
-        ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
-        sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr);
-        sqlite3_close(db);
+        sql("PRAGMA wal_checkpoint(TRUNCATE)");
     }
     const auto size = std::filesystem::file_size(path_);
     std::filesystem::resize_file(path_, size / 2);  // a torn copy
@@ -185,13 +191,7 @@ TEST_F(EventStore, ATruncatedStoreIsRefused) {
     auto store = SqliteStore::open(path_, why);
     if (store) {  // SQLite may open it; reading it must then fail, not return half a log
         std::size_t seen = 0;
-        EXPECT_FALSE(store->scan(
-            1,
-            [&](const Event&) {
-                ++seen;
-                return true;
-            },
-            why));
+        EXPECT_FALSE(scan_all(*store, seen, why));
         EXPECT_LT(seen, 4000u);
     }
     // The message names the damage.
