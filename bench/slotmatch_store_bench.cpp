@@ -1,0 +1,66 @@
+// slotmatch_store_bench: events per second committed into the journal's SQLite store (WAL,
+// synchronous=FULL), one transaction per batch, on a file in the temp directory. Items are
+// events; the batch size is the benchmark's argument.
+#include <benchmark/benchmark.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <vector>
+
+#include "event_store.hpp"
+
+namespace slotmatch::bench {
+namespace {
+
+Event booked(std::uint64_t seq) {
+    Event e;
+    e.seq = seq;
+    e.time = Instant{1'772'431'200 + static_cast<std::int64_t>(seq % 86400)};
+    e.kind = EventKind::booked;
+    e.channel = Channel::web;
+    e.actor = ActorText::from("1177-gateway");
+    e.unit = UnitIdx{static_cast<std::uint32_t>(seq % 1200)};
+    e.resource = ResourceIdx{static_cast<std::uint32_t>(seq % 20000)};
+    e.booking = BookingId{seq};
+    e.patient = PatientKey{191212121212 + seq % 100000};
+    e.after.slot = SlotId{static_cast<std::uint32_t>(seq)};
+    e.after.state = SlotState::booked;
+    e.after.booking = e.booking;
+    e.after.patient = e.patient;
+    return e;
+}
+
+void BM_StoreAppend(benchmark::State& state) {
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("slotmatch-store-bench-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    std::string why;
+    auto store = journal::SqliteStore::open((dir / "journal.sqlite").string(), why);
+    if (!store) {
+        state.SkipWithError(why.c_str());
+        return;
+    }
+    const auto batch = static_cast<std::size_t>(state.range(0));
+    std::vector<Event> events(batch);
+    std::uint64_t seq = 1;
+    for (auto _ : state) {
+        state.PauseTiming();
+        for (auto& e : events) e = booked(seq++);
+        state.ResumeTiming();
+        const auto r = store->append(events);
+        if (!r.ok) {
+            state.SkipWithError(r.error.c_str());
+            break;
+        }
+    }
+    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * batch));
+    store.reset();
+    std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_StoreAppend)->Arg(1)->Arg(64)->Arg(1024)->Arg(4096)->UseRealTime();
+
+}  // namespace
+}  // namespace slotmatch::bench
+
+BENCHMARK_MAIN();
