@@ -73,6 +73,10 @@ const wire::ReplyMessage* verify_reply(std::span<const std::uint8_t> bytes) {
     return verify_root<wire::ReplyMessage>(bytes, reply_bytes_max, reply_verify_depth_max,
                                            reply_verify_tables_max);
 }
+const wire::JournalAck* verify_journal_ack(std::span<const std::uint8_t> bytes) {
+    return verify_root<wire::JournalAck>(bytes, message_bytes_max, verify_depth_max,
+                                         verify_tables_max);
+}
 const wire::EventBatch* verify_event_batch(std::span<const std::uint8_t> bytes) {
     return verify_root<wire::EventBatch>(bytes, event_batch_bytes_max, reply_verify_depth_max,
                                          reply_verify_tables_max);

@@ -198,5 +198,62 @@ TEST_F(Journal, ADamagedStoreIsRefusedAtStart) {
     EXPECT_NE(server.output().find("not a slotmatch store"), std::string::npos) << server.output();
 }
 
+// A slotmatch-journal process on `endpoint` (tcp://127.0.0.1:* for a free port).
+std::unique_ptr<client::ServerProcess> start_journal(const std::string& endpoint,
+                                                     const std::string& store) {
+    auto journal = std::make_unique<client::ServerProcess>();
+    std::string why;
+    EXPECT_TRUE(journal->start(SLOTMATCH_JOURNAL_PATH,
+                               {"--listen", endpoint, "--store", "sqlite:" + store}, 30, why,
+                               "slotmatch-journal: listening on "))
+        << why;
+    return journal;
+}
+
+// The sidecar: slotmatchd --journal sends its events to a slotmatch-journal process. The
+// journal is killed with SIGKILL while bookings keep coming, then restarted on the same store:
+// slotmatchd resends what was not acknowledged, the journal skips what it has, and in the end
+// the store holds every event exactly once; in persisted mode no booking was acknowledged
+// before it was durable.
+TEST_F(Journal, KillNineOfTheJournalLosesAndDuplicatesNothing) {
+    auto journal = start_journal("tcp://127.0.0.1:*", store_);
+    ASSERT_FALSE(journal->endpoint().empty());
+    const std::string at = journal->endpoint();
+    server_ = std::make_unique<ServerProcess>(
+        std::vector<std::string>{"--config", config_, "--clock", clock_flag, "--journal", at});
+    ASSERT_FALSE(server_->endpoint().empty()) << server_->output();
+    connection_ = std::make_unique<client::Connection>(server_->endpoint());
+    const auto slots = free_slots(200);
+    ASSERT_EQ(slots.size(), 200u);
+    std::set<std::uint64_t> bookings;
+    for (int n = 0; n < 100; ++n) send_book(slots[static_cast<std::size_t>(n)], n);
+    for (int n = 0; n < 100; ++n) {
+        auto reply = connection_->receive(timeout_ms);
+        ASSERT_TRUE(reply);
+        bookings.insert(booked_id(*reply));
+    }
+    ASSERT_EQ(::kill(journal->pid(), SIGKILL), 0);
+    journal->stop();  // reaps it
+    for (int n = 100; n < 200; ++n) send_book(slots[static_cast<std::size_t>(n)], n);
+    // Persisted: nothing of the second hundred is acknowledged while the journal is down.
+    EXPECT_FALSE(connection_->receive(300)) << "acknowledged while the journal was down";
+    journal = start_journal(at, store_);
+    ASSERT_FALSE(journal->endpoint().empty());
+    for (int n = 100; n < 200; ++n) {
+        auto reply = connection_->receive(timeout_ms);
+        ASSERT_TRUE(reply) << "no reply after the journal came back";
+        bookings.insert(booked_id(*reply));
+    }
+    EXPECT_EQ(bookings.size(), 200u);
+    EXPECT_EQ(bookings.count(0), 0u);
+    const auto [published, committed] = events();
+    EXPECT_EQ(published, 200u);
+    EXPECT_EQ(committed, 200u);
+    StoreReader store(store_);
+    EXPECT_EQ(store.count(), 200);                         // once each
+    EXPECT_EQ(store.count("seq BETWEEN 1 AND 200"), 200);  // no gap
+    for (std::uint64_t b : bookings) EXPECT_TRUE(store.has_booking(b)) << b;
+}
+
 }  // namespace
 }  // namespace slotmatch::testing

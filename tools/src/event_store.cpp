@@ -109,8 +109,8 @@ bool SqliteStore::check(std::string& why) {
     if (!exec(db_, "PRAGMA synchronous=FULL", "setting synchronous=FULL", why)) return false;
     // The index pages the inserts touch stay in memory (64 MiB), and the log is folded into
     // the main file less often (every 16 MiB of log instead of 4 MiB): each checkpoint syncs.
-    if (!exec(db_, "PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=4096",
-              "sizing the cache", why)) {
+    if (!exec(db_, "PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=4096", "sizing the cache",
+              why)) {
         return false;
     }
     const std::string integrity = query_text(db_, "PRAGMA quick_check");

@@ -1,5 +1,6 @@
 #include "journal.hpp"
 
+#include <slotmatch/codec.hpp>
 #include <vector>
 
 namespace slotmatch::journal {
@@ -77,6 +78,174 @@ void EmbeddedJournal::run() {
         } else {
             failed_.fetch_add(1, std::memory_order_relaxed);
             std::this_thread::sleep_for(std::chrono::milliseconds(retry_pause_ms));
+        }
+    }
+}
+
+}  // namespace slotmatch::journal
+
+namespace slotmatch::journal {
+
+namespace {
+
+zmq::message_t encode_batch(flatbuffers::FlatBufferBuilder& b, std::span<const Event> events) {
+    b.Clear();
+    std::vector<flatbuffers::Offset<wire::Event>> offsets;
+    offsets.reserve(events.size());
+    for (const Event& e : events) offsets.push_back(codec::encode_event(b, e));
+    b.Finish(wire::CreateEventBatch(b, b.CreateVector(offsets)), wire::RequestMessageIdentifier());
+    return zmq::message_t(b.GetBufferPointer(), b.GetSize());
+}
+
+}  // namespace
+
+std::unique_ptr<RemoteJournal> RemoteJournal::connect(zmq::context_t& ctx,
+                                                      const std::string& endpoint,
+                                                      std::string wake_endpoint, std::string& why) {
+    zmq::socket_t socket(ctx, zmq::socket_type::dealer);
+    socket.set(zmq::sockopt::linger, 0);
+    try {
+        socket.connect(endpoint);
+    } catch (const zmq::error_t& e) {
+        why = "cannot connect to the journal at " + endpoint + ": " + e.what();
+        return nullptr;
+    }
+    flatbuffers::FlatBufferBuilder b;
+    (void)socket.send(encode_batch(b, {}), zmq::send_flags::dontwait);  // the hello
+    zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::message_t m;
+    if (zmq::poll(&item, 1, std::chrono::milliseconds(hello_timeout_ms)) == 0 ||
+        !socket.recv(m, zmq::recv_flags::dontwait)) {
+        why = "no journal answered at " + endpoint + " within " + std::to_string(hello_timeout_ms) +
+              " ms (is slotmatch-journal running?)";
+        return nullptr;
+    }
+    const wire::JournalAck* ack =
+        codec::verify_journal_ack({static_cast<const std::uint8_t*>(m.data()), m.size()});
+    if (ack == nullptr) {
+        why = "the peer at " + endpoint + " is not a slotmatch journal";
+        return nullptr;
+    }
+    std::unique_ptr<RemoteJournal> j(
+        new RemoteJournal(ctx, ack->committed(), std::move(wake_endpoint)));
+    j->thread_ =
+        std::thread([raw = j.get(), s = std::move(socket)]() mutable { raw->run(std::move(s)); });
+    return j;
+}
+
+RemoteJournal::RemoteJournal(zmq::context_t& ctx, std::uint64_t committed,
+                             std::string wake_endpoint)
+    : ctx_(ctx),
+      wake_(ctx, zmq::socket_type::push),
+      first_seq_(committed + 1),
+      committed_(committed) {
+    wake_.set(zmq::sockopt::sndhwm, 1);
+    wake_.set(zmq::sockopt::linger, 0);
+    wake_.connect(wake_endpoint);
+    sent_through_ = committed;
+}
+
+std::size_t RemoteJournal::room() const {
+    std::lock_guard lock(mutex_);
+    return pending_events_max - unacked_.size();
+}
+
+void RemoteJournal::submit(std::span<const Event> events) {
+    std::lock_guard lock(mutex_);
+    unacked_.insert(unacked_.end(), events.begin(), events.end());
+}
+
+std::string RemoteJournal::error() const {
+    std::lock_guard lock(mutex_);
+    return error_;
+}
+
+void RemoteJournal::stop() {
+    stopping_.store(true, std::memory_order_relaxed);
+    if (thread_.joinable()) thread_.join();
+}
+
+// Sends the next batch of events that have not been sent; false when there is none (or the
+// link is full for now).
+bool RemoteJournal::send_new(zmq::socket_t& socket, flatbuffers::FlatBufferBuilder& b) {
+    std::vector<Event> batch;
+    {
+        std::lock_guard lock(mutex_);
+        for (const Event& e : unacked_) {
+            if (e.seq <= sent_through_) continue;
+            batch.push_back(e);
+            if (batch.size() == commit_events_max) break;
+        }
+    }
+    if (batch.empty()) return false;
+    if (!socket.send(encode_batch(b, batch), zmq::send_flags::dontwait)) return false;
+    sent_through_ = batch.back().seq;
+    return true;
+}
+
+bool RemoteJournal::on_ack(const zmq::message_t& m) {
+    const wire::JournalAck* ack =
+        codec::verify_journal_ack({static_cast<const std::uint8_t*>(m.data()), m.size()});
+    if (ack == nullptr) return false;
+    const std::uint64_t through = ack->committed();
+    bool progress = false;
+    {
+        std::lock_guard lock(mutex_);
+        while (!unacked_.empty() && unacked_.front().seq <= through) {
+            unacked_.pop_front();
+            progress = true;
+        }
+        if (ack->error()) {
+            error_ = "journal: " + ack->error()->str();
+        } else if (progress) {
+            error_.clear();
+        }
+    }
+    if (ack->error()) failed_.fetch_add(1, std::memory_order_relaxed);
+    if (ack->gap_expected() != 0) sent_through_ = ack->gap_expected() - 1;  // resend from there
+    if (through > committed_.load(std::memory_order_relaxed)) {
+        committed_.store(through, std::memory_order_release);
+    }
+    return progress;
+}
+
+void RemoteJournal::run(zmq::socket_t socket) {
+    flatbuffers::FlatBufferBuilder b(1 << 20);
+    auto last_progress = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::time_point stop_deadline{};
+    for (;;) {
+        while (send_new(socket, b)) {
+        }
+        zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
+        zmq::poll(&item, 1, std::chrono::milliseconds(2));
+        zmq::message_t m;
+        bool progress = false;
+        while (socket.recv(m, zmq::recv_flags::dontwait)) progress |= on_ack(m);
+        const auto now = std::chrono::steady_clock::now();
+        if (progress) {
+            last_progress = now;
+            (void)wake_.send(zmq::message_t(1), zmq::send_flags::dontwait);
+        }
+        bool waiting = false;
+        {
+            std::lock_guard lock(mutex_);
+            waiting = !unacked_.empty();
+            if (waiting && now - last_progress > std::chrono::milliseconds(resend_after_ms)) {
+                // No word for a while: the journal restarted or the link dropped. Send all that
+                // is unacknowledged again; the journal skips what it already has.
+                error_ = "no acknowledgement from the journal for " +
+                         std::to_string(resend_after_ms) + " ms; resending from " +
+                         std::to_string(committed_.load() + 1);
+                sent_through_ = committed_.load();
+                last_progress = now;
+                failed_.fetch_add(1, std::memory_order_relaxed);
+            }
+        }
+        if (stopping_.load(std::memory_order_relaxed)) {
+            if (stop_deadline == std::chrono::steady_clock::time_point{}) {
+                stop_deadline = now + std::chrono::seconds(5);
+            }
+            if (!waiting || now > stop_deadline) return;
         }
     }
 }

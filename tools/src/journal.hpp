@@ -11,6 +11,8 @@
 // after a pause, and reported in the meantime.
 #pragma once
 
+#include <flatbuffers/flatbuffers.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -30,29 +32,47 @@ inline constexpr std::size_t pending_events_max = std::size_t{1} << 16;
 inline constexpr std::size_t commit_events_max = 4096;  // one transaction at most
 inline constexpr int retry_pause_ms = 200;
 
-class EmbeddedJournal {
+// Where the server's events go: the embedded journal (--store) or a slotmatch-journal
+// process (--journal). The front thread submits drained events and reads how far they are
+// committed; a thread of the journal's own does the rest and wakes the front thread through
+// an inproc PUSH to `wake_endpoint` after progress.
+class Journal {
+  public:
+    virtual ~Journal() = default;
+    // Room for this many more events (unacknowledged ones count).
+    virtual std::size_t room() const = 0;
+    // Queues events (ascending sequence numbers, at most room()).
+    virtual void submit(std::span<const Event> events) = 0;
+    // The highest sequence number durable in the store.
+    virtual std::uint64_t committed() const = 0;
+    // The last error (a failed commit, an unreachable journal), empty while all is well.
+    virtual std::string error() const = 0;
+    virtual std::uint64_t failed_commits() const = 0;
+    // The first sequence number the engine must give (the store continues from its last).
+    virtual std::uint64_t next_seq() const = 0;
+    // Delivers what is queued (bounded attempts), then ends the thread. Idempotent.
+    virtual void stop() = 0;
+};
+
+class EmbeddedJournal final : public Journal {
   public:
     // `wake_endpoint`: an inproc address the journal thread PUSHes a byte to after each commit,
     // so the front thread's poll wakes up (it binds the PULL side).
     EmbeddedJournal(std::unique_ptr<SqliteStore> store, zmq::context_t& ctx,
                     std::string wake_endpoint);
-    ~EmbeddedJournal() { stop(); }
-    // Commits what is queued (a few attempts at most), then ends the thread. Idempotent.
-    void stop();
+    ~EmbeddedJournal() override { stop(); }
+    void stop() override;
     EmbeddedJournal(const EmbeddedJournal&) = delete;
     EmbeddedJournal& operator=(const EmbeddedJournal&) = delete;
 
-    // Room for this many more events in the queue.
-    std::size_t room() const;
-    // Queues events (ascending sequence numbers, at most room()).
-    void submit(std::span<const Event> events);
-    // The highest sequence number durable in the store.
-    std::uint64_t committed() const { return committed_.load(std::memory_order_acquire); }
-    // The last commit error, empty while commits succeed.
-    std::string error() const;
-    std::uint64_t failed_commits() const { return failed_.load(std::memory_order_relaxed); }
-    // The first sequence number the engine must give (the store continues from its last).
-    std::uint64_t next_seq() const { return first_seq_; }
+    std::size_t room() const override;
+    void submit(std::span<const Event> events) override;
+    std::uint64_t committed() const override { return committed_.load(std::memory_order_acquire); }
+    std::string error() const override;
+    std::uint64_t failed_commits() const override {
+        return failed_.load(std::memory_order_relaxed);
+    }
+    std::uint64_t next_seq() const override { return first_seq_; }
 
   private:
     void run();
@@ -65,6 +85,51 @@ class EmbeddedJournal {
     std::deque<Event> pending_;  // under mutex_
     std::string error_;          // under mutex_
     bool stopping_ = false;      // under mutex_
+    std::atomic<std::uint64_t> committed_;
+    std::atomic<std::uint64_t> failed_{0};
+    std::thread thread_;
+};
+
+// slotmatchd's side of a slotmatch-journal process (DEALER to its ROUTER, never PUB): events
+// go out in batches; the journal acknowledges the highest committed sequence number; events
+// stay in a bounded buffer until acknowledged, and everything unacknowledged is sent again
+// when no acknowledgement has come for resend_after_ms (the journal restarted, the link
+// dropped) or the journal reports a gap. The journal skips what it already has.
+inline constexpr int resend_after_ms = 1000;
+inline constexpr int hello_timeout_ms = 5000;
+
+class RemoteJournal final : public Journal {
+  public:
+    // Connects and asks the journal for its committed sequence number; nothing, with the
+    // reason in `why`, when it does not answer within hello_timeout_ms.
+    static std::unique_ptr<RemoteJournal> connect(zmq::context_t& ctx, const std::string& endpoint,
+                                                  std::string wake_endpoint, std::string& why);
+    ~RemoteJournal() override { stop(); }
+    std::size_t room() const override;
+    void submit(std::span<const Event> events) override;
+    std::uint64_t committed() const override { return committed_.load(std::memory_order_acquire); }
+    std::string error() const override;
+    std::uint64_t failed_commits() const override {
+        return failed_.load(std::memory_order_relaxed);
+    }
+    std::uint64_t next_seq() const override { return first_seq_; }
+    void stop() override;
+
+  private:
+    RemoteJournal(zmq::context_t& ctx, std::uint64_t committed, std::string wake_endpoint);
+    void run(zmq::socket_t socket);
+    bool on_ack(const zmq::message_t& m);  // true on progress
+    bool send_new(zmq::socket_t& socket, flatbuffers::FlatBufferBuilder& b);
+
+    std::uint64_t sent_through_ = 0;  // the journal thread's: the last event sent
+
+    zmq::context_t& ctx_;
+    zmq::socket_t wake_;
+    std::uint64_t first_seq_;
+    mutable std::mutex mutex_;
+    std::deque<Event> unacked_;  // under mutex_: submitted, not yet acknowledged
+    std::string error_;          // under mutex_
+    std::atomic<bool> stopping_{false};
     std::atomic<std::uint64_t> committed_;
     std::atomic<std::uint64_t> failed_{0};
     std::thread thread_;

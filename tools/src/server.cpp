@@ -175,8 +175,8 @@ void worker_main(zmq::context_t& ctx, const std::string& endpoint, Service& serv
 class Front {
   public:
     Front(Service& service, ServerCounters& counters, const ServerOptions& options,
-          zmq::context_t& ctx, std::unique_ptr<journal::SqliteStore> store)
-        : store_(std::move(store)),
+          zmq::context_t& ctx, JournalConfig journal)
+        : journal_config_(std::move(journal)),
           service_(service),
           counters_(counters),
           options_(options),
@@ -216,8 +216,8 @@ class Front {
     void start_workers();
     void stop_workers();
 
-    std::unique_ptr<journal::SqliteStore> store_;  // handed to the journal in run()
-    std::unique_ptr<journal::EmbeddedJournal> journal_owner_;
+    JournalConfig journal_config_;  // turned into the journal in run()
+    std::unique_ptr<journal::Journal> journal_owner_;
     Service& service_;
     ServerCounters& counters_;
     const ServerOptions& options_;
@@ -233,7 +233,7 @@ class Front {
     std::atomic<bool> abandon_workers_{false};
     // The embedded journal (--store): events go to it, and in persisted mode replies to
     // state-changing messages wait in held_ (in order) until it has committed their events.
-    journal::EmbeddedJournal* journal_ = nullptr;
+    journal::Journal* journal_ = nullptr;
     bool persisted_ = false;
     zmq::socket_t journal_wake_;
     std::deque<Held> held_;
@@ -254,16 +254,29 @@ int Front::run(const std::atomic<bool>& stop,
         std::cerr << "slotmatchd: cannot listen on " << options_.listen << ": " << e.what() << '\n';
         return 2;
     }
-    if (store_) {
-        if (store_->last_seq() + 1 != service_.engine().events().next_seq()) {
-            std::cerr << "slotmatchd: the store's events continue from " << store_->last_seq() + 1
-                      << " but the engine numbers from " << service_.engine().events().next_seq()
-                      << '\n';
-            return 1;
-        }
+    if (journal_config_.store || !journal_config_.remote.empty()) {
         const std::string wake = "inproc://slotmatchd-journal-wake";
         journal_wake_.bind(wake);
-        journal_owner_ = std::make_unique<journal::EmbeddedJournal>(std::move(store_), ctx_, wake);
+        if (journal_config_.store) {
+            journal_owner_ = std::make_unique<journal::EmbeddedJournal>(
+                std::move(journal_config_.store), ctx_, wake);
+        } else {
+            std::string why;
+            journal_owner_ =
+                journal::RemoteJournal::connect(ctx_, journal_config_.remote, wake, why);
+            if (!journal_owner_) {
+                std::cerr << "slotmatchd: " << why << '\n';
+                return 1;
+            }
+        }
+        if (journal_owner_->next_seq() != service_.engine().events().next_seq()) {
+            // Recovery (starting the engine from the store) is not built yet.
+            std::cerr << "slotmatchd: the journal already holds " << journal_owner_->next_seq() - 1
+                      << " events; starting from a store (recovery) is not built yet, so "
+                         "slotmatchd would number new events over them: use a new store\n";
+            journal_owner_->stop();
+            return 1;
+        }
         journal_ = journal_owner_.get();
         persisted_ = options_.persisted;
     }
@@ -565,13 +578,13 @@ void Front::stop_workers() {
 }  // namespace
 
 int serve(Service& service, ServerCounters& counters, const ServerOptions& options,
-          std::unique_ptr<journal::SqliteStore> store, const std::atomic<bool>& stop,
+          JournalConfig journal, const std::atomic<bool>& stop,
           const std::function<void(const std::string&)>& on_listening) {
     zmq::context_t ctx(1);
     counters.threads = options.threads;
     int rc = 0;
     {
-        Front front(service, counters, options, ctx, std::move(store));
+        Front front(service, counters, options, ctx, std::move(journal));
         rc = front.run(stop, on_listening);
     }
     ctx.close();

@@ -49,9 +49,15 @@ inline std::size_t event_lane_events(unsigned threads) {
 
 // Runs until `stop` becomes true. `on_listening` gets the bound endpoint (a port of 0 or *
 // becomes the real one). Returns 0, or 2 with a message on stderr when it cannot bind.
-// `store`: the embedded journal's event store (--store), or null to keep events in memory.
+// Where events go: the embedded journal's store (--store), a slotmatch-journal process
+// (--journal), or neither (memory only).
+struct JournalConfig {
+    std::unique_ptr<journal::SqliteStore> store;
+    std::string remote;  // the journal's endpoint
+};
+
 int serve(Service& service, ServerCounters& counters, const ServerOptions& options,
-          std::unique_ptr<journal::SqliteStore> store, const std::atomic<bool>& stop,
+          JournalConfig journal, const std::atomic<bool>& stop,
           const std::function<void(const std::string&)>& on_listening);
 
 }  // namespace slotmatch::tools

@@ -57,6 +57,9 @@ int main(int argc, char** argv) {
         "store", po::value<std::string>(),
         "sqlite:PATH — keep every event in this SQLite file (the embedded journal); without it "
         "events stay in memory")(
+        "journal", po::value<std::string>(),
+        "ENDPOINT — send every event to a slotmatch-journal process there (DEALER to its "
+        "ROUTER); instead of --store")(
         "durability", po::value<std::string>()->default_value("persisted"),
         "with --store: persisted (a reply to a change leaves after its events are committed) "
         "or applied (replies leave at once)")(
@@ -102,6 +105,11 @@ int main(int argc, char** argv) {
         }
         store_path.erase(0, 7);
     }
+    if (vm.count("store") && vm.count("journal")) {
+        std::cerr << "slotmatchd: give --store or --journal, not both\n";
+        return 2;
+    }
+    const std::string journal_endpoint = vm.count("journal") ? vm["journal"].as<std::string>() : "";
     const std::string path = vm["config"].as<std::string>();
     LoadResult loaded = load_region_file(path);
     if (vm.count("check") || !loaded.diagnostics.empty()) {
@@ -155,16 +163,20 @@ int main(int argc, char** argv) {
     server.listen = listen;
     server.threads = threads;
     server.persisted = durability == "persisted";
-    counters.durability = store ? durability : "memory";
+    const bool journalled = store || !journal_endpoint.empty();
+    counters.durability = journalled ? durability : "memory";
     std::cout << "slotmatchd: region " << path << ": " << engine.catalog().units.size()
               << " units, " << engine.slot_count() << " slots; clock "
               << (clock == &fixed ? "fixed at " + engine.calendar().format(engine.now())
                                   : std::string("real"))
               << "; " << threads << " thread(s); "
               << (store ? "events journalled to " + store_path + " (" + durability + ")"
-                        : std::string("events kept in memory only"))
+                  : !journal_endpoint.empty() ? "events sent to the journal at " +
+                                                    journal_endpoint + " (" + durability + ")"
+                                              : std::string("events kept in memory only"))
               << std::endl;
-    const int rc = tools::serve(service, counters, server, std::move(store), stop_requested,
+    tools::JournalConfig journal{std::move(store), journal_endpoint};
+    const int rc = tools::serve(service, counters, server, std::move(journal), stop_requested,
                                 [](const std::string& endpoint) {
                                     std::cout << "slotmatchd: listening on " << endpoint
                                               << std::endl;
@@ -173,7 +185,7 @@ int main(int argc, char** argv) {
     std::cout << "slotmatchd: stopped after " << counters.messages.load() << " messages ("
               << counters.operations.load() << " operations, " << counters.events_published.load()
               << " events"
-              << (store_path.empty()
+              << (!journalled
                       ? std::string()
                       : ", " + std::to_string(counters.events_committed.load()) + " committed")
               << ")" << std::endl;

@@ -22,7 +22,7 @@ ServerProcess::~ServerProcess() {
 }
 
 bool ServerProcess::start(const std::string& binary, std::vector<std::string> args,
-                          double timeout_s, std::string& why) {
+                          double timeout_s, std::string& why, const std::string& mark) {
     char log_template[] = "/tmp/slotmatchd-child-XXXXXX";
     const int fd = ::mkstemp(log_template);
     if (fd < 0) {
@@ -52,7 +52,6 @@ bool ServerProcess::start(const std::string& binary, std::vector<std::string> ar
     }
     const auto deadline = Steady::now() + std::chrono::duration_cast<std::chrono::nanoseconds>(
                                               std::chrono::duration<double>(timeout_s));
-    const std::string mark = "slotmatchd: listening on ";
     while (endpoint_.empty() && alive() && Steady::now() < deadline) {
         std::ifstream in(log_);
         std::string line;
@@ -62,9 +61,9 @@ bool ServerProcess::start(const std::string& binary, std::vector<std::string> ar
         if (endpoint_.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     if (endpoint_.empty()) {
-        why = alive() ? "slotmatchd did not print its endpoint within " +
-                            std::to_string(timeout_s) + " s"
-                      : "slotmatchd exited before listening";
+        why = alive() ? binary + " did not print its endpoint within " + std::to_string(timeout_s) +
+                            " s"
+                      : binary + " exited before listening";
         why += "; its output:\n" + output();
         stop();
         remove_log();  // its content is in `why`

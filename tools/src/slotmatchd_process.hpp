@@ -23,7 +23,7 @@ class ServerProcess {
     // Starts `binary args...` and waits up to timeout_s for its endpoint; false with the reason
     // (and the server's output) in `why`.
     bool start(const std::string& binary, std::vector<std::string> args, double timeout_s,
-               std::string& why);
+               std::string& why, const std::string& listening_mark = "slotmatchd: listening on ");
 
     const std::string& endpoint() const { return endpoint_; }
     std::string output() const;  // what it printed so far

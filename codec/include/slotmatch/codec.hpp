@@ -40,6 +40,7 @@ inline constexpr std::size_t event_batch_bytes_max = std::size_t{16} << 20;
 const wire::RequestMessage* verify_request(std::span<const std::uint8_t> bytes);
 const wire::ReplyMessage* verify_reply(std::span<const std::uint8_t> bytes);
 const wire::EventBatch* verify_event_batch(std::span<const std::uint8_t> bytes);
+const wire::JournalAck* verify_journal_ack(std::span<const std::uint8_t> bytes);
 
 wire::ErrorCode to_wire(ErrorCode e);
 ErrorCode from_wire(wire::ErrorCode e);

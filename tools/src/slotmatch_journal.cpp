@@ -1,0 +1,138 @@
+// slotmatch-journal: the persistence sidecar. A ROUTER on --listen takes event batches from
+// slotmatchd (DEALER; FlatBuffers EventBatch), commits each batch to the store in one
+// transaction, and answers with the highest committed sequence number (JournalAck). Events it
+// already has are skipped (a resend after a lost acknowledgement or a restart); a batch that
+// would leave a gap is refused whole and reported loudly, and the sender resends from the
+// number the journal expected. SIGINT/SIGTERM stop it after the batch in hand.
+#include <atomic>
+#include <boost/program_options.hpp>
+#include <csignal>
+#include <iostream>
+#include <slotmatch/codec.hpp>
+#include <vector>
+#include <zmq.hpp>
+
+#include "cli.hpp"
+#include "event_store.hpp"
+
+namespace po = boost::program_options;
+using namespace slotmatch;
+
+namespace {
+
+std::atomic<bool> stop_requested{false};
+
+extern "C" void on_stop_signal(int) {
+    stop_requested.store(true, std::memory_order_relaxed);
+}
+
+zmq::message_t ack(const journal::AppendResult& r, std::uint64_t committed) {
+    flatbuffers::FlatBufferBuilder b(256);
+    const auto error =
+        r.error.empty() ? flatbuffers::Offset<flatbuffers::String>() : b.CreateString(r.error);
+    b.Finish(wire::CreateJournalAck(b, committed, r.gap_expected, error),
+             wire::RequestMessageIdentifier());
+    return zmq::message_t(b.GetBufferPointer(), b.GetSize());
+}
+
+// One request: [identity][EventBatch] -> [identity][JournalAck].
+// False when no message was waiting.
+bool serve_one(zmq::socket_t& router, journal::SqliteStore& store, std::uint64_t& batches) {
+    zmq::message_t identity, body;
+    if (!router.recv(identity, zmq::recv_flags::dontwait)) return false;
+    if (!identity.more() || !router.recv(body, zmq::recv_flags::none)) return true;
+    while (body.more()) (void)router.recv(body, zmq::recv_flags::none);  // not our framing
+    journal::AppendResult r;
+    const wire::EventBatch* batch =
+        codec::verify_event_batch({static_cast<const std::uint8_t*>(body.data()), body.size()});
+    if (batch == nullptr) {
+        r.error = "not an event batch (it fails FlatBuffers verification)";
+        std::cerr << "slotmatch-journal: refused a message: " << r.error << '\n';
+    } else if (batch->events() && batch->events()->size() > 0) {
+        std::vector<Event> events;
+        events.reserve(batch->events()->size());
+        for (const wire::Event* e : *batch->events()) events.push_back(codec::decode_event(*e));
+        r = store.append(events);
+        ++batches;
+        if (!r.ok) {
+            std::cerr << "slotmatch-journal: " << (r.gap_expected ? "GAP: " : "") << "batch of "
+                      << events.size() << " events (" << events.front().seq << ".."
+                      << events.back().seq << ") refused: " << r.error << '\n';
+        }
+    }
+    try {
+        router.send(identity, zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+        router.send(ack(r, store.last_seq()), zmq::send_flags::dontwait);
+    } catch (const zmq::error_t&) {  // the sender has gone; it resends when it returns
+    }
+    return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    po::options_description options(
+        "slotmatch-journal --listen tcp://127.0.0.1:5556 --store sqlite:PATH");
+    options.add_options()("help,h", "print this help and exit")(
+        "listen", po::value<std::string>()->default_value("tcp://127.0.0.1:5556"),
+        "ZeroMQ endpoint slotmatchd connects to (loopback; port * picks a free one)")(
+        "store", po::value<std::string>(), "sqlite:PATH — the event store (created if new)");
+    int exit_code = 0;
+    const auto parsed = tools::parse_command_line(
+        argc, argv, options, "slotmatch-journal",
+        "the persistence sidecar: commits slotmatchd's events to SQLite and acknowledges them",
+        exit_code);
+    if (!parsed) return exit_code;
+    const auto& vm = *parsed;
+    if (!vm.count("store") || vm["store"].as<std::string>().rfind("sqlite:", 0) != 0 ||
+        vm["store"].as<std::string>().size() == 7) {
+        std::cerr << "slotmatch-journal: --store sqlite:PATH is required (postgresql:// is not "
+                     "in this build yet)\n";
+        return 2;
+    }
+    const std::string path = vm["store"].as<std::string>().substr(7);
+    std::string why;
+    auto store = journal::SqliteStore::open(path, why);
+    if (!store) {
+        std::cerr << "slotmatch-journal: cannot use the store: " << why << '\n';
+        return 1;
+    }
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+
+    zmq::context_t ctx(1);
+    zmq::socket_t router(ctx, zmq::socket_type::router);
+    router.set(zmq::sockopt::router_mandatory, 1);
+    router.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(codec::event_batch_bytes_max));
+    router.set(zmq::sockopt::linger, 1000);
+    const std::string listen = vm["listen"].as<std::string>();
+    try {
+        router.bind(listen);
+    } catch (const zmq::error_t& e) {
+        std::cerr << "slotmatch-journal: cannot listen on " << listen << ": " << e.what() << '\n';
+        return 2;
+    }
+    std::cout << "slotmatch-journal: store " << path << " holds " << store->last_seq() << " events"
+              << std::endl;
+    std::cout << "slotmatch-journal: listening on " << router.get(zmq::sockopt::last_endpoint)
+              << std::endl;
+    std::uint64_t batches = 0;
+    while (!stop_requested.load(std::memory_order_relaxed)) {
+        zmq::pollitem_t item{router.handle(), 0, ZMQ_POLLIN, 0};
+        try {
+            zmq::poll(&item, 1, std::chrono::milliseconds(100));
+        } catch (const zmq::error_t& e) {
+            if (e.num() != EINTR) throw;
+            continue;
+        }
+        while (!stop_requested.load(std::memory_order_relaxed) &&
+               serve_one(router, *store, batches)) {
+        }
+    }
+    std::cout << "slotmatch-journal: stopped after " << batches << " batches; the store holds "
+              << store->last_seq() << " events" << std::endl;
+    return 0;
+}
