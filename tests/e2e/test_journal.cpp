@@ -255,5 +255,93 @@ TEST_F(Journal, KillNineOfTheJournalLosesAndDuplicatesNothing) {
     for (std::uint64_t b : bookings) EXPECT_TRUE(store.has_booking(b)) << b;
 }
 
+// Back-pressure: the journal is stopped (SIGSTOP) while staff book in batches. Once its buffer
+// (1,024 events here) and the engine's event lane are full, bookings are refused with
+// OVERLOADED and change nothing, while finds go on. When the journal resumes, the backlog
+// drains: every booking that was accepted is in the store, once.
+TEST_F(Journal, AStalledJournalRefusesChangesWithOverloadedThenCatchesUp) {
+    auto journal = start_journal("tcp://127.0.0.1:*", store_);
+    ASSERT_FALSE(journal->endpoint().empty());
+    server_ = std::make_unique<ServerProcess>(std::vector<std::string>{
+        "--config", config_, "--clock", clock_flag, "--journal", journal->endpoint(),
+        "--durability", "applied", "--journal-buffer-events", "1024"});
+    ASSERT_FALSE(server_->endpoint().empty()) << server_->output();
+    connection_ = std::make_unique<client::Connection>(server_->endpoint());
+    const client::Identity staff{Channel::staff, "vgr-abc123", "Karin Lind", "u1", "journal"};
+
+    // Free slots of u1 from March to December (staff see every type, with no window).
+    std::vector<std::uint32_t> slots;
+    {
+        client::RequestBuilder r;
+        r.start();
+        for (int month = 3; month <= 12; ++month) {
+            const std::string from =
+                "2026-" + std::string(month < 10 ? "0" : "") + std::to_string(month) + "-01";
+            auto& b = r.fbb();
+            r.add(wire::CreateFind(b, b.CreateString("u1"), 0, 0, b.CreateString(from),
+                                   b.CreateString(from.substr(0, 8) + "28"), 1000));
+        }
+        const std::uint64_t id = client::new_request_id();
+        auto reply = connection_->call(r.finish(staff, id), id, timeout_ms);
+        ASSERT_TRUE(reply && reply->message->results());
+        for (const wire::Result* res : *reply->message->results()) {
+            ASSERT_TRUE(res->body_as_SlotList());
+            for (const wire::Slot* sl : *res->body_as_SlotList()->slots()) {
+                slots.push_back(sl->slot_id());
+            }
+        }
+    }
+    // The journal's 1,024 and the engine's event lane of 4,096 (one server thread) fill first.
+    ASSERT_GT(slots.size(), 1024u + 4096u + 512u) << "too few slots for this test";
+
+    ASSERT_EQ(::kill(journal->pid(), SIGSTOP), 0);
+    std::size_t booked = 0, overloaded = 0, next = 0;
+    while (overloaded < 300 && next + 256 <= slots.size()) {
+        client::RequestBuilder r;
+        r.start();
+        for (int i = 0; i < 256; ++i, ++next) {
+            auto& b = r.fbb();
+            const auto p = b.CreateString(format_patient_id(patient(static_cast<int>(next))));
+            wire::BookBuilder book(b);
+            book.add_slot(slots[next]);
+            book.add_patient(p);
+            r.add(book.Finish());
+        }
+        const std::uint64_t id = client::new_request_id();
+        auto reply = connection_->call(r.finish(staff, id), id, timeout_ms);
+        ASSERT_TRUE(reply && reply->message->results()) << "no reply while the journal is stalled";
+        for (const wire::Result* res : *reply->message->results()) {
+            if (res->body_as_BookingReply()) {
+                ++booked;
+            } else if (res->error() && res->error()->code() == wire::ErrorCode::OVERLOADED) {
+                ++overloaded;
+            } else {
+                ADD_FAILURE() << "unexpected refusal "
+                              << (res->error() ? res->error()->message()->str() : "");
+            }
+        }
+    }
+    EXPECT_GE(overloaded, 300u) << "the journal's buffer never pushed back";
+    EXPECT_GE(booked, 1024u);
+    EXPECT_EQ(free_slots(1).size(), 1u) << "finds must go on while changes are refused";
+    const auto [drained_stalled, committed_stalled] = events();
+    EXPECT_LE(drained_stalled, 1024u);  // no more than the journal's buffer holds
+    EXPECT_LT(committed_stalled, booked);
+
+    ASSERT_EQ(::kill(journal->pid(), SIGCONT), 0);
+    std::pair<std::uint64_t, std::uint64_t> e;
+    for (int i = 0; i < 500; ++i) {  // bounded: 10 s
+        e = events();
+        if (e.second == booked) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_EQ(e.first, booked);
+    EXPECT_EQ(e.second, booked) << "the backlog did not drain";
+    StoreReader store(store_);
+    EXPECT_EQ(store.count(), static_cast<std::int64_t>(booked));
+    EXPECT_EQ(store.count("seq BETWEEN 1 AND " + std::to_string(booked)),
+              static_cast<std::int64_t>(booked));
+}
+
 }  // namespace
 }  // namespace slotmatch::testing

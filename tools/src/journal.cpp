@@ -6,8 +6,9 @@
 namespace slotmatch::journal {
 
 EmbeddedJournal::EmbeddedJournal(std::unique_ptr<SqliteStore> store, zmq::context_t& ctx,
-                                 std::string wake_endpoint)
+                                 std::string wake_endpoint, std::size_t capacity)
     : store_(std::move(store)),
+      capacity_(capacity),
       wake_(ctx, zmq::socket_type::push),
       first_seq_(store_->last_seq() + 1),
       committed_(store_->last_seq()) {
@@ -28,7 +29,7 @@ void EmbeddedJournal::stop() {
 
 std::size_t EmbeddedJournal::room() const {
     std::lock_guard lock(mutex_);
-    return pending_events_max - pending_.size();
+    return capacity_ - std::min(capacity_, pending_.size());
 }
 
 void EmbeddedJournal::submit(std::span<const Event> events) {
@@ -101,7 +102,8 @@ zmq::message_t encode_batch(flatbuffers::FlatBufferBuilder& b, std::span<const E
 
 std::unique_ptr<RemoteJournal> RemoteJournal::connect(zmq::context_t& ctx,
                                                       const std::string& endpoint,
-                                                      std::string wake_endpoint, std::string& why) {
+                                                      std::string wake_endpoint,
+                                                      std::size_t capacity, std::string& why) {
     zmq::socket_t socket(ctx, zmq::socket_type::dealer);
     socket.set(zmq::sockopt::linger, 0);
     try {
@@ -127,15 +129,16 @@ std::unique_ptr<RemoteJournal> RemoteJournal::connect(zmq::context_t& ctx,
         return nullptr;
     }
     std::unique_ptr<RemoteJournal> j(
-        new RemoteJournal(ctx, ack->committed(), std::move(wake_endpoint)));
+        new RemoteJournal(ctx, ack->committed(), std::move(wake_endpoint), capacity));
     j->thread_ =
         std::thread([raw = j.get(), s = std::move(socket)]() mutable { raw->run(std::move(s)); });
     return j;
 }
 
 RemoteJournal::RemoteJournal(zmq::context_t& ctx, std::uint64_t committed,
-                             std::string wake_endpoint)
+                             std::string wake_endpoint, std::size_t capacity)
     : ctx_(ctx),
+      capacity_(capacity),
       wake_(ctx, zmq::socket_type::push),
       first_seq_(committed + 1),
       committed_(committed) {
@@ -147,7 +150,7 @@ RemoteJournal::RemoteJournal(zmq::context_t& ctx, std::uint64_t committed,
 
 std::size_t RemoteJournal::room() const {
     std::lock_guard lock(mutex_);
-    return pending_events_max - unacked_.size();
+    return capacity_ - std::min(capacity_, unacked_.size());
 }
 
 void RemoteJournal::submit(std::span<const Event> events) {

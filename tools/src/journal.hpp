@@ -5,9 +5,9 @@
 // events are durable.
 //
 // The queue between the front thread and the journal thread is bounded
-// (pending_events_max); when it is full the front thread stops draining the engine's event
-// rings, the rings fill, and state-changing operations are refused with OVERLOADED while
-// reads go on (back-pressure, nothing lost). A failed commit (a full disk, say) is retried
+// (`capacity` events, --journal-buffer-events); when it is full the front thread stops draining the
+// engine's event rings, the rings fill, and state-changing operations are refused with OVERLOADED
+// while reads go on (back-pressure, nothing lost). A failed commit (a full disk, say) is retried
 // after a pause, and reported in the meantime.
 #pragma once
 
@@ -28,7 +28,9 @@
 
 namespace slotmatch::journal {
 
-inline constexpr std::size_t pending_events_max = std::size_t{1} << 16;
+inline constexpr std::size_t pending_events_default = std::size_t{1}
+                                                      << 16;  // --journal-buffer-events
+inline constexpr std::size_t pending_events_min = 1024;
 inline constexpr std::size_t commit_events_max = 4096;  // one transaction at most
 inline constexpr int retry_pause_ms = 200;
 
@@ -59,7 +61,7 @@ class EmbeddedJournal final : public Journal {
     // `wake_endpoint`: an inproc address the journal thread PUSHes a byte to after each commit,
     // so the front thread's poll wakes up (it binds the PULL side).
     EmbeddedJournal(std::unique_ptr<SqliteStore> store, zmq::context_t& ctx,
-                    std::string wake_endpoint);
+                    std::string wake_endpoint, std::size_t capacity);
     ~EmbeddedJournal() override { stop(); }
     void stop() override;
     EmbeddedJournal(const EmbeddedJournal&) = delete;
@@ -78,6 +80,7 @@ class EmbeddedJournal final : public Journal {
     void run();
 
     std::unique_ptr<SqliteStore> store_;
+    std::size_t capacity_;
     zmq::socket_t wake_;
     std::uint64_t first_seq_;
     mutable std::mutex mutex_;
@@ -103,7 +106,8 @@ class RemoteJournal final : public Journal {
     // Connects and asks the journal for its committed sequence number; nothing, with the
     // reason in `why`, when it does not answer within hello_timeout_ms.
     static std::unique_ptr<RemoteJournal> connect(zmq::context_t& ctx, const std::string& endpoint,
-                                                  std::string wake_endpoint, std::string& why);
+                                                  std::string wake_endpoint, std::size_t capacity,
+                                                  std::string& why);
     ~RemoteJournal() override { stop(); }
     std::size_t room() const override;
     void submit(std::span<const Event> events) override;
@@ -116,7 +120,8 @@ class RemoteJournal final : public Journal {
     void stop() override;
 
   private:
-    RemoteJournal(zmq::context_t& ctx, std::uint64_t committed, std::string wake_endpoint);
+    RemoteJournal(zmq::context_t& ctx, std::uint64_t committed, std::string wake_endpoint,
+                  std::size_t capacity);
     void run(zmq::socket_t socket);
     bool on_ack(const zmq::message_t& m);  // true on progress
     bool send_new(zmq::socket_t& socket, flatbuffers::FlatBufferBuilder& b);
@@ -124,6 +129,7 @@ class RemoteJournal final : public Journal {
     std::uint64_t sent_through_ = 0;  // the journal thread's: the last event sent
 
     zmq::context_t& ctx_;
+    std::size_t capacity_;
     zmq::socket_t wake_;
     std::uint64_t first_seq_;
     mutable std::mutex mutex_;

@@ -259,11 +259,11 @@ int Front::run(const std::atomic<bool>& stop,
         journal_wake_.bind(wake);
         if (journal_config_.store) {
             journal_owner_ = std::make_unique<journal::EmbeddedJournal>(
-                std::move(journal_config_.store), ctx_, wake);
+                std::move(journal_config_.store), ctx_, wake, journal_config_.buffer_events);
         } else {
             std::string why;
-            journal_owner_ =
-                journal::RemoteJournal::connect(ctx_, journal_config_.remote, wake, why);
+            journal_owner_ = journal::RemoteJournal::connect(ctx_, journal_config_.remote, wake,
+                                                             journal_config_.buffer_events, why);
             if (!journal_owner_) {
                 std::cerr << "slotmatchd: " << why << '\n';
                 return 1;

@@ -18,7 +18,7 @@
 #include <memory>
 #include <string>
 
-#include "event_store.hpp"
+#include "journal.hpp"
 #include "service.hpp"
 
 namespace slotmatch::tools {
@@ -53,7 +53,8 @@ inline std::size_t event_lane_events(unsigned threads) {
 // (--journal), or neither (memory only).
 struct JournalConfig {
     std::unique_ptr<journal::SqliteStore> store;
-    std::string remote;  // the journal's endpoint
+    std::string remote;                                           // the journal's endpoint
+    std::size_t buffer_events = journal::pending_events_default;  // queued or unacknowledged
 };
 
 int serve(Service& service, ServerCounters& counters, const ServerOptions& options,

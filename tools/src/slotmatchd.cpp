@@ -60,6 +60,10 @@ int main(int argc, char** argv) {
         "journal", po::value<std::string>(),
         "ENDPOINT — send every event to a slotmatch-journal process there (DEALER to its "
         "ROUTER); instead of --store")(
+        "journal-buffer-events",
+        po::value<std::size_t>()->default_value(journal::pending_events_default),
+        "events queued for the journal or awaiting its acknowledgement (at least 1024); when "
+        "full, changes are refused with OVERLOADED and reads go on")(
         "durability", po::value<std::string>()->default_value("persisted"),
         "with --store: persisted (a reply to a change leaves after its events are committed) "
         "or applied (replies leave at once)")(
@@ -110,6 +114,12 @@ int main(int argc, char** argv) {
         return 2;
     }
     const std::string journal_endpoint = vm.count("journal") ? vm["journal"].as<std::string>() : "";
+    const std::size_t buffer_events = vm["journal-buffer-events"].as<std::size_t>();
+    if (buffer_events < journal::pending_events_min) {
+        std::cerr << "slotmatchd: --journal-buffer-events must be at least "
+                  << journal::pending_events_min << '\n';
+        return 2;
+    }
     const std::string path = vm["config"].as<std::string>();
     LoadResult loaded = load_region_file(path);
     if (vm.count("check") || !loaded.diagnostics.empty()) {
@@ -175,7 +185,7 @@ int main(int argc, char** argv) {
                                                     journal_endpoint + " (" + durability + ")"
                                               : std::string("events kept in memory only"))
               << std::endl;
-    tools::JournalConfig journal{std::move(store), journal_endpoint};
+    tools::JournalConfig journal{std::move(store), journal_endpoint, buffer_events};
     const int rc = tools::serve(service, counters, server, std::move(journal), stop_requested,
                                 [](const std::string& endpoint) {
                                     std::cout << "slotmatchd: listening on " << endpoint
