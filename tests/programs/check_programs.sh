@@ -87,6 +87,26 @@ case $case_name in
     "$bin/slotmatch-gen" --units 0 >"$out" 2>&1; rc=$?
     [[ $rc -eq 2 ]] || fail "--units 0: exit $rc, want 2"
     ;;
+  journal_usage)
+    "$bin/slotmatch-journal" --help >"$out" 2>&1 || fail "slotmatch-journal --help failed"
+    grep -q -- '--store' "$out" || fail "--help does not name --store"
+    "$bin/slotmatch-journal" --listen tcp://127.0.0.1:0 >"$out" 2>&1; rc=$?
+    [[ $rc -eq 2 ]] || fail "no --store: exit $rc, want 2"
+    grep -q 'sqlite:PATH is required' "$out" || fail "no word on --store"
+    bad=$(mktemp)
+    head -c 4096 /dev/urandom >"$bad"
+    "$bin/slotmatch-journal" --listen tcp://127.0.0.1:0 --store "sqlite:$bad" >"$out" 2>&1; rc=$?
+    rm -f "$bad"
+    [[ $rc -eq 1 ]] || fail "damaged store: exit $rc, want 1"
+    grep -q 'not a slotmatch store' "$out" || fail "the damage is not named"
+    # slotmatchd with --journal and nobody there: a clear message within the hello's 5 s.
+    timeout 20 "$bin/slotmatchd" --config "$src/tools/regions/demo.yaml" --listen 'tcp://127.0.0.1:*' \
+      --journal tcp://127.0.0.1:9 >"$out" 2>&1; rc=$?
+    [[ $rc -eq 1 ]] || fail "no journal: exit $rc, want 1"
+    grep -q 'no journal answered at tcp://127.0.0.1:9' "$out" || fail "no clear message"
+    "$bin/slotmatchd" --config "$src/tools/regions/demo.yaml" --store sqlite:/tmp/x --journal tcp://127.0.0.1:9 >"$out" 2>&1; rc=$?
+    [[ $rc -eq 2 ]] || fail "--store with --journal: exit $rc, want 2"
+    ;;
   *) echo "unknown case $case_name"; exit 2 ;;
 esac
 echo "ok $case_name"
