@@ -130,8 +130,19 @@ std::unique_ptr<RemoteJournal> RemoteJournal::connect(zmq::context_t& ctx,
     }
     std::unique_ptr<RemoteJournal> j(
         new RemoteJournal(ctx, ack->committed(), std::move(wake_endpoint), capacity));
+    // submit() (the front thread) pokes the journal thread through this pair, so new events
+    // leave at once instead of at the journal thread's next poll timeout.
+    zmq::socket_t poked(ctx, zmq::socket_type::pull);
+    const std::string poke = "inproc://slotmatchd-journal-poke";
+    poked.bind(poke);
+    j->poke_ = zmq::socket_t(ctx, zmq::socket_type::push);
+    j->poke_.set(zmq::sockopt::sndhwm, 1);
+    j->poke_.set(zmq::sockopt::linger, 0);
+    j->poke_.connect(poke);
     j->thread_ =
-        std::thread([raw = j.get(), s = std::move(socket)]() mutable { raw->run(std::move(s)); });
+        std::thread([raw = j.get(), s = std::move(socket), p = std::move(poked)]() mutable {
+            raw->run(std::move(s), std::move(p));
+        });
     return j;
 }
 
@@ -154,8 +165,12 @@ std::size_t RemoteJournal::room() const {
 }
 
 void RemoteJournal::submit(std::span<const Event> events) {
-    std::lock_guard lock(mutex_);
-    unacked_.insert(unacked_.end(), events.begin(), events.end());
+    if (events.empty()) return;
+    {
+        std::lock_guard lock(mutex_);
+        unacked_.insert(unacked_.end(), events.begin(), events.end());
+    }
+    (void)poke_.send(zmq::message_t(1), zmq::send_flags::dontwait);  // one pending poke is enough
 }
 
 std::string RemoteJournal::error() const {
@@ -212,16 +227,19 @@ bool RemoteJournal::on_ack(const zmq::message_t& m) {
     return progress;
 }
 
-void RemoteJournal::run(zmq::socket_t socket) {
+void RemoteJournal::run(zmq::socket_t socket, zmq::socket_t poked) {
     flatbuffers::FlatBufferBuilder b(1 << 20);
     auto last_progress = std::chrono::steady_clock::now();
     std::chrono::steady_clock::time_point stop_deadline{};
     for (;;) {
         while (send_new(socket, b)) {
         }
-        zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
-        zmq::poll(&item, 1, std::chrono::milliseconds(2));
+        zmq::pollitem_t items[] = {{socket.handle(), 0, ZMQ_POLLIN, 0},
+                                   {poked.handle(), 0, ZMQ_POLLIN, 0}};
+        zmq::poll(items, 2, std::chrono::milliseconds(poll_ms));
         zmq::message_t m;
+        while (poked.recv(m, zmq::recv_flags::dontwait)) {
+        }
         bool progress = false;
         while (socket.recv(m, zmq::recv_flags::dontwait)) progress |= on_ack(m);
         const auto now = std::chrono::steady_clock::now();

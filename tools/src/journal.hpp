@@ -122,7 +122,8 @@ class RemoteJournal final : public Journal {
   private:
     RemoteJournal(zmq::context_t& ctx, std::uint64_t committed, std::string wake_endpoint,
                   std::size_t capacity);
-    void run(zmq::socket_t socket);
+    void run(zmq::socket_t socket, zmq::socket_t poked);
+    static constexpr int poll_ms = 50;     // resend and stop checks between pokes and acks
     bool on_ack(const zmq::message_t& m);  // true on progress
     bool send_new(zmq::socket_t& socket, flatbuffers::FlatBufferBuilder& b);
 
@@ -131,6 +132,7 @@ class RemoteJournal final : public Journal {
     zmq::context_t& ctx_;
     std::size_t capacity_;
     zmq::socket_t wake_;
+    zmq::socket_t poke_;  // used by the front thread only (submit)
     std::uint64_t first_seq_;
     mutable std::mutex mutex_;
     std::deque<Event> unacked_;  // under mutex_: submitted, not yet acknowledged
