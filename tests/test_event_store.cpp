@@ -1,6 +1,5 @@
-// The journal's SQLite event store on real files: order and content survive a reopen, resent
-// events are skipped, a gap is refused whole, the schema is versioned, and a damaged store is
-// refused with a message that names the damage.
+// The journal's SQLite event store on real files: the store contract (store_contract.hpp),
+// and a damaged or torn file refused with a message that names the damage.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <unistd.h>
@@ -10,6 +9,7 @@
 #include <vector>
 
 #include "event_store.hpp"
+#include "store_contract.hpp"
 
 namespace slotmatch::journal {
 namespace {
@@ -32,41 +32,9 @@ class EventStore : public ::testing::Test {
         EXPECT_TRUE(store) << why;
         return store;
     }
-    static Event event(std::uint64_t seq) {
-        Event e;
-        e.seq = seq;
-        e.time = Instant{1'772'431'200 + static_cast<std::int64_t>(seq)};
-        e.kind = seq % 2 ? EventKind::booked : EventKind::cancelled;
-        e.channel = Channel::web;
-        e.actor = ActorText::from("1177-gateway");
-        e.unit = UnitIdx{static_cast<std::uint32_t>(seq % 3)};
-        e.resource = ResourceIdx{7};
-        e.booking = BookingId{seq * 10};
-        e.patient = PatientKey{191212121212};
-        e.after.slot = SlotId{static_cast<std::uint32_t>(seq)};
-        e.after.state = SlotState::booked;
-        e.reason = ReasonText::from("Ont i örat");
-        return e;
-    }
     static std::vector<Event> events(std::uint64_t first, std::uint64_t last) {
-        std::vector<Event> v;
-        for (std::uint64_t s = first; s <= last; ++s) v.push_back(event(s));
-        return v;
+        return contract::events(first, last);
     }
-    std::vector<Event> stored(SqliteStore& store) {
-        std::vector<Event> out;
-        std::string why;
-        EXPECT_TRUE(store.scan(
-            1,
-            [&](const Event& e) {
-                out.push_back(e);
-                return true;
-            },
-            why))
-            << why;
-        return out;
-    }
-
     // Scans everything; how many events it passed before it stopped.
     static bool scan_all(const SqliteStore& store, std::size_t& seen, std::string& why) {
         seen = 0;
@@ -89,74 +57,6 @@ class EventStore : public ::testing::Test {
     std::filesystem::path dir_;
     std::string path_;
 };
-
-TEST_F(EventStore, EventsSurviveAReopenInOrderWithTheirContent) {
-    {
-        auto store = open();
-        const auto r = store->append(events(1, 1000));
-        ASSERT_TRUE(r.ok) << r.error;
-        EXPECT_EQ(r.appended, 1000u);
-        EXPECT_EQ(r.committed_through, 1000u);
-    }
-    auto store = open();
-    EXPECT_EQ(store->last_seq(), 1000u);
-    const auto all = stored(*store);
-    ASSERT_EQ(all.size(), 1000u);
-    for (std::uint64_t i = 0; i < all.size(); ++i) {
-        const Event want = event(i + 1);
-        EXPECT_EQ(all[i].seq, want.seq);
-        EXPECT_EQ(all[i].kind, want.kind);
-        EXPECT_EQ(all[i].time, want.time);
-        EXPECT_EQ(all[i].booking, want.booking);
-        EXPECT_EQ(all[i].after.slot, want.after.slot);
-        EXPECT_EQ(all[i].reason.view(), "Ont i örat");
-        EXPECT_EQ(all[i].actor.view(), "1177-gateway");
-    }
-}
-
-TEST_F(EventStore, ResentEventsAreSkippedByTheirSequenceNumber) {
-    auto store = open();
-    ASSERT_TRUE(store->append(events(1, 10)).ok);
-    const auto r = store->append(events(5, 15));  // a resend after a lost acknowledgement
-    ASSERT_TRUE(r.ok) << r.error;
-    EXPECT_EQ(r.duplicates, 6u);
-    EXPECT_EQ(r.appended, 5u);
-    EXPECT_EQ(r.committed_through, 15u);
-    EXPECT_EQ(stored(*store).size(), 15u);
-}
-
-TEST_F(EventStore, AGapIsRefusedWholeAndNamesTheMissingNumber) {
-    auto store = open();
-    ASSERT_TRUE(store->append(events(1, 10)).ok);
-    auto batch = events(11, 20);
-    batch.erase(batch.begin() + 3);  // 14 is missing
-    const auto r = store->append(batch);
-    EXPECT_FALSE(r.ok);
-    EXPECT_EQ(r.gap_expected, 14u);
-    EXPECT_NE(r.error.find("expected 14"), std::string::npos) << r.error;
-    EXPECT_EQ(store->last_seq(), 10u);
-    EXPECT_EQ(stored(*store).size(), 10u);  // 11..13 were not kept either
-}
-
-TEST_F(EventStore, TheSchemaIsVersionedAndMigratedOnce) {
-    open();
-    auto store = open();  // a second open migrates nothing
-    EXPECT_EQ(store->version(), schema_version);
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
-    sqlite3_stmt* s = nullptr;
-    sqlite3_prepare_v2(db, "SELECT count(*) FROM schema_migrations", -1, &s, nullptr);
-    ASSERT_EQ(sqlite3_step(s), SQLITE_ROW);
-    EXPECT_EQ(sqlite3_column_int(s, 0), schema_version);
-    sqlite3_finalize(s);
-    sqlite3_exec(db, "INSERT INTO schema_migrations VALUES (99, 'later')", nullptr, nullptr,
-                 nullptr);
-    sqlite3_close(db);
-    store.reset();
-    std::string why;
-    EXPECT_FALSE(SqliteStore::open(path_, why));
-    EXPECT_NE(why.find("schema version 99"), std::string::npos) << why;
-}
 
 TEST_F(EventStore, AFileThatIsNotAStoreIsRefused) {
     std::ofstream(path_) << std::string(8192, 'x');
@@ -202,3 +102,29 @@ TEST_F(EventStore, ATruncatedStoreIsRefused) {
 
 }  // namespace
 }  // namespace slotmatch::journal
+
+namespace slotmatch::journal::contract {
+namespace {
+
+struct SqliteTraits {
+    static std::string fresh_address() {
+        static int n = 0;
+        const auto dir = std::filesystem::temp_directory_path() /
+                         ("slotmatch-contract-" + std::to_string(::getpid()));
+        std::filesystem::create_directories(dir);
+        const auto path = dir / ("store-" + std::to_string(++n) + ".sqlite");
+        std::filesystem::remove(path);
+        return "sqlite:" + path.string();
+    }
+    static void mark_newer_schema(const std::string& address) {
+        sqlite3* db = nullptr;
+        ASSERT_EQ(sqlite3_open(address.substr(7).c_str(), &db), SQLITE_OK);
+        sqlite3_exec(db, "INSERT INTO schema_migrations VALUES (99, 'later')", nullptr, nullptr,
+                     nullptr);
+        sqlite3_close(db);
+    }
+};
+INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, StoreContract, SqliteTraits);
+
+}  // namespace
+}  // namespace slotmatch::journal::contract

@@ -13,6 +13,7 @@ packages=(
   libzmq3-dev cppzmq-dev                # ZeroMQ transport (client <-> slotmatchd)
   libflatbuffers-dev flatbuffers-compiler flatbuffers-compiler-dev  # wire schema (flatc)
   libsqlite3-dev                        # the journal's event store
+  libpq-dev postgresql                  # the PostgreSQL store, and the tests' throwaway server
 )
 
 missing=()

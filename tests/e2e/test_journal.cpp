@@ -1,12 +1,16 @@
 // The embedded journal (slotmatchd --store sqlite:PATH) as a user runs it: a real server, real
 // ZeroMQ, a real SQLite file read back by the test while the server runs.
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
+#include <cstdlib>
+#include <fstream>
 #include <set>
 #include <slotmatch/patient.hpp>
 
 #include "e2e/server_process.hpp"
 #include "engine_fixture.hpp"
+#include "event_store.hpp"
 
 namespace slotmatch::testing {
 namespace {
@@ -48,6 +52,17 @@ class StoreReader {
     }
     sqlite3* db_ = nullptr;
 };
+
+// A slotmatch-journal process on `endpoint` (tcp://127.0.0.1:* for a free port).
+std::unique_ptr<client::ServerProcess> start_journal(const std::string& endpoint,
+                                                     const std::string& address) {
+    auto journal = std::make_unique<client::ServerProcess>();
+    std::string why;
+    EXPECT_TRUE(journal->start(SLOTMATCH_JOURNAL_PATH, {"--listen", endpoint, "--store", address},
+                               30, why, "slotmatch-journal: listening on "))
+        << why;
+    return journal;
+}
 
 class Journal : public ::testing::Test {
   protected:
@@ -110,6 +125,69 @@ class Journal : public ::testing::Test {
         const std::string out = server_->output();
         const auto at = out.find("slotmatchd: stopped after");
         return at == std::string::npos ? std::string() : out.substr(at);
+    }
+
+    // Every stored event, read back through the store's own contract (either backend).
+    std::vector<Event> stored_events(const std::string& address) {
+        std::string why;
+        auto store = journal::open_store(address, why);
+        EXPECT_TRUE(store) << why;
+        std::vector<Event> out;
+        if (store) {
+            EXPECT_TRUE(store->scan(
+                1,
+                [&](const Event& e) {
+                    out.push_back(e);
+                    return true;
+                },
+                why))
+                << why;
+        }
+        return out;
+    }
+
+    void kill_nine_scenario(const std::string& address) {
+        auto journal = start_journal("tcp://127.0.0.1:*", address);
+        ASSERT_FALSE(journal->endpoint().empty());
+        const std::string at = journal->endpoint();
+        server_ = std::make_unique<ServerProcess>(
+            std::vector<std::string>{"--config", config_, "--clock", clock_flag, "--journal", at});
+        ASSERT_FALSE(server_->endpoint().empty()) << server_->output();
+        connection_ = std::make_unique<client::Connection>(server_->endpoint());
+        const auto slots = free_slots(200);
+        ASSERT_EQ(slots.size(), 200u);
+        std::set<std::uint64_t> bookings;
+        for (int n = 0; n < 100; ++n) send_book(slots[static_cast<std::size_t>(n)], n);
+        for (int n = 0; n < 100; ++n) {
+            auto reply = connection_->receive(timeout_ms);
+            ASSERT_TRUE(reply);
+            bookings.insert(booked_id(*reply));
+        }
+        ASSERT_EQ(::kill(journal->pid(), SIGKILL), 0);
+        journal->stop();  // reaps it
+        for (int n = 100; n < 200; ++n) send_book(slots[static_cast<std::size_t>(n)], n);
+        // Persisted: nothing of the second hundred is acknowledged while the journal is down.
+        EXPECT_FALSE(connection_->receive(300)) << "acknowledged while the journal was down";
+        journal = start_journal(at, address);
+        ASSERT_FALSE(journal->endpoint().empty());
+        for (int n = 100; n < 200; ++n) {
+            auto reply = connection_->receive(timeout_ms);
+            ASSERT_TRUE(reply) << "no reply after the journal came back";
+            bookings.insert(booked_id(*reply));
+        }
+        EXPECT_EQ(bookings.size(), 200u);
+        EXPECT_EQ(bookings.count(0), 0u);
+        const auto [published, committed] = events();
+        EXPECT_EQ(published, 200u);
+        EXPECT_EQ(committed, 200u);
+        const auto stored = stored_events(address);
+        ASSERT_EQ(stored.size(), 200u);  // once each
+        std::set<std::uint64_t> stored_bookings;
+        for (std::size_t i = 0; i < stored.size(); ++i) {
+            EXPECT_EQ(stored[i].seq, i + 1);  // no gap
+            stored_bookings.insert(stored[i].booking.value);
+        }
+        EXPECT_EQ(stored_bookings, bookings);
     }
 
     std::string config_;
@@ -198,61 +276,28 @@ TEST_F(Journal, ADamagedStoreIsRefusedAtStart) {
     EXPECT_NE(server.output().find("not a slotmatch store"), std::string::npos) << server.output();
 }
 
-// A slotmatch-journal process on `endpoint` (tcp://127.0.0.1:* for a free port).
-std::unique_ptr<client::ServerProcess> start_journal(const std::string& endpoint,
-                                                     const std::string& store) {
-    auto journal = std::make_unique<client::ServerProcess>();
-    std::string why;
-    EXPECT_TRUE(journal->start(SLOTMATCH_JOURNAL_PATH,
-                               {"--listen", endpoint, "--store", "sqlite:" + store}, 30, why,
-                               "slotmatch-journal: listening on "))
-        << why;
-    return journal;
-}
-
 // The sidecar: slotmatchd --journal sends its events to a slotmatch-journal process. The
 // journal is killed with SIGKILL while bookings keep coming, then restarted on the same store:
 // slotmatchd resends what was not acknowledged, the journal skips what it has, and in the end
 // the store holds every event exactly once; in persisted mode no booking was acknowledged
 // before it was durable.
 TEST_F(Journal, KillNineOfTheJournalLosesAndDuplicatesNothing) {
-    auto journal = start_journal("tcp://127.0.0.1:*", store_);
-    ASSERT_FALSE(journal->endpoint().empty());
-    const std::string at = journal->endpoint();
-    server_ = std::make_unique<ServerProcess>(
-        std::vector<std::string>{"--config", config_, "--clock", clock_flag, "--journal", at});
-    ASSERT_FALSE(server_->endpoint().empty()) << server_->output();
-    connection_ = std::make_unique<client::Connection>(server_->endpoint());
-    const auto slots = free_slots(200);
-    ASSERT_EQ(slots.size(), 200u);
-    std::set<std::uint64_t> bookings;
-    for (int n = 0; n < 100; ++n) send_book(slots[static_cast<std::size_t>(n)], n);
-    for (int n = 0; n < 100; ++n) {
-        auto reply = connection_->receive(timeout_ms);
-        ASSERT_TRUE(reply);
-        bookings.insert(booked_id(*reply));
-    }
-    ASSERT_EQ(::kill(journal->pid(), SIGKILL), 0);
-    journal->stop();  // reaps it
-    for (int n = 100; n < 200; ++n) send_book(slots[static_cast<std::size_t>(n)], n);
-    // Persisted: nothing of the second hundred is acknowledged while the journal is down.
-    EXPECT_FALSE(connection_->receive(300)) << "acknowledged while the journal was down";
-    journal = start_journal(at, store_);
-    ASSERT_FALSE(journal->endpoint().empty());
-    for (int n = 100; n < 200; ++n) {
-        auto reply = connection_->receive(timeout_ms);
-        ASSERT_TRUE(reply) << "no reply after the journal came back";
-        bookings.insert(booked_id(*reply));
-    }
-    EXPECT_EQ(bookings.size(), 200u);
-    EXPECT_EQ(bookings.count(0), 0u);
-    const auto [published, committed] = events();
-    EXPECT_EQ(published, 200u);
-    EXPECT_EQ(committed, 200u);
-    StoreReader store(store_);
-    EXPECT_EQ(store.count(), 200);                         // once each
-    EXPECT_EQ(store.count("seq BETWEEN 1 AND 200"), 200);  // no gap
-    for (std::uint64_t b : bookings) EXPECT_TRUE(store.has_booking(b)) << b;
+    kill_nine_scenario("sqlite:" + store_);
+}
+
+// The same on PostgreSQL (a throwaway server; ctest runs this with the "postgresql" fixture).
+TEST_F(Journal, KillNineOfTheJournalLosesAndDuplicatesNothingOnPostgresql) {
+    const char* file = std::getenv("SLOTMATCH_PG_URL_FILE");
+    if (file == nullptr)
+        GTEST_SKIP() << "no throwaway PostgreSQL (run by ctest's Journal.Postgresql)";
+    std::string admin;
+    std::getline(std::ifstream(file), admin);
+    const std::string name = "journal_" + std::to_string(::getpid());
+    PGconn* db = PQconnectdb(admin.c_str());
+    ASSERT_EQ(PQstatus(db), CONNECTION_OK) << PQerrorMessage(db);
+    PQclear(PQexec(db, ("CREATE DATABASE " + name).c_str()));
+    PQfinish(db);
+    kill_nine_scenario(admin.substr(0, admin.rfind('/') + 1) + name);
 }
 
 // Back-pressure: the journal is stopped (SIGSTOP) while staff book in batches. Once its buffer
@@ -260,7 +305,7 @@ TEST_F(Journal, KillNineOfTheJournalLosesAndDuplicatesNothing) {
 // OVERLOADED and change nothing, while finds go on. When the journal resumes, the backlog
 // drains: every booking that was accepted is in the store, once.
 TEST_F(Journal, AStalledJournalRefusesChangesWithOverloadedThenCatchesUp) {
-    auto journal = start_journal("tcp://127.0.0.1:*", store_);
+    auto journal = start_journal("tcp://127.0.0.1:*", "sqlite:" + store_);
     ASSERT_FALSE(journal->endpoint().empty());
     server_ = std::make_unique<ServerProcess>(std::vector<std::string>{
         "--config", config_, "--clock", clock_flag, "--journal", journal->endpoint(),

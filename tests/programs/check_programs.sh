@@ -92,7 +92,7 @@ case $case_name in
     grep -q -- '--store' "$out" || fail "--help does not name --store"
     "$bin/slotmatch-journal" --listen tcp://127.0.0.1:0 >"$out" 2>&1; rc=$?
     [[ $rc -eq 2 ]] || fail "no --store: exit $rc, want 2"
-    grep -q 'sqlite:PATH is required' "$out" || fail "no word on --store"
+    grep -q 'sqlite:PATH or postgresql://... is required' "$out" || fail "no word on --store"
     bad=$(mktemp)
     head -c 4096 /dev/urandom >"$bad"
     "$bin/slotmatch-journal" --listen tcp://127.0.0.1:0 --store "sqlite:$bad" >"$out" 2>&1; rc=$?

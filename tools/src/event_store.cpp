@@ -4,6 +4,8 @@
 
 #include <slotmatch/codec.hpp>
 
+#include "pg_store.hpp"
+
 namespace slotmatch::journal {
 
 namespace {
@@ -75,6 +77,17 @@ std::int64_t as_sql(std::uint64_t v) {
 }
 
 }  // namespace
+
+std::unique_ptr<EventStore> open_store(const std::string& address, std::string& why) {
+    if (address.rfind("sqlite:", 0) == 0 && address.size() > 7) {
+        return SqliteStore::open(address.substr(7), why);
+    }
+    if (address.rfind("postgresql://", 0) == 0 || address.rfind("postgres://", 0) == 0) {
+        return PgStore::open(address, why);
+    }
+    why = "a store is sqlite:PATH or postgresql://USER@HOST:PORT/DB, not " + address;
+    return nullptr;
+}
 
 std::unique_ptr<SqliteStore> SqliteStore::open(const std::string& path, std::string& why) {
     sqlite3* db = nullptr;
@@ -151,9 +164,28 @@ int SqliteStore::version() const {
     return static_cast<int>(query_int(db_, "SELECT max(version) FROM schema_migrations"));
 }
 
+std::optional<std::span<const Event>> new_events(std::span<const Event> events,
+                                                 std::uint64_t last_seq, AppendResult& r) {
+    r.committed_through = last_seq;
+    std::size_t skip = 0;
+    while (skip < events.size() && events[skip].seq <= last_seq) ++skip;
+    r.duplicates = skip;
+    std::uint64_t next = last_seq + 1;
+    for (std::size_t i = skip; i < events.size(); ++i, ++next) {
+        if (events[i].seq != next) {
+            r.gap_expected = next;
+            r.error = "gap in the event sequence: expected " + std::to_string(next) + ", got " +
+                      std::to_string(events[i].seq) + "; nothing of this batch was stored";
+            return std::nullopt;
+        }
+    }
+    return events.subspan(skip);
+}
+
 AppendResult SqliteStore::append(std::span<const Event> events) {
     AppendResult r;
-    r.committed_through = last_seq_;
+    const auto fresh = new_events(events, last_seq_, r);
+    if (!fresh) return r;
     std::string why;
     if (!exec(db_, "BEGIN IMMEDIATE", "starting a batch", why)) {
         r.error = why;
@@ -161,8 +193,6 @@ AppendResult SqliteStore::append(std::span<const Event> events) {
     }
     const auto fail = [&](std::string message) {
         sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-        r.appended = 0;
-        r.committed_through = last_seq_;
         r.error = std::move(message);
         return r;
     };
@@ -171,19 +201,8 @@ AppendResult SqliteStore::append(std::span<const Event> events) {
                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
     if (!insert) return fail(sqlite_error(db_, "preparing the insert"));
     flatbuffers::FlatBufferBuilder body(1024);
-    std::uint64_t next = last_seq_ + 1;
-    for (const Event& e : events) {
-        if (e.seq < next) {
-            ++r.duplicates;
-            continue;
-        }
-        if (e.seq > next) {
-            r.gap_expected = next;
-            return fail("gap in the event sequence: expected " + std::to_string(next) + ", got " +
-                        std::to_string(e.seq) + "; nothing of this batch was stored");
-        }
-        body.Clear();
-        body.Finish(codec::encode_event(body, e));
+    for (const Event& e : *fresh) {
+        encode_stored(body, e);
         sqlite3_stmt* s = insert.get();
         sqlite3_bind_int64(s, 1, as_sql(e.seq));
         sqlite3_bind_int64(s, 2, e.time.value);
@@ -198,14 +217,34 @@ AppendResult SqliteStore::append(std::span<const Event> events) {
             return fail(sqlite_error(db_, "storing event " + std::to_string(e.seq)));
         }
         sqlite3_reset(s);
-        ++next;
-        ++r.appended;
     }
     if (!exec(db_, "COMMIT", "committing a batch", why)) return fail(why);
-    last_seq_ = next - 1;
+    if (!fresh->empty()) last_seq_ = fresh->back().seq;
     r.ok = true;
+    r.appended = fresh->size();
     r.committed_through = last_seq_;
     return r;
+}
+
+void encode_stored(flatbuffers::FlatBufferBuilder& b, const Event& e) {
+    b.Clear();
+    b.Finish(codec::encode_event(b, e));
+}
+
+bool decode_stored(std::uint64_t seq, const std::uint8_t* data, std::size_t size, Event& out,
+                   std::string& why) {
+    flatbuffers::Verifier verifier(data, size, codec::reply_verify_depth_max);
+    if (data == nullptr || !verifier.VerifyBuffer<wire::Event>(nullptr)) {
+        why = "event " + std::to_string(seq) + " is damaged (it does not verify)";
+        return false;
+    }
+    out = codec::decode_event(*flatbuffers::GetRoot<wire::Event>(data));
+    if (out.seq != seq) {
+        why = "event " + std::to_string(seq) + " is damaged (it says it is event " +
+              std::to_string(out.seq) + ")";
+        return false;
+    }
+    return true;
 }
 
 bool SqliteStore::scan(std::uint64_t from, const std::function<bool(const Event&)>& visit,
@@ -221,17 +260,8 @@ bool SqliteStore::scan(std::uint64_t from, const std::function<bool(const Event&
         const auto seq = static_cast<std::uint64_t>(sqlite3_column_int64(select.get(), 0));
         const auto* data = static_cast<const std::uint8_t*>(sqlite3_column_blob(select.get(), 1));
         const auto size = static_cast<std::size_t>(sqlite3_column_bytes(select.get(), 1));
-        flatbuffers::Verifier verifier(data, size, codec::reply_verify_depth_max);
-        if (data == nullptr || !verifier.VerifyBuffer<wire::Event>(nullptr)) {
-            why = "event " + std::to_string(seq) + " is damaged (it does not verify)";
-            return false;
-        }
-        const Event e = codec::decode_event(*flatbuffers::GetRoot<wire::Event>(data));
-        if (e.seq != seq) {
-            why = "event " + std::to_string(seq) + " is damaged (it says it is event " +
-                  std::to_string(e.seq) + ")";
-            return false;
-        }
+        Event e;
+        if (!decode_stored(seq, data, size, e, why)) return false;
         if (!visit(e)) return true;
     }
     if (rc != SQLITE_DONE) {

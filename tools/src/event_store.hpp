@@ -11,9 +11,12 @@
 // is refused whole and reported, because an event would be missing for good.
 #pragma once
 
+#include <flatbuffers/flatbuffers.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <slotmatch/events.hpp>
 #include <span>
 #include <string>
@@ -33,24 +36,49 @@ struct AppendResult {
     std::string error;               // why not ok (a gap, a full disk, a damaged store)
 };
 
-class SqliteStore {
+// The contract of an event store, kept by SQLite (below) and PostgreSQL (pg_store.hpp).
+class EventStore {
+  public:
+    virtual ~EventStore() = default;
+    // Appends `events` (ascending sequence numbers) in one transaction.
+    virtual AppendResult append(std::span<const Event> events) = 0;
+    virtual std::uint64_t last_seq() const = 0;
+    virtual int version() const = 0;
+    // Every event with seq >= from, in order, until `visit` returns false. False with `why`
+    // when a stored event does not verify (the store is damaged) or cannot be read.
+    virtual bool scan(std::uint64_t from, const std::function<bool(const Event&)>& visit,
+                      std::string& why) const = 0;
+};
+
+// "sqlite:PATH" or a libpq URI "postgresql://..."; nothing, with the reason in `why`, when the
+// store cannot be opened, is damaged, or the address is neither.
+std::unique_ptr<EventStore> open_store(const std::string& address, std::string& why);
+
+// Shared by the stores. The events of a batch that are new, after the `duplicates` (at or
+// below last_seq) it skips; nothing, with the gap in `r`, when they do not continue from
+// last_seq exactly.
+std::optional<std::span<const Event>> new_events(std::span<const Event> events,
+                                                 std::uint64_t last_seq, AppendResult& r);
+// A stored event's body is the FlatBuffers wire::Event; decoding checks it against the
+// sequence number it is stored under.
+void encode_stored(flatbuffers::FlatBufferBuilder& b, const Event& e);
+bool decode_stored(std::uint64_t seq, const std::uint8_t* data, std::size_t size, Event& out,
+                   std::string& why);
+
+class SqliteStore final : public EventStore {
   public:
     // Opens (creating and migrating as needed) the store at `path`; nothing, with the reason
     // in `why`, when it cannot be opened or is damaged.
     static std::unique_ptr<SqliteStore> open(const std::string& path, std::string& why);
-    ~SqliteStore();
+    ~SqliteStore() override;
     SqliteStore(const SqliteStore&) = delete;
     SqliteStore& operator=(const SqliteStore&) = delete;
 
-    // Appends `events` (ascending sequence numbers) in one transaction.
-    AppendResult append(std::span<const Event> events);
-    std::uint64_t last_seq() const { return last_seq_; }
-    int version() const;
-
-    // Every event with seq >= from, in order, until `visit` returns false. False with `why`
-    // when a stored event does not verify (the store is damaged).
+    AppendResult append(std::span<const Event> events) override;
+    std::uint64_t last_seq() const override { return last_seq_; }
+    int version() const override;
     bool scan(std::uint64_t from, const std::function<bool(const Event&)>& visit,
-              std::string& why) const;
+              std::string& why) const override;
 
   private:
     explicit SqliteStore(sqlite3* db) : db_(db) {}

@@ -5,7 +5,7 @@
 
 namespace slotmatch::journal {
 
-EmbeddedJournal::EmbeddedJournal(std::unique_ptr<SqliteStore> store, zmq::context_t& ctx,
+EmbeddedJournal::EmbeddedJournal(std::unique_ptr<EventStore> store, zmq::context_t& ctx,
                                  std::string wake_endpoint, std::size_t capacity)
     : store_(std::move(store)),
       capacity_(capacity),

@@ -60,7 +60,7 @@ class EmbeddedJournal final : public Journal {
   public:
     // `wake_endpoint`: an inproc address the journal thread PUSHes a byte to after each commit,
     // so the front thread's poll wakes up (it binds the PULL side).
-    EmbeddedJournal(std::unique_ptr<SqliteStore> store, zmq::context_t& ctx,
+    EmbeddedJournal(std::unique_ptr<EventStore> store, zmq::context_t& ctx,
                     std::string wake_endpoint, std::size_t capacity);
     ~EmbeddedJournal() override { stop(); }
     void stop() override;
@@ -79,7 +79,7 @@ class EmbeddedJournal final : public Journal {
   private:
     void run();
 
-    std::unique_ptr<SqliteStore> store_;
+    std::unique_ptr<EventStore> store_;
     std::size_t capacity_;
     zmq::socket_t wake_;
     std::uint64_t first_seq_;

@@ -52,7 +52,7 @@ inline std::size_t event_lane_events(unsigned threads) {
 // Where events go: the embedded journal's store (--store), a slotmatch-journal process
 // (--journal), or neither (memory only).
 struct JournalConfig {
-    std::unique_ptr<journal::SqliteStore> store;
+    std::unique_ptr<journal::EventStore> store;
     std::string remote;                                           // the journal's endpoint
     std::size_t buffer_events = journal::pending_events_default;  // queued or unacknowledged
 };

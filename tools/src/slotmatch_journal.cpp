@@ -37,7 +37,7 @@ zmq::message_t ack(const journal::AppendResult& r, std::uint64_t committed) {
 
 // One request: [identity][EventBatch] -> [identity][JournalAck].
 // False when no message was waiting.
-bool serve_one(zmq::socket_t& router, journal::SqliteStore& store, std::uint64_t& batches) {
+bool serve_one(zmq::socket_t& router, journal::EventStore& store, std::uint64_t& batches) {
     zmq::message_t identity, body;
     if (!router.recv(identity, zmq::recv_flags::dontwait)) return false;
     if (!identity.more() || !router.recv(body, zmq::recv_flags::none)) return true;
@@ -76,7 +76,8 @@ int main(int argc, char** argv) {
     options.add_options()("help,h", "print this help and exit")(
         "listen", po::value<std::string>()->default_value("tcp://127.0.0.1:5556"),
         "ZeroMQ endpoint slotmatchd connects to (loopback; port * picks a free one)")(
-        "store", po::value<std::string>(), "sqlite:PATH — the event store (created if new)");
+        "store", po::value<std::string>(),
+        "sqlite:PATH or postgresql://USER@HOST:PORT/DB — the event store (created or migrated)");
     int exit_code = 0;
     const auto parsed = tools::parse_command_line(
         argc, argv, options, "slotmatch-journal",
@@ -84,15 +85,13 @@ int main(int argc, char** argv) {
         exit_code);
     if (!parsed) return exit_code;
     const auto& vm = *parsed;
-    if (!vm.count("store") || vm["store"].as<std::string>().rfind("sqlite:", 0) != 0 ||
-        vm["store"].as<std::string>().size() == 7) {
-        std::cerr << "slotmatch-journal: --store sqlite:PATH is required (postgresql:// is not "
-                     "in this build yet)\n";
+    if (!vm.count("store")) {
+        std::cerr << "slotmatch-journal: --store sqlite:PATH or postgresql://... is required\n";
         return 2;
     }
-    const std::string path = vm["store"].as<std::string>().substr(7);
+    const std::string path = vm["store"].as<std::string>();
     std::string why;
-    auto store = journal::SqliteStore::open(path, why);
+    auto store = journal::open_store(path, why);
     if (!store) {
         std::cerr << "slotmatch-journal: cannot use the store: " << why << '\n';
         return 1;

@@ -55,7 +55,8 @@ int main(int argc, char** argv) {
         "worker threads: 1 answers on the receiving thread; N > 1 routes each request to the "
         "worker that owns its slot's shard")(
         "store", po::value<std::string>(),
-        "sqlite:PATH — keep every event in this SQLite file (the embedded journal); without it "
+        "sqlite:PATH or postgresql://USER@HOST:PORT/DB — keep every event there (the embedded "
+        "journal); without it "
         "events stay in memory")(
         "journal", po::value<std::string>(),
         "ENDPOINT — send every event to a slotmatch-journal process there (DEALER to its "
@@ -102,12 +103,12 @@ int main(int argc, char** argv) {
     std::string store_path;
     if (vm.count("store")) {
         store_path = vm["store"].as<std::string>();
-        if (store_path.rfind("sqlite:", 0) != 0 || store_path.size() == 7) {
-            std::cerr << "slotmatchd: --store takes sqlite:PATH (postgresql:// is not in this "
-                         "build yet)\n";
+        if (!(store_path.rfind("sqlite:", 0) == 0 && store_path.size() > 7) &&
+            store_path.rfind("postgresql://", 0) != 0) {
+            std::cerr
+                << "slotmatchd: --store takes sqlite:PATH or postgresql://USER@HOST:PORT/DB\n";
             return 2;
         }
-        store_path.erase(0, 7);
     }
     if (vm.count("store") && vm.count("journal")) {
         std::cerr << "slotmatchd: give --store or --journal, not both\n";
@@ -150,10 +151,10 @@ int main(int argc, char** argv) {
         return 0;
     }
 
-    std::unique_ptr<journal::SqliteStore> store;
+    std::unique_ptr<journal::EventStore> store;
     if (!store_path.empty()) {
         std::string why;
-        store = journal::SqliteStore::open(store_path, why);
+        store = journal::open_store(store_path, why);
         if (!store) {
             std::cerr << "slotmatchd: cannot use the store: " << why << '\n';
             return 1;

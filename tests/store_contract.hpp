@@ -1,0 +1,137 @@
+// The event store's contract, one typed suite for every backend (SQLite in slotmatch_tests,
+// PostgreSQL in slotmatch_pg_tests): order and content survive a reopen, resent events are
+// skipped, a gap is refused whole, the schema is versioned and a newer one refused.
+// A backend's Traits give: std::string fresh_address() (an empty store of its own) and
+// void mark_newer_schema(const std::string& address) (as a later slotmatch would leave it).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "event_store.hpp"
+
+namespace slotmatch::journal::contract {
+
+inline Event event(std::uint64_t seq) {
+    Event e;
+    e.seq = seq;
+    e.time = Instant{1'772'431'200 + static_cast<std::int64_t>(seq)};
+    e.kind = seq % 2 ? EventKind::booked : EventKind::cancelled;
+    e.channel = Channel::web;
+    e.actor = ActorText::from("1177-gateway");
+    e.unit = UnitIdx{static_cast<std::uint32_t>(seq % 3)};
+    e.resource = ResourceIdx{7};
+    e.booking = BookingId{seq * 10};
+    e.patient = PatientKey{191212121212};
+    e.after.slot = SlotId{static_cast<std::uint32_t>(seq)};
+    e.after.state = SlotState::booked;
+    e.reason = ReasonText::from("Ont i örat");
+    return e;
+}
+
+inline std::vector<Event> events(std::uint64_t first, std::uint64_t last) {
+    std::vector<Event> v;
+    for (std::uint64_t s = first; s <= last; ++s) v.push_back(event(s));
+    return v;
+}
+
+template <typename Traits>
+class StoreContract : public ::testing::Test {
+  protected:
+    void SetUp() override { address_ = Traits::fresh_address(); }
+    std::unique_ptr<EventStore> open() {
+        std::string why;
+        auto store = open_store(address_, why);
+        EXPECT_TRUE(store) << why;
+        return store;
+    }
+    std::vector<Event> stored(EventStore& store) {
+        std::vector<Event> out;
+        std::string why;
+        EXPECT_TRUE(store.scan(
+            1,
+            [&](const Event& e) {
+                out.push_back(e);
+                return true;
+            },
+            why))
+            << why;
+        return out;
+    }
+    std::string address_;
+};
+
+TYPED_TEST_SUITE_P(StoreContract);
+
+TYPED_TEST_P(StoreContract, EventsSurviveAReopenInOrderWithTheirContent) {
+    {
+        auto store = this->open();
+        ASSERT_TRUE(store);
+        const auto r = store->append(events(1, 3000));
+        ASSERT_TRUE(r.ok) << r.error;
+        EXPECT_EQ(r.appended, 3000u);
+        EXPECT_EQ(r.committed_through, 3000u);
+    }
+    auto store = this->open();
+    ASSERT_TRUE(store);
+    EXPECT_EQ(store->last_seq(), 3000u);
+    const auto all = this->stored(*store);
+    ASSERT_EQ(all.size(), 3000u);
+    for (std::uint64_t i = 0; i < all.size(); ++i) {
+        const Event want = event(i + 1);
+        EXPECT_EQ(all[i].seq, want.seq);
+        EXPECT_EQ(all[i].kind, want.kind);
+        EXPECT_EQ(all[i].time, want.time);
+        EXPECT_EQ(all[i].booking, want.booking);
+        EXPECT_EQ(all[i].after.slot, want.after.slot);
+        EXPECT_EQ(all[i].reason.view(), "Ont i örat");
+        EXPECT_EQ(all[i].actor.view(), "1177-gateway");
+    }
+}
+
+TYPED_TEST_P(StoreContract, ResentEventsAreSkippedByTheirSequenceNumber) {
+    auto store = this->open();
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->append(events(1, 10)).ok);
+    const auto r = store->append(events(5, 15));  // a resend after a lost acknowledgement
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.duplicates, 6u);
+    EXPECT_EQ(r.appended, 5u);
+    EXPECT_EQ(r.committed_through, 15u);
+    EXPECT_EQ(this->stored(*store).size(), 15u);
+}
+
+TYPED_TEST_P(StoreContract, AGapIsRefusedWholeAndNamesTheMissingNumber) {
+    auto store = this->open();
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->append(events(1, 10)).ok);
+    auto batch = events(11, 20);
+    batch.erase(batch.begin() + 3);  // 14 is missing
+    const auto r = store->append(batch);
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.gap_expected, 14u);
+    EXPECT_NE(r.error.find("expected 14"), std::string::npos) << r.error;
+    EXPECT_EQ(store->last_seq(), 10u);
+    EXPECT_EQ(this->stored(*store).size(), 10u);  // 11..13 were not kept either
+}
+
+TYPED_TEST_P(StoreContract, TheSchemaIsVersionedAndANewerOneIsRefused) {
+    this->open();
+    {
+        auto store = this->open();  // a second open migrates nothing
+        ASSERT_TRUE(store);
+        EXPECT_EQ(store->version(), schema_version);
+    }
+    TypeParam::mark_newer_schema(this->address_);
+    std::string why;
+    EXPECT_FALSE(open_store(this->address_, why));
+    EXPECT_NE(why.find("schema version 99"), std::string::npos) << why;
+}
+
+REGISTER_TYPED_TEST_SUITE_P(StoreContract, EventsSurviveAReopenInOrderWithTheirContent,
+                            ResentEventsAreSkippedByTheirSequenceNumber,
+                            AGapIsRefusedWholeAndNamesTheMissingNumber,
+                            TheSchemaIsVersionedAndANewerOneIsRefused);
+
+}  // namespace slotmatch::journal::contract

@@ -1,0 +1,230 @@
+#include "pg_store.hpp"
+
+#include <endian.h>
+#include <libpq-fe.h>
+
+#include <cstring>
+#include <vector>
+
+namespace slotmatch::journal {
+
+namespace {
+
+constexpr const char* migrations[] = {
+    // 1: the event log (see event_store.cpp for why it has no secondary index yet).
+    "CREATE TABLE events ("
+    "  seq BIGINT PRIMARY KEY,"
+    "  time BIGINT NOT NULL,"
+    "  kind SMALLINT NOT NULL,"
+    "  channel SMALLINT NOT NULL,"
+    "  unit INTEGER NOT NULL,"
+    "  patient BIGINT NOT NULL,"
+    "  booking BIGINT NOT NULL,"
+    "  body BYTEA NOT NULL);",
+};
+static_assert(std::size(migrations) == schema_version, "one migration per schema version");
+
+// Rows per INSERT statement: 8 parameters each, within libpq's 65,535.
+constexpr std::size_t rows_per_insert = 1000;
+constexpr std::size_t scan_rows_per_query = 10'000;
+
+// A result that clears itself.
+class Result {
+  public:
+    explicit Result(PGresult* r) : r_(r) {}
+    ~Result() { PQclear(r_); }
+    Result(const Result&) = delete;
+    Result& operator=(const Result&) = delete;
+    PGresult* get() const { return r_; }
+    bool ok() const {
+        const auto s = PQresultStatus(r_);
+        return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
+    }
+
+  private:
+    PGresult* r_;
+};
+
+std::string pg_error(pg_conn* db, const std::string& doing) {
+    std::string why = doing + ": " + PQerrorMessage(db);
+    while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+    if (why.find("No space left") != std::string::npos) why += " (the disk is full)";
+    return why;
+}
+
+bool exec(pg_conn* db, const std::string& sql, const std::string& doing, std::string& why) {
+    Result r(PQexec(db, sql.c_str()));
+    if (r.ok()) return true;
+    why = pg_error(db, doing);
+    return false;
+}
+
+std::int64_t query_int(pg_conn* db, const char* sql) {
+    Result r(PQexec(db, sql));
+    if (!r.ok() || PQntuples(r.get()) != 1 || PQgetisnull(r.get(), 0, 0)) return 0;
+    return std::stoll(PQgetvalue(r.get(), 0, 0));
+}
+
+std::uint64_t binary_int8(const char* p) {
+    std::uint64_t v = 0;
+    std::memcpy(&v, p, sizeof v);
+    return be64toh(v);
+}
+
+}  // namespace
+
+std::unique_ptr<PgStore> PgStore::open(const std::string& uri, std::string& why) {
+    pg_conn* db = PQconnectdb(uri.c_str());
+    if (db == nullptr || PQstatus(db) != CONNECTION_OK) {
+        why = pg_error(db, "cannot connect to " + uri);
+        PQfinish(db);
+        return nullptr;
+    }
+    std::unique_ptr<PgStore> store(new PgStore(db));
+    // A commit returns once the server has it on disk (the persisted mode's promise).
+    if (!exec(db, "SET synchronous_commit = on", "setting synchronous_commit", why) ||
+        !store->migrate(why)) {
+        why = uri + ": " + why;
+        return nullptr;
+    }
+    store->last_seq_ =
+        static_cast<std::uint64_t>(query_int(db, "SELECT COALESCE(max(seq), 0) FROM events"));
+    return store;
+}
+
+PgStore::~PgStore() {
+    PQfinish(db_);
+}
+
+bool PgStore::migrate(std::string& why) {
+    if (!exec(db_,
+              "CREATE TABLE IF NOT EXISTS schema_migrations ("
+              "version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+              "creating schema_migrations", why)) {
+        return false;
+    }
+    const int at = version();
+    if (at > schema_version) {
+        why = "the store has schema version " + std::to_string(at) + ", newer than this " +
+              "slotmatch (" + std::to_string(schema_version) + ")";
+        return false;
+    }
+    for (int v = at; v < schema_version; ++v) {
+        const std::string sql = std::string("BEGIN;") + migrations[v] +
+                                "INSERT INTO schema_migrations (version) VALUES (" +
+                                std::to_string(v + 1) + ");COMMIT;";
+        if (!exec(db_, sql, "migrating to schema " + std::to_string(v + 1), why)) {
+            exec(db_, "ROLLBACK", "", why);
+            return false;
+        }
+    }
+    return true;
+}
+
+int PgStore::version() const {
+    return static_cast<int>(
+        query_int(db_, "SELECT COALESCE(max(version), 0) FROM schema_migrations"));
+}
+
+AppendResult PgStore::append(std::span<const Event> events) {
+    AppendResult r;
+    const auto fresh = new_events(events, last_seq_, r);
+    if (!fresh) return r;
+    std::string why;
+    if (!exec(db_, "BEGIN", "starting a batch", why)) {
+        r.error = why;
+        return r;
+    }
+    flatbuffers::FlatBufferBuilder b(1024);
+    std::vector<std::string> text;    // the integer parameters, as text
+    std::vector<std::string> bodies;  // the bodies, binary
+    std::vector<const char*> values;
+    std::vector<int> lengths, formats;
+    for (std::size_t first = 0; first < fresh->size(); first += rows_per_insert) {
+        const std::size_t n = std::min(rows_per_insert, fresh->size() - first);
+        std::string sql =
+            "INSERT INTO events (seq, time, kind, channel, unit, patient, booking, body) VALUES ";
+        text.clear();
+        bodies.clear();
+        text.reserve(7 * n);
+        bodies.reserve(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            const Event& e = (*fresh)[first + i];
+            const std::size_t p = 8 * i;
+            sql += (i ? ",(" : "(");
+            for (int k = 1; k <= 8; ++k) {
+                sql += "$" + std::to_string(p + static_cast<std::size_t>(k)) + (k < 8 ? "," : ")");
+            }
+            text.push_back(std::to_string(e.seq));
+            text.push_back(std::to_string(e.time.value));
+            text.push_back(std::to_string(static_cast<int>(e.kind)));
+            text.push_back(std::to_string(static_cast<int>(e.channel)));
+            text.push_back(std::to_string(e.unit.value));
+            text.push_back(std::to_string(e.patient.value));
+            text.push_back(std::to_string(e.booking.value));
+            encode_stored(b, e);
+            bodies.emplace_back(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
+        }
+        values.clear();
+        lengths.clear();
+        formats.clear();
+        for (std::size_t i = 0; i < n; ++i) {
+            for (int k = 0; k < 7; ++k) {
+                values.push_back(text[7 * i + static_cast<std::size_t>(k)].c_str());
+                lengths.push_back(0);
+                formats.push_back(0);
+            }
+            values.push_back(bodies[i].data());
+            lengths.push_back(static_cast<int>(bodies[i].size()));
+            formats.push_back(1);
+        }
+        Result ins(PQexecParams(db_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                                values.data(), lengths.data(), formats.data(), 0));
+        if (!ins.ok()) {
+            r.error = pg_error(db_, "storing events " + std::to_string((*fresh)[first].seq) + ".." +
+                                        std::to_string((*fresh)[first + n - 1].seq));
+            exec(db_, "ROLLBACK", "", why);
+            return r;
+        }
+    }
+    if (!exec(db_, "COMMIT", "committing a batch", why)) {
+        r.error = why;
+        return r;
+    }
+    if (!fresh->empty()) last_seq_ = fresh->back().seq;
+    r.ok = true;
+    r.appended = fresh->size();
+    r.committed_through = last_seq_;
+    return r;
+}
+
+bool PgStore::scan(std::uint64_t from, const std::function<bool(const Event&)>& visit,
+                   std::string& why) const {
+    std::uint64_t next = from;
+    for (;;) {
+        const std::string start = std::to_string(next);
+        const std::string limit = std::to_string(scan_rows_per_query);
+        const char* params[] = {start.c_str(), limit.c_str()};
+        Result rows(PQexecParams(db_,
+                                 "SELECT seq, body FROM events WHERE seq >= $1 ORDER BY seq "
+                                 "LIMIT $2",
+                                 2, nullptr, params, nullptr, nullptr, 1));
+        if (!rows.ok()) {
+            why = pg_error(db_, "reading events");
+            return false;
+        }
+        const int n = PQntuples(rows.get());
+        for (int i = 0; i < n; ++i) {
+            const std::uint64_t seq = binary_int8(PQgetvalue(rows.get(), i, 0));
+            const auto* data = reinterpret_cast<const std::uint8_t*>(PQgetvalue(rows.get(), i, 1));
+            const auto size = static_cast<std::size_t>(PQgetlength(rows.get(), i, 1));
+            Event e;
+            if (!decode_stored(seq, data, size, e, why)) return false;
+            if (!visit(e)) return true;
+            next = seq + 1;
+        }
+        if (static_cast<std::size_t>(n) < scan_rows_per_query) return true;
+    }
+}
+
+}  // namespace slotmatch::journal

@@ -1,0 +1,35 @@
+// The journal's event store in PostgreSQL (libpq): the same contract as the SQLite store
+// (event_store.hpp) on a server, with synchronous_commit=on so a committed batch is on the
+// server's disk, one transaction per batch written as multi-row INSERTs, and the same
+// versioned migrations.
+#pragma once
+
+#include "event_store.hpp"
+
+struct pg_conn;
+
+namespace slotmatch::journal {
+
+class PgStore final : public EventStore {
+  public:
+    // `uri`: a libpq connection URI (postgresql://user@host:port/db).
+    static std::unique_ptr<PgStore> open(const std::string& uri, std::string& why);
+    ~PgStore() override;
+    PgStore(const PgStore&) = delete;
+    PgStore& operator=(const PgStore&) = delete;
+
+    AppendResult append(std::span<const Event> events) override;
+    std::uint64_t last_seq() const override { return last_seq_; }
+    int version() const override;
+    bool scan(std::uint64_t from, const std::function<bool(const Event&)>& visit,
+              std::string& why) const override;
+
+  private:
+    explicit PgStore(pg_conn* db) : db_(db) {}
+    bool migrate(std::string& why);
+
+    pg_conn* db_;
+    std::uint64_t last_seq_ = 0;
+};
+
+}  // namespace slotmatch::journal
