@@ -193,6 +193,9 @@ AppendResult SqliteStore::append(std::span<const Event> events) {
     }
     const auto fail = [&](std::string message) {
         sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+        // What is durable is what the file says (a failed COMMIT may still have landed).
+        last_seq_ = static_cast<std::uint64_t>(query_int(db_, "SELECT max(seq) FROM events"));
+        r.committed_through = last_seq_;
         r.error = std::move(message);
         return r;
     };

@@ -57,7 +57,7 @@ void EmbeddedJournal::run() {
         {
             std::unique_lock lock(mutex_);
             ready_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
-            if (pending_.empty() || failures_while_stopping > 3) return;
+            if (pending_.empty() || failures_while_stopping > 1) return;
             const std::size_t n = std::min(pending_.size(), commit_events_max);
             batch.assign(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
         }
@@ -106,6 +106,10 @@ std::unique_ptr<RemoteJournal> RemoteJournal::connect(zmq::context_t& ctx,
                                                       std::size_t capacity, std::string& why) {
     zmq::socket_t socket(ctx, zmq::socket_type::dealer);
     socket.set(zmq::sockopt::linger, 0);
+    // Nothing queues for a journal that is not connected, and little for one that is slow:
+    // unsent batches stay in the unacknowledged buffer (bounded), not in ZeroMQ's pipe.
+    socket.set(zmq::sockopt::immediate, 1);
+    socket.set(zmq::sockopt::sndhwm, link_batches_in_flight_max);
     try {
         socket.connect(endpoint);
     } catch (const zmq::error_t& e) {
@@ -113,10 +117,18 @@ std::unique_ptr<RemoteJournal> RemoteJournal::connect(zmq::context_t& ctx,
         return nullptr;
     }
     flatbuffers::FlatBufferBuilder b;
-    (void)socket.send(encode_batch(b, {}), zmq::send_flags::dontwait);  // the hello
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(hello_timeout_ms);
+    // The hello: with ZMQ_IMMEDIATE it can leave only once the connection is up.
+    while (!socket.send(encode_batch(b, {}), zmq::send_flags::dontwait) &&
+           std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
     zmq::message_t m;
-    if (zmq::poll(&item, 1, std::chrono::milliseconds(hello_timeout_ms)) == 0 ||
+    if (left.count() <= 0 || zmq::poll(&item, 1, left) == 0 ||
         !socket.recv(m, zmq::recv_flags::dontwait)) {
         why = "no journal answered at " + endpoint + " within " + std::to_string(hello_timeout_ms) +
               " ms (is slotmatch-journal running?)";
@@ -186,6 +198,7 @@ void RemoteJournal::stop() {
 // Sends the next batch of events that have not been sent; false when there is none (or the
 // link is full for now).
 bool RemoteJournal::send_new(zmq::socket_t& socket, flatbuffers::FlatBufferBuilder& b) {
+    if (std::chrono::steady_clock::now() < resume_at_) return false;  // pausing after a refusal
     std::vector<Event> batch;
     {
         std::lock_guard lock(mutex_);
@@ -219,8 +232,13 @@ bool RemoteJournal::on_ack(const zmq::message_t& m) {
             error_.clear();
         }
     }
-    if (ack->error()) failed_.fetch_add(1, std::memory_order_relaxed);
-    if (ack->gap_expected() != 0) sent_through_ = ack->gap_expected() - 1;  // resend from there
+    if (ack->error()) {
+        // Refused (a gap, a failed commit): everything after what the journal has is sent
+        // again, after a pause, so a journal that keeps refusing is not flooded.
+        failed_.fetch_add(1, std::memory_order_relaxed);
+        sent_through_ = std::max(through, committed_.load(std::memory_order_relaxed));
+        resume_at_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(retry_pause_ms);
+    }
     if (through > committed_.load(std::memory_order_relaxed)) {
         committed_.store(through, std::memory_order_release);
     }
@@ -264,7 +282,7 @@ void RemoteJournal::run(zmq::socket_t socket, zmq::socket_t poked) {
         }
         if (stopping_.load(std::memory_order_relaxed)) {
             if (stop_deadline == std::chrono::steady_clock::time_point{}) {
-                stop_deadline = now + std::chrono::seconds(5);
+                stop_deadline = now + std::chrono::seconds(2);
             }
             if (!waiting || now > stop_deadline) return;
         }

@@ -14,6 +14,7 @@
 #include <flatbuffers/flatbuffers.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -99,6 +100,7 @@ class EmbeddedJournal final : public Journal {
 // when no acknowledgement has come for resend_after_ms (the journal restarted, the link
 // dropped) or the journal reports a gap. The journal skips what it already has.
 inline constexpr int resend_after_ms = 1000;
+inline constexpr int link_batches_in_flight_max = 16;  // DEALER send high-water mark
 inline constexpr int hello_timeout_ms = 5000;
 
 class RemoteJournal final : public Journal {
@@ -128,6 +130,7 @@ class RemoteJournal final : public Journal {
     bool send_new(zmq::socket_t& socket, flatbuffers::FlatBufferBuilder& b);
 
     std::uint64_t sent_through_ = 0;  // the journal thread's: the last event sent
+    std::chrono::steady_clock::time_point resume_at_{};  // the journal thread's
 
     zmq::context_t& ctx_;
     std::size_t capacity_;

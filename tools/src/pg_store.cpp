@@ -73,7 +73,13 @@ std::uint64_t binary_int8(const char* p) {
 
 }  // namespace
 
-std::unique_ptr<PgStore> PgStore::open(const std::string& uri, std::string& why) {
+std::unique_ptr<PgStore> PgStore::open(const std::string& given, std::string& why) {
+    // A server that does not answer must not hang the journal (or a stop) for ever.
+    std::string uri = given;
+    if (uri.find("connect_timeout=") == std::string::npos) {
+        uri += (uri.find('?') == std::string::npos ? "?" : "&");
+        uri += "connect_timeout=10&keepalives=1";
+    }
     pg_conn* db = PQconnectdb(uri.c_str());
     if (db == nullptr || PQstatus(db) != CONNECTION_OK) {
         why = pg_error(db, "cannot connect to " + uri);
@@ -82,7 +88,8 @@ std::unique_ptr<PgStore> PgStore::open(const std::string& uri, std::string& why)
     }
     std::unique_ptr<PgStore> store(new PgStore(db));
     // A commit returns once the server has it on disk (the persisted mode's promise).
-    if (!exec(db, "SET synchronous_commit = on", "setting synchronous_commit", why) ||
+    if (!exec(db, "SET synchronous_commit = on; SET statement_timeout = '30s'",
+              "setting synchronous_commit", why) ||
         !store->migrate(why)) {
         why = uri + ": " + why;
         return nullptr;
@@ -128,6 +135,18 @@ int PgStore::version() const {
 
 AppendResult PgStore::append(std::span<const Event> events) {
     AppendResult r;
+    if (PQstatus(db_) != CONNECTION_OK) {  // the server went away: try once to come back
+        PQreset(db_);
+        std::string ignored;
+        if (PQstatus(db_) != CONNECTION_OK ||
+            !exec(db_, "SET synchronous_commit = on; SET statement_timeout = '30s'", "", ignored)) {
+            r.committed_through = last_seq_;
+            r.error = pg_error(db_, "reconnecting to the store");
+            return r;
+        }
+        last_seq_ =
+            static_cast<std::uint64_t>(query_int(db_, "SELECT COALESCE(max(seq), 0) FROM events"));
+    }
     const auto fresh = new_events(events, last_seq_, r);
     if (!fresh) return r;
     std::string why;
@@ -193,6 +212,13 @@ AppendResult PgStore::append(std::span<const Event> events) {
     }
     if (!exec(db_, "COMMIT", "committing a batch", why)) {
         r.error = why;
+        // A COMMIT whose answer was lost may have landed: what is durable is what the server
+        // says, read again when the connection is back.
+        if (PQstatus(db_) == CONNECTION_OK) {
+            last_seq_ = static_cast<std::uint64_t>(
+                query_int(db_, "SELECT COALESCE(max(seq), 0) FROM events"));
+        }
+        r.committed_through = last_seq_;
         return r;
     }
     if (!fresh->empty()) last_seq_ = fresh->back().seq;

@@ -38,7 +38,7 @@ constexpr std::size_t at_workers_max = 4096;
 constexpr int worker_queue_messages_max = static_cast<int>(at_workers_max);
 // Stopping: at most this long to answer what has arrived, and again for the workers to finish
 // (with the socket's linger, within the 10 s a supervisor such as ServerProcess waits).
-constexpr auto shutdown_wait = std::chrono::seconds(3);
+constexpr auto shutdown_wait = std::chrono::seconds(2);
 // While stopping, how long a quiet socket is watched before it counts as drained (ZeroMQ's
 // I/O thread may still be moving requests from TCP into the queue).
 constexpr auto drain_quiet = std::chrono::milliseconds(200);
@@ -239,6 +239,7 @@ class Front {
     std::deque<Held> held_;
     std::uint64_t drained_through_ = 0;  // the highest sequence number drained so far
     bool lanes_empty_ = true;            // the last drain took everything there was
+    Clock::time_point last_journal_report_{};
 };
 
 int Front::run(const std::atomic<bool>& stop,
@@ -309,14 +310,27 @@ int Front::run(const std::atomic<bool>& stop,
     }
     stop_workers();
     drain_events();
-    // The replies that wait for the journal leave once it has committed their events.
-    while (!held_.empty() && Clock::now() < deadline + shutdown_wait) {
-        wait_for_input(std::chrono::milliseconds(50));
+    // Every event still in the engine's rings goes to the journal, and the replies that wait
+    // for it leave once it has committed their events; the router is no longer read, so the
+    // wait is a sleep, not a poll.
+    const auto journal_deadline = Clock::now() + shutdown_wait;
+    while (journal_ && (!held_.empty() || !lanes_empty_) && Clock::now() < journal_deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
         drain_events();
     }
     if (journal_) {
-        journal_->stop();  // commits what is still queued
+        if (!lanes_empty_) {
+            std::cerr << "slotmatchd: stopping with events the journal had no room for; they are "
+                         "lost: "
+                      << journal_->error() << '\n';
+        }
+        journal_->stop();  // delivers what is queued, within bounded attempts
         release_durable();
+        if (journal_->committed() < drained_through_) {
+            std::cerr << "slotmatchd: the journal did not commit events "
+                      << journal_->committed() + 1 << ".." << drained_through_
+                      << " before the stop: " << journal_->error() << '\n';
+        }
         journal_ = nullptr;
         journal_owner_.reset();
     }
@@ -505,7 +519,15 @@ std::size_t Front::drain_events() {
 void Front::release_durable() {
     if (journal_ == nullptr) return;
     counters_.events_committed.store(journal_->committed(), std::memory_order_relaxed);
-    counters_.journal_failed_commits.store(journal_->failed_commits(), std::memory_order_relaxed);
+    const std::uint64_t failed = journal_->failed_commits();
+    if (failed != counters_.journal_failed_commits.load(std::memory_order_relaxed) &&
+        Clock::now() - last_journal_report_ > std::chrono::seconds(5)) {
+        // At most every 5 s, so a long outage does not flood the log.
+        last_journal_report_ = Clock::now();
+        std::cerr << "slotmatchd: journal: " << journal_->error() << " (failures so far: " << failed
+                  << ")" << std::endl;
+    }
+    counters_.journal_failed_commits.store(failed, std::memory_order_relaxed);
     const std::uint64_t committed = journal_->committed();
     while (!held_.empty() && held_.front().seq != Held::unassigned &&
            held_.front().seq <= committed) {

@@ -79,10 +79,11 @@ int main(int argc, char** argv) {
         "store", po::value<std::string>(),
         "sqlite:PATH or postgresql://USER@HOST:PORT/DB — the event store (created or migrated)");
     int exit_code = 0;
-    const auto parsed = tools::parse_command_line(
-        argc, argv, options, "slotmatch-journal",
-        "the persistence sidecar: commits slotmatchd's events to SQLite and acknowledges them",
-        exit_code);
+    const auto parsed =
+        tools::parse_command_line(argc, argv, options, "slotmatch-journal",
+                                  "the persistence sidecar: commits slotmatchd's events to SQLite "
+                                  "or PostgreSQL and acknowledges them",
+                                  exit_code);
     if (!parsed) return exit_code;
     const auto& vm = *parsed;
     if (!vm.count("store")) {

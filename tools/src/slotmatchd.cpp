@@ -66,7 +66,8 @@ int main(int argc, char** argv) {
         "events queued for the journal or awaiting its acknowledgement (at least 1024); when "
         "full, changes are refused with OVERLOADED and reads go on")(
         "durability", po::value<std::string>()->default_value("persisted"),
-        "with --store: persisted (a reply to a change leaves after its events are committed) "
+        "with --store or --journal: persisted (a reply to a change leaves after its events are "
+        "committed) "
         "or applied (replies leave at once)")(
         "clock", po::value<std::string>(),
         "fixed:ISO8601 — a clock that stands still until `slotmatch admin clock --set` (tests)");
@@ -74,8 +75,8 @@ int main(int argc, char** argv) {
     const auto parsed = tools::parse_command_line(
         argc, argv, options, "slotmatchd",
         "the slotmatch engine server: answers book, rebook, cancel, hold and find requests over "
-        "ZeroMQ (FlatBuffers messages, docs/protocol.md). Events stay in memory until the "
-        "journal sidecar lands",
+        "ZeroMQ (FlatBuffers messages, docs/protocol.md); with --store or --journal every event "
+        "is made durable",
         exit_code);
     if (!parsed) return exit_code;
     const auto& vm = *parsed;
