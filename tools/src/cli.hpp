@@ -2,12 +2,31 @@
 // command line (exit code 2, with the options), and answer --help.
 #pragma once
 
+#include <signal.h>
+
+#include <atomic>
 #include <boost/program_options.hpp>
 #include <iostream>
 #include <optional>
 #include <string>
 
 namespace slotmatch::tools {
+
+// Set by SIGINT and SIGTERM once install_stop_handlers() has run; a program's loop polls it.
+inline std::atomic<bool> stop_requested{false};
+
+extern "C" inline void on_stop_signal(int) {
+    stop_requested.store(true, std::memory_order_relaxed);
+}
+
+inline void install_stop_handlers() {
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;  // no SA_RESTART: a blocking poll returns EINTR and the loop sees the flag
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+}
 
 // The parsed options, or nothing after printing why; `exit_code` is then 0 (--help) or 2.
 inline std::optional<boost::program_options::variables_map> parse_command_line(

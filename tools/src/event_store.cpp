@@ -142,20 +142,30 @@ bool SqliteStore::migrate(std::string& why) {
               "creating schema_migrations", why)) {
         return false;
     }
-    const int at = version();
+    return run_migrations(
+        version(),
+        [&](int v, std::string& failure) {
+            const std::string sql = std::string("BEGIN IMMEDIATE;") + migrations[v] +
+                                    "INSERT INTO schema_migrations VALUES (" +
+                                    std::to_string(v + 1) + ", datetime('now'));COMMIT;";
+            if (exec(db_, sql.c_str(), "migrating to schema " + std::to_string(v + 1), failure)) {
+                return true;
+            }
+            sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+            return false;
+        },
+        why);
+}
+
+bool run_migrations(int at, const std::function<bool(int v, std::string& why)>& apply,
+                    std::string& why) {
     if (at > schema_version) {
         why = "the store has schema version " + std::to_string(at) + ", newer than this " +
               "slotmatch (" + std::to_string(schema_version) + ")";
         return false;
     }
     for (int v = at; v < schema_version; ++v) {
-        const std::string sql = std::string("BEGIN IMMEDIATE;") + migrations[v] +
-                                "INSERT INTO schema_migrations VALUES (" + std::to_string(v + 1) +
-                                ", datetime('now'));COMMIT;";
-        if (!exec(db_, sql.c_str(), "migrating to schema " + std::to_string(v + 1), why)) {
-            sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-            return false;
-        }
+        if (!apply(v, why)) return false;
     }
     return true;
 }

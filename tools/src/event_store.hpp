@@ -59,6 +59,10 @@ std::unique_ptr<EventStore> open_store(const std::string& address, std::string& 
 // last_seq exactly.
 std::optional<std::span<const Event>> new_events(std::span<const Event> events,
                                                  std::uint64_t last_seq, AppendResult& r);
+// Brings a store at schema `at` to schema_version: `apply(v)` runs migration v (0-based) and
+// records it in one transaction. A store newer than this program is refused.
+bool run_migrations(int at, const std::function<bool(int v, std::string& why)>& apply,
+                    std::string& why);
 // A stored event's body is the FlatBuffers wire::Event; decoding checks it against the
 // sequence number it is stored under.
 void encode_stored(flatbuffers::FlatBufferBuilder& b, const Event& e);

@@ -110,22 +110,19 @@ bool PgStore::migrate(std::string& why) {
               "creating schema_migrations", why)) {
         return false;
     }
-    const int at = version();
-    if (at > schema_version) {
-        why = "the store has schema version " + std::to_string(at) + ", newer than this " +
-              "slotmatch (" + std::to_string(schema_version) + ")";
-        return false;
-    }
-    for (int v = at; v < schema_version; ++v) {
-        const std::string sql = std::string("BEGIN;") + migrations[v] +
-                                "INSERT INTO schema_migrations (version) VALUES (" +
-                                std::to_string(v + 1) + ");COMMIT;";
-        if (!exec(db_, sql, "migrating to schema " + std::to_string(v + 1), why)) {
-            exec(db_, "ROLLBACK", "", why);
+    return run_migrations(
+        version(),
+        [&](int v, std::string& failure) {
+            const std::string sql = std::string("BEGIN;") + migrations[v] +
+                                    "INSERT INTO schema_migrations (version) VALUES (" +
+                                    std::to_string(v + 1) + ");COMMIT;";
+            if (exec(db_, sql, "migrating to schema " + std::to_string(v + 1), failure))
+                return true;
+            std::string ignored;
+            exec(db_, "ROLLBACK", "", ignored);
             return false;
-        }
-    }
-    return true;
+        },
+        why);
 }
 
 int PgStore::version() const {

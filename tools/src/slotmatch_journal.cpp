@@ -20,12 +20,6 @@ using namespace slotmatch;
 
 namespace {
 
-std::atomic<bool> stop_requested{false};
-
-extern "C" void on_stop_signal(int) {
-    stop_requested.store(true, std::memory_order_relaxed);
-}
-
 zmq::message_t ack(const journal::AppendResult& r, std::uint64_t committed) {
     flatbuffers::FlatBufferBuilder b(256);
     const auto error =
@@ -97,11 +91,7 @@ int main(int argc, char** argv) {
         std::cerr << "slotmatch-journal: cannot use the store: " << why << '\n';
         return 1;
     }
-    struct sigaction sa {};
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, nullptr);
-    sigaction(SIGTERM, &sa, nullptr);
+    tools::install_stop_handlers();
 
     zmq::context_t ctx(1);
     zmq::socket_t router(ctx, zmq::socket_type::router);
@@ -120,7 +110,7 @@ int main(int argc, char** argv) {
     std::cout << "slotmatch-journal: listening on " << router.get(zmq::sockopt::last_endpoint)
               << std::endl;
     std::uint64_t batches = 0;
-    while (!stop_requested.load(std::memory_order_relaxed)) {
+    while (!tools::stop_requested.load(std::memory_order_relaxed)) {
         zmq::pollitem_t item{router.handle(), 0, ZMQ_POLLIN, 0};
         try {
             zmq::poll(&item, 1, std::chrono::milliseconds(100));
@@ -128,7 +118,7 @@ int main(int argc, char** argv) {
             if (e.num() != EINTR) throw;
             continue;
         }
-        while (!stop_requested.load(std::memory_order_relaxed) &&
+        while (!tools::stop_requested.load(std::memory_order_relaxed) &&
                serve_one(router, *store, batches)) {
         }
     }

@@ -15,21 +15,6 @@ using namespace slotmatch;
 
 namespace {
 
-std::atomic<bool> stop_requested{false};
-
-extern "C" void on_stop_signal(int) {
-    stop_requested.store(true, std::memory_order_relaxed);
-}
-
-void install_stop_handlers() {
-    struct sigaction sa {};
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;  // no SA_RESTART: the poll returns EINTR and the loop sees the flag
-    sigaction(SIGINT, &sa, nullptr);
-    sigaction(SIGTERM, &sa, nullptr);
-}
-
 // Without CurveZMQ keys the server may only be reached from this machine.
 bool loopback_only(const std::string& endpoint) {
     for (const char* prefix :
@@ -168,7 +153,7 @@ int main(int argc, char** argv) {
             return 1;
         }
     }
-    install_stop_handlers();
+    tools::install_stop_handlers();
     tools::ServerCounters counters;
     tools::Service service(engine, clock == &fixed ? &fixed : nullptr, counters);
     tools::ServerOptions server;
@@ -188,8 +173,8 @@ int main(int argc, char** argv) {
                                               : std::string("events kept in memory only"))
               << std::endl;
     tools::JournalConfig journal{std::move(store), journal_endpoint, buffer_events};
-    const int rc = tools::serve(service, counters, server, std::move(journal), stop_requested,
-                                [](const std::string& endpoint) {
+    const int rc = tools::serve(service, counters, server, std::move(journal),
+                                tools::stop_requested, [](const std::string& endpoint) {
                                     std::cout << "slotmatchd: listening on " << endpoint
                                               << std::endl;
                                 });
