@@ -71,10 +71,10 @@ class Journal : public ::testing::Test {
         store_ = write_temp_file("journal.sqlite", "");
         std::filesystem::remove(store_);  // a path for a new store
     }
-    void start(const std::string& durability) {
-        server_ = std::make_unique<ServerProcess>(
-            std::vector<std::string>{"--config", config_, "--clock", clock_flag, "--store",
-                                     "sqlite:" + store_, "--durability", durability});
+    void start(const std::string& durability, const std::string& threads = "1") {
+        server_ = std::make_unique<ServerProcess>(std::vector<std::string>{
+            "--config", config_, "--clock", clock_flag, "--store", "sqlite:" + store_,
+            "--durability", durability, "--threads", threads});
         ASSERT_FALSE(server_->endpoint().empty()) << server_->output();
         connection_ = std::make_unique<client::Connection>(server_->endpoint());
     }
@@ -200,6 +200,22 @@ class Journal : public ::testing::Test {
 // arrives (read by another SQLite connection right then), though 40 bookings were pipelined.
 TEST_F(Journal, PersistedRepliesLeaveOnlyAfterTheirEventsAreCommitted) {
     ASSERT_NO_FATAL_FAILURE(start("persisted"));
+    const auto slots = free_slots(40);
+    ASSERT_EQ(slots.size(), 40u);
+    StoreReader store(store_);
+    for (int n = 0; n < 40; ++n) send_book(slots[static_cast<std::size_t>(n)], n);
+    for (int n = 0; n < 40; ++n) {
+        auto reply = connection_->receive(timeout_ms);
+        ASSERT_TRUE(reply) << "no reply";
+        const std::uint64_t booking = booked_id(*reply);
+        ASSERT_NE(booking, 0u) << "booking refused";
+        EXPECT_TRUE(store.has_booking(booking)) << "acknowledged before it was durable";
+    }
+}
+
+// The same with two worker threads: events come from the workers' own lanes.
+TEST_F(Journal, PersistedRepliesLeaveOnlyAfterTheirEventsAreCommittedWithWorkers) {
+    ASSERT_NO_FATAL_FAILURE(start("persisted", "2"));
     const auto slots = free_slots(40);
     ASSERT_EQ(slots.size(), 40u);
     StoreReader store(store_);

@@ -204,7 +204,8 @@ class Front {
         std::array<zmq::message_t, frames_max> envelope;
         std::size_t envelope_frames = 0;
         zmq::message_t body;
-        std::uint64_t seq = unassigned;  // the event it waits for
+        std::uint64_t seq = unassigned;    // the event it waits for
+        std::vector<std::uint64_t> heads;  // each event lane's published count at the answer
         std::int64_t received_ns = 0;
         RetryKey key;
         static constexpr std::uint64_t unassigned = ~std::uint64_t{0};
@@ -473,6 +474,11 @@ void Front::reply(Frames& f, std::size_t first, zmq::message_t&& body, std::int6
         h.body = std::move(body);
         h.received_ns = received_ns;
         h.key = key;
+        // Its events are among those published so far in each lane (a worker publishes before
+        // it replies); once every lane is drained that far, they all have numbers.
+        const EventRings& rings = service_.engine().events();
+        h.heads.resize(rings.lane_count());
+        for (std::size_t l = 0; l < h.heads.size(); ++l) h.heads[l] = rings.published(l);
         return;
     }
     if (key.keyed) cache_.store(key.hash, body.data(), body.size());
@@ -505,12 +511,18 @@ std::size_t Front::drain_events() {
         }
     }
     counters_.events_published.fetch_add(total, std::memory_order_relaxed);
-    if (lanes_empty_) {
-        // Everything produced before this drain has its number: the held replies waiting for
-        // one wait for the highest so far (a message without events waits for the same).
-        for (auto it = held_.rbegin(); it != held_.rend() && it->seq == Held::unassigned; ++it) {
-            it->seq = drained_through_;
+    // A held reply whose events have all been drained waits for the highest number drained so
+    // far (a message without events waits for the same). Held replies are in order and their
+    // lane counts only grow, so the first one still waiting ends the walk.
+    const EventRings& rings = service_.engine().events();
+    for (Held& h : held_) {
+        if (h.seq != Held::unassigned) continue;
+        bool drained = true;
+        for (std::size_t l = 0; l < h.heads.size() && drained; ++l) {
+            drained = rings.drained(l) >= h.heads[l];
         }
+        if (!drained) break;
+        h.seq = drained_through_;
     }
     release_durable();
     return total;

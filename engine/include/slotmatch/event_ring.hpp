@@ -116,6 +116,14 @@ class EventRings {
     // The number the next drained event gets (the consumer's; the journal checks its store
     // continues from here).
     std::uint64_t next_seq() const { return next_seq_; }
+    // How many events lane `l` has had published, and (the consumer's view) drained: an event
+    // published before published(l) was read has been drained once drained(l) reaches it.
+    std::uint64_t published(std::size_t l) const {
+        return lanes_[l]->head_.load(std::memory_order_acquire);
+    }
+    std::uint64_t drained(std::size_t l) const {
+        return lanes_[l]->tail_.load(std::memory_order_relaxed);
+    }
 
     // The single consumer: moves up to out.size() events, lane by lane, numbering them.
     std::size_t drain(std::span<Event> out) {
