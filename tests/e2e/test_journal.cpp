@@ -190,6 +190,21 @@ class Journal : public ::testing::Test {
         EXPECT_EQ(stored_bookings, bookings);
     }
 
+    void persisted_scenario(const std::string& threads) {
+        ASSERT_NO_FATAL_FAILURE(start("persisted", threads));
+        const auto slots = free_slots(40);
+        ASSERT_EQ(slots.size(), 40u);
+        StoreReader store(store_);
+        for (int n = 0; n < 40; ++n) send_book(slots[static_cast<std::size_t>(n)], n);
+        for (int n = 0; n < 40; ++n) {
+            auto reply = connection_->receive(timeout_ms);
+            ASSERT_TRUE(reply) << "no reply";
+            const std::uint64_t booking = booked_id(*reply);
+            ASSERT_NE(booking, 0u) << "booking refused";
+            EXPECT_TRUE(store.has_booking(booking)) << "acknowledged before it was durable";
+        }
+    }
+
     std::string config_;
     std::string store_;
     std::unique_ptr<ServerProcess> server_;
@@ -199,34 +214,12 @@ class Journal : public ::testing::Test {
 // Persisted: each acknowledged booking is already in the store at the moment its reply
 // arrives (read by another SQLite connection right then), though 40 bookings were pipelined.
 TEST_F(Journal, PersistedRepliesLeaveOnlyAfterTheirEventsAreCommitted) {
-    ASSERT_NO_FATAL_FAILURE(start("persisted"));
-    const auto slots = free_slots(40);
-    ASSERT_EQ(slots.size(), 40u);
-    StoreReader store(store_);
-    for (int n = 0; n < 40; ++n) send_book(slots[static_cast<std::size_t>(n)], n);
-    for (int n = 0; n < 40; ++n) {
-        auto reply = connection_->receive(timeout_ms);
-        ASSERT_TRUE(reply) << "no reply";
-        const std::uint64_t booking = booked_id(*reply);
-        ASSERT_NE(booking, 0u) << "booking refused";
-        EXPECT_TRUE(store.has_booking(booking)) << "acknowledged before it was durable";
-    }
+    persisted_scenario("1");
 }
 
 // The same with two worker threads: events come from the workers' own lanes.
 TEST_F(Journal, PersistedRepliesLeaveOnlyAfterTheirEventsAreCommittedWithWorkers) {
-    ASSERT_NO_FATAL_FAILURE(start("persisted", "2"));
-    const auto slots = free_slots(40);
-    ASSERT_EQ(slots.size(), 40u);
-    StoreReader store(store_);
-    for (int n = 0; n < 40; ++n) send_book(slots[static_cast<std::size_t>(n)], n);
-    for (int n = 0; n < 40; ++n) {
-        auto reply = connection_->receive(timeout_ms);
-        ASSERT_TRUE(reply) << "no reply";
-        const std::uint64_t booking = booked_id(*reply);
-        ASSERT_NE(booking, 0u) << "booking refused";
-        EXPECT_TRUE(store.has_booking(booking)) << "acknowledged before it was durable";
-    }
+    persisted_scenario("2");
 }
 
 // Applied: replies do not wait; the journal catches up with everything published.
