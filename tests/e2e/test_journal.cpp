@@ -11,6 +11,7 @@
 #include "e2e/server_process.hpp"
 #include "engine_fixture.hpp"
 #include "event_store.hpp"
+#include "store_events.hpp"
 
 namespace slotmatch::testing {
 namespace {
@@ -132,18 +133,7 @@ class Journal : public ::testing::Test {
         std::string why;
         auto store = journal::open_store(address, why);
         EXPECT_TRUE(store) << why;
-        std::vector<Event> out;
-        if (store) {
-            EXPECT_TRUE(store->scan(
-                1,
-                [&](const Event& e) {
-                    out.push_back(e);
-                    return true;
-                },
-                why))
-                << why;
-        }
-        return out;
+        return store ? journal::contract::all_events(*store) : std::vector<Event>{};
     }
 
     void kill_nine_scenario(const std::string& address) {

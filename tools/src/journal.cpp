@@ -5,16 +5,46 @@
 
 namespace slotmatch::journal {
 
-EmbeddedJournal::EmbeddedJournal(std::unique_ptr<EventStore> store, zmq::context_t& ctx,
-                                 std::string wake_endpoint, std::size_t capacity)
-    : store_(std::move(store)),
-      capacity_(capacity),
+Journal::Journal(zmq::context_t& ctx, const std::string& wake_endpoint, std::uint64_t committed,
+                 std::size_t capacity)
+    : capacity_(capacity),
       wake_(ctx, zmq::socket_type::push),
-      first_seq_(store_->last_seq() + 1),
-      committed_(store_->last_seq()) {
+      first_seq_(committed + 1),
+      committed_(committed) {
     wake_.set(zmq::sockopt::sndhwm, 1);  // one pending wake-up says enough
     wake_.set(zmq::sockopt::linger, 0);
     wake_.connect(wake_endpoint);
+}
+
+std::size_t Journal::room() const {
+    std::lock_guard lock(mutex_);
+    return capacity_ - std::min(capacity_, queue_.size());
+}
+
+void Journal::submit(std::span<const Event> events) {
+    if (events.empty()) return;
+    {
+        std::lock_guard lock(mutex_);
+        queue_.insert(queue_.end(), events.begin(), events.end());
+    }
+    submitted();
+}
+
+std::string Journal::error() const {
+    std::lock_guard lock(mutex_);
+    return error_;
+}
+
+void Journal::advance(std::uint64_t through) {
+    if (through > committed_.load(std::memory_order_relaxed)) {
+        committed_.store(through, std::memory_order_release);
+    }
+    (void)wake_.send(zmq::message_t(1), zmq::send_flags::dontwait);
+}
+
+EmbeddedJournal::EmbeddedJournal(std::unique_ptr<EventStore> store, zmq::context_t& ctx,
+                                 const std::string& wake_endpoint, std::size_t capacity)
+    : Journal(ctx, wake_endpoint, store->last_seq(), capacity), store_(std::move(store)) {
     thread_ = std::thread([this] { run(); });
 }
 
@@ -27,25 +57,6 @@ void EmbeddedJournal::stop() {
     if (thread_.joinable()) thread_.join();
 }
 
-std::size_t EmbeddedJournal::room() const {
-    std::lock_guard lock(mutex_);
-    return capacity_ - std::min(capacity_, pending_.size());
-}
-
-void EmbeddedJournal::submit(std::span<const Event> events) {
-    if (events.empty()) return;
-    {
-        std::lock_guard lock(mutex_);
-        pending_.insert(pending_.end(), events.begin(), events.end());
-    }
-    ready_.notify_one();
-}
-
-std::string EmbeddedJournal::error() const {
-    std::lock_guard lock(mutex_);
-    return error_;
-}
-
 // Takes what has queued (up to commit_events_max) and commits it in one transaction; on
 // failure the same events stay at the head of the queue and are tried again after a pause.
 // Stopping commits what is queued first (within a few failed attempts).
@@ -56,17 +67,17 @@ void EmbeddedJournal::run() {
     for (;;) {
         {
             std::unique_lock lock(mutex_);
-            ready_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
-            if (pending_.empty() || failures_while_stopping > 1) return;
-            const std::size_t n = std::min(pending_.size(), commit_events_max);
-            batch.assign(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
+            ready_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+            if (queue_.empty() || failures_while_stopping > 1) return;
+            const std::size_t n = std::min(queue_.size(), commit_events_max);
+            batch.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
         }
         const AppendResult r = store_->append(batch);
         {
             std::lock_guard lock(mutex_);
             if (r.ok) {
-                pending_.erase(pending_.begin(),
-                               pending_.begin() + static_cast<std::ptrdiff_t>(batch.size()));
+                queue_.erase(queue_.begin(),
+                             queue_.begin() + static_cast<std::ptrdiff_t>(batch.size()));
                 error_.clear();
             } else {
                 error_ = r.error;
@@ -74,8 +85,7 @@ void EmbeddedJournal::run() {
             }
         }
         if (r.ok) {
-            committed_.store(r.committed_through, std::memory_order_release);
-            (void)wake_.send(zmq::message_t(1), zmq::send_flags::dontwait);
+            advance(r.committed_through);
         } else {
             failed_.fetch_add(1, std::memory_order_relaxed);
             std::this_thread::sleep_for(std::chrono::milliseconds(retry_pause_ms));
@@ -102,7 +112,7 @@ zmq::message_t encode_batch(flatbuffers::FlatBufferBuilder& b, std::span<const E
 
 std::unique_ptr<RemoteJournal> RemoteJournal::connect(zmq::context_t& ctx,
                                                       const std::string& endpoint,
-                                                      std::string wake_endpoint,
+                                                      const std::string& wake_endpoint,
                                                       std::size_t capacity, std::string& why) {
     zmq::socket_t socket(ctx, zmq::socket_type::dealer);
     socket.set(zmq::sockopt::linger, 0);
@@ -141,7 +151,7 @@ std::unique_ptr<RemoteJournal> RemoteJournal::connect(zmq::context_t& ctx,
         return nullptr;
     }
     std::unique_ptr<RemoteJournal> j(
-        new RemoteJournal(ctx, ack->committed(), std::move(wake_endpoint), capacity));
+        new RemoteJournal(ctx, ack->committed(), wake_endpoint, capacity));
     // submit() (the front thread) pokes the journal thread through this pair, so new events
     // leave at once instead of at the journal thread's next poll timeout.
     zmq::socket_t poked(ctx, zmq::socket_type::pull);
@@ -159,35 +169,11 @@ std::unique_ptr<RemoteJournal> RemoteJournal::connect(zmq::context_t& ctx,
 }
 
 RemoteJournal::RemoteJournal(zmq::context_t& ctx, std::uint64_t committed,
-                             std::string wake_endpoint, std::size_t capacity)
-    : ctx_(ctx),
-      capacity_(capacity),
-      wake_(ctx, zmq::socket_type::push),
-      first_seq_(committed + 1),
-      committed_(committed) {
-    wake_.set(zmq::sockopt::sndhwm, 1);
-    wake_.set(zmq::sockopt::linger, 0);
-    wake_.connect(wake_endpoint);
-    sent_through_ = committed;
-}
+                             const std::string& wake_endpoint, std::size_t capacity)
+    : Journal(ctx, wake_endpoint, committed, capacity), sent_through_(committed) {}
 
-std::size_t RemoteJournal::room() const {
-    std::lock_guard lock(mutex_);
-    return capacity_ - std::min(capacity_, unacked_.size());
-}
-
-void RemoteJournal::submit(std::span<const Event> events) {
-    if (events.empty()) return;
-    {
-        std::lock_guard lock(mutex_);
-        unacked_.insert(unacked_.end(), events.begin(), events.end());
-    }
+void RemoteJournal::submitted() {
     (void)poke_.send(zmq::message_t(1), zmq::send_flags::dontwait);  // one pending poke is enough
-}
-
-std::string RemoteJournal::error() const {
-    std::lock_guard lock(mutex_);
-    return error_;
 }
 
 void RemoteJournal::stop() {
@@ -202,7 +188,7 @@ bool RemoteJournal::send_new(zmq::socket_t& socket, flatbuffers::FlatBufferBuild
     std::vector<Event> batch;
     {
         std::lock_guard lock(mutex_);
-        for (const Event& e : unacked_) {
+        for (const Event& e : queue_) {
             if (e.seq <= sent_through_) continue;
             batch.push_back(e);
             if (batch.size() == commit_events_max) break;
@@ -222,8 +208,8 @@ bool RemoteJournal::on_ack(const zmq::message_t& m) {
     bool progress = false;
     {
         std::lock_guard lock(mutex_);
-        while (!unacked_.empty() && unacked_.front().seq <= through) {
-            unacked_.pop_front();
+        while (!queue_.empty() && queue_.front().seq <= through) {
+            queue_.pop_front();
             progress = true;
         }
         if (ack->error()) {
@@ -239,9 +225,7 @@ bool RemoteJournal::on_ack(const zmq::message_t& m) {
         sent_through_ = std::max(through, committed_.load(std::memory_order_relaxed));
         resume_at_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(retry_pause_ms);
     }
-    if (through > committed_.load(std::memory_order_relaxed)) {
-        committed_.store(through, std::memory_order_release);
-    }
+    if (progress) advance(through);
     return progress;
 }
 
@@ -261,14 +245,11 @@ void RemoteJournal::run(zmq::socket_t socket, zmq::socket_t poked) {
         bool progress = false;
         while (socket.recv(m, zmq::recv_flags::dontwait)) progress |= on_ack(m);
         const auto now = std::chrono::steady_clock::now();
-        if (progress) {
-            last_progress = now;
-            (void)wake_.send(zmq::message_t(1), zmq::send_flags::dontwait);
-        }
+        if (progress) last_progress = now;
         bool waiting = false;
         {
             std::lock_guard lock(mutex_);
-            waiting = !unacked_.empty();
+            waiting = !queue_.empty();
             if (waiting && now - last_progress > std::chrono::milliseconds(resend_after_ms)) {
                 // No word for a while: the journal restarted or the link dropped. Send all that
                 // is unacknowledged again; the journal skips what it already has.

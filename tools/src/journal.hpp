@@ -42,56 +42,58 @@ inline constexpr int retry_pause_ms = 200;
 class Journal {
   public:
     virtual ~Journal() = default;
-    // Room for this many more events (unacknowledged ones count).
-    virtual std::size_t room() const = 0;
+    Journal(const Journal&) = delete;
+    Journal& operator=(const Journal&) = delete;
+
+    // Room for this many more events (queued and unacknowledged ones count).
+    std::size_t room() const;
     // Queues events (ascending sequence numbers, at most room()).
-    virtual void submit(std::span<const Event> events) = 0;
+    void submit(std::span<const Event> events);
     // The highest sequence number durable in the store.
-    virtual std::uint64_t committed() const = 0;
+    std::uint64_t committed() const { return committed_.load(std::memory_order_acquire); }
     // The last error (a failed commit, an unreachable journal), empty while all is well.
-    virtual std::string error() const = 0;
-    virtual std::uint64_t failed_commits() const = 0;
+    std::string error() const;
+    std::uint64_t failed_commits() const { return failed_.load(std::memory_order_relaxed); }
     // The first sequence number the engine must give (the store continues from its last).
-    virtual std::uint64_t next_seq() const = 0;
+    std::uint64_t next_seq() const { return first_seq_; }
     // Delivers what is queued (bounded attempts), then ends the thread. Idempotent.
     virtual void stop() = 0;
-};
 
-class EmbeddedJournal final : public Journal {
-  public:
-    // `wake_endpoint`: an inproc address the journal thread PUSHes a byte to after each commit,
-    // so the front thread's poll wakes up (it binds the PULL side).
-    EmbeddedJournal(std::unique_ptr<EventStore> store, zmq::context_t& ctx,
-                    std::string wake_endpoint, std::size_t capacity);
-    ~EmbeddedJournal() override { stop(); }
-    void stop() override;
-    EmbeddedJournal(const EmbeddedJournal&) = delete;
-    EmbeddedJournal& operator=(const EmbeddedJournal&) = delete;
+  protected:
+    // `committed`: what the store already holds; the journal thread PUSHes a byte to
+    // `wake_endpoint` after progress (wake()).
+    Journal(zmq::context_t& ctx, const std::string& wake_endpoint, std::uint64_t committed,
+            std::size_t capacity);
+    // Tells the journal thread that submit() queued events.
+    virtual void submitted() = 0;
+    // The journal thread: `through` is committed now; wakes the front thread.
+    void advance(std::uint64_t through);
 
-    std::size_t room() const override;
-    void submit(std::span<const Event> events) override;
-    std::uint64_t committed() const override { return committed_.load(std::memory_order_acquire); }
-    std::string error() const override;
-    std::uint64_t failed_commits() const override {
-        return failed_.load(std::memory_order_relaxed);
-    }
-    std::uint64_t next_seq() const override { return first_seq_; }
-
-  private:
-    void run();
-
-    std::unique_ptr<EventStore> store_;
     std::size_t capacity_;
     zmq::socket_t wake_;
     std::uint64_t first_seq_;
     mutable std::mutex mutex_;
-    std::condition_variable ready_;
-    std::deque<Event> pending_;  // under mutex_
-    std::string error_;          // under mutex_
-    bool stopping_ = false;      // under mutex_
+    std::deque<Event> queue_;  // under mutex_: submitted and not yet committed
+    std::string error_;        // under mutex_
     std::atomic<std::uint64_t> committed_;
     std::atomic<std::uint64_t> failed_{0};
     std::thread thread_;
+};
+
+class EmbeddedJournal final : public Journal {
+  public:
+    EmbeddedJournal(std::unique_ptr<EventStore> store, zmq::context_t& ctx,
+                    const std::string& wake_endpoint, std::size_t capacity);
+    ~EmbeddedJournal() override { stop(); }
+    void stop() override;
+
+  private:
+    void submitted() override { ready_.notify_one(); }
+    void run();
+
+    std::unique_ptr<EventStore> store_;
+    std::condition_variable ready_;
+    bool stopping_ = false;  // under mutex_
 };
 
 // slotmatchd's side of a slotmatch-journal process (DEALER to its ROUTER, never PUB): events
@@ -108,22 +110,15 @@ class RemoteJournal final : public Journal {
     // Connects and asks the journal for its committed sequence number; nothing, with the
     // reason in `why`, when it does not answer within hello_timeout_ms.
     static std::unique_ptr<RemoteJournal> connect(zmq::context_t& ctx, const std::string& endpoint,
-                                                  std::string wake_endpoint, std::size_t capacity,
-                                                  std::string& why);
+                                                  const std::string& wake_endpoint,
+                                                  std::size_t capacity, std::string& why);
     ~RemoteJournal() override { stop(); }
-    std::size_t room() const override;
-    void submit(std::span<const Event> events) override;
-    std::uint64_t committed() const override { return committed_.load(std::memory_order_acquire); }
-    std::string error() const override;
-    std::uint64_t failed_commits() const override {
-        return failed_.load(std::memory_order_relaxed);
-    }
-    std::uint64_t next_seq() const override { return first_seq_; }
     void stop() override;
 
   private:
-    RemoteJournal(zmq::context_t& ctx, std::uint64_t committed, std::string wake_endpoint,
+    RemoteJournal(zmq::context_t& ctx, std::uint64_t committed, const std::string& wake_endpoint,
                   std::size_t capacity);
+    void submitted() override;
     void run(zmq::socket_t socket, zmq::socket_t poked);
     static constexpr int poll_ms = 50;     // resend and stop checks between pokes and acks
     bool on_ack(const zmq::message_t& m);  // true on progress
@@ -131,19 +126,8 @@ class RemoteJournal final : public Journal {
 
     std::uint64_t sent_through_ = 0;  // the journal thread's: the last event sent
     std::chrono::steady_clock::time_point resume_at_{};  // the journal thread's
-
-    zmq::context_t& ctx_;
-    std::size_t capacity_;
-    zmq::socket_t wake_;
-    zmq::socket_t poke_;  // used by the front thread only (submit)
-    std::uint64_t first_seq_;
-    mutable std::mutex mutex_;
-    std::deque<Event> unacked_;  // under mutex_: submitted, not yet acknowledged
-    std::string error_;          // under mutex_
+    zmq::socket_t poke_;  // used by the front thread only (submitted)
     std::atomic<bool> stopping_{false};
-    std::atomic<std::uint64_t> committed_;
-    std::atomic<std::uint64_t> failed_{0};
-    std::thread thread_;
 };
 
 }  // namespace slotmatch::journal
