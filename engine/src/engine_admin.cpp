@@ -272,14 +272,15 @@ std::optional<std::uint64_t> Engine::find_waiting(UnitIdx unit, TypeIdx type, Pa
     return std::nullopt;
 }
 
-std::optional<std::uint64_t> Engine::add_waiting(UnitIdx unit, TypeIdx type, PatientKey p) {
+std::optional<std::uint64_t> Engine::add_waiting(UnitIdx unit, TypeIdx type, PatientKey p,
+                                                 Instant added_at) {
     auto idx = waitlist_->allocate();
     if (!idx) return std::nullopt;
     WaitlistRecord& w = (*waitlist_)[*idx];
     w.unit = unit;
     w.type = type;
     w.patient = p;
-    w.added_at = clock_.now();
+    w.added_at = added_at;
     w.state.store(WaitlistState::waiting, std::memory_order_release);
     return idx;
 }
@@ -303,10 +304,12 @@ Outcome<WaitlistView> Engine::waitlist_add(const Actor& actor, UnitIdx unit, Typ
     PatientClaim claim(*p);
     auto idx = find_waiting(unit, type, patient);  // adding twice is harmless: same entry
     if (!idx) {
-        idx = add_waiting(unit, type, patient);
+        const Instant now = clock_.now();
+        idx = add_waiting(unit, type, patient, now);
         if (!idx) return Out::refuse(ErrorCode::overloaded, "", "waitlist full");
         Event& e = reservation.event();
         stamp(e, actor, EventKind::waitlist_added, unit);
+        e.time = now;  // the entry's "added at", which recovery restores
         e.patient = patient;
         e.type = type;
         reservation.publish();

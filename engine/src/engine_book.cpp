@@ -163,6 +163,7 @@ Outcome<HoldView> Engine::hold(const Actor& actor, SlotId slot, PatientKey patie
             e.before = before;
             e.after = snapshot(slot, held);
             e.patient = patient;
+            e.to = expires_at;  // recovery restores the hold with its expiry
             reservation.publish();
             return {ErrorCode::ok, {}, {}, HoldView{id, view(slot), patient, expires_at}};
         }
@@ -424,6 +425,7 @@ Outcome<BookingView> Engine::book_slot(const Actor& actor, SlotId slot, const Bo
     }
     Event& e = reservation.event();
     stamp(e, actor, EventKind::booked, unit);
+    e.time = fields.changed_at;  // the booking's "changed at", which recovery restores
     e.resource = ResourceIdx{rec.resource};
     e.before = taken.value.before;
     e.after = snapshot(slot, taken.value.after);

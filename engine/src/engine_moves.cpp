@@ -175,6 +175,7 @@ Outcome<MoveResult> Engine::rebook(const Actor& actor, const RebookRequest& requ
     result.booking = view(taken.value.id);
     Event& e = reservation.event();
     stamp(e, actor, EventKind::rebooked, unit);
+    e.time = now;  // the new booking's "changed at"
     e.resource = ResourceIdx{from.resource};
     e.before = snapshot(source.slot, source_before);
     e.after = snapshot(result.booking.slot.id, taken.value.after);
@@ -183,6 +184,8 @@ Outcome<MoveResult> Engine::rebook(const Actor& actor, const RebookRequest& requ
     e.patient = source.patient;
     e.billable = result.billable;
     e.from_waitlist = fields.from_waitlist;
+    e.phone = fields.phone;  // carried over from the source booking (R18)
+    e.reason = fields.reason;
     reservation.publish();
     retire(request.booking, reservation);
     return {ErrorCode::ok, {}, {}, result};
@@ -236,10 +239,12 @@ Outcome<MoveResult> Engine::cancel(const Actor& actor, BookingId b, PatientKey p
     reservation.publish();
     // R22: booked from the waitlist and cancelled on the web: back on the waitlist.
     if (actor.channel == Channel::web && booking.from_waitlist &&
-        !find_waiting(unit, type, booking.patient) && add_waiting(unit, type, booking.patient)) {
+        !find_waiting(unit, type, booking.patient) &&
+        add_waiting(unit, type, booking.patient, now)) {
         result.returned_to_waitlist = true;
         Event& back = reservation.event();
         stamp(back, actor, EventKind::returned_to_waitlist, unit);
+        back.time = now;
         back.patient = booking.patient;
         back.type = type;
         back.booking = b;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -149,6 +150,24 @@ struct EngineLimits {
     std::size_t match_attempts_max = 256;  // book-first-match retries under contention
 };
 
+// What recovery rebuilt from the stored events.
+struct RestoreSummary {
+    std::uint64_t events = 0;
+    std::uint64_t last_seq = 0;
+    std::size_t bookings = 0;  // active bookings
+    std::size_t holds = 0;     // live holds
+    std::size_t blocks = 0;    // active blocking events
+    std::size_t waitlist = 0;  // patients waiting
+    std::size_t published_slots = 0;
+    std::size_t type_changes = 0;
+    std::size_t type_removals = 0;
+};
+
+// One pass over the stored events in sequence order: `visit` for each until it returns false.
+// False, with the reason in `why`, when the store cannot be read or an event is damaged.
+using EventScan =
+    std::function<bool(const std::function<bool(const Event&)>& visit, std::string& why)>;
+
 class Engine {
   public:
     Engine(Catalog catalog, const Clock& clock, EngineLimits limits = {});
@@ -193,7 +212,19 @@ class Engine {
     // hold has expired is bookable even before this runs; this makes the expiry visible.
     std::size_t expire_holds();
 
+    // Recovery: rebuilds, on an engine that has done nothing yet, the state the stored events
+    // describe (bookings with their ids, holds, blocks, the waitlist, published slots and
+    // schedule changes), and continues the event numbering after them. `scan` is called
+    // twice. Nothing, with the reason in `why`, when the events are not a gap-free sequence
+    // from 1 or do not fit this region's config. docs/engine.md has the rules it relies on.
+    std::optional<RestoreSummary> restore(const EventScan& scan, std::string& why);
+    // A fingerprint of the booking state: every slot's facts, state and owner, the active
+    // bookings with their details, live holds, blocks and the waitlist. Slot versions are left
+    // out (they only order changes; recovery continues them, it does not reproduce them).
+    std::uint64_t state_hash() const;
+
   private:
+    class Restorer;
     struct BookingRecord;
     struct BookingRef;
     struct HoldRecord;
@@ -271,7 +302,8 @@ class Engine {
 
     // Waitlist entries of one patient; the caller holds the patient's claim.
     std::optional<std::uint64_t> find_waiting(UnitIdx unit, TypeIdx type, PatientKey p) const;
-    std::optional<std::uint64_t> add_waiting(UnitIdx unit, TypeIdx type, PatientKey p);
+    std::optional<std::uint64_t> add_waiting(UnitIdx unit, TypeIdx type, PatientKey p,
+                                             Instant added_at);
 
     SlotView view(SlotId s) const;
     BookingView view(BookingId b) const;

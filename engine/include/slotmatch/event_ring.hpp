@@ -116,6 +116,8 @@ class EventRings {
     // The number the next drained event gets (the consumer's; the journal checks its store
     // continues from here).
     std::uint64_t next_seq() const { return next_seq_; }
+    // Recovery: numbering continues after the stored events (before anything is published).
+    void continue_from(std::uint64_t next) { next_seq_ = next; }
     // How many events lane `l` has had published, and (the consumer's view) drained: an event
     // published before published(l) was read has been drained once drained(l) reaches it.
     std::uint64_t published(std::size_t l) const {

@@ -53,12 +53,12 @@ struct Event {
     BookingId booking;
     PatientKey patient;
     BlockId block;
-    Instant from;  // blocks: the blocked interval
-    Instant to;
+    Instant from;                // blocks: the blocked interval
+    Instant to;                  // held: when the hold expires
     TypeIdx type;                // waitlist and schedule events
     bool billable = false;       // R23, on rebooked/cancelled
     bool from_waitlist = false;  // R22
-    PhoneText phone;             // R18
+    PhoneText phone;             // R18, on booked and rebooked
     ReasonText reason;           // R18, or the reason of a block
 };
 static_assert(std::is_trivially_copyable_v<Event>, "events travel through a ring by memcpy");

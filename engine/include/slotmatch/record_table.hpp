@@ -46,6 +46,13 @@ class RecordTable {
         }
     }
 
+    // Recovery, on a table nothing has been taken from yet: indices below n count as handed
+    // out (the caller fills those in use and release()s the others).
+    void skip_to(std::uint64_t n) {
+        SM_ASSERT(next_.load(std::memory_order_relaxed) == 0 && n <= records_.size());
+        next_.store(n, std::memory_order_release);
+    }
+
     T& operator[](std::uint64_t i) { return records_[i]; }
     const T& operator[](std::uint64_t i) const { return records_[i]; }
     // Indices handed out so far (records there may still be being filled: check their flag).

@@ -1,0 +1,556 @@
+// Recovery: the engine's state rebuilt from its stored events, when slotmatchd starts from a
+// store, and the state fingerprint that shows the rebuilt state equals the one before.
+//
+// Events are numbered when the journal drains the event lanes. With several worker threads, two
+// changes of one slot or one booking can be numbered in another order than they happened, so
+// recovery does not trust the numbering where the engine records the order itself:
+// - a slot ends in the state of its snapshot with the newest version (the slot word's version
+//   moves on with every CAS, so it orders the changes of one slot);
+// - a booking or hold is live when its slot's final state names its id; a record's generation
+//   is the newest any stored id names, moved on once if that booking or hold has ended, so old
+//   ids stay refused and new ids never repeat them;
+// - a blocking event is active unless an event unblocked it;
+// - published slots are re-added in the order of their ids.
+// Type removals and the waitlist follow sequence order. Those changes take the admin mutex or a
+// patient's claim, and with one thread (the default) sequence order is the order of changes.
+// docs/engine.md has the details.
+#include <algorithm>
+#include <map>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+
+#include "engine_records.hpp"
+
+namespace slotmatch {
+namespace {
+
+// Versions are 22 bits and wrap: a is newer than b when it is less than half the range ahead.
+bool newer(std::uint32_t a, std::uint32_t b) {
+    const std::uint32_t ahead = (a - b) & SlotWord::version_mask;
+    return ahead != 0 && ahead < (std::uint32_t{1} << (SlotWord::version_bits - 1));
+}
+
+// FNV-1a over 64-bit words.
+class Fingerprint {
+  public:
+    void mix(std::uint64_t v) {
+        for (int i = 0; i < 8; ++i) {
+            h_ ^= (v >> (i * 8)) & 0xff;
+            h_ *= 1099511628211ULL;
+        }
+    }
+    void mix(std::string_view s) {
+        mix(s.size());
+        for (char c : s) {
+            h_ ^= static_cast<unsigned char>(c);
+            h_ *= 1099511628211ULL;
+        }
+    }
+    std::uint64_t value() const { return h_; }
+
+  private:
+    std::uint64_t h_ = 14695981039346656037ULL;
+};
+
+}  // namespace
+
+class Engine::Restorer {
+  public:
+    explicit Restorer(Engine& engine) : e_(engine) {}
+    bool first_pass(const EventScan& scan, std::string& why);
+    bool second_pass(const EventScan& scan, std::string& why);
+    bool apply(std::string& why);
+    RestoreSummary summary;
+
+  private:
+    struct Published {
+        SlotId slot;
+        ResourceIdx resource;
+        TypeIdx type;
+        Instant start;
+        std::uint64_t seq = 0;
+    };
+    struct Removal {
+        std::uint64_t seq = 0;
+        UnitIdx unit;
+        TypeIdx type;
+        Instant time;
+    };
+    struct BlockSeen {
+        ResourceIdx resource;
+        Instant from;
+        Instant to;
+        bool unblocked = false;
+    };
+    struct WaitlistChange {
+        bool add = true;  // false: booked from the waitlist (R22), the entry is removed
+        UnitIdx unit;
+        TypeIdx type;
+        PatientKey patient;
+        Instant time;
+    };
+    struct LiveHold {
+        SlotId slot;
+        PatientKey patient;
+        Instant expires_at;
+    };
+
+    void note_slot(const SlotSnapshot& s);
+    void note_booking(BookingId b);
+    void note_hold(HoldId h);
+    // The slot's final state names this booking (or hold).
+    bool live(BookingId b, SlotId s) const;
+    bool live(HoldId h, SlotId s) const;
+    bool apply_slots(std::string& why);
+    bool apply_bookings(std::string& why);
+    bool apply_holds(std::string& why);
+    bool apply_blocks(std::string& why);
+    void apply_words();
+    bool apply_waitlist(std::string& why);
+
+    Engine& e_;
+    std::uint64_t last_seq_ = 0;
+    std::unordered_map<std::uint32_t, SlotSnapshot> latest_;        // per slot: newest snapshot
+    std::unordered_map<std::uint32_t, std::uint64_t> retyped_at_;   // slot: its last type change
+    std::unordered_map<std::uint64_t, std::uint32_t> booking_gen_;  // record: newest generation
+    std::unordered_map<std::uint64_t, std::uint32_t> hold_gen_;
+    std::unordered_map<std::uint64_t, BookingFields> live_bookings_;  // record index: details
+    std::unordered_map<std::uint64_t, LiveHold> live_holds_;
+    std::map<std::uint64_t, BlockSeen> blocks_;  // by block id
+    std::vector<Published> published_;
+    std::vector<Removal> removals_;
+    std::vector<WaitlistChange> waitlist_;
+};
+
+void Engine::Restorer::note_slot(const SlotSnapshot& s) {
+    auto [it, fresh] = latest_.try_emplace(s.slot.value, s);
+    if (!fresh && newer(s.version, it->second.version)) it->second = s;
+}
+
+void Engine::Restorer::note_booking(BookingId b) {
+    if ((b.value & booking_index_mask) == 0) return;
+    std::uint32_t& g = booking_gen_[index_of(b)];
+    g = std::max(g, generation_of(b));
+}
+
+void Engine::Restorer::note_hold(HoldId h) {
+    if ((h.value & booking_index_mask) == 0) return;
+    std::uint32_t& g = hold_gen_[index_of(h)];
+    g = std::max(g, generation_of(h));
+}
+
+bool Engine::Restorer::live(BookingId b, SlotId s) const {
+    auto it = latest_.find(s.value);
+    return it != latest_.end() && it->second.state == SlotState::booked && it->second.booking == b;
+}
+
+bool Engine::Restorer::live(HoldId h, SlotId s) const {
+    auto it = latest_.find(s.value);
+    return it != latest_.end() && it->second.state == SlotState::held && it->second.hold == h;
+}
+
+// Everything but the details of live bookings and holds, which need the final slot states.
+bool Engine::Restorer::first_pass(const EventScan& scan, std::string& why) {
+    std::string problem;
+    const bool read = scan(
+        [&](const Event& ev) {
+            if (ev.seq != last_seq_ + 1) {
+                problem = "event " + std::to_string(last_seq_ + 1) +
+                          " is missing (the next stored event is " + std::to_string(ev.seq) + ")";
+                return false;
+            }
+            last_seq_ = ev.seq;
+            switch (ev.kind) {
+                case EventKind::held:
+                    note_slot(ev.before);
+                    note_slot(ev.after);
+                    note_hold(ev.after.hold);
+                    break;
+                case EventKind::hold_expired:
+                    note_slot(ev.before);
+                    note_slot(ev.after);
+                    note_hold(ev.before.hold);
+                    break;
+                case EventKind::booked:
+                    note_slot(ev.before);
+                    note_slot(ev.after);
+                    note_hold(ev.before.hold);
+                    note_booking(ev.booking);
+                    if (ev.from_waitlist) {
+                        waitlist_.push_back({false, ev.unit, ev.after.type, ev.patient, ev.time});
+                    }
+                    break;
+                case EventKind::rebooked:
+                    note_slot(ev.before);
+                    note_slot(ev.after);
+                    note_slot(ev.released);
+                    note_booking(ev.before.booking);
+                    note_booking(ev.booking);
+                    break;
+                case EventKind::cancelled:
+                    note_slot(ev.before);
+                    note_slot(ev.after);
+                    note_booking(ev.booking);
+                    break;
+                case EventKind::slot_published:
+                    note_slot(ev.after);
+                    published_.push_back(
+                        {ev.after.slot, ev.resource, ev.after.type, ev.after.start, ev.seq});
+                    break;
+                case EventKind::slot_type_changed:
+                    note_slot(ev.before);
+                    note_slot(ev.after);
+                    retyped_at_[ev.after.slot.value] = ev.seq;
+                    ++summary.type_changes;
+                    break;
+                case EventKind::slot_removed:
+                    removals_.push_back({ev.seq, ev.unit, ev.type, ev.time});
+                    break;
+                case EventKind::blocked:
+                case EventKind::unblocked: {
+                    BlockSeen& k = blocks_[ev.block.value];
+                    k.resource = ev.resource;
+                    k.from = ev.from;
+                    k.to = ev.to;
+                    k.unblocked = k.unblocked || ev.kind == EventKind::unblocked;
+                    break;
+                }
+                case EventKind::waitlist_added:
+                case EventKind::returned_to_waitlist:
+                    waitlist_.push_back({true, ev.unit, ev.type, ev.patient, ev.time});
+                    break;
+            }
+            return true;
+        },
+        why);
+    if (!read) return false;
+    if (!problem.empty()) {
+        why = problem;
+        return false;
+    }
+    summary.events = summary.last_seq = last_seq_;
+    return true;
+}
+
+bool Engine::Restorer::second_pass(const EventScan& scan, std::string& why) {
+    return scan(
+        [&](const Event& ev) {
+            if (ev.seq > last_seq_) return false;
+            if ((ev.kind == EventKind::booked || ev.kind == EventKind::rebooked) &&
+                live(ev.booking, ev.after.slot)) {
+                BookingFields f;
+                f.slot_id = ev.after.slot;
+                f.patient = ev.patient;
+                f.channel = ev.channel;
+                f.actor = ev.actor;
+                f.actor_name = ev.actor_name;
+                f.changed_at = ev.time;
+                f.from_waitlist = ev.from_waitlist;
+                f.phone = ev.phone;
+                f.reason = ev.reason;
+                live_bookings_[index_of(ev.booking)] = f;
+            } else if (ev.kind == EventKind::held && live(ev.after.hold, ev.after.slot)) {
+                const Instant expires =
+                    ev.to.value != 0 ? ev.to : Instant{ev.time.value + e_.catalog_.hold_ttl_s};
+                live_holds_[index_of(ev.after.hold)] = {ev.after.slot, ev.patient, expires};
+            }
+            return true;
+        },
+        why);
+}
+
+bool Engine::Restorer::apply(std::string& why) {
+    if (!apply_slots(why) || !apply_blocks(why) || !apply_bookings(why) || !apply_holds(why)) {
+        return false;
+    }
+    apply_words();
+    return apply_waitlist(why);
+}
+
+// Published slots, then each slot's type and removal.
+bool Engine::Restorer::apply_slots(std::string& why) {
+    const Catalog& catalog = e_.catalog_;
+    const std::string other_config =
+        ": the store was written with another region config (give the config it was written "
+        "with, or a new store)";
+    std::sort(published_.begin(), published_.end(),
+              [](const Published& a, const Published& b) { return a.slot < b.slot; });
+    for (const Published& p : published_) {
+        if (p.resource.value >= catalog.resources.size() || p.type.value >= catalog.types.size() ||
+            p.slot.value != e_.index_.size()) {
+            why = "event " + std::to_string(p.seq) + " publishes slot " +
+                  std::to_string(p.slot.value) + other_config;
+            return false;
+        }
+        auto added =
+            e_.index_.add_slot(p.resource, p.type, p.start, catalog.type(p.type).duration_min);
+        if (!added || *added != p.slot) {
+            why = "slot " + std::to_string(p.slot.value) + " cannot be published again" +
+                  other_config;
+            return false;
+        }
+        ++summary.published_slots;
+    }
+    for (const auto& [id, snap] : latest_) {
+        const SlotId s{id};
+        if (!e_.index_.contains(s) || e_.index_.record(s).start_s != snap.start.value ||
+            snap.type.value >= catalog.types.size()) {
+            why = "slot " + std::to_string(id) + " in the store does not match" + other_config;
+            return false;
+        }
+        if (e_.index_.record(s).type.load(std::memory_order_relaxed) != snap.type.value) {
+            e_.index_.move_slot(s, snap.type);
+        }
+    }
+    for (const Removal& r : removals_) {
+        if (r.unit.value >= catalog.units.size() || r.type.value >= catalog.types.size()) {
+            why = "event " + std::to_string(r.seq) + " removes a type" + other_config;
+            return false;
+        }
+        for (ResourceIdx res : catalog.unit(r.unit).resources) {
+            e_.index_.for_each_between(res, r.type, Instant{r.time.value + 1}, end_of_time,
+                                       [&](SlotId s) {
+                                           auto t = retyped_at_.find(s.value);
+                                           if (t == retyped_at_.end() || t->second < r.seq) {
+                                               e_.index_.mark_removed(s);
+                                           }
+                                           return true;
+                                       });
+        }
+        ++summary.type_removals;
+    }
+    return true;
+}
+
+bool Engine::Restorer::apply_blocks(std::string& why) {
+    if (blocks_.empty()) return true;
+    const std::uint64_t count = blocks_.rbegin()->first;
+    if (count > e_.blocks_->capacity()) {
+        why = "the store holds " + std::to_string(count) + " blocking events, more than fit";
+        return false;
+    }
+    e_.blocks_->skip_to(count);
+    for (const auto& [id, seen] : blocks_) {
+        if (id == 0 || seen.resource.value >= e_.catalog_.resources.size()) {
+            why = "blocking event " + std::to_string(id) + " names an unknown resource";
+            return false;
+        }
+        BlockRecord& k = (*e_.blocks_)[id - 1];
+        k.resource = seen.resource;
+        k.from = seen.from;
+        k.to = seen.to;
+        k.active.store(!seen.unblocked, word_order);
+        k.ready.store(true, std::memory_order_release);
+        if (!seen.unblocked) {
+            e_.active_blocks_per_resource_[seen.resource.value].fetch_add(1, word_order);
+            ++summary.blocks;
+        }
+    }
+    return true;
+}
+
+bool Engine::Restorer::apply_bookings(std::string& why) {
+    std::uint64_t count = 0;
+    for (const auto& [index, g] : booking_gen_) count = std::max(count, index + 1);
+    if (count > e_.bookings_->capacity()) {
+        why = "the store names booking records beyond this engine's table";
+        return false;
+    }
+    e_.bookings_->skip_to(count);
+    // Live bookings: the records their slots name, with the details of their booking event.
+    for (const auto& [id, snap] : latest_) {
+        if (snap.state != SlotState::booked) continue;
+        const std::uint64_t index = index_of(snap.booking);
+        auto fields = live_bookings_.find(index);
+        if (fields == live_bookings_.end() || booking_gen_[index] != generation_of(snap.booking)) {
+            why = "slot " + std::to_string(id) + " is booked by " +
+                  std::to_string(snap.booking.value) + ", whose booking event is missing";
+            return false;
+        }
+        BookingRecord& r = (*e_.bookings_)[index];
+        r.generation.store(generation_of(snap.booking), std::memory_order_relaxed);
+        r.fields = fields->second;
+        r.slot.store(id, std::memory_order_relaxed);
+        r.patient.store(fields->second.patient.value, std::memory_order_relaxed);
+        r.ready.store(true, std::memory_order_release);
+        PatientRecord* p = e_.patients_.get_or_create(fields->second.patient);
+        if (p == nullptr || p->booking_count == patient_bookings_max) {
+            why = "patient table full, or a patient with more than 16 bookings";
+            return false;
+        }
+        p->bookings[p->booking_count++] = snap.booking;
+        ++summary.bookings;
+    }
+    // The other records: ended (the generation moves past every id given out) and reusable.
+    for (std::uint64_t i = count; i-- > 0;) {
+        if ((*e_.bookings_)[i].ready.load()) continue;
+        auto g = booking_gen_.find(i);
+        const std::uint32_t ended = g == booking_gen_.end() ? 0 : g->second + 1;
+        (*e_.bookings_)[i].generation.store(ended, std::memory_order_relaxed);
+        if (ended + 1 <= booking_generation_limit) e_.bookings_->release(i);
+    }
+    return true;
+}
+
+bool Engine::Restorer::apply_holds(std::string& why) {
+    std::uint64_t count = 0;
+    for (const auto& [index, g] : hold_gen_) count = std::max(count, index + 1);
+    if (count > e_.holds_->capacity()) {
+        why = "the store names hold records beyond this engine's table";
+        return false;
+    }
+    e_.holds_->skip_to(count);
+    std::vector<std::pair<Instant, std::uint64_t>> queue;  // live holds by expiry
+    for (const auto& [id, snap] : latest_) {
+        if (snap.state != SlotState::held) continue;
+        const std::uint64_t index = index_of(snap.hold);
+        auto held = live_holds_.find(index);
+        if (held == live_holds_.end()) {
+            why = "slot " + std::to_string(id) + " is held by " + std::to_string(snap.hold.value) +
+                  ", whose held event is missing";
+            return false;
+        }
+        HoldRecord& h = (*e_.holds_)[index];
+        h.generation.store(generation_of(snap.hold), std::memory_order_relaxed);
+        h.slot.store(id, std::memory_order_relaxed);
+        h.patient.store(held->second.patient.value, std::memory_order_relaxed);
+        h.expires_at.store(held->second.expires_at.value, std::memory_order_relaxed);
+        h.live.store(true, std::memory_order_release);
+        queue.emplace_back(held->second.expires_at, index);
+        ++summary.holds;
+    }
+    std::sort(queue.begin(), queue.end());
+    if (queue.size() > e_.hold_queue_->size()) {
+        why = "more live holds than the hold queue takes";
+        return false;
+    }
+    for (const auto& [expiry, index] : queue) {
+        const std::uint64_t pos = e_.hold_queue_tail_.fetch_add(1, std::memory_order_relaxed);
+        (*e_.hold_queue_)[pos % e_.hold_queue_->size()].store(index + 1, std::memory_order_release);
+    }
+    for (std::uint64_t i = count; i-- > 0;) {
+        if ((*e_.holds_)[i].live.load()) continue;
+        auto g = hold_gen_.find(i);
+        const std::uint32_t ended = g == hold_gen_.end() ? 0 : g->second + 1;
+        (*e_.holds_)[i].generation.store(ended, std::memory_order_relaxed);
+        if (ended < hold_generation_limit) e_.holds_->release(i);
+    }
+    return true;
+}
+
+// Slot words: booked and held slots name their records; the others go to the rest their
+// blocks and schedule give them (after apply_slots and apply_blocks).
+void Engine::Restorer::apply_words() {
+    for (const auto& [id, snap] : latest_) {
+        std::uint64_t owner = 0;
+        SlotState state = SlotState::free;
+        if (snap.state == SlotState::booked || snap.state == SlotState::held) {
+            state = snap.state;
+            owner = state == SlotState::booked ? index_of(snap.booking) : index_of(snap.hold);
+        }
+        e_.index_.record(SlotId{id})
+            .word.store(SlotWord::make(state, snap.version, owner), word_order);
+    }
+    for (std::uint32_t i = 0; i < e_.index_.size(); ++i) {
+        SlotRecord& rec = e_.index_.record(SlotId{i});
+        e_.settle(rec, rec.word.load(word_order));
+    }
+}
+
+bool Engine::Restorer::apply_waitlist(std::string& why) {
+    std::map<std::tuple<std::uint32_t, std::uint32_t, std::uint64_t>, std::uint64_t> waiting;
+    for (const WaitlistChange& c : waitlist_) {
+        if (c.unit.value >= e_.catalog_.units.size() || c.type.value >= e_.catalog_.types.size()) {
+            why = "a waitlist event names an unknown unit or type";
+            return false;
+        }
+        const auto key = std::make_tuple(c.unit.value, c.type.value, c.patient.value);
+        auto it = waiting.find(key);
+        if (!c.add) {
+            if (it != waiting.end()) {
+                (*e_.waitlist_)[it->second].state.store(WaitlistState::removed,
+                                                        std::memory_order_release);
+                waiting.erase(it);
+            }
+            continue;
+        }
+        if (it != waiting.end()) continue;
+        if (e_.patients_.get_or_create(c.patient) == nullptr) {
+            why = "patient table full";
+            return false;
+        }
+        auto idx = e_.add_waiting(c.unit, c.type, c.patient, c.time);
+        if (!idx) {
+            why = "more waitlist entries than fit";
+            return false;
+        }
+        waiting.emplace(key, *idx);
+    }
+    summary.waitlist = waiting.size();
+    return true;
+}
+
+std::optional<RestoreSummary> Engine::restore(const EventScan& scan, std::string& why) {
+    SM_ASSERT(events_->next_seq() == 1 && bookings_->handed_out() == 0);
+    Restorer r(*this);
+    if (!r.first_pass(scan, why) || !r.second_pass(scan, why) || !r.apply(why)) {
+        return std::nullopt;
+    }
+    events_->continue_from(r.summary.last_seq + 1);
+    return r.summary;
+}
+
+std::uint64_t Engine::state_hash() const {
+    Fingerprint h;
+    for (std::uint32_t i = 0; i < index_.size(); ++i) {
+        const SlotRecord& rec = index_.record(SlotId{i});
+        const std::uint64_t w = rec.word.load(word_order);
+        h.mix((std::uint64_t{rec.resource} << 32) | rec.type.load(std::memory_order_relaxed));
+        h.mix(static_cast<std::uint64_t>(rec.start_s));
+        h.mix((static_cast<std::uint64_t>(rec.duration_min) << 8) |
+              (std::uint64_t{rec.removed.load(word_order)} << 4) |
+              static_cast<std::uint64_t>(SlotWord::state(w)));
+        const std::uint64_t owner = SlotWord::owner(w);
+        if (SlotWord::state(w) == SlotState::booked) {
+            const BookingFields& f = (*bookings_)[owner].fields;
+            h.mix(current_id(owner).value);
+            h.mix(f.patient.value);
+            h.mix((std::uint64_t{f.from_waitlist} << 8) | static_cast<std::uint64_t>(f.channel));
+            h.mix(static_cast<std::uint64_t>(f.changed_at.value));
+            h.mix(f.actor.view());
+            h.mix(f.actor_name.view());
+            h.mix(f.phone.view());
+            h.mix(f.reason.view());
+        } else if (SlotWord::state(w) == SlotState::held) {
+            const HoldRecord& k = (*holds_)[owner];
+            h.mix(hold_id(owner, k.generation.load(std::memory_order_acquire)).value);
+            h.mix(k.patient.load(std::memory_order_acquire));
+            h.mix(static_cast<std::uint64_t>(k.expires_at.load(std::memory_order_acquire)));
+        }
+    }
+    for (std::uint64_t i = 0; i < blocks_->handed_out(); ++i) {
+        const BlockRecord& k = (*blocks_)[i];
+        if (!k.ready.load(std::memory_order_acquire)) continue;
+        h.mix(i);
+        h.mix((std::uint64_t{k.resource.value} << 1) | std::uint64_t{k.active.load(word_order)});
+        h.mix(static_cast<std::uint64_t>(k.from.value));
+        h.mix(static_cast<std::uint64_t>(k.to.value));
+    }
+    std::vector<std::tuple<std::uint32_t, std::uint32_t, std::uint64_t, std::int64_t>> waiting;
+    for (std::uint64_t i = 0; i < waitlist_->handed_out(); ++i) {
+        const WaitlistRecord& w = (*waitlist_)[i];
+        if (w.state.load(std::memory_order_acquire) == WaitlistState::waiting) {
+            waiting.emplace_back(w.unit.value, w.type.value, w.patient.value, w.added_at.value);
+        }
+    }
+    std::sort(waiting.begin(), waiting.end());
+    for (const auto& [unit, type, patient, added] : waiting) {
+        h.mix((std::uint64_t{unit} << 32) | type);
+        h.mix(patient);
+        h.mix(static_cast<std::uint64_t>(added));
+    }
+    return h.value();
+}
+
+}  // namespace slotmatch
