@@ -3,8 +3,10 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
+#include <array>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <set>
 #include <slotmatch/patient.hpp>
 
@@ -195,6 +197,72 @@ class Journal : public ::testing::Test {
         }
     }
 
+    // Every free slot of u1 from March to December, as staff see them (every type, no window).
+    std::vector<std::uint32_t> staff_free_slots() {
+        std::vector<std::uint32_t> slots;
+        client::RequestBuilder r;
+        r.start();
+        for (int month = 3; month <= 12; ++month) {
+            const std::string from =
+                "2026-" + std::string(month < 10 ? "0" : "") + std::to_string(month) + "-01";
+            auto& b = r.fbb();
+            r.add(wire::CreateFind(b, b.CreateString("u1"), 0, 0, b.CreateString(from),
+                                   b.CreateString(from.substr(0, 8) + "28"), 1000));
+        }
+        const std::uint64_t id = client::new_request_id();
+        auto reply = connection_->call(r.finish(staff(), id), id, timeout_ms);
+        EXPECT_TRUE(reply && reply->message->results());
+        if (!reply || !reply->message->results()) return slots;
+        for (const wire::Result* res : *reply->message->results()) {
+            EXPECT_TRUE(res->body_as_SlotList());
+            if (!res->body_as_SlotList()) continue;
+            for (const wire::Slot* sl : *res->body_as_SlotList()->slots()) {
+                slots.push_back(sl->slot_id());
+            }
+        }
+        return slots;
+    }
+    static client::Identity staff() {
+        return {Channel::staff, "vgr-abc123", "Karin Lind", "u1", "journal"};
+    }
+    // The state hash a server printed after `mark` ("slotmatchd: state hash" at a stop,
+    // "slotmatchd: recovered" at a start).
+    static std::string printed_hash(const std::string& output, const std::string& mark) {
+        const auto line = output.find(mark);
+        if (line == std::string::npos) return {};
+        const auto at = output.find("state hash 0x", line);
+        return at == std::string::npos ? std::string() : output.substr(at + 11, 18);
+    }
+    // Every booking of patients first..first+count-1 that staff of u1 see: slot -> booking id.
+    // Fails the test when two bookings share a slot.
+    std::map<std::uint32_t, std::uint64_t> bookings_of(int first, int count) {
+        std::map<std::uint32_t, std::uint64_t> by_slot;
+        for (int start = first; start < first + count; start += 1000) {
+            client::RequestBuilder r;
+            r.start();
+            for (int n = start; n < std::min(first + count, start + 1000); ++n) {
+                auto& b = r.fbb();
+                r.add(wire::CreateBookings(b, b.CreateString(format_patient_id(patient(n)))));
+            }
+            const std::uint64_t id = client::new_request_id();
+            auto reply = connection_->call(r.finish(staff(), id), id, timeout_ms);
+            EXPECT_TRUE(reply && reply->message->results());
+            if (!reply || !reply->message->results()) return by_slot;
+            for (const wire::Result* res : *reply->message->results()) {
+                EXPECT_TRUE(res->body_as_BookingList());
+                if (!res->body_as_BookingList()) continue;
+                for (const wire::Booking* bk : *res->body_as_BookingList()->bookings()) {
+                    const auto [it, fresh] =
+                        by_slot.emplace(bk->slot()->slot_id(), bk->booking_id());
+                    EXPECT_TRUE(fresh) << "slot " << it->first << " is booked twice";
+                }
+            }
+        }
+        return by_slot;
+    }
+
+    void kill_nine_server_scenario(const std::string& threads);
+
     std::string config_;
     std::string store_;
     std::unique_ptr<ServerProcess> server_;
@@ -247,22 +315,258 @@ TEST_F(Journal, AStopCommitsEveryEventFirst) {
     EXPECT_EQ(StoreReader(store_).count(), 30);
 }
 
-// A store that holds events cannot be started from until recovery exists: the server refuses
-// (exit 1, saying why) instead of numbering new events over the old ones.
-TEST_F(Journal, AStoreThatHoldsEventsIsRefusedAtStart) {
+// Recovery: a server stopped and started again on its store has the state hash it stopped
+// with, keeps its bookings (a booked slot stays taken), and numbers new events after the old.
+TEST_F(Journal, ARestartFromTheStoreHasTheSameStateHash) {
     ASSERT_NO_FATAL_FAILURE(start("persisted"));
-    const auto slots = free_slots(1);
-    ASSERT_EQ(slots.size(), 1u);
-    send_book(slots[0], 1);
-    ASSERT_TRUE(connection_->receive(timeout_ms));
+    const auto slots = free_slots(40);
+    ASSERT_EQ(slots.size(), 40u);
+    std::vector<std::uint64_t> bookings;
+    for (int n = 0; n < 30; ++n) send_book(slots[static_cast<std::size_t>(n)], n);
+    for (int n = 0; n < 30; ++n) {
+        auto reply = connection_->receive(timeout_ms);
+        ASSERT_TRUE(reply);
+        bookings.push_back(booked_id(*reply));
+        ASSERT_NE(bookings.back(), 0u);
+    }
+    client::RequestBuilder r;
+    r.start();
+    for (int n = 0; n < 10; ++n) r.add(wire::CreateCancel(r.fbb(), bookings[n]));
+    for (int n = 30; n < 35; ++n) {
+        auto& b = r.fbb();
+        r.add(wire::CreateHold(b, slots[static_cast<std::size_t>(n)],
+                               b.CreateString(format_patient_id(patient(n)))));
+    }
+    {
+        auto& b = r.fbb();
+        r.add(wire::CreateBlock(b, b.CreateString("r2"), b.CreateString("2026-03-03T08:00"),
+                                b.CreateString("2026-03-03T09:00"), b.CreateString("utbildning")));
+    }
+    std::uint64_t id = client::new_request_id();
+    auto changed = connection_->call(r.finish(staff(), id), id, timeout_ms);
+    ASSERT_TRUE(changed && changed->message->results());
+    for (const wire::Result* res : *changed->message->results()) {
+        ASSERT_FALSE(res->error()) << res->error()->message()->str();
+    }
+    ASSERT_EQ(server_->stop(), 0) << server_->output();
+    const std::string before = printed_hash(server_->output(), "slotmatchd: state hash");
+    ASSERT_FALSE(before.empty()) << server_->output();
+    const std::int64_t stored = StoreReader(store_).count();
+
+    ASSERT_NO_FATAL_FAILURE(start("persisted"));
+    EXPECT_EQ(printed_hash(server_->output(), "slotmatchd: recovered"), before)
+        << server_->output();
+    EXPECT_NE(server_->output().find("recovered " + std::to_string(stored) + " events"),
+              std::string::npos)
+        << server_->output();
+    const auto kept = bookings_of(0, 35);
+    EXPECT_EQ(kept.size(), 20u);
+    for (int n = 10; n < 30; ++n) {
+        const auto it = kept.find(slots[static_cast<std::size_t>(n)]);
+        ASSERT_NE(it, kept.end()) << "booking " << n << " lost";
+        EXPECT_EQ(it->second, bookings[static_cast<std::size_t>(n)]);
+    }
+    send_book(slots[15], 99);  // taken by patient 15
+    auto refused = connection_->receive(timeout_ms);
+    ASSERT_TRUE(refused && refused->message->results());
+    ASSERT_TRUE(refused->message->results()->Get(0)->error());
+    EXPECT_EQ(refused->message->results()->Get(0)->error()->code(),
+              wire::ErrorCode::SLOT_ALREADY_RESERVED);
+    send_book(slots[5], 98);  // cancelled before the restart: free
+    auto booked = connection_->receive(timeout_ms);
+    ASSERT_TRUE(booked);
+    EXPECT_NE(booked_id(*booked), 0u);
+    StoreReader reader(store_);
+    EXPECT_EQ(reader.count(), stored + 1);
+    EXPECT_EQ(reader.count("seq = " + std::to_string(stored + 1)), 1);
+}
+
+// kill -9 of slotmatchd under load: two clients book the same 3,000 slots in opposite orders
+// (every slot contested), pipelined, and the server is killed once half the requests are
+// answered. Started again on its store, it has every acknowledged booking under its id, no slot
+// twice, every other slot free (nothing leaked), and the holds acknowledged before the kill.
+void Journal::kill_nine_server_scenario(const std::string& threads) {
+    ASSERT_NO_FATAL_FAILURE(start("persisted", threads));
+    auto slots = staff_free_slots();
+    ASSERT_GE(slots.size(), 3010u);
+    slots.resize(3010);
+    constexpr int contested = 3000;
+    constexpr int holders = 20000;  // patient numbers of the holds
+    // Holds on the last ten slots, acknowledged before the load.
+    std::vector<std::pair<std::uint64_t, int>> holds;  // hold id, patient
+    {
+        client::RequestBuilder r;
+        r.start();
+        for (int n = 0; n < 10; ++n) {
+            auto& b = r.fbb();
+            r.add(wire::CreateHold(b, slots[contested + static_cast<std::size_t>(n)],
+                                   b.CreateString(format_patient_id(patient(holders + n)))));
+        }
+        const std::uint64_t id = client::new_request_id();
+        auto reply = connection_->call(r.finish(staff(), id), id, timeout_ms);
+        ASSERT_TRUE(reply && reply->message->results());
+        for (int n = 0; n < 10; ++n) {
+            const auto* held = reply->message->results()->Get(n)->body_as_HoldReply();
+            ASSERT_TRUE(held);
+            holds.emplace_back(held->hold_id(), holders + n);
+        }
+    }
+    struct Acked {
+        std::uint32_t slot;
+        std::uint64_t booking;
+    };
+    std::vector<Acked> acked;
+    std::size_t answered = 0;
+    std::vector<std::unique_ptr<client::Connection>> clients;
+    for (int c = 0; c < 2; ++c) {
+        clients.push_back(std::make_unique<client::Connection>(server_->endpoint()));
+    }
+    // Client c books slot index i for patient c * 10000 + i under request id i + 1.
+    auto slot_of = [&](int c, int i) {
+        return slots[static_cast<std::size_t>(c == 0 ? i : contested - 1 - i)];
+    };
+    std::array<int, 2> sent{0, 0};
+    std::array<int, 2> outstanding{0, 0};
+    constexpr int window = 64;
+    while (answered < contested) {  // half of the 6,000 requests
+        for (int c = 0; c < 2; ++c) {
+            while (outstanding[c] < window && sent[c] < contested) {
+                client::RequestBuilder r;
+                r.start();
+                auto& b = r.fbb();
+                const auto p = b.CreateString(format_patient_id(patient(c * 10000 + sent[c])));
+                wire::BookBuilder book(b);
+                book.add_slot(slot_of(c, sent[c]));
+                book.add_patient(p);
+                r.add(book.Finish());
+                client::Identity who = staff();
+                who.client = c == 0 ? "ascending" : "descending";  // retries are per client
+                ASSERT_TRUE(clients[c]->send(r.finish(who, static_cast<std::uint64_t>(sent[c]) + 1),
+                                             timeout_ms));
+                ++sent[c];
+                ++outstanding[c];
+            }
+            auto reply = clients[c]->receive(timeout_ms);
+            ASSERT_TRUE(reply && reply->message->results()) << "no reply under load";
+            --outstanding[c];
+            ++answered;
+            const wire::Result* res = reply->message->results()->Get(0);
+            if (const auto* bk = res->body_as_BookingReply()) {
+                const int i = static_cast<int>(reply->message->request_id()) - 1;
+                EXPECT_EQ(bk->booking()->slot()->slot_id(), slot_of(c, i));
+                acked.push_back({slot_of(c, i), bk->booking()->booking_id()});
+            } else {
+                ASSERT_TRUE(res->error());
+                EXPECT_EQ(res->error()->code(), wire::ErrorCode::SLOT_ALREADY_RESERVED);
+            }
+        }
+    }
+    ASSERT_EQ(::kill(server_->pid(), SIGKILL), 0);  // requests are still in flight
     server_->stop();
-    ServerProcess again(
-        {"--config", config_, "--clock", clock_flag, "--store", "sqlite:" + store_});
-    EXPECT_TRUE(again.endpoint().empty());
-    const int status = again.stop();
+    ASSERT_GT(acked.size(), 1000u);
+
+    ASSERT_NO_FATAL_FAILURE(start("persisted", threads));
+    ASSERT_NE(server_->output().find("slotmatchd: recovered"), std::string::npos)
+        << server_->output();
+    std::map<std::uint32_t, std::uint64_t> booked = bookings_of(0, contested);
+    for (const auto& [slot, booking] : bookings_of(10000, contested)) {
+        EXPECT_TRUE(booked.emplace(slot, booking).second) << "slot " << slot << " booked twice";
+    }
+    for (const Acked& a : acked) {
+        const auto it = booked.find(a.slot);
+        ASSERT_NE(it, booked.end()) << "acknowledged booking " << a.booking << " lost";
+        EXPECT_EQ(it->second, a.booking);
+    }
+    EXPECT_LE(booked.size(), acked.size() + 2 * window);  // only what was in flight besides
+    // Nothing leaked: every contested slot is booked or free, never both or neither.
+    const auto free_now = staff_free_slots();
+    const std::set<std::uint32_t> free_set(free_now.begin(), free_now.end());
+    for (int i = 0; i < contested; ++i) {
+        const std::uint32_t s = slots[static_cast<std::size_t>(i)];
+        EXPECT_NE(booked.count(s) == 1, free_set.count(s) == 1) << "slot " << s;
+    }
+    // The holds survived: each can still be booked through.
+    client::RequestBuilder r;
+    r.start();
+    for (const auto& [hold, n] : holds) {
+        auto& b = r.fbb();
+        const auto p = b.CreateString(format_patient_id(patient(n)));
+        wire::BookBuilder book(b);
+        book.add_hold(hold);
+        book.add_patient(p);
+        r.add(book.Finish());
+    }
+    const std::uint64_t id = client::new_request_id();
+    auto reply = connection_->call(r.finish(staff(), id), id, timeout_ms);
+    ASSERT_TRUE(reply && reply->message->results());
+    for (const wire::Result* res : *reply->message->results()) {
+        EXPECT_TRUE(res->body_as_BookingReply())
+            << (res->error() ? res->error()->message()->str() : "");
+    }
+}
+
+TEST_F(Journal, KillNineOfTheServerLosesNoAcknowledgedBooking) {
+    kill_nine_server_scenario("1");
+}
+
+TEST_F(Journal, KillNineOfTheServerLosesNoAcknowledgedBookingWithWorkers) {
+    kill_nine_server_scenario("2");
+}
+
+// Recovery through the sidecar: slotmatchd --journal started again reads the journal's store
+// back over the link (replay requests, 4,096 events per answer) and has the state hash it
+// stopped with; 5,000 staff bookings make the replay take two answers.
+TEST_F(Journal, ARestartThroughTheSidecarRecoversFromTheJournalsStore) {
+    auto journal = start_journal("tcp://127.0.0.1:*", "sqlite:" + store_);
+    ASSERT_FALSE(journal->endpoint().empty());
+    const std::vector<std::string> args{"--config", config_,     "--clock",
+                                        clock_flag, "--journal", journal->endpoint()};
+    server_ = std::make_unique<ServerProcess>(args);
+    ASSERT_FALSE(server_->endpoint().empty()) << server_->output();
+    connection_ = std::make_unique<client::Connection>(server_->endpoint());
+    auto slots = staff_free_slots();
+    ASSERT_GE(slots.size(), 5000u);
+    slots.resize(5000);
+    for (std::size_t first = 0; first < slots.size(); first += 1000) {
+        client::RequestBuilder r;
+        r.start();
+        for (std::size_t n = first; n < first + 1000; ++n) {
+            auto& b = r.fbb();
+            const auto p = b.CreateString(format_patient_id(patient(static_cast<int>(n))));
+            wire::BookBuilder book(b);
+            book.add_slot(slots[n]);
+            book.add_patient(p);
+            r.add(book.Finish());
+        }
+        const std::uint64_t id = client::new_request_id();
+        auto reply = connection_->call(r.finish(staff(), id), id, timeout_ms);
+        ASSERT_TRUE(reply && reply->message->results());
+        for (const wire::Result* res : *reply->message->results()) {
+            ASSERT_TRUE(res->body_as_BookingReply());
+        }
+    }
+    ASSERT_EQ(server_->stop(), 0) << server_->output();
+    const std::string before = printed_hash(server_->output(), "slotmatchd: state hash");
+    ASSERT_FALSE(before.empty()) << server_->output();
+
+    server_ = std::make_unique<ServerProcess>(args);
+    ASSERT_FALSE(server_->endpoint().empty()) << server_->output();
+    EXPECT_NE(server_->output().find("recovered 5000 events from the journal at"),
+              std::string::npos)
+        << server_->output();
+    EXPECT_EQ(printed_hash(server_->output(), "slotmatchd: recovered"), before);
+    connection_ = std::make_unique<client::Connection>(server_->endpoint());
+    EXPECT_EQ(bookings_of(0, 5000).size(), 5000u);
+}
+
+// A journal that is not there: slotmatchd --journal cannot recover, says so, and exits 1.
+TEST_F(Journal, NoJournalToRecoverFromIsRefusedAtStart) {
+    ServerProcess server(
+        {"--config", config_, "--clock", clock_flag, "--journal", "tcp://127.0.0.1:9"});
+    EXPECT_TRUE(server.endpoint().empty());
+    const int status = server.stop();
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1);
-    EXPECT_NE(again.output().find("already holds 1 events"), std::string::npos) << again.output();
-    EXPECT_EQ(StoreReader(store_).count(), 1);  // untouched
+    EXPECT_NE(server.output().find("no journal answered"), std::string::npos) << server.output();
 }
 
 TEST_F(Journal, ADamagedStoreIsRefusedAtStart) {
@@ -311,30 +615,8 @@ TEST_F(Journal, AStalledJournalRefusesChangesWithOverloadedThenCatchesUp) {
         "--durability", "applied", "--journal-buffer-events", "1024"});
     ASSERT_FALSE(server_->endpoint().empty()) << server_->output();
     connection_ = std::make_unique<client::Connection>(server_->endpoint());
-    const client::Identity staff{Channel::staff, "vgr-abc123", "Karin Lind", "u1", "journal"};
-
-    // Free slots of u1 from March to December (staff see every type, with no window).
-    std::vector<std::uint32_t> slots;
-    {
-        client::RequestBuilder r;
-        r.start();
-        for (int month = 3; month <= 12; ++month) {
-            const std::string from =
-                "2026-" + std::string(month < 10 ? "0" : "") + std::to_string(month) + "-01";
-            auto& b = r.fbb();
-            r.add(wire::CreateFind(b, b.CreateString("u1"), 0, 0, b.CreateString(from),
-                                   b.CreateString(from.substr(0, 8) + "28"), 1000));
-        }
-        const std::uint64_t id = client::new_request_id();
-        auto reply = connection_->call(r.finish(staff, id), id, timeout_ms);
-        ASSERT_TRUE(reply && reply->message->results());
-        for (const wire::Result* res : *reply->message->results()) {
-            ASSERT_TRUE(res->body_as_SlotList());
-            for (const wire::Slot* sl : *res->body_as_SlotList()->slots()) {
-                slots.push_back(sl->slot_id());
-            }
-        }
-    }
+    const client::Identity staff = Journal::staff();
+    const std::vector<std::uint32_t> slots = staff_free_slots();
     // The journal's 1,024 and the engine's event lane of 4,096 (one server thread) fill first.
     ASSERT_GT(slots.size(), 1024u + 4096u + 512u) << "too few slots for this test";
 

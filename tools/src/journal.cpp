@@ -108,29 +108,31 @@ zmq::message_t encode_batch(flatbuffers::FlatBufferBuilder& b, std::span<const E
     return zmq::message_t(b.GetBufferPointer(), b.GetSize());
 }
 
-}  // namespace
-
-std::unique_ptr<RemoteJournal> RemoteJournal::connect(zmq::context_t& ctx,
-                                                      const std::string& endpoint,
-                                                      const std::string& wake_endpoint,
-                                                      std::size_t capacity, std::string& why) {
+// A DEALER to the journal. Nothing queues for a journal that is not connected, and little for
+// one that is slow: unsent batches stay in the unacknowledged buffer (bounded), not in
+// ZeroMQ's pipe.
+std::optional<zmq::socket_t> link_socket(zmq::context_t& ctx, const std::string& endpoint,
+                                         std::string& why) {
     zmq::socket_t socket(ctx, zmq::socket_type::dealer);
     socket.set(zmq::sockopt::linger, 0);
-    // Nothing queues for a journal that is not connected, and little for one that is slow:
-    // unsent batches stay in the unacknowledged buffer (bounded), not in ZeroMQ's pipe.
     socket.set(zmq::sockopt::immediate, 1);
     socket.set(zmq::sockopt::sndhwm, link_batches_in_flight_max);
     try {
         socket.connect(endpoint);
     } catch (const zmq::error_t& e) {
         why = "cannot connect to the journal at " + endpoint + ": " + e.what();
-        return nullptr;
+        return std::nullopt;
     }
-    flatbuffers::FlatBufferBuilder b;
+    return socket;
+}
+
+// Sends `request` once the connection is up (with ZMQ_IMMEDIATE it cannot leave before) and
+// waits for one answer, both within hello_timeout_ms.
+std::optional<zmq::message_t> ask(zmq::socket_t& socket, const std::string& endpoint,
+                                  zmq::message_t request, std::string& why) {
     const auto deadline =
         std::chrono::steady_clock::now() + std::chrono::milliseconds(hello_timeout_ms);
-    // The hello: with ZMQ_IMMEDIATE it can leave only once the connection is up.
-    while (!socket.send(encode_batch(b, {}), zmq::send_flags::dontwait) &&
+    while (!socket.send(request, zmq::send_flags::dontwait) &&
            std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
@@ -142,10 +144,52 @@ std::unique_ptr<RemoteJournal> RemoteJournal::connect(zmq::context_t& ctx,
         !socket.recv(m, zmq::recv_flags::dontwait)) {
         why = "no journal answered at " + endpoint + " within " + std::to_string(hello_timeout_ms) +
               " ms (is slotmatch-journal running?)";
-        return nullptr;
+        return std::nullopt;
     }
+    return m;
+}
+
+}  // namespace
+
+bool scan_remote(zmq::context_t& ctx, const std::string& endpoint,
+                 const std::function<bool(const Event&)>& visit, std::string& why) {
+    auto socket = link_socket(ctx, endpoint, why);
+    if (!socket) return false;
+    flatbuffers::FlatBufferBuilder b;
+    for (std::uint64_t from = 1;;) {
+        b.Clear();
+        b.Finish(wire::CreateEventBatch(b, 0, from), wire::RequestMessageIdentifier());
+        auto m = ask(*socket, endpoint, zmq::message_t(b.GetBufferPointer(), b.GetSize()), why);
+        if (!m) return false;
+        const std::span<const std::uint8_t> bytes{static_cast<const std::uint8_t*>(m->data()),
+                                                  m->size()};
+        const wire::EventBatch* batch = codec::verify_event_batch(bytes);
+        if (batch == nullptr || batch->events() == nullptr) {
+            const wire::JournalAck* ack = codec::verify_journal_ack(bytes);
+            why = ack != nullptr && ack->error()
+                      ? "the journal at " + endpoint + ": " + ack->error()->str()
+                      : "the peer at " + endpoint + " is not a slotmatch journal";
+            return false;
+        }
+        if (batch->events()->size() == 0) return true;
+        for (const wire::Event* e : *batch->events()) {
+            if (!visit(codec::decode_event(*e))) return true;
+        }
+        from += batch->events()->size();
+    }
+}
+
+std::unique_ptr<RemoteJournal> RemoteJournal::connect(zmq::context_t& ctx,
+                                                      const std::string& endpoint,
+                                                      const std::string& wake_endpoint,
+                                                      std::size_t capacity, std::string& why) {
+    auto socket = link_socket(ctx, endpoint, why);
+    if (!socket) return nullptr;
+    flatbuffers::FlatBufferBuilder b;
+    auto m = ask(*socket, endpoint, encode_batch(b, {}), why);  // the hello
+    if (!m) return nullptr;
     const wire::JournalAck* ack =
-        codec::verify_journal_ack({static_cast<const std::uint8_t*>(m.data()), m.size()});
+        codec::verify_journal_ack({static_cast<const std::uint8_t*>(m->data()), m->size()});
     if (ack == nullptr) {
         why = "the peer at " + endpoint + " is not a slotmatch journal";
         return nullptr;
@@ -162,7 +206,7 @@ std::unique_ptr<RemoteJournal> RemoteJournal::connect(zmq::context_t& ctx,
     j->poke_.set(zmq::sockopt::linger, 0);
     j->poke_.connect(poke);
     j->thread_ =
-        std::thread([raw = j.get(), s = std::move(socket), p = std::move(poked)]() mutable {
+        std::thread([raw = j.get(), s = std::move(*socket), p = std::move(poked)]() mutable {
             raw->run(std::move(s), std::move(p));
         });
     return j;

@@ -18,6 +18,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -104,6 +105,12 @@ class EmbeddedJournal final : public Journal {
 inline constexpr int resend_after_ms = 1000;
 inline constexpr int link_batches_in_flight_max = 16;  // DEALER send high-water mark
 inline constexpr int hello_timeout_ms = 5000;
+
+// Recovery through a slotmatch-journal: every stored event from 1 on, in order, asked for in
+// batches of codec::replay_batch_events over a DEALER of its own. False, with the reason in `why`,
+// when the journal does not answer within hello_timeout_ms or cannot read its store.
+bool scan_remote(zmq::context_t& ctx, const std::string& endpoint,
+                 const std::function<bool(const Event&)>& visit, std::string& why);
 
 class RemoteJournal final : public Journal {
   public:

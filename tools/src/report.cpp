@@ -23,6 +23,12 @@ std::string pad(const std::string& text, std::size_t width) {
 
 }  // namespace
 
+std::string hex(std::uint64_t v) {
+    char text[19];
+    std::snprintf(text, sizeof text, "0x%016llx", static_cast<unsigned long long>(v));
+    return text;
+}
+
 void print_region_summary(std::ostream& out, const Engine& engine) {
     const Catalog& c = engine.catalog();
     std::vector<std::size_t> slots_per_unit(c.units.size());

@@ -16,6 +16,8 @@ namespace slotmatch::tools {
 void print_diagnostics(std::ostream& out, const LoadResult& loaded);
 // Units, appointment types and slots per unit, as a table.
 void print_region_summary(std::ostream& out, const Engine& engine);
+// A state hash as the programs print it: 0x and 16 hex digits.
+std::string hex(std::uint64_t v);
 
 // Engine views in the documented shapes; names come from the catalog, times are written in
 // the region's zone. The server's replies are decoded back into these views (codec), so the

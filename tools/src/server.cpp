@@ -272,10 +272,12 @@ int Front::run(const std::atomic<bool>& stop,
             }
         }
         if (journal_owner_->next_seq() != service_.engine().events().next_seq()) {
-            // Recovery (starting the engine from the store) is not built yet.
-            std::cerr << "slotmatchd: the journal already holds " << journal_owner_->next_seq() - 1
-                      << " events; starting from a store (recovery) is not built yet, so "
-                         "slotmatchd would number new events over them: use a new store\n";
+            // The engine recovered from the store before this; a journal that holds another
+            // number of events is not the one it recovered from (or was written to since).
+            std::cerr << "slotmatchd: the journal holds " << journal_owner_->next_seq() - 1
+                      << " events, but the engine recovered "
+                      << service_.engine().events().next_seq() - 1
+                      << ": another slotmatchd is writing to it, or it is another store\n";
             journal_owner_->stop();
             return 1;
         }

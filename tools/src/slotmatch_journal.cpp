@@ -3,7 +3,9 @@
 // transaction, and answers with the highest committed sequence number (JournalAck). Events it
 // already has are skipped (a resend after a lost acknowledgement or a restart); a batch that
 // would leave a gap is refused whole and reported loudly, and the sender resends from the
-// number the journal expected. SIGINT/SIGTERM stop it after the batch in hand.
+// number the journal expected. A restarting slotmatchd reads the stored events back through the
+// same socket (replay requests) to rebuild its state. SIGINT/SIGTERM stop it after the batch in
+// hand.
 #include <atomic>
 #include <boost/program_options.hpp>
 #include <csignal>
@@ -29,8 +31,31 @@ zmq::message_t ack(const journal::AppendResult& r, std::uint64_t committed) {
     return zmq::message_t(b.GetBufferPointer(), b.GetSize());
 }
 
-// One request: [identity][EventBatch] -> [identity][JournalAck].
-// False when no message was waiting.
+// Recovery: the stored events from `from` on, at most codec::replay_batch_events of them, as one
+// EventBatch (empty past the end); a store that cannot be read answers with an ack naming why.
+zmq::message_t replay(const journal::EventStore& store, std::uint64_t from) {
+    flatbuffers::FlatBufferBuilder b(std::size_t{1} << 20);
+    std::vector<flatbuffers::Offset<wire::Event>> offsets;
+    std::string why;
+    const bool read = store.scan(
+        from,
+        [&](const Event& e) {
+            offsets.push_back(codec::encode_event(b, e));
+            return offsets.size() < codec::replay_batch_events;
+        },
+        why);
+    if (!read) {
+        std::cerr << "slotmatch-journal: cannot replay events from " << from << ": " << why << '\n';
+        journal::AppendResult r;
+        r.error = "cannot read the store: " + why;
+        return ack(r, store.last_seq());
+    }
+    b.Finish(wire::CreateEventBatch(b, b.CreateVector(offsets)), wire::RequestMessageIdentifier());
+    return zmq::message_t(b.GetBufferPointer(), b.GetSize());
+}
+
+// One request: [identity][EventBatch] -> [identity][JournalAck], or for a replay request
+// [identity][EventBatch of stored events]. False when no message was waiting.
 bool serve_one(zmq::socket_t& router, journal::EventStore& store, std::uint64_t& batches) {
     zmq::message_t identity, body;
     if (!router.recv(identity, zmq::recv_flags::dontwait)) return false;
@@ -39,6 +64,14 @@ bool serve_one(zmq::socket_t& router, journal::EventStore& store, std::uint64_t&
     journal::AppendResult r;
     const wire::EventBatch* batch =
         codec::verify_event_batch({static_cast<const std::uint8_t*>(body.data()), body.size()});
+    if (batch != nullptr && batch->replay_from() > 0) {
+        try {
+            router.send(identity, zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+            router.send(replay(store, batch->replay_from()), zmq::send_flags::dontwait);
+        } catch (const zmq::error_t&) {
+        }
+        return true;
+    }
     if (batch == nullptr) {
         r.error = "not an event batch (it fails FlatBuffers verification)";
         std::cerr << "slotmatch-journal: refused a message: " << r.error << '\n';

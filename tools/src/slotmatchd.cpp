@@ -2,8 +2,11 @@
 // (tools/src/server.hpp has the pipeline) until SIGINT or SIGTERM. `--check` only validates
 // the region and prints its lint and summary.
 #include <boost/program_options.hpp>
+#include <chrono>
 #include <csignal>
+#include <iomanip>
 #include <iostream>
+#include <zmq.hpp>
 
 #include "cli.hpp"
 #include "report.hpp"
@@ -145,12 +148,40 @@ int main(int argc, char** argv) {
             std::cerr << "slotmatchd: cannot use the store: " << why << '\n';
             return 1;
         }
-        if (store->last_seq() != 0) {
-            std::cerr << "slotmatchd: the store " << store_path << " already holds "
-                      << store->last_seq()
-                      << " events; starting from a store (recovery) is not built yet, so "
-                         "slotmatchd would lose them: give a new store path\n";
+    }
+    // Recovery: the engine continues from every event the store (or the journal's) holds.
+    zmq::context_t recovery_ctx(1);
+    EventScan scan;
+    std::string source;
+    if (store) {
+        scan = [&store](const std::function<bool(const Event&)>& visit, std::string& why) {
+            return store->scan(1, visit, why);
+        };
+        source = store_path;
+    } else if (!journal_endpoint.empty()) {
+        scan = [&](const std::function<bool(const Event&)>& visit, std::string& why) {
+            return journal::scan_remote(recovery_ctx, journal_endpoint, visit, why);
+        };
+        source = "the journal at " + journal_endpoint;
+    }
+    if (scan) {
+        const auto began = std::chrono::steady_clock::now();
+        std::string why;
+        const auto restored = engine.restore(scan, why);
+        if (!restored) {
+            std::cerr << "slotmatchd: cannot start from " << source << ": " << why << '\n';
             return 1;
+        }
+        if (restored->events > 0) {
+            const std::chrono::duration<double> took = std::chrono::steady_clock::now() - began;
+            std::cout << "slotmatchd: recovered " << restored->events << " events from " << source
+                      << " in " << std::fixed << std::setprecision(2) << took.count()
+                      << " s: " << restored->bookings << " bookings, " << restored->holds
+                      << " holds, " << restored->blocks << " blocks, " << restored->waitlist
+                      << " waiting, " << restored->published_slots << " published slots, "
+                      << restored->type_changes << " type changes, " << restored->type_removals
+                      << " type removals; state hash " << tools::hex(engine.state_hash())
+                      << std::endl;
         }
     }
     tools::install_stop_handlers();
@@ -179,6 +210,8 @@ int main(int argc, char** argv) {
                                               << std::endl;
                                 });
     if (rc != 0) return rc;
+    if (journalled)
+        std::cout << "slotmatchd: state hash " << tools::hex(engine.state_hash()) << '\n';
     std::cout << "slotmatchd: stopped after " << counters.messages.load() << " messages ("
               << counters.operations.load() << " operations, " << counters.events_published.load()
               << " events"

@@ -35,6 +35,8 @@ inline constexpr unsigned reply_verify_depth_max = 16;
 inline constexpr unsigned reply_verify_tables_max = 1u << 22;
 // Event batches for the journal: bounded by the journal's batch size in the next issue.
 inline constexpr std::size_t event_batch_bytes_max = std::size_t{16} << 20;
+// Recovery through the journal: stored events per answer to a replay request.
+inline constexpr std::size_t replay_batch_events = 4096;
 
 // The message, or nullptr when the bytes are not a well-formed request within the bounds.
 const wire::RequestMessage* verify_request(std::span<const std::uint8_t> bytes);
