@@ -559,6 +559,58 @@ TEST_F(Journal, ARestartThroughTheSidecarRecoversFromTheJournalsStore) {
     EXPECT_EQ(bookings_of(0, 5000).size(), 5000u);
 }
 
+// Group commit in the sidecar: 200 batches sent back to back by one DEALER (without waiting
+// for acknowledgements) are each acknowledged, stored once and in order, in far fewer
+// transactions than batches (the journal's stop line counts them).
+TEST_F(Journal, TheSidecarCommitsBatchesThatArriveTogetherInFewTransactions) {
+    auto journal = start_journal("tcp://127.0.0.1:*", "sqlite:" + store_);
+    ASSERT_FALSE(journal->endpoint().empty());
+    zmq::context_t ctx(1);
+    zmq::socket_t link(ctx, zmq::socket_type::dealer);
+    link.set(zmq::sockopt::linger, 0);
+    link.connect(journal->endpoint());
+    constexpr int batches = 200;
+    constexpr int per_batch = 5;
+    flatbuffers::FlatBufferBuilder b;
+    for (int n = 0; n < batches; ++n) {
+        b.Clear();
+        std::vector<flatbuffers::Offset<wire::Event>> events;
+        for (int k = 0; k < per_batch; ++k) {
+            Event e;
+            e.seq = static_cast<std::uint64_t>(n * per_batch + k + 1);
+            e.kind = EventKind::booked;
+            e.patient = patient(n);
+            events.push_back(codec::encode_event(b, e));
+        }
+        b.Finish(wire::CreateEventBatch(b, b.CreateVector(events)),
+                 wire::RequestMessageIdentifier());
+        ASSERT_TRUE(link.send(zmq::buffer(b.GetBufferPointer(), b.GetSize())));
+    }
+    std::uint64_t committed = 0;
+    for (int n = 0; n < batches; ++n) {
+        zmq::pollitem_t item{link.handle(), 0, ZMQ_POLLIN, 0};
+        ASSERT_EQ(zmq::poll(&item, 1, std::chrono::milliseconds(timeout_ms)), 1);
+        zmq::message_t m;
+        ASSERT_TRUE(link.recv(m));
+        const wire::JournalAck* ack =
+            codec::verify_journal_ack({static_cast<const std::uint8_t*>(m.data()), m.size()});
+        ASSERT_TRUE(ack);
+        EXPECT_FALSE(ack->error()) << ack->error()->str();
+        committed = std::max<std::uint64_t>(committed, ack->committed());
+    }
+    EXPECT_EQ(committed, std::uint64_t{batches * per_batch});
+    ASSERT_EQ(journal->stop(), 0);
+    const std::string out = journal->output();
+    const auto at = out.find("stopped after 200 batches in ");
+    ASSERT_NE(at, std::string::npos) << out;
+    const int commits = std::stoi(out.substr(at + 29));
+    EXPECT_GE(commits, 1);
+    EXPECT_LT(commits, batches / 4) << out;
+    const auto stored = stored_events("sqlite:" + store_);
+    ASSERT_EQ(stored.size(), std::size_t{batches * per_batch});
+    for (std::size_t i = 0; i < stored.size(); ++i) EXPECT_EQ(stored[i].seq, i + 1);
+}
+
 // A journal that is not there: slotmatchd --journal cannot recover, says so, and exits 1.
 TEST_F(Journal, NoJournalToRecoverFromIsRefusedAtStart) {
     ServerProcess server(

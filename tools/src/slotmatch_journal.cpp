@@ -1,11 +1,13 @@
 // slotmatch-journal: the persistence sidecar. A ROUTER on --listen takes event batches from
-// slotmatchd (DEALER; FlatBuffers EventBatch), commits each batch to the store in one
-// transaction, and answers with the highest committed sequence number (JournalAck). Events it
+// slotmatchd (DEALER; FlatBuffers EventBatch), commits every batch that has arrived in one
+// transaction (group commit), and answers each with the highest committed sequence number
+// (JournalAck). Events it
 // already has are skipped (a resend after a lost acknowledgement or a restart); a batch that
 // would leave a gap is refused whole and reported loudly, and the sender resends from the
 // number the journal expected. A restarting slotmatchd reads the stored events back through the
 // same socket (replay requests) to rebuild its state. SIGINT/SIGTERM stop it after the batch in
 // hand.
+#include <algorithm>
 #include <atomic>
 #include <boost/program_options.hpp>
 #include <csignal>
@@ -54,45 +56,97 @@ zmq::message_t replay(const journal::EventStore& store, std::uint64_t from) {
     return zmq::message_t(b.GetBufferPointer(), b.GetSize());
 }
 
-// One request: [identity][EventBatch] -> [identity][JournalAck], or for a replay request
-// [identity][EventBatch of stored events]. False when no message was waiting.
-bool serve_one(zmq::socket_t& router, journal::EventStore& store, std::uint64_t& batches) {
-    zmq::message_t identity, body;
-    if (!router.recv(identity, zmq::recv_flags::dontwait)) return false;
-    if (!identity.more() || !router.recv(body, zmq::recv_flags::none)) return true;
-    while (body.more()) (void)router.recv(body, zmq::recv_flags::none);  // not our framing
-    journal::AppendResult r;
-    const wire::EventBatch* batch =
-        codec::verify_event_batch({static_cast<const std::uint8_t*>(body.data()), body.size()});
-    if (batch != nullptr && batch->replay_from() > 0) {
-        try {
-            router.send(identity, zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-            router.send(replay(store, batch->replay_from()), zmq::send_flags::dontwait);
-        } catch (const zmq::error_t&) {
-        }
-        return true;
-    }
-    if (batch == nullptr) {
-        r.error = "not an event batch (it fails FlatBuffers verification)";
-        std::cerr << "slotmatch-journal: refused a message: " << r.error << '\n';
-    } else if (batch->events() && batch->events()->size() > 0) {
-        std::vector<Event> events;
-        events.reserve(batch->events()->size());
-        for (const wire::Event* e : *batch->events()) events.push_back(codec::decode_event(*e));
-        r = store.append(events);
-        ++batches;
-        if (!r.ok) {
-            std::cerr << "slotmatch-journal: " << (r.gap_expected ? "GAP: " : "") << "batch of "
-                      << events.size() << " events (" << events.front().seq << ".."
-                      << events.back().seq << ") refused: " << r.error << '\n';
-        }
-    }
+void send_to(zmq::socket_t& router, zmq::message_t& identity, zmq::message_t body) {
     try {
         router.send(identity, zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-        router.send(ack(r, store.last_seq()), zmq::send_flags::dontwait);
+        router.send(body, zmq::send_flags::dontwait);
     } catch (const zmq::error_t&) {  // the sender has gone; it resends when it returns
     }
-    return true;
+}
+
+// Events per transaction at most: group commit takes every batch that has arrived, up to this.
+constexpr std::size_t group_events_max = 16384;
+
+// An event batch waiting for the group's commit, and whom to acknowledge.
+struct Pending {
+    zmq::message_t identity;
+    std::uint64_t first = 0;  // 0: a hello (no events)
+    std::uint64_t last = 0;
+    std::string refusal;  // set: refused before the commit (malformed)
+};
+
+// Group commit: every message that has arrived is taken (replay requests are answered at once),
+// the events of all batches that continue the log go into one transaction, and then each batch
+// is acknowledged with the committed number, so one fsync serves every batch that arrived
+// while the previous one ran. Returns the batches served (0: nothing was waiting).
+std::size_t serve_available(zmq::socket_t& router, journal::EventStore& store,
+                            std::uint64_t& commits) {
+    std::vector<Pending> pending;
+    std::vector<Event> events;
+    while (events.size() < group_events_max) {
+        zmq::message_t identity, body;
+        if (!router.recv(identity, zmq::recv_flags::dontwait)) break;
+        if (!identity.more() || !router.recv(body, zmq::recv_flags::none)) continue;
+        while (body.more()) (void)router.recv(body, zmq::recv_flags::none);  // not our framing
+        const wire::EventBatch* batch =
+            codec::verify_event_batch({static_cast<const std::uint8_t*>(body.data()), body.size()});
+        if (batch != nullptr && batch->replay_from() > 0) {
+            send_to(router, identity, replay(store, batch->replay_from()));
+            continue;
+        }
+        Pending p{std::move(identity), 0, 0, {}};
+        if (batch == nullptr) {
+            p.refusal = "not an event batch (it fails FlatBuffers verification)";
+            std::cerr << "slotmatch-journal: refused a message: " << p.refusal << '\n';
+        } else if (batch->events() && batch->events()->size() > 0) {
+            for (const wire::Event* e : *batch->events()) events.push_back(codec::decode_event(*e));
+            p.first = batch->events()->Get(0)->seq();
+            p.last = events.back().seq;
+        }
+        pending.push_back(std::move(p));
+    }
+    if (pending.empty()) return 0;
+    // What continues the log, in order: resent duplicates are dropped, and events beyond a gap
+    // wait (their batch is refused below and sent again).
+    std::stable_sort(events.begin(), events.end(),
+                     [](const Event& a, const Event& b) { return a.seq < b.seq; });
+    std::vector<Event> next;
+    next.reserve(events.size());
+    std::uint64_t expected = store.last_seq() + 1;
+    for (const Event& e : events) {
+        if (e.seq == expected) {
+            next.push_back(e);
+            ++expected;
+        }
+    }
+    journal::AppendResult committed;
+    committed.ok = true;
+    if (!next.empty()) {
+        committed = store.append(next);
+        ++commits;
+        if (!committed.ok) {
+            std::cerr << "slotmatch-journal: commit of " << next.size() << " events ("
+                      << next.front().seq << ".." << next.back().seq
+                      << ") failed: " << committed.error << '\n';
+        }
+    }
+    const std::uint64_t through = store.last_seq();
+    for (Pending& p : pending) {
+        journal::AppendResult r;
+        if (!p.refusal.empty()) {
+            r.error = p.refusal;
+        } else if (p.last > through && !committed.ok) {
+            r.error = committed.error;
+        } else if (p.last > through) {
+            r.gap_expected = through + 1;
+            r.error = "a gap: the store holds events up to " + std::to_string(through) +
+                      " and this batch starts at " + std::to_string(p.first);
+            std::cerr << "slotmatch-journal: GAP: batch " << p.first << ".." << p.last
+                      << " refused: " << r.error << '\n';
+        }
+        send_to(router, p.identity, ack(r, through));
+    }
+    return pending.size();
 }
 
 }  // namespace
@@ -143,6 +197,7 @@ int main(int argc, char** argv) {
     std::cout << "slotmatch-journal: listening on " << router.get(zmq::sockopt::last_endpoint)
               << std::endl;
     std::uint64_t batches = 0;
+    std::uint64_t commits = 0;
     while (!tools::stop_requested.load(std::memory_order_relaxed)) {
         zmq::pollitem_t item{router.handle(), 0, ZMQ_POLLIN, 0};
         try {
@@ -151,11 +206,13 @@ int main(int argc, char** argv) {
             if (e.num() != EINTR) throw;
             continue;
         }
-        while (!tools::stop_requested.load(std::memory_order_relaxed) &&
-               serve_one(router, *store, batches)) {
+        while (!tools::stop_requested.load(std::memory_order_relaxed)) {
+            const std::size_t served = serve_available(router, *store, commits);
+            if (served == 0) break;
+            batches += served;
         }
     }
-    std::cout << "slotmatch-journal: stopped after " << batches << " batches; the store holds "
-              << store->last_seq() << " events" << std::endl;
+    std::cout << "slotmatch-journal: stopped after " << batches << " batches in " << commits
+              << " commits; the store holds " << store->last_seq() << " events" << std::endl;
     return 0;
 }
