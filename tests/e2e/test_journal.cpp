@@ -2,9 +2,12 @@
 // ZeroMQ, a real SQLite file read back by the test while the server runs.
 #include <libpq-fe.h>
 #include <sqlite3.h>
+#include <sys/resource.h>
 
 #include <array>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <set>
@@ -619,6 +622,46 @@ TEST_F(Journal, NoJournalToRecoverFromIsRefusedAtStart) {
     const int status = server.stop();
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1);
     EXPECT_NE(server.output().find("no journal answered"), std::string::npos) << server.output();
+}
+
+// A full disk, made real with a file-size limit on the running server (prlimit RLIMIT_FSIZE:
+// every write past the first byte fails, as on a full file system). Changes are not
+// acknowledged while the store cannot commit, reads go on, the failures are counted in stats
+// (the stderr line is lost like any write then: the server's log is a file too); once there is
+// room again the waiting bookings commit and are answered, nothing lost.
+TEST_F(Journal, AFullDiskHoldsAcknowledgementsUntilThereIsRoomAgain) {
+    ASSERT_NO_FATAL_FAILURE(start("persisted"));
+    const auto slots = free_slots(20);
+    ASSERT_EQ(slots.size(), 20u);
+    for (int n = 0; n < 10; ++n) send_book(slots[static_cast<std::size_t>(n)], n);
+    for (int n = 0; n < 10; ++n) ASSERT_TRUE(connection_->receive(timeout_ms));
+    const rlimit full{1, RLIM_INFINITY};  // the soft limit: anyone may raise it again
+    ASSERT_EQ(::prlimit(server_->pid(), RLIMIT_FSIZE, &full, nullptr), 0) << std::strerror(errno);
+    for (int n = 10; n < 20; ++n) send_book(slots[static_cast<std::size_t>(n)], n);
+    EXPECT_FALSE(connection_->receive(700)) << "acknowledged though the disk is full";
+    client::RequestBuilder r;
+    r.start();
+    r.add(wire::CreateGetStats(r.fbb()));
+    std::uint64_t id = client::new_request_id();
+    auto stats = connection_->call(r.finish(gateway(), id), id, timeout_ms);
+    ASSERT_TRUE(stats) << "reads must go on";
+    // Replies to the held bookings may come first; skip to the stats.
+    const auto* s = stats->message->results()->Get(0)->body_as_StatsReply();
+    ASSERT_TRUE(s);
+    EXPECT_GT(s->journal_failed_commits(), 0u);
+    EXPECT_EQ(s->events_committed(), 10u);
+
+    const rlimit room{RLIM_INFINITY, RLIM_INFINITY};
+    ASSERT_EQ(::prlimit(server_->pid(), RLIMIT_FSIZE, &room, nullptr), 0);
+    std::set<std::uint64_t> booked;
+    for (int n = 10; n < 20; ++n) {
+        auto reply = connection_->receive(timeout_ms);
+        ASSERT_TRUE(reply) << "no reply after the disk had room again";
+        booked.insert(booked_id(*reply));
+    }
+    EXPECT_EQ(booked.size(), 10u);
+    EXPECT_EQ(booked.count(0), 0u);
+    EXPECT_EQ(StoreReader(store_).count(), 20);
 }
 
 TEST_F(Journal, ADamagedStoreIsRefusedAtStart) {

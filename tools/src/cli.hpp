@@ -26,6 +26,10 @@ inline void install_stop_handlers() {
     sa.sa_flags = 0;  // no SA_RESTART: a blocking poll returns EINTR and the loop sees the flag
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
+    // A file-size limit reached (RLIMIT_FSIZE) fails the write with EFBIG, which the store
+    // reports and retries like a full disk, instead of killing the process.
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGXFSZ, &sa, nullptr);
 }
 
 // The parsed options, or nothing after printing why; `exit_code` is then 0 (--help) or 2.
