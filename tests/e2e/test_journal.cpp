@@ -614,6 +614,49 @@ TEST_F(Journal, TheSidecarCommitsBatchesThatArriveTogetherInFewTransactions) {
     for (std::size_t i = 0; i < stored.size(); ++i) EXPECT_EQ(stored[i].seq, i + 1);
 }
 
+// Fencing: a second slotmatchd started on a journal recovers from it and takes it over; the
+// first, still running, is refused from then on, so its next booking is never acknowledged
+// and never stored, and the two never number events over each other.
+TEST_F(Journal, ASecondServerTakesTheJournalOverAndTheFirstIsFenced) {
+    auto journal = start_journal("tcp://127.0.0.1:*", "sqlite:" + store_);
+    ASSERT_FALSE(journal->endpoint().empty());
+    const std::vector<std::string> args{"--config", config_,     "--clock",
+                                        clock_flag, "--journal", journal->endpoint()};
+    server_ = std::make_unique<ServerProcess>(args);
+    ASSERT_FALSE(server_->endpoint().empty()) << server_->output();
+    connection_ = std::make_unique<client::Connection>(server_->endpoint());
+    const auto slots = free_slots(10);
+    ASSERT_EQ(slots.size(), 10u);
+    for (int n = 0; n < 5; ++n) send_book(slots[static_cast<std::size_t>(n)], n);
+    for (int n = 0; n < 5; ++n) ASSERT_TRUE(connection_->receive(timeout_ms));
+
+    ServerProcess second(args);
+    ASSERT_FALSE(second.endpoint().empty()) << second.output();
+    EXPECT_NE(second.output().find("recovered 5 events"), std::string::npos) << second.output();
+    send_book(slots[5], 5);  // to the first, fenced off by now
+    EXPECT_FALSE(connection_->receive(700)) << "the fenced server acknowledged a booking";
+
+    client::Connection to_second(second.endpoint());
+    client::RequestBuilder r;
+    r.start();
+    {
+        auto& b = r.fbb();
+        const auto p = b.CreateString(format_patient_id(patient(6)));
+        wire::BookBuilder book(b);
+        book.add_slot(slots[6]);
+        book.add_patient(p);
+        r.add(book.Finish());
+    }
+    const std::uint64_t id = client::new_request_id();
+    auto reply = to_second.call(r.finish(gateway(), id), id, timeout_ms);
+    ASSERT_TRUE(reply);
+    EXPECT_NE(booked_id(*reply), 0u);
+    const auto stored = stored_events("sqlite:" + store_);
+    ASSERT_EQ(stored.size(), 6u);
+    EXPECT_EQ(stored[5].after.slot.value, slots[6]);  // the second's booking, not the first's
+    EXPECT_NE(journal->output().find("takes over"), std::string::npos) << journal->output();
+}
+
 // A journal that is not there: slotmatchd --journal cannot recover, says so, and exits 1.
 TEST_F(Journal, NoJournalToRecoverFromIsRefusedAtStart) {
     ServerProcess server(

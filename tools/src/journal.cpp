@@ -1,5 +1,6 @@
 #include "journal.hpp"
 
+#include <random>
 #include <slotmatch/codec.hpp>
 #include <vector>
 
@@ -99,12 +100,14 @@ namespace slotmatch::journal {
 
 namespace {
 
-zmq::message_t encode_batch(flatbuffers::FlatBufferBuilder& b, std::span<const Event> events) {
+zmq::message_t encode_batch(flatbuffers::FlatBufferBuilder& b, std::span<const Event> events,
+                            std::uint64_t producer) {
     b.Clear();
     std::vector<flatbuffers::Offset<wire::Event>> offsets;
     offsets.reserve(events.size());
     for (const Event& e : events) offsets.push_back(codec::encode_event(b, e));
-    b.Finish(wire::CreateEventBatch(b, b.CreateVector(offsets)), wire::RequestMessageIdentifier());
+    b.Finish(wire::CreateEventBatch(b, b.CreateVector(offsets), 0, producer),
+             wire::RequestMessageIdentifier());
     return zmq::message_t(b.GetBufferPointer(), b.GetSize());
 }
 
@@ -186,7 +189,12 @@ std::unique_ptr<RemoteJournal> RemoteJournal::connect(zmq::context_t& ctx,
     auto socket = link_socket(ctx, endpoint, why);
     if (!socket) return nullptr;
     flatbuffers::FlatBufferBuilder b;
-    auto m = ask(*socket, endpoint, encode_batch(b, {}), why);  // the hello
+    // This run's producer id: the hello makes it the journal's producer (see EventBatch).
+    std::random_device entropy;
+    const std::uint64_t producer =
+        (std::uint64_t{entropy()} << 32 | entropy()) ^
+        static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    auto m = ask(*socket, endpoint, encode_batch(b, {}, producer | 1), why);  // the hello
     if (!m) return nullptr;
     const wire::JournalAck* ack =
         codec::verify_journal_ack({static_cast<const std::uint8_t*>(m->data()), m->size()});
@@ -196,6 +204,7 @@ std::unique_ptr<RemoteJournal> RemoteJournal::connect(zmq::context_t& ctx,
     }
     std::unique_ptr<RemoteJournal> j(
         new RemoteJournal(ctx, ack->committed(), wake_endpoint, capacity));
+    j->producer_ = producer | 1;  // never 0
     // submit() (the front thread) pokes the journal thread through this pair, so new events
     // leave at once instead of at the journal thread's next poll timeout.
     zmq::socket_t poked(ctx, zmq::socket_type::pull);
@@ -239,7 +248,7 @@ bool RemoteJournal::send_new(zmq::socket_t& socket, flatbuffers::FlatBufferBuild
         }
     }
     if (batch.empty()) return false;
-    if (!socket.send(encode_batch(b, batch), zmq::send_flags::dontwait)) return false;
+    if (!socket.send(encode_batch(b, batch, producer_), zmq::send_flags::dontwait)) return false;
     sent_through_ = batch.back().seq;
     return true;
 }

@@ -131,6 +131,7 @@ class RemoteJournal final : public Journal {
     bool on_ack(const zmq::message_t& m);  // true on progress
     bool send_new(zmq::socket_t& socket, flatbuffers::FlatBufferBuilder& b);
 
+    std::uint64_t producer_ = 0;      // this run's id on the link (EventBatch.producer)
     std::uint64_t sent_through_ = 0;  // the journal thread's: the last event sent
     std::chrono::steady_clock::time_point resume_at_{};  // the journal thread's
     zmq::socket_t poke_;  // used by the front thread only (submitted)

@@ -80,7 +80,7 @@ struct Pending {
 // is acknowledged with the committed number, so one fsync serves every batch that arrived
 // while the previous one ran. Returns the batches served (0: nothing was waiting).
 std::size_t serve_available(zmq::socket_t& router, journal::EventStore& store,
-                            std::uint64_t& commits) {
+                            std::uint64_t& producer, std::uint64_t& commits) {
     std::vector<Pending> pending;
     std::vector<Event> events;
     while (events.size() < group_events_max) {
@@ -95,10 +95,31 @@ std::size_t serve_available(zmq::socket_t& router, journal::EventStore& store,
             continue;
         }
         Pending p{std::move(identity), 0, 0, {}};
+        const bool hello = batch != nullptr && (!batch->events() || batch->events()->size() == 0);
+        if (batch != nullptr && producer == 0) {
+            producer = batch->producer();  // a journal just started follows its first producer
+        } else if (hello && batch->producer() != producer) {
+            // The latest hello takes the journal over: a restarted slotmatchd has recovered
+            // from this store, and the run before it, if still alive, is fenced off.
+            if (producer != 0) {
+                std::cerr << "slotmatch-journal: producer " << std::hex << batch->producer()
+                          << " takes over from " << producer << std::dec
+                          << "; events of the earlier one are refused from now on\n";
+            }
+            producer = batch->producer();
+        }
         if (batch == nullptr) {
             p.refusal = "not an event batch (it fails FlatBuffers verification)";
             std::cerr << "slotmatch-journal: refused a message: " << p.refusal << '\n';
-        } else if (batch->events() && batch->events()->size() > 0) {
+        } else if (!hello && batch->producer() != producer) {
+            p.refusal =
+                "fenced: another slotmatchd has taken this journal over (its hello came "
+                "later); this server's events are refused";
+            p.first = batch->events()->Get(0)->seq();
+            p.last = batch->events()->Get(batch->events()->size() - 1)->seq();
+            std::cerr << "slotmatch-journal: refused events " << p.first << ".." << p.last
+                      << " of a fenced producer\n";
+        } else if (!hello) {
             for (const wire::Event* e : *batch->events()) events.push_back(codec::decode_event(*e));
             p.first = batch->events()->Get(0)->seq();
             p.last = events.back().seq;
@@ -198,6 +219,7 @@ int main(int argc, char** argv) {
               << std::endl;
     std::uint64_t batches = 0;
     std::uint64_t commits = 0;
+    std::uint64_t producer = 0;  // the slotmatchd run whose events are taken
     while (!tools::stop_requested.load(std::memory_order_relaxed)) {
         zmq::pollitem_t item{router.handle(), 0, ZMQ_POLLIN, 0};
         try {
@@ -207,7 +229,7 @@ int main(int argc, char** argv) {
             continue;
         }
         while (!tools::stop_requested.load(std::memory_order_relaxed)) {
-            const std::size_t served = serve_available(router, *store, commits);
+            const std::size_t served = serve_available(router, *store, producer, commits);
             if (served == 0) break;
             batches += served;
         }
