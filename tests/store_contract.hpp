@@ -94,9 +94,30 @@ TYPED_TEST_P(StoreContract, TheSchemaIsVersionedAndANewerOneIsRefused) {
     EXPECT_NE(why.find("schema version 99"), std::string::npos) << why;
 }
 
+// One writer per store: a second claim is refused while the first store is open, readers go
+// on, and the claim is free again once the writer has gone.
+TYPED_TEST_P(StoreContract, OneWriterAtATime) {
+    auto first = this->open();
+    ASSERT_TRUE(first);
+    std::string why;
+    ASSERT_TRUE(first->claim_writer(why)) << why;
+    {
+        auto second = this->open();
+        ASSERT_TRUE(second);
+        EXPECT_FALSE(second->claim_writer(why));
+        EXPECT_NE(why.find("one writer per store"), std::string::npos) << why;
+        ASSERT_TRUE(first->append(events(1, 10)).ok);
+        EXPECT_EQ(this->stored(*second).size(), 10u);  // reading needs no claim
+    }
+    first.reset();
+    auto third = this->open();
+    ASSERT_TRUE(third);
+    EXPECT_TRUE(third->claim_writer(why)) << why;
+}
+
 REGISTER_TYPED_TEST_SUITE_P(StoreContract, EventsSurviveAReopenInOrderWithTheirContent,
                             ResentEventsAreSkippedByTheirSequenceNumber,
                             AGapIsRefusedWholeAndNamesTheMissingNumber,
-                            TheSchemaIsVersionedAndANewerOneIsRefused);
+                            TheSchemaIsVersionedAndANewerOneIsRefused, OneWriterAtATime);
 
 }  // namespace slotmatch::journal::contract

@@ -707,6 +707,19 @@ TEST_F(Journal, AFullDiskHoldsAcknowledgementsUntilThereIsRoomAgain) {
     EXPECT_EQ(StoreReader(store_).count(), 20);
 }
 
+// One writer per store: a second slotmatchd on the store of a running one is refused at start
+// (exit 1, saying why) instead of numbering events over the first one's.
+TEST_F(Journal, ASecondServerOnTheSameStoreIsRefused) {
+    ASSERT_NO_FATAL_FAILURE(start("persisted"));
+    ServerProcess second(
+        {"--config", config_, "--clock", clock_flag, "--store", "sqlite:" + store_});
+    EXPECT_TRUE(second.endpoint().empty());
+    const int status = second.stop();
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+    EXPECT_NE(second.output().find("one writer per store"), std::string::npos) << second.output();
+    EXPECT_EQ(free_slots(1).size(), 1u);  // the first goes on
+}
+
 TEST_F(Journal, ADamagedStoreIsRefusedAtStart) {
     std::ofstream(store_) << std::string(4096, '#');
     ServerProcess server(

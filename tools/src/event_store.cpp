@@ -1,7 +1,12 @@
 #include "event_store.hpp"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/file.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <slotmatch/codec.hpp>
 
 #include "pg_store.hpp"
@@ -97,7 +102,7 @@ std::unique_ptr<SqliteStore> SqliteStore::open(const std::string& path, std::str
         sqlite3_close(db);
         return nullptr;
     }
-    std::unique_ptr<SqliteStore> store(new SqliteStore(db));
+    std::unique_ptr<SqliteStore> store(new SqliteStore(db, path));
     sqlite3_busy_timeout(db, 5000);
     if (!store->check(why) || !store->migrate(why)) {
         why = path + ": " + why;
@@ -109,6 +114,23 @@ std::unique_ptr<SqliteStore> SqliteStore::open(const std::string& path, std::str
 
 SqliteStore::~SqliteStore() {
     sqlite3_close(db_);
+    if (writer_fd_ >= 0) ::close(writer_fd_);  // releases the flock
+}
+
+bool SqliteStore::claim_writer(std::string& why) {
+    if (writer_fd_ >= 0) return true;
+    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        why = path_ + ": " + std::strerror(errno);
+        return false;
+    }
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        why = path_ + ": " + writer_taken;
+        ::close(fd);
+        return false;
+    }
+    writer_fd_ = fd;
+    return true;
 }
 
 // WAL with synchronous=FULL (in WAL mode NORMAL can lose commits on power loss), and SQLite's

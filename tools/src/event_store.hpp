@@ -48,7 +48,14 @@ class EventStore {
     // when a stored event does not verify (the store is damaged) or cannot be read.
     virtual bool scan(std::uint64_t from, const std::function<bool(const Event&)>& visit,
                       std::string& why) const = 0;
+    // Makes this the store's one writer for as long as it is open (slotmatchd --store and
+    // slotmatch-journal claim it; readers need not): false, saying why, when another process
+    // holds the claim, since two writers would number events over each other.
+    virtual bool claim_writer(std::string& why) = 0;
 };
+
+inline constexpr const char* writer_taken =
+    "another slotmatchd or slotmatch-journal is writing to this store (one writer per store)";
 
 // "sqlite:PATH" or a libpq URI "postgresql://..."; nothing, with the reason in `why`, when the
 // store cannot be opened, is damaged, or the address is neither.
@@ -83,13 +90,17 @@ class SqliteStore final : public EventStore {
     int version() const override;
     bool scan(std::uint64_t from, const std::function<bool(const Event&)>& visit,
               std::string& why) const override;
+    // flock(2) on the store file: independent of SQLite's own fcntl locks, so readers go on.
+    bool claim_writer(std::string& why) override;
 
   private:
-    explicit SqliteStore(sqlite3* db) : db_(db) {}
+    SqliteStore(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
     bool migrate(std::string& why);
     bool check(std::string& why);
 
     sqlite3* db_;
+    std::string path_;
+    int writer_fd_ = -1;  // held open with the flock while this is the writer
     std::uint64_t last_seq_ = 0;
 };
 

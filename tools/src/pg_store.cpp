@@ -125,6 +125,18 @@ bool PgStore::migrate(std::string& why) {
         why);
 }
 
+// The advisory lock's key: one writer per database.
+constexpr const char* writer_lock_sql = "SELECT pg_try_advisory_lock(7291541336710144001)::int";
+
+bool PgStore::claim_writer(std::string& why) {
+    if (query_int(db_, writer_lock_sql) != 1) {
+        why = writer_taken;
+        return false;
+    }
+    writer_ = true;
+    return true;
+}
+
 int PgStore::version() const {
     return static_cast<int>(
         query_int(db_, "SELECT COALESCE(max(version), 0) FROM schema_migrations"));
@@ -139,6 +151,12 @@ AppendResult PgStore::append(std::span<const Event> events) {
             !exec(db_, "SET synchronous_commit = on; SET statement_timeout = '30s'", "", ignored)) {
             r.committed_through = last_seq_;
             r.error = pg_error(db_, "reconnecting to the store");
+            return r;
+        }
+        // The claim went with the old session; another writer may hold it now.
+        if (writer_ && query_int(db_, writer_lock_sql) != 1) {
+            r.committed_through = last_seq_;
+            r.error = std::string("after reconnecting: ") + writer_taken;
             return r;
         }
         last_seq_ =

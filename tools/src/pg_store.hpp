@@ -23,12 +23,15 @@ class PgStore final : public EventStore {
     int version() const override;
     bool scan(std::uint64_t from, const std::function<bool(const Event&)>& visit,
               std::string& why) const override;
+    // A session-level advisory lock (pg_try_advisory_lock), taken again after a reconnect.
+    bool claim_writer(std::string& why) override;
 
   private:
     explicit PgStore(pg_conn* db) : db_(db) {}
     bool migrate(std::string& why);
 
     pg_conn* db_;
+    bool writer_ = false;
     std::uint64_t last_seq_ = 0;
 };
 

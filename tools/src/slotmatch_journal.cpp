@@ -195,6 +195,7 @@ int main(int argc, char** argv) {
     const std::string path = vm["store"].as<std::string>();
     std::string why;
     auto store = journal::open_store(path, why);
+    if (store && !store->claim_writer(why)) store.reset();
     if (!store) {
         std::cerr << "slotmatch-journal: cannot use the store: " << why << '\n';
         return 1;

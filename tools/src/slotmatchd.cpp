@@ -144,6 +144,7 @@ int main(int argc, char** argv) {
     if (!store_path.empty()) {
         std::string why;
         store = journal::open_store(store_path, why);
+        if (store && !store->claim_writer(why)) store.reset();
         if (!store) {
             std::cerr << "slotmatchd: cannot use the store: " << why << '\n';
             return 1;
