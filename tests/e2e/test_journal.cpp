@@ -77,10 +77,13 @@ class Journal : public ::testing::Test {
         store_ = write_temp_file("journal.sqlite", "");
         std::filesystem::remove(store_);  // a path for a new store
     }
-    void start(const std::string& durability, const std::string& threads = "1") {
-        server_ = std::make_unique<ServerProcess>(std::vector<std::string>{
-            "--config", config_, "--clock", clock_flag, "--store", "sqlite:" + store_,
-            "--durability", durability, "--threads", threads});
+    // slotmatchd with the embedded journal on `address` (the SQLite store_ when empty).
+    void start(const std::string& durability, const std::string& threads = "1",
+               const std::string& address = "") {
+        server_ = std::make_unique<ServerProcess>(
+            std::vector<std::string>{"--config", config_, "--clock", clock_flag, "--store",
+                                     address.empty() ? "sqlite:" + store_ : address, "--durability",
+                                     durability, "--threads", threads});
         ASSERT_FALSE(server_->endpoint().empty()) << server_->output();
         connection_ = std::make_unique<client::Connection>(server_->endpoint());
     }
@@ -265,6 +268,23 @@ class Journal : public ::testing::Test {
     }
 
     void kill_nine_server_scenario(const std::string& threads);
+    void restart_scenario(const std::string& address);
+    // A new database on the throwaway PostgreSQL server that ctest's "postgresql" fixture
+    // starts; empty when there is none (the test then skips).
+    static std::string fresh_pg_database() {
+        const char* file = std::getenv("SLOTMATCH_PG_URL_FILE");
+        if (file == nullptr) return {};
+        std::string admin;
+        std::getline(std::ifstream(file), admin);
+        static int counter = 0;
+        const std::string name =
+            "journal_" + std::to_string(::getpid()) + "_" + std::to_string(++counter);
+        PGconn* db = PQconnectdb(admin.c_str());
+        EXPECT_EQ(PQstatus(db), CONNECTION_OK) << PQerrorMessage(db);
+        PQclear(PQexec(db, ("CREATE DATABASE " + name).c_str()));
+        PQfinish(db);
+        return admin.substr(0, admin.rfind('/') + 1) + name;
+    }
 
     std::string config_;
     std::string store_;
@@ -320,8 +340,8 @@ TEST_F(Journal, AStopCommitsEveryEventFirst) {
 
 // Recovery: a server stopped and started again on its store has the state hash it stopped
 // with, keeps its bookings (a booked slot stays taken), and numbers new events after the old.
-TEST_F(Journal, ARestartFromTheStoreHasTheSameStateHash) {
-    ASSERT_NO_FATAL_FAILURE(start("persisted"));
+void Journal::restart_scenario(const std::string& address) {
+    ASSERT_NO_FATAL_FAILURE(start("persisted", "1", address));
     const auto slots = free_slots(40);
     ASSERT_EQ(slots.size(), 40u);
     std::vector<std::uint64_t> bookings;
@@ -354,9 +374,9 @@ TEST_F(Journal, ARestartFromTheStoreHasTheSameStateHash) {
     ASSERT_EQ(server_->stop(), 0) << server_->output();
     const std::string before = printed_hash(server_->output(), "slotmatchd: state hash");
     ASSERT_FALSE(before.empty()) << server_->output();
-    const std::int64_t stored = StoreReader(store_).count();
+    const auto stored = static_cast<std::int64_t>(stored_events(address).size());
 
-    ASSERT_NO_FATAL_FAILURE(start("persisted"));
+    ASSERT_NO_FATAL_FAILURE(start("persisted", "1", address));
     EXPECT_EQ(printed_hash(server_->output(), "slotmatchd: recovered"), before)
         << server_->output();
     EXPECT_NE(server_->output().find("recovered " + std::to_string(stored) + " events"),
@@ -379,9 +399,20 @@ TEST_F(Journal, ARestartFromTheStoreHasTheSameStateHash) {
     auto booked = connection_->receive(timeout_ms);
     ASSERT_TRUE(booked);
     EXPECT_NE(booked_id(*booked), 0u);
-    StoreReader reader(store_);
-    EXPECT_EQ(reader.count(), stored + 1);
-    EXPECT_EQ(reader.count("seq = " + std::to_string(stored + 1)), 1);
+    const auto after = stored_events(address);
+    ASSERT_EQ(static_cast<std::int64_t>(after.size()), stored + 1);
+    EXPECT_EQ(static_cast<std::int64_t>(after.back().seq), stored + 1);
+}
+
+TEST_F(Journal, ARestartFromTheStoreHasTheSameStateHash) {
+    restart_scenario("sqlite:" + store_);
+}
+
+TEST_F(Journal, ARestartFromTheStoreHasTheSameStateHashOnPostgresql) {
+    const std::string address = fresh_pg_database();
+    if (address.empty())
+        GTEST_SKIP() << "no throwaway PostgreSQL (run by ctest's Journal.Postgresql)";
+    restart_scenario(address);
 }
 
 // kill -9 of slotmatchd under load: two clients book the same 3,000 slots in opposite orders
@@ -741,17 +772,10 @@ TEST_F(Journal, KillNineOfTheJournalLosesAndDuplicatesNothing) {
 
 // The same on PostgreSQL (a throwaway server; ctest runs this with the "postgresql" fixture).
 TEST_F(Journal, KillNineOfTheJournalLosesAndDuplicatesNothingOnPostgresql) {
-    const char* file = std::getenv("SLOTMATCH_PG_URL_FILE");
-    if (file == nullptr)
+    const std::string address = fresh_pg_database();
+    if (address.empty())
         GTEST_SKIP() << "no throwaway PostgreSQL (run by ctest's Journal.Postgresql)";
-    std::string admin;
-    std::getline(std::ifstream(file), admin);
-    const std::string name = "journal_" + std::to_string(::getpid());
-    PGconn* db = PQconnectdb(admin.c_str());
-    ASSERT_EQ(PQstatus(db), CONNECTION_OK) << PQerrorMessage(db);
-    PQclear(PQexec(db, ("CREATE DATABASE " + name).c_str()));
-    PQfinish(db);
-    kill_nine_scenario(admin.substr(0, admin.rfind('/') + 1) + name);
+    kill_nine_scenario(address);
 }
 
 // Back-pressure: the journal is stopped (SIGSTOP) while staff book in batches. Once its buffer
