@@ -132,6 +132,27 @@ TEST_F(Recovery, RestoresBookingsHoldsBlocksWaitlistAndScheduleChanges) {
     EXPECT_EQ(out[0].seq, log.size() + 1);
 }
 
+// A patient's list holds upcoming visits only (at most 16): with 26 bookings of one patient,
+// 10 of them over, recovery rebuilds the list from the 16 that have not ended.
+TEST_F(Recovery, EndedVisitsDoNotCountAgainstAPatientsBookings) {
+    std::vector<SlotId> days;  // 08:00 on the weekdays from Tuesday 2026-03-03 on
+    for (int d = 1; days.size() < 26; ++d) {
+        const Instant day{at("2026-03-03T08:00+01:00").value + (d - 1) * seconds_per_day};
+        const auto local = engine->calendar().format(day);
+        if (engine->calendar().weekday(engine->calendar().local_day(day)) >= 5) continue;
+        days.push_back(slot("r1", "all3", local.substr(0, 16).c_str()));
+    }
+    for (int n = 0; n < 16; ++n) ASSERT_TRUE(book(staff(), days[n], patient(1)).ok()) << n;
+    EXPECT_EQ(book(staff(), days[16], patient(1)).code, ErrorCode::patient_already_occupied);
+    clock->set(Instant{engine->slot(days[9])->end.value + 60});  // ten visits are over
+    for (int n = 16; n < 26; ++n) ASSERT_TRUE(book(staff(), days[n], patient(1)).ok()) << n;
+    collect();
+    auto copy = restored(log);
+    ASSERT_NE(copy, nullptr);
+    EXPECT_EQ(last_summary.bookings, 26u);
+    EXPECT_EQ(copy->state_hash(), engine->state_hash());
+}
+
 TEST_F(Recovery, NewIdsNeverRepeatOldOnes) {
     std::vector<BookingId> ids;
     const SlotId s = slot("r1", "all3", "2026-03-03T08:00");

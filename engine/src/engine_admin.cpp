@@ -254,6 +254,7 @@ Outcome<BlockResult> Engine::remove_type(const Actor& actor, UnitIdx unit, TypeI
     }
     Event& e = reservation.event();
     stamp(e, actor, EventKind::slot_removed, unit);
+    e.time = now;  // slots starting after it were removed: recovery removes the same
     e.type = type;
     reservation.publish();
     return {ErrorCode::ok, {}, {}, result};

@@ -358,6 +358,7 @@ bool Engine::Restorer::apply_bookings(std::string& why) {
         return false;
     }
     e_.bookings_->skip_to(count);
+    const Instant now = e_.clock_.now();
     // Live bookings: the records their slots name, with the details of their booking event.
     for (const auto& [id, snap] : latest_) {
         if (snap.state != SlotState::booked) continue;
@@ -374,13 +375,17 @@ bool Engine::Restorer::apply_bookings(std::string& why) {
         r.slot.store(id, std::memory_order_relaxed);
         r.patient.store(fields->second.patient.value, std::memory_order_relaxed);
         r.ready.store(true, std::memory_order_release);
+        ++summary.bookings;
+        // The patient's list holds the visits that have not ended (forget_ended drops the
+        // others as the engine runs), at most patient_bookings_max of them.
+        const SlotRecord& rec = e_.index_.record(SlotId{id});
+        if (rec.start_s + rec.duration_min * seconds_per_minute <= now.value) continue;
         PatientRecord* p = e_.patients_.get_or_create(fields->second.patient);
         if (p == nullptr || p->booking_count == patient_bookings_max) {
-            why = "patient table full, or a patient with more than 16 bookings";
+            why = "patient table full, or a patient with more than 16 upcoming bookings";
             return false;
         }
         p->bookings[p->booking_count++] = snap.booking;
-        ++summary.bookings;
     }
     // The other records: ended (the generation moves past every id given out) and reusable.
     for (std::uint64_t i = count; i-- > 0;) {
