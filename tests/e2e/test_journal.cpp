@@ -102,15 +102,20 @@ class Journal : public ::testing::Test {
         for (const wire::Slot* s : *list->slots()) out.push_back(s->slot_id());
         return out;
     }
+    // Adds a booking of `slot` for patient n to the request.
+    static void add_booking(client::RequestBuilder& r, std::uint32_t slot, int n) {
+        auto& b = r.fbb();
+        const auto p = b.CreateString(format_patient_id(patient(n)));
+        wire::BookBuilder book(b);
+        book.add_slot(slot);
+        book.add_patient(p);
+        r.add(book.Finish());
+    }
     // Sends a booking of `slot` for patient n; the request id is 1000 + n.
     void send_book(std::uint32_t slot, int n) {
         client::RequestBuilder r;
         r.start();
-        const auto p = r.fbb().CreateString(format_patient_id(patient(n)));
-        wire::BookBuilder book(r.fbb());
-        book.add_slot(slot);
-        book.add_patient(p);
-        r.add(book.Finish());
+        add_booking(r, slot, n);
         ASSERT_TRUE(connection_->send(r.finish(gateway(), 1000 + n), timeout_ms));
     }
     std::uint64_t booked_id(const client::Reply& reply) {
@@ -467,12 +472,7 @@ void Journal::kill_nine_server_scenario(const std::string& threads) {
             while (outstanding[c] < window && sent[c] < contested) {
                 client::RequestBuilder r;
                 r.start();
-                auto& b = r.fbb();
-                const auto p = b.CreateString(format_patient_id(patient(c * 10000 + sent[c])));
-                wire::BookBuilder book(b);
-                book.add_slot(slot_of(c, sent[c]));
-                book.add_patient(p);
-                r.add(book.Finish());
+                add_booking(r, slot_of(c, sent[c]), c * 10000 + sent[c]);
                 client::Identity who = staff();
                 who.client = c == 0 ? "ascending" : "descending";  // retries are per client
                 ASSERT_TRUE(clients[c]->send(r.finish(who, static_cast<std::uint64_t>(sent[c]) + 1),
@@ -565,12 +565,7 @@ TEST_F(Journal, ARestartThroughTheSidecarRecoversFromTheJournalsStore) {
         client::RequestBuilder r;
         r.start();
         for (std::size_t n = first; n < first + 1000; ++n) {
-            auto& b = r.fbb();
-            const auto p = b.CreateString(format_patient_id(patient(static_cast<int>(n))));
-            wire::BookBuilder book(b);
-            book.add_slot(slots[n]);
-            book.add_patient(p);
-            r.add(book.Finish());
+            add_booking(r, slots[n], static_cast<int>(n));
         }
         const std::uint64_t id = client::new_request_id();
         auto reply = connection_->call(r.finish(staff(), id), id, timeout_ms);
@@ -670,14 +665,7 @@ TEST_F(Journal, ASecondServerTakesTheJournalOverAndTheFirstIsFenced) {
     client::Connection to_second(second.endpoint());
     client::RequestBuilder r;
     r.start();
-    {
-        auto& b = r.fbb();
-        const auto p = b.CreateString(format_patient_id(patient(6)));
-        wire::BookBuilder book(b);
-        book.add_slot(slots[6]);
-        book.add_patient(p);
-        r.add(book.Finish());
-    }
+    { add_booking(r, slots[6], 6); }
     const std::uint64_t id = client::new_request_id();
     auto reply = to_second.call(r.finish(gateway(), id), id, timeout_ms);
     ASSERT_TRUE(reply);
@@ -801,12 +789,7 @@ TEST_F(Journal, AStalledJournalRefusesChangesWithOverloadedThenCatchesUp) {
         client::RequestBuilder r;
         r.start();
         for (int i = 0; i < 256; ++i, ++next) {
-            auto& b = r.fbb();
-            const auto p = b.CreateString(format_patient_id(patient(static_cast<int>(next))));
-            wire::BookBuilder book(b);
-            book.add_slot(slots[next]);
-            book.add_patient(p);
-            r.add(book.Finish());
+            add_booking(r, slots[next], static_cast<int>(next));
         }
         const std::uint64_t id = client::new_request_id();
         auto reply = connection_->call(r.finish(staff, id), id, timeout_ms);
