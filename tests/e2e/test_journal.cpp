@@ -665,7 +665,7 @@ TEST_F(Journal, ASecondServerTakesTheJournalOverAndTheFirstIsFenced) {
     client::Connection to_second(second.endpoint());
     client::RequestBuilder r;
     r.start();
-    { add_booking(r, slots[6], 6); }
+    add_booking(r, slots[6], 6);
     const std::uint64_t id = client::new_request_id();
     auto reply = to_second.call(r.finish(gateway(), id), id, timeout_ms);
     ASSERT_TRUE(reply);
