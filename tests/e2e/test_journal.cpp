@@ -749,6 +749,30 @@ TEST_F(Journal, ADamagedStoreIsRefusedAtStart) {
     EXPECT_NE(server.output().find("not a slotmatch store"), std::string::npos) << server.output();
 }
 
+// A store with one damaged event (its body overwritten, as a torn write or a bad sector would
+// leave it) is refused at start, naming the event, and left as it was.
+TEST_F(Journal, AStoreWithADamagedEventIsRefusedAtStartNamingIt) {
+    ASSERT_NO_FATAL_FAILURE(start("persisted"));
+    const auto slots = free_slots(3);
+    ASSERT_EQ(slots.size(), 3u);
+    for (int n = 0; n < 3; ++n) send_book(slots[static_cast<std::size_t>(n)], n);
+    for (int n = 0; n < 3; ++n) ASSERT_TRUE(connection_->receive(timeout_ms));
+    ASSERT_EQ(server_->stop(), 0);
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(store_.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "UPDATE events SET body = x'0badf00d0badf00d' WHERE seq = 2",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+    ServerProcess again(
+        {"--config", config_, "--clock", clock_flag, "--store", "sqlite:" + store_});
+    EXPECT_TRUE(again.endpoint().empty());
+    const int status = again.stop();
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+    EXPECT_NE(again.output().find("event 2 is damaged"), std::string::npos) << again.output();
+    EXPECT_EQ(StoreReader(store_).count(), 3);
+}
+
 // The sidecar: slotmatchd --journal sends its events to a slotmatch-journal process. The
 // journal is killed with SIGKILL while bookings keep coming, then restarted on the same store:
 // slotmatchd resends what was not acknowledged, the journal skips what it has, and in the end
