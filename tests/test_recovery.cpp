@@ -117,7 +117,11 @@ TEST_F(Recovery, RestoresBookingsHoldsBlocksWaitlistAndScheduleChanges) {
     EXPECT_EQ(copy->cancel(staff(), b.value.id, {}).code, ErrorCode::booking_already_cancelled);
     // The slot the block covers stays blocked; the unblocked one is bookable.
     EXPECT_EQ(copy->slot(slot("r2", "all3", "2026-03-03T08:00"))->state, SlotState::blocked);
-    EXPECT_TRUE(book(staff(), slot("r2", "all3", "2026-03-04T08:00"), patient(8)).ok());
+    EXPECT_TRUE(
+        copy->book(staff(),
+                   BookRequest{
+                       slot("r2", "all3", "2026-03-04T08:00"), {}, {}, patient(8), {}, {}, false})
+            .ok());
     // The live hold can still be booked through; the expired one cannot.
     BookRequest via_hold;
     via_hold.hold = late.value.id;
@@ -128,7 +132,7 @@ TEST_F(Recovery, RestoresBookingsHoldsBlocksWaitlistAndScheduleChanges) {
     EXPECT_FALSE(copy->book(web(), via_hold).ok());
     // Numbering continues after the stored events.
     std::vector<Event> out(16);
-    ASSERT_EQ(copy->events().drain(out), 1u);
+    ASSERT_EQ(copy->events().drain(out), 2u);  // the two bookings made on the copy
     EXPECT_EQ(out[0].seq, log.size() + 1);
 }
 
@@ -151,6 +155,55 @@ TEST_F(Recovery, EndedVisitsDoNotCountAgainstAPatientsBookings) {
     ASSERT_NE(copy, nullptr);
     EXPECT_EQ(last_summary.bookings, 26u);
     EXPECT_EQ(copy->state_hash(), engine->state_hash());
+}
+
+// A slot published after its type was removed stays bookable (the removal was before it).
+TEST_F(Recovery, ASlotPublishedAfterItsTypeWasRemovedStays) {
+    ASSERT_TRUE(engine->remove_type(staff(), unit("u1"), type("noweb")).ok());
+    auto published =
+        engine->publish_slot(staff(), resource("r2"), type("noweb"), at("2026-03-09T15:00+01:00"));
+    ASSERT_TRUE(published.ok());
+    collect();
+    auto copy = restored(log);
+    ASSERT_NE(copy, nullptr);
+    EXPECT_EQ(copy->state_hash(), engine->state_hash());
+    EXPECT_EQ(copy->slot(published.value.id)->state, SlotState::free);
+}
+
+// An expired hold whose slot a block took before the sweep ended the hold: the block has no
+// slot event, so the newest stored snapshot still says held; recovery leaves the slot blocked.
+TEST_F(Recovery, AnExpiredHoldTakenByABlockStaysBlocked) {
+    const SlotId s = slot("r1", "all3", "2026-03-03T08:00");
+    ASSERT_TRUE(engine->hold(web(), s, patient(1)).ok());
+    clock->set(Instant{clock->now().value + 400});  // past the 300 s hold, no sweep yet
+    ASSERT_TRUE(engine
+                    ->block(staff(), resource("r1"), at("2026-03-03T08:00+01:00"),
+                            at("2026-03-03T09:00+01:00"), "")
+                    .ok());
+    ASSERT_EQ(engine->slot(s)->state, SlotState::blocked);
+    collect();
+    auto copy = restored(log);
+    ASSERT_NE(copy, nullptr);
+    EXPECT_EQ(copy->slot(s)->state, SlotState::blocked);
+    EXPECT_EQ(copy->state_hash(), engine->state_hash());
+}
+
+// An ended booking's id is answered as before on every channel: the citizen who cancelled it
+// on the web gets BOOKING_ALREADY_CANCELLED again, not BOOKING_NOT_FOUND.
+TEST_F(Recovery, AnEndedBookingIsAnsweredAsBefore) {
+    auto b = book(web(), slot("r3", "all3b", "2026-03-03T08:00"), patient(1));
+    ASSERT_TRUE(b.ok());
+    auto first = engine->cancel(staff("u2"), b.value.id, {});
+    ASSERT_TRUE(first.ok());
+    collect();
+    auto copy = restored(log);
+    ASSERT_NE(copy, nullptr);
+    for (Engine* e : {engine.get(), copy.get()}) {
+        EXPECT_EQ(e->cancel(web(), b.value.id, patient(1)).code,
+                  ErrorCode::booking_already_cancelled);
+        EXPECT_EQ(e->cancel(staff("u2"), b.value.id, {}).code,
+                  ErrorCode::booking_already_cancelled);
+    }
 }
 
 TEST_F(Recovery, NewIdsNeverRepeatOldOnes) {
@@ -323,6 +376,26 @@ TEST_F(Recovery, ConcurrentHistoryWithOutOfOrderNumbering) {
     auto copy = restored(log);
     ASSERT_NE(copy, nullptr);
     EXPECT_EQ(copy->state_hash(), engine->state_hash());
+    // What a crash leaves: a prefix of the numbered events, cut anywhere. Each restores, and
+    // no slot has two bookings.
+    for (std::size_t cut = log.size() / 7; cut < log.size(); cut += log.size() / 7) {
+        std::vector<Event> prefix(log.begin(), log.begin() + static_cast<std::ptrdiff_t>(cut));
+        std::string why;
+        auto part = restored(prefix, &why);
+        ASSERT_NE(part, nullptr) << "cut at " << cut << ": " << why;
+        std::map<std::uint32_t, std::uint64_t> owner;
+        std::size_t booked = 0;
+        for (int p = 0; p < 40; ++p) {
+            auto list = part->bookings(staff(), patient(p));
+            ASSERT_TRUE(list.ok());
+            for (const BookingView& v : list.value) {
+                EXPECT_TRUE(owner.emplace(v.slot.id.value, v.id.value).second)
+                    << "slot " << v.slot.id.value << " twice at cut " << cut;
+            }
+        }
+        for (SlotId s : slots) booked += part->slot(s)->state == SlotState::booked ? 1 : 0;
+        EXPECT_EQ(booked, owner.size()) << "cut at " << cut;
+    }
 }
 
 TEST_F(Recovery, StateHashSeesALostEvent) {

@@ -4,28 +4,9 @@
 #include "engine_records.hpp"
 
 namespace slotmatch {
-namespace {
-
-constexpr std::int64_t longest_slot_s = 480 * seconds_per_minute;  // config limit on duration
-
-}  // namespace
-
 // Staff acting inside the unit that owns `unit`; every other caller is refused.
 static bool staff_of(const Actor& actor, UnitIdx unit) {
     return actor.channel == Channel::staff && actor.has_unit && actor.unit == unit;
-}
-
-template <typename F>
-static void for_each_overlapping(const SlotIndex& index, ResourceIdx r, Instant from, Instant to,
-                                 F&& f) {
-    for (const Shard* shard : index.shards_of(r)) {
-        index.for_each_between(*shard, Instant{from.value - longest_slot_s}, to, [&](SlotId s) {
-            const SlotRecord& rec = index.record(s);
-            if (rec.type.load(std::memory_order_relaxed) != shard->type.value) return true;
-            if (rec.start_s + rec.duration_min * seconds_per_minute > from.value) f(s);
-            return true;
-        });
-    }
 }
 
 // R14: a blocking event makes the free slots it covers unbookable at once. Booked and held

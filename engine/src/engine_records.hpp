@@ -117,6 +117,20 @@ struct alignas(64) Engine::LaneRecords {  // own cache lines: neighbouring lanes
 
 inline constexpr Instant end_of_time{std::int64_t{1} << 62};
 
+// The slots of resource `r` that overlap [from, to), of every type.
+inline constexpr std::int64_t longest_slot_s = 480 * seconds_per_minute;  // config limit
+template <typename F>
+void for_each_overlapping(const SlotIndex& index, ResourceIdx r, Instant from, Instant to, F&& f) {
+    for (const Shard* shard : index.shards_of(r)) {
+        index.for_each_between(*shard, Instant{from.value - longest_slot_s}, to, [&](SlotId s) {
+            const SlotRecord& rec = index.record(s);
+            if (rec.type.load(std::memory_order_relaxed) != shard->type.value) return true;
+            if (rec.start_s + rec.duration_min * seconds_per_minute > from.value) f(s);
+            return true;
+        });
+    }
+}
+
 // Record indices are ids minus one, so that id 0 means "none" on the wire. A booking id also
 // carries its record's generation in the bits above the index.
 inline constexpr unsigned booking_index_bits = 40;

@@ -19,6 +19,7 @@
 #include <string>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "engine_records.hpp"
 
@@ -97,7 +98,10 @@ class Engine::Restorer {
     };
 
     void note_slot(const SlotSnapshot& s);
-    void note_booking(BookingId b);
+    void note_booking(BookingId b, SlotId slot, PatientKey patient);
+    // A slot whose newest snapshot names a booking or hold whose record a newer one reused has
+    // seen that one end (its ending event was numbered after the cut): it rests.
+    void drop_superseded();
     void note_hold(HoldId h);
     // The slot's final state names this booking (or hold).
     bool live(BookingId b, SlotId s) const;
@@ -111,11 +115,20 @@ class Engine::Restorer {
 
     Engine& e_;
     std::uint64_t last_seq_ = 0;
-    std::unordered_map<std::uint32_t, SlotSnapshot> latest_;        // per slot: newest snapshot
-    std::unordered_map<std::uint32_t, std::uint64_t> retyped_at_;   // slot: its last type change
-    std::unordered_map<std::uint64_t, std::uint32_t> booking_gen_;  // record: newest generation
+    std::unordered_map<std::uint32_t, SlotSnapshot> latest_;       // per slot: newest snapshot
+    std::unordered_map<std::uint32_t, std::uint64_t> retyped_at_;  // slot: its last type change
+    // Per booking record: the newest generation an id names, and that booking's slot and
+    // patient (an ended booking's record keeps them, so its id is answered as before).
+    struct BookingSeen {
+        std::uint32_t generation = 0;
+        SlotId slot;
+        PatientKey patient;
+    };
+    std::unordered_map<std::uint64_t, BookingSeen> booking_gen_;
     std::unordered_map<std::uint64_t, std::uint32_t> hold_gen_;
-    std::unordered_map<std::uint64_t, BookingFields> live_bookings_;  // record index: details
+    std::unordered_set<std::uint64_t> detailed_;  // live booking records whose fields are in place
+    std::unordered_map<std::uint32_t, std::uint64_t> published_at_;  // slot: its publish event
+    std::vector<SlotId> removed_;                                    // slots a type removal took
     std::unordered_map<std::uint64_t, LiveHold> live_holds_;
     std::map<std::uint64_t, BlockSeen> blocks_;  // by block id
     std::vector<Published> published_;
@@ -128,10 +141,22 @@ void Engine::Restorer::note_slot(const SlotSnapshot& s) {
     if (!fresh && newer(s.version, it->second.version)) it->second = s;
 }
 
-void Engine::Restorer::note_booking(BookingId b) {
+void Engine::Restorer::note_booking(BookingId b, SlotId slot, PatientKey patient) {
     if ((b.value & booking_index_mask) == 0) return;
-    std::uint32_t& g = booking_gen_[index_of(b)];
-    g = std::max(g, generation_of(b));
+    BookingSeen& seen = booking_gen_[index_of(b)];
+    if (generation_of(b) >= seen.generation) seen = {generation_of(b), slot, patient};
+}
+
+void Engine::Restorer::drop_superseded() {
+    for (auto& [id, snap] : latest_) {
+        if (snap.state == SlotState::booked &&
+            booking_gen_[index_of(snap.booking)].generation != generation_of(snap.booking)) {
+            snap.state = SlotState::free;
+        } else if (snap.state == SlotState::held &&
+                   hold_gen_[index_of(snap.hold)] != generation_of(snap.hold)) {
+            snap.state = SlotState::free;
+        }
+    }
 }
 
 void Engine::Restorer::note_hold(HoldId h) {
@@ -176,7 +201,7 @@ bool Engine::Restorer::first_pass(const EventScan& scan, std::string& why) {
                     note_slot(ev.before);
                     note_slot(ev.after);
                     note_hold(ev.before.hold);
-                    note_booking(ev.booking);
+                    note_booking(ev.booking, ev.after.slot, ev.patient);
                     if (ev.from_waitlist) {
                         waitlist_.push_back({false, ev.unit, ev.after.type, ev.patient, ev.time});
                     }
@@ -185,18 +210,19 @@ bool Engine::Restorer::first_pass(const EventScan& scan, std::string& why) {
                     note_slot(ev.before);
                     note_slot(ev.after);
                     note_slot(ev.released);
-                    note_booking(ev.before.booking);
-                    note_booking(ev.booking);
+                    note_booking(ev.before.booking, ev.before.slot, ev.patient);
+                    note_booking(ev.booking, ev.after.slot, ev.patient);
                     break;
                 case EventKind::cancelled:
                     note_slot(ev.before);
                     note_slot(ev.after);
-                    note_booking(ev.booking);
+                    note_booking(ev.booking, ev.before.slot, ev.patient);
                     break;
                 case EventKind::slot_published:
                     note_slot(ev.after);
                     published_.push_back(
                         {ev.after.slot, ev.resource, ev.after.type, ev.after.start, ev.seq});
+                    published_at_[ev.after.slot.value] = ev.seq;
                     break;
                 case EventKind::slot_type_changed:
                     note_slot(ev.before);
@@ -230,6 +256,7 @@ bool Engine::Restorer::first_pass(const EventScan& scan, std::string& why) {
         return false;
     }
     summary.events = summary.last_seq = last_seq_;
+    drop_superseded();
     return true;
 }
 
@@ -238,8 +265,10 @@ bool Engine::Restorer::second_pass(const EventScan& scan, std::string& why) {
         [&](const Event& ev) {
             if (ev.seq > last_seq_) return false;
             if ((ev.kind == EventKind::booked || ev.kind == EventKind::rebooked) &&
-                live(ev.booking, ev.after.slot)) {
-                BookingFields f;
+                live(ev.booking, ev.after.slot) &&
+                index_of(ev.booking) < e_.bookings_->capacity()) {
+                // Straight into the (preallocated) record: no copy of every live booking.
+                BookingFields& f = (*e_.bookings_)[index_of(ev.booking)].fields;
                 f.slot_id = ev.after.slot;
                 f.patient = ev.patient;
                 f.channel = ev.channel;
@@ -249,7 +278,7 @@ bool Engine::Restorer::second_pass(const EventScan& scan, std::string& why) {
                 f.from_waitlist = ev.from_waitlist;
                 f.phone = ev.phone;
                 f.reason = ev.reason;
-                live_bookings_[index_of(ev.booking)] = f;
+                detailed_.insert(index_of(ev.booking));
             } else if (ev.kind == EventKind::held && live(ev.after.hold, ev.after.slot)) {
                 const Instant expires =
                     ev.to.value != 0 ? ev.to : Instant{ev.time.value + e_.catalog_.hold_ttl_s};
@@ -312,8 +341,11 @@ bool Engine::Restorer::apply_slots(std::string& why) {
             e_.index_.for_each_between(res, r.type, Instant{r.time.value + 1}, end_of_time,
                                        [&](SlotId s) {
                                            auto t = retyped_at_.find(s.value);
-                                           if (t == retyped_at_.end() || t->second < r.seq) {
+                                           auto p = published_at_.find(s.value);
+                                           if ((t == retyped_at_.end() || t->second < r.seq) &&
+                                               (p == published_at_.end() || p->second < r.seq)) {
                                                e_.index_.mark_removed(s);
+                                               removed_.push_back(s);
                                            }
                                            return true;
                                        });
@@ -352,7 +384,7 @@ bool Engine::Restorer::apply_blocks(std::string& why) {
 
 bool Engine::Restorer::apply_bookings(std::string& why) {
     std::uint64_t count = 0;
-    for (const auto& [index, g] : booking_gen_) count = std::max(count, index + 1);
+    for (const auto& [index, seen] : booking_gen_) count = std::max(count, index + 1);
     if (count > e_.bookings_->capacity()) {
         why = "the store names booking records beyond this engine's table";
         return false;
@@ -363,36 +395,44 @@ bool Engine::Restorer::apply_bookings(std::string& why) {
     for (const auto& [id, snap] : latest_) {
         if (snap.state != SlotState::booked) continue;
         const std::uint64_t index = index_of(snap.booking);
-        auto fields = live_bookings_.find(index);
-        if (fields == live_bookings_.end() || booking_gen_[index] != generation_of(snap.booking)) {
+        if (detailed_.count(index) == 0) {
             why = "slot " + std::to_string(id) + " is booked by " +
                   std::to_string(snap.booking.value) + ", whose booking event is missing";
             return false;
         }
         BookingRecord& r = (*e_.bookings_)[index];
+        const BookingFields& fields = r.fields;
         r.generation.store(generation_of(snap.booking), std::memory_order_relaxed);
-        r.fields = fields->second;
         r.slot.store(id, std::memory_order_relaxed);
-        r.patient.store(fields->second.patient.value, std::memory_order_relaxed);
+        r.patient.store(fields.patient.value, std::memory_order_relaxed);
         r.ready.store(true, std::memory_order_release);
         ++summary.bookings;
         // The patient's list holds the visits that have not ended (forget_ended drops the
         // others as the engine runs), at most patient_bookings_max of them.
         const SlotRecord& rec = e_.index_.record(SlotId{id});
         if (rec.start_s + rec.duration_min * seconds_per_minute <= now.value) continue;
-        PatientRecord* p = e_.patients_.get_or_create(fields->second.patient);
+        PatientRecord* p = e_.patients_.get_or_create(fields.patient);
         if (p == nullptr || p->booking_count == patient_bookings_max) {
             why = "patient table full, or a patient with more than 16 upcoming bookings";
             return false;
         }
         p->bookings[p->booking_count++] = snap.booking;
     }
-    // The other records: ended (the generation moves past every id given out) and reusable.
+    // The other records: ended (the generation moves past every id given out; the last
+    // booking's slot and patient stay, so its id is answered as before) and reusable.
     for (std::uint64_t i = count; i-- > 0;) {
-        if ((*e_.bookings_)[i].ready.load()) continue;
-        auto g = booking_gen_.find(i);
-        const std::uint32_t ended = g == booking_gen_.end() ? 0 : g->second + 1;
-        (*e_.bookings_)[i].generation.store(ended, std::memory_order_relaxed);
+        BookingRecord& r = (*e_.bookings_)[i];
+        if (r.ready.load()) continue;
+        r.fields = BookingFields{};
+        auto seen = booking_gen_.find(i);
+        if (seen == booking_gen_.end()) {
+            e_.bookings_->release(i);
+            continue;
+        }
+        const std::uint32_t ended = seen->second.generation + 1;
+        r.generation.store(ended, std::memory_order_relaxed);
+        r.slot.store(seen->second.slot.value, std::memory_order_relaxed);
+        r.patient.store(seen->second.patient.value, std::memory_order_relaxed);
         if (ended + 1 <= booking_generation_limit) e_.bookings_->release(i);
     }
     return true;
@@ -407,7 +447,8 @@ bool Engine::Restorer::apply_holds(std::string& why) {
     }
     e_.holds_->skip_to(count);
     std::vector<std::pair<Instant, std::uint64_t>> queue;  // live holds by expiry
-    for (const auto& [id, snap] : latest_) {
+    const Instant now = e_.clock_.now();
+    for (auto& [id, snap] : latest_) {
         if (snap.state != SlotState::held) continue;
         const std::uint64_t index = index_of(snap.hold);
         auto held = live_holds_.find(index);
@@ -415,6 +456,13 @@ bool Engine::Restorer::apply_holds(std::string& why) {
             why = "slot " + std::to_string(id) + " is held by " + std::to_string(snap.hold.value) +
                   ", whose held event is missing";
             return false;
+        }
+        // An expired hold's slot may have been blocked or removed before the sweep ended the
+        // hold (block and remove_type take open slots and publish no slot event): it rests.
+        if (held->second.expires_at.value <= now.value &&
+            e_.covered(e_.index_.record(SlotId{id}))) {
+            snap.state = SlotState::free;
+            continue;
         }
         HoldRecord& h = (*e_.holds_)[index];
         h.generation.store(generation_of(snap.hold), std::memory_order_relaxed);
@@ -457,9 +505,17 @@ void Engine::Restorer::apply_words() {
         e_.index_.record(SlotId{id})
             .word.store(SlotWord::make(state, snap.version, owner), word_order);
     }
-    for (std::uint32_t i = 0; i < e_.index_.size(); ++i) {
-        SlotRecord& rec = e_.index_.record(SlotId{i});
+    // Settled: what the events left free or blocked, what a removal took, and what an active
+    // block covers. Every other slot is free as loaded, and nothing covers it.
+    const auto settle = [&](SlotId s) {
+        SlotRecord& rec = e_.index_.record(s);
         e_.settle(rec, rec.word.load(word_order));
+    };
+    for (const auto& [id, snap] : latest_) settle(SlotId{id});
+    for (SlotId s : removed_) settle(s);
+    for (const auto& [id, seen] : blocks_) {
+        if (seen.unblocked) continue;
+        for_each_overlapping(e_.index_, seen.resource, seen.from, seen.to, settle);
     }
 }
 
