@@ -2,6 +2,8 @@
 // transaction per batch. By default a SQLite file in the temp directory (WAL,
 // synchronous=FULL); with SLOTMATCH_BENCH_STORE=postgresql://... an empty PostgreSQL database
 // (synchronous_commit=on). Items are events; the batch size is the benchmark's argument.
+// BM_StoreAppend stores web bookings, each of which also makes a web booking log row (the
+// worst case); BM_StoreAppendStaff stores staff bookings, which make none.
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
@@ -14,12 +16,12 @@
 namespace slotmatch::bench {
 namespace {
 
-Event booked(std::uint64_t seq) {
+Event booked(std::uint64_t seq, Channel channel) {
     Event e;
     e.seq = seq;
     e.time = Instant{1'772'431'200 + static_cast<std::int64_t>(seq % 86400)};
     e.kind = EventKind::booked;
-    e.channel = Channel::web;
+    e.channel = channel;
     e.actor = ActorText::from("1177-gateway");
     e.unit = UnitIdx{static_cast<std::uint32_t>(seq % 1200)};
     e.resource = ResourceIdx{static_cast<std::uint32_t>(seq % 20000)};
@@ -32,7 +34,7 @@ Event booked(std::uint64_t seq) {
     return e;
 }
 
-void BM_StoreAppend(benchmark::State& state) {
+void append_bench(benchmark::State& state, Channel channel) {
     const auto dir = std::filesystem::temp_directory_path() /
                      ("slotmatch-store-bench-" + std::to_string(::getpid()));
     std::filesystem::remove_all(dir);
@@ -50,7 +52,7 @@ void BM_StoreAppend(benchmark::State& state) {
     std::uint64_t seq = store->last_seq() + 1;  // a shared database carries on
     for (auto _ : state) {
         state.PauseTiming();
-        for (auto& e : events) e = booked(seq++);
+        for (auto& e : events) e = booked(seq++, channel);
         state.ResumeTiming();
         const auto r = store->append(events);
         if (!r.ok) {
@@ -62,7 +64,14 @@ void BM_StoreAppend(benchmark::State& state) {
     store.reset();
     std::filesystem::remove_all(dir);
 }
+void BM_StoreAppend(benchmark::State& state) {
+    append_bench(state, Channel::web);
+}
+void BM_StoreAppendStaff(benchmark::State& state) {
+    append_bench(state, Channel::staff);
+}
 BENCHMARK(BM_StoreAppend)->Arg(1)->Arg(64)->Arg(1024)->Arg(4096)->UseRealTime();
+BENCHMARK(BM_StoreAppendStaff)->Arg(1024)->Arg(4096)->UseRealTime();
 
 }  // namespace
 }  // namespace slotmatch::bench

@@ -94,9 +94,99 @@ TYPED_TEST_P(StoreContract, TheSchemaIsVersionedAndANewerOneIsRefused) {
     EXPECT_NE(why.find("schema version 99"), std::string::npos) << why;
 }
 
+// R19, R21, R23: web bookings, rebookings and cancellations make log rows in the batch's
+// transaction; staff and proxy changes and other web events make none.
+TYPED_TEST_P(StoreContract, R19_WebChangesMakeLogRowsWithBeforeAndAfter) {
+    auto store = this->open();
+    ASSERT_TRUE(store);
+    const auto batch = log_events();
+    ASSERT_TRUE(store->append(batch).ok);
+    std::string why;
+    auto reader = open_reader(this->address_, why);  // a second connection, as slotmatchd uses
+    ASSERT_TRUE(reader) << why;
+    std::vector<LogRow> rows;
+    ASSERT_TRUE(reader->web_log(UnitIdx{1}, Instant{0}, 100, rows, why)) << why;
+    ASSERT_EQ(rows.size(), 3u);
+    EXPECT_EQ(rows[0].status, LogStatus::booked);
+    EXPECT_EQ(rows[0].seq, 1u);
+    EXPECT_FALSE(rows[0].before);
+    ASSERT_TRUE(rows[0].after);
+    EXPECT_EQ(rows[0].after->slot, SlotId{40});
+    EXPECT_EQ(rows[0].after->booking, BookingId{10});
+    EXPECT_EQ(rows[0].after->phone, "0701234567");
+    EXPECT_EQ(rows[0].after->reason, "Ont i örat");
+    EXPECT_EQ(rows[0].changed_by, "1177 Vårdguidens e-tjänster");  // R17
+    EXPECT_EQ(rows[0].patient, PatientKey{191212121212});
+    EXPECT_EQ(rows[1].status, LogStatus::rebooked);
+    ASSERT_TRUE(rows[1].before && rows[1].after);
+    EXPECT_EQ(rows[1].before->slot, SlotId{40});
+    EXPECT_EQ(rows[1].before->booking, BookingId{10});
+    EXPECT_EQ(rows[1].after->slot, SlotId{41});
+    EXPECT_EQ(rows[1].after->booking, BookingId{11});
+    EXPECT_EQ(rows[1].before->resource, rows[1].after->resource);
+    EXPECT_EQ(rows[1].before->phone, rows[1].after->phone);
+    EXPECT_TRUE(rows[1].billable);  // R23
+    EXPECT_EQ(rows[2].status, LogStatus::cancelled);
+    ASSERT_TRUE(rows[2].before);
+    EXPECT_FALSE(rows[2].after);
+    EXPECT_EQ(rows[2].before->booking, BookingId{11});
+    EXPECT_FALSE(rows[2].billable);
+    rows.clear();
+    ASSERT_TRUE(reader->web_log(UnitIdx{2}, Instant{0}, 100, rows, why)) << why;
+    EXPECT_TRUE(rows.empty());  // another unit's log
+    rows.clear();
+    ASSERT_TRUE(reader->web_log(UnitIdx{1}, batch[3].time, 100, rows, why)) << why;
+    EXPECT_EQ(rows.size(), 2u);  // since: the rebooking and the cancellation
+}
+
+TYPED_TEST_P(StoreContract, R19_ARefusedBatchLeavesNoLogRows) {
+    auto store = this->open();
+    ASSERT_TRUE(store);
+    auto batch = log_events();
+    batch.erase(batch.begin() + 2);  // a gap: nothing of the batch may stay
+    EXPECT_FALSE(store->append(batch).ok);
+    std::vector<LogRow> rows;
+    std::string why;
+    ASSERT_TRUE(store->web_log(UnitIdx{1}, Instant{0}, 100, rows, why)) << why;
+    EXPECT_TRUE(rows.empty());
+}
+
+// R20: the purge deletes log rows changed before the cut-off and never an event.
+TYPED_TEST_P(StoreContract, R20_PurgeDeletesOldLogRowsAndKeepsEveryEvent) {
+    auto store = this->open();
+    ASSERT_TRUE(store);
+    const auto batch = log_events();
+    ASSERT_TRUE(store->append(batch).ok);
+    std::string why;
+    const auto none = store->purge_web_log(batch[0].time, why);  // nothing before the first
+    ASSERT_TRUE(none) << why;
+    EXPECT_EQ(*none, 0u);
+    const auto purged = store->purge_web_log(batch[3].time, why);  // before the rebooking
+    ASSERT_TRUE(purged) << why;
+    EXPECT_EQ(*purged, 1u);
+    std::vector<LogRow> rows;
+    ASSERT_TRUE(store->web_log(UnitIdx{1}, Instant{0}, 100, rows, why)) << why;
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[0].status, LogStatus::rebooked);
+    EXPECT_EQ(this->stored(*store).size(), batch.size());  // the recovery source is whole
+}
+
+TYPED_TEST_P(StoreContract, LogReadsStopAtTheirLimit) {
+    auto store = this->open();
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->append(log_events()).ok);
+    std::vector<LogRow> rows;
+    std::string why;
+    ASSERT_TRUE(store->web_log(UnitIdx{1}, Instant{0}, 2, rows, why)) << why;
+    EXPECT_EQ(rows.size(), 2u);
+}
+
 REGISTER_TYPED_TEST_SUITE_P(StoreContract, EventsSurviveAReopenInOrderWithTheirContent,
                             ResentEventsAreSkippedByTheirSequenceNumber,
                             AGapIsRefusedWholeAndNamesTheMissingNumber,
-                            TheSchemaIsVersionedAndANewerOneIsRefused);
+                            TheSchemaIsVersionedAndANewerOneIsRefused,
+                            R19_WebChangesMakeLogRowsWithBeforeAndAfter,
+                            R19_ARefusedBatchLeavesNoLogRows,
+                            R20_PurgeDeletesOldLogRowsAndKeepsEveryEvent, LogReadsStopAtTheirLimit);
 
 }  // namespace slotmatch::journal::contract

@@ -802,19 +802,23 @@ TEST_F(Hostile, ChannelOutsideTheEnumIsRefused) {
 
 TEST_F(Hostile, UnknownOperationTypeIsRefusedAndTheRestOfTheBatchIsServed) {
     const std::uint64_t id = client::new_request_id();
-    const auto reply = ask(
-        encode(
-            [&](auto& b) {
-                // Each unknown type carries a real table as its body (the body is required).
-                const auto unknown = [&](std::uint8_t type) {
-                    return wire::CreateOp(b, static_cast<wire::Operation>(type),
-                                          wire::CreateGetStats(b).Union());
-                };
-                return Ops{unknown(99), find_op(b, {}), unknown(0),
-                           unknown(14), unknown(255),   hold_op(b, target_, luhn_broken_patient)};
-            },
-            id),
-        id);
+    const auto reply =
+        ask(encode(
+                [&](auto& b) {
+                    // Each unknown type carries a real table as its body (the body is required).
+                    const auto unknown = [&](std::uint8_t type) {
+                        return wire::CreateOp(b, static_cast<wire::Operation>(type),
+                                              wire::CreateGetStats(b).Union());
+                    };
+                    // The first type past the schema's last (it grows at the end).
+                    const auto past_last =
+                        static_cast<std::uint8_t>(static_cast<int>(wire::Operation::MAX) + 1);
+                    return Ops{unknown(99),  find_op(b, {}),
+                               unknown(0),   unknown(past_last),
+                               unknown(255), hold_op(b, target_, luhn_broken_patient)};
+                },
+                id),
+            id);
     using E = wire::ErrorCode;
     expect_result_refused(reply, 0, E::INVALID_REQUEST, "op");
     expect_found_slots(reply, 1);

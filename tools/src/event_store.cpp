@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <iostream>
 #include <slotmatch/codec.hpp>
 
 #include "pg_store.hpp"
@@ -26,6 +28,17 @@ constexpr const char* migrations[] = {
     "  patient INTEGER NOT NULL,"
     "  booking INTEGER NOT NULL,"
     "  body BLOB NOT NULL);",
+    // 2: the web booking log (R19-R23): one entry per web booking, rebooking and cancellation,
+    // written with its event and purged after 31 days (R20). An entry is the key alone: the
+    // row's values are read from the event it names (web_log_row), which is never deleted.
+    // One B-tree, by unit and time: a full-column table with two indexes cost 3 times as
+    // much to insert, this one 2.4 times as much as an event alone (slotmatch_store_bench,
+    // bench/README.md), and other events pay nothing.
+    "CREATE TABLE web_log ("
+    "  unit INTEGER NOT NULL,"
+    "  changed_at INTEGER NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  PRIMARY KEY (unit, changed_at, seq)) WITHOUT ROWID;",
 };
 static_assert(std::size(migrations) == schema_version, "one migration per schema version");
 
@@ -76,7 +89,104 @@ std::int64_t as_sql(std::uint64_t v) {
     return static_cast<std::int64_t>(v);
 }
 
+// The web booking log entries of a batch, in key order: inserted so, each lands next to the
+// one before it (fewer pages visited than in event order).
+struct LogKey {
+    std::int64_t unit, changed_at, seq;
+    auto operator<=>(const LogKey&) const = default;
+};
+
 }  // namespace
+
+std::string_view to_string(LogStatus s) {
+    switch (s) {
+        case LogStatus::booked:
+            return "Booked";
+        case LogStatus::rebooked:
+            return "Rebooked";
+        case LogStatus::cancelled:
+            return "Cancelled";
+    }
+    return "?";
+}
+
+namespace {
+
+LogValues values_of(const Event& e, const SlotSnapshot& side, BookingId booking) {
+    LogValues v;
+    v.slot = side.slot;
+    v.resource = e.resource;  // R16: a web rebooking stays on the resource
+    v.type = side.type;
+    v.start = side.start;
+    v.booking = booking;
+    v.phone = std::string(e.phone.view());
+    v.reason = std::string(e.reason.view());
+    return v;
+}
+
+}  // namespace
+
+bool makes_log_row(const Event& e) {
+    return e.channel == Channel::web &&  // R19: the citizen's own changes
+           (e.kind == EventKind::booked || e.kind == EventKind::rebooked ||
+            e.kind == EventKind::cancelled);
+}
+
+std::optional<LogRow> web_log_row(const Event& e) {
+    if (!makes_log_row(e)) return std::nullopt;
+    LogRow row;
+    switch (e.kind) {
+        case EventKind::booked:
+            row.status = LogStatus::booked;
+            row.after = values_of(e, e.after, e.booking);
+            break;
+        case EventKind::rebooked:
+            row.status = LogStatus::rebooked;
+            row.before = values_of(e, e.before, e.before.booking);
+            row.after = values_of(e, e.after, e.booking);
+            break;
+        case EventKind::cancelled:
+            row.status = LogStatus::cancelled;
+            row.before = values_of(e, e.before, e.booking);
+            break;
+        default:
+            return std::nullopt;
+    }
+    row.seq = e.seq;
+    row.unit = e.unit;
+    row.changed_at = e.time;
+    row.changed_by = std::string(web_system_identity);  // R17
+    row.patient = e.patient;
+    row.billable = e.billable;  // R23
+    return row;
+}
+
+std::optional<Instant> LogPurgeSchedule::due(Instant now,
+                                             std::chrono::steady_clock::time_point wall) {
+    if (wall - checked_ < std::chrono::milliseconds(purge_check_ms)) return std::nullopt;
+    checked_ = wall;
+    const Instant cutoff{now.value - log_retention_s};
+    if (last_cutoff_ && cutoff.value >= last_cutoff_->value &&
+        cutoff.value - last_cutoff_->value < purge_step_s) {
+        return std::nullopt;
+    }
+    if (last_cutoff_ && cutoff.value < last_cutoff_->value) {  // the clock went back
+        last_cutoff_ = cutoff;
+        return std::nullopt;
+    }
+    last_cutoff_ = cutoff;
+    return cutoff;
+}
+
+void purge_if_due(EventStore& store, LogPurgeSchedule& schedule, Instant now, const char* who) {
+    const auto cutoff = schedule.due(now, std::chrono::steady_clock::now());
+    if (!cutoff) return;
+    std::string why;
+    if (!store.purge_web_log(*cutoff, why)) {
+        std::cerr << who << ": purging the web booking log failed (retried): " << why << '\n';
+        schedule.failed();
+    }
+}
 
 std::unique_ptr<EventStore> open_store(const std::string& address, std::string& why) {
     if (address.rfind("sqlite:", 0) == 0 && address.size() > 7) {
@@ -89,22 +199,48 @@ std::unique_ptr<EventStore> open_store(const std::string& address, std::string& 
     return nullptr;
 }
 
-std::unique_ptr<SqliteStore> SqliteStore::open(const std::string& path, std::string& why) {
+std::unique_ptr<EventStore> open_reader(const std::string& address, std::string& why) {
+    if (address.rfind("sqlite:", 0) == 0 && address.size() > 7) {
+        return SqliteStore::open(address.substr(7), why, true);
+    }
+    if (address.rfind("postgresql://", 0) == 0 || address.rfind("postgres://", 0) == 0) {
+        return PgStore::open(address, why, true);
+    }
+    why = "a store is sqlite:PATH or postgresql://USER@HOST:PORT/DB, not " + address;
+    return nullptr;
+}
+
+// A reader opens an existing store without checking or migrating it (the writer did), and
+// may only read (query_only), so it can never take the writer's lock.
+std::unique_ptr<SqliteStore> SqliteStore::open(const std::string& path, std::string& why,
+                                               bool reader) {
     sqlite3* db = nullptr;
-    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
-        SQLITE_OK) {
+    const int flags = SQLITE_OPEN_READWRITE | (reader ? 0 : SQLITE_OPEN_CREATE);
+    if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
         why = "cannot open the store " + path + ": " + (db ? sqlite3_errmsg(db) : "out of memory");
         sqlite3_close(db);
         return nullptr;
     }
     std::unique_ptr<SqliteStore> store(new SqliteStore(db));
     sqlite3_busy_timeout(db, 5000);
-    if (!store->check(why) || !store->migrate(why)) {
+    if (reader) {
+        if (!exec(db, "PRAGMA query_only=1", "opening a reader", why)) return nullptr;
+        if (store->version() != schema_version) {
+            why = path + ": the store has schema version " + std::to_string(store->version()) +
+                  ", not " + std::to_string(schema_version);
+            return nullptr;
+        }
+    } else if (!store->check(why) || !store->migrate(why)) {
         why = path + ": " + why;
         return nullptr;
     }
-    store->last_seq_ = static_cast<std::uint64_t>(query_int(db, "SELECT max(seq) FROM events"));
+    store->read_last();
     return store;
+}
+
+void SqliteStore::read_last() {
+    last_seq_ = static_cast<std::uint64_t>(query_int(db_, "SELECT max(seq) FROM events"));
+    last_time_ = Instant{query_int(db_, "SELECT time FROM events ORDER BY seq DESC LIMIT 1")};
 }
 
 SqliteStore::~SqliteStore() {
@@ -204,7 +340,7 @@ AppendResult SqliteStore::append(std::span<const Event> events) {
     const auto fail = [&](std::string message) {
         sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
         // What is durable is what the file says (a failed COMMIT may still have landed).
-        last_seq_ = static_cast<std::uint64_t>(query_int(db_, "SELECT max(seq) FROM events"));
+        read_last();
         r.committed_through = last_seq_;
         r.error = std::move(message);
         return r;
@@ -213,8 +349,10 @@ AppendResult SqliteStore::append(std::span<const Event> events) {
                      "INSERT INTO events (seq, time, kind, channel, unit, patient, booking, body)"
                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
     if (!insert) return fail(sqlite_error(db_, "preparing the insert"));
+    std::vector<LogKey> log;  // web changes only: other events pay nothing here
     flatbuffers::FlatBufferBuilder body(1024);
     for (const Event& e : *fresh) {
+        if (makes_log_row(e)) log.push_back({e.unit.value, e.time.value, as_sql(e.seq)});
         encode_stored(body, e);
         sqlite3_stmt* s = insert.get();
         sqlite3_bind_int64(s, 1, as_sql(e.seq));
@@ -231,8 +369,27 @@ AppendResult SqliteStore::append(std::span<const Event> events) {
         }
         sqlite3_reset(s);
     }
+    if (!log.empty()) {  // in the batch's transaction (R19)
+        std::sort(log.begin(), log.end());
+        Statement insert_log(db_, "INSERT INTO web_log VALUES (?1, ?2, ?3)");
+        if (!insert_log) return fail(sqlite_error(db_, "preparing the log insert"));
+        for (const LogKey& k : log) {
+            sqlite3_stmt* s = insert_log.get();
+            sqlite3_bind_int64(s, 1, k.unit);
+            sqlite3_bind_int64(s, 2, k.changed_at);
+            sqlite3_bind_int64(s, 3, k.seq);
+            if (sqlite3_step(s) != SQLITE_DONE) {
+                return fail(
+                    sqlite_error(db_, "storing the log entry of event " + std::to_string(k.seq)));
+            }
+            sqlite3_reset(s);
+        }
+    }
     if (!exec(db_, "COMMIT", "committing a batch", why)) return fail(why);
-    if (!fresh->empty()) last_seq_ = fresh->back().seq;
+    if (!fresh->empty()) {
+        last_seq_ = fresh->back().seq;
+        last_time_ = fresh->back().time;
+    }
     r.ok = true;
     r.appended = fresh->size();
     r.committed_through = last_seq_;
@@ -282,6 +439,76 @@ bool SqliteStore::scan(std::uint64_t from, const std::function<bool(const Event&
         return false;
     }
     return true;
+}
+
+bool SqliteStore::web_log(UnitIdx unit, Instant since, std::size_t limit, std::vector<LogRow>& out,
+                          std::string& why) const {
+    Statement select(db_,
+                     "SELECT w.seq, e.body FROM web_log w JOIN events e ON e.seq = w.seq"
+                     " WHERE w.unit = ?1 AND w.changed_at >= ?2"
+                     " ORDER BY w.changed_at, w.seq LIMIT ?3");
+    if (!select) {
+        why = sqlite_error(db_, "reading the web booking log");
+        return false;
+    }
+    sqlite3_stmt* s = select.get();
+    sqlite3_bind_int64(s, 1, unit.value);
+    sqlite3_bind_int64(s, 2, since.value);
+    sqlite3_bind_int64(s, 3, static_cast<std::int64_t>(limit));
+    int rc = SQLITE_ROW;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const auto seq = static_cast<std::uint64_t>(sqlite3_column_int64(s, 0));
+        const auto* data = static_cast<const std::uint8_t*>(sqlite3_column_blob(s, 1));
+        const auto size = static_cast<std::size_t>(sqlite3_column_bytes(s, 1));
+        Event e;
+        if (!decode_stored(seq, data, size, e, why)) return false;
+        auto row = web_log_row(e);
+        if (!row) {
+            why =
+                "event " + std::to_string(seq) + " is in the web booking log but is no web change";
+            return false;
+        }
+        out.push_back(std::move(*row));
+    }
+    if (rc != SQLITE_DONE) {
+        why = sqlite_error(db_, "reading the web booking log");
+        return false;
+    }
+    return true;
+}
+
+// The entries are kept by unit: the purge visits each unit present (one index seek each) and
+// deletes its range before the cut-off, all in one transaction.
+std::optional<std::size_t> SqliteStore::purge_web_log(Instant cutoff, std::string& why) {
+    if (!exec(db_, "BEGIN IMMEDIATE", "purging the web booking log", why)) return std::nullopt;
+    const auto fail = [&]() -> std::optional<std::size_t> {
+        why = sqlite_error(db_, "purging the web booking log");
+        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+        return std::nullopt;
+    };
+    Statement next_unit(db_, "SELECT unit FROM web_log WHERE unit > ?1 ORDER BY unit LIMIT 1");
+    Statement purge(db_, "DELETE FROM web_log WHERE unit = ?1 AND changed_at < ?2");
+    if (!next_unit || !purge) return fail();
+    std::size_t deleted = 0;
+    std::int64_t unit = -1;
+    for (;;) {
+        sqlite3_bind_int64(next_unit.get(), 1, unit);
+        const int rc = sqlite3_step(next_unit.get());
+        if (rc == SQLITE_DONE) break;
+        if (rc != SQLITE_ROW) return fail();
+        unit = sqlite3_column_int64(next_unit.get(), 0);
+        sqlite3_reset(next_unit.get());
+        sqlite3_bind_int64(purge.get(), 1, unit);
+        sqlite3_bind_int64(purge.get(), 2, cutoff.value);
+        if (sqlite3_step(purge.get()) != SQLITE_DONE) return fail();
+        deleted += static_cast<std::size_t>(sqlite3_changes(db_));
+        sqlite3_reset(purge.get());
+    }
+    if (!exec(db_, "COMMIT", "purging the web booking log", why)) {
+        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+        return std::nullopt;
+    }
+    return deleted;
 }
 
 }  // namespace slotmatch::journal

@@ -13,6 +13,7 @@
 
 #include <flatbuffers/flatbuffers.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -20,12 +21,54 @@
 #include <slotmatch/events.hpp>
 #include <span>
 #include <string>
+#include <vector>
 
 struct sqlite3;
 
 namespace slotmatch::journal {
 
-inline constexpr int schema_version = 1;
+inline constexpr int schema_version = 2;
+
+// The web booking log (R19-R23): one row per booking, rebooking and cancellation made on the
+// web channel, written in the same transaction as the event it comes from, and purged after
+// log_retention_s (R20). A row is stored as its key (unit, changed_at, seq); its values come
+// from the event (web_log_row), so a purged row is gone from the log while the event stays. The
+// events themselves are never deleted (they are the recovery source); only log rows are.
+inline constexpr std::int64_t log_retention_s = 31 * seconds_per_day;  // R20
+inline constexpr std::size_t log_rows_max = 10'000;                    // rows in one reply
+
+enum class LogStatus : std::uint8_t { booked = 0, rebooked = 1, cancelled = 2 };
+std::string_view to_string(LogStatus s);  // "Booked", "Rebooked", "Cancelled"
+
+// A booking's values one side of a change (R21). Catalog indices, as in the events.
+struct LogValues {
+    SlotId slot;
+    ResourceIdx resource;
+    TypeIdx type;
+    Instant start;
+    BookingId booking;
+    std::string phone;   // R18, where set
+    std::string reason;  // R18, where set
+    friend bool operator==(const LogValues&, const LogValues&) = default;
+};
+
+struct LogRow {
+    std::uint64_t seq = 0;  // the event's
+    UnitIdx unit;
+    Instant changed_at;
+    LogStatus status = LogStatus::booked;
+    std::string changed_by;  // R17
+    PatientKey patient;
+    std::optional<LogValues> before;  // none for a new booking
+    std::optional<LogValues> after;   // none for a cancellation
+    bool billable = false;            // R23
+};
+
+// Whether an event makes a log row: web-channel booked, rebooked and cancelled events only.
+bool makes_log_row(const Event& e);
+// The log row an event makes (nothing for the others). The store keeps the row's key (unit,
+// changed_at, seq) and reads its values from the event, so one function decides both.
+std::optional<LogRow> web_log_row(const Event& e);
 
 struct AppendResult {
     bool ok = false;
@@ -48,11 +91,41 @@ class EventStore {
     // when a stored event does not verify (the store is damaged) or cannot be read.
     virtual bool scan(std::uint64_t from, const std::function<bool(const Event&)>& visit,
                       std::string& why) const = 0;
+    // The unit's log rows changed at or after `since`, by changed_at then seq, at most
+    // `limit`; false with `why` when the store cannot be read.
+    virtual bool web_log(UnitIdx unit, Instant since, std::size_t limit, std::vector<LogRow>& out,
+                         std::string& why) const = 0;
+    // Deletes the log rows changed before `cutoff` (R20); how many, or nothing with `why`.
+    virtual std::optional<std::size_t> purge_web_log(Instant cutoff, std::string& why) = 0;
+    // The time of the last committed event (0 when there is none).
+    virtual Instant last_time() const = 0;
 };
+
+// When a journal purges the web booking log (R20): at most every purge_check_ms of wall time
+// it looks at its clock, and purges when the cut-off (now - log_retention_s) has moved by
+// purge_step_s since the last purge, or backwards past it; so a real clock purges about once a
+// minute and a fixed clock moved ahead (`slotmatch admin clock --set`) within a second.
+class LogPurgeSchedule {
+  public:
+    static constexpr int purge_check_ms = 500;
+    static constexpr std::int64_t purge_step_s = 60;
+    // The cut-off to purge at now, or nothing when no purge is due.
+    std::optional<Instant> due(Instant now, std::chrono::steady_clock::time_point wall);
+    void failed() { last_cutoff_.reset(); }  // the purge did not happen: due again next check
+
+  private:
+    std::chrono::steady_clock::time_point checked_{};
+    std::optional<Instant> last_cutoff_;
+};
+// Runs a purge if one is due; prints a failure on stderr (prefixed with `who`).
+void purge_if_due(EventStore& store, LogPurgeSchedule& schedule, Instant now, const char* who);
 
 // "sqlite:PATH" or a libpq URI "postgresql://..."; nothing, with the reason in `why`, when the
 // store cannot be opened, is damaged, or the address is neither.
 std::unique_ptr<EventStore> open_store(const std::string& address, std::string& why);
+// A second connection to a store another connection writes (a reader for queries): no
+// integrity check, no migration; refused when the store is not at schema_version.
+std::unique_ptr<EventStore> open_reader(const std::string& address, std::string& why);
 
 // Shared by the stores. The events of a batch that are new, after the `duplicates` (at or
 // below last_seq) it skips; nothing, with the gap in `r`, when they do not continue from
@@ -73,7 +146,8 @@ class SqliteStore final : public EventStore {
   public:
     // Opens (creating and migrating as needed) the store at `path`; nothing, with the reason
     // in `why`, when it cannot be opened or is damaged.
-    static std::unique_ptr<SqliteStore> open(const std::string& path, std::string& why);
+    static std::unique_ptr<SqliteStore> open(const std::string& path, std::string& why,
+                                             bool reader = false);
     ~SqliteStore() override;
     SqliteStore(const SqliteStore&) = delete;
     SqliteStore& operator=(const SqliteStore&) = delete;
@@ -83,14 +157,20 @@ class SqliteStore final : public EventStore {
     int version() const override;
     bool scan(std::uint64_t from, const std::function<bool(const Event&)>& visit,
               std::string& why) const override;
+    bool web_log(UnitIdx unit, Instant since, std::size_t limit, std::vector<LogRow>& out,
+                 std::string& why) const override;
+    std::optional<std::size_t> purge_web_log(Instant cutoff, std::string& why) override;
+    Instant last_time() const override { return last_time_; }
 
   private:
     explicit SqliteStore(sqlite3* db) : db_(db) {}
     bool migrate(std::string& why);
     bool check(std::string& why);
+    void read_last();
 
     sqlite3* db_;
     std::uint64_t last_seq_ = 0;
+    Instant last_time_;
 };
 
 }  // namespace slotmatch::journal

@@ -21,6 +21,14 @@ constexpr const char* migrations[] = {
     "  patient BIGINT NOT NULL,"
     "  booking BIGINT NOT NULL,"
     "  body BYTEA NOT NULL);",
+    // 2: the web booking log (see event_store.cpp): the key of each row, its values in the
+    // event; by time too, for the purge.
+    "CREATE TABLE web_log ("
+    "  unit INTEGER NOT NULL,"
+    "  changed_at BIGINT NOT NULL,"
+    "  seq BIGINT NOT NULL,"
+    "  PRIMARY KEY (unit, changed_at, seq));"
+    "CREATE INDEX web_log_by_time ON web_log (changed_at);",
 };
 static_assert(std::size(migrations) == schema_version, "one migration per schema version");
 
@@ -73,7 +81,7 @@ std::uint64_t binary_int8(const char* p) {
 
 }  // namespace
 
-std::unique_ptr<PgStore> PgStore::open(const std::string& given, std::string& why) {
+std::unique_ptr<PgStore> PgStore::open(const std::string& given, std::string& why, bool reader) {
     // A server that does not answer must not hang the journal (or a stop) for ever.
     std::string uri = given;
     if (uri.find("connect_timeout=") == std::string::npos) {
@@ -90,13 +98,24 @@ std::unique_ptr<PgStore> PgStore::open(const std::string& given, std::string& wh
     // A commit returns once the server has it on disk (the persisted mode's promise).
     if (!exec(db, "SET synchronous_commit = on; SET statement_timeout = '30s'",
               "setting synchronous_commit", why) ||
-        !store->migrate(why)) {
+        (!reader && !store->migrate(why))) {
         why = uri + ": " + why;
         return nullptr;
     }
-    store->last_seq_ =
-        static_cast<std::uint64_t>(query_int(db, "SELECT COALESCE(max(seq), 0) FROM events"));
+    if (reader && store->version() != schema_version) {
+        why = uri + ": the store has schema version " + std::to_string(store->version()) +
+              ", not " + std::to_string(schema_version);
+        return nullptr;
+    }
+    store->read_last();
     return store;
+}
+
+void PgStore::read_last() {
+    last_seq_ =
+        static_cast<std::uint64_t>(query_int(db_, "SELECT COALESCE(max(seq), 0) FROM events"));
+    last_time_ = Instant{
+        query_int(db_, "SELECT COALESCE((SELECT time FROM events ORDER BY seq DESC LIMIT 1), 0)")};
 }
 
 PgStore::~PgStore() {
@@ -141,8 +160,7 @@ AppendResult PgStore::append(std::span<const Event> events) {
             r.error = pg_error(db_, "reconnecting to the store");
             return r;
         }
-        last_seq_ =
-            static_cast<std::uint64_t>(query_int(db_, "SELECT COALESCE(max(seq), 0) FROM events"));
+        read_last();
     }
     const auto fresh = new_events(events, last_seq_, r);
     if (!fresh) return r;
@@ -207,18 +225,22 @@ AppendResult PgStore::append(std::span<const Event> events) {
             return r;
         }
     }
+    if (!insert_log_rows(*fresh, r.error)) {
+        exec(db_, "ROLLBACK", "", why);
+        return r;
+    }
     if (!exec(db_, "COMMIT", "committing a batch", why)) {
         r.error = why;
         // A COMMIT whose answer was lost may have landed: what is durable is what the server
         // says, read again when the connection is back.
-        if (PQstatus(db_) == CONNECTION_OK) {
-            last_seq_ = static_cast<std::uint64_t>(
-                query_int(db_, "SELECT COALESCE(max(seq), 0) FROM events"));
-        }
+        if (PQstatus(db_) == CONNECTION_OK) read_last();
         r.committed_through = last_seq_;
         return r;
     }
-    if (!fresh->empty()) last_seq_ = fresh->back().seq;
+    if (!fresh->empty()) {
+        last_seq_ = fresh->back().seq;
+        last_time_ = fresh->back().time;
+    }
     r.ok = true;
     r.appended = fresh->size();
     r.committed_through = last_seq_;
@@ -252,6 +274,84 @@ bool PgStore::scan(std::uint64_t from, const std::function<bool(const Event&)>& 
         }
         if (static_cast<std::size_t>(n) < scan_rows_per_query) return true;
     }
+}
+
+// The web booking log entries of a batch's events (inside the batch's transaction):
+// multi-row INSERTs of the web changes only, so a batch without any costs nothing here.
+bool PgStore::insert_log_rows(std::span<const Event> events, std::string& why) {
+    std::vector<std::string> params;
+    for (const Event& e : events) {
+        if (!makes_log_row(e)) continue;
+        params.push_back(std::to_string(e.unit.value));
+        params.push_back(std::to_string(e.time.value));
+        params.push_back(std::to_string(e.seq));
+    }
+    const std::size_t rows = params.size() / 3;
+    for (std::size_t first = 0; first < rows; first += rows_per_insert) {
+        const std::size_t n = std::min(rows_per_insert, rows - first);
+        std::string sql = "INSERT INTO web_log VALUES ";
+        std::vector<const char*> values;
+        for (std::size_t i = 0; i < n; ++i) {
+            sql.append(i ? ",(" : "(");
+            for (std::size_t k = 1; k <= 3; ++k) {
+                sql.push_back('$');
+                sql.append(std::to_string(3 * i + k));
+                sql.push_back(k < 3 ? ',' : ')');
+                values.push_back(params[3 * (first + i) + k - 1].c_str());
+            }
+        }
+        Result ins(PQexecParams(db_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                                values.data(), nullptr, nullptr, 0));
+        if (!ins.ok()) {
+            why = pg_error(db_, "storing web booking log entries");
+            return false;
+        }
+    }
+    return true;
+}
+
+bool PgStore::web_log(UnitIdx unit, Instant since, std::size_t limit, std::vector<LogRow>& out,
+                      std::string& why) const {
+    const std::string u = std::to_string(unit.value), t = std::to_string(since.value),
+                      l = std::to_string(limit);
+    const char* params[] = {u.c_str(), t.c_str(), l.c_str()};
+    Result rows(PQexecParams(db_,
+                             "SELECT w.seq, e.body FROM web_log w JOIN events e ON e.seq = w.seq"
+                             " WHERE w.unit = $1 AND w.changed_at >= $2"
+                             " ORDER BY w.changed_at, w.seq LIMIT $3",
+                             3, nullptr, params, nullptr, nullptr, 1));
+    if (!rows.ok()) {
+        why = pg_error(db_, "reading the web booking log");
+        return false;
+    }
+    PGresult* r = rows.get();
+    for (int i = 0; i < PQntuples(r); ++i) {
+        const std::uint64_t seq = binary_int8(PQgetvalue(r, i, 0));
+        const auto* data = reinterpret_cast<const std::uint8_t*>(PQgetvalue(r, i, 1));
+        const auto size = static_cast<std::size_t>(PQgetlength(r, i, 1));
+        Event e;
+        if (!decode_stored(seq, data, size, e, why)) return false;
+        auto row = web_log_row(e);
+        if (!row) {
+            why =
+                "event " + std::to_string(seq) + " is in the web booking log but is no web change";
+            return false;
+        }
+        out.push_back(std::move(*row));
+    }
+    return true;
+}
+
+std::optional<std::size_t> PgStore::purge_web_log(Instant cutoff, std::string& why) {
+    const std::string c = std::to_string(cutoff.value);
+    const char* params[] = {c.c_str()};
+    Result r(PQexecParams(db_, "DELETE FROM web_log WHERE changed_at < $1", 1, nullptr, params,
+                          nullptr, nullptr, 0));
+    if (!r.ok()) {
+        why = pg_error(db_, "purging the web booking log");
+        return std::nullopt;
+    }
+    return static_cast<std::size_t>(std::stoull(PQcmdTuples(r.get())));
 }
 
 }  // namespace slotmatch::journal

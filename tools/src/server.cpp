@@ -172,11 +172,22 @@ void worker_main(zmq::context_t& ctx, const std::string& endpoint, Service& serv
     }
 }
 
+// The engine's clock as a Clock (the embedded journal purges the web booking log by it).
+class EngineClock final : public slotmatch::Clock {
+  public:
+    explicit EngineClock(const Engine& engine) : engine_(engine) {}
+    Instant now() const override { return engine_.now(); }
+
+  private:
+    const Engine& engine_;
+};
+
 class Front {
   public:
     Front(Service& service, ServerCounters& counters, const ServerOptions& options,
           zmq::context_t& ctx, JournalConfig journal)
         : journal_config_(std::move(journal)),
+          engine_clock_(service.engine()),
           service_(service),
           counters_(counters),
           options_(options),
@@ -218,6 +229,7 @@ class Front {
     void stop_workers();
 
     JournalConfig journal_config_;  // turned into the journal in run()
+    EngineClock engine_clock_;      // before the journal, which reads it until it stops
     std::unique_ptr<journal::Journal> journal_owner_;
     Service& service_;
     ServerCounters& counters_;
@@ -261,7 +273,8 @@ int Front::run(const std::atomic<bool>& stop,
         journal_wake_.bind(wake);
         if (journal_config_.store) {
             journal_owner_ = std::make_unique<journal::EmbeddedJournal>(
-                std::move(journal_config_.store), ctx_, wake, journal_config_.buffer_events);
+                std::move(journal_config_.store), ctx_, wake, journal_config_.buffer_events,
+                engine_clock_);
         } else {
             std::string why;
             journal_owner_ = journal::RemoteJournal::connect(ctx_, journal_config_.remote, wake,

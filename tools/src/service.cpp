@@ -9,8 +9,8 @@ using wire::Operation;
 
 std::string_view to_string(OpKind k) {
     static constexpr std::array<std::string_view, op_kind_count> names = {
-        "find",    "hold",         "book",          "rebook",  "cancel", "bookings", "block",
-        "unblock", "waitlist_add", "waitlist_list", "catalog", "stats",  "set_clock"};
+        "find",    "hold",         "book",          "rebook",  "cancel", "bookings",  "block",
+        "unblock", "waitlist_add", "waitlist_list", "catalog", "stats",  "set_clock", "log"};
     return names[static_cast<std::size_t>(k)];
 }
 
@@ -189,6 +189,14 @@ Service::Answer Service::run(const wire::Op& op, const Actor& actor, fb::FlatBuf
             break;
         case Operation::SetClock:
             a = set_clock(*op.body_as_SetClock(), actor, b);
+            break;
+        case Operation::GetLog:
+            if (queries_ == nullptr) {
+                a = refused(b, ErrorCode::invalid_request, "store", no_store_why_);
+            } else {
+                const auto q = queries_->log(*op.body_as_GetLog(), actor, b);
+                a = {q.code, q.result};
+            }
             break;
         default:
             a = refused(b, ErrorCode::invalid_request, "op", "unknown operation");

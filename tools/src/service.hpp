@@ -12,6 +12,7 @@
 #include <slotmatch/engine.hpp>
 
 #include "stats.hpp"
+#include "store_queries.hpp"
 
 namespace slotmatch::tools {
 
@@ -51,6 +52,12 @@ class Service {
     std::uint64_t shard_key(const wire::RequestMessage& request) const;
 
     Engine& engine() { return engine_; }
+    // Where the web booking log is read: the store's reader (slotmatchd --store); without one
+    // GetLog is refused with `no_store_why` (no store, or the store is the sidecar's).
+    void set_store_queries(journal::StoreQueries* queries, std::string no_store_why) {
+        queries_ = queries;
+        no_store_why_ = std::move(no_store_why);
+    }
 
     // One operation's answer: its outcome (counted per operation) and the encoded Result.
     struct Answer {
@@ -83,6 +90,9 @@ class Service {
     Engine& engine_;
     FixedClock* fixed_;
     ServerCounters& counters_;
+    journal::StoreQueries* queries_ = nullptr;
+    std::string no_store_why_ =
+        "this slotmatchd keeps no store (start it with --store), so it has no web booking log";
 };
 
 }  // namespace slotmatch::tools
