@@ -181,12 +181,64 @@ TYPED_TEST_P(StoreContract, LogReadsStopAtTheirLimit) {
     EXPECT_EQ(rows.size(), 2u);
 }
 
+// The access audit: every event that touched a patient (changes, and accessed events: reads
+// and refusals) is filed under that patient, with its fields, in the batch's transaction.
+TYPED_TEST_P(StoreContract, TheAuditFilesEveryAccessUnderItsPatient) {
+    auto store = this->open();
+    ASSERT_TRUE(store);
+    auto batch = log_events();  // patient 191212121212: 5 events that touched them
+    Event read;
+    read.seq = batch.size() + 1;
+    read.time = Instant{batch.back().time.value + 60};
+    read.kind = EventKind::accessed;
+    read.channel = Channel::proxy;
+    read.actor = ActorText::from("1177-telefon");
+    read.unit = no_unit;
+    read.patient = PatientKey{191212121212};
+    read.on_behalf_of = PatientKey{191212121212};
+    read.action = AccessAction::bookings;
+    batch.push_back(read);
+    Event refused = read;
+    refused.seq = read.seq + 1;
+    refused.patient = PatientKey{198001011239};  // another patient
+    refused.action = AccessAction::cancel;
+    refused.outcome = ErrorCode::booking_not_found;
+    batch.push_back(refused);
+    Event published;  // no patient: not in anyone's audit
+    published.seq = refused.seq + 1;
+    published.kind = EventKind::slot_published;
+    batch.push_back(published);
+    ASSERT_TRUE(store->append(batch).ok);
+    std::string why;
+    auto reader = open_reader(this->address_, why);
+    ASSERT_TRUE(reader) << why;
+    std::vector<Event> mine;
+    ASSERT_TRUE(reader->audit(PatientKey{191212121212}, Instant{0}, 100, mine, why)) << why;
+    std::vector<std::uint64_t> seqs;
+    for (const Event& e : mine) seqs.push_back(e.seq);
+    EXPECT_EQ(seqs, (std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6, 7}));
+    ASSERT_EQ(mine.back().kind, EventKind::accessed);
+    EXPECT_EQ(mine.back().action, AccessAction::bookings);
+    EXPECT_EQ(mine.back().on_behalf_of, PatientKey{191212121212});
+    EXPECT_EQ(mine.back().unit, no_unit);
+    EXPECT_EQ(audit_action(mine.back()), "bookings");
+    EXPECT_EQ(audit_action(mine[0]), "book");
+    std::vector<Event> theirs;
+    ASSERT_TRUE(reader->audit(PatientKey{198001011239}, Instant{0}, 100, theirs, why)) << why;
+    ASSERT_EQ(theirs.size(), 1u);
+    EXPECT_EQ(theirs[0].outcome, ErrorCode::booking_not_found);
+    std::vector<Event> later;
+    ASSERT_TRUE(reader->audit(PatientKey{191212121212}, read.time, 100, later, why)) << why;
+    EXPECT_EQ(later.size(), 1u);  // since
+}
+
 REGISTER_TYPED_TEST_SUITE_P(StoreContract, EventsSurviveAReopenInOrderWithTheirContent,
                             ResentEventsAreSkippedByTheirSequenceNumber,
                             AGapIsRefusedWholeAndNamesTheMissingNumber,
                             TheSchemaIsVersionedAndANewerOneIsRefused,
                             R19_WebChangesMakeLogRowsWithBeforeAndAfter,
                             R19_ARefusedBatchLeavesNoLogRows,
-                            R20_PurgeDeletesOldLogRowsAndKeepsEveryEvent, LogReadsStopAtTheirLimit);
+                            R20_PurgeDeletesOldLogRowsAndKeepsEveryEvent, LogReadsStopAtTheirLimit,
+                            TheAuditFilesEveryAccessUnderItsPatient);
 
 }  // namespace slotmatch::journal::contract

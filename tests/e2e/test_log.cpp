@@ -5,6 +5,7 @@
 
 #include <ctime>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <slotmatch/patient.hpp>
 
 #include "e2e/cli_process.hpp"
@@ -23,6 +24,12 @@ Args concat(std::initializer_list<Args> parts) {
     Args all;
     for (const Args& p : parts) all.insert(all.end(), p.begin(), p.end());
     return all;
+}
+
+std::set<std::string> keys(const json& j) {
+    std::set<std::string> k;
+    for (const auto& [key, value] : j.items()) k.insert(key);
+    return k;
 }
 
 std::string pnr(int n) {
@@ -306,6 +313,114 @@ TEST_F(WebLog, R21_TablePaintsBeforeRedAndAfterGreen) {
     }
 }
 
+// ---- the access audit (Patientdatalagen) ----------------------------------------------------
+
+class Audit : public WebLog {
+  protected:
+    json audit(int n, const Args& extra = {}) const {
+        return ok(concat({as_staff, {"audit", "--patient", pnr(n)}, extra}));
+    }
+    // The entries of one action, in order.
+    static std::vector<json> of(const json& reply, const std::string& action) {
+        std::vector<json> out;
+        for (const json& e : reply["entries"]) {
+            if (e["action"] == action) out.push_back(e);
+        }
+        return out;
+    }
+};
+
+// A read, a refused booking and a proxy's booking on a citizen's behalf each leave an entry
+// with who, on which channel, for whom, whose, where, what and how it ended.
+TEST_F(Audit, ReadsRefusalsAndProxyBookingsAreRecordedWithTheirFields) {
+    const int p = 20, other = 21;
+    ok(concat({as_staff, {"bookings", "--patient", pnr(p)}}));  // a staff read
+    const auto noweb = slot("r2", "noweb", "2026-03-10T10:00");
+    EXPECT_EQ(
+        refused(concat({as_web, {"book", "--slot", std::to_string(noweb), "--patient", pnr(p)}}))
+            .rfind("APPOINTMENT_NOT_ALLOWED", 0),
+        0u);
+    const auto ombud = slot("r1", "ombud", "2026-03-10T11:00");
+    const auto booking = book(as_proxy, ombud, p);
+    ok(concat({as_web, {"bookings", "--patient", pnr(p)}}));  // the citizen reads their own
+    ok(concat({as_staff, {"bookings", "--patient", pnr(other)}}));
+
+    const json j = audit(p);
+    const std::set<std::string> fields = {"time",       "action",       "channel", "actor",
+                                          "actor_name", "on_behalf_of", "patient", "unit",
+                                          "outcome",    "booking_id"};
+    for (const json& e : j["entries"]) {
+        EXPECT_EQ(keys(e), fields) << e;
+        EXPECT_EQ(e["patient"], pnr(p)) << e;
+        EXPECT_EQ(e["time"], "2026-03-02T07:00:00+01:00");
+    }
+    const auto reads = of(j, "bookings");
+    ASSERT_EQ(reads.size(), 2u) << j;
+    EXPECT_EQ(reads[0]["channel"], "staff");
+    EXPECT_EQ(reads[0]["actor"], "vgr-abc123");
+    EXPECT_EQ(reads[0]["actor_name"], "Karin Lind");
+    EXPECT_TRUE(reads[0]["on_behalf_of"].is_null()) << reads[0];
+    EXPECT_EQ(reads[0]["unit"], "u1");
+    EXPECT_EQ(reads[0]["outcome"], "OK");
+    EXPECT_EQ(reads[1]["channel"], "web");
+    EXPECT_EQ(reads[1]["on_behalf_of"], pnr(p));
+
+    const auto books = of(j, "book");
+    ASSERT_EQ(books.size(), 2u) << j;
+    EXPECT_EQ(books[0]["channel"], "web");  // the refusal
+    EXPECT_EQ(books[0]["actor"], "1177-gateway");
+    EXPECT_EQ(books[0]["on_behalf_of"], pnr(p));
+    EXPECT_EQ(books[0]["unit"], "u1");
+    EXPECT_EQ(books[0]["outcome"], "APPOINTMENT_NOT_ALLOWED");
+    EXPECT_TRUE(books[0]["booking_id"].is_null());
+    EXPECT_EQ(books[1]["channel"], "proxy");  // the proxy's booking, for the citizen
+    EXPECT_EQ(books[1]["actor"], "1177-telefon");
+    EXPECT_EQ(books[1]["actor_name"], "1177 Vårdguiden på telefon");
+    EXPECT_EQ(books[1]["on_behalf_of"], pnr(p));
+    EXPECT_EQ(books[1]["outcome"], "OK");
+    EXPECT_EQ(books[1]["booking_id"], booking);
+    EXPECT_EQ(j["entries"].size(), 4u) << j;
+
+    // Another patient's audit shows none of these, and theirs has their own read.
+    const json theirs = audit(other);
+    ASSERT_EQ(theirs["entries"].size(), 1u) << theirs;
+    EXPECT_EQ(theirs["entries"][0]["patient"], pnr(other));
+}
+
+// A citizen who asks to cancel someone else's booking is refused; the attempt is filed under
+// the booking's patient (whose data it was), naming the citizen it was made for.
+TEST_F(Audit, AnAttemptOnAnothersBookingIsFiledUnderThatPatient) {
+    const int owner = 22, intruder = 23;
+    const auto booking = book(as_web, slot("r1", "all3", "2026-03-11T08:00"), owner);
+    EXPECT_EQ(refused(concat({as_web,
+                              {"cancel", "--booking", std::to_string(booking), "--patient",
+                               pnr(intruder)}}))
+                  .rfind("BOOKING_NOT_FOUND", 0),
+              0u);
+    const auto cancels = of(audit(owner), "cancel");
+    ASSERT_EQ(cancels.size(), 1u);
+    EXPECT_EQ(cancels[0]["outcome"], "BOOKING_NOT_FOUND");
+    EXPECT_EQ(cancels[0]["on_behalf_of"], pnr(intruder));
+    EXPECT_EQ(cancels[0]["booking_id"], booking);
+    EXPECT_TRUE(audit(intruder)["entries"].empty());
+    // --since leaves out what came before.
+    ok({"admin", "clock", "--set", "2026-03-03T07:00:00+01:00"});
+    ok(concat({as_staff, {"bookings", "--patient", pnr(owner)}}));
+    const json later = audit(owner, {"--since", "2026-03-03"});
+    ASSERT_EQ(later["entries"].size(), 1u) << later;
+    EXPECT_EQ(later["entries"][0]["action"], "bookings");
+}
+
+TEST_F(Audit, OnlyStaffMayReadTheAudit) {
+    for (const Args& who : {as_web, as_proxy}) {
+        const std::string why = refused(concat({who, {"audit", "--patient", pnr(24)}}));
+        EXPECT_EQ(why.rfind("UNAUTHORIZED", 0), 0u) << why;
+    }
+    EXPECT_EQ(refused(concat({as_staff, {"audit", "--patient", "19121212-1213"}}))
+                  .rfind("INVALID_REQUEST", 0),
+              0u);
+}
+
 TEST(WebLogWithoutStore, AServerWithoutAStoreRefusesTheLogAndSaysWhy) {
     ServerProcess server({"--config", write_temp_file("log-region.yaml", rule_region_yaml),
                           "--clock", std::string("fixed:") + base_clock});
@@ -372,6 +487,12 @@ TEST(WebLogSidecar, TheJournalAnswersTheLogOnItsEndpointAndPurgesByEventTime) {
     EXPECT_EQ(rows[0]["status"], "Booked");
     EXPECT_EQ(rows[0]["patient"], pnr(12));
     EXPECT_EQ(rows[0]["after"]["resource"], "r1");
+
+    // The access audit too, from the journal's store.
+    const CliRun audit = run_cli(concat({at_journal, as_staff, {"audit", "--patient", pnr(12)}}));
+    ASSERT_EQ(audit.exit_code, 0) << audit;
+    ASSERT_EQ(parsed(audit)["entries"].size(), 1u) << audit;
+    EXPECT_EQ(parsed(audit)["entries"][0]["action"], "book");
 
     // The journal refuses web users and bookings; slotmatchd points at the journal.
     const CliRun web = run_cli(concat({at_journal, as_web, {"log", "--unit", "u1"}}));

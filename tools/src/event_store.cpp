@@ -39,6 +39,13 @@ constexpr const char* migrations[] = {
     "  changed_at INTEGER NOT NULL,"
     "  seq INTEGER NOT NULL,"
     "  PRIMARY KEY (unit, changed_at, seq)) WITHOUT ROWID;",
+    // 3: the access audit (Patientdatalagen): each event that touched a patient, filed under
+    // the patient's bucket in sequence order (see audit_buckets); the values are the event's.
+    "CREATE TABLE audit ("
+    "  bucket INTEGER NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  patient INTEGER NOT NULL,"
+    "  PRIMARY KEY (bucket, seq)) WITHOUT ROWID;",
 };
 static_assert(std::size(migrations) == schema_version, "one migration per schema version");
 
@@ -90,10 +97,14 @@ std::int64_t as_sql(std::uint64_t v) {
 }
 
 // The web booking log entries of a batch, in key order: inserted so, each lands next to the
-// one before it (fewer pages visited than in event order).
+// one before it (fewer pages visited than in event order). Likewise the audit's.
 struct LogKey {
     std::int64_t unit, changed_at, seq;
     auto operator<=>(const LogKey&) const = default;
+};
+struct AuditKey {
+    std::int64_t bucket, seq, patient;
+    auto operator<=>(const AuditKey&) const = default;
 };
 
 }  // namespace
@@ -159,6 +170,42 @@ std::optional<LogRow> web_log_row(const Event& e) {
     row.patient = e.patient;
     row.billable = e.billable;  // R23
     return row;
+}
+
+PatientKey audit_patient(const Event& e) {
+    switch (e.kind) {
+        case EventKind::booked:
+        case EventKind::rebooked:
+        case EventKind::cancelled:
+        case EventKind::held:
+        case EventKind::waitlist_added:
+        case EventKind::returned_to_waitlist:
+        case EventKind::accessed:
+            return e.patient;
+        default:
+            return PatientKey{};
+    }
+}
+
+std::string_view audit_action(const Event& e) {
+    switch (e.kind) {
+        case EventKind::booked:
+            return "book";
+        case EventKind::rebooked:
+            return "rebook";
+        case EventKind::cancelled:
+            return "cancel";
+        case EventKind::held:
+            return "hold";
+        case EventKind::waitlist_added:
+            return "waitlist_add";
+        case EventKind::returned_to_waitlist:
+            return "waitlist_return";
+        case EventKind::accessed:
+            return to_string(e.action);
+        default:
+            return to_string(e.kind);
+    }
 }
 
 std::optional<Instant> LogPurgeSchedule::due(Instant now,
@@ -349,10 +396,14 @@ AppendResult SqliteStore::append(std::span<const Event> events) {
                      "INSERT INTO events (seq, time, kind, channel, unit, patient, booking, body)"
                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
     if (!insert) return fail(sqlite_error(db_, "preparing the insert"));
-    std::vector<LogKey> log;  // web changes only: other events pay nothing here
+    std::vector<LogKey> log;      // web changes only: other events pay nothing here
+    std::vector<AuditKey> audit;  // events that touched a patient
     flatbuffers::FlatBufferBuilder body(1024);
     for (const Event& e : *fresh) {
         if (makes_log_row(e)) log.push_back({e.unit.value, e.time.value, as_sql(e.seq)});
+        if (const PatientKey p = audit_patient(e); p.value != 0) {
+            audit.push_back({as_sql(p.value % audit_buckets), as_sql(e.seq), as_sql(p.value)});
+        }
         encode_stored(body, e);
         sqlite3_stmt* s = insert.get();
         sqlite3_bind_int64(s, 1, as_sql(e.seq));
@@ -381,6 +432,22 @@ AppendResult SqliteStore::append(std::span<const Event> events) {
             if (sqlite3_step(s) != SQLITE_DONE) {
                 return fail(
                     sqlite_error(db_, "storing the log entry of event " + std::to_string(k.seq)));
+            }
+            sqlite3_reset(s);
+        }
+    }
+    if (!audit.empty()) {  // in the batch's transaction, like the log
+        std::sort(audit.begin(), audit.end());
+        Statement insert_audit(db_, "INSERT INTO audit VALUES (?1, ?2, ?3)");
+        if (!insert_audit) return fail(sqlite_error(db_, "preparing the audit insert"));
+        for (const AuditKey& k : audit) {
+            sqlite3_stmt* s = insert_audit.get();
+            sqlite3_bind_int64(s, 1, k.bucket);
+            sqlite3_bind_int64(s, 2, k.seq);
+            sqlite3_bind_int64(s, 3, k.patient);
+            if (sqlite3_step(s) != SQLITE_DONE) {
+                return fail(
+                    sqlite_error(db_, "storing the audit entry of event " + std::to_string(k.seq)));
             }
             sqlite3_reset(s);
         }
@@ -509,6 +576,37 @@ std::optional<std::size_t> SqliteStore::purge_web_log(Instant cutoff, std::strin
         return std::nullopt;
     }
     return deleted;
+}
+
+bool SqliteStore::audit(PatientKey patient, Instant since, std::size_t limit,
+                        std::vector<Event>& out, std::string& why) const {
+    Statement select(db_,
+                     "SELECT a.seq, e.body FROM audit a JOIN events e ON e.seq = a.seq"
+                     " WHERE a.bucket = ?1 AND a.patient = ?2 AND e.time >= ?3"
+                     " ORDER BY a.seq LIMIT ?4");
+    if (!select) {
+        why = sqlite_error(db_, "reading the audit");
+        return false;
+    }
+    sqlite3_stmt* s = select.get();
+    sqlite3_bind_int64(s, 1, as_sql(patient.value % audit_buckets));
+    sqlite3_bind_int64(s, 2, as_sql(patient.value));
+    sqlite3_bind_int64(s, 3, since.value);
+    sqlite3_bind_int64(s, 4, static_cast<std::int64_t>(limit));
+    int rc = SQLITE_ROW;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const auto seq = static_cast<std::uint64_t>(sqlite3_column_int64(s, 0));
+        const auto* data = static_cast<const std::uint8_t*>(sqlite3_column_blob(s, 1));
+        const auto size = static_cast<std::size_t>(sqlite3_column_bytes(s, 1));
+        Event e;
+        if (!decode_stored(seq, data, size, e, why)) return false;
+        out.push_back(e);
+    }
+    if (rc != SQLITE_DONE) {
+        why = sqlite_error(db_, "reading the audit");
+        return false;
+    }
+    return true;
 }
 
 }  // namespace slotmatch::journal

@@ -27,7 +27,7 @@ struct sqlite3;
 
 namespace slotmatch::journal {
 
-inline constexpr int schema_version = 2;
+inline constexpr int schema_version = 3;
 
 // The web booking log (R19-R23): one row per booking, rebooking and cancellation made on the
 // web channel, written in the same transaction as the event it comes from, and purged after
@@ -95,11 +95,26 @@ class EventStore {
     // `limit`; false with `why` when the store cannot be read.
     virtual bool web_log(UnitIdx unit, Instant since, std::size_t limit, std::vector<LogRow>& out,
                          std::string& why) const = 0;
+    // The events filed under `patient` at or after `since`, in sequence order, at most `limit`.
+    virtual bool audit(PatientKey patient, Instant since, std::size_t limit,
+                       std::vector<Event>& out, std::string& why) const = 0;
     // Deletes the log rows changed before `cutoff` (R20); how many, or nothing with `why`.
     virtual std::optional<std::size_t> purge_web_log(Instant cutoff, std::string& why) = 0;
     // The time of the last committed event (0 when there is none).
     virtual Instant last_time() const = 0;
 };
+
+// The access audit (Patientdatalagen): every event that touched a patient's bookings, hold or
+// waitlist (booked, rebooked, cancelled, held, waitlist_added, returned_to_waitlist) and every
+// `accessed` event (a read, or a refusal) is filed under that patient in the batch's
+// transaction. Entries are kept by (patient bucket, seq): a batch touches at most
+// audit_buckets places of the tree, and a patient's audit reads one bucket.
+inline constexpr std::uint64_t audit_buckets = 64;
+inline constexpr std::size_t audit_rows_max = 10'000;  // entries in one reply
+// Whose bookings an event touched (none: 0).
+PatientKey audit_patient(const Event& e);
+// The audit's action word for an event: "book", "cancel", ... or an accessed event's action.
+std::string_view audit_action(const Event& e);
 
 // When a journal purges the web booking log (R20): at most every purge_check_ms of wall time
 // it looks at its clock, and purges when the cut-off (now - log_retention_s) has moved by
@@ -160,6 +175,8 @@ class SqliteStore final : public EventStore {
     bool web_log(UnitIdx unit, Instant since, std::size_t limit, std::vector<LogRow>& out,
                  std::string& why) const override;
     std::optional<std::size_t> purge_web_log(Instant cutoff, std::string& why) override;
+    bool audit(PatientKey patient, Instant since, std::size_t limit, std::vector<Event>& out,
+               std::string& why) const override;
     Instant last_time() const override { return last_time_; }
 
   private:

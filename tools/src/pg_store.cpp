@@ -29,6 +29,14 @@ constexpr const char* migrations[] = {
     "  seq BIGINT NOT NULL,"
     "  PRIMARY KEY (unit, changed_at, seq));"
     "CREATE INDEX web_log_by_time ON web_log (changed_at);",
+    // 3: the access audit (see event_store.cpp). An access across units carries no_unit
+    // (2^32 - 1), beyond INTEGER: the events' unit column widens (a rewrite, once).
+    "ALTER TABLE events ALTER COLUMN unit TYPE BIGINT;"
+    "CREATE TABLE audit ("
+    "  bucket INTEGER NOT NULL,"
+    "  seq BIGINT NOT NULL,"
+    "  patient BIGINT NOT NULL,"
+    "  PRIMARY KEY (bucket, seq));",
 };
 static_assert(std::size(migrations) == schema_version, "one migration per schema version");
 
@@ -225,7 +233,7 @@ AppendResult PgStore::append(std::span<const Event> events) {
             return r;
         }
     }
-    if (!insert_log_rows(*fresh, r.error)) {
+    if (!insert_log_rows(*fresh, r.error) || !insert_audit_rows(*fresh, r.error)) {
         exec(db_, "ROLLBACK", "", why);
         return r;
     }
@@ -352,6 +360,66 @@ std::optional<std::size_t> PgStore::purge_web_log(Instant cutoff, std::string& w
         return std::nullopt;
     }
     return static_cast<std::size_t>(std::stoull(PQcmdTuples(r.get())));
+}
+
+bool PgStore::insert_audit_rows(std::span<const Event> events, std::string& why) {
+    std::vector<std::string> params;
+    for (const Event& e : events) {
+        const PatientKey p = audit_patient(e);
+        if (p.value == 0) continue;
+        params.push_back(std::to_string(p.value % audit_buckets));
+        params.push_back(std::to_string(e.seq));
+        params.push_back(std::to_string(p.value));
+    }
+    const std::size_t rows = params.size() / 3;
+    for (std::size_t first = 0; first < rows; first += rows_per_insert) {
+        const std::size_t n = std::min(rows_per_insert, rows - first);
+        std::string sql = "INSERT INTO audit VALUES ";
+        std::vector<const char*> values;
+        for (std::size_t i = 0; i < n; ++i) {
+            sql.append(i ? ",(" : "(");
+            for (std::size_t k = 1; k <= 3; ++k) {
+                sql.push_back('$');
+                sql.append(std::to_string(3 * i + k));
+                sql.push_back(k < 3 ? ',' : ')');
+                values.push_back(params[3 * (first + i) + k - 1].c_str());
+            }
+        }
+        Result ins(PQexecParams(db_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                                values.data(), nullptr, nullptr, 0));
+        if (!ins.ok()) {
+            why = pg_error(db_, "storing audit entries");
+            return false;
+        }
+    }
+    return true;
+}
+
+bool PgStore::audit(PatientKey patient, Instant since, std::size_t limit, std::vector<Event>& out,
+                    std::string& why) const {
+    const std::string b = std::to_string(patient.value % audit_buckets),
+                      p = std::to_string(patient.value), t = std::to_string(since.value),
+                      l = std::to_string(limit);
+    const char* params[] = {b.c_str(), p.c_str(), t.c_str(), l.c_str()};
+    Result rows(PQexecParams(db_,
+                             "SELECT a.seq, e.body FROM audit a JOIN events e ON e.seq = a.seq"
+                             " WHERE a.bucket = $1 AND a.patient = $2 AND e.time >= $3"
+                             " ORDER BY a.seq LIMIT $4",
+                             4, nullptr, params, nullptr, nullptr, 1));
+    if (!rows.ok()) {
+        why = pg_error(db_, "reading the audit");
+        return false;
+    }
+    PGresult* r = rows.get();
+    for (int i = 0; i < PQntuples(r); ++i) {
+        const std::uint64_t seq = binary_int8(PQgetvalue(r, i, 0));
+        const auto* data = reinterpret_cast<const std::uint8_t*>(PQgetvalue(r, i, 1));
+        const auto size = static_cast<std::size_t>(PQgetlength(r, i, 1));
+        Event e;
+        if (!decode_stored(seq, data, size, e, why)) return false;
+        out.push_back(e);
+    }
+    return true;
 }
 
 }  // namespace slotmatch::journal

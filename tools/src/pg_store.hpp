@@ -28,6 +28,8 @@ class PgStore final : public EventStore {
     bool web_log(UnitIdx unit, Instant since, std::size_t limit, std::vector<LogRow>& out,
                  std::string& why) const override;
     std::optional<std::size_t> purge_web_log(Instant cutoff, std::string& why) override;
+    bool audit(PatientKey patient, Instant since, std::size_t limit, std::vector<Event>& out,
+               std::string& why) const override;
     Instant last_time() const override { return last_time_; }
 
   private:
@@ -35,6 +37,7 @@ class PgStore final : public EventStore {
     bool migrate(std::string& why);
     void read_last();
     bool insert_log_rows(std::span<const Event> events, std::string& why);
+    bool insert_audit_rows(std::span<const Event> events, std::string& why);
 
     pg_conn* db_;
     std::uint64_t last_seq_ = 0;

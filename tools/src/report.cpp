@@ -148,6 +148,34 @@ nlohmann::json log_json(const Catalog& c, const Calendar& calendar, const wire::
     return j;
 }
 
+nlohmann::json audit_json(const Catalog& c, const Calendar& calendar, const wire::AuditReply& r) {
+    nlohmann::json entries = nlohmann::json::array();
+    if (r.entries()) {
+        for (const wire::AuditEntry* e : *r.entries()) {
+            const ErrorCode outcome = codec::from_wire(e->outcome());
+            nlohmann::json j = {
+                {"time", calendar.format(Instant{e->time()})},
+                {"action", str(e->action())},
+                {"channel",
+                 std::string(to_string(codec::from_wire(e->channel()).value_or(Channel::staff)))},
+                {"actor", str(e->actor())},
+                {"actor_name", e->actor_name() ? nlohmann::json(str(e->actor_name())) : nullptr},
+                {"on_behalf_of", e->on_behalf_of() ? nlohmann::json(format_patient_id(
+                                                         PatientKey{e->on_behalf_of()}))
+                                                   : nullptr},
+                {"patient", format_patient_id(PatientKey{e->patient()})},
+                {"unit",
+                 e->unit() < c.units.size() ? nlohmann::json(c.units[e->unit()].id) : nullptr},
+                {"outcome", outcome == ErrorCode::ok ? "OK" : std::string(to_string(outcome))},
+                {"booking_id", e->booking() ? nlohmann::json(e->booking()) : nullptr}};
+            entries.push_back(std::move(j));
+        }
+    }
+    nlohmann::json j = {{"ok", true}, {"entries", entries}};
+    if (r.truncated()) j["truncated"] = true;
+    return j;
+}
+
 nlohmann::json stats_json(const wire::StatsReply& s) {
     nlohmann::json counts = nlohmann::json::array();
     if (s.counts()) {
@@ -168,6 +196,7 @@ nlohmann::json stats_json(const wire::StatsReply& s) {
             {"malformed", s.malformed()},
             {"replies_dropped", s.replies_dropped()},
             {"events_published", s.events_published()},
+            {"accesses_recorded", s.accesses_recorded()},
             {"holds_expired", s.holds_expired()},
             {"durability", str(s.durability())},
             {"events_committed", s.events_committed()},
@@ -314,6 +343,8 @@ nlohmann::json result_json(const Catalog& c, const Calendar& calendar, wire::Ope
             return j;
         case ReplyBody::LogReply:
             return log_json(c, calendar, *r.body_as_LogReply());
+        case ReplyBody::AuditReply:
+            return audit_json(c, calendar, *r.body_as_AuditReply());
         default:
             return refusal_json(ErrorCode::invalid_request, "reply",
                                 "the server's reply has no body this client knows");

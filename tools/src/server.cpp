@@ -516,6 +516,9 @@ std::size_t Front::drain_events() {
         }
         const std::size_t n = service_.engine().events().drain({events_.data(), want});
         total += n;
+        std::uint64_t accesses = 0;
+        for (std::size_t i = 0; i < n; ++i) accesses += events_[i].kind == EventKind::accessed;
+        if (accesses) counters_.accesses_recorded.fetch_add(accesses, std::memory_order_relaxed);
         if (n > 0) drained_through_ = events_[n - 1].seq;
         if (journal_) journal_->submit({events_.data(), n});
         if (n < want) {

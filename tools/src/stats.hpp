@@ -27,8 +27,9 @@ enum class OpKind : std::uint8_t {
     stats,
     set_clock,
     log,
+    audit,
 };
-inline constexpr std::size_t op_kind_count = 14;
+inline constexpr std::size_t op_kind_count = 15;
 inline constexpr std::size_t outcome_count = 14;  // ErrorCode::ok .. patient_already_occupied
 std::string_view to_string(OpKind k);
 

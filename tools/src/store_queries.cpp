@@ -1,5 +1,7 @@
 #include "store_queries.hpp"
 
+#include <limits>
+
 namespace slotmatch::journal {
 
 namespace fb = flatbuffers;
@@ -22,6 +24,21 @@ fb::Offset<wire::LogRow> encode_row(fb::FlatBufferBuilder& b, const LogRow& r) {
     return wire::CreateLogRow(b, r.seq, r.unit.value, r.changed_at.value,
                               static_cast<wire::LogStatus>(r.status), changed_by, r.patient.value,
                               before, after, r.billable);
+}
+
+fb::Offset<wire::AuditEntry> encode_entry(fb::FlatBufferBuilder& b, const Event& e) {
+    const bool accessed = e.kind == EventKind::accessed;
+    const auto action = b.CreateString(audit_action(e));
+    const auto actor = b.CreateString(e.actor.view());
+    const auto name = e.actor_name.empty() ? 0 : b.CreateString(e.actor_name.view());
+    // A change made on the web or by proxy was made for the patient whose booking it is (the
+    // engine acts only on the named citizen's bookings); an access names its citizen itself.
+    const PatientKey behalf =
+        accessed ? e.on_behalf_of : (e.channel == Channel::staff ? PatientKey{} : e.patient);
+    return wire::CreateAuditEntry(b, e.seq, e.time.value, action, codec::to_wire(e.channel), actor,
+                                  name, behalf.value, e.patient.value, e.unit.value,
+                                  codec::to_wire(accessed ? e.outcome : ErrorCode::ok),
+                                  e.booking.value);
 }
 
 }  // namespace
@@ -76,6 +93,41 @@ StoreQueries::Answer StoreQueries::log(const wire::GetLog& r, const Actor& actor
     return {ErrorCode::ok, wire::CreateResult(b, 0, wire::ReplyBody::LogReply, body.Union())};
 }
 
+// Checks in ARCHITECTURE.md's order: the request's fields, then who asks.
+StoreQueries::Answer StoreQueries::audit(const wire::GetAudit& r, const Actor& actor,
+                                         fb::FlatBufferBuilder& b) {
+    const auto patient = codec::decode_patient(r.patient(), "patient");
+    if (!patient.ok()) return refused(b, patient.code, patient.field, patient.message);
+    Instant since{std::numeric_limits<std::int64_t>::min()};
+    if (r.since()) {
+        const auto from = codec::decode_time(r.since(), calendar_, false, "since");
+        if (!from.ok()) return refused(b, from.code, from.field, from.message);
+        since = from.value;
+    }
+    if (actor.channel != Channel::staff) {
+        return refused(b, ErrorCode::unauthorized, "patient",
+                       "the access audit is for staff (--channel staff)");
+    }
+    std::vector<Event> events;
+    std::string why;
+    bool read = false;
+    {
+        std::lock_guard lock(mutex_);
+        read = reader_->audit(patient.value, since, audit_rows_max + 1, events, why);
+    }
+    if (!read) {
+        return refused(b, ErrorCode::overloaded, "store",
+                       "the store cannot be read now; nothing was changed: " + why);
+    }
+    const bool truncated = events.size() > audit_rows_max;
+    if (truncated) events.resize(audit_rows_max);
+    std::vector<fb::Offset<wire::AuditEntry>> out;
+    out.reserve(events.size());
+    for (const Event& e : events) out.push_back(encode_entry(b, e));
+    const auto body = wire::CreateAuditReply(b, b.CreateVector(out), truncated);
+    return {ErrorCode::ok, wire::CreateResult(b, 0, wire::ReplyBody::AuditReply, body.Union())};
+}
+
 void StoreQueries::answer(const wire::RequestMessage& request, fb::FlatBufferBuilder& b) {
     b.Clear();
     const auto whole = [&](std::string_view field, std::string_view message) {
@@ -99,14 +151,16 @@ void StoreQueries::answer(const wire::RequestMessage& request, fb::FlatBufferBui
             a = refused(b, actor.code, actor.field, actor.message);
         } else if (const auto* log_op = op->body_as_GetLog()) {
             a = log(*log_op, actor.value, b);
+        } else if (const auto* audit_op = op->body_as_GetAudit()) {
+            a = audit(*audit_op, actor.value, b);
         } else if (const auto* c = op->body_as_GetCatalog(); c && c->unit() == nullptr) {
             const auto body = codec::encode_catalog(b, catalog_, std::nullopt);
             a = {ErrorCode::ok,
                  wire::CreateResult(b, 0, wire::ReplyBody::CatalogReply, body.Union())};
         } else {
             a = refused(b, ErrorCode::invalid_request, "op",
-                        "slotmatch-journal answers the web booking log (and the catalog) "
-                        "only; send bookings to slotmatchd");
+                        "slotmatch-journal answers the web booking log, the access audit (and "
+                        "the catalog) only; send bookings to slotmatchd");
         }
         results.push_back(a.result);
     }

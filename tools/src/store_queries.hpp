@@ -1,10 +1,12 @@
-// Queries over the journal's store: the web booking log (R19-R23, `slotmatch log`). They run on
+// Queries over the journal's store: the web booking log (R19-R23, `slotmatch log`) and the
+// access audit (Patientdatalagen, `slotmatch audit`). They run on
 // a reader connection of their own, never on the connection the journal commits through
 // (SQLite in WAL mode lets a reader see every committed transaction while the writer goes on;
 // PostgreSQL gets a second connection). slotmatchd --store answers them through Service;
 // slotmatch-journal --config answers them on its ROUTER (docs/protocol.md).
 //
-// Only the unit's own staff may read its log: the staff channel, acting from that unit.
+// Only the unit's own staff may read its log: the staff channel, acting from that unit. Only
+// staff may read a patient's audit.
 #pragma once
 
 #include <flatbuffers/flatbuffers.h>
@@ -33,8 +35,9 @@ class StoreQueries {
     };
     // One GetLog operation (thread-safe: queries take turns on the reader).
     Answer log(const wire::GetLog& r, const Actor& actor, flatbuffers::FlatBufferBuilder& b);
-    // A whole request message, as slotmatch-journal answers it: GetLog and GetCatalog (the
-    // CLI names catalog entities with it); any other operation is refused.
+    Answer audit(const wire::GetAudit& r, const Actor& actor, flatbuffers::FlatBufferBuilder& b);
+    // A whole request message, as slotmatch-journal answers it: GetLog, GetAudit and GetCatalog
+    // (the CLI names catalog entities with it); any other operation is refused.
     void answer(const wire::RequestMessage& request, flatbuffers::FlatBufferBuilder& b);
 
     static Answer refused(flatbuffers::FlatBufferBuilder& b, ErrorCode code, std::string_view field,
