@@ -421,6 +421,27 @@ TEST_F(Audit, OnlyStaffMayReadTheAudit) {
               0u);
 }
 
+// In persisted mode a read of a patient's bookings is answered only once its access is in the
+// store (read by another connection as each reply arrives): no read is seen unrecorded.
+TEST_F(Audit, APersistedReadIsAnsweredOnlyOnceItsAccessIsCommitted) {
+    client::Connection connection(server_->endpoint());
+    const client::Identity staff{Channel::staff, "vgr-abc123", "Karin Lind", "u1", "audit-test"};
+    constexpr int reads = 40;
+    for (int i = 0; i < reads; ++i) {
+        client::RequestBuilder r;
+        r.start();
+        r.add(wire::CreateBookings(r.fbb(), r.fbb().CreateString(pnr(30))));
+        const std::uint64_t id = client::new_request_id();
+        const auto reply = connection.call(r.finish(staff, id), id, 5000);
+        ASSERT_TRUE(reply && reply->message->results()) << "no reply to read " << i;
+        ASSERT_FALSE(reply->message->results()->Get(0)->error()) << "read " << i;
+        ASSERT_EQ(sql_count(store_, "SELECT count(*) FROM audit WHERE patient = " +
+                                        std::to_string(patient(30).value)),
+                  i + 1)
+            << "read " << i << " was answered before its access was committed";
+    }
+}
+
 TEST(WebLogWithoutStore, AServerWithoutAStoreRefusesTheLogAndSaysWhy) {
     ServerProcess server({"--config", write_temp_file("log-region.yaml", rule_region_yaml),
                           "--clock", std::string("fixed:") + base_clock});

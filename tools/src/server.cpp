@@ -443,7 +443,8 @@ void Front::on_request(Frames& f) {
         }
     }
     counters_.in_flight.fetch_add(1, std::memory_order_relaxed);
-    const bool durable = persisted_ && Service::changes_state(*m);
+    // Changes, and reads that the access audit records, wait for their events (persisted).
+    const bool durable = persisted_ && Service::publishes_events(*m);
     if (workers_.empty()) {
         service_.answer(*m, builder_);
         reply(f, 0, zmq::message_t(builder_.GetBufferPointer(), builder_.GetSize()), received_ns,

@@ -89,6 +89,14 @@ bool Service::changes_state(const wire::RequestMessage& request) {
     return false;
 }
 
+bool Service::publishes_events(const wire::RequestMessage& request) {
+    if (changes_state(request)) return true;
+    for (const wire::Op* op : *request.ops()) {
+        if (op->body_type() == Operation::Bookings) return true;
+    }
+    return false;
+}
+
 std::uint64_t Service::shard_key(const wire::RequestMessage& request) const {
     if (request.ops()->size() == 0) return 0;
     const wire::Op& op = *request.ops()->Get(0);

@@ -48,6 +48,10 @@ class Service {
                                ErrorCode code, std::string_view field, std::string_view message);
     // True when one of the request's operations changes state (its reply is kept for retries).
     static bool changes_state(const wire::RequestMessage& request);
+    // True when the request publishes events: it changes state, or it reads a patient's
+    // bookings (an `accessed` event for the audit). In persisted mode its reply waits until
+    // they are committed, so no read is answered before it is on record.
+    static bool publishes_events(const wire::RequestMessage& request);
     // A number that routes a request to the worker owning its first slot's shard
     // (resource × appointment type), so one shard's operations run on one thread.
     std::uint64_t shard_key(const wire::RequestMessage& request) const;
