@@ -1,8 +1,9 @@
 // The event store's contract, one typed suite for every backend (SQLite in slotmatch_tests,
 // PostgreSQL in slotmatch_pg_tests): order and content survive a reopen, resent events are
 // skipped, a gap is refused whole, the schema is versioned and a newer one refused.
-// A backend's Traits give: std::string fresh_address() (an empty store of its own) and
-// void mark_newer_schema(const std::string& address) (as a later slotmatch would leave it).
+// A backend's Traits give: std::string fresh_address() (an empty store of its own),
+// void mark_newer_schema(const std::string& address) (as a later slotmatch would leave it) and
+// void run_sql(const std::string& address, const std::string& sql).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -186,7 +187,7 @@ TYPED_TEST_P(StoreContract, LogReadsStopAtTheirLimit) {
 TYPED_TEST_P(StoreContract, TheAuditFilesEveryAccessUnderItsPatient) {
     auto store = this->open();
     ASSERT_TRUE(store);
-    auto batch = log_events();  // patient 191212121212: 5 events that touched them
+    auto batch = log_events();  // patient 191212121212: 6 events that touched them
     Event read;
     read.seq = batch.size() + 1;
     read.time = Instant{batch.back().time.value + 60};
@@ -232,6 +233,29 @@ TYPED_TEST_P(StoreContract, TheAuditFilesEveryAccessUnderItsPatient) {
     EXPECT_EQ(later.size(), 1u);  // since
 }
 
+// A store written at schema 1 (events only) gets its log and audit entries when it is
+// migrated: the log and the audit are queries over every event kept.
+TYPED_TEST_P(StoreContract, MigratingASchema1StoreFillsTheLogAndTheAudit) {
+    {
+        auto store = this->open();
+        ASSERT_TRUE(store);
+        ASSERT_TRUE(store->append(log_events()).ok);
+    }
+    TypeParam::run_sql(this->address_,
+                       "DROP TABLE web_log; DROP TABLE audit;"
+                       " DELETE FROM schema_migrations WHERE version > 1");
+    auto store = this->open();
+    ASSERT_TRUE(store);
+    EXPECT_EQ(store->version(), schema_version);
+    std::vector<LogRow> rows;
+    std::string why;
+    ASSERT_TRUE(store->web_log(UnitIdx{1}, Instant{0}, 100, rows, why)) << why;
+    EXPECT_EQ(rows.size(), 3u);
+    std::vector<Event> audited;
+    ASSERT_TRUE(store->audit(PatientKey{191212121212}, Instant{0}, 100, audited, why)) << why;
+    EXPECT_EQ(audited.size(), 6u);  // every event of log_events() touched the patient
+}
+
 REGISTER_TYPED_TEST_SUITE_P(StoreContract, EventsSurviveAReopenInOrderWithTheirContent,
                             ResentEventsAreSkippedByTheirSequenceNumber,
                             AGapIsRefusedWholeAndNamesTheMissingNumber,
@@ -239,6 +263,7 @@ REGISTER_TYPED_TEST_SUITE_P(StoreContract, EventsSurviveAReopenInOrderWithTheirC
                             R19_WebChangesMakeLogRowsWithBeforeAndAfter,
                             R19_ARefusedBatchLeavesNoLogRows,
                             R20_PurgeDeletesOldLogRowsAndKeepsEveryEvent, LogReadsStopAtTheirLimit,
-                            TheAuditFilesEveryAccessUnderItsPatient);
+                            TheAuditFilesEveryAccessUnderItsPatient,
+                            MigratingASchema1StoreFillsTheLogAndTheAudit);
 
 }  // namespace slotmatch::journal::contract

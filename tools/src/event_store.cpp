@@ -38,16 +38,29 @@ constexpr const char* migrations[] = {
     "  unit INTEGER NOT NULL,"
     "  changed_at INTEGER NOT NULL,"
     "  seq INTEGER NOT NULL,"
-    "  PRIMARY KEY (unit, changed_at, seq)) WITHOUT ROWID;",
+    "  PRIMARY KEY (unit, changed_at, seq)) WITHOUT ROWID;"
+    // Events stored before this schema get their entries too (the columns say which).
+    "INSERT INTO web_log SELECT unit, time, seq FROM events"
+    "  WHERE channel = 0 AND kind IN (7, 8, 9);",
     // 3: the access audit (Patientdatalagen): each event that touched a patient, filed under
     // the patient's bucket in sequence order (see audit_buckets); the values are the event's.
     "CREATE TABLE audit ("
     "  bucket INTEGER NOT NULL,"
     "  seq INTEGER NOT NULL,"
     "  patient INTEGER NOT NULL,"
-    "  PRIMARY KEY (bucket, seq)) WITHOUT ROWID;",
+    "  PRIMARY KEY (bucket, seq)) WITHOUT ROWID;"
+    "INSERT INTO audit SELECT patient % 64, seq, patient FROM events"
+    "  WHERE patient != 0 AND kind IN (5, 7, 8, 9, 10, 11, 12);",
 };
 static_assert(std::size(migrations) == schema_version, "one migration per schema version");
+// The numbers the migrations' backfills use (web channel; log kinds; audited kinds).
+static_assert(static_cast<int>(Channel::web) == 0 && static_cast<int>(EventKind::held) == 5 &&
+              static_cast<int>(EventKind::booked) == 7 &&
+              static_cast<int>(EventKind::rebooked) == 8 &&
+              static_cast<int>(EventKind::cancelled) == 9 &&
+              static_cast<int>(EventKind::returned_to_waitlist) == 10 &&
+              static_cast<int>(EventKind::waitlist_added) == 11 &&
+              static_cast<int>(EventKind::accessed) == 12 && audit_buckets == 64);
 
 std::string sqlite_error(sqlite3* db, const std::string& doing) {
     const int code = sqlite3_errcode(db);

@@ -28,7 +28,10 @@ constexpr const char* migrations[] = {
     "  changed_at BIGINT NOT NULL,"
     "  seq BIGINT NOT NULL,"
     "  PRIMARY KEY (unit, changed_at, seq));"
-    "CREATE INDEX web_log_by_time ON web_log (changed_at);",
+    "CREATE INDEX web_log_by_time ON web_log (changed_at);"
+    // Events stored before this schema get their entries too (the columns say which).
+    "INSERT INTO web_log SELECT unit, time, seq FROM events"
+    "  WHERE channel = 0 AND kind IN (7, 8, 9);",
     // 3: the access audit (see event_store.cpp). An access across units carries no_unit
     // (2^32 - 1), beyond INTEGER: the events' unit column widens (a rewrite, once).
     "ALTER TABLE events ALTER COLUMN unit TYPE BIGINT;"
@@ -36,9 +39,19 @@ constexpr const char* migrations[] = {
     "  bucket INTEGER NOT NULL,"
     "  seq BIGINT NOT NULL,"
     "  patient BIGINT NOT NULL,"
-    "  PRIMARY KEY (bucket, seq));",
+    "  PRIMARY KEY (bucket, seq));"
+    "INSERT INTO audit SELECT patient % 64, seq, patient FROM events"
+    "  WHERE patient != 0 AND kind IN (5, 7, 8, 9, 10, 11, 12);",
 };
 static_assert(std::size(migrations) == schema_version, "one migration per schema version");
+// The numbers the migrations' backfills use (web channel; log kinds; audited kinds).
+static_assert(static_cast<int>(Channel::web) == 0 && static_cast<int>(EventKind::held) == 5 &&
+              static_cast<int>(EventKind::booked) == 7 &&
+              static_cast<int>(EventKind::rebooked) == 8 &&
+              static_cast<int>(EventKind::cancelled) == 9 &&
+              static_cast<int>(EventKind::returned_to_waitlist) == 10 &&
+              static_cast<int>(EventKind::waitlist_added) == 11 &&
+              static_cast<int>(EventKind::accessed) == 12 && audit_buckets == 64);
 
 // Rows per INSERT statement: 8 parameters each, within libpq's 65,535.
 constexpr std::size_t rows_per_insert = 1000;
