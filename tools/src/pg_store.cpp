@@ -331,8 +331,21 @@ bool PgStore::insert_log_rows(std::span<const Event> events, std::string& why) {
     return true;
 }
 
+namespace {
+
+// A reader whose server went away tries once to come back before each query.
+void reconnect_if_lost(pg_conn* db) {
+    if (PQstatus(db) == CONNECTION_OK) return;
+    PQreset(db);
+    std::string ignored;
+    if (PQstatus(db) == CONNECTION_OK) exec(db, "SET statement_timeout = '30s'", "", ignored);
+}
+
+}  // namespace
+
 bool PgStore::web_log(UnitIdx unit, Instant since, std::size_t limit, std::vector<LogRow>& out,
                       std::string& why) const {
+    reconnect_if_lost(db_);
     const std::string u = std::to_string(unit.value), t = std::to_string(since.value),
                       l = std::to_string(limit);
     const char* params[] = {u.c_str(), t.c_str(), l.c_str()};
@@ -410,6 +423,7 @@ bool PgStore::insert_audit_rows(std::span<const Event> events, std::string& why)
 
 bool PgStore::audit(PatientKey patient, Instant since, std::size_t limit, std::vector<Event>& out,
                     std::string& why) const {
+    reconnect_if_lost(db_);
     const std::string b = std::to_string(patient.value % audit_buckets),
                       p = std::to_string(patient.value), t = std::to_string(since.value),
                       l = std::to_string(limit);
