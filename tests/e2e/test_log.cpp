@@ -411,6 +411,35 @@ TEST_F(Audit, AnAttemptOnAnothersBookingIsFiledUnderThatPatient) {
     EXPECT_EQ(later["entries"][0]["action"], "bookings");
 }
 
+// Refused holds and waitlist additions are recorded too; a successful waitlist addition is its
+// own event.
+TEST_F(Audit, RefusedHoldsAndWaitlistAdditionsAreRecorded) {
+    const int p = 25;
+    const auto noweb = slot("r2", "noweb", "2026-03-10T10:30");
+    EXPECT_EQ(
+        refused(concat({as_web, {"hold", "--slot", std::to_string(noweb), "--patient", pnr(p)}}))
+            .rfind("APPOINTMENT_NOT_ALLOWED", 0),
+        0u);
+    EXPECT_EQ(refused(concat({as_web,
+                              {"waitlist", "add", "--unit", "u1", "--type", "all3", "--patient",
+                               pnr(p)}}))
+                  .rfind("UNAUTHORIZED", 0),
+              0u);
+    ok(concat(
+        {as_staff, {"waitlist", "add", "--unit", "u1", "--type", "all3", "--patient", pnr(p)}}));
+    const json j = audit(p);
+    const auto holds = of(j, "hold");
+    ASSERT_EQ(holds.size(), 1u) << j;
+    EXPECT_EQ(holds[0]["outcome"], "APPOINTMENT_NOT_ALLOWED");
+    EXPECT_EQ(holds[0]["unit"], "u1");
+    const auto adds = of(j, "waitlist_add");
+    ASSERT_EQ(adds.size(), 2u) << j;
+    EXPECT_EQ(adds[0]["outcome"], "UNAUTHORIZED");
+    EXPECT_EQ(adds[0]["channel"], "web");
+    EXPECT_EQ(adds[1]["outcome"], "OK");
+    EXPECT_EQ(adds[1]["channel"], "staff");
+}
+
 TEST_F(Audit, OnlyStaffMayReadTheAudit) {
     for (const Args& who : {as_web, as_proxy}) {
         const std::string why = refused(concat({who, {"audit", "--patient", pnr(24)}}));
