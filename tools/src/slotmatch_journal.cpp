@@ -5,11 +5,11 @@
 // would leave a gap is refused whole and reported loudly, and the sender resends from the
 // number the journal expected. SIGINT/SIGTERM stop it after the batch in hand.
 //
-// With --config (the region slotmatchd serves) it also answers staff's web booking log
-// queries on the same ROUTER: a frame that verifies as a RequestMessage (which has the required
-// actor and ops fields an EventBatch never has) is a query, anything else an event batch. It
-// purges the log (R20) by the later of its wall clock and the newest committed event's time:
-// it has no engine clock, and a slotmatchd on a fixed clock moves the events' times.
+// With --config (the region slotmatchd serves) it also answers staff's web booking log and
+// access audit queries on the same ROUTER: a frame that verifies as a RequestMessage (which has the
+// required actor and ops fields an EventBatch never has) is a query, anything else an event batch.
+// It purges the log (R20) by the later of its wall clock and the newest committed event's time: it
+// has no engine clock, and a slotmatchd on a fixed clock moves the events' times.
 #include <atomic>
 #include <boost/program_options.hpp>
 #include <csignal>
@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
         "sqlite:PATH or postgresql://USER@HOST:PORT/DB — the event store (created or migrated)")(
         "config", po::value<std::string>(),
         "the region slotmatchd serves (the same file): with it the journal answers staff's web "
-        "booking log queries (slotmatch --server THIS_ENDPOINT log ...)");
+        "booking log and access audit queries (slotmatch --server THIS_ENDPOINT log|audit ...)");
     int exit_code = 0;
     const auto parsed =
         tools::parse_command_line(argc, argv, options, "slotmatch-journal",
