@@ -1,9 +1,11 @@
 // The web booking log (R19-R23) as the unit's staff read it: a real slotmatchd with a real
 // SQLite store (--store) or a real slotmatch-journal (--journal), changes made and the log read
 // with the real CLI binary, and the store file read directly to see what the purge (R20) left.
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include <ctime>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <slotmatch/patient.hpp>
@@ -482,6 +484,48 @@ TEST(WebLogWithoutStore, AServerWithoutAStoreRefusesTheLogAndSaysWhy) {
     ASSERT_TRUE(j.contains("error")) << r;
     EXPECT_EQ(j["error"]["code"], "INVALID_REQUEST");
     EXPECT_NE(j["error"]["message"].get<std::string>().find("no store"), std::string::npos) << j;
+}
+
+// slotmatchd --store postgresql://...: the log and the audit read through the server's second
+// connection (ctest runs this with the "postgresql" fixture).
+TEST(WebLogStore, LogAndAuditOnPostgresql) {
+    const char* file = std::getenv("SLOTMATCH_PG_URL_FILE");
+    if (file == nullptr)
+        GTEST_SKIP() << "no throwaway PostgreSQL (run by ctest's Journal.Postgresql)";
+    std::string admin;
+    std::getline(std::ifstream(file), admin);
+    const std::string name = "weblog_" + std::to_string(::getpid());
+    PGconn* db = PQconnectdb(admin.c_str());
+    ASSERT_EQ(PQstatus(db), CONNECTION_OK) << PQerrorMessage(db);
+    PQclear(PQexec(db, ("CREATE DATABASE " + name).c_str()));
+    PQfinish(db);
+    ServerProcess server({"--config", write_temp_file("log-region.yaml", rule_region_yaml),
+                          "--clock", std::string("fixed:") + base_clock, "--store",
+                          admin.substr(0, admin.rfind('/') + 1) + name});
+    ASSERT_FALSE(server.endpoint().empty()) << server.output();
+    const Args at = {"--server", server.endpoint()};
+    const json found = parsed(run_cli(concat(
+        {at,
+         as_web,
+         {"find", "--unit", "u1", "--type", "all3", "--from", "2026-03-06", "--limit", "1"}})));
+    ASSERT_EQ(found["slots"].size(), 1u) << found;
+    const CliRun booked =
+        run_cli(concat({at,
+                        as_web,
+                        {"book", "--slot", std::to_string(found["slots"][0]["slot_id"].get<int>()),
+                         "--patient", pnr(40)}}));
+    ASSERT_EQ(booked.exit_code, 0) << booked;
+    const json rows = parsed(run_cli(concat({at, as_staff, {"log", "--unit", "u1"}})))["rows"];
+    ASSERT_EQ(rows.size(), 1u) << rows;
+    EXPECT_EQ(rows[0]["status"], "Booked");
+    EXPECT_EQ(rows[0]["patient"], pnr(40));
+    ASSERT_EQ(run_cli(concat({at, as_staff, {"bookings", "--patient", pnr(40)}})).exit_code, 0);
+    const json entries =
+        parsed(run_cli(concat({at, as_staff, {"audit", "--patient", pnr(40)}})))["entries"];
+    ASSERT_EQ(entries.size(), 2u) << entries;
+    EXPECT_EQ(entries[0]["action"], "book");
+    EXPECT_EQ(entries[1]["action"], "bookings");
+    EXPECT_EQ(entries[1]["unit"], "u1");
 }
 
 // An ISO 8601 time `days` after the wall clock's now, in UTC.
