@@ -1,5 +1,6 @@
 #include "service.hpp"
 
+#include <slotmatch/assert.hpp>
 #include <slotmatch/patient.hpp>
 
 namespace slotmatch::tools {
@@ -163,6 +164,49 @@ Service::Answer Service::run(const wire::Op& op, const Actor& actor, fb::FlatBuf
         case Operation::Find:
             a = find(*op.body_as_Find(), actor, b, slots_left);
             break;
+        case Operation::Hold:
+        case Operation::Book:
+        case Operation::Rebook:
+        case Operation::Cancel:
+        case Operation::Bookings:
+        case Operation::WaitlistAdd:
+            a = patient_op(op, actor, b);
+            break;
+        case Operation::Block:
+            a = block(*op.body_as_Block(), actor, b);
+            break;
+        case Operation::Unblock:
+            a = unblock(*op.body_as_Unblock(), actor, b);
+            break;
+        case Operation::WaitlistList:
+            a = waitlist_list(*op.body_as_WaitlistList(), actor, b);
+            break;
+        case Operation::GetCatalog:
+            a = catalog(*op.body_as_GetCatalog(), b);
+            break;
+        case Operation::GetStats:
+            a = stats(b);
+            break;
+        case Operation::SetClock:
+            a = set_clock(*op.body_as_SetClock(), actor, b);
+            break;
+        case Operation::GetLog:
+        case Operation::GetAudit:
+            a = from_store(op, actor, b);
+            break;
+        default:
+            a = refused(b, ErrorCode::invalid_request, "op", "unknown operation");
+            break;
+    }
+    return a;
+}
+
+// The operations on a patient's bookings, each recorded for the access audit when it reads or
+// is refused (audited).
+Service::Answer Service::patient_op(const wire::Op& op, const Actor& actor,
+                                    fb::FlatBufferBuilder& b) {
+    Answer a;
+    switch (op.body_type()) {
         case Operation::Hold: {
             const wire::Hold& r = *op.body_as_Hold();
             a = audited(
@@ -197,37 +241,14 @@ Service::Answer Service::run(const wire::Op& op, const Actor& actor, fb::FlatBuf
                 bookings(r, actor, b), true, actor, [&] { return access_of(r, actor); }, b);
             break;
         }
-        case Operation::Block:
-            a = block(*op.body_as_Block(), actor, b);
-            break;
-        case Operation::Unblock:
-            a = unblock(*op.body_as_Unblock(), actor, b);
-            break;
         case Operation::WaitlistAdd: {
             const wire::WaitlistAdd& r = *op.body_as_WaitlistAdd();
             a = audited(
                 waitlist_add(r, actor, b), false, actor, [&] { return access_of(r, actor); }, b);
             break;
         }
-        case Operation::WaitlistList:
-            a = waitlist_list(*op.body_as_WaitlistList(), actor, b);
-            break;
-        case Operation::GetCatalog:
-            a = catalog(*op.body_as_GetCatalog(), b);
-            break;
-        case Operation::GetStats:
-            a = stats(b);
-            break;
-        case Operation::SetClock:
-            a = set_clock(*op.body_as_SetClock(), actor, b);
-            break;
-        case Operation::GetLog:
-        case Operation::GetAudit:
-            a = from_store(op, actor, b);
-            break;
         default:
-            a = refused(b, ErrorCode::invalid_request, "op", "unknown operation");
-            break;
+            SM_ASSERT(false && "run() routes only patient operations here");
     }
     return a;
 }

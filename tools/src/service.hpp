@@ -93,6 +93,7 @@ class Service {
     Result set_clock(const wire::SetClock& r, const Actor& actor,
                      flatbuffers::FlatBufferBuilder& b);
     Result from_store(const wire::Op& op, const Actor& actor, flatbuffers::FlatBufferBuilder& b);
+    Result patient_op(const wire::Op& op, const Actor& actor, flatbuffers::FlatBufferBuilder& b);
 
     // The access audit (Patientdatalagen): a read (`read`), or a refused change, of a patient's
     // bookings is published as an `accessed` event; a successful change is its own event and
