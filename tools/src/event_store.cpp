@@ -109,16 +109,34 @@ std::int64_t as_sql(std::uint64_t v) {
     return static_cast<std::int64_t>(v);
 }
 
-// The web booking log entries of a batch, in key order: inserted so, each lands next to the
-// one before it (fewer pages visited than in event order). Likewise the audit's.
-struct LogKey {
-    std::int64_t unit, changed_at, seq;
-    auto operator<=>(const LogKey&) const = default;
+// An entry of the web booking log (unit, changed_at, seq) or of the audit (bucket, seq,
+// patient): the three columns of its table, in key order.
+struct Entry {
+    std::int64_t column[3];
+    auto operator<=>(const Entry&) const = default;
 };
-struct AuditKey {
-    std::int64_t bucket, seq, patient;
-    auto operator<=>(const AuditKey&) const = default;
-};
+
+// Inserts a batch's entries in key order, so each lands next to the one before it (fewer
+// pages visited than in event order); inside the caller's transaction.
+bool insert_entries(sqlite3* db, const char* table, std::vector<Entry>& entries, std::string& why) {
+    if (entries.empty()) return true;
+    std::sort(entries.begin(), entries.end());
+    const std::string sql = std::string("INSERT INTO ") + table + " VALUES (?1, ?2, ?3)";
+    Statement insert(db, sql.c_str());
+    if (!insert) {
+        why = sqlite_error(db, std::string("preparing the ") + table + " insert");
+        return false;
+    }
+    for (const Entry& e : entries) {
+        for (int i = 0; i < 3; ++i) sqlite3_bind_int64(insert.get(), i + 1, e.column[i]);
+        if (sqlite3_step(insert.get()) != SQLITE_DONE) {
+            why = sqlite_error(db, std::string("storing a ") + table + " entry");
+            return false;
+        }
+        sqlite3_reset(insert.get());
+    }
+    return true;
+}
 
 }  // namespace
 
@@ -409,13 +427,13 @@ AppendResult SqliteStore::append(std::span<const Event> events) {
                      "INSERT INTO events (seq, time, kind, channel, unit, patient, booking, body)"
                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
     if (!insert) return fail(sqlite_error(db_, "preparing the insert"));
-    std::vector<LogKey> log;      // web changes only: other events pay nothing here
-    std::vector<AuditKey> audit;  // events that touched a patient
+    std::vector<Entry> log;    // web changes only: other events pay nothing here
+    std::vector<Entry> audit;  // events that touched a patient
     flatbuffers::FlatBufferBuilder body(1024);
     for (const Event& e : *fresh) {
-        if (makes_log_row(e)) log.push_back({e.unit.value, e.time.value, as_sql(e.seq)});
+        if (makes_log_row(e)) log.push_back({{e.unit.value, e.time.value, as_sql(e.seq)}});
         if (const PatientKey p = audit_patient(e); p.value != 0) {
-            audit.push_back({as_sql(p.value % audit_buckets), as_sql(e.seq), as_sql(p.value)});
+            audit.push_back({{as_sql(p.value % audit_buckets), as_sql(e.seq), as_sql(p.value)}});
         }
         encode_stored(body, e);
         sqlite3_stmt* s = insert.get();
@@ -433,37 +451,9 @@ AppendResult SqliteStore::append(std::span<const Event> events) {
         }
         sqlite3_reset(s);
     }
-    if (!log.empty()) {  // in the batch's transaction (R19)
-        std::sort(log.begin(), log.end());
-        Statement insert_log(db_, "INSERT INTO web_log VALUES (?1, ?2, ?3)");
-        if (!insert_log) return fail(sqlite_error(db_, "preparing the log insert"));
-        for (const LogKey& k : log) {
-            sqlite3_stmt* s = insert_log.get();
-            sqlite3_bind_int64(s, 1, k.unit);
-            sqlite3_bind_int64(s, 2, k.changed_at);
-            sqlite3_bind_int64(s, 3, k.seq);
-            if (sqlite3_step(s) != SQLITE_DONE) {
-                return fail(
-                    sqlite_error(db_, "storing the log entry of event " + std::to_string(k.seq)));
-            }
-            sqlite3_reset(s);
-        }
-    }
-    if (!audit.empty()) {  // in the batch's transaction, like the log
-        std::sort(audit.begin(), audit.end());
-        Statement insert_audit(db_, "INSERT INTO audit VALUES (?1, ?2, ?3)");
-        if (!insert_audit) return fail(sqlite_error(db_, "preparing the audit insert"));
-        for (const AuditKey& k : audit) {
-            sqlite3_stmt* s = insert_audit.get();
-            sqlite3_bind_int64(s, 1, k.bucket);
-            sqlite3_bind_int64(s, 2, k.seq);
-            sqlite3_bind_int64(s, 3, k.patient);
-            if (sqlite3_step(s) != SQLITE_DONE) {
-                return fail(
-                    sqlite_error(db_, "storing the audit entry of event " + std::to_string(k.seq)));
-            }
-            sqlite3_reset(s);
-        }
+    // The log's and the audit's entries, in the batch's transaction (R19).
+    if (!insert_entries(db_, "web_log", log, why) || !insert_entries(db_, "audit", audit, why)) {
+        return fail(why);
     }
     if (!exec(db_, "COMMIT", "committing a batch", why)) return fail(why);
     if (!fresh->empty()) {
