@@ -38,6 +38,7 @@ inline std::vector<Event> events(std::uint64_t first, std::uint64_t last) {
 // minute apart.
 inline std::vector<Event> log_events() {
     std::vector<Event> v;
+    v.reserve(8);  // the references below stay valid while events are added
     const auto add = [&](EventKind kind, Channel channel) -> Event& {
         Event& e = v.emplace_back();
         e.seq = v.size();
