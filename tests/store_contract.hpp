@@ -135,6 +135,18 @@ TYPED_TEST_P(StoreContract, R19_WebChangesMakeLogRowsWithBeforeAndAfter) {
     rows.clear();
     ASSERT_TRUE(reader->web_log(UnitIdx{2}, Instant{0}, 100, rows, why)) << why;
     EXPECT_TRUE(rows.empty());  // another unit's log
+    // A unit whose entries share unit 1's run (SQLite keeps 64 runs by unit) has its own log.
+    Event neighbour = batch[0];
+    neighbour.seq = batch.size() + 1;
+    neighbour.unit = UnitIdx{1 + log_buckets};
+    ASSERT_TRUE(store->append(std::vector<Event>{neighbour}).ok);
+    rows.clear();
+    ASSERT_TRUE(reader->web_log(UnitIdx{1 + log_buckets}, Instant{0}, 100, rows, why)) << why;
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0].seq, neighbour.seq);
+    rows.clear();
+    ASSERT_TRUE(reader->web_log(UnitIdx{1}, Instant{0}, 100, rows, why)) << why;
+    EXPECT_EQ(rows.size(), 3u);
     rows.clear();
     ASSERT_TRUE(reader->web_log(UnitIdx{1}, batch[3].time, 100, rows, why)) << why;
     EXPECT_EQ(rows.size(), 2u);  // since: the rebooking and the cancellation

@@ -31,16 +31,19 @@ constexpr const char* migrations[] = {
     // 2: the web booking log (R19-R23): one entry per web booking, rebooking and cancellation,
     // written with its event and purged after 31 days (R20). An entry is the key alone: the
     // row's values are read from the event it names (web_log_row), which is never deleted.
-    // One B-tree, by unit and time: a full-column table with two indexes cost 3 times as
-    // much to insert, this one 2.4 times as much as an event alone (slotmatch_store_bench,
-    // bench/README.md), and other events pay nothing.
+    // One B-tree, in log_buckets time-ordered runs by unit (bucket = unit mod 64): a batch's
+    // entries land at the ends of at most 64 runs, where a tree by unit took them into one
+    // place per unit (1,200 in the bench) and a full-column table with indexes cost more still
+    // (bench/README.md); a unit's log reads its run's rows of the window. Other events pay
+    // nothing.
     "CREATE TABLE web_log ("
-    "  unit INTEGER NOT NULL,"
+    "  bucket INTEGER NOT NULL,"
     "  changed_at INTEGER NOT NULL,"
     "  seq INTEGER NOT NULL,"
-    "  PRIMARY KEY (unit, changed_at, seq)) WITHOUT ROWID;"
+    "  unit INTEGER NOT NULL,"
+    "  PRIMARY KEY (bucket, changed_at, seq)) WITHOUT ROWID;"
     // Events stored before this schema get their entries too (the columns say which).
-    "INSERT INTO web_log SELECT unit, time, seq FROM events"
+    "INSERT INTO web_log SELECT unit % 64, time, seq, unit FROM events"
     "  WHERE channel = 0 AND kind IN (7, 8, 9);",
     // 3: the access audit (Patientdatalagen): each event that touched a patient, filed under
     // the patient's bucket in sequence order (see audit_buckets); the values are the event's.
@@ -60,7 +63,8 @@ static_assert(static_cast<int>(Channel::web) == 0 && static_cast<int>(EventKind:
               static_cast<int>(EventKind::cancelled) == 9 &&
               static_cast<int>(EventKind::returned_to_waitlist) == 10 &&
               static_cast<int>(EventKind::waitlist_added) == 11 &&
-              static_cast<int>(EventKind::accessed) == 12 && audit_buckets == 64);
+              static_cast<int>(EventKind::accessed) == 12 && audit_buckets == 64 &&
+              log_buckets == 64);
 
 std::string sqlite_error(sqlite3* db, const std::string& doing) {
     const int code = sqlite3_errcode(db);
@@ -109,31 +113,48 @@ std::int64_t as_sql(std::uint64_t v) {
     return static_cast<std::int64_t>(v);
 }
 
-// An entry of the web booking log (unit, changed_at, seq) or of the audit (bucket, seq,
-// patient): the three columns of its table, in key order.
+// An entry of the web booking log (bucket, changed_at, seq, unit) or of the audit (bucket,
+// seq, patient): the columns of its table, key first.
 struct Entry {
-    std::int64_t column[3];
+    std::int64_t column[4];
     auto operator<=>(const Entry&) const = default;
 };
 
 // Inserts a batch's entries in key order, so each lands next to the one before it (fewer
-// pages visited than in event order); inside the caller's transaction.
-bool insert_entries(sqlite3* db, const char* table, std::vector<Entry>& entries, std::string& why) {
+// pages visited than in event order), 64 rows a statement (fewer steps); inside the caller's
+// transaction.
+bool insert_entries(sqlite3* db, const char* table, int columns, std::vector<Entry>& entries,
+                    std::string& why) {
     if (entries.empty()) return true;
     std::sort(entries.begin(), entries.end());
-    const std::string sql = std::string("INSERT INTO ") + table + " VALUES (?1, ?2, ?3)";
-    Statement insert(db, sql.c_str());
-    if (!insert) {
+    constexpr std::size_t rows_per_statement = 64;
+    const std::string row = columns == 3 ? "(?,?,?)" : "(?,?,?,?)";
+    std::string many = std::string("INSERT INTO ") + table + " VALUES " + row;
+    for (std::size_t i = 1; i < rows_per_statement; ++i) many += "," + row;
+    const std::string one = std::string("INSERT INTO ") + table + " VALUES " + row;
+    Statement insert_many(db, many.c_str());
+    Statement insert_one(db, one.c_str());
+    if (!insert_many || !insert_one) {
         why = sqlite_error(db, std::string("preparing the ") + table + " insert");
         return false;
     }
-    for (const Entry& e : entries) {
-        for (int i = 0; i < 3; ++i) sqlite3_bind_int64(insert.get(), i + 1, e.column[i]);
-        if (sqlite3_step(insert.get()) != SQLITE_DONE) {
-            why = sqlite_error(db, std::string("storing a ") + table + " entry");
+    std::size_t at = 0;
+    while (at < entries.size()) {
+        const bool full = entries.size() - at >= rows_per_statement;
+        sqlite3_stmt* s = full ? insert_many.get() : insert_one.get();
+        const std::size_t n = full ? rows_per_statement : 1;
+        for (std::size_t r = 0; r < n; ++r) {
+            for (int i = 0; i < columns; ++i) {
+                sqlite3_bind_int64(s, static_cast<int>(r) * columns + i + 1,
+                                   entries[at + r].column[i]);
+            }
+        }
+        if (sqlite3_step(s) != SQLITE_DONE) {
+            why = sqlite_error(db, std::string("storing ") + table + " entries");
             return false;
         }
-        sqlite3_reset(insert.get());
+        sqlite3_reset(s);
+        at += n;
     }
     return true;
 }
@@ -431,9 +452,12 @@ AppendResult SqliteStore::append(std::span<const Event> events) {
     std::vector<Entry> audit;  // events that touched a patient
     flatbuffers::FlatBufferBuilder body(1024);
     for (const Event& e : *fresh) {
-        if (makes_log_row(e)) log.push_back({{e.unit.value, e.time.value, as_sql(e.seq)}});
+        if (makes_log_row(e)) {
+            log.push_back(
+                {{e.unit.value % log_buckets, e.time.value, as_sql(e.seq), e.unit.value}});
+        }
         if (const PatientKey p = audit_patient(e); p.value != 0) {
-            audit.push_back({{as_sql(p.value % audit_buckets), as_sql(e.seq), as_sql(p.value)}});
+            audit.push_back({{as_sql(p.value % audit_buckets), as_sql(e.seq), as_sql(p.value), 0}});
         }
         encode_stored(body, e);
         sqlite3_stmt* s = insert.get();
@@ -452,7 +476,8 @@ AppendResult SqliteStore::append(std::span<const Event> events) {
         sqlite3_reset(s);
     }
     // The log's and the audit's entries, in the batch's transaction (R19).
-    if (!insert_entries(db_, "web_log", log, why) || !insert_entries(db_, "audit", audit, why)) {
+    if (!insert_entries(db_, "web_log", 4, log, why) ||
+        !insert_entries(db_, "audit", 3, audit, why)) {
         return fail(why);
     }
     if (!exec(db_, "COMMIT", "committing a batch", why)) return fail(why);
@@ -515,7 +540,7 @@ bool SqliteStore::web_log(UnitIdx unit, Instant since, std::size_t limit, std::v
                           std::string& why) const {
     Statement select(db_,
                      "SELECT w.seq, e.body FROM web_log w JOIN events e ON e.seq = w.seq"
-                     " WHERE w.unit = ?1 AND w.changed_at >= ?2"
+                     " WHERE w.bucket = ?4 AND w.changed_at >= ?2 AND w.unit = ?1"
                      " ORDER BY w.changed_at, w.seq LIMIT ?3");
     if (!select) {
         why = sqlite_error(db_, "reading the web booking log");
@@ -525,6 +550,7 @@ bool SqliteStore::web_log(UnitIdx unit, Instant since, std::size_t limit, std::v
     sqlite3_bind_int64(s, 1, unit.value);
     sqlite3_bind_int64(s, 2, since.value);
     sqlite3_bind_int64(s, 3, static_cast<std::int64_t>(limit));
+    sqlite3_bind_int64(s, 4, unit.value % log_buckets);
     int rc = SQLITE_ROW;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         const auto seq = static_cast<std::uint64_t>(sqlite3_column_int64(s, 0));
@@ -547,8 +573,8 @@ bool SqliteStore::web_log(UnitIdx unit, Instant since, std::size_t limit, std::v
     return true;
 }
 
-// The entries are kept by unit: the purge visits each unit present (one index seek each) and
-// deletes its range before the cut-off, all in one transaction.
+// The entries are kept by bucket and time: the purge deletes the head of each bucket (a range
+// before the cut-off), all in one transaction.
 std::optional<std::size_t> SqliteStore::purge_web_log(Instant cutoff, std::string& why) {
     if (!exec(db_, "BEGIN IMMEDIATE", "purging the web booking log", why)) return std::nullopt;
     const auto fail = [&]() -> std::optional<std::size_t> {
@@ -556,19 +582,11 @@ std::optional<std::size_t> SqliteStore::purge_web_log(Instant cutoff, std::strin
         sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
         return std::nullopt;
     };
-    Statement next_unit(db_, "SELECT unit FROM web_log WHERE unit > ?1 ORDER BY unit LIMIT 1");
-    Statement purge(db_, "DELETE FROM web_log WHERE unit = ?1 AND changed_at < ?2");
-    if (!next_unit || !purge) return fail();
+    Statement purge(db_, "DELETE FROM web_log WHERE bucket = ?1 AND changed_at < ?2");
+    if (!purge) return fail();
     std::size_t deleted = 0;
-    std::int64_t unit = -1;
-    for (;;) {
-        sqlite3_bind_int64(next_unit.get(), 1, unit);
-        const int rc = sqlite3_step(next_unit.get());
-        if (rc == SQLITE_DONE) break;
-        if (rc != SQLITE_ROW) return fail();
-        unit = sqlite3_column_int64(next_unit.get(), 0);
-        sqlite3_reset(next_unit.get());
-        sqlite3_bind_int64(purge.get(), 1, unit);
+    for (std::uint32_t bucket = 0; bucket < log_buckets; ++bucket) {
+        sqlite3_bind_int64(purge.get(), 1, bucket);
         sqlite3_bind_int64(purge.get(), 2, cutoff.value);
         if (sqlite3_step(purge.get()) != SQLITE_DONE) return fail();
         deleted += static_cast<std::size_t>(sqlite3_changes(db_));

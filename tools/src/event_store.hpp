@@ -36,6 +36,9 @@ inline constexpr int schema_version = 3;
 // events themselves are never deleted (they are the recovery source); only log rows are.
 inline constexpr std::int64_t log_retention_s = 31 * seconds_per_day;  // R20
 inline constexpr std::size_t log_rows_max = 10'000;                    // rows in one reply
+// SQLite keeps the log's entries in this many time-ordered runs, by unit (event_store.cpp): a
+// batch writes at the ends of at most this many, a unit's query reads its run of the window.
+inline constexpr std::uint32_t log_buckets = 64;
 
 enum class LogStatus : std::uint8_t { booked = 0, rebooked = 1, cancelled = 2 };
 std::string_view to_string(LogStatus s);  // "Booked", "Rebooked", "Cancelled"
