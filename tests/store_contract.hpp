@@ -1,8 +1,9 @@
 // The event store's contract, one typed suite for every backend (SQLite in slotmatch_tests,
 // PostgreSQL in slotmatch_pg_tests): order and content survive a reopen, resent events are
 // skipped, a gap is refused whole, the schema is versioned and a newer one refused.
-// A backend's Traits give: std::string fresh_address() (an empty store of its own) and
-// void mark_newer_schema(const std::string& address) (as a later slotmatch would leave it).
+// A backend's Traits give: std::string fresh_address() (an empty store of its own),
+// void mark_newer_schema(const std::string& address) (as a later slotmatch would leave it) and
+// void run_sql(const std::string& address, const std::string& sql).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -115,9 +116,187 @@ TYPED_TEST_P(StoreContract, OneWriterAtATime) {
     EXPECT_TRUE(third->claim_writer(why)) << why;
 }
 
+// R19, R21, R23: web bookings, rebookings and cancellations make log rows in the batch's
+// transaction; staff and proxy changes and other web events make none.
+TYPED_TEST_P(StoreContract, R19_WebChangesMakeLogRowsWithBeforeAndAfter) {
+    auto store = this->open();
+    ASSERT_TRUE(store);
+    const auto batch = log_events();
+    ASSERT_TRUE(store->append(batch).ok);
+    std::string why;
+    auto reader = open_reader(this->address_, why);  // a second connection, as slotmatchd uses
+    ASSERT_TRUE(reader) << why;
+    std::vector<LogRow> rows;
+    ASSERT_TRUE(reader->web_log(UnitIdx{1}, Instant{0}, 100, rows, why)) << why;
+    ASSERT_EQ(rows.size(), 3u);
+    EXPECT_EQ(rows[0].status, LogStatus::booked);
+    EXPECT_EQ(rows[0].seq, 1u);
+    EXPECT_FALSE(rows[0].before);
+    ASSERT_TRUE(rows[0].after);
+    EXPECT_EQ(rows[0].after->slot, SlotId{40});
+    EXPECT_EQ(rows[0].after->booking, BookingId{10});
+    EXPECT_EQ(rows[0].after->phone, "0701234567");
+    EXPECT_EQ(rows[0].after->reason, "Ont i örat");
+    EXPECT_EQ(rows[0].changed_by, "1177 Vårdguidens e-tjänster");  // R17
+    EXPECT_EQ(rows[0].patient, PatientKey{191212121212});
+    EXPECT_EQ(rows[1].status, LogStatus::rebooked);
+    ASSERT_TRUE(rows[1].before && rows[1].after);
+    EXPECT_EQ(rows[1].before->slot, SlotId{40});
+    EXPECT_EQ(rows[1].before->booking, BookingId{10});
+    EXPECT_EQ(rows[1].after->slot, SlotId{41});
+    EXPECT_EQ(rows[1].after->booking, BookingId{11});
+    EXPECT_EQ(rows[1].before->resource, rows[1].after->resource);
+    EXPECT_EQ(rows[1].before->phone, rows[1].after->phone);
+    EXPECT_TRUE(rows[1].billable);  // R23
+    EXPECT_EQ(rows[2].status, LogStatus::cancelled);
+    ASSERT_TRUE(rows[2].before);
+    EXPECT_FALSE(rows[2].after);
+    EXPECT_EQ(rows[2].before->booking, BookingId{11});
+    EXPECT_FALSE(rows[2].billable);
+    rows.clear();
+    ASSERT_TRUE(reader->web_log(UnitIdx{2}, Instant{0}, 100, rows, why)) << why;
+    EXPECT_TRUE(rows.empty());  // another unit's log
+    // A unit whose entries share unit 1's run (SQLite keeps 64 runs by unit) has its own log.
+    Event neighbour = batch[0];
+    neighbour.seq = batch.size() + 1;
+    neighbour.unit = UnitIdx{1 + log_buckets};
+    ASSERT_TRUE(store->append(std::vector<Event>{neighbour}).ok);
+    rows.clear();
+    ASSERT_TRUE(reader->web_log(UnitIdx{1 + log_buckets}, Instant{0}, 100, rows, why)) << why;
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0].seq, neighbour.seq);
+    rows.clear();
+    ASSERT_TRUE(reader->web_log(UnitIdx{1}, Instant{0}, 100, rows, why)) << why;
+    EXPECT_EQ(rows.size(), 3u);
+    rows.clear();
+    ASSERT_TRUE(reader->web_log(UnitIdx{1}, batch[3].time, 100, rows, why)) << why;
+    EXPECT_EQ(rows.size(), 2u);  // since: the rebooking and the cancellation
+}
+
+TYPED_TEST_P(StoreContract, R19_ARefusedBatchLeavesNoLogRows) {
+    auto store = this->open();
+    ASSERT_TRUE(store);
+    auto batch = log_events();
+    batch.erase(batch.begin() + 2);  // a gap: nothing of the batch may stay
+    EXPECT_FALSE(store->append(batch).ok);
+    std::vector<LogRow> rows;
+    std::string why;
+    ASSERT_TRUE(store->web_log(UnitIdx{1}, Instant{0}, 100, rows, why)) << why;
+    EXPECT_TRUE(rows.empty());
+}
+
+// R20: the purge deletes log rows changed before the cut-off and never an event.
+TYPED_TEST_P(StoreContract, R20_PurgeDeletesOldLogRowsAndKeepsEveryEvent) {
+    auto store = this->open();
+    ASSERT_TRUE(store);
+    const auto batch = log_events();
+    ASSERT_TRUE(store->append(batch).ok);
+    std::string why;
+    const auto none = store->purge_web_log(batch[0].time, why);  // nothing before the first
+    ASSERT_TRUE(none) << why;
+    EXPECT_EQ(*none, 0u);
+    const auto purged = store->purge_web_log(batch[3].time, why);  // before the rebooking
+    ASSERT_TRUE(purged) << why;
+    EXPECT_EQ(*purged, 1u);
+    std::vector<LogRow> rows;
+    ASSERT_TRUE(store->web_log(UnitIdx{1}, Instant{0}, 100, rows, why)) << why;
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[0].status, LogStatus::rebooked);
+    EXPECT_EQ(this->stored(*store).size(), batch.size());  // the recovery source is whole
+}
+
+TYPED_TEST_P(StoreContract, LogReadsStopAtTheirLimit) {
+    auto store = this->open();
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->append(log_events()).ok);
+    std::vector<LogRow> rows;
+    std::string why;
+    ASSERT_TRUE(store->web_log(UnitIdx{1}, Instant{0}, 2, rows, why)) << why;
+    EXPECT_EQ(rows.size(), 2u);
+}
+
+// The access audit: every event that touched a patient (changes, and accessed events: reads
+// and refusals) is filed under that patient, with its fields, in the batch's transaction.
+TYPED_TEST_P(StoreContract, TheAuditFilesEveryAccessUnderItsPatient) {
+    auto store = this->open();
+    ASSERT_TRUE(store);
+    auto batch = log_events();  // patient 191212121212: 6 events that touched them
+    Event read;
+    read.seq = batch.size() + 1;
+    read.time = Instant{batch.back().time.value + 60};
+    read.kind = EventKind::accessed;
+    read.channel = Channel::proxy;
+    read.actor = ActorText::from("1177-telefon");
+    read.unit = no_unit;
+    read.patient = PatientKey{191212121212};
+    read.on_behalf_of = PatientKey{191212121212};
+    read.action = AccessAction::bookings;
+    batch.push_back(read);
+    Event refused = read;
+    refused.seq = read.seq + 1;
+    refused.patient = PatientKey{198001011239};  // another patient
+    refused.action = AccessAction::cancel;
+    refused.outcome = ErrorCode::booking_not_found;
+    batch.push_back(refused);
+    Event published;  // no patient: not in anyone's audit
+    published.seq = refused.seq + 1;
+    published.kind = EventKind::slot_published;
+    batch.push_back(published);
+    ASSERT_TRUE(store->append(batch).ok);
+    std::string why;
+    auto reader = open_reader(this->address_, why);
+    ASSERT_TRUE(reader) << why;
+    std::vector<Event> mine;
+    ASSERT_TRUE(reader->audit(PatientKey{191212121212}, Instant{0}, 100, mine, why)) << why;
+    std::vector<std::uint64_t> seqs;
+    for (const Event& e : mine) seqs.push_back(e.seq);
+    EXPECT_EQ(seqs, (std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6, 7}));
+    ASSERT_EQ(mine.back().kind, EventKind::accessed);
+    EXPECT_EQ(mine.back().action, AccessAction::bookings);
+    EXPECT_EQ(mine.back().on_behalf_of, PatientKey{191212121212});
+    EXPECT_EQ(mine.back().unit, no_unit);
+    EXPECT_EQ(audit_action(mine.back()), "bookings");
+    EXPECT_EQ(audit_action(mine[0]), "book");
+    std::vector<Event> theirs;
+    ASSERT_TRUE(reader->audit(PatientKey{198001011239}, Instant{0}, 100, theirs, why)) << why;
+    ASSERT_EQ(theirs.size(), 1u);
+    EXPECT_EQ(theirs[0].outcome, ErrorCode::booking_not_found);
+    std::vector<Event> later;
+    ASSERT_TRUE(reader->audit(PatientKey{191212121212}, read.time, 100, later, why)) << why;
+    EXPECT_EQ(later.size(), 1u);  // since
+}
+
+// A store written at schema 1 (events only) gets its log and audit entries when it is
+// migrated: the log and the audit are queries over every event kept.
+TYPED_TEST_P(StoreContract, MigratingASchema1StoreFillsTheLogAndTheAudit) {
+    {
+        auto store = this->open();
+        ASSERT_TRUE(store);
+        ASSERT_TRUE(store->append(log_events()).ok);
+    }
+    TypeParam::run_sql(this->address_,
+                       "DROP TABLE web_log; DROP TABLE audit;"
+                       " DELETE FROM schema_migrations WHERE version > 1");
+    auto store = this->open();
+    ASSERT_TRUE(store);
+    EXPECT_EQ(store->version(), schema_version);
+    std::vector<LogRow> rows;
+    std::string why;
+    ASSERT_TRUE(store->web_log(UnitIdx{1}, Instant{0}, 100, rows, why)) << why;
+    EXPECT_EQ(rows.size(), 3u);
+    std::vector<Event> audited;
+    ASSERT_TRUE(store->audit(PatientKey{191212121212}, Instant{0}, 100, audited, why)) << why;
+    EXPECT_EQ(audited.size(), 6u);  // every event of log_events() touched the patient
+}
+
 REGISTER_TYPED_TEST_SUITE_P(StoreContract, EventsSurviveAReopenInOrderWithTheirContent,
                             ResentEventsAreSkippedByTheirSequenceNumber,
                             AGapIsRefusedWholeAndNamesTheMissingNumber,
-                            TheSchemaIsVersionedAndANewerOneIsRefused, OneWriterAtATime);
+                            TheSchemaIsVersionedAndANewerOneIsRefused, OneWriterAtATime,
+                            R19_WebChangesMakeLogRowsWithBeforeAndAfter,
+                            R19_ARefusedBatchLeavesNoLogRows,
+                            R20_PurgeDeletesOldLogRowsAndKeepsEveryEvent, LogReadsStopAtTheirLimit,
+                            TheAuditFilesEveryAccessUnderItsPatient,
+                            MigratingASchema1StoreFillsTheLogAndTheAudit);
 
 }  // namespace slotmatch::journal::contract

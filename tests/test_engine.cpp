@@ -169,6 +169,41 @@ TEST_F(EngineTest, RefusalCodesFollowTheDocumentedOrder) {
     EXPECT_EQ(book(proxy(), s, PatientKey{1}).code, ErrorCode::invalid_request);
 }
 
+// The access audit: an access is one `accessed` event through the rings; with no room it is
+// not recorded and the caller must refuse (OVERLOADED), so no read goes unrecorded.
+TEST_F(EngineTest, AnAccessIsAnEventAndAFullBufferRefusesToRecordIt) {
+    static_assert(static_cast<int>(EventKind::accessed) == 12,
+                  "stored kinds keep their numbers: accessed comes last");
+    auto loaded = load_region_text(rule_region_yaml, "small-ring");
+    ASSERT_TRUE(loaded.ok());
+    EngineLimits tiny;
+    tiny.events_max = 2;
+    Engine small(std::move(*loaded.catalog), *clock, tiny);
+    AccessRecord access;
+    access.action = AccessAction::cancel;
+    access.outcome = ErrorCode::booking_not_found;
+    access.patient = patient(1);
+    access.on_behalf_of = patient(2);
+    access.unit = unit("u1");
+    access.booking = BookingId{77};
+    EXPECT_TRUE(small.record_access(web(), access));
+    EXPECT_TRUE(small.record_access(web(), access));
+    EXPECT_FALSE(small.record_access(web(), access));  // full: not recorded
+    std::vector<Event> out(4);
+    ASSERT_EQ(small.events().drain(out), 2U);
+    const Event& e = out[0];
+    EXPECT_EQ(e.kind, EventKind::accessed);
+    EXPECT_EQ(e.channel, Channel::web);
+    EXPECT_EQ(e.time, small.now());
+    EXPECT_EQ(e.action, AccessAction::cancel);
+    EXPECT_EQ(e.outcome, ErrorCode::booking_not_found);
+    EXPECT_EQ(e.patient, patient(1));
+    EXPECT_EQ(e.on_behalf_of, patient(2));
+    EXPECT_EQ(e.unit, unit("u1"));
+    EXPECT_EQ(e.booking, BookingId{77});
+    EXPECT_TRUE(small.record_access(web(), access));  // drained: room again
+}
+
 TEST_F(EngineTest, AFullEventBufferRefusesWithOverloadedAndChangesNothing) {
     // A fresh engine with room for two events, never drained.
     auto loaded = load_region_text(rule_region_yaml, "small-ring");

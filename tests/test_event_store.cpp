@@ -123,6 +123,13 @@ struct SqliteTraits {
                      nullptr);
         sqlite3_close(db);
     }
+    static void run_sql(const std::string& address, const std::string& sql) {
+        sqlite3* db = nullptr;
+        ASSERT_EQ(sqlite3_open(address.substr(7).c_str(), &db), SQLITE_OK);
+        EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
+            << sqlite3_errmsg(db);
+        sqlite3_close(db);
+    }
 };
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, StoreContract, SqliteTraits);
 

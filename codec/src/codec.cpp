@@ -257,11 +257,12 @@ fb::Offset<wire::Event> encode_event(fb::FlatBufferBuilder& b, const Event& e) {
     const auto reason = string_or_null(b, e.reason.view());
     const wire::SlotSnapshot before = to_wire(e.before), after = to_wire(e.after),
                              released = to_wire(e.released);
-    return wire::CreateEvent(b, e.seq, e.time.value, static_cast<wire::EventKind>(e.kind),
-                             to_wire(e.channel), actor, name, e.unit.value, e.resource.value,
-                             &before, &after, &released, e.booking.value, e.patient.value,
-                             e.block.value, e.from.value, e.to.value, e.type.value, e.billable,
-                             e.from_waitlist, phone, reason);
+    return wire::CreateEvent(
+        b, e.seq, e.time.value, static_cast<wire::EventKind>(e.kind), to_wire(e.channel), actor,
+        name, e.unit.value, e.resource.value, &before, &after, &released, e.booking.value,
+        e.patient.value, e.block.value, e.from.value, e.to.value, e.type.value, e.billable,
+        e.from_waitlist, phone, reason, static_cast<wire::AccessAction>(e.action),
+        to_wire(e.outcome), e.on_behalf_of.value);
 }
 
 Event decode_event(const wire::Event& w) {
@@ -287,6 +288,10 @@ Event decode_event(const wire::Event& w) {
     e.from_waitlist = w.from_waitlist();
     e.phone = fixed<PhoneText::capacity()>(w.phone());
     e.reason = fixed<ReasonText::capacity()>(w.reason());
+    e.action = w.action() <= wire::AccessAction::MAX ? static_cast<AccessAction>(w.action())
+                                                     : AccessAction::none;
+    e.outcome = from_wire(w.outcome());
+    e.on_behalf_of = PatientKey{w.on_behalf_of()};
     return e;
 }
 

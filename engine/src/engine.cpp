@@ -416,6 +416,20 @@ SlotSnapshot Engine::snapshot(SlotId s, std::uint64_t word) const {
     return snap;
 }
 
+bool Engine::record_access(const Actor& actor, const AccessRecord& access) {
+    Reservation reservation(*events_, 1);
+    if (!reservation.ok()) return false;
+    Event& e = reservation.event();
+    stamp(e, actor, EventKind::accessed, access.unit);
+    e.patient = access.patient;
+    e.on_behalf_of = access.on_behalf_of;
+    e.booking = access.booking;
+    e.action = access.action;
+    e.outcome = access.outcome;
+    reservation.publish();
+    return true;
+}
+
 void Engine::stamp(Event& e, const Actor& actor, EventKind kind, UnitIdx unit) const {
     e.time = clock_.now();
     e.kind = kind;

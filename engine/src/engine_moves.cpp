@@ -184,7 +184,7 @@ Outcome<MoveResult> Engine::rebook(const Actor& actor, const RebookRequest& requ
     e.patient = source.patient;
     e.billable = result.billable;
     e.from_waitlist = fields.from_waitlist;
-    e.phone = fields.phone;  // carried over from the source booking (R18)
+    e.phone = fields.phone;  // R18, unchanged by the move: the web booking log shows them (R21)
     e.reason = fields.reason;
     reservation.publish();
     retire(request.booking, reservation);
@@ -236,6 +236,8 @@ Outcome<MoveResult> Engine::cancel(const Actor& actor, BookingId b, PatientKey p
     e.patient = booking.patient;
     e.billable = result.billable;
     e.from_waitlist = booking.from_waitlist;
+    e.phone = booking.phone;  // R18: the cancelled booking's, for the web booking log (R21)
+    e.reason = booking.reason;
     reservation.publish();
     // R22: booked from the waitlist and cancelled on the web: back on the waitlist.
     if (actor.channel == Channel::web && booking.from_waitlist &&

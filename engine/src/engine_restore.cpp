@@ -246,6 +246,8 @@ bool Engine::Restorer::first_pass(const EventScan& scan, std::string& why) {
                 case EventKind::returned_to_waitlist:
                     waitlist_.push_back({true, ev.unit, ev.type, ev.patient, ev.time});
                     break;
+                case EventKind::accessed:  // a read or a refusal, for the audit: no state
+                    break;
             }
             return true;
         },

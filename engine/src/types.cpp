@@ -89,6 +89,28 @@ std::string_view to_string(EventKind k) {
             return "returned_to_waitlist";
         case EventKind::waitlist_added:
             return "waitlist_added";
+        case EventKind::accessed:
+            return "accessed";
+    }
+    return "?";
+}
+
+std::string_view to_string(AccessAction a) {
+    switch (a) {
+        case AccessAction::none:
+            return "none";
+        case AccessAction::hold:
+            return "hold";
+        case AccessAction::book:
+            return "book";
+        case AccessAction::rebook:
+            return "rebook";
+        case AccessAction::cancel:
+            return "cancel";
+        case AccessAction::bookings:
+            return "bookings";
+        case AccessAction::waitlist_add:
+            return "waitlist_add";
     }
     return "?";
 }

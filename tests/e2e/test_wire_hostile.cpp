@@ -367,6 +367,8 @@ struct Counters {
     std::uint64_t messages = 0;
     std::uint64_t malformed = 0;
     std::uint64_t replies_dropped = 0;
+    // Events that changed state: a refusal of a patient operation publishes an `accessed`
+    // event for the access audit, and nothing else.
     std::uint64_t events_published = 0;
     std::uint64_t in_flight = 0;
     std::uint64_t slots = 0;
@@ -428,8 +430,9 @@ class Hostile : public ::testing::Test {
             return {};
         }
         const wire::StatsReply& s = *r->body_as_StatsReply();
-        return {s.messages(),         s.malformed(), s.replies_dropped(),
-                s.events_published(), s.in_flight(), s.slots()};
+        return {s.messages(),        s.malformed(),
+                s.replies_dropped(), s.events_published() - s.accesses_recorded(),
+                s.in_flight(),       s.slots()};
     }
     // Events are drained after each burst: read until two readings agree.
     Counters settled_stats() {
@@ -802,19 +805,23 @@ TEST_F(Hostile, ChannelOutsideTheEnumIsRefused) {
 
 TEST_F(Hostile, UnknownOperationTypeIsRefusedAndTheRestOfTheBatchIsServed) {
     const std::uint64_t id = client::new_request_id();
-    const auto reply = ask(
-        encode(
-            [&](auto& b) {
-                // Each unknown type carries a real table as its body (the body is required).
-                const auto unknown = [&](std::uint8_t type) {
-                    return wire::CreateOp(b, static_cast<wire::Operation>(type),
-                                          wire::CreateGetStats(b).Union());
-                };
-                return Ops{unknown(99), find_op(b, {}), unknown(0),
-                           unknown(14), unknown(255),   hold_op(b, target_, luhn_broken_patient)};
-            },
-            id),
-        id);
+    const auto reply =
+        ask(encode(
+                [&](auto& b) {
+                    // Each unknown type carries a real table as its body (the body is required).
+                    const auto unknown = [&](std::uint8_t type) {
+                        return wire::CreateOp(b, static_cast<wire::Operation>(type),
+                                              wire::CreateGetStats(b).Union());
+                    };
+                    // The first type past the schema's last (it grows at the end).
+                    const auto past_last =
+                        static_cast<std::uint8_t>(static_cast<int>(wire::Operation::MAX) + 1);
+                    return Ops{unknown(99),  find_op(b, {}),
+                               unknown(0),   unknown(past_last),
+                               unknown(255), hold_op(b, target_, luhn_broken_patient)};
+                },
+                id),
+            id);
     using E = wire::ErrorCode;
     expect_result_refused(reply, 0, E::INVALID_REQUEST, "op");
     expect_found_slots(reply, 1);

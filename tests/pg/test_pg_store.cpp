@@ -44,6 +44,9 @@ struct PgTraits {
     static void mark_newer_schema(const std::string& address) {
         run_sql(address, "INSERT INTO schema_migrations (version) VALUES (99)");
     }
+    static void run_sql(const std::string& address, const std::string& sql) {
+        contract::run_sql(address, sql);
+    }
 };
 
 INSTANTIATE_TYPED_TEST_SUITE_P(Postgresql, StoreContract, PgTraits);

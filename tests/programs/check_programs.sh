@@ -99,6 +99,13 @@ case $case_name in
     rm -f "$bad"
     [[ $rc -eq 1 ]] || fail "damaged store: exit $rc, want 1"
     grep -q 'not a slotmatch store' "$out" || fail "the damage is not named"
+    # --config for the log and audit queries: a region that does not load stops the start.
+    fresh=$(mktemp -u)
+    "$bin/slotmatch-journal" --listen tcp://127.0.0.1:0 --store "sqlite:$fresh" \
+      --config "$src/tests/data/three-mistakes.yaml" >"$out" 2>&1; rc=$?
+    rm -f "$fresh" "$fresh-wal" "$fresh-shm"
+    [[ $rc -eq 1 ]] || fail "bad --config: exit $rc, want 1"
+    grep -q 'does not load' "$out" || fail "no word on the bad region"
     # slotmatchd with --journal and nobody there: a clear message within the hello's 5 s.
     timeout 20 "$bin/slotmatchd" --config "$src/tools/regions/demo.yaml" --listen 'tcp://127.0.0.1:*' \
       --journal tcp://127.0.0.1:9 >"$out" 2>&1; rc=$?

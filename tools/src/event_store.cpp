@@ -5,8 +5,10 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <iostream>
 #include <slotmatch/codec.hpp>
 
 #include "pg_store.hpp"
@@ -31,8 +33,43 @@ constexpr const char* migrations[] = {
     "  patient INTEGER NOT NULL,"
     "  booking INTEGER NOT NULL,"
     "  body BLOB NOT NULL);",
+    // 2: the web booking log (R19-R23): one entry per web booking, rebooking and cancellation,
+    // written with its event and purged after 31 days (R20). An entry is the key alone: the
+    // row's values are read from the event it names (web_log_row), which is never deleted.
+    // One B-tree, in log_buckets time-ordered runs by unit (bucket = unit mod 64): a batch's
+    // entries land at the ends of at most 64 runs, where a tree by unit took them into one
+    // place per unit (1,200 in the bench) and a full-column table with indexes cost more still
+    // (bench/README.md); a unit's log reads its run's rows of the window. Other events pay
+    // nothing.
+    "CREATE TABLE web_log ("
+    "  bucket INTEGER NOT NULL,"
+    "  changed_at INTEGER NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  unit INTEGER NOT NULL,"
+    "  PRIMARY KEY (bucket, changed_at, seq)) WITHOUT ROWID;"
+    // Events stored before this schema get their entries too (the columns say which).
+    "INSERT INTO web_log SELECT unit % 64, time, seq, unit FROM events"
+    "  WHERE channel = 0 AND kind IN (7, 8, 9);",
+    // 3: the access audit (Patientdatalagen): each event that touched a patient, filed under
+    // the patient's bucket in sequence order (see audit_buckets); the values are the event's.
+    "CREATE TABLE audit ("
+    "  bucket INTEGER NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  patient INTEGER NOT NULL,"
+    "  PRIMARY KEY (bucket, seq)) WITHOUT ROWID;"
+    "INSERT INTO audit SELECT patient % 64, seq, patient FROM events"
+    "  WHERE patient != 0 AND kind IN (5, 7, 8, 9, 10, 11, 12);",
 };
 static_assert(std::size(migrations) == schema_version, "one migration per schema version");
+// The numbers the migrations' backfills use (web channel; log kinds; audited kinds).
+static_assert(static_cast<int>(Channel::web) == 0 && static_cast<int>(EventKind::held) == 5 &&
+              static_cast<int>(EventKind::booked) == 7 &&
+              static_cast<int>(EventKind::rebooked) == 8 &&
+              static_cast<int>(EventKind::cancelled) == 9 &&
+              static_cast<int>(EventKind::returned_to_waitlist) == 10 &&
+              static_cast<int>(EventKind::waitlist_added) == 11 &&
+              static_cast<int>(EventKind::accessed) == 12 && audit_buckets == 64 &&
+              log_buckets == 64);
 
 std::string sqlite_error(sqlite3* db, const std::string& doing) {
     const int code = sqlite3_errcode(db);
@@ -81,7 +118,179 @@ std::int64_t as_sql(std::uint64_t v) {
     return static_cast<std::int64_t>(v);
 }
 
+// An entry of the web booking log (bucket, changed_at, seq, unit) or of the audit (bucket,
+// seq, patient): the columns of its table, key first.
+struct Entry {
+    std::int64_t column[4];
+    auto operator<=>(const Entry&) const = default;
+};
+
+// Inserts a batch's entries in key order, so each lands next to the one before it (fewer
+// pages visited than in event order), 64 rows a statement (fewer steps); inside the caller's
+// transaction.
+bool insert_entries(sqlite3* db, const char* table, int columns, std::vector<Entry>& entries,
+                    std::string& why) {
+    if (entries.empty()) return true;
+    std::sort(entries.begin(), entries.end());
+    constexpr std::size_t rows_per_statement = 64;
+    const std::string row = columns == 3 ? "(?,?,?)" : "(?,?,?,?)";
+    std::string many = std::string("INSERT INTO ") + table + " VALUES " + row;
+    for (std::size_t i = 1; i < rows_per_statement; ++i) many += "," + row;
+    const std::string one = std::string("INSERT INTO ") + table + " VALUES " + row;
+    Statement insert_many(db, many.c_str());
+    Statement insert_one(db, one.c_str());
+    if (!insert_many || !insert_one) {
+        why = sqlite_error(db, std::string("preparing the ") + table + " insert");
+        return false;
+    }
+    std::size_t at = 0;
+    while (at < entries.size()) {
+        const bool full = entries.size() - at >= rows_per_statement;
+        sqlite3_stmt* s = full ? insert_many.get() : insert_one.get();
+        const std::size_t n = full ? rows_per_statement : 1;
+        for (std::size_t r = 0; r < n; ++r) {
+            for (int i = 0; i < columns; ++i) {
+                sqlite3_bind_int64(s, static_cast<int>(r) * columns + i + 1,
+                                   entries[at + r].column[i]);
+            }
+        }
+        if (sqlite3_step(s) != SQLITE_DONE) {
+            why = sqlite_error(db, std::string("storing ") + table + " entries");
+            return false;
+        }
+        sqlite3_reset(s);
+        at += n;
+    }
+    return true;
+}
+
 }  // namespace
+
+std::string_view to_string(LogStatus s) {
+    switch (s) {
+        case LogStatus::booked:
+            return "Booked";
+        case LogStatus::rebooked:
+            return "Rebooked";
+        case LogStatus::cancelled:
+            return "Cancelled";
+    }
+    return "?";
+}
+
+namespace {
+
+LogValues values_of(const Event& e, const SlotSnapshot& side, BookingId booking) {
+    LogValues v;
+    v.slot = side.slot;
+    v.resource = e.resource;  // R16: a web rebooking stays on the resource
+    v.type = side.type;
+    v.start = side.start;
+    v.booking = booking;
+    v.phone = std::string(e.phone.view());
+    v.reason = std::string(e.reason.view());
+    return v;
+}
+
+}  // namespace
+
+bool makes_log_row(const Event& e) {
+    return e.channel == Channel::web &&  // R19: the citizen's own changes
+           (e.kind == EventKind::booked || e.kind == EventKind::rebooked ||
+            e.kind == EventKind::cancelled);
+}
+
+std::optional<LogRow> web_log_row(const Event& e) {
+    if (!makes_log_row(e)) return std::nullopt;
+    LogRow row;
+    switch (e.kind) {
+        case EventKind::booked:
+            row.status = LogStatus::booked;
+            row.after = values_of(e, e.after, e.booking);
+            break;
+        case EventKind::rebooked:
+            row.status = LogStatus::rebooked;
+            row.before = values_of(e, e.before, e.before.booking);
+            row.after = values_of(e, e.after, e.booking);
+            break;
+        case EventKind::cancelled:
+            row.status = LogStatus::cancelled;
+            row.before = values_of(e, e.before, e.booking);
+            break;
+        default:
+            return std::nullopt;
+    }
+    row.seq = e.seq;
+    row.unit = e.unit;
+    row.changed_at = e.time;
+    row.changed_by = std::string(web_system_identity);  // R17
+    row.patient = e.patient;
+    row.billable = e.billable;  // R23
+    return row;
+}
+
+PatientKey audit_patient(const Event& e) {
+    switch (e.kind) {
+        case EventKind::booked:
+        case EventKind::rebooked:
+        case EventKind::cancelled:
+        case EventKind::held:
+        case EventKind::waitlist_added:
+        case EventKind::returned_to_waitlist:
+        case EventKind::accessed:
+            return e.patient;
+        default:
+            return PatientKey{};
+    }
+}
+
+std::string_view audit_action(const Event& e) {
+    switch (e.kind) {
+        case EventKind::booked:
+            return "book";
+        case EventKind::rebooked:
+            return "rebook";
+        case EventKind::cancelled:
+            return "cancel";
+        case EventKind::held:
+            return "hold";
+        case EventKind::waitlist_added:
+            return "waitlist_add";
+        case EventKind::returned_to_waitlist:
+            return "waitlist_return";
+        case EventKind::accessed:
+            return to_string(e.action);
+        default:
+            return to_string(e.kind);
+    }
+}
+
+std::optional<Instant> LogPurgeSchedule::due(Instant now,
+                                             std::chrono::steady_clock::time_point wall) {
+    if (wall - checked_ < std::chrono::milliseconds(purge_check_ms)) return std::nullopt;
+    checked_ = wall;
+    const Instant cutoff{now.value - log_retention_s};
+    if (last_cutoff_ && cutoff.value >= last_cutoff_->value &&
+        cutoff.value - last_cutoff_->value < purge_step_s) {
+        return std::nullopt;
+    }
+    if (last_cutoff_ && cutoff.value < last_cutoff_->value) {  // the clock went back
+        last_cutoff_ = cutoff;
+        return std::nullopt;
+    }
+    last_cutoff_ = cutoff;
+    return cutoff;
+}
+
+void purge_if_due(EventStore& store, LogPurgeSchedule& schedule, Instant now, const char* who) {
+    const auto cutoff = schedule.due(now, std::chrono::steady_clock::now());
+    if (!cutoff) return;
+    std::string why;
+    if (!store.purge_web_log(*cutoff, why)) {
+        std::cerr << who << ": purging the web booking log failed (retried): " << why << '\n';
+        schedule.failed();
+    }
+}
 
 std::unique_ptr<EventStore> open_store(const std::string& address, std::string& why) {
     if (address.rfind("sqlite:", 0) == 0 && address.size() > 7) {
@@ -94,22 +303,48 @@ std::unique_ptr<EventStore> open_store(const std::string& address, std::string& 
     return nullptr;
 }
 
-std::unique_ptr<SqliteStore> SqliteStore::open(const std::string& path, std::string& why) {
+std::unique_ptr<EventStore> open_reader(const std::string& address, std::string& why) {
+    if (address.rfind("sqlite:", 0) == 0 && address.size() > 7) {
+        return SqliteStore::open(address.substr(7), why, true);
+    }
+    if (address.rfind("postgresql://", 0) == 0 || address.rfind("postgres://", 0) == 0) {
+        return PgStore::open(address, why, true);
+    }
+    why = "a store is sqlite:PATH or postgresql://USER@HOST:PORT/DB, not " + address;
+    return nullptr;
+}
+
+// A reader opens an existing store without checking or migrating it (the writer did), and
+// may only read (query_only), so it can never take the writer's lock.
+std::unique_ptr<SqliteStore> SqliteStore::open(const std::string& path, std::string& why,
+                                               bool reader) {
     sqlite3* db = nullptr;
-    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
-        SQLITE_OK) {
+    const int flags = SQLITE_OPEN_READWRITE | (reader ? 0 : SQLITE_OPEN_CREATE);
+    if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
         why = "cannot open the store " + path + ": " + (db ? sqlite3_errmsg(db) : "out of memory");
         sqlite3_close(db);
         return nullptr;
     }
     std::unique_ptr<SqliteStore> store(new SqliteStore(db, path));
     sqlite3_busy_timeout(db, 5000);
-    if (!store->check(why) || !store->migrate(why)) {
+    if (reader) {
+        if (!exec(db, "PRAGMA query_only=1", "opening a reader", why)) return nullptr;
+        if (store->version() != schema_version) {
+            why = path + ": the store has schema version " + std::to_string(store->version()) +
+                  ", not " + std::to_string(schema_version);
+            return nullptr;
+        }
+    } else if (!store->check(why) || !store->migrate(why)) {
         why = path + ": " + why;
         return nullptr;
     }
-    store->last_seq_ = static_cast<std::uint64_t>(query_int(db, "SELECT max(seq) FROM events"));
+    store->read_last();
     return store;
+}
+
+void SqliteStore::read_last() {
+    last_seq_ = static_cast<std::uint64_t>(query_int(db_, "SELECT max(seq) FROM events"));
+    last_time_ = Instant{query_int(db_, "SELECT time FROM events ORDER BY seq DESC LIMIT 1")};
 }
 
 SqliteStore::~SqliteStore() {
@@ -226,7 +461,7 @@ AppendResult SqliteStore::append(std::span<const Event> events) {
     const auto fail = [&](std::string message) {
         sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
         // What is durable is what the file says (a failed COMMIT may still have landed).
-        last_seq_ = static_cast<std::uint64_t>(query_int(db_, "SELECT max(seq) FROM events"));
+        read_last();
         r.committed_through = last_seq_;
         r.error = std::move(message);
         return r;
@@ -235,8 +470,17 @@ AppendResult SqliteStore::append(std::span<const Event> events) {
                      "INSERT INTO events (seq, time, kind, channel, unit, patient, booking, body)"
                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
     if (!insert) return fail(sqlite_error(db_, "preparing the insert"));
+    std::vector<Entry> log;    // web changes only: other events pay nothing here
+    std::vector<Entry> audit;  // events that touched a patient
     flatbuffers::FlatBufferBuilder body(1024);
     for (const Event& e : *fresh) {
+        if (makes_log_row(e)) {
+            log.push_back(
+                {{e.unit.value % log_buckets, e.time.value, as_sql(e.seq), e.unit.value}});
+        }
+        if (const PatientKey p = audit_patient(e); p.value != 0) {
+            audit.push_back({{as_sql(p.value % audit_buckets), as_sql(e.seq), as_sql(p.value), 0}});
+        }
         encode_stored(body, e);
         sqlite3_stmt* s = insert.get();
         sqlite3_bind_int64(s, 1, as_sql(e.seq));
@@ -253,8 +497,16 @@ AppendResult SqliteStore::append(std::span<const Event> events) {
         }
         sqlite3_reset(s);
     }
+    // The log's and the audit's entries, in the batch's transaction (R19).
+    if (!insert_entries(db_, "web_log", 4, log, why) ||
+        !insert_entries(db_, "audit", 3, audit, why)) {
+        return fail(why);
+    }
     if (!exec(db_, "COMMIT", "committing a batch", why)) return fail(why);
-    if (!fresh->empty()) last_seq_ = fresh->back().seq;
+    if (!fresh->empty()) {
+        last_seq_ = fresh->back().seq;
+        last_time_ = fresh->back().time;
+    }
     r.ok = true;
     r.appended = fresh->size();
     r.committed_through = last_seq_;
@@ -301,6 +553,100 @@ bool SqliteStore::scan(std::uint64_t from, const std::function<bool(const Event&
     }
     if (rc != SQLITE_DONE) {
         why = sqlite_error(db_, "reading events");
+        return false;
+    }
+    return true;
+}
+
+bool SqliteStore::web_log(UnitIdx unit, Instant since, std::size_t limit, std::vector<LogRow>& out,
+                          std::string& why) const {
+    Statement select(db_,
+                     "SELECT w.seq, e.body FROM web_log w JOIN events e ON e.seq = w.seq"
+                     " WHERE w.bucket = ?4 AND w.changed_at >= ?2 AND w.unit = ?1"
+                     " ORDER BY w.changed_at, w.seq LIMIT ?3");
+    if (!select) {
+        why = sqlite_error(db_, "reading the web booking log");
+        return false;
+    }
+    sqlite3_stmt* s = select.get();
+    sqlite3_bind_int64(s, 1, unit.value);
+    sqlite3_bind_int64(s, 2, since.value);
+    sqlite3_bind_int64(s, 3, static_cast<std::int64_t>(limit));
+    sqlite3_bind_int64(s, 4, unit.value % log_buckets);
+    int rc = SQLITE_ROW;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const auto seq = static_cast<std::uint64_t>(sqlite3_column_int64(s, 0));
+        const auto* data = static_cast<const std::uint8_t*>(sqlite3_column_blob(s, 1));
+        const auto size = static_cast<std::size_t>(sqlite3_column_bytes(s, 1));
+        Event e;
+        if (!decode_stored(seq, data, size, e, why)) return false;
+        auto row = web_log_row(e);
+        if (!row) {
+            why =
+                "event " + std::to_string(seq) + " is in the web booking log but is no web change";
+            return false;
+        }
+        out.push_back(std::move(*row));
+    }
+    if (rc != SQLITE_DONE) {
+        why = sqlite_error(db_, "reading the web booking log");
+        return false;
+    }
+    return true;
+}
+
+// The entries are kept by bucket and time: the purge deletes the head of each bucket (a range
+// before the cut-off), all in one transaction.
+std::optional<std::size_t> SqliteStore::purge_web_log(Instant cutoff, std::string& why) {
+    if (!exec(db_, "BEGIN IMMEDIATE", "purging the web booking log", why)) return std::nullopt;
+    const auto fail = [&]() -> std::optional<std::size_t> {
+        why = sqlite_error(db_, "purging the web booking log");
+        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+        return std::nullopt;
+    };
+    Statement purge(db_, "DELETE FROM web_log WHERE bucket = ?1 AND changed_at < ?2");
+    if (!purge) return fail();
+    std::size_t deleted = 0;
+    for (std::uint32_t bucket = 0; bucket < log_buckets; ++bucket) {
+        sqlite3_bind_int64(purge.get(), 1, bucket);
+        sqlite3_bind_int64(purge.get(), 2, cutoff.value);
+        if (sqlite3_step(purge.get()) != SQLITE_DONE) return fail();
+        deleted += static_cast<std::size_t>(sqlite3_changes(db_));
+        sqlite3_reset(purge.get());
+    }
+    if (!exec(db_, "COMMIT", "purging the web booking log", why)) {
+        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+        return std::nullopt;
+    }
+    return deleted;
+}
+
+bool SqliteStore::audit(PatientKey patient, Instant since, std::size_t limit,
+                        std::vector<Event>& out, std::string& why) const {
+    Statement select(db_,
+                     "SELECT a.seq, e.body FROM audit a JOIN events e ON e.seq = a.seq"
+                     " WHERE a.bucket = ?1 AND a.patient = ?2 AND e.time >= ?3"
+                     " ORDER BY a.seq LIMIT ?4");
+    if (!select) {
+        why = sqlite_error(db_, "reading the audit");
+        return false;
+    }
+    sqlite3_stmt* s = select.get();
+    sqlite3_bind_int64(s, 1, as_sql(patient.value % audit_buckets));
+    sqlite3_bind_int64(s, 2, as_sql(patient.value));
+    sqlite3_bind_int64(s, 3, since.value);
+    sqlite3_bind_int64(s, 4, static_cast<std::int64_t>(limit));
+    int rc = SQLITE_ROW;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const auto seq = static_cast<std::uint64_t>(sqlite3_column_int64(s, 0));
+        const auto* data = static_cast<const std::uint8_t*>(sqlite3_column_blob(s, 1));
+        const auto size = static_cast<std::size_t>(sqlite3_column_bytes(s, 1));
+        Event e;
+        if (!decode_stored(seq, data, size, e, why)) return false;
+        out.push_back(e);
+    }
+    if (rc != SQLITE_DONE) {
+        why = sqlite_error(db_, "reading the audit");
         return false;
     }
     return true;

@@ -44,8 +44,11 @@ void Journal::advance(std::uint64_t through) {
 }
 
 EmbeddedJournal::EmbeddedJournal(std::unique_ptr<EventStore> store, zmq::context_t& ctx,
-                                 const std::string& wake_endpoint, std::size_t capacity)
-    : Journal(ctx, wake_endpoint, store->last_seq(), capacity), store_(std::move(store)) {
+                                 const std::string& wake_endpoint, std::size_t capacity,
+                                 const Clock& clock)
+    : Journal(ctx, wake_endpoint, store->last_seq(), capacity),
+      store_(std::move(store)),
+      clock_(clock) {
     thread_ = std::thread([this] { run(); });
 }
 
@@ -66,9 +69,14 @@ void EmbeddedJournal::run() {
     batch.reserve(commit_events_max);
     int failures_while_stopping = 0;
     for (;;) {
+        purge_if_due(*store_, purge_, clock_.now(), "slotmatchd: journal");
         {
             std::unique_lock lock(mutex_);
-            ready_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+            // Woken by events, a stop, or the next look at the purge schedule.
+            if (!ready_.wait_for(lock, std::chrono::milliseconds(LogPurgeSchedule::purge_check_ms),
+                                 [&] { return stopping_ || !queue_.empty(); })) {
+                continue;
+            }
             if (queue_.empty() || failures_while_stopping > 1) return;
             const std::size_t n = std::min(queue_.size(), commit_events_max);
             batch.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));

@@ -21,6 +21,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <slotmatch/clock.hpp>
 #include <span>
 #include <string>
 #include <thread>
@@ -81,10 +82,12 @@ class Journal {
     std::thread thread_;
 };
 
+// The journal thread also purges the web booking log (R20), between batches, by `clock` (the
+// engine's, so `--clock fixed:` and `admin clock --set` drive it; LogPurgeSchedule says when).
 class EmbeddedJournal final : public Journal {
   public:
     EmbeddedJournal(std::unique_ptr<EventStore> store, zmq::context_t& ctx,
-                    const std::string& wake_endpoint, std::size_t capacity);
+                    const std::string& wake_endpoint, std::size_t capacity, const Clock& clock);
     ~EmbeddedJournal() override { stop(); }
     void stop() override;
 
@@ -93,6 +96,8 @@ class EmbeddedJournal final : public Journal {
     void run();
 
     std::unique_ptr<EventStore> store_;
+    const Clock& clock_;
+    LogPurgeSchedule purge_;  // the journal thread's
     std::condition_variable ready_;
     bool stopping_ = false;  // under mutex_
 };

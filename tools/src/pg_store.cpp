@@ -21,8 +21,37 @@ constexpr const char* migrations[] = {
     "  patient BIGINT NOT NULL,"
     "  booking BIGINT NOT NULL,"
     "  body BYTEA NOT NULL);",
+    // 2: the web booking log (see event_store.cpp): the key of each row, its values in the
+    // event; by time too, for the purge.
+    "CREATE TABLE web_log ("
+    "  unit INTEGER NOT NULL,"
+    "  changed_at BIGINT NOT NULL,"
+    "  seq BIGINT NOT NULL,"
+    "  PRIMARY KEY (unit, changed_at, seq));"
+    "CREATE INDEX web_log_by_time ON web_log (changed_at);"
+    // Events stored before this schema get their entries too (the columns say which).
+    "INSERT INTO web_log SELECT unit, time, seq FROM events"
+    "  WHERE channel = 0 AND kind IN (7, 8, 9);",
+    // 3: the access audit (see event_store.cpp). An access across units carries no_unit
+    // (2^32 - 1), beyond INTEGER: the events' unit column widens (a rewrite, once).
+    "ALTER TABLE events ALTER COLUMN unit TYPE BIGINT;"
+    "CREATE TABLE audit ("
+    "  bucket INTEGER NOT NULL,"
+    "  seq BIGINT NOT NULL,"
+    "  patient BIGINT NOT NULL,"
+    "  PRIMARY KEY (bucket, seq));"
+    "INSERT INTO audit SELECT patient % 64, seq, patient FROM events"
+    "  WHERE patient != 0 AND kind IN (5, 7, 8, 9, 10, 11, 12);",
 };
 static_assert(std::size(migrations) == schema_version, "one migration per schema version");
+// The numbers the migrations' backfills use (web channel; log kinds; audited kinds).
+static_assert(static_cast<int>(Channel::web) == 0 && static_cast<int>(EventKind::held) == 5 &&
+              static_cast<int>(EventKind::booked) == 7 &&
+              static_cast<int>(EventKind::rebooked) == 8 &&
+              static_cast<int>(EventKind::cancelled) == 9 &&
+              static_cast<int>(EventKind::returned_to_waitlist) == 10 &&
+              static_cast<int>(EventKind::waitlist_added) == 11 &&
+              static_cast<int>(EventKind::accessed) == 12 && audit_buckets == 64);
 
 // Rows per INSERT statement: 8 parameters each, within libpq's 65,535.
 constexpr std::size_t rows_per_insert = 1000;
@@ -73,7 +102,7 @@ std::uint64_t binary_int8(const char* p) {
 
 }  // namespace
 
-std::unique_ptr<PgStore> PgStore::open(const std::string& given, std::string& why) {
+std::unique_ptr<PgStore> PgStore::open(const std::string& given, std::string& why, bool reader) {
     // A server that does not answer must not hang the journal (or a stop) for ever.
     std::string uri = given;
     if (uri.find("connect_timeout=") == std::string::npos) {
@@ -90,13 +119,24 @@ std::unique_ptr<PgStore> PgStore::open(const std::string& given, std::string& wh
     // A commit returns once the server has it on disk (the persisted mode's promise).
     if (!exec(db, "SET synchronous_commit = on; SET statement_timeout = '30s'",
               "setting synchronous_commit", why) ||
-        !store->migrate(why)) {
+        (!reader && !store->migrate(why))) {
         why = uri + ": " + why;
         return nullptr;
     }
-    store->last_seq_ =
-        static_cast<std::uint64_t>(query_int(db, "SELECT COALESCE(max(seq), 0) FROM events"));
+    if (reader && store->version() != schema_version) {
+        why = uri + ": the store has schema version " + std::to_string(store->version()) +
+              ", not " + std::to_string(schema_version);
+        return nullptr;
+    }
+    store->read_last();
     return store;
+}
+
+void PgStore::read_last() {
+    last_seq_ =
+        static_cast<std::uint64_t>(query_int(db_, "SELECT COALESCE(max(seq), 0) FROM events"));
+    last_time_ = Instant{
+        query_int(db_, "SELECT COALESCE((SELECT time FROM events ORDER BY seq DESC LIMIT 1), 0)")};
 }
 
 PgStore::~PgStore() {
@@ -159,8 +199,7 @@ AppendResult PgStore::append(std::span<const Event> events) {
             r.error = std::string("after reconnecting: ") + writer_taken;
             return r;
         }
-        last_seq_ =
-            static_cast<std::uint64_t>(query_int(db_, "SELECT COALESCE(max(seq), 0) FROM events"));
+        read_last();
     }
     const auto fresh = new_events(events, last_seq_, r);
     if (!fresh) return r;
@@ -225,18 +264,22 @@ AppendResult PgStore::append(std::span<const Event> events) {
             return r;
         }
     }
+    if (!insert_log_rows(*fresh, r.error) || !insert_audit_rows(*fresh, r.error)) {
+        exec(db_, "ROLLBACK", "", why);
+        return r;
+    }
     if (!exec(db_, "COMMIT", "committing a batch", why)) {
         r.error = why;
         // A COMMIT whose answer was lost may have landed: what is durable is what the server
         // says, read again when the connection is back.
-        if (PQstatus(db_) == CONNECTION_OK) {
-            last_seq_ = static_cast<std::uint64_t>(
-                query_int(db_, "SELECT COALESCE(max(seq), 0) FROM events"));
-        }
+        if (PQstatus(db_) == CONNECTION_OK) read_last();
         r.committed_through = last_seq_;
         return r;
     }
-    if (!fresh->empty()) last_seq_ = fresh->back().seq;
+    if (!fresh->empty()) {
+        last_seq_ = fresh->back().seq;
+        last_time_ = fresh->back().time;
+    }
     r.ok = true;
     r.appended = fresh->size();
     r.committed_through = last_seq_;
@@ -270,6 +313,158 @@ bool PgStore::scan(std::uint64_t from, const std::function<bool(const Event&)>& 
         }
         if (static_cast<std::size_t>(n) < scan_rows_per_query) return true;
     }
+}
+
+// The web booking log entries of a batch's events (inside the batch's transaction):
+// multi-row INSERTs of the web changes only, so a batch without any costs nothing here.
+bool PgStore::insert_log_rows(std::span<const Event> events, std::string& why) {
+    std::vector<std::string> params;
+    for (const Event& e : events) {
+        if (!makes_log_row(e)) continue;
+        params.push_back(std::to_string(e.unit.value));
+        params.push_back(std::to_string(e.time.value));
+        params.push_back(std::to_string(e.seq));
+    }
+    const std::size_t rows = params.size() / 3;
+    for (std::size_t first = 0; first < rows; first += rows_per_insert) {
+        const std::size_t n = std::min(rows_per_insert, rows - first);
+        std::string sql = "INSERT INTO web_log VALUES ";
+        std::vector<const char*> values;
+        for (std::size_t i = 0; i < n; ++i) {
+            sql.append(i ? ",(" : "(");
+            for (std::size_t k = 1; k <= 3; ++k) {
+                sql.push_back('$');
+                sql.append(std::to_string(3 * i + k));
+                sql.push_back(k < 3 ? ',' : ')');
+                values.push_back(params[3 * (first + i) + k - 1].c_str());
+            }
+        }
+        Result ins(PQexecParams(db_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                                values.data(), nullptr, nullptr, 0));
+        if (!ins.ok()) {
+            why = pg_error(db_, "storing web booking log entries");
+            return false;
+        }
+    }
+    return true;
+}
+
+namespace {
+
+// A reader whose server went away tries once to come back before each query.
+void reconnect_if_lost(pg_conn* db) {
+    if (PQstatus(db) == CONNECTION_OK) return;
+    PQreset(db);
+    std::string ignored;
+    if (PQstatus(db) == CONNECTION_OK) exec(db, "SET statement_timeout = '30s'", "", ignored);
+}
+
+}  // namespace
+
+bool PgStore::web_log(UnitIdx unit, Instant since, std::size_t limit, std::vector<LogRow>& out,
+                      std::string& why) const {
+    reconnect_if_lost(db_);
+    const std::string u = std::to_string(unit.value), t = std::to_string(since.value),
+                      l = std::to_string(limit);
+    const char* params[] = {u.c_str(), t.c_str(), l.c_str()};
+    Result rows(PQexecParams(db_,
+                             "SELECT w.seq, e.body FROM web_log w JOIN events e ON e.seq = w.seq"
+                             " WHERE w.unit = $1 AND w.changed_at >= $2"
+                             " ORDER BY w.changed_at, w.seq LIMIT $3",
+                             3, nullptr, params, nullptr, nullptr, 1));
+    if (!rows.ok()) {
+        why = pg_error(db_, "reading the web booking log");
+        return false;
+    }
+    PGresult* r = rows.get();
+    for (int i = 0; i < PQntuples(r); ++i) {
+        const std::uint64_t seq = binary_int8(PQgetvalue(r, i, 0));
+        const auto* data = reinterpret_cast<const std::uint8_t*>(PQgetvalue(r, i, 1));
+        const auto size = static_cast<std::size_t>(PQgetlength(r, i, 1));
+        Event e;
+        if (!decode_stored(seq, data, size, e, why)) return false;
+        auto row = web_log_row(e);
+        if (!row) {
+            why =
+                "event " + std::to_string(seq) + " is in the web booking log but is no web change";
+            return false;
+        }
+        out.push_back(std::move(*row));
+    }
+    return true;
+}
+
+std::optional<std::size_t> PgStore::purge_web_log(Instant cutoff, std::string& why) {
+    const std::string c = std::to_string(cutoff.value);
+    const char* params[] = {c.c_str()};
+    Result r(PQexecParams(db_, "DELETE FROM web_log WHERE changed_at < $1", 1, nullptr, params,
+                          nullptr, nullptr, 0));
+    if (!r.ok()) {
+        why = pg_error(db_, "purging the web booking log");
+        return std::nullopt;
+    }
+    return static_cast<std::size_t>(std::stoull(PQcmdTuples(r.get())));
+}
+
+bool PgStore::insert_audit_rows(std::span<const Event> events, std::string& why) {
+    std::vector<std::string> params;
+    for (const Event& e : events) {
+        const PatientKey p = audit_patient(e);
+        if (p.value == 0) continue;
+        params.push_back(std::to_string(p.value % audit_buckets));
+        params.push_back(std::to_string(e.seq));
+        params.push_back(std::to_string(p.value));
+    }
+    const std::size_t rows = params.size() / 3;
+    for (std::size_t first = 0; first < rows; first += rows_per_insert) {
+        const std::size_t n = std::min(rows_per_insert, rows - first);
+        std::string sql = "INSERT INTO audit VALUES ";
+        std::vector<const char*> values;
+        for (std::size_t i = 0; i < n; ++i) {
+            sql.append(i ? ",(" : "(");
+            for (std::size_t k = 1; k <= 3; ++k) {
+                sql.push_back('$');
+                sql.append(std::to_string(3 * i + k));
+                sql.push_back(k < 3 ? ',' : ')');
+                values.push_back(params[3 * (first + i) + k - 1].c_str());
+            }
+        }
+        Result ins(PQexecParams(db_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                                values.data(), nullptr, nullptr, 0));
+        if (!ins.ok()) {
+            why = pg_error(db_, "storing audit entries");
+            return false;
+        }
+    }
+    return true;
+}
+
+bool PgStore::audit(PatientKey patient, Instant since, std::size_t limit, std::vector<Event>& out,
+                    std::string& why) const {
+    reconnect_if_lost(db_);
+    const std::string b = std::to_string(patient.value % audit_buckets),
+                      p = std::to_string(patient.value), t = std::to_string(since.value),
+                      l = std::to_string(limit);
+    const char* params[] = {b.c_str(), p.c_str(), t.c_str(), l.c_str()};
+    Result rows(PQexecParams(db_,
+                             "SELECT a.seq, e.body FROM audit a JOIN events e ON e.seq = a.seq"
+                             " WHERE a.bucket = $1 AND a.patient = $2 AND e.time >= $3"
+                             " ORDER BY a.seq LIMIT $4",
+                             4, nullptr, params, nullptr, nullptr, 1));
+    if (!rows.ok()) {
+        why = pg_error(db_, "reading the audit");
+        return false;
+    }
+    PGresult* r = rows.get();
+    for (int i = 0; i < PQntuples(r); ++i) {
+        const std::uint64_t seq = binary_int8(PQgetvalue(r, i, 0));
+        const auto* data = reinterpret_cast<const std::uint8_t*>(PQgetvalue(r, i, 1));
+        const auto size = static_cast<std::size_t>(PQgetlength(r, i, 1));
+        Event e;
+        if (!decode_stored(seq, data, size, e, why)) return false;
+        out.push_back(e);
+    }
+    return true;
 }
 
 }  // namespace slotmatch::journal

@@ -13,7 +13,9 @@ namespace slotmatch::journal {
 class PgStore final : public EventStore {
   public:
     // `uri`: a libpq connection URI (postgresql://user@host:port/db).
-    static std::unique_ptr<PgStore> open(const std::string& uri, std::string& why);
+    // `reader`: a second connection for queries (no migration; the schema must be current).
+    static std::unique_ptr<PgStore> open(const std::string& uri, std::string& why,
+                                         bool reader = false);
     ~PgStore() override;
     PgStore(const PgStore&) = delete;
     PgStore& operator=(const PgStore&) = delete;
@@ -25,14 +27,24 @@ class PgStore final : public EventStore {
               std::string& why) const override;
     // A session-level advisory lock (pg_try_advisory_lock), taken again after a reconnect.
     bool claim_writer(std::string& why) override;
+    bool web_log(UnitIdx unit, Instant since, std::size_t limit, std::vector<LogRow>& out,
+                 std::string& why) const override;
+    std::optional<std::size_t> purge_web_log(Instant cutoff, std::string& why) override;
+    bool audit(PatientKey patient, Instant since, std::size_t limit, std::vector<Event>& out,
+               std::string& why) const override;
+    Instant last_time() const override { return last_time_; }
 
   private:
     explicit PgStore(pg_conn* db) : db_(db) {}
     bool migrate(std::string& why);
+    void read_last();
+    bool insert_log_rows(std::span<const Event> events, std::string& why);
+    bool insert_audit_rows(std::span<const Event> events, std::string& why);
 
     pg_conn* db_;
     bool writer_ = false;
     std::uint64_t last_seq_ = 0;
+    Instant last_time_;
 };
 
 }  // namespace slotmatch::journal

@@ -116,6 +116,72 @@ nlohmann::json waitlist_json(const Catalog& c, const Calendar& calendar,
         {"added_at", calendar.format(Instant{w.added_at()})}};
 }
 
+std::string index_id(std::uint32_t i, const auto& list) {
+    return i < list.size() ? list[i].id : std::to_string(i);
+}
+
+nlohmann::json log_values_json(const Catalog& c, const Calendar& calendar,
+                               const wire::LogValues* v) {
+    if (v == nullptr) return nullptr;
+    nlohmann::json j = {{"slot_id", v->slot()},
+                        {"resource", index_id(v->resource(), c.resources)},
+                        {"appointment_type", index_id(v->appointment_type(), c.types)},
+                        {"start", calendar.format(Instant{v->start()})},
+                        {"booking_id", v->booking()}};
+    if (v->phone()) j["phone"] = v->phone()->str();
+    if (v->reason()) j["reason"] = v->reason()->str();
+    return j;
+}
+
+nlohmann::json log_json(const Catalog& c, const Calendar& calendar, const wire::LogReply& r) {
+    static constexpr const char* status[] = {"Booked", "Rebooked", "Cancelled"};
+    nlohmann::json rows = nlohmann::json::array();
+    if (r.rows()) {
+        for (const wire::LogRow* row : *r.rows()) {
+            const auto s = static_cast<std::size_t>(row->status());
+            rows.push_back({{"status", s < 3 ? status[s] : "?"},
+                            {"changed_at", calendar.format(Instant{row->changed_at()})},
+                            {"changed_by", str(row->changed_by())},
+                            {"patient", format_patient_id(PatientKey{row->patient()})},
+                            {"unit", index_id(row->unit(), c.units)},
+                            {"before", log_values_json(c, calendar, row->before())},
+                            {"after", log_values_json(c, calendar, row->after())},
+                            {"billable", row->billable()}});
+        }
+    }
+    nlohmann::json j = {{"ok", true}, {"rows", rows}};
+    if (r.truncated()) j["truncated"] = true;
+    return j;
+}
+
+nlohmann::json audit_json(const Catalog& c, const Calendar& calendar, const wire::AuditReply& r) {
+    nlohmann::json entries = nlohmann::json::array();
+    if (r.entries()) {
+        for (const wire::AuditEntry* e : *r.entries()) {
+            const ErrorCode outcome = codec::from_wire(e->outcome());
+            nlohmann::json j = {
+                {"time", calendar.format(Instant{e->time()})},
+                {"action", str(e->action())},
+                {"channel",
+                 std::string(to_string(codec::from_wire(e->channel()).value_or(Channel::staff)))},
+                {"actor", str(e->actor())},
+                {"actor_name", e->actor_name() ? nlohmann::json(str(e->actor_name())) : nullptr},
+                {"on_behalf_of", e->on_behalf_of() ? nlohmann::json(format_patient_id(
+                                                         PatientKey{e->on_behalf_of()}))
+                                                   : nullptr},
+                {"patient", format_patient_id(PatientKey{e->patient()})},
+                {"unit",
+                 e->unit() < c.units.size() ? nlohmann::json(c.units[e->unit()].id) : nullptr},
+                {"outcome", outcome == ErrorCode::ok ? "OK" : std::string(to_string(outcome))},
+                {"booking_id", e->booking() ? nlohmann::json(e->booking()) : nullptr}};
+            entries.push_back(std::move(j));
+        }
+    }
+    nlohmann::json j = {{"ok", true}, {"entries", entries}};
+    if (r.truncated()) j["truncated"] = true;
+    return j;
+}
+
 nlohmann::json stats_json(const wire::StatsReply& s) {
     nlohmann::json counts = nlohmann::json::array();
     if (s.counts()) {
@@ -136,6 +202,7 @@ nlohmann::json stats_json(const wire::StatsReply& s) {
             {"malformed", s.malformed()},
             {"replies_dropped", s.replies_dropped()},
             {"events_published", s.events_published()},
+            {"accesses_recorded", s.accesses_recorded()},
             {"holds_expired", s.holds_expired()},
             {"durability", str(s.durability())},
             {"events_committed", s.events_committed()},
@@ -280,6 +347,10 @@ nlohmann::json result_json(const Catalog& c, const Calendar& calendar, wire::Ope
         case ReplyBody::ClockReply:
             j["now"] = calendar.format(Instant{r.body_as_ClockReply()->now()});
             return j;
+        case ReplyBody::LogReply:
+            return log_json(c, calendar, *r.body_as_LogReply());
+        case ReplyBody::AuditReply:
+            return audit_json(c, calendar, *r.body_as_AuditReply());
         default:
             return refusal_json(ErrorCode::invalid_request, "reply",
                                 "the server's reply has no body this client knows");
@@ -296,6 +367,88 @@ std::optional<Instant> parse_fixed_clock(const Calendar& calendar, const std::st
     auto t = calendar.parse_time(flag.substr(prefix.size()));
     if (!t) why = "--clock: not an ISO 8601 time: " + flag.substr(prefix.size());
     return t;
+}
+
+namespace {
+
+constexpr const char* ansi_red = "\x1b[31m";
+constexpr const char* ansi_green = "\x1b[32m";
+constexpr const char* ansi_reset = "\x1b[0m";
+
+std::size_t display_width(const std::string& text) {  // UTF-8 characters, escapes excluded
+    std::size_t n = 0;
+    bool escape = false;
+    for (unsigned char c : text) {
+        if (escape) {
+            escape = c != 'm';
+        } else if (c == 0x1b) {
+            escape = true;
+        } else {
+            n += (c & 0xC0) != 0x80;
+        }
+    }
+    return n;
+}
+
+std::string cell_text(const nlohmann::json& v) {
+    if (v.is_null()) return {};
+    if (v.is_string()) return v.get<std::string>();
+    return v.dump();
+}
+
+}  // namespace
+
+std::string log_table(const nlohmann::json& reply, bool color) {
+    // The unit's log as its staff know it (R21): the unchanged columns plain, the values
+    // before the change red (none for a new booking), after it green (none for a cancellation).
+    static const std::vector<std::pair<const char*, const char*>> columns = {
+        {"slot", "slot_id"}, {"resource", "resource"},  {"type", "appointment_type"},
+        {"start", "start"},  {"booking", "booking_id"}, {"phone", "phone"},
+        {"reason", "reason"}};
+    const auto paint = [&](const std::string& text, const char* code) {
+        return color && !text.empty() ? code + text + ansi_reset : text;
+    };
+    std::vector<std::vector<std::string>> table;
+    std::vector<std::string> head = {"status", "changed at", "changed by", "patient"};
+    for (const auto& [title, key] : columns) head.push_back(title);
+    head.push_back("billable");
+    table.push_back(head);
+    for (const nlohmann::json& row : reply.value("rows", nlohmann::json::array())) {
+        std::vector<std::string> line = {cell_text(row["status"]), cell_text(row["changed_at"]),
+                                         cell_text(row["changed_by"]), cell_text(row["patient"])};
+        const nlohmann::json& before = row["before"];
+        const nlohmann::json& after = row["after"];
+        for (const auto& [title, key] : columns) {
+            const std::string was =
+                before.is_object() ? cell_text(before.value(key, nlohmann::json())) : std::string();
+            const std::string now =
+                after.is_object() ? cell_text(after.value(key, nlohmann::json())) : std::string();
+            if (before.is_object() && after.is_object() && was == now) {
+                line.push_back(was);  // unchanged
+            } else if (!was.empty() && !now.empty()) {
+                line.push_back(paint(was, ansi_red) + " " + paint(now, ansi_green));
+            } else {
+                line.push_back(!was.empty() ? paint(was, ansi_red) : paint(now, ansi_green));
+            }
+        }
+        line.push_back(row.value("billable", false) ? "yes" : "no");
+        table.push_back(std::move(line));
+    }
+    std::vector<std::size_t> width(head.size(), 0);
+    for (const auto& line : table) {
+        for (std::size_t i = 0; i < line.size(); ++i) {
+            width[i] = std::max(width[i], display_width(line[i]));
+        }
+    }
+    std::string out;
+    for (const auto& line : table) {
+        for (std::size_t i = 0; i < line.size(); ++i) {
+            out += line[i];
+            if (i + 1 < line.size()) out += std::string(width[i] - display_width(line[i]) + 2, ' ');
+        }
+        out += '\n';
+    }
+    return out;
 }
 
 }  // namespace slotmatch::tools

@@ -43,6 +43,11 @@ nlohmann::json refusal_json(const Outcome<T>& o) {
     return refusal_json(o.code, o.field, o.message);
 }
 
+// A `log` reply (result_json's shape) as a terminal table: status, changed at, changed by,
+// patient, then one column per booking value; with `color`, before values red and after values
+// green (ANSI), unchanged ones plain (R21).
+std::string log_table(const nlohmann::json& reply, bool color);
+
 // "--clock fixed:2026-03-02T08:00:00+01:00" → the instant; nullopt with a message otherwise.
 std::optional<Instant> parse_fixed_clock(const Calendar& calendar, const std::string& flag,
                                          std::string& why);

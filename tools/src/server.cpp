@@ -172,11 +172,22 @@ void worker_main(zmq::context_t& ctx, const std::string& endpoint, Service& serv
     }
 }
 
+// The engine's clock as a Clock (the embedded journal purges the web booking log by it).
+class EngineClock final : public slotmatch::Clock {
+  public:
+    explicit EngineClock(const Engine& engine) : engine_(engine) {}
+    Instant now() const override { return engine_.now(); }
+
+  private:
+    const Engine& engine_;
+};
+
 class Front {
   public:
     Front(Service& service, ServerCounters& counters, const ServerOptions& options,
           zmq::context_t& ctx, JournalConfig journal)
         : journal_config_(std::move(journal)),
+          engine_clock_(service.engine()),
           service_(service),
           counters_(counters),
           options_(options),
@@ -218,6 +229,7 @@ class Front {
     void stop_workers();
 
     JournalConfig journal_config_;  // turned into the journal in run()
+    EngineClock engine_clock_;      // before the journal, which reads it until it stops
     std::unique_ptr<journal::Journal> journal_owner_;
     Service& service_;
     ServerCounters& counters_;
@@ -261,7 +273,8 @@ int Front::run(const std::atomic<bool>& stop,
         journal_wake_.bind(wake);
         if (journal_config_.store) {
             journal_owner_ = std::make_unique<journal::EmbeddedJournal>(
-                std::move(journal_config_.store), ctx_, wake, journal_config_.buffer_events);
+                std::move(journal_config_.store), ctx_, wake, journal_config_.buffer_events,
+                engine_clock_);
         } else {
             std::string why;
             journal_owner_ = journal::RemoteJournal::connect(ctx_, journal_config_.remote, wake,
@@ -432,7 +445,8 @@ void Front::on_request(Frames& f) {
         }
     }
     counters_.in_flight.fetch_add(1, std::memory_order_relaxed);
-    const bool durable = persisted_ && Service::changes_state(*m);
+    // Changes, and reads that the access audit records, wait for their events (persisted).
+    const bool durable = persisted_ && Service::publishes_events(*m);
     if (workers_.empty()) {
         service_.answer(*m, builder_);
         reply(f, 0, zmq::message_t(builder_.GetBufferPointer(), builder_.GetSize()), received_ns,
@@ -505,6 +519,9 @@ std::size_t Front::drain_events() {
         }
         const std::size_t n = service_.engine().events().drain({events_.data(), want});
         total += n;
+        std::uint64_t accesses = 0;
+        for (std::size_t i = 0; i < n; ++i) accesses += events_[i].kind == EventKind::accessed;
+        if (accesses) counters_.accesses_recorded.fetch_add(accesses, std::memory_order_relaxed);
         if (n > 0) drained_through_ = events_[n - 1].seq;
         if (journal_) journal_->submit({events_.data(), n});
         if (n < want) {

@@ -1,5 +1,6 @@
 #include "service.hpp"
 
+#include <slotmatch/assert.hpp>
 #include <slotmatch/patient.hpp>
 
 namespace slotmatch::tools {
@@ -9,8 +10,9 @@ using wire::Operation;
 
 std::string_view to_string(OpKind k) {
     static constexpr std::array<std::string_view, op_kind_count> names = {
-        "find",    "hold",         "book",          "rebook",  "cancel", "bookings", "block",
-        "unblock", "waitlist_add", "waitlist_list", "catalog", "stats",  "set_clock"};
+        "find",     "hold",  "book",      "rebook",       "cancel",
+        "bookings", "block", "unblock",   "waitlist_add", "waitlist_list",
+        "catalog",  "stats", "set_clock", "log",          "audit"};
     return names[static_cast<std::size_t>(k)];
 }
 
@@ -88,6 +90,14 @@ bool Service::changes_state(const wire::RequestMessage& request) {
     return false;
 }
 
+bool Service::publishes_events(const wire::RequestMessage& request) {
+    if (changes_state(request)) return true;
+    for (const wire::Op* op : *request.ops()) {
+        if (op->body_type() == Operation::Bookings) return true;
+    }
+    return false;
+}
+
 std::uint64_t Service::shard_key(const wire::RequestMessage& request) const {
     if (request.ops()->size() == 0) return 0;
     const wire::Op& op = *request.ops()->Get(0);
@@ -155,28 +165,18 @@ Service::Answer Service::run(const wire::Op& op, const Actor& actor, fb::FlatBuf
             a = find(*op.body_as_Find(), actor, b, slots_left);
             break;
         case Operation::Hold:
-            a = hold(*op.body_as_Hold(), actor, b);
-            break;
         case Operation::Book:
-            a = book(*op.body_as_Book(), actor, b);
-            break;
         case Operation::Rebook:
-            a = rebook(*op.body_as_Rebook(), actor, b);
-            break;
         case Operation::Cancel:
-            a = cancel(*op.body_as_Cancel(), actor, b);
-            break;
         case Operation::Bookings:
-            a = bookings(*op.body_as_Bookings(), actor, b);
+        case Operation::WaitlistAdd:
+            a = patient_op(op, actor, b);
             break;
         case Operation::Block:
             a = block(*op.body_as_Block(), actor, b);
             break;
         case Operation::Unblock:
             a = unblock(*op.body_as_Unblock(), actor, b);
-            break;
-        case Operation::WaitlistAdd:
-            a = waitlist_add(*op.body_as_WaitlistAdd(), actor, b);
             break;
         case Operation::WaitlistList:
             a = waitlist_list(*op.body_as_WaitlistList(), actor, b);
@@ -190,10 +190,161 @@ Service::Answer Service::run(const wire::Op& op, const Actor& actor, fb::FlatBuf
         case Operation::SetClock:
             a = set_clock(*op.body_as_SetClock(), actor, b);
             break;
+        case Operation::GetLog:
+        case Operation::GetAudit:
+            a = from_store(op, actor, b);
+            break;
         default:
             a = refused(b, ErrorCode::invalid_request, "op", "unknown operation");
             break;
     }
+    return a;
+}
+
+// The operations on a patient's bookings, each recorded for the access audit when it reads or
+// is refused (audited).
+Service::Answer Service::patient_op(const wire::Op& op, const Actor& actor,
+                                    fb::FlatBufferBuilder& b) {
+    Answer a;
+    switch (op.body_type()) {
+        case Operation::Hold: {
+            const wire::Hold& r = *op.body_as_Hold();
+            a = audited(
+                hold(r, actor, b), false, actor, [&] { return access_of(r, actor); }, b);
+            break;
+        }
+        case Operation::Book: {
+            const wire::Book& r = *op.body_as_Book();
+            a = audited(
+                book(r, actor, b), false, actor, [&] { return access_of(r, actor); }, b);
+            break;
+        }
+        case Operation::Rebook: {
+            const wire::Rebook& r = *op.body_as_Rebook();
+            a = audited(
+                rebook(r, actor, b), false, actor,
+                [&] { return access_of(r.booking(), r.patient(), AccessAction::rebook, actor); },
+                b);
+            break;
+        }
+        case Operation::Cancel: {
+            const wire::Cancel& r = *op.body_as_Cancel();
+            a = audited(
+                cancel(r, actor, b), false, actor,
+                [&] { return access_of(r.booking(), r.patient(), AccessAction::cancel, actor); },
+                b);
+            break;
+        }
+        case Operation::Bookings: {
+            const wire::Bookings& r = *op.body_as_Bookings();
+            a = audited(
+                bookings(r, actor, b), true, actor, [&] { return access_of(r, actor); }, b);
+            break;
+        }
+        case Operation::WaitlistAdd: {
+            const wire::WaitlistAdd& r = *op.body_as_WaitlistAdd();
+            a = audited(
+                waitlist_add(r, actor, b), false, actor, [&] { return access_of(r, actor); }, b);
+            break;
+        }
+        default:
+            SM_ASSERT(false && "run() routes only patient operations here");
+    }
+    return a;
+}
+
+Service::Answer Service::from_store(const wire::Op& op, const Actor& actor,
+                                    fb::FlatBufferBuilder& b) {
+    if (queries_ == nullptr) return refused(b, ErrorCode::invalid_request, "store", no_store_why_);
+    const auto q = op.body_type() == Operation::GetLog
+                       ? queries_->log(*op.body_as_GetLog(), actor, b)
+                       : queries_->audit(*op.body_as_GetAudit(), actor, b);
+    return {q.code, q.result};
+}
+
+template <typename AccessOf>
+Service::Answer Service::audited(Answer a, bool read, const Actor& actor, AccessOf access_of,
+                                 fb::FlatBufferBuilder& b) {
+    if (a.code == ErrorCode::ok && !read) return a;  // a change: its own event says so
+    AccessRecord access = access_of();
+    if (access.patient.value == 0) return a;  // no patient to file it under (a bad id)
+    access.outcome = a.code;
+    if (engine_.record_access(actor, access)) return a;
+    return refused(b, ErrorCode::overloaded, "",
+                   "the access log has no room now; nothing was read or changed; retry later");
+}
+
+namespace {
+
+// The citizen a web or proxy request is made for (the one the request names); staff act for
+// no one.
+PatientKey on_behalf(const Actor& actor, PatientKey named) {
+    return actor.channel == Channel::staff ? PatientKey{} : named;
+}
+
+PatientKey parsed_patient(const fb::String* p) {
+    const auto key = codec::decode_patient(p, "patient");
+    return key.ok() ? key.value : PatientKey{};
+}
+
+}  // namespace
+
+AccessRecord Service::access_of(const wire::Hold& r, const Actor& actor) const {
+    AccessRecord a;
+    a.action = AccessAction::hold;
+    a.patient = parsed_patient(r.patient());
+    a.on_behalf_of = on_behalf(actor, a.patient);
+    if (r.slot()) {
+        if (const auto s = engine_.slot(SlotId{*r.slot()})) a.unit = s->unit;
+    }
+    return a;
+}
+
+AccessRecord Service::access_of(const wire::Book& r, const Actor& actor) const {
+    AccessRecord a;
+    a.action = AccessAction::book;
+    a.patient = parsed_patient(r.patient());
+    a.on_behalf_of = on_behalf(actor, a.patient);
+    if (r.slot()) {
+        if (const auto s = engine_.slot(SlotId{*r.slot()})) a.unit = s->unit;
+    } else if (r.match() && r.match()->unit()) {
+        if (const auto u = engine_.catalog().find_unit(r.match()->unit()->str())) a.unit = *u;
+    }
+    return a;
+}
+
+// A rebook or cancel concerns the booking's patient, whoever the request names: a citizen
+// asking for another's booking is filed under the other (the one whose data was asked for).
+AccessRecord Service::access_of(std::uint64_t booking, const fb::String* patient,
+                                AccessAction action, const Actor& actor) const {
+    AccessRecord a;
+    a.action = action;
+    a.booking = BookingId{booking};
+    const PatientKey named = parsed_patient(patient);
+    a.on_behalf_of = on_behalf(actor, named);
+    a.patient = named;
+    if (const auto view = engine_.booking(BookingId{booking})) {
+        a.patient = view->patient;
+        a.unit = view->slot.unit;
+    }
+    return a;
+}
+
+AccessRecord Service::access_of(const wire::Bookings& r, const Actor& actor) const {
+    AccessRecord a;
+    a.action = AccessAction::bookings;
+    a.patient = parsed_patient(r.patient());
+    a.on_behalf_of = on_behalf(actor, a.patient);
+    if (actor.has_unit) a.unit = actor.unit;
+    return a;
+}
+
+AccessRecord Service::access_of(const wire::WaitlistAdd& r, const Actor& actor) const {
+    AccessRecord a;
+    a.action = AccessAction::waitlist_add;
+    a.patient = parsed_patient(r.patient());
+    a.on_behalf_of = on_behalf(actor, a.patient);
+    if (const auto u = engine_.catalog().find_unit(r.unit()->str())) a.unit = *u;
     return a;
 }
 
@@ -359,14 +510,14 @@ Service::Answer Service::stats(fb::FlatBufferBuilder& b) {
     const double uptime_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - s.started).count();
     const auto us = [&](double q) { return s.latency.quantile_ns(q) / 1000.0; };
-    return accepted(
-        b, wire::CreateStatsReply(
-               b, uptime_s, load(s.messages), load(s.operations), load(s.in_flight),
-               load(s.retries_answered), load(s.malformed), load(s.replies_dropped),
-               load(s.events_published), load(s.holds_expired), us(0.5), us(0.9), us(0.99),
-               us(0.999), static_cast<double>(s.latency.max_ns()) / 1000.0, b.CreateVector(counts),
-               s.threads, engine_.slot_count(), load(s.events_committed),
-               load(s.journal_failed_commits), b.CreateString(s.durability)));
+    return accepted(b, wire::CreateStatsReply(
+                           b, uptime_s, load(s.messages), load(s.operations), load(s.in_flight),
+                           load(s.retries_answered), load(s.malformed), load(s.replies_dropped),
+                           load(s.events_published), load(s.holds_expired), us(0.5), us(0.9),
+                           us(0.99), us(0.999), static_cast<double>(s.latency.max_ns()) / 1000.0,
+                           b.CreateVector(counts), s.threads, engine_.slot_count(),
+                           load(s.events_committed), load(s.journal_failed_commits),
+                           b.CreateString(s.durability), load(s.accesses_recorded)));
 }
 
 Service::Answer Service::set_clock(const wire::SetClock& r, const Actor& actor,

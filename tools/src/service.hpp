@@ -12,6 +12,7 @@
 #include <slotmatch/engine.hpp>
 
 #include "stats.hpp"
+#include "store_queries.hpp"
 
 namespace slotmatch::tools {
 
@@ -24,6 +25,7 @@ struct ServerCounters {
     std::atomic<std::uint64_t> malformed{0};
     std::atomic<std::uint64_t> replies_dropped{0};
     std::atomic<std::uint64_t> events_published{0};
+    std::atomic<std::uint64_t> accesses_recorded{0};  // accessed events among them
     std::atomic<std::uint64_t> holds_expired{0};
     std::atomic<std::uint64_t> events_committed{0};  // durable in the store (--store)
     std::atomic<std::uint64_t> journal_failed_commits{0};
@@ -46,11 +48,22 @@ class Service {
                                ErrorCode code, std::string_view field, std::string_view message);
     // True when one of the request's operations changes state (its reply is kept for retries).
     static bool changes_state(const wire::RequestMessage& request);
+    // True when the request publishes events: it changes state, or it reads a patient's
+    // bookings (an `accessed` event for the audit). In persisted mode its reply waits until
+    // they are committed, so no read is answered before it is on record.
+    static bool publishes_events(const wire::RequestMessage& request);
     // A number that routes a request to the worker owning its first slot's shard
     // (resource × appointment type), so one shard's operations run on one thread.
     std::uint64_t shard_key(const wire::RequestMessage& request) const;
 
     Engine& engine() { return engine_; }
+    // Where the web booking log and the audit are read: the store's reader (slotmatchd
+    // --store); without one GetLog and GetAudit are refused with `no_store_why` (no store, or
+    // the store is the sidecar's).
+    void set_store_queries(journal::StoreQueries* queries, std::string no_store_why) {
+        queries_ = queries;
+        no_store_why_ = std::move(no_store_why);
+    }
 
     // One operation's answer: its outcome (counted per operation) and the encoded Result.
     struct Answer {
@@ -79,10 +92,30 @@ class Service {
     Result stats(flatbuffers::FlatBufferBuilder& b);
     Result set_clock(const wire::SetClock& r, const Actor& actor,
                      flatbuffers::FlatBufferBuilder& b);
+    Result from_store(const wire::Op& op, const Actor& actor, flatbuffers::FlatBufferBuilder& b);
+    Result patient_op(const wire::Op& op, const Actor& actor, flatbuffers::FlatBufferBuilder& b);
+
+    // The access audit (Patientdatalagen): a read (`read`), or a refused change, of a patient's
+    // bookings is published as an `accessed` event; a successful change is its own event and
+    // costs nothing more. `access` is computed only when an entry is made. When the event
+    // rings have no room the answer becomes OVERLOADED: nothing goes unrecorded.
+    template <typename AccessOf>
+    Result audited(Result a, bool read, const Actor& actor, AccessOf access,
+                   flatbuffers::FlatBufferBuilder& b);
+    AccessRecord access_of(const wire::Hold& r, const Actor& actor) const;
+    AccessRecord access_of(const wire::Book& r, const Actor& actor) const;
+    AccessRecord access_of(std::uint64_t booking, const flatbuffers::String* patient,
+                           AccessAction action, const Actor& actor) const;
+    AccessRecord access_of(const wire::Bookings& r, const Actor& actor) const;
+    AccessRecord access_of(const wire::WaitlistAdd& r, const Actor& actor) const;
 
     Engine& engine_;
     FixedClock* fixed_;
     ServerCounters& counters_;
+    journal::StoreQueries* queries_ = nullptr;
+    std::string no_store_why_ =
+        "this slotmatchd keeps no store (start it with --store), so it has no web booking log "
+        "and no access audit";
 };
 
 }  // namespace slotmatch::tools

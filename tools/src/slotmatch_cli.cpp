@@ -1,8 +1,11 @@
 // slotmatch: the command-line client. One command per call; prints one JSON document on stdout
 // (ARCHITECTURE.md's reply shapes) and exits 0 (ok), 1 (refused) or 2 (bad usage, or no server
 // answered within --timeout-ms).
+#include <unistd.h>
+
 #include <boost/program_options.hpp>
 #include <charconv>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -126,12 +129,17 @@ std::vector<Command> commands() {
             "patient", po::value<std::string>()->required(), "personnummer");
     add("waitlist list", "waitlist list --unit U")
         .add_options()("unit", po::value<std::string>()->required(), "unit id");
-    add("log", "log --unit U [--since DATE]")
+    add("log", "log --unit U [--since DATE] [--table [--color auto|always|never]]")
         .add_options()("unit", po::value<std::string>()->required(), "unit id")(
-            "since", po::value<std::string>(), "first day");
+            "since", po::value<std::string>(),
+            "first day (or ISO 8601 time); default: the whole 31 days kept (R20)")(
+            "table", "print a table for people instead of JSON (R21)")(
+            "color", po::value<std::string>()->default_value("auto"),
+            "with --table: before values red, after values green; auto = only when stdout is "
+            "a terminal and NO_COLOR is not set");
     add("audit", "audit --patient P [--since DATE]")
         .add_options()("patient", po::value<std::string>()->required(), "personnummer")(
-            "since", po::value<std::string>(), "first day");
+            "since", po::value<std::string>(), "first day (or ISO 8601 time); default: all kept");
     add("keygen", "keygen --out DIR [--name NAME]")
         .add_options()("out", po::value<std::string>()->required(), "directory for the key pair")(
             "name", po::value<std::string>()->default_value("slotmatch"), "file name stem");
@@ -245,6 +253,16 @@ std::string build(const std::string& cmd, const po::variables_map& vm, client::R
         r.add(wire::CreateGetStats(b));
     } else if (cmd == "admin clock") {
         r.add(wire::CreateSetClock(b, opt_string(b, vm, "set")));
+    } else if (cmd == "log") {
+        const std::string color = vm["color"].as<std::string>();
+        if (color != "auto" && color != "always" && color != "never") {
+            return "--color must be auto, always or never";
+        }
+        const auto unit = opt_string(b, vm, "unit");
+        r.add(wire::CreateGetLog(b, unit, opt_string(b, vm, "since")));
+    } else if (cmd == "audit") {
+        const auto p = patient();
+        r.add(wire::CreateGetAudit(b, p, opt_string(b, vm, "since")));
     }
     return {};
 }
@@ -336,14 +354,6 @@ int main(int argc, char** argv) {
         return usage_error(name + ": " + e.what());
     }
     if (name == "keygen") return keygen(vm);
-    if (name == "log" || name == "audit") {
-        std::cout << tools::refusal_json(ErrorCode::invalid_request, "command",
-                                         "the web booking log and the access audit are kept by "
-                                         "the journal sidecar, which this build does not have")
-                  << '\n';
-        return 2;
-    }
-
     client::Identity who;
     const auto channel = parse_channel(vm["channel"].as<std::string>());
     if (!channel) return usage_error("--channel must be web, proxy or staff");
@@ -399,6 +409,13 @@ int main(int argc, char** argv) {
         }
         // The server checks text is UTF-8; replacing anything else keeps a broken peer from
         // turning a reply into an exception here.
+        if (name == "log" && vm.count("table") && out["ok"].get<bool>()) {
+            const std::string color = vm["color"].as<std::string>();
+            const bool paint = color == "always" || (color == "auto" && ::isatty(STDOUT_FILENO) &&
+                                                     std::getenv("NO_COLOR") == nullptr);
+            std::cout << tools::log_table(out, paint);
+            return 0;
+        }
         std::cout << out.dump(-1, ' ', false, json::error_handler_t::replace) << '\n';
         return out["ok"].get<bool>() ? 0 : 1;
     } catch (const zmq::error_t& e) {

@@ -7,17 +7,25 @@
 // number the journal expected. A restarting slotmatchd reads the stored events back through the
 // same socket (replay requests) to rebuild its state. SIGINT/SIGTERM stop it after the batch in
 // hand.
+//
+// With --config (the region slotmatchd serves) it also answers staff's web booking log and
+// access audit queries on the same ROUTER: a frame that verifies as a RequestMessage (which has the
+// required actor and ops fields an EventBatch never has) is a query, anything else an event batch.
+// It purges the log (R20) by the later of its wall clock and the newest committed event's time: it
+// has no engine clock, and a slotmatchd on a fixed clock moves the events' times.
 #include <algorithm>
 #include <atomic>
 #include <boost/program_options.hpp>
 #include <csignal>
 #include <iostream>
 #include <slotmatch/codec.hpp>
+#include <slotmatch/config.hpp>
 #include <vector>
 #include <zmq.hpp>
 
 #include "cli.hpp"
 #include "event_store.hpp"
+#include "store_queries.hpp"
 
 namespace po = boost::program_options;
 using namespace slotmatch;
@@ -56,12 +64,28 @@ zmq::message_t replay(const journal::EventStore& store, std::uint64_t from) {
     return zmq::message_t(b.GetBufferPointer(), b.GetSize());
 }
 
-void send_to(zmq::socket_t& router, zmq::message_t& identity, zmq::message_t body) {
+void send_to(zmq::socket_t& router, zmq::message_t& identity, zmq::message_t&& body) {
     try {
         router.send(identity, zmq::send_flags::sndmore | zmq::send_flags::dontwait);
         router.send(body, zmq::send_flags::dontwait);
     } catch (const zmq::error_t&) {  // the sender has gone; it resends when it returns
     }
+}
+
+// A query (a RequestMessage) -> [identity][ReplyMessage]; refused whole without --config.
+void answer_query(zmq::socket_t& router, zmq::message_t& identity,
+                  const wire::RequestMessage& request, journal::StoreQueries* queries) {
+    flatbuffers::FlatBufferBuilder b(4096);
+    if (queries != nullptr) {
+        queries->answer(request, b);
+    } else {
+        const auto error = codec::encode_error(
+            b, ErrorCode::invalid_request, "config",
+            "this slotmatch-journal was started without --config, so it answers no queries");
+        b.Finish(wire::CreateReplyMessage(b, codec::protocol_version, request.request_id(), error),
+                 wire::RequestMessageIdentifier());
+    }
+    send_to(router, identity, zmq::message_t(b.GetBufferPointer(), b.GetSize()));
 }
 
 // Events per transaction at most: group commit takes every batch that has arrived, up to this.
@@ -73,6 +97,7 @@ struct Pending {
     std::uint64_t first = 0;  // 0: a hello (no events)
     std::uint64_t last = 0;
     std::string refusal;  // set: refused before the commit (malformed)
+    bool fenced = false;  // refused: another producer has the journal
 };
 
 // Group commit: every message that has arrived is taken (replay requests are answered at once),
@@ -80,18 +105,26 @@ struct Pending {
 // is acknowledged with the committed number, so one fsync serves every batch that arrived
 // while the previous one ran. Returns the batches served (0: nothing was waiting).
 std::size_t serve_available(zmq::socket_t& router, journal::EventStore& store,
-                            std::uint64_t& producer, std::uint64_t& commits) {
+                            journal::StoreQueries* queries, std::uint64_t& producer,
+                            std::uint64_t& commits) {
     std::vector<Pending> pending;
     std::vector<Event> events;
+    std::vector<std::pair<zmq::message_t, std::uint64_t>> replays;  // answered after the commit
     while (events.size() < group_events_max) {
         zmq::message_t identity, body;
         if (!router.recv(identity, zmq::recv_flags::dontwait)) break;
         if (!identity.more() || !router.recv(body, zmq::recv_flags::none)) continue;
         while (body.more()) (void)router.recv(body, zmq::recv_flags::none);  // not our framing
-        const wire::EventBatch* batch =
-            codec::verify_event_batch({static_cast<const std::uint8_t*>(body.data()), body.size()});
+        const std::span<const std::uint8_t> bytes{static_cast<const std::uint8_t*>(body.data()),
+                                                  body.size()};
+        if (const wire::RequestMessage* request = codec::verify_request(bytes)) {
+            answer_query(router, identity, *request, queries);
+            continue;
+        }
+        const wire::EventBatch* batch = codec::verify_event_batch(bytes);
         if (batch != nullptr && batch->replay_from() > 0) {
-            send_to(router, identity, replay(store, batch->replay_from()));
+            // After this group's commit, so a replay sees every batch that arrived before it.
+            replays.emplace_back(std::move(identity), batch->replay_from());
             continue;
         }
         Pending p{std::move(identity), 0, 0, {}};
@@ -117,6 +150,7 @@ std::size_t serve_available(zmq::socket_t& router, journal::EventStore& store,
                 "later); this server's events are refused";
             p.first = batch->events()->Get(0)->seq();
             p.last = batch->events()->Get(batch->events()->size() - 1)->seq();
+            p.fenced = true;
             std::cerr << "slotmatch-journal: refused events " << p.first << ".." << p.last
                       << " of a fenced producer\n";
         } else if (!hello) {
@@ -126,7 +160,7 @@ std::size_t serve_available(zmq::socket_t& router, journal::EventStore& store,
         }
         pending.push_back(std::move(p));
     }
-    if (pending.empty()) return 0;
+    if (pending.empty() && replays.empty()) return 0;
     // What continues the log, in order: resent duplicates are dropped, and events beyond a gap
     // wait (their batch is refused below and sent again).
     std::stable_sort(events.begin(), events.end(),
@@ -165,9 +199,19 @@ std::size_t serve_available(zmq::socket_t& router, journal::EventStore& store,
             std::cerr << "slotmatch-journal: GAP: batch " << p.first << ".." << p.last
                       << " refused: " << r.error << '\n';
         }
-        send_to(router, p.identity, ack(r, through));
+        // A fenced producer is told nothing is committed for it: the store's number counts
+        // another producer's events, which must not acknowledge this one's.
+        send_to(router, p.identity, ack(r, p.fenced ? 0 : through));
     }
-    return pending.size();
+    for (auto& [identity, from] : replays) send_to(router, identity, replay(store, from));
+    return pending.size() + replays.size();
+}
+
+// The sidecar's "now" for the log's 31 days (R20): the later of its wall clock and the newest
+// committed event's time.
+Instant journal_now(const journal::EventStore& store) {
+    const Instant wall = RealClock().now();
+    return std::max(wall, store.last_time());
 }
 
 }  // namespace
@@ -179,7 +223,10 @@ int main(int argc, char** argv) {
         "listen", po::value<std::string>()->default_value("tcp://127.0.0.1:5556"),
         "ZeroMQ endpoint slotmatchd connects to (loopback; port * picks a free one)")(
         "store", po::value<std::string>(),
-        "sqlite:PATH or postgresql://USER@HOST:PORT/DB — the event store (created or migrated)");
+        "sqlite:PATH or postgresql://USER@HOST:PORT/DB — the event store (created or migrated)")(
+        "config", po::value<std::string>(),
+        "the region slotmatchd serves (the same file): with it the journal answers staff's web "
+        "booking log and access audit queries (slotmatch --server THIS_ENDPOINT log|audit ...)");
     int exit_code = 0;
     const auto parsed =
         tools::parse_command_line(argc, argv, options, "slotmatch-journal",
@@ -199,6 +246,27 @@ int main(int argc, char** argv) {
     if (!store) {
         std::cerr << "slotmatch-journal: cannot use the store: " << why << '\n';
         return 1;
+    }
+    // Queries: the region's names and a reader connection of their own.
+    std::optional<Catalog> catalog;
+    std::optional<Calendar> calendar;
+    std::unique_ptr<journal::StoreQueries> queries;
+    if (vm.count("config")) {
+        LoadResult loaded = load_region_file(vm["config"].as<std::string>());
+        if (!loaded.ok()) {
+            std::cerr << "slotmatch-journal: the region " << vm["config"].as<std::string>()
+                      << " does not load (slotmatchd --config F --check says why)\n";
+            return 1;
+        }
+        catalog.emplace(std::move(*loaded.catalog));
+        calendar.emplace(catalog->timezone);
+        auto reader = journal::open_reader(path, why);
+        if (!reader) {
+            std::cerr << "slotmatch-journal: cannot open a reader on the store: " << why << '\n';
+            return 1;
+        }
+        queries = std::make_unique<journal::StoreQueries>(
+            *catalog, *calendar, std::move(reader), [s = store.get()] { return journal_now(*s); });
     }
     tools::install_stop_handlers();
 
@@ -221,7 +289,9 @@ int main(int argc, char** argv) {
     std::uint64_t batches = 0;
     std::uint64_t commits = 0;
     std::uint64_t producer = 0;  // the slotmatchd run whose events are taken
+    journal::LogPurgeSchedule purge;
     while (!tools::stop_requested.load(std::memory_order_relaxed)) {
+        journal::purge_if_due(*store, purge, journal_now(*store), "slotmatch-journal");
         zmq::pollitem_t item{router.handle(), 0, ZMQ_POLLIN, 0};
         try {
             zmq::poll(&item, 1, std::chrono::milliseconds(100));
@@ -230,7 +300,8 @@ int main(int argc, char** argv) {
             continue;
         }
         while (!tools::stop_requested.load(std::memory_order_relaxed)) {
-            const std::size_t served = serve_available(router, *store, producer, commits);
+            const std::size_t served =
+                serve_available(router, *store, queries.get(), producer, commits);
             if (served == 0) break;
             batches += served;
         }

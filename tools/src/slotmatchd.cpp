@@ -185,9 +185,31 @@ int main(int argc, char** argv) {
                       << std::endl;
         }
     }
+    // The web booking log is read through a connection of its own, never the journal's.
+    std::unique_ptr<journal::StoreQueries> queries;
+    if (store) {
+        std::string why;
+        auto reader = journal::open_reader(store_path, why);
+        if (!reader) {
+            std::cerr << "slotmatchd: cannot open a reader on the store: " << why << '\n';
+            return 1;
+        }
+        queries = std::make_unique<journal::StoreQueries>(engine.catalog(), engine.calendar(),
+                                                          std::move(reader),
+                                                          [&engine] { return engine.now(); });
+    }
     tools::install_stop_handlers();
     tools::ServerCounters counters;
     tools::Service service(engine, clock == &fixed ? &fixed : nullptr, counters);
+    if (queries) {
+        service.set_store_queries(queries.get(), {});
+    } else if (!journal_endpoint.empty()) {
+        service.set_store_queries(nullptr, "this slotmatchd sends its events to the journal at " +
+                                               journal_endpoint +
+                                               ", which keeps the web booking log: ask it there "
+                                               "(slotmatch --server " +
+                                               journal_endpoint + " log ...)");
+    }
     tools::ServerOptions server;
     server.listen = listen;
     server.threads = threads;

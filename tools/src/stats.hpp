@@ -26,8 +26,10 @@ enum class OpKind : std::uint8_t {
     catalog,
     stats,
     set_clock,
+    log,
+    audit,
 };
-inline constexpr std::size_t op_kind_count = 13;
+inline constexpr std::size_t op_kind_count = 15;
 inline constexpr std::size_t outcome_count = 14;  // ErrorCode::ok .. patient_already_occupied
 std::string_view to_string(OpKind k);
 

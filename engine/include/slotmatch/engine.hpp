@@ -138,6 +138,17 @@ struct RebookRequest {
     PatientKey patient;          // web/proxy: the citizen the request is made for
 };
 
+// One access to a patient's bookings for the access log (Patientdatalagen): who (the actor),
+// what, how it ended, whose bookings, for whom (web/proxy: the citizen the request names).
+struct AccessRecord {
+    AccessAction action = AccessAction::none;
+    ErrorCode outcome = ErrorCode::ok;
+    PatientKey patient;
+    PatientKey on_behalf_of;
+    UnitIdx unit = no_unit;
+    BookingId booking;
+};
+
 struct EngineLimits {
     std::size_t events_max = std::size_t{1} << 14;  // events per lane of the outbound buffer
     std::size_t event_lanes = 64;                   // lanes: operations changing state at once
@@ -207,6 +218,11 @@ class Engine {
     Outcome<WaitlistView> waitlist_add(const Actor& actor, UnitIdx unit, TypeIdx type,
                                        PatientKey patient);
     Outcome<std::vector<WaitlistView>> waitlist(const Actor& actor, UnitIdx unit) const;
+
+    // Publishes an `accessed` event through the event rings (a lane slot reserved like any
+    // other event's). False when the rings have no room: the caller must then refuse the
+    // access with OVERLOADED, so that no read or refusal goes unrecorded.
+    bool record_access(const Actor& actor, const AccessRecord& access);
 
     // Frees held slots whose hold has expired and emits hold_expired events. A held slot whose
     // hold has expired is bookable even before this runs; this makes the expiry visible.

@@ -23,8 +23,27 @@ enum class EventKind : std::uint8_t {
     cancelled,
     returned_to_waitlist,
     waitlist_added,
+    // An access to a patient's bookings that changed nothing: a read (bookings), or a refused
+    // hold/book/rebook/cancel/waitlist add (Patientdatalagen's access log). No state change:
+    // recovery skips it. Last, so that stored kinds keep their numbers.
+    accessed,
 };
 std::string_view to_string(EventKind k);
+
+// What an `accessed` event records the actor trying or doing.
+enum class AccessAction : std::uint8_t {
+    none,
+    hold,
+    book,
+    rebook,
+    cancel,
+    bookings,
+    waitlist_add,
+};
+std::string_view to_string(AccessAction a);
+
+// The unit of an event that concerns no one unit (an access across units).
+inline constexpr UnitIdx no_unit{0xFFFF'FFFFu};
 
 // The values of one slot before or after a change.
 struct SlotSnapshot {
@@ -60,6 +79,11 @@ struct Event {
     bool from_waitlist = false;  // R22
     PhoneText phone;             // R18, on booked and rebooked
     ReasonText reason;           // R18, or the reason of a block
+    // accessed: what was tried, how it ended, and the citizen a web/proxy request was made for
+    // (patient is whose bookings were touched: they differ when a citizen asks for another's).
+    AccessAction action = AccessAction::none;
+    ErrorCode outcome = ErrorCode::ok;
+    PatientKey on_behalf_of;
 };
 static_assert(std::is_trivially_copyable_v<Event>, "events travel through a ring by memcpy");
 
