@@ -274,6 +274,7 @@ class Journal : public ::testing::Test {
 
     void kill_nine_server_scenario(const std::string& threads);
     void restart_scenario(const std::string& address);
+    void fencing_scenario(bool first_hears_before_restart);
     // A new database on the throwaway PostgreSQL server that ctest's "postgresql" fixture
     // starts; empty when there is none (the test then skips).
     static std::string fresh_pg_database() {
@@ -649,7 +650,7 @@ TEST_F(Journal, TheSidecarCommitsBatchesThatArriveTogetherInFewTransactions) {
 // Fencing: a second slotmatchd started on a journal recovers from it and takes it over; the
 // first, still running, is refused from then on, so its next booking is never acknowledged
 // and never stored, and the two never number events over each other.
-TEST_F(Journal, ASecondServerTakesTheJournalOverAndTheFirstIsFenced) {
+void Journal::fencing_scenario(bool first_hears_before_restart) {
     auto journal = start_journal("tcp://127.0.0.1:*", "sqlite:" + store_);
     ASSERT_FALSE(journal->endpoint().empty());
     const std::vector<std::string> args{"--config", config_,     "--clock",
@@ -665,8 +666,10 @@ TEST_F(Journal, ASecondServerTakesTheJournalOverAndTheFirstIsFenced) {
     ServerProcess second(args);
     ASSERT_FALSE(second.endpoint().empty()) << second.output();
     EXPECT_NE(second.output().find("recovered 5 events"), std::string::npos) << second.output();
-    send_book(slots[5], 5);  // to the first, fenced off by now
-    EXPECT_FALSE(connection_->receive(700)) << "the fenced server acknowledged a booking";
+    if (first_hears_before_restart) {
+        send_book(slots[5], 5);  // to the first, fenced off by now
+        EXPECT_FALSE(connection_->receive(700)) << "the fenced server acknowledged a booking";
+    }
 
     client::Connection to_second(second.endpoint());
     client::RequestBuilder r;
@@ -676,10 +679,45 @@ TEST_F(Journal, ASecondServerTakesTheJournalOverAndTheFirstIsFenced) {
     auto reply = to_second.call(r.finish(gateway(), id), id, timeout_ms);
     ASSERT_TRUE(reply);
     EXPECT_NE(booked_id(*reply), 0u);
-    const auto stored = stored_events("sqlite:" + store_);
-    ASSERT_EQ(stored.size(), 6u);
-    EXPECT_EQ(stored[5].after.slot.value, slots[6]);  // the second's booking, not the first's
+    // The second has committed event 6 now; the first's booking, numbered 6 too, must still not
+    // be acknowledged (the journal's number counts the second's events, not the first's).
+    if (first_hears_before_restart) {
+        EXPECT_FALSE(connection_->receive(1500)) << "the fenced server acknowledged a booking";
+    }
+    // The journal restarts (kill -9) and so forgets who took it over. The first server, asked
+    // for a hello again, finds the second's event 6 where its own would be and stays fenced;
+    // the second checks what is stored after its acknowledged number and goes on.
     EXPECT_NE(journal->output().find("takes over"), std::string::npos) << journal->output();
+    const std::string at = journal->endpoint();
+    ASSERT_EQ(::kill(journal->pid(), SIGKILL), 0);
+    journal->stop();
+    journal = start_journal(at, "sqlite:" + store_);
+    ASSERT_FALSE(journal->endpoint().empty());
+    // Not told before the restart, the first learns it now: its hello-again check finds the
+    // second's event 6 after its acknowledged 5.
+    if (!first_hears_before_restart) send_book(slots[5], 5);
+    client::RequestBuilder again;
+    again.start();
+    add_booking(again, slots[7], 7);
+    const std::uint64_t id2 = client::new_request_id();
+    auto reply2 = to_second.call(again.finish(gateway(), id2), id2, 3 * timeout_ms);
+    ASSERT_TRUE(reply2) << "the second server got no reply after the journal restarted";
+    EXPECT_NE(booked_id(*reply2), 0u);
+    EXPECT_FALSE(connection_->receive(1500)) << "the fenced server acknowledged a booking";
+    const auto stored = stored_events("sqlite:" + store_);
+    ASSERT_EQ(stored.size(), 7u);
+    EXPECT_EQ(stored[5].after.slot.value, slots[6]);  // the second's bookings, not the first's
+    EXPECT_EQ(stored[6].after.slot.value, slots[7]);
+}
+
+TEST_F(Journal, ASecondServerTakesTheJournalOverAndTheFirstIsFenced) {
+    fencing_scenario(true);
+}
+
+// The first server sends nothing between the takeover and a journal restart, so only its
+// check before saying hello again can tell it that it was fenced.
+TEST_F(Journal, AFencedServerThatMissedTheTakeoverStaysFencedAfterAJournalRestart) {
+    fencing_scenario(false);
 }
 
 // A journal that is not there: slotmatchd --journal cannot recover, says so, and exits 1.

@@ -163,11 +163,12 @@ std::optional<zmq::message_t> ask(zmq::socket_t& socket, const std::string& endp
 }  // namespace
 
 bool scan_remote(zmq::context_t& ctx, const std::string& endpoint,
-                 const std::function<bool(const Event&)>& visit, std::string& why) {
+                 const std::function<bool(const Event&)>& visit, std::string& why,
+                 std::uint64_t from) {
     auto socket = link_socket(ctx, endpoint, why);
     if (!socket) return false;
     flatbuffers::FlatBufferBuilder b;
-    for (std::uint64_t from = 1;;) {
+    for (;;) {
         b.Clear();
         b.Finish(wire::CreateEventBatch(b, 0, from), wire::RequestMessageIdentifier());
         auto m = ask(*socket, endpoint, zmq::message_t(b.GetBufferPointer(), b.GetSize()), why);
@@ -213,6 +214,7 @@ std::unique_ptr<RemoteJournal> RemoteJournal::connect(zmq::context_t& ctx,
     std::unique_ptr<RemoteJournal> j(
         new RemoteJournal(ctx, ack->committed(), wake_endpoint, capacity));
     j->producer_ = producer | 1;  // never 0
+    j->endpoint_ = endpoint;
     // submit() (the front thread) pokes the journal thread through this pair, so new events
     // leave at once instead of at the journal thread's next poll timeout.
     zmq::socket_t poked(ctx, zmq::socket_type::pull);
@@ -231,7 +233,77 @@ std::unique_ptr<RemoteJournal> RemoteJournal::connect(zmq::context_t& ctx,
 
 RemoteJournal::RemoteJournal(zmq::context_t& ctx, std::uint64_t committed,
                              const std::string& wake_endpoint, std::size_t capacity)
-    : Journal(ctx, wake_endpoint, committed, capacity), sent_through_(committed) {}
+    : Journal(ctx, wake_endpoint, committed, capacity), ctx_(ctx), sent_through_(committed) {}
+
+namespace {
+
+// What identifies an event's change, to tell our events from another producer's with the
+// same number.
+bool same_change(const Event& a, const Event& b) {
+    return a.seq == b.seq && a.kind == b.kind && a.time == b.time && a.booking == b.booking &&
+           a.after.slot == b.after.slot && a.after.version == b.after.version &&
+           a.before.slot == b.before.slot && a.before.version == b.before.version &&
+           a.patient == b.patient && a.block == b.block;
+}
+
+}  // namespace
+
+void RemoteJournal::hello_again() {
+    hello_wanted_ = false;
+    std::string why;
+    const std::uint64_t acknowledged = committed_.load(std::memory_order_relaxed);
+    // First read what the journal holds beyond our acknowledged number: each must be one of
+    // our queued events (committed before the restart, its acknowledgement lost).
+    std::vector<Event> ours;
+    {
+        std::lock_guard lock(mutex_);
+        ours.assign(queue_.begin(), queue_.end());
+    }
+    std::size_t next = 0;
+    bool mine = true;
+    std::uint64_t through = acknowledged;
+    const bool read = scan_remote(
+        ctx_, endpoint_,
+        [&](const Event& stored) {
+            if (stored.seq <= acknowledged) return true;
+            while (next < ours.size() && ours[next].seq < stored.seq) ++next;
+            if (next == ours.size() || !same_change(ours[next], stored)) {
+                mine = false;
+                return false;
+            }
+            through = stored.seq;
+            return true;
+        },
+        why, acknowledged + 1);
+    if (read && !mine) {
+        fenced_ = true;
+        std::lock_guard lock(mutex_);
+        error_ = "fenced: the journal holds another slotmatchd's events after " +
+                 std::to_string(through) + "; this server's changes are no longer committed";
+        return;
+    }
+    auto socket = link_socket(ctx_, endpoint_, why);
+    flatbuffers::FlatBufferBuilder b;
+    std::optional<zmq::message_t> m;
+    if (read && socket) m = ask(*socket, endpoint_, encode_batch(b, {}, producer_), why);
+    const wire::JournalAck* ack =
+        m ? codec::verify_journal_ack({static_cast<const std::uint8_t*>(m->data()), m->size()})
+          : nullptr;
+    if (ack == nullptr || ack->committed() != through) {
+        // No answer, or more was committed meanwhile (by someone else): try again later.
+        hello_wanted_ = true;
+        std::lock_guard lock(mutex_);
+        error_ = "journal: hello again: " + (ack == nullptr ? why : "the journal moved on");
+        return;
+    }
+    {
+        std::lock_guard lock(mutex_);
+        while (!queue_.empty() && queue_.front().seq <= through) queue_.pop_front();
+        error_.clear();
+    }
+    sent_through_ = through;
+    advance(through);
+}
 
 void RemoteJournal::submitted() {
     (void)poke_.send(zmq::message_t(1), zmq::send_flags::dontwait);  // one pending poke is enough
@@ -245,6 +317,7 @@ void RemoteJournal::stop() {
 // Sends the next batch of events that have not been sent; false when there is none (or the
 // link is full for now).
 bool RemoteJournal::send_new(zmq::socket_t& socket, flatbuffers::FlatBufferBuilder& b) {
+    if (fenced_ || hello_wanted_) return false;  // nothing of ours commits; or hello first
     if (std::chrono::steady_clock::now() < resume_at_) return false;  // pausing after a refusal
     std::vector<Event> batch;
     {
@@ -279,6 +352,11 @@ bool RemoteJournal::on_ack(const zmq::message_t& m) {
             error_.clear();
         }
     }
+    if (ack->error() && ack->error()->string_view().rfind(codec::link_hello_first, 0) == 0) {
+        hello_wanted_ = true;  // the journal restarted and does not know us yet
+    } else if (ack->error() && ack->error()->string_view().rfind(codec::link_fenced, 0) == 0) {
+        fenced_ = true;  // another slotmatchd took the journal over: nothing of ours commits
+    }
     if (ack->error()) {
         // Refused (a gap, a failed commit): everything after what the journal has is sent
         // again, after a pause, so a journal that keeps refusing is not flooded.
@@ -295,6 +373,13 @@ void RemoteJournal::run(zmq::socket_t socket, zmq::socket_t poked) {
     auto last_progress = std::chrono::steady_clock::now();
     std::chrono::steady_clock::time_point stop_deadline{};
     for (;;) {
+        if (hello_wanted_ && !fenced_ && std::chrono::steady_clock::now() >= resume_at_) {
+            hello_again();
+            if (hello_wanted_) {
+                resume_at_ =
+                    std::chrono::steady_clock::now() + std::chrono::milliseconds(retry_pause_ms);
+            }
+        }
         while (send_new(socket, b)) {
         }
         zmq::pollitem_t items[] = {{socket.handle(), 0, ZMQ_POLLIN, 0},

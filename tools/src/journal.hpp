@@ -115,7 +115,8 @@ inline constexpr int hello_timeout_ms = 5000;
 // batches of codec::replay_batch_events over a DEALER of its own. False, with the reason in `why`,
 // when the journal does not answer within hello_timeout_ms or cannot read its store.
 bool scan_remote(zmq::context_t& ctx, const std::string& endpoint,
-                 const std::function<bool(const Event&)>& visit, std::string& why);
+                 const std::function<bool(const Event&)>& visit, std::string& why,
+                 std::uint64_t from = 1);
 
 class RemoteJournal final : public Journal {
   public:
@@ -135,8 +136,16 @@ class RemoteJournal final : public Journal {
     static constexpr int poll_ms = 50;     // resend and stop checks between pokes and acks
     bool on_ack(const zmq::message_t& m);  // true on progress
     bool send_new(zmq::socket_t& socket, flatbuffers::FlatBufferBuilder& b);
+    // After the journal restarted (it asks for a hello first): checks that every event it
+    // committed beyond our acknowledged number is ours, then says hello again. A journal that
+    // holds another producer's events there means this server was fenced: it stops for good.
+    void hello_again();
 
+    zmq::context_t& ctx_;
+    std::string endpoint_;
     std::uint64_t producer_ = 0;      // this run's id on the link (EventBatch.producer)
+    bool hello_wanted_ = false;       // the journal thread's: the journal asked for a hello
+    bool fenced_ = false;             // the journal thread's: another producer has the journal
     std::uint64_t sent_through_ = 0;  // the journal thread's: the last event sent
     std::chrono::steady_clock::time_point resume_at_{};  // the journal thread's
     zmq::socket_t poke_;  // used by the front thread only (submitted)

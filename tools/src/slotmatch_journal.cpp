@@ -129,9 +129,7 @@ std::size_t serve_available(zmq::socket_t& router, journal::EventStore& store,
         }
         Pending p{std::move(identity), 0, 0, {}};
         const bool hello = batch != nullptr && (!batch->events() || batch->events()->size() == 0);
-        if (batch != nullptr && producer == 0) {
-            producer = batch->producer();  // a journal just started follows its first producer
-        } else if (hello && batch->producer() != producer) {
+        if (hello && batch->producer() != producer) {
             // The latest hello takes the journal over: a restarted slotmatchd has recovered
             // from this store, and the run before it, if still alive, is fenced off.
             if (producer != 0) {
@@ -145,14 +143,20 @@ std::size_t serve_available(zmq::socket_t& router, journal::EventStore& store,
             p.refusal = "not an event batch (it fails FlatBuffers verification)";
             std::cerr << "slotmatch-journal: refused a message: " << p.refusal << '\n';
         } else if (!hello && batch->producer() != producer) {
-            p.refusal =
-                "fenced: another slotmatchd has taken this journal over (its hello came "
-                "later); this server's events are refused";
+            // Only a hello makes a producer: a journal just started takes nobody's events until
+            // one says hello (and checks, first, that what is stored after its acknowledged
+            // number is its own).
+            p.refusal = producer == 0
+                            ? std::string(codec::link_hello_first) +
+                                  ": this journal has restarted; say hello again"
+                            : std::string(codec::link_fenced) +
+                                  ": another slotmatchd has taken this journal over (its hello "
+                                  "came later); this server's events are refused";
             p.first = batch->events()->Get(0)->seq();
             p.last = batch->events()->Get(batch->events()->size() - 1)->seq();
             p.fenced = true;
-            std::cerr << "slotmatch-journal: refused events " << p.first << ".." << p.last
-                      << " of a fenced producer\n";
+            std::cerr << "slotmatch-journal: refused events " << p.first << ".." << p.last << ": "
+                      << p.refusal << '\n';
         } else if (!hello) {
             for (const wire::Event* e : *batch->events()) events.push_back(codec::decode_event(*e));
             p.first = batch->events()->Get(0)->seq();

@@ -37,6 +37,11 @@ inline constexpr unsigned reply_verify_tables_max = 1u << 22;
 inline constexpr std::size_t event_batch_bytes_max = std::size_t{16} << 20;
 // Recovery through the journal: stored events per answer to a replay request.
 inline constexpr std::size_t replay_batch_events = 4096;
+// How a journal's refusal starts when it takes no events of this producer: it has restarted and
+// wants a hello first; or another slotmatchd has taken it over (fenced). Both acknowledge
+// nothing (committed 0).
+inline constexpr std::string_view link_hello_first = "hello first";
+inline constexpr std::string_view link_fenced = "fenced";
 
 // The message, or nullptr when the bytes are not a well-formed request within the bounds.
 const wire::RequestMessage* verify_request(std::span<const std::uint8_t> bytes);
