@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <slotmatch/codec.hpp>
 #include <vector>
 
 #include "event_store.hpp"
@@ -74,6 +75,32 @@ TEST_F(EventStore, ADamagedEventIsRefusedWithItsNumber) {
     EXPECT_FALSE(scan_all(*store, seen, why));
     EXPECT_EQ(seen, 6u);
     EXPECT_NE(why.find("event 7 is damaged"), std::string::npos) << why;
+}
+
+// An event that verifies but holds a value no slotmatch writes (a flipped bit in its kind) is
+// refused too, with its number.
+TEST_F(EventStore, AnEventWithAnUnknownKindIsRefusedWithItsNumber) {
+    auto store = open();
+    ASSERT_TRUE(store->append(events(1, 3)).ok);
+    flatbuffers::FlatBufferBuilder b;
+    wire::EventBuilder odd(b);
+    odd.add_seq(2);
+    odd.add_kind(static_cast<wire::EventKind>(200));
+    b.Finish(odd.Finish());
+    std::string hex;
+    for (std::size_t k = 0; k < b.GetSize(); ++k) {
+        char two[3];
+        std::snprintf(two, sizeof two, "%02x", b.GetBufferPointer()[k]);
+        hex += two;
+    }
+    store.reset();
+    sql(("UPDATE events SET body = x'" + hex + "' WHERE seq = 2").c_str());
+    store = open();
+    std::string why;
+    std::size_t seen = 0;
+    EXPECT_FALSE(scan_all(*store, seen, why));
+    EXPECT_EQ(seen, 1u);
+    EXPECT_NE(why.find("event 2 is damaged (a kind"), std::string::npos) << why;
 }
 
 TEST_F(EventStore, ATruncatedStoreIsRefused) {

@@ -525,7 +525,18 @@ bool decode_stored(std::uint64_t seq, const std::uint8_t* data, std::size_t size
         why = "event " + std::to_string(seq) + " is damaged (it does not verify)";
         return false;
     }
-    out = codec::decode_event(*flatbuffers::GetRoot<wire::Event>(data));
+    const wire::Event& stored = *flatbuffers::GetRoot<wire::Event>(data);
+    // Values no slotmatch writes: a flipped bit in an enum (numbers cannot be told this way).
+    const auto state_ok = [](const wire::SlotSnapshot* s) {
+        return s == nullptr || static_cast<unsigned>(s->state()) <= 3;
+    };
+    if (stored.kind() > wire::EventKind::MAX || stored.channel() > wire::Channel::MAX ||
+        !state_ok(stored.before()) || !state_ok(stored.after()) || !state_ok(stored.released())) {
+        why = "event " + std::to_string(seq) + " is damaged (a kind, channel or slot state no " +
+              "slotmatch writes)";
+        return false;
+    }
+    out = codec::decode_event(stored);
     if (out.seq != seq) {
         why = "event " + std::to_string(seq) + " is damaged (it says it is event " +
               std::to_string(out.seq) + ")";
