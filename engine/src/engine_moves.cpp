@@ -166,8 +166,13 @@ Outcome<MoveResult> Engine::rebook(const Actor& actor, const RebookRequest& requ
     // The target is ours; now the source goes to rest. Between the two CASes both slots are
     // unavailable to others, never both free, and the patient's list swaps one for the other
     // under the claim.
+    // The event is published before the source is freed: a booking of the freed slot on
+    // another thread is answered after it, so in persisted mode it is acknowledged only once
+    // this move is durable too (else a crash could keep that booking and lose the move, and
+    // with it the patient's booking). `released` is the word the release installs (the same
+    // version; a block or removal registering meanwhile is settled after, as recovery does).
     const std::uint64_t source_before = from.word.load(word_order);
-    const std::uint64_t source_after = release_source(request.booking, patient);
+    const std::uint64_t source_rest = rest_word(from, source_before);
 
     MoveResult result;
     result.previous = request.booking;
@@ -179,7 +184,7 @@ Outcome<MoveResult> Engine::rebook(const Actor& actor, const RebookRequest& requ
     e.resource = ResourceIdx{from.resource};
     e.before = snapshot(source.slot, source_before);
     e.after = snapshot(result.booking.slot.id, taken.value.after);
-    e.released = snapshot(source.slot, source_after);
+    e.released = snapshot(source.slot, source_rest);
     e.booking = taken.value.id;
     e.patient = source.patient;
     e.billable = result.billable;
@@ -187,6 +192,7 @@ Outcome<MoveResult> Engine::rebook(const Actor& actor, const RebookRequest& requ
     e.phone = fields.phone;  // R18, unchanged by the move: the web booking log shows them (R21)
     e.reason = fields.reason;
     reservation.publish();
+    release_source(request.booking, patient);
     retire(request.booking, reservation);
     return {ErrorCode::ok, {}, {}, result};
 }
@@ -221,12 +227,12 @@ Outcome<MoveResult> Engine::cancel(const Actor& actor, BookingId b, PatientKey p
                            "the booking was cancelled or rebooked");
     }
     const BookingFields& booking = (*bookings_)[index_of(b)].fields;  // stable under the claim
+    // Published before the slot is freed, as in rebook: `after` is the word the release installs.
     const std::uint64_t before = slot.word.load(word_order);
-    const std::uint64_t after = release_source(b, patient);
+    const std::uint64_t after = rest_word(slot, before);
 
     MoveResult result;
     result.billable = billable_change(now, Instant{slot.start_s});
-    result.booking = view(b);
     Event& e = reservation.event();
     stamp(e, actor, EventKind::cancelled, unit);
     e.resource = ResourceIdx{slot.resource};
@@ -239,6 +245,8 @@ Outcome<MoveResult> Engine::cancel(const Actor& actor, BookingId b, PatientKey p
     e.phone = booking.phone;  // R18: the cancelled booking's, for the web booking log (R21)
     e.reason = booking.reason;
     reservation.publish();
+    release_source(b, patient);
+    result.booking = view(b);
     // R22: booked from the waitlist and cancelled on the web: back on the waitlist.
     if (actor.channel == Channel::web && booking.from_waitlist &&
         !find_waiting(unit, type, booking.patient) &&

@@ -720,6 +720,44 @@ TEST_F(Journal, AFencedServerThatMissedTheTakeoverStaysFencedAfterAJournalRestar
     fencing_scenario(false);
 }
 
+// A hello from a server that does not know every stored event (another server wrote after it
+// recovered) is refused, and the journal's producer stays the one that is writing.
+TEST_F(Journal, AHelloThatMissedStoredEventsDoesNotTakeTheJournalOver) {
+    auto journal = start_journal("tcp://127.0.0.1:*", "sqlite:" + store_);
+    ASSERT_FALSE(journal->endpoint().empty());
+    server_ = std::make_unique<ServerProcess>(std::vector<std::string>{
+        "--config", config_, "--clock", clock_flag, "--journal", journal->endpoint()});
+    ASSERT_FALSE(server_->endpoint().empty()) << server_->output();
+    connection_ = std::make_unique<client::Connection>(server_->endpoint());
+    const auto slots = free_slots(6);
+    ASSERT_EQ(slots.size(), 6u);
+    for (int n = 0; n < 5; ++n) send_book(slots[static_cast<std::size_t>(n)], n);
+    for (int n = 0; n < 5; ++n) ASSERT_TRUE(connection_->receive(timeout_ms));
+
+    zmq::context_t ctx(1);
+    zmq::socket_t late(ctx, zmq::socket_type::dealer);
+    late.set(zmq::sockopt::linger, 0);
+    late.connect(journal->endpoint());
+    flatbuffers::FlatBufferBuilder b;
+    b.Finish(wire::CreateEventBatch(b, 0, 0, 12345, 3), wire::RequestMessageIdentifier());
+    ASSERT_TRUE(late.send(zmq::buffer(b.GetBufferPointer(), b.GetSize())));
+    zmq::pollitem_t item{late.handle(), 0, ZMQ_POLLIN, 0};
+    ASSERT_EQ(zmq::poll(&item, 1, std::chrono::milliseconds(timeout_ms)), 1);
+    zmq::message_t m;
+    ASSERT_TRUE(late.recv(m));
+    const wire::JournalAck* ack =
+        codec::verify_journal_ack({static_cast<const std::uint8_t*>(m.data()), m.size()});
+    ASSERT_TRUE(ack && ack->error());
+    EXPECT_NE(ack->error()->str().find("another slotmatchd is writing"), std::string::npos);
+    EXPECT_EQ(ack->committed(), 5u);
+
+    send_book(slots[5], 5);  // the first server is still the journal's producer
+    auto reply = connection_->receive(timeout_ms);
+    ASSERT_TRUE(reply) << "the writing server was fenced by a refused hello";
+    EXPECT_NE(booked_id(*reply), 0u);
+    EXPECT_EQ(stored_events("sqlite:" + store_).size(), 6u);
+}
+
 // A journal that is not there: slotmatchd --journal cannot recover, says so, and exits 1.
 TEST_F(Journal, NoJournalToRecoverFromIsRefusedAtStart) {
     ServerProcess server(
@@ -893,6 +931,57 @@ TEST_F(Journal, AStalledJournalRefusesChangesWithOverloadedThenCatchesUp) {
     EXPECT_EQ(store.count(), static_cast<std::int64_t>(booked));
     EXPECT_EQ(store.count("seq BETWEEN 1 AND " + std::to_string(booked)),
               static_cast<std::int64_t>(booked));
+}
+
+// Back-pressure in persisted mode (the default): with the journal stalled, accepted bookings
+// wait for it, and the ones the full buffer refuses come back at once with OVERLOADED (they
+// changed nothing and read nothing, so there is nothing to wait for). A retry of a refused
+// request under the same id runs again once there is room: refusals for want of room are not
+// kept as the answer.
+TEST_F(Journal, AStalledJournalAnswersOverloadedAtOnceInPersistedMode) {
+    auto journal = start_journal("tcp://127.0.0.1:*", "sqlite:" + store_);
+    ASSERT_FALSE(journal->endpoint().empty());
+    server_ = std::make_unique<ServerProcess>(
+        std::vector<std::string>{"--config", config_, "--clock", clock_flag, "--journal",
+                                 journal->endpoint(), "--journal-buffer-events", "1024"});
+    ASSERT_FALSE(server_->endpoint().empty()) << server_->output();
+    connection_ = std::make_unique<client::Connection>(server_->endpoint());
+    const std::vector<std::uint32_t> slots = staff_free_slots();
+    constexpr int sent = 5600;  // beyond the journal's 1,024 and the lane's 4,096
+    ASSERT_GE(slots.size(), static_cast<std::size_t>(sent));
+    ASSERT_EQ(::kill(journal->pid(), SIGSTOP), 0);
+    for (int n = 0; n < sent; ++n) {
+        client::RequestBuilder r;
+        r.start();
+        add_booking(r, slots[static_cast<std::size_t>(n)], n);
+        ASSERT_TRUE(
+            connection_->send(r.finish(staff(), static_cast<std::uint64_t>(n) + 1), timeout_ms));
+    }
+    std::vector<std::uint64_t> refused;  // request ids answered OVERLOADED while stalled
+    while (auto reply = connection_->receive(1000)) {
+        const wire::Result* res = reply->message->results()->Get(0);
+        ASSERT_TRUE(res->error()) << "a booking was acknowledged while the journal was stalled";
+        EXPECT_EQ(res->error()->code(), wire::ErrorCode::OVERLOADED);
+        refused.push_back(reply->message->request_id());
+    }
+    ASSERT_FALSE(refused.empty()) << "no OVERLOADED reply while the journal was stalled";
+    ASSERT_EQ(::kill(journal->pid(), SIGCONT), 0);
+    std::size_t booked = 0;
+    for (std::size_t k = 0; k + refused.size() < static_cast<std::size_t>(sent); ++k) {
+        auto reply = connection_->receive(3 * timeout_ms);
+        ASSERT_TRUE(reply) << "a held booking got no reply after the journal resumed";
+        booked += booked_id(*reply) != 0 ? 1 : 0;
+    }
+    EXPECT_EQ(booked + refused.size(), static_cast<std::size_t>(sent));
+    // The same request again, under its id: booked now.
+    const int n = static_cast<int>(refused.front()) - 1;
+    client::RequestBuilder r;
+    r.start();
+    add_booking(r, slots[static_cast<std::size_t>(n)], n);
+    auto again = connection_->call(r.finish(staff(), refused.front()), refused.front(), timeout_ms);
+    ASSERT_TRUE(again);
+    EXPECT_NE(booked_id(*again), 0u) << "the retry got the cached refusal";
+    EXPECT_EQ(stored_events("sqlite:" + store_).size(), booked + 1);
 }
 
 }  // namespace

@@ -109,12 +109,12 @@ namespace slotmatch::journal {
 namespace {
 
 zmq::message_t encode_batch(flatbuffers::FlatBufferBuilder& b, std::span<const Event> events,
-                            std::uint64_t producer) {
+                            std::uint64_t producer, std::uint64_t expect = 0) {
     b.Clear();
     std::vector<flatbuffers::Offset<wire::Event>> offsets;
     offsets.reserve(events.size());
     for (const Event& e : events) offsets.push_back(codec::encode_event(b, e));
-    b.Finish(wire::CreateEventBatch(b, b.CreateVector(offsets), 0, producer),
+    b.Finish(wire::CreateEventBatch(b, b.CreateVector(offsets), 0, producer, expect),
              wire::RequestMessageIdentifier());
     return zmq::message_t(b.GetBufferPointer(), b.GetSize());
 }
@@ -194,7 +194,8 @@ bool scan_remote(zmq::context_t& ctx, const std::string& endpoint,
 std::unique_ptr<RemoteJournal> RemoteJournal::connect(zmq::context_t& ctx,
                                                       const std::string& endpoint,
                                                       const std::string& wake_endpoint,
-                                                      std::size_t capacity, std::string& why) {
+                                                      std::size_t capacity, std::uint64_t recovered,
+                                                      std::string& why) {
     auto socket = link_socket(ctx, endpoint, why);
     if (!socket) return nullptr;
     flatbuffers::FlatBufferBuilder b;
@@ -203,12 +204,16 @@ std::unique_ptr<RemoteJournal> RemoteJournal::connect(zmq::context_t& ctx,
     const std::uint64_t producer =
         (std::uint64_t{entropy()} << 32 | entropy()) ^
         static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-    auto m = ask(*socket, endpoint, encode_batch(b, {}, producer | 1), why);  // the hello
+    auto m = ask(*socket, endpoint, encode_batch(b, {}, producer | 1, recovered), why);  // hello
     if (!m) return nullptr;
     const wire::JournalAck* ack =
         codec::verify_journal_ack({static_cast<const std::uint8_t*>(m->data()), m->size()});
     if (ack == nullptr) {
         why = "the peer at " + endpoint + " is not a slotmatch journal";
+        return nullptr;
+    }
+    if (ack->error()) {
+        why = "the journal at " + endpoint + " refused this server: " + ack->error()->str();
         return nullptr;
     }
     std::unique_ptr<RemoteJournal> j(
@@ -285,15 +290,22 @@ void RemoteJournal::hello_again() {
     auto socket = link_socket(ctx_, endpoint_, why);
     flatbuffers::FlatBufferBuilder b;
     std::optional<zmq::message_t> m;
-    if (read && socket) m = ask(*socket, endpoint_, encode_batch(b, {}, producer_), why);
+    if (read && socket) m = ask(*socket, endpoint_, encode_batch(b, {}, producer_, through), why);
     const wire::JournalAck* ack =
         m ? codec::verify_journal_ack({static_cast<const std::uint8_t*>(m->data()), m->size()})
           : nullptr;
-    if (ack == nullptr || ack->committed() != through) {
-        // No answer, or more was committed meanwhile (by someone else): try again later.
+    if (ack != nullptr && (ack->error() || ack->committed() != through)) {
+        // More was committed after our check, by another server: fenced.
+        fenced_ = true;
+        std::lock_guard lock(mutex_);
+        error_ = "fenced: the journal holds events after " + std::to_string(through) +
+                 " that this server did not write";
+        return;
+    }
+    if (ack == nullptr) {  // no answer: try again later
         hello_wanted_ = true;
         std::lock_guard lock(mutex_);
-        error_ = "journal: hello again: " + (ack == nullptr ? why : "the journal moved on");
+        error_ = "journal: hello again: " + why;
         return;
     }
     {

@@ -122,9 +122,12 @@ class RemoteJournal final : public Journal {
   public:
     // Connects and asks the journal for its committed sequence number; nothing, with the
     // reason in `why`, when it does not answer within hello_timeout_ms.
+    // `recovered`: the events the engine recovered from this journal; the journal takes this
+    // server as its producer only if that is what it holds (else another server wrote since).
     static std::unique_ptr<RemoteJournal> connect(zmq::context_t& ctx, const std::string& endpoint,
                                                   const std::string& wake_endpoint,
-                                                  std::size_t capacity, std::string& why);
+                                                  std::size_t capacity, std::uint64_t recovered,
+                                                  std::string& why);
     ~RemoteJournal() override { stop(); }
     void stop() override;
 

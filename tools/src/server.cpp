@@ -277,8 +277,9 @@ int Front::run(const std::atomic<bool>& stop,
                 engine_clock_);
         } else {
             std::string why;
-            journal_owner_ = journal::RemoteJournal::connect(ctx_, journal_config_.remote, wake,
-                                                             journal_config_.buffer_events, why);
+            journal_owner_ = journal::RemoteJournal::connect(
+                ctx_, journal_config_.remote, wake, journal_config_.buffer_events,
+                service_.engine().events().next_seq() - 1, why);
             if (!journal_owner_) {
                 std::cerr << "slotmatchd: " << why << '\n';
                 return 1;
@@ -480,7 +481,15 @@ void Front::on_worker_reply(Frames& f) {
 
 void Front::reply(Frames& f, std::size_t first, zmq::message_t&& body, std::int64_t received_ns,
                   RetryKey key, bool answered, bool durable) {
-    if (durable) {
+    // Refused whole for want of room (the journal is behind): nothing to wait for, and a
+    // retry under the same id should run again once there is room.
+    const bool overloaded =
+        Service::all_overloaded({static_cast<const std::uint8_t*>(body.data()), body.size()});
+    if (overloaded && key.keyed) {
+        cache_.forget(key.hash);
+        key.keyed = false;
+    }
+    if (durable && !overloaded) {
         // Its events get their sequence numbers at the next drain that empties the rings;
         // until they are committed neither the client nor a retry sees the answer.
         Held& h = held_.emplace_back();

@@ -90,6 +90,18 @@ bool Service::changes_state(const wire::RequestMessage& request) {
     return false;
 }
 
+bool Service::all_overloaded(std::span<const std::uint8_t> reply) {
+    const auto* m = flatbuffers::GetRoot<wire::ReplyMessage>(reply.data());
+    if (m->error()) return m->error()->code() == wire::ErrorCode::OVERLOADED;
+    if (m->results() == nullptr || m->results()->size() == 0) return false;
+    for (const wire::Result* r : *m->results()) {
+        if (r->error() == nullptr || r->error()->code() != wire::ErrorCode::OVERLOADED) {
+            return false;
+        }
+    }
+    return true;
+}
+
 bool Service::publishes_events(const wire::RequestMessage& request) {
     if (changes_state(request)) return true;
     for (const wire::Op* op : *request.ops()) {

@@ -52,6 +52,9 @@ class Service {
     // bookings (an `accessed` event for the audit). In persisted mode its reply waits until
     // they are committed, so no read is answered before it is on record.
     static bool publishes_events(const wire::RequestMessage& request);
+    // True when a reply refuses every operation with OVERLOADED: nothing was changed or read,
+    // so it need not wait for the journal, and a retry should run again (not be cached).
+    static bool all_overloaded(std::span<const std::uint8_t> reply);
     // A number that routes a request to the worker owning its first slot's shard
     // (resource × appointment type), so one shard's operations run on one thread.
     std::uint64_t shard_key(const wire::RequestMessage& request) const;

@@ -129,7 +129,14 @@ std::size_t serve_available(zmq::socket_t& router, journal::EventStore& store,
         }
         Pending p{std::move(identity), 0, 0, {}};
         const bool hello = batch != nullptr && (!batch->events() || batch->events()->size() == 0);
-        if (hello && batch->producer() != producer) {
+        if (hello && batch->producer() != producer && batch->expect() != store.last_seq()) {
+            // A server that has not seen every stored event (another one wrote after its
+            // recovery or check) does not take the journal over.
+            p.refusal = "another slotmatchd is writing to this journal: it holds " +
+                        std::to_string(store.last_seq()) + " events, this server knows of " +
+                        std::to_string(batch->expect());
+            std::cerr << "slotmatch-journal: refused a hello: " << p.refusal << '\n';
+        } else if (hello && batch->producer() != producer) {
             // The latest hello takes the journal over: a restarted slotmatchd has recovered
             // from this store, and the run before it, if still alive, is fenced off.
             if (producer != 0) {
