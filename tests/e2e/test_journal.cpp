@@ -157,34 +157,49 @@ class Journal : public ::testing::Test {
             std::vector<std::string>{"--config", config_, "--clock", clock_flag, "--journal", at});
         ASSERT_FALSE(server_->endpoint().empty()) << server_->output();
         connection_ = std::make_unique<client::Connection>(server_->endpoint());
-        const auto slots = free_slots(200);
-        ASSERT_EQ(slots.size(), 200u);
+        // Staff bookings, one request each, pipelined: 2,000 before the kill, 200 after.
+        constexpr std::size_t first = 2000, total = 2200;
+        auto slots = staff_free_slots();
+        ASSERT_GE(slots.size(), total);
+        slots.resize(total);
+        const auto book = [&](std::size_t n) {
+            client::RequestBuilder r;
+            r.start();
+            add_booking(r, slots[n], static_cast<int>(n));
+            ASSERT_TRUE(connection_->send(r.finish(staff(), 5000 + n), timeout_ms));
+        };
         std::set<std::uint64_t> bookings;
-        for (int n = 0; n < 100; ++n) send_book(slots[static_cast<std::size_t>(n)], n);
-        for (int n = 0; n < 100; ++n) {
+        // Killed mid-load: the journal dies after the first ten replies, while the rest are
+        // being committed or acknowledged.
+        for (std::size_t n = 0; n < first; ++n) book(n);
+        for (int n = 0; n < 10; ++n) {
             auto reply = connection_->receive(timeout_ms);
             ASSERT_TRUE(reply);
             bookings.insert(booked_id(*reply));
         }
         ASSERT_EQ(::kill(journal->pid(), SIGKILL), 0);
         journal->stop();  // reaps it
-        for (int n = 100; n < 200; ++n) send_book(slots[static_cast<std::size_t>(n)], n);
-        // Persisted: nothing of the second hundred is acknowledged while the journal is down.
+        // Replies already on their way were committed before the kill.
+        while (auto reply = connection_->receive(200)) bookings.insert(booked_id(*reply));
+        const std::size_t before_restart = bookings.size();
+        EXPECT_LT(before_restart, first) << "the journal was not killed mid-load";
+        for (std::size_t n = first; n < total; ++n) book(n);
+        // Persisted: nothing is acknowledged while the journal is down.
         EXPECT_FALSE(connection_->receive(300)) << "acknowledged while the journal was down";
         journal = start_journal(at, address);
         ASSERT_FALSE(journal->endpoint().empty());
-        for (int n = 100; n < 200; ++n) {
+        for (std::size_t k = before_restart; k < total; ++k) {
             auto reply = connection_->receive(timeout_ms);
             ASSERT_TRUE(reply) << "no reply after the journal came back";
             bookings.insert(booked_id(*reply));
         }
-        EXPECT_EQ(bookings.size(), 200u);
+        EXPECT_EQ(bookings.size(), total);
         EXPECT_EQ(bookings.count(0), 0u);
         const auto [published, committed] = events();
-        EXPECT_EQ(published, 200u);
-        EXPECT_EQ(committed, 200u);
+        EXPECT_EQ(published, total);
+        EXPECT_EQ(committed, total);
         const auto stored = stored_events(address);
-        ASSERT_EQ(stored.size(), 200u);  // once each
+        ASSERT_EQ(stored.size(), total);  // once each
         std::set<std::uint64_t> stored_bookings;
         for (std::size_t i = 0; i < stored.size(); ++i) {
             EXPECT_EQ(stored[i].seq, i + 1);  // no gap
