@@ -287,7 +287,21 @@ class Journal : public ::testing::Test {
         return by_slot;
     }
 
-    void kill_nine_server_scenario(const std::string& threads);
+    // `journal_endpoint` empty: the embedded journal on store_; else a slotmatch-journal there.
+    void kill_nine_server_scenario(const std::string& threads,
+                                   const std::string& journal_endpoint = "");
+    // slotmatchd persisted, journalled to store_ (embedded) or to the journal at `endpoint`.
+    void start_persisted(const std::string& threads, const std::string& endpoint) {
+        if (endpoint.empty()) {
+            start("persisted", threads);
+            return;
+        }
+        server_ = std::make_unique<ServerProcess>(
+            std::vector<std::string>{"--config", config_, "--clock", clock_flag, "--journal",
+                                     endpoint, "--threads", threads});
+        ASSERT_FALSE(server_->endpoint().empty()) << server_->output();
+        connection_ = std::make_unique<client::Connection>(server_->endpoint());
+    }
     void restart_scenario(const std::string& address);
     void fencing_scenario(bool first_hears_before_restart);
     // A new database on the throwaway PostgreSQL server that ctest's "postgresql" fixture
@@ -446,12 +460,15 @@ TEST_F(Journal, ARestartFromTheStoreHasTheSameStateHashOnPostgresql) {
 // (every slot contested), pipelined, and the server is killed once half the requests are
 // answered. Started again on its store, it has every acknowledged booking under its id, no slot
 // twice, every other slot free (nothing leaked), and the holds acknowledged before the kill.
-void Journal::kill_nine_server_scenario(const std::string& threads) {
-    ASSERT_NO_FATAL_FAILURE(start("persisted", threads));
+void Journal::kill_nine_server_scenario(const std::string& threads,
+                                        const std::string& journal_endpoint) {
+    ASSERT_NO_FATAL_FAILURE(start_persisted(threads, journal_endpoint));
     auto slots = staff_free_slots();
-    ASSERT_GE(slots.size(), 3010u);
-    slots.resize(3010);
+    ASSERT_GE(slots.size(), 3310u);
+    slots.resize(3310);
     constexpr int contested = 3000;
+    constexpr std::size_t reserve_first = 3010;  // targets of rebooks made under the load
+    std::size_t reserve_next = reserve_first;
     constexpr int holders = 20000;  // patient numbers of the holds
     // Holds on the last ten slots, acknowledged before the load.
     std::vector<std::pair<std::uint64_t, int>> holds;  // hold id, patient
@@ -489,7 +506,9 @@ void Journal::kill_nine_server_scenario(const std::string& threads) {
     std::array<int, 2> sent{0, 0};
     std::array<int, 2> outstanding{0, 0};
     constexpr int window = 64;
-    while (answered < contested) {  // half of the 6,000 requests
+    constexpr std::uint64_t rebook_ids = 100000;    // request ids above this are rebooks
+    std::map<std::uint64_t, std::uint32_t> moving;  // booking -> target of its unanswered rebook
+    while (answered < contested) {                  // half of the 6,000 requests
         for (int c = 0; c < 2; ++c) {
             while (outstanding[c] < window && sent[c] < contested) {
                 client::RequestBuilder r;
@@ -507,10 +526,35 @@ void Journal::kill_nine_server_scenario(const std::string& threads) {
             --outstanding[c];
             ++answered;
             const wire::Result* res = reply->message->results()->Get(0);
-            if (const auto* bk = res->body_as_BookingReply()) {
-                const int i = static_cast<int>(reply->message->request_id()) - 1;
+            const std::uint64_t request = reply->message->request_id();
+            if (const auto* bk = res->body_as_BookingReply(); bk && request > rebook_ids) {
+                // An acknowledged rebook: the booking moved to its new slot, under a new id.
+                moving.erase(bk->previous());
+                for (Acked& a : acked) {
+                    if (a.booking == bk->previous()) {
+                        a = {bk->booking()->slot()->slot_id(), bk->booking()->booking_id()};
+                    }
+                }
+            } else if (bk) {
+                const int i = static_cast<int>(request) - 1;
                 EXPECT_EQ(bk->booking()->slot()->slot_id(), slot_of(c, i));
                 acked.push_back({slot_of(c, i), bk->booking()->booking_id()});
+                // Every tenth of the first client's bookings moves at once to a slot of its own
+                // (a rebook frees a slot the other client may be about to book).
+                if (c == 0 && i % 10 == 0 && reserve_next < slots.size()) {
+                    client::RequestBuilder r;
+                    r.start();
+                    moving[bk->booking()->booking_id()] = slots[reserve_next];
+                    r.add(wire::CreateRebook(r.fbb(), bk->booking()->booking_id(),
+                                             slots[reserve_next++]));
+                    client::Identity who = staff();
+                    who.client = "ascending";
+                    ASSERT_TRUE(
+                        clients[0]->send(r.finish(who, rebook_ids + reserve_next), timeout_ms));
+                    ++outstanding[0];
+                }
+            } else if (request > rebook_ids) {
+                ASSERT_TRUE(res->error());  // the rebook's target taken: the booking stays
             } else {
                 ASSERT_TRUE(res->error());
                 EXPECT_EQ(res->error()->code(), wire::ErrorCode::SLOT_ALREADY_RESERVED);
@@ -521,7 +565,7 @@ void Journal::kill_nine_server_scenario(const std::string& threads) {
     server_->stop();
     ASSERT_GT(acked.size(), 1000u);
 
-    ASSERT_NO_FATAL_FAILURE(start("persisted", threads));
+    ASSERT_NO_FATAL_FAILURE(start_persisted(threads, journal_endpoint));
     ASSERT_NE(server_->output().find("slotmatchd: recovered"), std::string::npos)
         << server_->output();
     std::map<std::uint32_t, std::uint64_t> booked = bookings_of(0, contested);
@@ -530,6 +574,12 @@ void Journal::kill_nine_server_scenario(const std::string& threads) {
     }
     for (const Acked& a : acked) {
         const auto it = booked.find(a.slot);
+        const auto move = moving.find(a.booking);
+        if (it == booked.end() && move != moving.end()) {
+            // Its rebook was in flight at the kill: made (and durable) but not answered.
+            EXPECT_EQ(booked.count(move->second), 1u) << "booking " << a.booking << " lost";
+            continue;
+        }
         ASSERT_NE(it, booked.end()) << "acknowledged booking " << a.booking << " lost";
         EXPECT_EQ(it->second, a.booking);
     }
@@ -567,6 +617,13 @@ TEST_F(Journal, KillNineOfTheServerLosesNoAcknowledgedBooking) {
 
 TEST_F(Journal, KillNineOfTheServerLosesNoAcknowledgedBookingWithWorkers) {
     kill_nine_server_scenario("2");
+}
+
+// The same with the sidecar: the restarted server recovers through the journal's link.
+TEST_F(Journal, KillNineOfTheServerLosesNoAcknowledgedBookingThroughTheSidecar) {
+    auto journal = start_journal("tcp://127.0.0.1:*", "sqlite:" + store_);
+    ASSERT_FALSE(journal->endpoint().empty());
+    kill_nine_server_scenario("2", journal->endpoint());
 }
 
 // Recovery through the sidecar: slotmatchd --journal started again reads the journal's store
