@@ -71,14 +71,16 @@ class RetryCache {
 
     // A request that was not run after all (refused as OVERLOADED before it reached the
     // engine): its retry must run it. Only the newest pending entry can be forgotten (it is
-    // the one just seen), which keeps the ring a FIFO.
-    void forget(std::uint64_t key) {
+    // the one just seen), which keeps the ring a FIFO. False when it stays (then its answer
+    // must be stored, or a retry would wait for it for good).
+    bool forget(std::uint64_t key) {
         const std::size_t* bucket = find(key);
-        if (bucket == nullptr) return;
+        if (bucket == nullptr) return true;
         const std::size_t at = *bucket - 1;
-        if (ring_[at].done || at != ((first_ + count_ - 1) & (ring_.size() - 1))) return;
+        if (ring_[at].done || at != ((first_ + count_ - 1) & (ring_.size() - 1))) return false;
         erase(key);
         --count_;
+        return true;
     }
 
     std::size_t size() const { return count_; }

@@ -484,11 +484,9 @@ void Front::reply(Frames& f, std::size_t first, zmq::message_t&& body, std::int6
     // Refused whole for want of room (the journal is behind): nothing to wait for, and a
     // retry under the same id should run again once there is room.
     const bool overloaded =
+        (durable || key.keyed) &&
         Service::all_overloaded({static_cast<const std::uint8_t*>(body.data()), body.size()});
-    if (overloaded && key.keyed) {
-        cache_.forget(key.hash);
-        key.keyed = false;
-    }
+    if (overloaded && key.keyed && cache_.forget(key.hash)) key.keyed = false;
     if (durable && !overloaded) {
         // Its events get their sequence numbers at the next drain that empties the rings;
         // until they are committed neither the client nor a retry sees the answer.
