@@ -325,10 +325,16 @@ bool PgStore::insert_log_rows(std::span<const Event> events, std::string& why) {
         params.push_back(std::to_string(e.time.value));
         params.push_back(std::to_string(e.seq));
     }
+    return insert_rows("web_log", params, "storing web booking log entries", why);
+}
+
+// Rows of three values each (`params` in row order), rows_per_insert to a statement.
+bool PgStore::insert_rows(const char* table, const std::vector<std::string>& params,
+                          const char* doing, std::string& why) {
     const std::size_t rows = params.size() / 3;
     for (std::size_t first = 0; first < rows; first += rows_per_insert) {
         const std::size_t n = std::min(rows_per_insert, rows - first);
-        std::string sql = "INSERT INTO web_log VALUES ";
+        std::string sql = std::string("INSERT INTO ") + table + " VALUES ";
         std::vector<const char*> values;
         for (std::size_t i = 0; i < n; ++i) {
             sql.append(i ? ",(" : "(");
@@ -342,7 +348,7 @@ bool PgStore::insert_log_rows(std::span<const Event> events, std::string& why) {
         Result ins(PQexecParams(db_, sql.c_str(), static_cast<int>(values.size()), nullptr,
                                 values.data(), nullptr, nullptr, 0));
         if (!ins.ok()) {
-            why = pg_error(db_, "storing web booking log entries");
+            why = pg_error(db_, doing);
             return false;
         }
     }
@@ -415,28 +421,7 @@ bool PgStore::insert_audit_rows(std::span<const Event> events, std::string& why)
         params.push_back(std::to_string(e.seq));
         params.push_back(std::to_string(p.value));
     }
-    const std::size_t rows = params.size() / 3;
-    for (std::size_t first = 0; first < rows; first += rows_per_insert) {
-        const std::size_t n = std::min(rows_per_insert, rows - first);
-        std::string sql = "INSERT INTO audit VALUES ";
-        std::vector<const char*> values;
-        for (std::size_t i = 0; i < n; ++i) {
-            sql.append(i ? ",(" : "(");
-            for (std::size_t k = 1; k <= 3; ++k) {
-                sql.push_back('$');
-                sql.append(std::to_string(3 * i + k));
-                sql.push_back(k < 3 ? ',' : ')');
-                values.push_back(params[3 * (first + i) + k - 1].c_str());
-            }
-        }
-        Result ins(PQexecParams(db_, sql.c_str(), static_cast<int>(values.size()), nullptr,
-                                values.data(), nullptr, nullptr, 0));
-        if (!ins.ok()) {
-            why = pg_error(db_, "storing audit entries");
-            return false;
-        }
-    }
-    return true;
+    return insert_rows("audit", params, "storing audit entries", why);
 }
 
 bool PgStore::audit(PatientKey patient, Instant since, std::size_t limit, std::vector<Event>& out,

@@ -40,6 +40,8 @@ class PgStore final : public EventStore {
     void read_last();
     bool insert_log_rows(std::span<const Event> events, std::string& why);
     bool insert_audit_rows(std::span<const Event> events, std::string& why);
+    bool insert_rows(const char* table, const std::vector<std::string>& params, const char* doing,
+                     std::string& why);
 
     pg_conn* db_;
     bool writer_ = false;
