@@ -288,12 +288,15 @@ class Journal : public ::testing::Test {
     }
 
     // `journal_endpoint` empty: the embedded journal on store_; else a slotmatch-journal there.
+    // `address`: the embedded journal's store (store_ when empty).
     void kill_nine_server_scenario(const std::string& threads,
-                                   const std::string& journal_endpoint = "");
-    // slotmatchd persisted, journalled to store_ (embedded) or to the journal at `endpoint`.
-    void start_persisted(const std::string& threads, const std::string& endpoint) {
+                                   const std::string& journal_endpoint = "",
+                                   const std::string& address = "");
+    // slotmatchd persisted, journalled to `address` (embedded) or to the journal at `endpoint`.
+    void start_persisted(const std::string& threads, const std::string& endpoint,
+                         const std::string& address = "") {
         if (endpoint.empty()) {
-            start("persisted", threads);
+            start("persisted", threads, address);
             return;
         }
         server_ = std::make_unique<ServerProcess>(
@@ -461,8 +464,9 @@ TEST_F(Journal, ARestartFromTheStoreHasTheSameStateHashOnPostgresql) {
 // answered. Started again on its store, it has every acknowledged booking under its id, no slot
 // twice, every other slot free (nothing leaked), and the holds acknowledged before the kill.
 void Journal::kill_nine_server_scenario(const std::string& threads,
-                                        const std::string& journal_endpoint) {
-    ASSERT_NO_FATAL_FAILURE(start_persisted(threads, journal_endpoint));
+                                        const std::string& journal_endpoint,
+                                        const std::string& address) {
+    ASSERT_NO_FATAL_FAILURE(start_persisted(threads, journal_endpoint, address));
     auto slots = staff_free_slots();
     ASSERT_GE(slots.size(), 3310u);
     slots.resize(3310);
@@ -565,7 +569,7 @@ void Journal::kill_nine_server_scenario(const std::string& threads,
     server_->stop();
     ASSERT_GT(acked.size(), 1000u);
 
-    ASSERT_NO_FATAL_FAILURE(start_persisted(threads, journal_endpoint));
+    ASSERT_NO_FATAL_FAILURE(start_persisted(threads, journal_endpoint, address));
     ASSERT_NE(server_->output().find("slotmatchd: recovered"), std::string::npos)
         << server_->output();
     std::map<std::uint32_t, std::uint64_t> booked = bookings_of(0, contested);
@@ -617,6 +621,14 @@ TEST_F(Journal, KillNineOfTheServerLosesNoAcknowledgedBooking) {
 
 TEST_F(Journal, KillNineOfTheServerLosesNoAcknowledgedBookingWithWorkers) {
     kill_nine_server_scenario("2");
+}
+
+// The same on PostgreSQL (the embedded journal writing to the throwaway server).
+TEST_F(Journal, KillNineOfTheServerLosesNoAcknowledgedBookingOnPostgresql) {
+    const std::string address = fresh_pg_database();
+    if (address.empty())
+        GTEST_SKIP() << "no throwaway PostgreSQL (run by ctest's Journal.Postgresql)";
+    kill_nine_server_scenario("2", "", address);
 }
 
 // The same with the sidecar: the restarted server recovers through the journal's link.
