@@ -71,7 +71,7 @@ void BM_StoreAppend(benchmark::State& state) {
 void BM_StoreAppendStaff(benchmark::State& state) {
     append_bench(state, Channel::staff);
 }
-BENCHMARK(BM_StoreAppend)->Arg(1)->Arg(64)->Arg(1024)->Arg(4096)->UseRealTime();
+BENCHMARK(BM_StoreAppend)->Arg(1)->Arg(64)->Arg(1024)->Arg(4096)->Arg(16384)->UseRealTime();
 void BM_StoreAppendAdmin(benchmark::State& state) {
     append_bench(state, Channel::staff, EventKind::blocked);
 }

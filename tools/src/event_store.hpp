@@ -111,6 +111,12 @@ class EventStore {
     virtual Instant last_time() const = 0;
 };
 
+// Group commit by count: one transaction takes at most this many events (the embedded journal
+// and slotmatch-journal alike). Under load the queue fills a transaction; a larger one costs
+// less per event (slotmatch_store_bench, web bookings: 297-308 k events/s at 4,096, 372 k at
+// 16,384), and by time a transaction starts as soon as the previous one has synced.
+inline constexpr std::size_t commit_events_max = 16384;
+
 inline constexpr const char* writer_taken =
     "another slotmatchd or slotmatch-journal is writing to this store (one writer per store)";
 

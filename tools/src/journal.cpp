@@ -337,7 +337,7 @@ bool RemoteJournal::send_new(zmq::socket_t& socket, flatbuffers::FlatBufferBuild
         for (const Event& e : queue_) {
             if (e.seq <= sent_through_) continue;
             batch.push_back(e);
-            if (batch.size() == commit_events_max) break;
+            if (batch.size() == link_batch_events_max) break;
         }
     }
     if (batch.empty()) return false;

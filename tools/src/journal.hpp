@@ -34,7 +34,7 @@ namespace slotmatch::journal {
 inline constexpr std::size_t pending_events_default = std::size_t{1}
                                                       << 16;  // --journal-buffer-events
 inline constexpr std::size_t pending_events_min = 1024;
-inline constexpr std::size_t commit_events_max = 4096;  // one transaction at most
+inline constexpr std::size_t link_batch_events_max = 4096;  // one EventBatch on the link
 inline constexpr int retry_pause_ms = 200;
 
 // Where the server's events go: the embedded journal (--store) or a slotmatch-journal

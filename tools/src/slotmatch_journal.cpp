@@ -88,9 +88,6 @@ void answer_query(zmq::socket_t& router, zmq::message_t& identity,
     send_to(router, identity, zmq::message_t(b.GetBufferPointer(), b.GetSize()));
 }
 
-// Events per transaction at most: group commit takes every batch that has arrived, up to this.
-constexpr std::size_t group_events_max = 16384;
-
 // An event batch waiting for the group's commit, and whom to acknowledge.
 struct Pending {
     zmq::message_t identity;
@@ -110,7 +107,7 @@ std::size_t serve_available(zmq::socket_t& router, journal::EventStore& store,
     std::vector<Pending> pending;
     std::vector<Event> events;
     std::vector<std::pair<zmq::message_t, std::uint64_t>> replays;  // answered after the commit
-    while (events.size() < group_events_max) {
+    while (events.size() < journal::commit_events_max) {
         zmq::message_t identity, body;
         if (!router.recv(identity, zmq::recv_flags::dontwait)) break;
         if (!identity.more() || !router.recv(body, zmq::recv_flags::none)) continue;
