@@ -307,6 +307,7 @@ class Journal : public ::testing::Test {
     }
     void restart_scenario(const std::string& address);
     void fencing_scenario(bool first_hears_before_restart);
+    void stalled_persisted_scenario(const std::string& address);
     // A new database on the throwaway PostgreSQL server that ctest's "postgresql" fixture
     // starts; empty when there is none (the test then skips).
     static std::string fresh_pg_database() {
@@ -1022,8 +1023,8 @@ TEST_F(Journal, AStalledJournalRefusesChangesWithOverloadedThenCatchesUp) {
 // changed nothing and read nothing, so there is nothing to wait for). A retry of a refused
 // request under the same id runs again once there is room: refusals for want of room are not
 // kept as the answer.
-TEST_F(Journal, AStalledJournalAnswersOverloadedAtOnceInPersistedMode) {
-    auto journal = start_journal("tcp://127.0.0.1:*", "sqlite:" + store_);
+void Journal::stalled_persisted_scenario(const std::string& address) {
+    auto journal = start_journal("tcp://127.0.0.1:*", address);
     ASSERT_FALSE(journal->endpoint().empty());
     server_ = std::make_unique<ServerProcess>(
         std::vector<std::string>{"--config", config_, "--clock", clock_flag, "--journal",
@@ -1065,7 +1066,18 @@ TEST_F(Journal, AStalledJournalAnswersOverloadedAtOnceInPersistedMode) {
     auto again = connection_->call(r.finish(staff(), refused.front()), refused.front(), timeout_ms);
     ASSERT_TRUE(again);
     EXPECT_NE(booked_id(*again), 0u) << "the retry got the cached refusal";
-    EXPECT_EQ(stored_events("sqlite:" + store_).size(), booked + 1);
+    EXPECT_EQ(stored_events(address).size(), booked + 1);
+}
+
+TEST_F(Journal, AStalledJournalAnswersOverloadedAtOnceInPersistedMode) {
+    stalled_persisted_scenario("sqlite:" + store_);
+}
+
+TEST_F(Journal, AStalledJournalAnswersOverloadedAtOnceInPersistedModeOnPostgresql) {
+    const std::string address = fresh_pg_database();
+    if (address.empty())
+        GTEST_SKIP() << "no throwaway PostgreSQL (run by ctest's Journal.Postgresql)";
+    stalled_persisted_scenario(address);
 }
 
 }  // namespace
