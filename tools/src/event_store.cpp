@@ -61,15 +61,6 @@ constexpr const char* migrations[] = {
     "  WHERE patient != 0 AND kind IN (5, 7, 8, 9, 10, 11, 12);",
 };
 static_assert(std::size(migrations) == schema_version, "one migration per schema version");
-// The numbers the migrations' backfills use (web channel; log kinds; audited kinds).
-static_assert(static_cast<int>(Channel::web) == 0 && static_cast<int>(EventKind::held) == 5 &&
-              static_cast<int>(EventKind::booked) == 7 &&
-              static_cast<int>(EventKind::rebooked) == 8 &&
-              static_cast<int>(EventKind::cancelled) == 9 &&
-              static_cast<int>(EventKind::returned_to_waitlist) == 10 &&
-              static_cast<int>(EventKind::waitlist_added) == 11 &&
-              static_cast<int>(EventKind::accessed) == 12 && audit_buckets == 64 &&
-              log_buckets == 64);
 
 std::string sqlite_error(sqlite3* db, const std::string& doing) {
     const int code = sqlite3_errcode(db);
@@ -227,6 +218,16 @@ std::optional<LogRow> web_log_row(const Event& e) {
     row.patient = e.patient;
     row.billable = e.billable;  // R23
     return row;
+}
+
+bool add_log_row(const Event& e, std::vector<LogRow>& out, std::string& why) {
+    auto row = web_log_row(e);
+    if (!row) {
+        why = "event " + std::to_string(e.seq) + " is in the web booking log but is no web change";
+        return false;
+    }
+    out.push_back(std::move(*row));
+    return true;
 }
 
 PatientKey audit_patient(const Event& e) {
@@ -545,45 +546,22 @@ bool decode_stored(std::uint64_t seq, const std::uint8_t* data, std::size_t size
     return true;
 }
 
-bool SqliteStore::scan(std::uint64_t from, const std::function<bool(const Event&)>& visit,
-                       std::string& why) const {
-    Statement select(db_, "SELECT seq, body FROM events WHERE seq >= ?1 ORDER BY seq");
-    if (!select) {
-        why = sqlite_error(db_, "reading events");
-        return false;
-    }
-    sqlite3_bind_int64(select.get(), 1, as_sql(from));
-    int rc = SQLITE_ROW;
-    while ((rc = sqlite3_step(select.get())) == SQLITE_ROW) {
-        const auto seq = static_cast<std::uint64_t>(sqlite3_column_int64(select.get(), 0));
-        const auto* data = static_cast<const std::uint8_t*>(sqlite3_column_blob(select.get(), 1));
-        const auto size = static_cast<std::size_t>(sqlite3_column_bytes(select.get(), 1));
-        Event e;
-        if (!decode_stored(seq, data, size, e, why)) return false;
-        if (!visit(e)) return true;
-    }
-    if (rc != SQLITE_DONE) {
-        why = sqlite_error(db_, "reading events");
-        return false;
-    }
-    return true;
-}
+namespace {
 
-bool SqliteStore::web_log(UnitIdx unit, Instant since, std::size_t limit, std::vector<LogRow>& out,
-                          std::string& why) const {
-    Statement select(db_,
-                     "SELECT w.seq, e.body FROM web_log w JOIN events e ON e.seq = w.seq"
-                     " WHERE w.bucket = ?4 AND w.changed_at >= ?2 AND w.unit = ?1"
-                     " ORDER BY w.changed_at, w.seq LIMIT ?3");
+// The events a SELECT of (seq, body) rows finds, with ?1, ?2, ... bound to `params` in order,
+// each decoded and given to `visit` until it returns false. False, with `why` naming `doing`,
+// when the rows cannot be read or an event is damaged.
+bool each_event(sqlite3* db, const char* sql, std::initializer_list<std::int64_t> params,
+                const char* doing, const std::function<bool(const Event&)>& visit,
+                std::string& why) {
+    Statement select(db, sql);
     if (!select) {
-        why = sqlite_error(db_, "reading the web booking log");
+        why = sqlite_error(db, doing);
         return false;
     }
     sqlite3_stmt* s = select.get();
-    sqlite3_bind_int64(s, 1, unit.value);
-    sqlite3_bind_int64(s, 2, since.value);
-    sqlite3_bind_int64(s, 3, static_cast<std::int64_t>(limit));
-    sqlite3_bind_int64(s, 4, unit.value % log_buckets);
+    int at = 1;
+    for (std::int64_t v : params) sqlite3_bind_int64(s, at++, v);
     int rc = SQLITE_ROW;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         const auto seq = static_cast<std::uint64_t>(sqlite3_column_int64(s, 0));
@@ -591,19 +569,36 @@ bool SqliteStore::web_log(UnitIdx unit, Instant since, std::size_t limit, std::v
         const auto size = static_cast<std::size_t>(sqlite3_column_bytes(s, 1));
         Event e;
         if (!decode_stored(seq, data, size, e, why)) return false;
-        auto row = web_log_row(e);
-        if (!row) {
-            why =
-                "event " + std::to_string(seq) + " is in the web booking log but is no web change";
-            return false;
-        }
-        out.push_back(std::move(*row));
+        if (!visit(e)) return true;
     }
     if (rc != SQLITE_DONE) {
-        why = sqlite_error(db_, "reading the web booking log");
+        why = sqlite_error(db, doing);
         return false;
     }
     return true;
+}
+
+}  // namespace
+
+bool SqliteStore::scan(std::uint64_t from, const std::function<bool(const Event&)>& visit,
+                       std::string& why) const {
+    return each_event(db_, "SELECT seq, body FROM events WHERE seq >= ?1 ORDER BY seq",
+                      {as_sql(from)}, "reading events", visit, why);
+}
+
+bool SqliteStore::web_log(UnitIdx unit, Instant since, std::size_t limit, std::vector<LogRow>& out,
+                          std::string& why) const {
+    std::string problem;
+    const bool read = each_event(
+        db_,
+        "SELECT w.seq, e.body FROM web_log w JOIN events e ON e.seq = w.seq"
+        " WHERE w.unit = ?1 AND w.changed_at >= ?2 AND w.bucket = ?4"
+        " ORDER BY w.changed_at, w.seq LIMIT ?3",
+        {unit.value, since.value, static_cast<std::int64_t>(limit), unit.value % log_buckets},
+        "reading the web booking log", [&](const Event& e) { return add_log_row(e, out, problem); },
+        why);
+    if (!problem.empty()) why = problem;
+    return read && problem.empty();
 }
 
 // The entries are kept by bucket and time: the purge deletes the head of each bucket (a range
@@ -634,33 +629,19 @@ std::optional<std::size_t> SqliteStore::purge_web_log(Instant cutoff, std::strin
 
 bool SqliteStore::audit(PatientKey patient, Instant since, std::size_t limit,
                         std::vector<Event>& out, std::string& why) const {
-    Statement select(db_,
-                     "SELECT a.seq, e.body FROM audit a JOIN events e ON e.seq = a.seq"
-                     " WHERE a.bucket = ?1 AND a.patient = ?2 AND e.time >= ?3"
-                     " ORDER BY a.seq LIMIT ?4");
-    if (!select) {
-        why = sqlite_error(db_, "reading the audit");
-        return false;
-    }
-    sqlite3_stmt* s = select.get();
-    sqlite3_bind_int64(s, 1, as_sql(patient.value % audit_buckets));
-    sqlite3_bind_int64(s, 2, as_sql(patient.value));
-    sqlite3_bind_int64(s, 3, since.value);
-    sqlite3_bind_int64(s, 4, static_cast<std::int64_t>(limit));
-    int rc = SQLITE_ROW;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        const auto seq = static_cast<std::uint64_t>(sqlite3_column_int64(s, 0));
-        const auto* data = static_cast<const std::uint8_t*>(sqlite3_column_blob(s, 1));
-        const auto size = static_cast<std::size_t>(sqlite3_column_bytes(s, 1));
-        Event e;
-        if (!decode_stored(seq, data, size, e, why)) return false;
-        out.push_back(e);
-    }
-    if (rc != SQLITE_DONE) {
-        why = sqlite_error(db_, "reading the audit");
-        return false;
-    }
-    return true;
+    return each_event(
+        db_,
+        "SELECT a.seq, e.body FROM audit a JOIN events e ON e.seq = a.seq"
+        " WHERE a.bucket = ?1 AND a.patient = ?2 AND e.time >= ?3"
+        " ORDER BY a.seq LIMIT ?4",
+        {as_sql(patient.value % audit_buckets), as_sql(patient.value), since.value,
+         static_cast<std::int64_t>(limit)},
+        "reading the audit",
+        [&](const Event& e) {
+            out.push_back(e);
+            return true;
+        },
+        why);
 }
 
 }  // namespace slotmatch::journal

@@ -126,7 +126,20 @@ inline constexpr const char* writer_taken =
 // transaction. Entries are kept by (patient bucket, seq): a batch touches at most
 // audit_buckets places of the tree, and a patient's audit reads one bucket.
 inline constexpr std::uint64_t audit_buckets = 64;
+// The numbers both stores' migrations write into their SQL backfills (web channel; the kinds
+// that make log rows; the audited kinds; the buckets).
+static_assert(static_cast<int>(Channel::web) == 0 && static_cast<int>(EventKind::held) == 5 &&
+              static_cast<int>(EventKind::booked) == 7 &&
+              static_cast<int>(EventKind::rebooked) == 8 &&
+              static_cast<int>(EventKind::cancelled) == 9 &&
+              static_cast<int>(EventKind::returned_to_waitlist) == 10 &&
+              static_cast<int>(EventKind::waitlist_added) == 11 &&
+              static_cast<int>(EventKind::accessed) == 12 && audit_buckets == 64 &&
+              log_buckets == 64);
 inline constexpr std::size_t audit_rows_max = 10'000;  // entries in one reply
+// Adds the log row of an event the web booking log names to `out`; false, saying why, when the
+// event is no web change (the log and the events disagree).
+bool add_log_row(const Event& e, std::vector<LogRow>& out, std::string& why);
 // Whose bookings an event touched (none: 0).
 PatientKey audit_patient(const Event& e);
 // The audit's action word for an event: "book", "cancel", ... or an accessed event's action.

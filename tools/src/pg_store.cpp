@@ -44,14 +44,6 @@ constexpr const char* migrations[] = {
     "  WHERE patient != 0 AND kind IN (5, 7, 8, 9, 10, 11, 12);",
 };
 static_assert(std::size(migrations) == schema_version, "one migration per schema version");
-// The numbers the migrations' backfills use (web channel; log kinds; audited kinds).
-static_assert(static_cast<int>(Channel::web) == 0 && static_cast<int>(EventKind::held) == 5 &&
-              static_cast<int>(EventKind::booked) == 7 &&
-              static_cast<int>(EventKind::rebooked) == 8 &&
-              static_cast<int>(EventKind::cancelled) == 9 &&
-              static_cast<int>(EventKind::returned_to_waitlist) == 10 &&
-              static_cast<int>(EventKind::waitlist_added) == 11 &&
-              static_cast<int>(EventKind::accessed) == 12 && audit_buckets == 64);
 
 // Rows per INSERT statement: 8 parameters each, within libpq's 65,535.
 constexpr std::size_t rows_per_insert = 1000;
@@ -286,32 +278,55 @@ AppendResult PgStore::append(std::span<const Event> events) {
     return r;
 }
 
+namespace {
+
+// The events a SELECT of (seq, body) rows finds, with $1, $2, ... bound to `params`, each
+// decoded and given to `visit` until it returns false. `rows` counts the rows seen; false, with
+// `why` naming `doing`, when they cannot be read or an event is damaged.
+bool each_event(pg_conn* db, const char* sql, const std::vector<std::string>& params,
+                const char* doing, const std::function<bool(const Event&)>& visit,
+                std::size_t& rows, std::string& why) {
+    std::vector<const char*> values;
+    for (const std::string& p : params) values.push_back(p.c_str());
+    Result result(PQexecParams(db, sql, static_cast<int>(values.size()), nullptr, values.data(),
+                               nullptr, nullptr, 1));
+    if (!result.ok()) {
+        why = pg_error(db, doing);
+        return false;
+    }
+    PGresult* r = result.get();
+    rows = static_cast<std::size_t>(PQntuples(r));
+    for (int i = 0; i < PQntuples(r); ++i) {
+        const std::uint64_t seq = binary_int8(PQgetvalue(r, i, 0));
+        const auto* data = reinterpret_cast<const std::uint8_t*>(PQgetvalue(r, i, 1));
+        const auto size = static_cast<std::size_t>(PQgetlength(r, i, 1));
+        Event e;
+        if (!decode_stored(seq, data, size, e, why)) return false;
+        if (!visit(e)) {
+            rows = 0;  // stopped: no more pages
+            return true;
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
 bool PgStore::scan(std::uint64_t from, const std::function<bool(const Event&)>& visit,
                    std::string& why) const {
     std::uint64_t next = from;
     for (;;) {
-        const std::string start = std::to_string(next);
-        const std::string limit = std::to_string(scan_rows_per_query);
-        const char* params[] = {start.c_str(), limit.c_str()};
-        Result rows(PQexecParams(db_,
-                                 "SELECT seq, body FROM events WHERE seq >= $1 ORDER BY seq "
-                                 "LIMIT $2",
-                                 2, nullptr, params, nullptr, nullptr, 1));
-        if (!rows.ok()) {
-            why = pg_error(db_, "reading events");
-            return false;
-        }
-        const int n = PQntuples(rows.get());
-        for (int i = 0; i < n; ++i) {
-            const std::uint64_t seq = binary_int8(PQgetvalue(rows.get(), i, 0));
-            const auto* data = reinterpret_cast<const std::uint8_t*>(PQgetvalue(rows.get(), i, 1));
-            const auto size = static_cast<std::size_t>(PQgetlength(rows.get(), i, 1));
-            Event e;
-            if (!decode_stored(seq, data, size, e, why)) return false;
-            if (!visit(e)) return true;
-            next = seq + 1;
-        }
-        if (static_cast<std::size_t>(n) < scan_rows_per_query) return true;
+        std::size_t rows = 0;
+        const bool read = each_event(
+            db_, "SELECT seq, body FROM events WHERE seq >= $1 ORDER BY seq LIMIT $2",
+            {std::to_string(next), std::to_string(scan_rows_per_query)}, "reading events",
+            [&](const Event& e) {
+                next = e.seq + 1;
+                return visit(e);
+            },
+            rows, why);
+        if (!read) return false;
+        if (rows < scan_rows_per_query) return true;
     }
 }
 
@@ -370,34 +385,17 @@ void reconnect_if_lost(pg_conn* db) {
 bool PgStore::web_log(UnitIdx unit, Instant since, std::size_t limit, std::vector<LogRow>& out,
                       std::string& why) const {
     reconnect_if_lost(db_);
-    const std::string u = std::to_string(unit.value), t = std::to_string(since.value),
-                      l = std::to_string(limit);
-    const char* params[] = {u.c_str(), t.c_str(), l.c_str()};
-    Result rows(PQexecParams(db_,
-                             "SELECT w.seq, e.body FROM web_log w JOIN events e ON e.seq = w.seq"
-                             " WHERE w.unit = $1 AND w.changed_at >= $2"
-                             " ORDER BY w.changed_at, w.seq LIMIT $3",
-                             3, nullptr, params, nullptr, nullptr, 1));
-    if (!rows.ok()) {
-        why = pg_error(db_, "reading the web booking log");
-        return false;
-    }
-    PGresult* r = rows.get();
-    for (int i = 0; i < PQntuples(r); ++i) {
-        const std::uint64_t seq = binary_int8(PQgetvalue(r, i, 0));
-        const auto* data = reinterpret_cast<const std::uint8_t*>(PQgetvalue(r, i, 1));
-        const auto size = static_cast<std::size_t>(PQgetlength(r, i, 1));
-        Event e;
-        if (!decode_stored(seq, data, size, e, why)) return false;
-        auto row = web_log_row(e);
-        if (!row) {
-            why =
-                "event " + std::to_string(seq) + " is in the web booking log but is no web change";
-            return false;
-        }
-        out.push_back(std::move(*row));
-    }
-    return true;
+    std::string problem;
+    std::size_t rows = 0;
+    const bool read = each_event(
+        db_,
+        "SELECT w.seq, e.body FROM web_log w JOIN events e ON e.seq = w.seq"
+        " WHERE w.unit = $1 AND w.changed_at >= $2 ORDER BY w.changed_at, w.seq LIMIT $3",
+        {std::to_string(unit.value), std::to_string(since.value), std::to_string(limit)},
+        "reading the web booking log", [&](const Event& e) { return add_log_row(e, out, problem); },
+        rows, why);
+    if (!problem.empty()) why = problem;
+    return read && problem.empty();
 }
 
 std::optional<std::size_t> PgStore::purge_web_log(Instant cutoff, std::string& why) {
@@ -427,29 +425,20 @@ bool PgStore::insert_audit_rows(std::span<const Event> events, std::string& why)
 bool PgStore::audit(PatientKey patient, Instant since, std::size_t limit, std::vector<Event>& out,
                     std::string& why) const {
     reconnect_if_lost(db_);
-    const std::string b = std::to_string(patient.value % audit_buckets),
-                      p = std::to_string(patient.value), t = std::to_string(since.value),
-                      l = std::to_string(limit);
-    const char* params[] = {b.c_str(), p.c_str(), t.c_str(), l.c_str()};
-    Result rows(PQexecParams(db_,
-                             "SELECT a.seq, e.body FROM audit a JOIN events e ON e.seq = a.seq"
-                             " WHERE a.bucket = $1 AND a.patient = $2 AND e.time >= $3"
-                             " ORDER BY a.seq LIMIT $4",
-                             4, nullptr, params, nullptr, nullptr, 1));
-    if (!rows.ok()) {
-        why = pg_error(db_, "reading the audit");
-        return false;
-    }
-    PGresult* r = rows.get();
-    for (int i = 0; i < PQntuples(r); ++i) {
-        const std::uint64_t seq = binary_int8(PQgetvalue(r, i, 0));
-        const auto* data = reinterpret_cast<const std::uint8_t*>(PQgetvalue(r, i, 1));
-        const auto size = static_cast<std::size_t>(PQgetlength(r, i, 1));
-        Event e;
-        if (!decode_stored(seq, data, size, e, why)) return false;
-        out.push_back(e);
-    }
-    return true;
+    std::size_t rows = 0;
+    return each_event(
+        db_,
+        "SELECT a.seq, e.body FROM audit a JOIN events e ON e.seq = a.seq"
+        " WHERE a.bucket = $1 AND a.patient = $2 AND e.time >= $3"
+        " ORDER BY a.seq LIMIT $4",
+        {std::to_string(patient.value % audit_buckets), std::to_string(patient.value),
+         std::to_string(since.value), std::to_string(limit)},
+        "reading the audit",
+        [&](const Event& e) {
+            out.push_back(e);
+            return true;
+        },
+        rows, why);
 }
 
 }  // namespace slotmatch::journal
