@@ -289,6 +289,14 @@ class Journal : public ::testing::Test {
 
     // `journal_endpoint` empty: the embedded journal on store_; else a slotmatch-journal there.
     // `address`: the embedded journal's store (store_ when empty).
+    // Starts slotmatchd with `args` and expects it to refuse to start (exit 1), saying `says`.
+    static void expect_refused_start(std::vector<std::string> args, const std::string& says) {
+        ServerProcess server(std::move(args));
+        EXPECT_TRUE(server.endpoint().empty());
+        const int status = server.stop();
+        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+        EXPECT_NE(server.output().find(says), std::string::npos) << server.output();
+    }
     void kill_nine_server_scenario(const std::string& threads,
                                    const std::string& journal_endpoint = "",
                                    const std::string& address = "");
@@ -845,12 +853,9 @@ TEST_F(Journal, AHelloThatMissedStoredEventsDoesNotTakeTheJournalOver) {
 
 // A journal that is not there: slotmatchd --journal cannot recover, says so, and exits 1.
 TEST_F(Journal, NoJournalToRecoverFromIsRefusedAtStart) {
-    ServerProcess server(
-        {"--config", config_, "--clock", clock_flag, "--journal", "tcp://127.0.0.1:9"});
-    EXPECT_TRUE(server.endpoint().empty());
-    const int status = server.stop();
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1);
-    EXPECT_NE(server.output().find("no journal answered"), std::string::npos) << server.output();
+    expect_refused_start(
+        {"--config", config_, "--clock", clock_flag, "--journal", "tcp://127.0.0.1:9"},
+        "no journal answered");
 }
 
 // A full disk, made real with a file-size limit on the running server (prlimit RLIMIT_FSIZE:
@@ -897,23 +902,17 @@ TEST_F(Journal, AFullDiskHoldsAcknowledgementsUntilThereIsRoomAgain) {
 // (exit 1, saying why) instead of numbering events over the first one's.
 TEST_F(Journal, ASecondServerOnTheSameStoreIsRefused) {
     ASSERT_NO_FATAL_FAILURE(start("persisted"));
-    ServerProcess second(
-        {"--config", config_, "--clock", clock_flag, "--store", "sqlite:" + store_});
-    EXPECT_TRUE(second.endpoint().empty());
-    const int status = second.stop();
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1);
-    EXPECT_NE(second.output().find("one writer per store"), std::string::npos) << second.output();
+    expect_refused_start(
+        {"--config", config_, "--clock", clock_flag, "--store", "sqlite:" + store_},
+        "one writer per store");
     EXPECT_EQ(free_slots(1).size(), 1u);  // the first goes on
 }
 
 TEST_F(Journal, ADamagedStoreIsRefusedAtStart) {
     std::ofstream(store_) << std::string(4096, '#');
-    ServerProcess server(
-        {"--config", config_, "--clock", clock_flag, "--store", "sqlite:" + store_});
-    EXPECT_TRUE(server.endpoint().empty());
-    const int status = server.stop();
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1);
-    EXPECT_NE(server.output().find("not a slotmatch store"), std::string::npos) << server.output();
+    expect_refused_start(
+        {"--config", config_, "--clock", clock_flag, "--store", "sqlite:" + store_},
+        "not a slotmatch store");
 }
 
 // A store with one damaged event (its body overwritten, as a torn write or a bad sector would
@@ -931,12 +930,9 @@ TEST_F(Journal, AStoreWithADamagedEventIsRefusedAtStartNamingIt) {
                            nullptr, nullptr, nullptr),
               SQLITE_OK);
     sqlite3_close(db);
-    ServerProcess again(
-        {"--config", config_, "--clock", clock_flag, "--store", "sqlite:" + store_});
-    EXPECT_TRUE(again.endpoint().empty());
-    const int status = again.stop();
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1);
-    EXPECT_NE(again.output().find("event 2 is damaged"), std::string::npos) << again.output();
+    expect_refused_start(
+        {"--config", config_, "--clock", clock_flag, "--store", "sqlite:" + store_},
+        "event 2 is damaged");
     EXPECT_EQ(StoreReader(store_).count(), 3);
 }
 
