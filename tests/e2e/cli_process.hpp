@@ -115,4 +115,26 @@ inline nlohmann::json parsed(const CliRun& r) {
     return nlohmann::json::parse(r.out, nullptr, false);
 }
 
+// A run that must succeed: exit 0 and one JSON document with "ok": true (an empty object when
+// the run failed that, after reporting it).
+inline nlohmann::json expect_ok(const CliRun& r) {
+    EXPECT_EQ(r.exit_code, 0) << r;
+    nlohmann::json j = parsed(r);
+    EXPECT_FALSE(j.is_discarded()) << "stdout is not one JSON document: " << r.out;
+    EXPECT_TRUE(j.is_object() && j.value("ok", false)) << r;
+    return j.is_discarded() ? nlohmann::json::object() : j;
+}
+
+// A run that must be refused: exit 1 and a JSON document with an error; the whole document
+// (empty when there is no error, after reporting it).
+inline nlohmann::json expect_refusal(const CliRun& r) {
+    EXPECT_EQ(r.exit_code, 1) << r;
+    nlohmann::json j = parsed(r);
+    if (j.is_discarded() || !j.contains("error")) {
+        ADD_FAILURE() << "a refusal prints JSON with error: " << r;
+        return nlohmann::json::object();
+    }
+    return j;
+}
+
 }  // namespace slotmatch::testing

@@ -114,23 +114,11 @@ class Cli : public ::testing::Test {
         return run_cli(concat({{"--server", server_->endpoint()}, args}));
     }
     // A run that must succeed: its JSON document, with "ok": true.
-    static json ok(const Args& args) {
-        const CliRun r = cli(args);
-        EXPECT_EQ(r.exit_code, 0) << r;
-        json j = parsed(r);
-        EXPECT_FALSE(j.is_discarded()) << "stdout is not one JSON document: " << r.out;
-        EXPECT_TRUE(j.is_object() && j.value("ok", false)) << r;
-        return j.is_discarded() ? json::object() : j;
-    }
+    static json ok(const Args& args) { return expect_ok(cli(args)); }
     // A run that must be refused: exit 1 and the JSON error's code.
     static std::string refused(const Args& args) {
-        const CliRun r = cli(args);
-        EXPECT_EQ(r.exit_code, 1) << r;
-        const json j = parsed(r);
-        if (j.is_discarded() || !j.contains("error")) {
-            ADD_FAILURE() << "a refusal prints JSON with error: " << r;
-            return "";
-        }
+        const json j = expect_refusal(cli(args));
+        if (!j.contains("error")) return "";
         EXPECT_EQ(j["ok"], false);
         EXPECT_EQ(keys(j["error"]), (std::set<std::string>{"code", "message", "field"}));
         return j["error"]["code"].get<std::string>();

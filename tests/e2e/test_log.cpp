@@ -75,21 +75,10 @@ class WebLog : public ::testing::Test {
     CliRun cli(const Args& args) const {
         return run_cli(concat({{"--server", server_->endpoint()}, args}));
     }
-    json ok(const Args& args) const {
-        const CliRun r = cli(args);
-        EXPECT_EQ(r.exit_code, 0) << r;
-        json j = parsed(r);
-        EXPECT_TRUE(!j.is_discarded() && j.value("ok", false)) << r;
-        return j.is_discarded() ? json::object() : j;
-    }
+    json ok(const Args& args) const { return expect_ok(cli(args)); }
     std::string refused(const Args& args) const {
-        const CliRun r = cli(args);
-        EXPECT_EQ(r.exit_code, 1) << r;
-        const json j = parsed(r);
-        if (j.is_discarded() || !j.contains("error")) {
-            ADD_FAILURE() << "a refusal prints JSON with error: " << r;
-            return "";
-        }
+        const json j = expect_refusal(cli(args));
+        if (!j.contains("error")) return "";
         return j["error"]["code"].get<std::string>() + ": " +
                j["error"]["message"].get<std::string>();
     }
