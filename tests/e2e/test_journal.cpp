@@ -118,6 +118,18 @@ class Journal : public ::testing::Test {
         add_booking(r, slot, n);
         ASSERT_TRUE(connection_->send(r.finish(gateway(), 1000 + n), timeout_ms));
     }
+    // Books slots[0..count) for patients 0..count-1, pipelined, and waits for every reply;
+    // the booking ids in the order the replies came (0 for a refusal or a missing reply).
+    std::vector<std::uint64_t> book_first(const std::vector<std::uint32_t>& slots, int count) {
+        for (int n = 0; n < count; ++n) send_book(slots[static_cast<std::size_t>(n)], n);
+        std::vector<std::uint64_t> ids;
+        for (int n = 0; n < count; ++n) {
+            auto reply = connection_->receive(timeout_ms);
+            EXPECT_TRUE(reply) << "no reply to booking " << n;
+            ids.push_back(reply ? booked_id(*reply) : 0);
+        }
+        return ids;
+    }
     std::uint64_t booked_id(const client::Reply& reply) {
         const auto* r = reply.message->results() ? reply.message->results()->Get(0) : nullptr;
         if (r == nullptr || r->body_as_BookingReply() == nullptr) return 0;
@@ -377,8 +389,8 @@ TEST_F(Journal, AStopCommitsEveryEventFirst) {
     ASSERT_NO_FATAL_FAILURE(start("applied"));
     const auto slots = free_slots(30);
     ASSERT_EQ(slots.size(), 30u);
-    for (int n = 0; n < 30; ++n) send_book(slots[static_cast<std::size_t>(n)], n);
-    for (int n = 0; n < 30; ++n) ASSERT_TRUE(connection_->receive(timeout_ms));
+    book_first(slots, 30);
+    ASSERT_FALSE(HasFailure()) << "a booking got no reply";
     const int status = server_->stop();
     ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << server_->output();
     EXPECT_NE(stop_line().find("30 events, 30 committed"), std::string::npos) << stop_line();
@@ -391,14 +403,9 @@ void Journal::restart_scenario(const std::string& address) {
     ASSERT_NO_FATAL_FAILURE(start("persisted", "1", address));
     const auto slots = free_slots(40);
     ASSERT_EQ(slots.size(), 40u);
-    std::vector<std::uint64_t> bookings;
-    for (int n = 0; n < 30; ++n) send_book(slots[static_cast<std::size_t>(n)], n);
-    for (int n = 0; n < 30; ++n) {
-        auto reply = connection_->receive(timeout_ms);
-        ASSERT_TRUE(reply);
-        bookings.push_back(booked_id(*reply));
-        ASSERT_NE(bookings.back(), 0u);
-    }
+    const std::vector<std::uint64_t> bookings = book_first(slots, 30);
+    ASSERT_FALSE(HasFailure()) << "a booking got no reply";
+    for (std::uint64_t id : bookings) ASSERT_NE(id, 0u);
     client::RequestBuilder r;
     r.start();
     for (int n = 0; n < 10; ++n) r.add(wire::CreateCancel(r.fbb(), bookings[n]));
@@ -753,8 +760,8 @@ void Journal::fencing_scenario(bool first_hears_before_restart) {
     connection_ = std::make_unique<client::Connection>(server_->endpoint());
     const auto slots = free_slots(10);
     ASSERT_EQ(slots.size(), 10u);
-    for (int n = 0; n < 5; ++n) send_book(slots[static_cast<std::size_t>(n)], n);
-    for (int n = 0; n < 5; ++n) ASSERT_TRUE(connection_->receive(timeout_ms));
+    book_first(slots, 5);
+    ASSERT_FALSE(HasFailure()) << "a booking got no reply";
 
     ServerProcess second(args);
     ASSERT_FALSE(second.endpoint().empty()) << second.output();
@@ -824,8 +831,8 @@ TEST_F(Journal, AHelloThatMissedStoredEventsDoesNotTakeTheJournalOver) {
     connection_ = std::make_unique<client::Connection>(server_->endpoint());
     const auto slots = free_slots(6);
     ASSERT_EQ(slots.size(), 6u);
-    for (int n = 0; n < 5; ++n) send_book(slots[static_cast<std::size_t>(n)], n);
-    for (int n = 0; n < 5; ++n) ASSERT_TRUE(connection_->receive(timeout_ms));
+    book_first(slots, 5);
+    ASSERT_FALSE(HasFailure()) << "a booking got no reply";
 
     zmq::context_t ctx(1);
     zmq::socket_t late(ctx, zmq::socket_type::dealer);
@@ -867,8 +874,8 @@ TEST_F(Journal, AFullDiskHoldsAcknowledgementsUntilThereIsRoomAgain) {
     ASSERT_NO_FATAL_FAILURE(start("persisted"));
     const auto slots = free_slots(20);
     ASSERT_EQ(slots.size(), 20u);
-    for (int n = 0; n < 10; ++n) send_book(slots[static_cast<std::size_t>(n)], n);
-    for (int n = 0; n < 10; ++n) ASSERT_TRUE(connection_->receive(timeout_ms));
+    book_first(slots, 10);
+    ASSERT_FALSE(HasFailure()) << "a booking got no reply";
     const rlimit full{1, RLIM_INFINITY};  // the soft limit: anyone may raise it again
     ASSERT_EQ(::prlimit(server_->pid(), RLIMIT_FSIZE, &full, nullptr), 0) << std::strerror(errno);
     for (int n = 10; n < 20; ++n) send_book(slots[static_cast<std::size_t>(n)], n);
@@ -921,8 +928,8 @@ TEST_F(Journal, AStoreWithADamagedEventIsRefusedAtStartNamingIt) {
     ASSERT_NO_FATAL_FAILURE(start("persisted"));
     const auto slots = free_slots(3);
     ASSERT_EQ(slots.size(), 3u);
-    for (int n = 0; n < 3; ++n) send_book(slots[static_cast<std::size_t>(n)], n);
-    for (int n = 0; n < 3; ++n) ASSERT_TRUE(connection_->receive(timeout_ms));
+    book_first(slots, 3);
+    ASSERT_FALSE(HasFailure()) << "a booking got no reply";
     ASSERT_EQ(server_->stop(), 0);
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(store_.c_str(), &db), SQLITE_OK);
