@@ -54,6 +54,21 @@ class Fingerprint {
     std::uint64_t h_ = 14695981039346656037ULL;
 };
 
+// Counts as handed out every record of `table` that a stored id names (the keys of `seen`): how
+// many in `count`; false, saying why, when they do not fit this engine's table.
+template <typename Seen, typename Table>
+bool hand_out(const Seen& seen, Table& table, const char* what, std::uint64_t& count,
+              std::string& why) {
+    count = 0;
+    for (const auto& entry : seen) count = std::max(count, entry.first + 1);
+    if (count > table.capacity()) {
+        why = std::string("the store names ") + what + " records beyond this engine's table";
+        return false;
+    }
+    table.skip_to(count);
+    return true;
+}
+
 }  // namespace
 
 class Engine::Restorer {
@@ -386,12 +401,7 @@ bool Engine::Restorer::apply_blocks(std::string& why) {
 
 bool Engine::Restorer::apply_bookings(std::string& why) {
     std::uint64_t count = 0;
-    for (const auto& [index, seen] : booking_gen_) count = std::max(count, index + 1);
-    if (count > e_.bookings_->capacity()) {
-        why = "the store names booking records beyond this engine's table";
-        return false;
-    }
-    e_.bookings_->skip_to(count);
+    if (!hand_out(booking_gen_, *e_.bookings_, "booking", count, why)) return false;
     const Instant now = e_.clock_.now();
     // Live bookings: the records their slots name, with the details of their booking event.
     for (const auto& [id, snap] : latest_) {
@@ -442,12 +452,7 @@ bool Engine::Restorer::apply_bookings(std::string& why) {
 
 bool Engine::Restorer::apply_holds(std::string& why) {
     std::uint64_t count = 0;
-    for (const auto& [index, g] : hold_gen_) count = std::max(count, index + 1);
-    if (count > e_.holds_->capacity()) {
-        why = "the store names hold records beyond this engine's table";
-        return false;
-    }
-    e_.holds_->skip_to(count);
+    if (!hand_out(hold_gen_, *e_.holds_, "hold", count, why)) return false;
     std::vector<std::pair<Instant, std::uint64_t>> queue;  // live holds by expiry
     const Instant now = e_.clock_.now();
     for (auto& [id, snap] : latest_) {
