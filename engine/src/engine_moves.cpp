@@ -61,23 +61,25 @@ void Engine::retire(BookingId b, Reservation& lane) {
 }
 
 // The booking's slot goes to rest (free, blocked or removed) and leaves the patient's list;
-// returns the slot word it leaves behind. The caller holds the patient's claim, so nothing
-// else can end this booking meanwhile.
-std::uint64_t Engine::release_source(BookingId b, PatientRecord& patient) {
+// returns the slot word it leaves behind. `word` is the slot's word as the caller read it and
+// `rest` the word it published for the release (rest_word of it). The caller holds the
+// patient's claim, so nothing else can end this booking meanwhile.
+std::uint64_t Engine::release_source(BookingId b, PatientRecord& patient, std::uint64_t word,
+                                     std::uint64_t rest) {
     BookingRecord& rec = (*bookings_)[index_of(b)];
     SlotRecord& slot = index_.record(SlotId{rec.slot.load(std::memory_order_relaxed)});
-    std::uint64_t w = slot.word.load(word_order);
-    std::uint64_t rest = 0;
-    do {
+    std::uint64_t w = word;
+    for (bool first = true;; first = false) {
         if (SlotWord::state(w) != SlotState::booked || SlotWord::owner(w) != index_of(b)) {
             // Only a broken CAS elsewhere can take a booked slot from its booking; the tests'
             // rebook mutant does, on purpose, and its history then shows the damage.
             SM_ASSERT(SM_MUTANT("engine.rebook_without_cas"));
             return w;
         }
-        rest = rest_word(slot, w);
+        if (!first) rest = rest_word(slot, w);  // a spurious CAS failure: the same word again
         SM_FAILPOINT("release_source:before_cas");
-    } while (!slot.word.compare_exchange_weak(w, rest, word_order));
+        if (slot.word.compare_exchange_weak(w, rest, word_order)) break;
+    }
     // A rebook already put its new booking in this one's place; an ended visit may have been
     // forgotten already.
     auto* last = patient.bookings.begin() + patient.booking_count;
@@ -192,7 +194,7 @@ Outcome<MoveResult> Engine::rebook(const Actor& actor, const RebookRequest& requ
     e.phone = fields.phone;  // R18, unchanged by the move: the web booking log shows them (R21)
     e.reason = fields.reason;
     reservation.publish();
-    release_source(request.booking, patient);
+    release_source(request.booking, patient, source_before, source_rest);
     retire(request.booking, reservation);
     return {ErrorCode::ok, {}, {}, result};
 }
@@ -245,7 +247,7 @@ Outcome<MoveResult> Engine::cancel(const Actor& actor, BookingId b, PatientKey p
     e.phone = booking.phone;  // R18: the cancelled booking's, for the web booking log (R21)
     e.reason = booking.reason;
     reservation.publish();
-    release_source(b, patient);
+    release_source(b, patient, before, after);
     result.booking = view(b);
     // R22: booked from the waitlist and cancelled on the web: back on the waitlist.
     if (actor.channel == Channel::web && booking.from_waitlist &&

@@ -302,7 +302,8 @@ class Engine {
     bool covered(const SlotRecord& rec) const;  // an active block or a removed type lies on it
     std::uint64_t rest_word(const SlotRecord& rec, std::uint64_t word) const;
     std::uint64_t settle(SlotRecord& rec, std::uint64_t word);
-    std::uint64_t release_source(BookingId b, PatientRecord& patient);
+    std::uint64_t release_source(BookingId b, PatientRecord& patient, std::uint64_t word,
+                                 std::uint64_t rest);
     void retire(BookingId b, Reservation& lane);
     // Booking records freed and taken through the operation's event lane (see LaneRecords).
     std::optional<std::uint64_t> take_record(Reservation& lane);
