@@ -16,7 +16,7 @@ mkdir -p "$data"
 bin=build/release/tools
 cat <<INFO
 
-slotmatchd serves the demo region (tools/regions/demo.yaml) on $listen,
+slotmatchd serves the demo region (tools/region/demo.yaml) on $listen,
 journalling every change to $data/slotmatch.sqlite (it recovers from there on the next start).
 Try, in another shell:
   $bin/slotmatch --server $listen find --unit se2321000131-E000000000101 --channel web --limit 3
@@ -24,5 +24,5 @@ Try, in another shell:
 Stop with Ctrl-C.
 
 INFO
-exec "$bin/slotmatchd" --config tools/regions/demo.yaml --listen "$listen" \
+exec "$bin/slotmatchd" --config tools/region/demo.yaml --listen "$listen" \
     --store "sqlite:$data/slotmatch.sqlite" "$@"

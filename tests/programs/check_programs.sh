@@ -20,7 +20,7 @@ case $case_name in
     [[ $(grep -c '^error ' "$out") -eq 3 ]] || fail "want exactly three errors"
     ;;
   check_demo_lint)
-    "$bin/slotmatchd" --config "$src/tools/regions/demo.yaml" --check >"$out" 2>&1
+    "$bin/slotmatchd" --config "$src/tools/region/demo.yaml" --check >"$out" 2>&1
     rc=$?
     [[ $rc -eq 0 ]] || fail "exit code $rc, want 0"
     grep -q '^warning providers\[0\]\.units\[1\]\.resources\[0\]\.name: .*"DSK".*(R12)$' "$out" ||
@@ -37,7 +37,7 @@ case $case_name in
   usage)
     "$bin/slotmatchd" --no-such-flag >"$out" 2>&1; rc=$?
     [[ $rc -eq 2 ]] || fail "unknown flag: exit $rc, want 2"
-    "$bin/slotmatchd" --config "$src/tools/regions/demo.yaml" --check --clock tomorrow >"$out" 2>&1; rc=$?
+    "$bin/slotmatchd" --config "$src/tools/region/demo.yaml" --check --clock tomorrow >"$out" 2>&1; rc=$?
     [[ $rc -eq 2 ]] || fail "bad clock: exit $rc, want 2"
     for p in slotmatchd slotmatch-demo; do
       "$bin/$p" --help >"$out" 2>&1 || fail "$p --help failed"
@@ -54,10 +54,10 @@ case $case_name in
     ;;
   serve_usage)
     # Without CurveZMQ keys slotmatchd binds only to loopback.
-    "$bin/slotmatchd" --config "$src/tools/regions/demo.yaml" --listen tcp://0.0.0.0:5555 >"$out" 2>&1; rc=$?
+    "$bin/slotmatchd" --config "$src/tools/region/demo.yaml" --listen tcp://0.0.0.0:5555 >"$out" 2>&1; rc=$?
     [[ $rc -eq 2 ]] || fail "non-loopback listen: exit $rc, want 2"
     grep -q 'loopback' "$out" || fail "no word on loopback"
-    "$bin/slotmatchd" --config "$src/tools/regions/demo.yaml" --threads 0 >"$out" 2>&1; rc=$?
+    "$bin/slotmatchd" --config "$src/tools/region/demo.yaml" --threads 0 >"$out" 2>&1; rc=$?
     [[ $rc -eq 2 ]] || fail "--threads 0: exit $rc, want 2"
     # No server: a clear message and exit 2 within the timeout, never a hang.
     start=$(date +%s)
@@ -72,7 +72,7 @@ case $case_name in
     grep -q 'public_key' "$out" && fail "a key was printed though none was written"
     ;;
   demo_session)
-    "$bin/slotmatch-demo" --config "$src/tools/regions/demo.yaml" >"$out" 2>&1
+    "$bin/slotmatch-demo" --config "$src/tools/region/demo.yaml" >"$out" 2>&1
     rc=$?
     [[ $rc -eq 0 ]] || fail "exit code $rc, want 0"
     grep -q '"code":"SLOT_ALREADY_RESERVED"' "$out" || fail "no double-booking refusal"
@@ -107,11 +107,11 @@ case $case_name in
     [[ $rc -eq 1 ]] || fail "bad --config: exit $rc, want 1"
     grep -q 'does not load' "$out" || fail "no word on the bad region"
     # slotmatchd with --journal and nobody there: a clear message within the hello's 5 s.
-    timeout 20 "$bin/slotmatchd" --config "$src/tools/regions/demo.yaml" --listen 'tcp://127.0.0.1:*' \
+    timeout 20 "$bin/slotmatchd" --config "$src/tools/region/demo.yaml" --listen 'tcp://127.0.0.1:*' \
       --journal tcp://127.0.0.1:9 >"$out" 2>&1; rc=$?
     [[ $rc -eq 1 ]] || fail "no journal: exit $rc, want 1"
     grep -q 'no journal answered at tcp://127.0.0.1:9' "$out" || fail "no clear message"
-    "$bin/slotmatchd" --config "$src/tools/regions/demo.yaml" --store sqlite:/tmp/x --journal tcp://127.0.0.1:9 >"$out" 2>&1; rc=$?
+    "$bin/slotmatchd" --config "$src/tools/region/demo.yaml" --store sqlite:/tmp/x --journal tcp://127.0.0.1:9 >"$out" 2>&1; rc=$?
     [[ $rc -eq 2 ]] || fail "--store with --journal: exit $rc, want 2"
     ;;
   *) echo "unknown case $case_name"; exit 2 ;;

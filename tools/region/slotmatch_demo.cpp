@@ -229,7 +229,7 @@ void play(Engine& engine) {
 int main(int argc, char** argv) {
     po::options_description options("slotmatch-demo --config region.yaml [options]");
     options.add_options()("help,h", "print this help and exit")(
-        "config", po::value<std::string>()->default_value("tools/regions/demo.yaml"),
+        "config", po::value<std::string>()->default_value("tools/region/demo.yaml"),
         "the region config (YAML)")("clock", po::value<std::string>()->default_value(default_clock),
                                     "fixed:ISO8601 — the moment the session plays at");
     int exit_code = 0;

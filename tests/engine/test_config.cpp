@@ -87,7 +87,7 @@ LoadResult load_position(const std::string& name) {
 // ---- the demo region ------------------------------------------------------------------------
 
 TEST(Config, DemoLoadsWithOnlyTheDeliberateR12Warning) {
-    const LoadResult result = load_region_file(source_dir + "/tools/regions/demo.yaml");
+    const LoadResult result = load_region_file(source_dir + "/tools/region/demo.yaml");
     ASSERT_TRUE(result.ok()) << dump(result);
     EXPECT_EQ(result.error_count(), 0u) << dump(result);
     ASSERT_EQ(result.warning_count(), 1u) << dump(result);
@@ -98,7 +98,7 @@ TEST(Config, DemoLoadsWithOnlyTheDeliberateR12Warning) {
 }
 
 TEST(Config, DemoFillsIndicesAndLookups) {
-    const LoadResult result = load_region_file(source_dir + "/tools/regions/demo.yaml");
+    const LoadResult result = load_region_file(source_dir + "/tools/region/demo.yaml");
     ASSERT_TRUE(result.ok()) << dump(result);
     const Catalog& c = *result.catalog;
     EXPECT_EQ(c.timezone, "Europe/Stockholm");
@@ -140,7 +140,7 @@ TEST(Config, DemoFillsIndicesAndLookups) {
 }
 
 TEST(Config, DemoExercisesTheRules) {
-    const LoadResult result = load_region_file(source_dir + "/tools/regions/demo.yaml");
+    const LoadResult result = load_region_file(source_dir + "/tools/region/demo.yaml");
     ASSERT_TRUE(result.ok()) << dump(result);
     const Catalog& c = *result.catalog;
     const auto type = [&](const char* id) { return c.type(*c.find_type(id)); };
@@ -184,7 +184,7 @@ long count_slots(const Catalog& c) {
 }
 
 TEST(Config, DemoIsSmall) {
-    const LoadResult result = load_region_file(source_dir + "/tools/regions/demo.yaml");
+    const LoadResult result = load_region_file(source_dir + "/tools/region/demo.yaml");
     ASSERT_TRUE(result.ok()) << dump(result);
     const long slots = count_slots(*result.catalog);
     EXPECT_EQ(slots, 5432);  // the number quoted at the top of demo.yaml
