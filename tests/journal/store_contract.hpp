@@ -10,6 +10,7 @@
 
 #include <vector>
 
+#include "access_audit.hpp"
 #include "store_events.hpp"
 
 namespace slotmatch::journal::contract {

@@ -27,9 +27,9 @@ class EventStore : public ::testing::Test {
     }
     void TearDown() override { std::filesystem::remove_all(dir_); }
 
-    std::unique_ptr<SqliteStore> open() {
+    std::unique_ptr<journal::EventStore> open() {
         std::string why;
-        auto store = SqliteStore::open(path_, why);
+        auto store = open_sqlite_store(path_, why);
         EXPECT_TRUE(store) << why;
         return store;
     }
@@ -37,7 +37,7 @@ class EventStore : public ::testing::Test {
         return contract::events(first, last);
     }
     // Scans everything; how many events it passed before it stopped.
-    static bool scan_all(const SqliteStore& store, std::size_t& seen, std::string& why) {
+    static bool scan_all(const journal::EventStore& store, std::size_t& seen, std::string& why) {
         seen = 0;
         return store.scan(
             1,
@@ -62,7 +62,7 @@ class EventStore : public ::testing::Test {
 TEST_F(EventStore, AFileThatIsNotAStoreIsRefused) {
     std::ofstream(path_) << std::string(8192, 'x');
     std::string why;
-    EXPECT_FALSE(SqliteStore::open(path_, why));
+    EXPECT_FALSE(open_sqlite_store(path_, why));
     EXPECT_NE(why.find("not a slotmatch store"), std::string::npos) << why;
 }
 
@@ -115,7 +115,7 @@ TEST_F(EventStore, ATruncatedStoreIsRefused) {
     const auto size = std::filesystem::file_size(path_);
     std::filesystem::resize_file(path_, size / 2);  // a torn copy
     std::string why;
-    auto store = SqliteStore::open(path_, why);
+    auto store = open_sqlite_store(path_, why);
     if (store) {  // SQLite may open it; reading it must then fail, not return half a log
         std::size_t seen = 0;
         EXPECT_FALSE(scan_all(*store, seen, why));

@@ -1,51 +1,21 @@
-#include "pg_store.hpp"
-
+// The event store in PostgreSQL (libpq): the store contract (event_store.hpp) on a server, with
+// synchronous_commit=on so a committed batch is on the server's disk, one transaction per batch
+// written as multi-row INSERTs, and a session-level advisory lock for the one writer.
 #include <endian.h>
 #include <libpq-fe.h>
 
 #include <cstring>
+#include <slotmatch/assert.hpp>
 #include <vector>
+
+#include "access_audit.hpp"
+#include "event_store.hpp"
 
 namespace slotmatch::journal {
 
 namespace {
 
-constexpr const char* migrations[] = {
-    // 1: the event log (see event_store.cpp for why it has no secondary index yet).
-    "CREATE TABLE events ("
-    "  seq BIGINT PRIMARY KEY,"
-    "  time BIGINT NOT NULL,"
-    "  kind SMALLINT NOT NULL,"
-    "  channel SMALLINT NOT NULL,"
-    "  unit INTEGER NOT NULL,"
-    "  patient BIGINT NOT NULL,"
-    "  booking BIGINT NOT NULL,"
-    "  body BYTEA NOT NULL);",
-    // 2: the web booking log (see event_store.cpp): the key of each row, its values in the
-    // event; by time too, for the purge.
-    "CREATE TABLE web_log ("
-    "  unit INTEGER NOT NULL,"
-    "  changed_at BIGINT NOT NULL,"
-    "  seq BIGINT NOT NULL,"
-    "  PRIMARY KEY (unit, changed_at, seq));"
-    "CREATE INDEX web_log_by_time ON web_log (changed_at);"
-    // Events stored before this schema get their entries too (the columns say which).
-    "INSERT INTO web_log SELECT unit, time, seq FROM events"
-    "  WHERE channel = 0 AND kind IN (7, 8, 9);",
-    // 3: the access audit (see event_store.cpp). An access across units carries no_unit
-    // (2^32 - 1), beyond INTEGER: the events' unit column widens (a rewrite, once).
-    "ALTER TABLE events ALTER COLUMN unit TYPE BIGINT;"
-    "CREATE TABLE audit ("
-    "  bucket INTEGER NOT NULL,"
-    "  seq BIGINT NOT NULL,"
-    "  patient BIGINT NOT NULL,"
-    "  PRIMARY KEY (bucket, seq));"
-    "INSERT INTO audit SELECT patient % 64, seq, patient FROM events"
-    "  WHERE patient != 0 AND kind IN (5, 7, 8, 9, 10, 11, 12);",
-};
-static_assert(std::size(migrations) == schema_version, "one migration per schema version");
-
-// Rows per INSERT statement: 8 parameters each, within libpq's 65,535.
+// Rows per INSERT statement: within libpq's 65,535 parameters (asserted where they are bound).
 constexpr std::size_t rows_per_insert = 1000;
 constexpr std::size_t scan_rows_per_query = 10'000;
 
@@ -92,193 +62,11 @@ std::uint64_t binary_int8(const char* p) {
     return be64toh(v);
 }
 
-}  // namespace
-
-std::unique_ptr<PgStore> PgStore::open(const std::string& given, std::string& why, bool reader) {
-    // A server that does not answer must not hang the journal (or a stop) for ever.
-    std::string uri = given;
-    if (uri.find("connect_timeout=") == std::string::npos) {
-        uri += (uri.find('?') == std::string::npos ? "?" : "&");
-        uri += "connect_timeout=10&keepalives=1";
-    }
-    pg_conn* db = PQconnectdb(uri.c_str());
-    if (db == nullptr || PQstatus(db) != CONNECTION_OK) {
-        why = pg_error(db, "cannot connect to " + uri);
-        PQfinish(db);
-        return nullptr;
-    }
-    std::unique_ptr<PgStore> store(new PgStore(db));
-    // A commit returns once the server has it on disk (the persisted mode's promise).
-    if (!exec(db, "SET synchronous_commit = on; SET statement_timeout = '30s'",
-              "setting synchronous_commit", why) ||
-        (!reader && !store->migrate(why))) {
-        why = uri + ": " + why;
-        return nullptr;
-    }
-    if (reader && store->version() != schema_version) {
-        why = uri + ": the store has schema version " + std::to_string(store->version()) +
-              ", not " + std::to_string(schema_version);
-        return nullptr;
-    }
-    store->read_last();
-    return store;
-}
-
-void PgStore::read_last() {
-    last_seq_ =
-        static_cast<std::uint64_t>(query_int(db_, "SELECT COALESCE(max(seq), 0) FROM events"));
-    last_time_ = Instant{
-        query_int(db_, "SELECT COALESCE((SELECT time FROM events ORDER BY seq DESC LIMIT 1), 0)")};
-}
-
-PgStore::~PgStore() {
-    PQfinish(db_);
-}
-
-bool PgStore::migrate(std::string& why) {
-    if (!exec(db_,
-              "CREATE TABLE IF NOT EXISTS schema_migrations ("
-              "version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
-              "creating schema_migrations", why)) {
-        return false;
-    }
-    return run_migrations(
-        version(),
-        [&](int v, std::string& failure) {
-            const std::string sql = std::string("BEGIN;") + migrations[v] +
-                                    "INSERT INTO schema_migrations (version) VALUES (" +
-                                    std::to_string(v + 1) + ");COMMIT;";
-            if (exec(db_, sql, "migrating to schema " + std::to_string(v + 1), failure))
-                return true;
-            std::string ignored;
-            exec(db_, "ROLLBACK", "", ignored);
-            return false;
-        },
-        why);
-}
 
 // The advisory lock's key: one writer per database.
 constexpr const char* writer_lock_sql = "SELECT pg_try_advisory_lock(7291541336710144001)::int";
-
-bool PgStore::claim_writer(std::string& why) {
-    if (query_int(db_, writer_lock_sql) != 1) {
-        why = writer_taken;
-        return false;
-    }
-    writer_ = true;
-    return true;
-}
-
-int PgStore::version() const {
-    return static_cast<int>(
-        query_int(db_, "SELECT COALESCE(max(version), 0) FROM schema_migrations"));
-}
-
-AppendResult PgStore::append(std::span<const Event> events) {
-    AppendResult r;
-    if (PQstatus(db_) != CONNECTION_OK) {  // the server went away: try once to come back
-        PQreset(db_);
-        std::string ignored;
-        if (PQstatus(db_) != CONNECTION_OK ||
-            !exec(db_, "SET synchronous_commit = on; SET statement_timeout = '30s'", "", ignored)) {
-            r.committed_through = last_seq_;
-            r.error = pg_error(db_, "reconnecting to the store");
-            return r;
-        }
-        // The claim went with the old session; another writer may hold it now.
-        if (writer_ && query_int(db_, writer_lock_sql) != 1) {
-            r.committed_through = last_seq_;
-            r.error = std::string("after reconnecting: ") + writer_taken;
-            return r;
-        }
-        read_last();
-    }
-    const auto fresh = new_events(events, last_seq_, r);
-    if (!fresh) return r;
-    std::string why;
-    if (!exec(db_, "BEGIN", "starting a batch", why)) {
-        r.error = why;
-        return r;
-    }
-    flatbuffers::FlatBufferBuilder b(1024);
-    std::vector<std::string> text;    // the integer parameters, as text
-    std::vector<std::string> bodies;  // the bodies, binary
-    std::vector<const char*> values;
-    std::vector<int> lengths, formats;
-    for (std::size_t first = 0; first < fresh->size(); first += rows_per_insert) {
-        const std::size_t n = std::min(rows_per_insert, fresh->size() - first);
-        std::string sql =
-            "INSERT INTO events (seq, time, kind, channel, unit, patient, booking, body) VALUES ";
-        text.clear();
-        bodies.clear();
-        text.reserve(7 * n);
-        bodies.reserve(n);
-        for (std::size_t i = 0; i < n; ++i) {
-            const Event& e = (*fresh)[first + i];
-            const std::size_t p = 8 * i;
-            // Appended piece by piece: g++ 12 at -O3 warns (-Wrestrict) on a chain of
-            // temporaries here.
-            sql.append(i ? ",(" : "(");
-            for (std::size_t k = 1; k <= 8; ++k) {
-                sql.push_back('$');
-                sql.append(std::to_string(p + k));
-                sql.push_back(k < 8 ? ',' : ')');
-            }
-            text.push_back(std::to_string(e.seq));
-            text.push_back(std::to_string(e.time.value));
-            text.push_back(std::to_string(static_cast<int>(e.kind)));
-            text.push_back(std::to_string(static_cast<int>(e.channel)));
-            text.push_back(std::to_string(e.unit.value));
-            text.push_back(std::to_string(e.patient.value));
-            text.push_back(std::to_string(e.booking.value));
-            encode_stored(b, e);
-            bodies.emplace_back(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
-        }
-        values.clear();
-        lengths.clear();
-        formats.clear();
-        for (std::size_t i = 0; i < n; ++i) {
-            for (int k = 0; k < 7; ++k) {
-                values.push_back(text[7 * i + static_cast<std::size_t>(k)].c_str());
-                lengths.push_back(0);
-                formats.push_back(0);
-            }
-            values.push_back(bodies[i].data());
-            lengths.push_back(static_cast<int>(bodies[i].size()));
-            formats.push_back(1);
-        }
-        Result ins(PQexecParams(db_, sql.c_str(), static_cast<int>(values.size()), nullptr,
-                                values.data(), lengths.data(), formats.data(), 0));
-        if (!ins.ok()) {
-            r.error = pg_error(db_, "storing events " + std::to_string((*fresh)[first].seq) + ".." +
-                                        std::to_string((*fresh)[first + n - 1].seq));
-            exec(db_, "ROLLBACK", "", why);
-            return r;
-        }
-    }
-    if (!insert_log_rows(*fresh, r.error) || !insert_audit_rows(*fresh, r.error)) {
-        exec(db_, "ROLLBACK", "", why);
-        return r;
-    }
-    if (!exec(db_, "COMMIT", "committing a batch", why)) {
-        r.error = why;
-        // A COMMIT whose answer was lost may have landed: what is durable is what the server
-        // says, read again when the connection is back.
-        if (PQstatus(db_) == CONNECTION_OK) read_last();
-        r.committed_through = last_seq_;
-        return r;
-    }
-    if (!fresh->empty()) {
-        last_seq_ = fresh->back().seq;
-        last_time_ = fresh->back().time;
-    }
-    r.ok = true;
-    r.appended = fresh->size();
-    r.committed_through = last_seq_;
-    return r;
-}
-
-namespace {
+constexpr const char* session_settings =
+    "SET synchronous_commit = on; SET statement_timeout = '30s'";
 
 // The events a SELECT of (seq, body) rows finds, with $1, $2, ... bound to `params`, each
 // decoded and given to `visit` until it returns false. `rows` counts the rows seen; false, with
@@ -310,7 +98,208 @@ bool each_event(pg_conn* db, const char* sql, const std::vector<std::string>& pa
     return true;
 }
 
-}  // namespace
+// A reader whose server went away tries once to come back before each query.
+void reconnect_if_lost(pg_conn* db) {
+    if (PQstatus(db) == CONNECTION_OK) return;
+    PQreset(db);
+    std::string ignored;
+    if (PQstatus(db) == CONNECTION_OK) exec(db, "SET statement_timeout = '30s'", "", ignored);
+}
+
+// One multi-row INSERT of events: their seven number columns as text, their bodies binary.
+class EventsInsert {
+  public:
+    bool run(pg_conn* db, std::span<const Event> events, std::string& why) {
+        SM_ASSERT(!events.empty() && events.size() <= rows_per_insert);
+        std::string sql =
+            "INSERT INTO events (seq, time, kind, channel, unit, patient, booking, body) VALUES ";
+        text_.clear();
+        bodies_.clear();
+        for (std::size_t i = 0; i < events.size(); ++i) {
+            // Appended piece by piece: g++ 12 at -O3 warns (-Wrestrict) on a chain of
+            // temporaries here.
+            sql.append(i ? ",(" : "(");
+            for (std::size_t k = 1; k <= columns; ++k) {
+                sql.push_back('$');
+                sql.append(std::to_string(columns * i + k));
+                sql.push_back(k < columns ? ',' : ')');
+            }
+            add(events[i]);
+        }
+        values_.clear();
+        lengths_.clear();
+        formats_.clear();
+        for (std::size_t i = 0; i < events.size(); ++i) {
+            for (std::size_t k = 0; k + 1 < columns; ++k) param(text_[(columns - 1) * i + k], 0);
+            param(bodies_[i], 1);
+        }
+        Result ins(PQexecParams(db, sql.c_str(), static_cast<int>(values_.size()), nullptr,
+                                values_.data(), lengths_.data(), formats_.data(), 0));
+        if (ins.ok()) return true;
+        why = pg_error(db, "storing events " + std::to_string(events.front().seq) + ".." +
+                               std::to_string(events.back().seq));
+        return false;
+    }
+
+  private:
+    static constexpr std::size_t columns = 8;
+    static_assert(columns * rows_per_insert <= 65'535, "libpq's parameters per statement");
+    void add(const Event& e) {
+        text_.push_back(std::to_string(e.seq));
+        text_.push_back(std::to_string(e.time.value));
+        text_.push_back(std::to_string(static_cast<int>(e.kind)));
+        text_.push_back(std::to_string(static_cast<int>(e.channel)));
+        text_.push_back(std::to_string(e.unit.value));
+        text_.push_back(std::to_string(e.patient.value));
+        text_.push_back(std::to_string(e.booking.value));
+        encode_stored(body_, e);
+        bodies_.emplace_back(reinterpret_cast<const char*>(body_.GetBufferPointer()),
+                             body_.GetSize());
+    }
+    void param(const std::string& v, int format) {  // format 0: text (length ignored), 1: binary
+        values_.push_back(v.data());
+        lengths_.push_back(format ? static_cast<int>(v.size()) : 0);
+        formats_.push_back(format);
+    }
+    flatbuffers::FlatBufferBuilder body_{1024};
+    std::vector<std::string> text_;    // the integer parameters, as text
+    std::vector<std::string> bodies_;  // the bodies, binary
+    std::vector<const char*> values_;
+    std::vector<int> lengths_, formats_;
+};
+
+class PgStore final : public EventStore {
+  public:
+    explicit PgStore(pg_conn* db) : db_(db) {}
+    ~PgStore() override { PQfinish(db_); }
+    PgStore(const PgStore&) = delete;
+    PgStore& operator=(const PgStore&) = delete;
+
+    // `reader`: a second connection for queries (no migration; the schema must be current).
+    bool open(bool reader, std::string& why);
+
+    AppendResult append(std::span<const Event> events) override;
+    std::uint64_t last_seq() const override { return last_seq_; }
+    Instant last_time() const override { return last_time_; }
+    int version() const override {
+        return static_cast<int>(
+            query_int(db_, "SELECT COALESCE(max(version), 0) FROM schema_migrations"));
+    }
+    bool scan(std::uint64_t from, const std::function<bool(const Event&)>& visit,
+              std::string& why) const override;
+    // A session-level advisory lock (pg_try_advisory_lock), taken again after a reconnect.
+    bool claim_writer(std::string& why) override;
+    bool web_log(UnitIdx unit, Instant since, std::size_t limit, std::vector<LogRow>& out,
+                 std::string& why) const override;
+    std::optional<std::size_t> purge_web_log(Instant cutoff, std::string& why) override;
+    bool audit(PatientKey patient, Instant since, std::size_t limit, std::vector<Event>& out,
+               std::string& why) const override;
+
+  private:
+    void read_last();
+    // After the server went away: connects again (once), with the writer's claim.
+    bool reconnect(AppendResult& r);
+    bool insert_log_rows(std::span<const Event> events, std::string& why);
+    bool insert_audit_rows(std::span<const Event> events, std::string& why);
+    bool insert_rows(const char* table, const std::vector<std::string>& params, const char* doing,
+                     std::string& why);
+
+    pg_conn* db_;
+    bool writer_ = false;
+    std::uint64_t last_seq_ = 0;
+    Instant last_time_;
+    EventsInsert insert_;
+};
+
+bool PgStore::open(bool reader, std::string& why) {
+    // A commit returns once the server has it on disk (the persisted mode's promise).
+    if (!exec(db_, session_settings, "setting synchronous_commit", why)) return false;
+    if (reader) {
+        if (version() != schema_version) {
+            why = "the store has schema version " + std::to_string(version()) + ", not " +
+                  std::to_string(schema_version);
+            return false;
+        }
+    } else {
+        const SchemaDialect postgresql{
+            [&](const std::string& sql, const std::string& doing, std::string& failure) {
+                return exec(db_, sql, doing, failure);
+            },
+            [&] { return version(); }, "BEGIN",
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            "version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+            true};
+        if (!migrate(postgresql, why)) return false;
+    }
+    read_last();
+    return true;
+}
+
+void PgStore::read_last() {
+    last_seq_ =
+        static_cast<std::uint64_t>(query_int(db_, "SELECT COALESCE(max(seq), 0) FROM events"));
+    last_time_ = Instant{
+        query_int(db_, "SELECT COALESCE((SELECT time FROM events ORDER BY seq DESC LIMIT 1), 0)")};
+}
+
+bool PgStore::claim_writer(std::string& why) {
+    if (query_int(db_, writer_lock_sql) != 1) {
+        why = writer_taken;
+        return false;
+    }
+    writer_ = true;
+    return true;
+}
+
+bool PgStore::reconnect(AppendResult& r) {
+    PQreset(db_);
+    std::string ignored;
+    r.committed_through = last_seq_;
+    if (PQstatus(db_) != CONNECTION_OK || !exec(db_, session_settings, "", ignored)) {
+        r.error = pg_error(db_, "reconnecting to the store");
+        return false;
+    }
+    // The claim went with the old session; another writer may hold it now.
+    if (writer_ && query_int(db_, writer_lock_sql) != 1) {
+        r.error = std::string("after reconnecting: ") + writer_taken;
+        return false;
+    }
+    read_last();
+    return true;
+}
+
+AppendResult PgStore::append(std::span<const Event> events) {
+    AppendResult r;
+    if (PQstatus(db_) != CONNECTION_OK && !reconnect(r)) return r;
+    const auto fresh = new_events(events, last_seq_, r);
+    if (!fresh) return r;
+    std::string why;
+    if (!exec(db_, "BEGIN", "starting a batch", why)) {
+        r.error = why;
+        return r;
+    }
+    for (std::size_t first = 0; first < fresh->size(); first += rows_per_insert) {
+        const std::size_t n = std::min(rows_per_insert, fresh->size() - first);
+        if (!insert_.run(db_, fresh->subspan(first, n), r.error)) {
+            exec(db_, "ROLLBACK", "", why);
+            return r;
+        }
+    }
+    if (!insert_log_rows(*fresh, r.error) || !insert_audit_rows(*fresh, r.error)) {
+        exec(db_, "ROLLBACK", "", why);
+        return r;
+    }
+    if (!exec(db_, "COMMIT", "committing a batch", why)) {
+        r.error = why;
+        // A COMMIT whose answer was lost may have landed: what is durable is what the server
+        // says, read again when the connection is back.
+        if (PQstatus(db_) == CONNECTION_OK) read_last();
+        r.committed_through = last_seq_;
+        return r;
+    }
+    committed(*fresh, last_seq_, last_time_, r);
+    return r;
+}
 
 bool PgStore::scan(std::uint64_t from, const std::function<bool(const Event&)>& visit,
                    std::string& why) const {
@@ -343,9 +332,22 @@ bool PgStore::insert_log_rows(std::span<const Event> events, std::string& why) {
     return insert_rows("web_log", params, "storing web booking log entries", why);
 }
 
+bool PgStore::insert_audit_rows(std::span<const Event> events, std::string& why) {
+    std::vector<std::string> params;
+    for (const Event& e : events) {
+        const PatientKey p = audit_patient(e);
+        if (p.value == 0) continue;
+        params.push_back(std::to_string(p.value % audit_buckets));
+        params.push_back(std::to_string(e.seq));
+        params.push_back(std::to_string(p.value));
+    }
+    return insert_rows("audit", params, "storing audit entries", why);
+}
+
 // Rows of three values each (`params` in row order), rows_per_insert to a statement.
 bool PgStore::insert_rows(const char* table, const std::vector<std::string>& params,
                           const char* doing, std::string& why) {
+    SM_ASSERT(params.size() % 3 == 0);
     const std::size_t rows = params.size() / 3;
     for (std::size_t first = 0; first < rows; first += rows_per_insert) {
         const std::size_t n = std::min(rows_per_insert, rows - first);
@@ -369,18 +371,6 @@ bool PgStore::insert_rows(const char* table, const std::vector<std::string>& par
     }
     return true;
 }
-
-namespace {
-
-// A reader whose server went away tries once to come back before each query.
-void reconnect_if_lost(pg_conn* db) {
-    if (PQstatus(db) == CONNECTION_OK) return;
-    PQreset(db);
-    std::string ignored;
-    if (PQstatus(db) == CONNECTION_OK) exec(db, "SET statement_timeout = '30s'", "", ignored);
-}
-
-}  // namespace
 
 bool PgStore::web_log(UnitIdx unit, Instant since, std::size_t limit, std::vector<LogRow>& out,
                       std::string& why) const {
@@ -410,18 +400,6 @@ std::optional<std::size_t> PgStore::purge_web_log(Instant cutoff, std::string& w
     return static_cast<std::size_t>(std::stoull(PQcmdTuples(r.get())));
 }
 
-bool PgStore::insert_audit_rows(std::span<const Event> events, std::string& why) {
-    std::vector<std::string> params;
-    for (const Event& e : events) {
-        const PatientKey p = audit_patient(e);
-        if (p.value == 0) continue;
-        params.push_back(std::to_string(p.value % audit_buckets));
-        params.push_back(std::to_string(e.seq));
-        params.push_back(std::to_string(p.value));
-    }
-    return insert_rows("audit", params, "storing audit entries", why);
-}
-
 bool PgStore::audit(PatientKey patient, Instant since, std::size_t limit, std::vector<Event>& out,
                     std::string& why) const {
     reconnect_if_lost(db_);
@@ -439,6 +417,30 @@ bool PgStore::audit(PatientKey patient, Instant since, std::size_t limit, std::v
             return true;
         },
         rows, why);
+}
+
+}  // namespace
+
+std::unique_ptr<EventStore> open_pg_store(const std::string& given, std::string& why,
+                                          bool reader) {
+    // A server that does not answer must not hang the journal (or a stop) for ever.
+    std::string uri = given;
+    if (uri.find("connect_timeout=") == std::string::npos) {
+        uri += (uri.find('?') == std::string::npos ? "?" : "&");
+        uri += "connect_timeout=10&keepalives=1";
+    }
+    pg_conn* db = PQconnectdb(uri.c_str());
+    if (db == nullptr || PQstatus(db) != CONNECTION_OK) {
+        why = pg_error(db, "cannot connect to " + uri);
+        PQfinish(db);
+        return nullptr;
+    }
+    auto store = std::make_unique<PgStore>(db);
+    if (!store->open(reader, why)) {
+        why = uri + ": " + why;
+        return nullptr;
+    }
+    return store;
 }
 
 }  // namespace slotmatch::journal

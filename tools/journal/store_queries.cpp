@@ -2,6 +2,8 @@
 
 #include <limits>
 
+#include "access_audit.hpp"
+
 namespace slotmatch::journal {
 
 namespace fb = flatbuffers;

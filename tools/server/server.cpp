@@ -11,8 +11,8 @@
 #include <thread>
 #include <zmq.hpp>
 
-#include "journal.hpp"
 #include "retry_cache.hpp"
+#include "sidecar_link.hpp"
 
 namespace slotmatch::tools {
 

@@ -12,6 +12,7 @@
 #include "report.hpp"
 #include "server.hpp"
 #include "service.hpp"
+#include "sidecar_link.hpp"
 
 namespace po = boost::program_options;
 using namespace slotmatch;

@@ -1,0 +1,409 @@
+// The event store in SQLite: WAL with synchronous=FULL (in WAL mode NORMAL can lose commits on
+// power loss), SQLite's own consistency check on open, flock(2) for the one writer.
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <slotmatch/assert.hpp>
+
+#include "access_audit.hpp"
+#include "event_store.hpp"
+
+namespace slotmatch::journal {
+
+namespace {
+
+std::string sqlite_error(sqlite3* db, const std::string& doing) {
+    const int code = sqlite3_errcode(db);
+    std::string why = doing + ": " + sqlite3_errmsg(db);
+    if (code == SQLITE_FULL) why += " (the disk is full)";
+    if (code == SQLITE_NOTADB) why += " (not a slotmatch store, or its header is damaged)";
+    if (code == SQLITE_CORRUPT) why += " (the store is damaged)";
+    return why;
+}
+
+bool exec(sqlite3* db, const std::string& sql, const std::string& doing, std::string& why) {
+    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK) return true;
+    why = sqlite_error(db, doing);
+    return false;
+}
+
+void roll_back(sqlite3* db) {
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+// A prepared statement that finalises itself.
+class Statement {
+  public:
+    Statement(sqlite3* db, const char* sql) { sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
+    ~Statement() { sqlite3_finalize(stmt_); }
+    Statement(const Statement&) = delete;
+    Statement& operator=(const Statement&) = delete;
+    sqlite3_stmt* get() const { return stmt_; }
+    explicit operator bool() const { return stmt_ != nullptr; }
+
+  private:
+    sqlite3_stmt* stmt_ = nullptr;
+};
+
+// One text value from a single-row query, or "" when there is none.
+std::string query_text(sqlite3* db, const char* sql) {
+    Statement s(db, sql);
+    if (!s || sqlite3_step(s.get()) != SQLITE_ROW) return {};
+    const unsigned char* text = sqlite3_column_text(s.get(), 0);
+    return text ? reinterpret_cast<const char*>(text) : "";
+}
+
+std::int64_t query_int(sqlite3* db, const char* sql) {
+    Statement s(db, sql);
+    if (!s || sqlite3_step(s.get()) != SQLITE_ROW) return 0;
+    return sqlite3_column_int64(s.get(), 0);
+}
+
+std::int64_t as_sql(std::uint64_t v) {
+    return static_cast<std::int64_t>(v);
+}
+
+// An entry of the web booking log (bucket, changed_at, seq, unit) or of the audit (bucket,
+// seq, patient): the columns of its table, key first.
+struct Entry {
+    std::int64_t column[4];
+    auto operator<=>(const Entry&) const = default;
+};
+
+// Inserts a batch's entries in key order, so each lands next to the one before it (fewer
+// pages visited than in event order), 64 rows a statement (fewer steps); inside the caller's
+// transaction.
+bool insert_entries(sqlite3* db, const char* table, int columns, std::vector<Entry>& entries,
+                    std::string& why) {
+    SM_ASSERT(columns == 3 || columns == 4);
+    if (entries.empty()) return true;
+    std::sort(entries.begin(), entries.end());
+    constexpr std::size_t rows_per_statement = 64;
+    const std::string row = columns == 3 ? "(?,?,?)" : "(?,?,?,?)";
+    std::string many = std::string("INSERT INTO ") + table + " VALUES " + row;
+    for (std::size_t i = 1; i < rows_per_statement; ++i) many += "," + row;
+    const std::string one = std::string("INSERT INTO ") + table + " VALUES " + row;
+    Statement insert_many(db, many.c_str());
+    Statement insert_one(db, one.c_str());
+    if (!insert_many || !insert_one) {
+        why = sqlite_error(db, std::string("preparing the ") + table + " insert");
+        return false;
+    }
+    std::size_t at = 0;
+    while (at < entries.size()) {
+        const bool full = entries.size() - at >= rows_per_statement;
+        sqlite3_stmt* s = full ? insert_many.get() : insert_one.get();
+        const std::size_t n = full ? rows_per_statement : 1;
+        for (std::size_t r = 0; r < n; ++r) {
+            for (int i = 0; i < columns; ++i) {
+                sqlite3_bind_int64(s, static_cast<int>(r) * columns + i + 1,
+                                   entries[at + r].column[i]);
+            }
+        }
+        if (sqlite3_step(s) != SQLITE_DONE) {
+            why = sqlite_error(db, std::string("storing ") + table + " entries");
+            return false;
+        }
+        sqlite3_reset(s);
+        at += n;
+    }
+    return true;
+}
+
+// The events a SELECT of (seq, body) rows finds, with ?1, ?2, ... bound to `params` in order,
+// each decoded and given to `visit` until it returns false. False, with `why` naming `doing`,
+// when the rows cannot be read or an event is damaged.
+bool each_event(sqlite3* db, const char* sql, std::initializer_list<std::int64_t> params,
+                const char* doing, const std::function<bool(const Event&)>& visit,
+                std::string& why) {
+    Statement select(db, sql);
+    if (!select) {
+        why = sqlite_error(db, doing);
+        return false;
+    }
+    sqlite3_stmt* s = select.get();
+    int at = 1;
+    for (std::int64_t v : params) sqlite3_bind_int64(s, at++, v);
+    int rc = SQLITE_ROW;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const auto seq = static_cast<std::uint64_t>(sqlite3_column_int64(s, 0));
+        const auto* data = static_cast<const std::uint8_t*>(sqlite3_column_blob(s, 1));
+        const auto size = static_cast<std::size_t>(sqlite3_column_bytes(s, 1));
+        Event e;
+        if (!decode_stored(seq, data, size, e, why)) return false;
+        if (!visit(e)) return true;
+    }
+    if (rc != SQLITE_DONE) {
+        why = sqlite_error(db, doing);
+        return false;
+    }
+    return true;
+}
+
+class SqliteStore final : public EventStore {
+  public:
+    SqliteStore(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+    ~SqliteStore() override;
+    SqliteStore(const SqliteStore&) = delete;
+    SqliteStore& operator=(const SqliteStore&) = delete;
+
+    // A reader opens an existing store without checking or migrating it (the writer did),
+    // and may only read (query_only), so it can never take the writer's lock.
+    bool open(bool reader, std::string& why);
+
+    AppendResult append(std::span<const Event> events) override;
+    std::uint64_t last_seq() const override { return last_seq_; }
+    Instant last_time() const override { return last_time_; }
+    int version() const override;
+    bool scan(std::uint64_t from, const std::function<bool(const Event&)>& visit,
+              std::string& why) const override;
+    // flock(2) on the store file: independent of SQLite's own fcntl locks, so readers go on.
+    bool claim_writer(std::string& why) override;
+    bool web_log(UnitIdx unit, Instant since, std::size_t limit, std::vector<LogRow>& out,
+                 std::string& why) const override;
+    std::optional<std::size_t> purge_web_log(Instant cutoff, std::string& why) override;
+    bool audit(PatientKey patient, Instant since, std::size_t limit, std::vector<Event>& out,
+               std::string& why) const override;
+
+  private:
+    bool check(std::string& why);
+    void read_last();
+    // Stores the events and their log and audit entries, inside the caller's transaction.
+    bool insert(std::span<const Event> events, std::string& why);
+
+    sqlite3* db_;
+    std::string path_;
+    int writer_fd_ = -1;  // held open with the flock while this is the writer
+    std::uint64_t last_seq_ = 0;
+    Instant last_time_;
+};
+
+bool SqliteStore::open(bool reader, std::string& why) {
+    sqlite3_busy_timeout(db_, 5000);
+    if (reader) {
+        if (!exec(db_, "PRAGMA query_only=1", "opening a reader", why)) return false;
+        if (version() != schema_version) {
+            why = path_ + ": the store has schema version " + std::to_string(version()) +
+                  ", not " + std::to_string(schema_version);
+            return false;
+        }
+    } else {
+        const SchemaDialect sqlite{
+            [&](const std::string& sql, const std::string& doing, std::string& failure) {
+                return exec(db_, sql, doing, failure);
+            },
+            [&] { return version(); }, "BEGIN IMMEDIATE",
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            "version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
+            false};
+        if (!check(why) || !migrate(sqlite, why)) {
+            why = path_ + ": " + why;
+            return false;
+        }
+    }
+    read_last();
+    return true;
+}
+
+void SqliteStore::read_last() {
+    last_seq_ = static_cast<std::uint64_t>(query_int(db_, "SELECT max(seq) FROM events"));
+    last_time_ = Instant{query_int(db_, "SELECT time FROM events ORDER BY seq DESC LIMIT 1")};
+}
+
+SqliteStore::~SqliteStore() {
+    sqlite3_close(db_);
+    if (writer_fd_ >= 0) ::close(writer_fd_);  // releases the flock
+}
+
+bool SqliteStore::claim_writer(std::string& why) {
+    if (writer_fd_ >= 0) return true;
+    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        why = path_ + ": " + std::strerror(errno);
+        return false;
+    }
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        why = path_ + ": " + writer_taken;
+        ::close(fd);
+        return false;
+    }
+    writer_fd_ = fd;
+    return true;
+}
+
+// WAL with synchronous=FULL, and SQLite's own consistency check, so that a torn or damaged
+// file is refused before it is trusted.
+bool SqliteStore::check(std::string& why) {
+    const std::string mode = query_text(db_, "PRAGMA journal_mode=WAL");
+    if (mode != "wal") {
+        why = mode.empty() ? sqlite_error(db_, "reading the store") : "cannot use WAL mode";
+        return false;
+    }
+    if (!exec(db_, "PRAGMA synchronous=FULL", "setting synchronous=FULL", why)) return false;
+    // The index pages the inserts touch stay in memory (64 MiB), and the log is folded into
+    // the main file less often (every 16 MiB of log instead of 4 MiB): each checkpoint syncs.
+    if (!exec(db_, "PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=4096", "sizing the cache",
+              why)) {
+        return false;
+    }
+    const std::string integrity = query_text(db_, "PRAGMA quick_check");
+    if (integrity != "ok") {
+        why = "the store is damaged: " +
+              (integrity.empty() ? sqlite_error(db_, "integrity check") : integrity);
+        return false;
+    }
+    return true;
+}
+
+int SqliteStore::version() const {
+    return static_cast<int>(query_int(db_, "SELECT max(version) FROM schema_migrations"));
+}
+
+AppendResult SqliteStore::append(std::span<const Event> events) {
+    AppendResult r;
+    const auto fresh = new_events(events, last_seq_, r);
+    if (!fresh) return r;
+    std::string why;
+    if (!exec(db_, "BEGIN IMMEDIATE", "starting a batch", why)) {
+        r.error = why;
+        return r;
+    }
+    if (!insert(*fresh, why) || !exec(db_, "COMMIT", "committing a batch", why)) {
+        roll_back(db_);
+        // What is durable is what the file says (a failed COMMIT may still have landed).
+        read_last();
+        r.committed_through = last_seq_;
+        r.error = std::move(why);
+        return r;
+    }
+    committed(*fresh, last_seq_, last_time_, r);
+    return r;
+}
+
+bool SqliteStore::insert(std::span<const Event> events, std::string& why) {
+    Statement insert(db_,
+                     "INSERT INTO events (seq, time, kind, channel, unit, patient, booking, body)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    if (!insert) {
+        why = sqlite_error(db_, "preparing the insert");
+        return false;
+    }
+    std::vector<Entry> log;    // web changes only: other events pay nothing here
+    std::vector<Entry> audit;  // events that touched a patient
+    flatbuffers::FlatBufferBuilder body(1024);
+    for (const Event& e : events) {
+        if (makes_log_row(e)) {
+            log.push_back(
+                {{e.unit.value % log_buckets, e.time.value, as_sql(e.seq), e.unit.value}});
+        }
+        if (const PatientKey p = audit_patient(e); p.value != 0) {
+            audit.push_back({{as_sql(p.value % audit_buckets), as_sql(e.seq), as_sql(p.value), 0}});
+        }
+        encode_stored(body, e);
+        sqlite3_stmt* s = insert.get();
+        sqlite3_bind_int64(s, 1, as_sql(e.seq));
+        sqlite3_bind_int64(s, 2, e.time.value);
+        sqlite3_bind_int(s, 3, static_cast<int>(e.kind));
+        sqlite3_bind_int(s, 4, static_cast<int>(e.channel));
+        sqlite3_bind_int64(s, 5, e.unit.value);
+        sqlite3_bind_int64(s, 6, as_sql(e.patient.value));
+        sqlite3_bind_int64(s, 7, as_sql(e.booking.value));
+        sqlite3_bind_blob(s, 8, body.GetBufferPointer(), static_cast<int>(body.GetSize()),
+                          SQLITE_STATIC);
+        if (sqlite3_step(s) != SQLITE_DONE) {
+            why = sqlite_error(db_, "storing event " + std::to_string(e.seq));
+            return false;
+        }
+        sqlite3_reset(s);
+    }
+    // The log's and the audit's entries, in the batch's transaction (R19).
+    return insert_entries(db_, "web_log", 4, log, why) &&
+           insert_entries(db_, "audit", 3, audit, why);
+}
+
+bool SqliteStore::scan(std::uint64_t from, const std::function<bool(const Event&)>& visit,
+                       std::string& why) const {
+    return each_event(db_, "SELECT seq, body FROM events WHERE seq >= ?1 ORDER BY seq",
+                      {as_sql(from)}, "reading events", visit, why);
+}
+
+bool SqliteStore::web_log(UnitIdx unit, Instant since, std::size_t limit, std::vector<LogRow>& out,
+                          std::string& why) const {
+    std::string problem;
+    const bool read = each_event(
+        db_,
+        "SELECT w.seq, e.body FROM web_log w JOIN events e ON e.seq = w.seq"
+        " WHERE w.unit = ?1 AND w.changed_at >= ?2 AND w.bucket = ?4"
+        " ORDER BY w.changed_at, w.seq LIMIT ?3",
+        {unit.value, since.value, static_cast<std::int64_t>(limit), unit.value % log_buckets},
+        "reading the web booking log", [&](const Event& e) { return add_log_row(e, out, problem); },
+        why);
+    if (!problem.empty()) why = problem;
+    return read && problem.empty();
+}
+
+// The entries are kept by bucket and time: the purge deletes the head of each bucket (a range
+// before the cut-off), all in one transaction.
+std::optional<std::size_t> SqliteStore::purge_web_log(Instant cutoff, std::string& why) {
+    if (!exec(db_, "BEGIN IMMEDIATE", "purging the web booking log", why)) return std::nullopt;
+    const auto fail = [&]() -> std::optional<std::size_t> {
+        why = sqlite_error(db_, "purging the web booking log");
+        roll_back(db_);
+        return std::nullopt;
+    };
+    Statement purge(db_, "DELETE FROM web_log WHERE bucket = ?1 AND changed_at < ?2");
+    if (!purge) return fail();
+    std::size_t deleted = 0;
+    for (std::uint32_t bucket = 0; bucket < log_buckets; ++bucket) {
+        sqlite3_bind_int64(purge.get(), 1, bucket);
+        sqlite3_bind_int64(purge.get(), 2, cutoff.value);
+        if (sqlite3_step(purge.get()) != SQLITE_DONE) return fail();
+        deleted += static_cast<std::size_t>(sqlite3_changes(db_));
+        sqlite3_reset(purge.get());
+    }
+    if (!exec(db_, "COMMIT", "purging the web booking log", why)) {
+        roll_back(db_);
+        return std::nullopt;
+    }
+    return deleted;
+}
+
+bool SqliteStore::audit(PatientKey patient, Instant since, std::size_t limit,
+                        std::vector<Event>& out, std::string& why) const {
+    return each_event(
+        db_,
+        "SELECT a.seq, e.body FROM audit a JOIN events e ON e.seq = a.seq"
+        " WHERE a.bucket = ?1 AND a.patient = ?2 AND e.time >= ?3"
+        " ORDER BY a.seq LIMIT ?4",
+        {as_sql(patient.value % audit_buckets), as_sql(patient.value), since.value,
+         static_cast<std::int64_t>(limit)},
+        "reading the audit",
+        [&](const Event& e) {
+            out.push_back(e);
+            return true;
+        },
+        why);
+}
+
+}  // namespace
+
+std::unique_ptr<EventStore> open_sqlite_store(const std::string& path, std::string& why,
+                                              bool reader) {
+    sqlite3* db = nullptr;
+    const int flags = SQLITE_OPEN_READWRITE | (reader ? 0 : SQLITE_OPEN_CREATE);
+    if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
+        why = "cannot open the store " + path + ": " + (db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return nullptr;
+    }
+    auto store = std::make_unique<SqliteStore>(db, path);
+    if (!store->open(reader, why)) return nullptr;
+    return store;
+}
+
+}  // namespace slotmatch::journal
