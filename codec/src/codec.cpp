@@ -1,3 +1,4 @@
+#include <cstring>
 #include <slotmatch/codec.hpp>
 #include <slotmatch/patient.hpp>
 
@@ -16,12 +17,22 @@ static_assert(static_cast<int>(wire::ResourceKind::equipment) ==
 
 namespace {
 
+bool has_identifier(std::span<const std::uint8_t> bytes, const char* identifier) {
+    return bytes.size() >= sizeof(fb::uoffset_t) + fb::kFileIdentifierLength &&
+           std::memcmp(bytes.data() + sizeof(fb::uoffset_t), identifier,
+                       fb::kFileIdentifierLength) == 0;
+}
+
+// `identifier`: the kind's own; a reply, batch or ack of an older peer carries the request's.
 template <typename T>
-const T* verify_root(std::span<const std::uint8_t> bytes, std::size_t bytes_max, unsigned depth_max,
-                     unsigned tables_max) {
+const T* verify_root(std::span<const std::uint8_t> bytes, const char* identifier,
+                     std::size_t bytes_max, unsigned depth_max, unsigned tables_max) {
     if (bytes.size() > bytes_max) return nullptr;
+    if (!has_identifier(bytes, identifier) && !has_identifier(bytes, request_identifier)) {
+        return nullptr;
+    }
     fb::Verifier verifier(bytes.data(), bytes.size(), depth_max, tables_max);
-    if (!verifier.VerifyBuffer<T>(wire::RequestMessageIdentifier())) return nullptr;
+    if (!verifier.VerifyBuffer<T>(nullptr)) return nullptr;  // the identifier was checked above
     return fb::GetRoot<T>(bytes.data());
 }
 
@@ -65,21 +76,30 @@ Outcome<T> invalid(std::string_view field, std::string_view message) {
 
 }  // namespace
 
+MessageKind message_kind(std::span<const std::uint8_t> bytes) {
+    if (has_identifier(bytes, request_identifier)) return MessageKind::request;
+    if (has_identifier(bytes, reply_identifier)) return MessageKind::reply;
+    if (has_identifier(bytes, event_batch_identifier)) return MessageKind::event_batch;
+    if (has_identifier(bytes, journal_ack_identifier)) return MessageKind::journal_ack;
+    return MessageKind::unknown;
+}
+
+// A request carries its own identifier only: "SMW1" has always meant a request.
 const wire::RequestMessage* verify_request(std::span<const std::uint8_t> bytes) {
-    return verify_root<wire::RequestMessage>(bytes, message_bytes_max, verify_depth_max,
-                                             verify_tables_max);
+    return verify_root<wire::RequestMessage>(bytes, request_identifier, message_bytes_max,
+                                             verify_depth_max, verify_tables_max);
 }
 const wire::ReplyMessage* verify_reply(std::span<const std::uint8_t> bytes) {
-    return verify_root<wire::ReplyMessage>(bytes, reply_bytes_max, reply_verify_depth_max,
-                                           reply_verify_tables_max);
+    return verify_root<wire::ReplyMessage>(bytes, reply_identifier, reply_bytes_max,
+                                           reply_verify_depth_max, reply_verify_tables_max);
 }
 const wire::JournalAck* verify_journal_ack(std::span<const std::uint8_t> bytes) {
-    return verify_root<wire::JournalAck>(bytes, message_bytes_max, verify_depth_max,
-                                         verify_tables_max);
+    return verify_root<wire::JournalAck>(bytes, journal_ack_identifier, message_bytes_max,
+                                         verify_depth_max, verify_tables_max);
 }
 const wire::EventBatch* verify_event_batch(std::span<const std::uint8_t> bytes) {
-    return verify_root<wire::EventBatch>(bytes, event_batch_bytes_max, reply_verify_depth_max,
-                                         reply_verify_tables_max);
+    return verify_root<wire::EventBatch>(bytes, event_batch_identifier, event_batch_bytes_max,
+                                         reply_verify_depth_max, reply_verify_tables_max);
 }
 
 wire::ErrorCode to_wire(ErrorCode e) {

@@ -21,7 +21,7 @@ std::span<const std::uint8_t> RequestBuilder::finish(const Identity& who,
     const auto ops = fbb_.CreateVector(ops_);
     fbb_.Finish(
         wire::CreateRequestMessage(fbb_, codec::protocol_version, request_id, client, actor, ops),
-        wire::RequestMessageIdentifier());
+        codec::request_identifier);
     return {fbb_.GetBufferPointer(), fbb_.GetSize()};
 }
 

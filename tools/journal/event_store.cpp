@@ -97,7 +97,8 @@ bool migrate(const SchemaDialect& d, std::string& why) {
     }
     for (int v = at; v < schema_version; ++v) {
         const Migration& m = migrations[v];
-        const std::string sql = std::string(d.begin) + ";" + (d.postgresql ? m.postgresql : m.sqlite) +
+        const std::string sql = std::string(d.begin) + ";" +
+                                (d.postgresql ? m.postgresql : m.sqlite) +
                                 "INSERT INTO schema_migrations (version, applied_at) VALUES (" +
                                 std::to_string(v + 1) + ", CURRENT_TIMESTAMP);COMMIT;";
         if (!d.exec(sql, "migrating to schema " + std::to_string(v + 1), why)) {

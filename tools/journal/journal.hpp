@@ -74,9 +74,9 @@ class Journal {
     zmq::socket_t wake_;
     std::uint64_t first_seq_;
     mutable std::mutex mutex_;
-    std::deque<Event> queue_;  // under mutex_: submitted and not yet committed
+    std::deque<Event> queue_;          // under mutex_: submitted and not yet committed
     std::uint64_t submitted_through_;  // under mutex_: the last event submitted
-    std::string error_;        // under mutex_
+    std::string error_;                // under mutex_
     std::atomic<std::uint64_t> committed_;
     std::atomic<std::uint64_t> failed_{0};
     std::thread thread_;

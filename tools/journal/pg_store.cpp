@@ -62,7 +62,6 @@ std::uint64_t binary_int8(const char* p) {
     return be64toh(v);
 }
 
-
 // The advisory lock's key: one writer per database.
 constexpr const char* writer_lock_sql = "SELECT pg_try_advisory_lock(7291541336710144001)::int";
 constexpr const char* session_settings =
@@ -421,8 +420,7 @@ bool PgStore::audit(PatientKey patient, Instant since, std::size_t limit, std::v
 
 }  // namespace
 
-std::unique_ptr<EventStore> open_pg_store(const std::string& given, std::string& why,
-                                          bool reader) {
+std::unique_ptr<EventStore> open_pg_store(const std::string& given, std::string& why, bool reader) {
     // A server that does not answer must not hang the journal (or a stop) for ever.
     std::string uri = given;
     if (uri.find("connect_timeout=") == std::string::npos) {

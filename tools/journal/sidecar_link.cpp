@@ -15,7 +15,7 @@ zmq::message_t encode_batch(flatbuffers::FlatBufferBuilder& b, std::span<const E
     offsets.reserve(events.size());
     for (const Event& e : events) offsets.push_back(codec::encode_event(b, e));
     b.Finish(wire::CreateEventBatch(b, b.CreateVector(offsets), 0, producer, expect),
-             wire::RequestMessageIdentifier());
+             codec::event_batch_identifier);
     return zmq::message_t(b.GetBufferPointer(), b.GetSize());
 }
 
@@ -70,7 +70,7 @@ bool scan_remote(zmq::context_t& ctx, const std::string& endpoint,
     flatbuffers::FlatBufferBuilder b;
     for (;;) {
         b.Clear();
-        b.Finish(wire::CreateEventBatch(b, 0, from), wire::RequestMessageIdentifier());
+        b.Finish(wire::CreateEventBatch(b, 0, from), codec::event_batch_identifier);
         auto m = ask(*socket, endpoint, zmq::message_t(b.GetBufferPointer(), b.GetSize()), why);
         if (!m) return false;
         const std::span<const std::uint8_t> bytes{static_cast<const std::uint8_t*>(m->data()),

@@ -188,8 +188,8 @@ bool SqliteStore::open(bool reader, std::string& why) {
     if (reader) {
         if (!exec(db_, "PRAGMA query_only=1", "opening a reader", why)) return false;
         if (version() != schema_version) {
-            why = path_ + ": the store has schema version " + std::to_string(version()) +
-                  ", not " + std::to_string(schema_version);
+            why = path_ + ": the store has schema version " + std::to_string(version()) + ", not " +
+                  std::to_string(schema_version);
             return false;
         }
     } else {

@@ -135,7 +135,7 @@ void StoreQueries::answer(const wire::RequestMessage& request, fb::FlatBufferBui
     const auto whole = [&](std::string_view field, std::string_view message) {
         const auto error = codec::encode_error(b, ErrorCode::invalid_request, field, message);
         b.Finish(wire::CreateReplyMessage(b, codec::protocol_version, request.request_id(), error),
-                 wire::RequestMessageIdentifier());
+                 codec::reply_identifier);
     };
     if (request.version() != codec::protocol_version) {
         return whole("version", "unsupported protocol version (this journal speaks version 1)");
@@ -168,7 +168,7 @@ void StoreQueries::answer(const wire::RequestMessage& request, fb::FlatBufferBui
     }
     b.Finish(wire::CreateReplyMessage(b, codec::protocol_version, request.request_id(), 0,
                                       b.CreateVector(results)),
-             wire::RequestMessageIdentifier());
+             codec::reply_identifier);
 }
 
 }  // namespace slotmatch::journal

@@ -68,7 +68,7 @@ void Service::refuse_message(fb::FlatBufferBuilder& b, std::uint64_t request_id,
     b.Clear();
     const auto error = codec::encode_error(b, code, field, message);
     b.Finish(wire::CreateReplyMessage(b, codec::protocol_version, request_id, error),
-             wire::RequestMessageIdentifier());
+             codec::reply_identifier);
 }
 
 bool Service::changes_state(const wire::RequestMessage& request) {
@@ -166,7 +166,7 @@ void Service::answer(const wire::RequestMessage& request, fb::FlatBufferBuilder&
     }
     counters_.operations.fetch_add(n, std::memory_order_relaxed);
     b.Finish(wire::CreateReplyMessage(b, codec::protocol_version, id, 0, b.CreateVector(results)),
-             wire::RequestMessageIdentifier());
+             codec::reply_identifier);
 }
 
 Service::Answer Service::run(const wire::Op& op, const Actor& actor, fb::FlatBufferBuilder& b,

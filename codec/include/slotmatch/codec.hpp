@@ -33,7 +33,8 @@ inline constexpr unsigned verify_tables_max = 4 * batch_ops_max + 8;
 inline constexpr std::size_t reply_bytes_max = std::size_t{64} << 20;
 inline constexpr unsigned reply_verify_depth_max = 16;
 inline constexpr unsigned reply_verify_tables_max = 1u << 22;
-// Event batches for the journal: bounded by the journal's batch size in the next issue.
+// An event batch on the journal link (slotmatchd sends at most link_batch_events_max events of
+// a few hundred bytes each; a replay answer replay_batch_events).
 inline constexpr std::size_t event_batch_bytes_max = std::size_t{16} << 20;
 // Recovery through the journal: stored events per answer to a replay request.
 inline constexpr std::size_t replay_batch_events = 4096;
@@ -43,7 +44,25 @@ inline constexpr std::size_t replay_batch_events = 4096;
 inline constexpr std::string_view link_hello_first = "hello first";
 inline constexpr std::string_view link_fenced = "fenced";
 
-// The message, or nullptr when the bytes are not a well-formed request within the bounds.
+// Each message kind is finished with a FlatBuffers file identifier of its own (bytes 4-7), so a
+// peer that takes two kinds on one socket (slotmatch-journal: queries and event batches) tells
+// them apart by it. Before, every kind carried the request's "SMW1" (the schema's
+// file_identifier); readers still take that from older peers.
+inline constexpr const char* request_identifier = "SMW1";
+inline constexpr const char* reply_identifier = "SMR1";
+inline constexpr const char* event_batch_identifier = "SME1";
+inline constexpr const char* journal_ack_identifier = "SMA1";
+enum class MessageKind : std::uint8_t {
+    request,      // "SMW1": a request, or any kind from a peer older than the identifiers
+    reply,        // "SMR1"
+    event_batch,  // "SME1"
+    journal_ack,  // "SMA1"
+    unknown,      // too short, or another identifier
+};
+MessageKind message_kind(std::span<const std::uint8_t> bytes);
+
+// The message, or nullptr when the bytes are not a well-formed message of that kind within
+// the bounds (a reply, a batch or an ack may also carry the older "SMW1").
 const wire::RequestMessage* verify_request(std::span<const std::uint8_t> bytes);
 const wire::ReplyMessage* verify_reply(std::span<const std::uint8_t> bytes);
 const wire::EventBatch* verify_event_batch(std::span<const std::uint8_t> bytes);
