@@ -98,8 +98,8 @@ std::uint64_t hash_bytes(std::span<const std::uint8_t> bytes) {
         std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
-// (channel, actor, client, request id): who may see the stored answer of a retry.
-// A request to remember for retries: the hash of its (channel, actor, client, request id).
+// A change to remember for retries, known by the hash of (channel, actor, client, request id):
+// only the same actor's retry from the same client sees the stored answer. Unkeyed: not kept.
 struct RetryKey {
     bool keyed = false;
     std::uint64_t hash = 0;
@@ -202,9 +202,19 @@ class Front {
             const std::function<void(const std::string&)>& on_listening);
 
   private:
+    bool bind();         // false after saying why
+    int open_journal();  // 0, or the exit code after saying why
+    void serve(const std::atomic<bool>& stop);
+    void answer_what_has_arrived();
+    void stop_journal();
     int wait_for_input(std::chrono::milliseconds timeout);
     std::size_t burst(Frames& f);
     void on_request(Frames& f);
+    // A change seen before under its key: answered from the cache, refused as a conflict, or
+    // left to the first copy's answer; false when it is new (it runs).
+    bool answered_as_retry(Frames& f, const wire::RequestMessage& m, std::int64_t received_ns,
+                           RetryKey key);
+    void dispatch(Frames& f, const wire::RequestMessage& m, const Tag& tag);
     void on_worker_reply(Frames& f);
     // Sends an answer; a keyed `key` stores it for retries; `answered` ends an in-flight one;
     // `durable` holds it until the journal has committed its events (persisted mode).
@@ -257,6 +267,22 @@ class Front {
 
 int Front::run(const std::atomic<bool>& stop,
                const std::function<void(const std::string&)>& on_listening) {
+    if (!bind()) return 2;
+    if (const int rc = open_journal(); rc != 0) return rc;
+    start_workers();
+    on_listening(router_.get(zmq::sockopt::last_endpoint));
+    serve(stop);
+    // Stopping: answer what has already arrived (bounded in time), then let the workers finish,
+    // then the journal, then close the socket, which lingers so that the last replies leave.
+    answer_what_has_arrived();
+    stop_workers();
+    drain_events();
+    stop_journal();
+    router_.close();
+    return 0;
+}
+
+bool Front::bind() {
     router_.set(zmq::sockopt::router_mandatory, 1);
     router_.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(codec::message_bytes_max));
     router_.set(zmq::sockopt::sndhwm, options_.send_hwm_messages);
@@ -266,41 +292,46 @@ int Front::run(const std::atomic<bool>& stop,
         router_.bind(options_.listen);
     } catch (const zmq::error_t& e) {
         std::cerr << "slotmatchd: cannot listen on " << options_.listen << ": " << e.what() << '\n';
-        return 2;
+        return false;
     }
-    if (journal_config_.store || !journal_config_.remote.empty()) {
-        const std::string wake = "inproc://slotmatchd-journal-wake";
-        journal_wake_.bind(wake);
-        if (journal_config_.store) {
-            journal_owner_ = std::make_unique<journal::EmbeddedJournal>(
-                std::move(journal_config_.store), ctx_, wake, journal_config_.buffer_events,
-                engine_clock_);
-        } else {
-            std::string why;
-            journal_owner_ = journal::RemoteJournal::connect(
-                ctx_, journal_config_.remote, wake, journal_config_.buffer_events,
-                service_.engine().events().next_seq() - 1, why);
-            if (!journal_owner_) {
-                std::cerr << "slotmatchd: " << why << '\n';
-                return 1;
-            }
-        }
-        if (journal_owner_->next_seq() != service_.engine().events().next_seq()) {
-            // The engine recovered from the store before this; a journal that holds another
-            // number of events is not the one it recovered from (or was written to since).
-            std::cerr << "slotmatchd: the journal holds " << journal_owner_->next_seq() - 1
-                      << " events, but the engine recovered "
-                      << service_.engine().events().next_seq() - 1
-                      << ": another slotmatchd is writing to it, or it is another store\n";
-            journal_owner_->stop();
+    return true;
+}
+
+int Front::open_journal() {
+    if (!journal_config_.store && journal_config_.remote.empty()) return 0;  // memory only
+    const std::string wake = "inproc://slotmatchd-journal-wake";
+    journal_wake_.bind(wake);
+    if (journal_config_.store) {
+        journal_owner_ = std::make_unique<journal::EmbeddedJournal>(
+            std::move(journal_config_.store), ctx_, wake, journal_config_.buffer_events,
+            engine_clock_);
+    } else {
+        std::string why;
+        journal_owner_ = journal::RemoteJournal::connect(
+            ctx_, journal_config_.remote, wake, journal_config_.buffer_events,
+            service_.engine().events().next_seq() - 1, why);
+        if (!journal_owner_) {
+            std::cerr << "slotmatchd: " << why << '\n';
             return 1;
         }
-        journal_ = journal_owner_.get();
-        persisted_ = options_.persisted;
     }
-    start_workers();
-    on_listening(router_.get(zmq::sockopt::last_endpoint));
+    if (journal_owner_->next_seq() != service_.engine().events().next_seq()) {
+        // The engine recovered from the store before this; a journal that holds another
+        // number of events is not the one it recovered from (or was written to since).
+        std::cerr << "slotmatchd: the journal holds " << journal_owner_->next_seq() - 1
+                  << " events, but the engine recovered "
+                  << service_.engine().events().next_seq() - 1
+                  << ": another slotmatchd is writing to it, or it is another store\n";
+        journal_owner_->stop();
+        return 1;
+    }
+    journal_ = journal_owner_.get();
+    persisted_ = options_.persisted;
+    return 0;
+}
 
+// The pipeline's loop: wait, read a burst, sweep expired holds when due, drain the events.
+void Front::serve(const std::atomic<bool>& stop) {
     auto next_sweep = Clock::now();
     Frames f;
     while (!stop.load(std::memory_order_relaxed)) {
@@ -316,43 +347,42 @@ int Front::run(const std::atomic<bool>& stop,
         }
         drain_events();
     }
-    // Stopping: answer what has already arrived (bounded in time), then let the workers finish,
-    // then close the socket, which lingers so that the last replies leave.
+}
+
+void Front::answer_what_has_arrived() {
     const auto deadline = Clock::now() + shutdown_wait;
+    Frames f;
     while (Clock::now() < deadline) {
         const std::size_t handled = burst(f);
         drain_events();
         if (handled > 0) continue;
         if (wait_for_input(drain_quiet) == 0 && at_workers_ == 0) break;  // drained
     }
-    stop_workers();
-    drain_events();
-    // Every event still in the engine's rings goes to the journal, and the replies that wait
-    // for it leave once it has committed their events; the router is no longer read, so the
-    // wait is a sleep, not a poll.
+}
+
+// Every event still in the engine's rings goes to the journal, and the replies that wait for it
+// leave once it has committed their events; the router is no longer read, so the wait is a
+// sleep, not a poll.
+void Front::stop_journal() {
+    if (journal_ == nullptr) return;
     const auto journal_deadline = Clock::now() + shutdown_wait;
-    while (journal_ && (!held_.empty() || !lanes_empty_) && Clock::now() < journal_deadline) {
+    while ((!held_.empty() || !lanes_empty_) && Clock::now() < journal_deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
         drain_events();
     }
-    if (journal_) {
-        if (!lanes_empty_) {
-            std::cerr << "slotmatchd: stopping with events the journal had no room for; they are "
-                         "lost: "
-                      << journal_->error() << '\n';
-        }
-        journal_->stop();  // delivers what is queued, within bounded attempts
-        release_durable();
-        if (journal_->committed() < drained_through_) {
-            std::cerr << "slotmatchd: the journal did not commit events "
-                      << journal_->committed() + 1 << ".." << drained_through_
-                      << " before the stop: " << journal_->error() << '\n';
-        }
-        journal_ = nullptr;
-        journal_owner_.reset();
+    if (!lanes_empty_) {
+        std::cerr << "slotmatchd: stopping with events the journal had no room for; they are "
+                     "lost: "
+                  << journal_->error() << '\n';
     }
-    router_.close();
-    return 0;
+    journal_->stop();  // delivers what is queued, within bounded attempts
+    release_durable();
+    if (journal_->committed() < drained_through_) {
+        std::cerr << "slotmatchd: the journal did not commit events " << journal_->committed() + 1
+                  << ".." << drained_through_ << " before the stop: " << journal_->error() << '\n';
+    }
+    journal_ = nullptr;
+    journal_owner_.reset();
 }
 
 // Waits until a request (while the workers have room) or a worker's reply may be read, at most
@@ -425,25 +455,7 @@ void Front::on_request(Frames& f) {
     RetryKey key;
     if (m->request_id() != 0 && Service::changes_state(*m)) {
         key = retry_key(*m);
-        const std::string* stored = nullptr;
-        switch (cache_.see(key.hash, hash_bytes(f.body_bytes()), stored)) {
-            case RetryCache::Seen::first:
-                break;
-            case RetryCache::Seen::answered:
-                counters_.retries_answered.fetch_add(1, std::memory_order_relaxed);
-                reply(f, 0, zmq::message_t(stored->data(), stored->size()), received_ns, {}, false);
-                return;
-            case RetryCache::Seen::pending:  // the first copy's answer is on its way
-                return;
-            case RetryCache::Seen::conflict:
-                Service::refuse_message(builder_, m->request_id(), ErrorCode::invalid_request,
-                                        "request_id",
-                                        "this request id was already used for a different "
-                                        "request by this actor and client");
-                reply(f, 0, zmq::message_t(builder_.GetBufferPointer(), builder_.GetSize()),
-                      received_ns, {}, false);
-                return;
-        }
+        if (answered_as_retry(f, *m, received_ns, key)) return;
     }
     counters_.in_flight.fetch_add(1, std::memory_order_relaxed);
     // Changes, and reads that the access audit records, wait for their events (persisted).
@@ -454,23 +466,53 @@ void Front::on_request(Frames& f) {
               key, true, durable);
         return;
     }
-    // A worker whose queue is full refuses at once (OVERLOADED, nothing changed) instead of
-    // stalling this thread, and with it every other client and the hold sweep. The first frame
-    // is the one that can fail; once it is queued the rest of the message follows it.
-    const std::size_t w = std::hash<std::uint64_t>{}(service_.shard_key(*m)) % workers_.size();
-    if (!workers_[w].send(encode_tag({received_ns, key, durable}),
-                          zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+    dispatch(f, *m, {received_ns, key, durable});
+}
+
+bool Front::answered_as_retry(Frames& f, const wire::RequestMessage& m, std::int64_t received_ns,
+                              RetryKey key) {
+    const std::string* stored = nullptr;
+    switch (cache_.see(key.hash, hash_bytes(f.body_bytes()), stored)) {
+        case RetryCache::Seen::first:
+            return false;
+        case RetryCache::Seen::answered:
+            counters_.retries_answered.fetch_add(1, std::memory_order_relaxed);
+            reply(f, 0, zmq::message_t(stored->data(), stored->size()), received_ns, {}, false);
+            return true;
+        case RetryCache::Seen::pending:  // the first copy's answer is on its way
+            return true;
+        case RetryCache::Seen::conflict:
+            Service::refuse_message(builder_, m.request_id(), ErrorCode::invalid_request,
+                                    "request_id",
+                                    "this request id was already used for a different "
+                                    "request by this actor and client");
+            reply(f, 0, zmq::message_t(builder_.GetBufferPointer(), builder_.GetSize()),
+                  received_ns, {}, false);
+            return true;
+    }
+    SM_ASSERT(false && "RetryCache::see answers one of its four cases");
+    return true;
+}
+
+// To the worker owning the shard of the request's first slot. A worker whose queue is full
+// refuses at once (OVERLOADED, nothing changed) instead of stalling this thread, and with it
+// every other client and the hold sweep. The first frame is the one that can fail; once it is
+// queued the rest of the message follows it.
+void Front::dispatch(Frames& f, const wire::RequestMessage& m, const Tag& tag) {
+    const std::size_t w = std::hash<std::uint64_t>{}(service_.shard_key(m)) % workers_.size();
+    if (!workers_[w].send(encode_tag(tag), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
         counters_.in_flight.fetch_sub(1, std::memory_order_relaxed);
-        if (key.keyed) cache_.forget(key.hash);
-        Service::refuse_message(builder_, m->request_id(), ErrorCode::overloaded, "",
+        if (tag.key.keyed) cache_.forget(tag.key.hash);
+        Service::refuse_message(builder_, m.request_id(), ErrorCode::overloaded, "",
                                 "the server is saturated; nothing was changed; retry later");
-        reply(f, 0, zmq::message_t(builder_.GetBufferPointer(), builder_.GetSize()), received_ns,
-              {}, false);
+        reply(f, 0, zmq::message_t(builder_.GetBufferPointer(), builder_.GetSize()),
+              tag.received_ns, {}, false);
         return;
     }
     for (std::size_t i = 0; i + 1 < f.n; ++i) workers_[w].send(f.part[i], zmq::send_flags::sndmore);
     workers_[w].send(f.body(), zmq::send_flags::none);
     ++at_workers_;
+    SM_ASSERT(at_workers_ <= at_workers_max);  // burst() reads no more while that many are out
 }
 
 void Front::on_worker_reply(Frames& f) {

@@ -5,8 +5,9 @@
 //   route     --threads 1: answered on this thread; N > 1: to the worker owning the shard of
 //             the request's first slot (inproc PAIR), so one shard stays on one core
 //   match     Service::answer runs the operations on the engine
-//   journal   events drained from the engine's rings after every burst (counted; the journal
-//             sidecar of the next issue takes them from here)
+//   journal   events drained from the engine's rings after every burst, handed to the journal
+//             (embedded, or the slotmatch-journal sidecar); in persisted mode a reply to a
+//             change waits until its events are committed
 //   reply     ROUTER_MANDATORY, non-blocking: a client that does not read loses the reply
 //             (counted) instead of stalling everyone; it can retry with the same request id
 // Timers on the same thread: the hold-expiry sweep. SIGINT/SIGTERM stop reading, finish what
@@ -47,8 +48,6 @@ inline std::size_t event_lane_events(unsigned threads) {
     return threads <= 1 ? 4096 : EngineLimits{}.events_max;
 }
 
-// Runs until `stop` becomes true. `on_listening` gets the bound endpoint (a port of 0 or *
-// becomes the real one). Returns 0, or 2 with a message on stderr when it cannot bind.
 // Where events go: the embedded journal's store (--store), a slotmatch-journal process
 // (--journal), or neither (memory only).
 struct JournalConfig {
@@ -57,6 +56,9 @@ struct JournalConfig {
     std::size_t buffer_events = journal::pending_events_default;  // queued or unacknowledged
 };
 
+// Runs until `stop` becomes true. `on_listening` gets the bound endpoint (a port of 0 or *
+// becomes the real one). Returns 0; 2 with a message on stderr when it cannot bind; 1 when the
+// journal cannot be reached or holds another number of events than the engine recovered.
 int serve(Service& service, ServerCounters& counters, const ServerOptions& options,
           JournalConfig journal, const std::atomic<bool>& stop,
           const std::function<void(const std::string&)>& on_listening);

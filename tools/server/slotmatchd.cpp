@@ -1,11 +1,11 @@
-// slotmatchd: the engine server. Loads a region, then answers slotmatch requests over ZeroMQ
-// (tools/src/server.hpp has the pipeline) until SIGINT or SIGTERM. `--check` only validates
-// the region and prints its lint and summary.
+// slotmatchd: the engine server. Loads a region, recovers what its store or journal holds, then
+// answers slotmatch requests over ZeroMQ (server.hpp has the pipeline) until SIGINT or SIGTERM.
+// `--check` only validates the region and prints its lint and summary.
 #include <boost/program_options.hpp>
 #include <chrono>
-#include <csignal>
 #include <iomanip>
 #include <iostream>
+#include <optional>
 #include <zmq.hpp>
 
 #include "cli.hpp"
@@ -19,18 +19,20 @@ using namespace slotmatch;
 
 namespace {
 
-// Without CurveZMQ keys the server may only be reached from this machine.
-bool loopback_only(const std::string& endpoint) {
-    for (const char* prefix :
-         {"tcp://127.", "tcp://localhost:", "tcp://[::1]:", "ipc://", "inproc://"}) {
-        if (endpoint.rfind(prefix, 0) == 0) return true;
-    }
-    return false;
-}
+// What the command line asks for, checked.
+struct Options {
+    std::string config;
+    bool check = false;
+    std::string listen;
+    unsigned threads = 1;
+    std::string store;    // --store: the embedded journal's store
+    std::string journal;  // --journal: a slotmatch-journal's endpoint
+    std::size_t buffer_events = journal::pending_events_default;
+    std::string durability;
+    std::string clock;  // --clock fixed:...
+};
 
-}  // namespace
-
-int main(int argc, char** argv) {
+po::options_description option_descriptions() {
     po::options_description options(
         "slotmatchd --config region.yaml [--listen ENDPOINT] [options]");
     options.add_options()("help,h", "print this help and exit")(
@@ -45,203 +47,238 @@ int main(int argc, char** argv) {
         "worker that owns its slot's shard")(
         "store", po::value<std::string>(),
         "sqlite:PATH or postgresql://USER@HOST:PORT/DB — keep every event there (the embedded "
-        "journal); without it "
-        "events stay in memory")(
+        "journal); without it events stay in memory")(
         "journal", po::value<std::string>(),
         "ENDPOINT — send every event to a slotmatch-journal process there (DEALER to its "
         "ROUTER); instead of --store")(
         "journal-buffer-events",
         po::value<std::size_t>()->default_value(journal::pending_events_default),
-        "events queued for the journal or awaiting its acknowledgement (at least 1024); when "
-        "full, changes are refused with OVERLOADED and reads go on")(
+        ("events queued for the journal or awaiting its acknowledgement (at least " +
+         std::to_string(journal::pending_events_min) +
+         "); when full, changes are refused with OVERLOADED and reads go on")
+            .c_str())(
         "durability", po::value<std::string>()->default_value("persisted"),
         "with --store or --journal: persisted (a reply to a change leaves after its events are "
-        "committed) "
-        "or applied (replies leave at once)")(
+        "committed) or applied (replies leave at once)")(
         "clock", po::value<std::string>(),
         "fixed:ISO8601 — a clock that stands still until `slotmatch admin clock --set` (tests)");
-    int exit_code = 0;
+    return options;
+}
+
+// Without CurveZMQ keys the server may only be reached from this machine.
+bool loopback_only(const std::string& endpoint) {
+    for (const char* prefix :
+         {"tcp://127.", "tcp://localhost:", "tcp://[::1]:", "ipc://", "inproc://"}) {
+        if (endpoint.rfind(prefix, 0) == 0) return true;
+    }
+    return false;
+}
+
+// The first thing wrong with the options, or "" (each is a usage error: exit 2).
+std::string usage_problem(const Options& o) {
+    if (o.config.empty()) return "--config is required (try --help)";
+    if (o.threads == 0 || o.threads > tools::server_threads_max) {
+        return "--threads must be 1.." + std::to_string(tools::server_threads_max);
+    }
+    if (!loopback_only(o.listen)) {
+        return "--listen " + o.listen +
+               ": without CurveZMQ keys the server binds only to loopback "
+               "(tcp://127.0.0.1:PORT, ipc://PATH)";
+    }
+    if (o.durability != "persisted" && o.durability != "applied") {
+        return "--durability must be persisted or applied";
+    }
+    if (!o.store.empty() && !(o.store.rfind("sqlite:", 0) == 0 && o.store.size() > 7) &&
+        o.store.rfind("postgresql://", 0) != 0) {
+        return "--store takes sqlite:PATH or postgresql://USER@HOST:PORT/DB";
+    }
+    if (!o.store.empty() && !o.journal.empty()) return "give --store or --journal, not both";
+    if (o.buffer_events < journal::pending_events_min) {
+        return "--journal-buffer-events must be at least " +
+               std::to_string(journal::pending_events_min);
+    }
+    return {};
+}
+
+std::optional<Options> command_line(int argc, char** argv, int& exit_code) {
     const auto parsed = tools::parse_command_line(
-        argc, argv, options, "slotmatchd",
+        argc, argv, option_descriptions(), "slotmatchd",
         "the slotmatch engine server: answers book, rebook, cancel, hold and find requests over "
         "ZeroMQ (FlatBuffers messages, docs/protocol.md); with --store or --journal every event "
         "is made durable",
         exit_code);
-    if (!parsed) return exit_code;
-    const auto& vm = *parsed;
-    if (!vm.count("config")) {
-        std::cerr << "slotmatchd: --config is required (try --help)\n";
-        return 2;
+    if (!parsed) return std::nullopt;
+    const po::variables_map& vm = *parsed;
+    const auto text = [&](const char* name) {
+        return vm.count(name) ? vm[name].as<std::string>() : std::string();
+    };
+    Options o{text("config"),
+              vm.count("check") > 0,
+              text("listen"),
+              vm["threads"].as<unsigned>(),
+              text("store"),
+              text("journal"),
+              vm["journal-buffer-events"].as<std::size_t>(),
+              text("durability"),
+              text("clock")};
+    if (const std::string problem = usage_problem(o); !problem.empty()) {
+        std::cerr << "slotmatchd: " << problem << '\n';
+        exit_code = 2;
+        return std::nullopt;
     }
-    const auto threads = vm["threads"].as<unsigned>();
-    const auto listen = vm["listen"].as<std::string>();
-    if (threads == 0 || threads > tools::server_threads_max) {
-        std::cerr << "slotmatchd: --threads must be 1.." << tools::server_threads_max << '\n';
-        return 2;
-    }
-    if (!loopback_only(listen)) {
-        std::cerr << "slotmatchd: --listen " << listen
-                  << ": without CurveZMQ keys the server binds only to loopback "
-                     "(tcp://127.0.0.1:PORT, ipc://PATH)\n";
-        return 2;
-    }
-    const std::string durability = vm["durability"].as<std::string>();
-    if (durability != "persisted" && durability != "applied") {
-        std::cerr << "slotmatchd: --durability must be persisted or applied\n";
-        return 2;
-    }
-    std::string store_path;
-    if (vm.count("store")) {
-        store_path = vm["store"].as<std::string>();
-        if (!(store_path.rfind("sqlite:", 0) == 0 && store_path.size() > 7) &&
-            store_path.rfind("postgresql://", 0) != 0) {
-            std::cerr
-                << "slotmatchd: --store takes sqlite:PATH or postgresql://USER@HOST:PORT/DB\n";
-            return 2;
-        }
-    }
-    if (vm.count("store") && vm.count("journal")) {
-        std::cerr << "slotmatchd: give --store or --journal, not both\n";
-        return 2;
-    }
-    const std::string journal_endpoint = vm.count("journal") ? vm["journal"].as<std::string>() : "";
-    const std::size_t buffer_events = vm["journal-buffer-events"].as<std::size_t>();
-    if (buffer_events < journal::pending_events_min) {
-        std::cerr << "slotmatchd: --journal-buffer-events must be at least "
-                  << journal::pending_events_min << '\n';
-        return 2;
-    }
-    const std::string path = vm["config"].as<std::string>();
-    LoadResult loaded = load_region_file(path);
-    if (vm.count("check") || !loaded.diagnostics.empty()) {
-        std::cout << "Checking " << path << '\n';
-        tools::print_diagnostics(std::cout, loaded);
-        if (!loaded.ok()) return 1;
-    }
-    RealClock real;
-    FixedClock fixed{Instant{0}};
-    const Clock* clock = &real;
-    if (vm.count("clock")) {
-        std::string why;
-        auto t = tools::parse_fixed_clock(Calendar(loaded.catalog->timezone),
-                                          vm["clock"].as<std::string>(), why);
-        if (!t) {
-            std::cerr << "slotmatchd: " << why << '\n';
-            return 2;
-        }
-        fixed.set(*t);
-        clock = &fixed;
-    }
-    EngineLimits limits;
-    limits.events_max = tools::event_lane_events(threads);
-    Engine engine(std::move(*loaded.catalog), *clock, limits);
-    if (vm.count("check")) {
-        std::cout << '\n';
-        tools::print_region_summary(std::cout, engine);
-        return 0;
-    }
+    return o;
+}
 
-    std::unique_ptr<journal::EventStore> store;
-    if (!store_path.empty()) {
-        std::string why;
-        store = journal::open_store(store_path, why);
-        if (store && !store->claim_writer(why)) store.reset();
-        if (!store) {
-            std::cerr << "slotmatchd: cannot use the store: " << why << '\n';
-            return 1;
-        }
-    }
-    // Recovery: the engine continues from every event the store (or the journal's) holds.
-    zmq::context_t recovery_ctx(1);
+// The embedded journal's store, claimed as its one writer; nothing after saying why.
+std::unique_ptr<journal::EventStore> open_store(const std::string& address) {
+    std::string why;
+    auto store = journal::open_store(address, why);
+    if (store && !store->claim_writer(why)) store.reset();
+    if (!store) std::cerr << "slotmatchd: cannot use the store: " << why << '\n';
+    return store;
+}
+
+// Recovery: the engine continues from every event the store (or the journal's) holds.
+bool recover(Engine& engine, journal::EventStore* store, const Options& o) {
+    zmq::context_t ctx(1);
     EventScan scan;
     std::string source;
     if (store) {
-        scan = [&store](const std::function<bool(const Event&)>& visit, std::string& why) {
+        scan = [store](const std::function<bool(const Event&)>& visit, std::string& why) {
             return store->scan(1, visit, why);
         };
-        source = store_path;
-    } else if (!journal_endpoint.empty()) {
+        source = o.store;
+    } else if (!o.journal.empty()) {
         scan = [&](const std::function<bool(const Event&)>& visit, std::string& why) {
-            return journal::scan_remote(recovery_ctx, journal_endpoint, visit, why);
+            return journal::scan_remote(ctx, o.journal, visit, why);
         };
-        source = "the journal at " + journal_endpoint;
+        source = "the journal at " + o.journal;
     }
-    if (scan) {
-        const auto began = std::chrono::steady_clock::now();
-        std::string why;
-        const auto restored = engine.restore(scan, why);
-        if (!restored) {
-            std::cerr << "slotmatchd: cannot start from " << source << ": " << why << '\n';
-            return 1;
-        }
-        if (restored->events > 0) {
-            const std::chrono::duration<double> took = std::chrono::steady_clock::now() - began;
-            std::cout << "slotmatchd: recovered " << restored->events << " events from " << source
-                      << " in " << std::fixed << std::setprecision(2) << took.count()
-                      << " s: " << restored->bookings << " bookings, " << restored->holds
-                      << " holds, " << restored->blocks << " blocks, " << restored->waitlist
-                      << " waiting, " << restored->published_slots << " published slots, "
-                      << restored->type_changes << " type changes, " << restored->type_removals
-                      << " type removals; state hash " << tools::hex(engine.state_hash())
-                      << std::endl;
-        }
+    if (!scan) return true;
+    const auto began = std::chrono::steady_clock::now();
+    std::string why;
+    const auto restored = engine.restore(scan, why);
+    if (!restored) {
+        std::cerr << "slotmatchd: cannot start from " << source << ": " << why << '\n';
+        return false;
     }
-    // The web booking log is read through a connection of its own, never the journal's.
-    std::unique_ptr<journal::StoreQueries> queries;
-    if (store) {
-        std::string why;
-        auto reader = journal::open_reader(store_path, why);
-        if (!reader) {
-            std::cerr << "slotmatchd: cannot open a reader on the store: " << why << '\n';
-            return 1;
-        }
-        queries = std::make_unique<journal::StoreQueries>(engine.catalog(), engine.calendar(),
-                                                          std::move(reader),
-                                                          [&engine] { return engine.now(); });
-    }
-    tools::install_stop_handlers();
-    tools::ServerCounters counters;
-    tools::Service service(engine, clock == &fixed ? &fixed : nullptr, counters);
-    if (queries) {
-        service.set_store_queries(queries.get(), {});
-    } else if (!journal_endpoint.empty()) {
+    if (restored->events == 0) return true;
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - began;
+    std::cout << "slotmatchd: recovered " << restored->events << " events from " << source << " in "
+              << std::fixed << std::setprecision(2) << took.count() << " s: " << restored->bookings
+              << " bookings, " << restored->holds << " holds, " << restored->blocks << " blocks, "
+              << restored->waitlist << " waiting, " << restored->published_slots
+              << " published slots, " << restored->type_changes << " type changes, "
+              << restored->type_removals << " type removals; state hash "
+              << tools::hex(engine.state_hash()) << std::endl;
+    return true;
+}
+
+// The web booking log and the audit are read through a connection of their own, never the
+// journal's (--store); through the sidecar they are asked of it (--journal).
+bool connect_queries(tools::Service& service, Engine& engine, const Options& o,
+                     std::unique_ptr<journal::StoreQueries>& queries) {
+    if (!o.journal.empty()) {
         service.set_store_queries(nullptr, "this slotmatchd sends its events to the journal at " +
-                                               journal_endpoint +
+                                               o.journal +
                                                ", which keeps the web booking log: ask it there "
                                                "(slotmatch --server " +
-                                               journal_endpoint + " log ...)");
+                                               o.journal + " log ...)");
     }
-    tools::ServerOptions server;
-    server.listen = listen;
-    server.threads = threads;
-    server.persisted = durability == "persisted";
-    const bool journalled = store || !journal_endpoint.empty();
-    counters.durability = journalled ? durability : "memory";
-    std::cout << "slotmatchd: region " << path << ": " << engine.catalog().units.size()
+    if (o.store.empty()) return true;
+    std::string why;
+    auto reader = journal::open_reader(o.store, why);
+    if (!reader) {
+        std::cerr << "slotmatchd: cannot open a reader on the store: " << why << '\n';
+        return false;
+    }
+    queries = std::make_unique<journal::StoreQueries>(
+        engine.catalog(), engine.calendar(), std::move(reader), [&engine] { return engine.now(); });
+    service.set_store_queries(queries.get(), {});
+    return true;
+}
+
+void print_start(const Options& o, const Engine& engine, bool fixed_clock) {
+    const std::string events =
+        !o.store.empty() ? "events journalled to " + o.store + " (" + o.durability + ")"
+        : !o.journal.empty()
+            ? "events sent to the journal at " + o.journal + " (" + o.durability + ")"
+            : std::string("events kept in memory only");
+    std::cout << "slotmatchd: region " << o.config << ": " << engine.catalog().units.size()
               << " units, " << engine.slot_count() << " slots; clock "
-              << (clock == &fixed ? "fixed at " + engine.calendar().format(engine.now())
-                                  : std::string("real"))
-              << "; " << threads << " thread(s); "
-              << (store ? "events journalled to " + store_path + " (" + durability + ")"
-                  : !journal_endpoint.empty() ? "events sent to the journal at " +
-                                                    journal_endpoint + " (" + durability + ")"
-                                              : std::string("events kept in memory only"))
-              << std::endl;
-    tools::JournalConfig journal{std::move(store), journal_endpoint, buffer_events};
-    const int rc = tools::serve(service, counters, server, std::move(journal),
-                                tools::stop_requested, [](const std::string& endpoint) {
-                                    std::cout << "slotmatchd: listening on " << endpoint
-                                              << std::endl;
-                                });
-    if (rc != 0) return rc;
+              << (fixed_clock ? "fixed at " + engine.calendar().format(engine.now())
+                              : std::string("real"))
+              << "; " << o.threads << " thread(s); " << events << std::endl;
+}
+
+void print_stop(const tools::ServerCounters& counters, const Engine& engine, bool journalled) {
     if (journalled)
         std::cout << "slotmatchd: state hash " << tools::hex(engine.state_hash()) << '\n';
     std::cout << "slotmatchd: stopped after " << counters.messages.load() << " messages ("
               << counters.operations.load() << " operations, " << counters.events_published.load()
               << " events"
-              << (!journalled
-                      ? std::string()
-                      : ", " + std::to_string(counters.events_committed.load()) + " committed")
+              << (journalled
+                      ? ", " + std::to_string(counters.events_committed.load()) + " committed"
+                      : std::string())
               << ")" << std::endl;
+}
+
+// Loads the region and serves it; the process's exit code.
+int run(const Options& o) {
+    LoadResult loaded = load_region_file(o.config);
+    if (o.check || !loaded.diagnostics.empty()) {
+        std::cout << "Checking " << o.config << '\n';
+        tools::print_diagnostics(std::cout, loaded);
+        if (!loaded.ok()) return 1;
+    }
+    RealClock real;
+    FixedClock fixed{Instant{0}};
+    if (!o.clock.empty()) {
+        std::string why;
+        auto t = tools::parse_fixed_clock(Calendar(loaded.catalog->timezone), o.clock, why);
+        if (!t) {
+            std::cerr << "slotmatchd: " << why << '\n';
+            return 2;
+        }
+        fixed.set(*t);
+    }
+    EngineLimits limits;
+    limits.events_max = tools::event_lane_events(o.threads);
+    Engine engine(std::move(*loaded.catalog), o.clock.empty() ? static_cast<Clock&>(real) : fixed,
+                  limits);
+    if (o.check) {
+        std::cout << '\n';
+        tools::print_region_summary(std::cout, engine);
+        return 0;
+    }
+    std::unique_ptr<journal::EventStore> store;
+    if (!o.store.empty() && !(store = open_store(o.store))) return 1;
+    if (!recover(engine, store.get(), o)) return 1;
+    tools::ServerCounters counters;
+    tools::Service service(engine, o.clock.empty() ? nullptr : &fixed, counters);
+    std::unique_ptr<journal::StoreQueries> queries;
+    if (!connect_queries(service, engine, o, queries)) return 1;
+    tools::install_stop_handlers();
+    const bool journalled = store || !o.journal.empty();
+    counters.durability = journalled ? o.durability : "memory";
+    print_start(o, engine, !o.clock.empty());
+    const tools::ServerOptions server{
+        .listen = o.listen, .threads = o.threads, .persisted = o.durability == "persisted"};
+    const int rc =
+        tools::serve(service, counters, server, {std::move(store), o.journal, o.buffer_events},
+                     tools::stop_requested, [](const std::string& endpoint) {
+                         std::cout << "slotmatchd: listening on " << endpoint << std::endl;
+                     });
+    if (rc != 0) return rc;
+    print_stop(counters, engine, journalled);
     return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    int exit_code = 0;
+    const auto options = command_line(argc, argv, exit_code);
+    if (!options) return exit_code;
+    return run(*options);
 }
