@@ -45,7 +45,7 @@
 
 #include "cli.hpp"
 #include "client.hpp"
-#include "slotmatchd_process.hpp"
+#include "child_process.hpp"
 
 namespace po = boost::program_options;
 namespace fb = flatbuffers;
@@ -1038,7 +1038,7 @@ int bench_main(int argc, char** argv) {
               << ", load average " << load_at_start << '\n';
 
     // The server: ours (--config) or one that runs (--server).
-    client::ServerProcess server;
+    process::ServerProcess server;
     std::string endpoint = o.server;
     std::string server_command;
     if (!o.config.empty()) {

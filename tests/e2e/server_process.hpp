@@ -1,4 +1,4 @@
-// A real slotmatchd for end-to-end tests (client::ServerProcess, tools/src/slotmatchd_process.hpp):
+// A real slotmatchd for end-to-end tests (process::ServerProcess, tools/process/child_process.hpp):
 // a child process on a free loopback port, stopped with SIGTERM when the test ends. Nothing is
 // mocked: requests cross real ZeroMQ sockets as FlatBuffers bytes.
 #pragma once
@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "client.hpp"
-#include "slotmatchd_process.hpp"
+#include "child_process.hpp"
 
 namespace slotmatch::testing {
 
@@ -28,7 +28,7 @@ inline std::string write_temp_file(const std::string& stem, const std::string& t
     return path.string();
 }
 
-class ServerProcess : public client::ServerProcess {
+class ServerProcess : public process::ServerProcess {
   public:
     // `args` follow the binary: e.g. {"--config", path, "--clock", "fixed:..."}.
     explicit ServerProcess(std::vector<std::string> args) {
@@ -38,7 +38,7 @@ class ServerProcess : public client::ServerProcess {
     }
     // What the server printed; when it did not start, why (its output included).
     std::string output() const {
-        return log().empty() ? why_not_started_ : client::ServerProcess::output();
+        return log().empty() ? why_not_started_ : process::ServerProcess::output();
     }
 
   private:

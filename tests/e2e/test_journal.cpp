@@ -60,9 +60,9 @@ class StoreReader {
 };
 
 // A slotmatch-journal process on `endpoint` (tcp://127.0.0.1:* for a free port).
-std::unique_ptr<client::ServerProcess> start_journal(const std::string& endpoint,
+std::unique_ptr<process::ServerProcess> start_journal(const std::string& endpoint,
                                                      const std::string& address) {
-    auto journal = std::make_unique<client::ServerProcess>();
+    auto journal = std::make_unique<process::ServerProcess>();
     std::string why;
     EXPECT_TRUE(journal->start(SLOTMATCH_JOURNAL_PATH, {"--listen", endpoint, "--store", address},
                                30, why, "slotmatch-journal: listening on "))

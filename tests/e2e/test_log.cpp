@@ -539,7 +539,7 @@ TEST(WebLogSidecar, TheJournalAnswersTheLogOnItsEndpointAndPurgesByEventTime) {
     const std::string config = write_temp_file("log-region-long.yaml", yaml);
     std::string store = write_temp_file("sidecar-log.sqlite", "");
     std::filesystem::remove(store);
-    client::ServerProcess journal;
+    process::ServerProcess journal;
     std::string why;
     ASSERT_TRUE(journal.start(
         SLOTMATCH_JOURNAL_PATH,

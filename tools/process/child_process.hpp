@@ -1,7 +1,8 @@
-// slotmatchd as a child process, for the programs and tests that need a real server (the wire
-// benchmark, the end-to-end tests): started with `--listen tcp://127.0.0.1:*` among its
-// arguments it takes a free port, and its endpoint is read from the "slotmatchd: listening on
-// ENDPOINT" line it prints (stdout and stderr go to a log file). It is stopped with SIGTERM
+// A server program as a child process, for the tests and benchmarks that need a real one
+// (slotmatchd for the wire benchmark and the end-to-end tests, slotmatch-journal for the
+// journal's): started with `--listen tcp://127.0.0.1:*` among its arguments it takes a free
+// port, and its endpoint is read from the line it prints ("slotmatchd: listening on ENDPOINT",
+// or the mark given; stdout and stderr go to a log file). It is stopped with SIGTERM
 // (SIGKILL after a bounded wait), and it dies with its parent (PR_SET_PDEATHSIG).
 #pragma once
 
@@ -10,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace slotmatch::client {
+namespace slotmatch::process {
 
 class ServerProcess {
   public:
@@ -43,4 +44,4 @@ class ServerProcess {
     std::string endpoint_;
 };
 
-}  // namespace slotmatch::client
+}  // namespace slotmatch::process

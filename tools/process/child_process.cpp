@@ -1,4 +1,4 @@
-#include "slotmatchd_process.hpp"
+#include "child_process.hpp"
 
 #include <signal.h>
 #include <sys/prctl.h>
@@ -12,7 +12,7 @@
 #include <sstream>
 #include <thread>
 
-namespace slotmatch::client {
+namespace slotmatch::process {
 
 using Steady = std::chrono::steady_clock;
 
@@ -113,4 +113,4 @@ void ServerProcess::remove_log() {
     log_.clear();
 }
 
-}  // namespace slotmatch::client
+}  // namespace slotmatch::process
