@@ -14,7 +14,7 @@
 #include <slotmatch/engine.hpp>
 #include <sstream>
 
-#include "cli.hpp"
+#include "program.hpp"
 #include "region_gen.hpp"
 
 namespace po = boost::program_options;

@@ -43,7 +43,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "cli.hpp"
+#include "program.hpp"
 #include "client.hpp"
 #include "child_process.hpp"
 

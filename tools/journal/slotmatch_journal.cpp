@@ -8,7 +8,7 @@
 #include <slotmatch/config.hpp>
 #include <zmq.hpp>
 
-#include "cli.hpp"
+#include "program.hpp"
 #include "event_store.hpp"
 #include "sidecar.hpp"
 #include "store_queries.hpp"

@@ -7,7 +7,7 @@
 #include <map>
 #include <slotmatch/patient.hpp>
 
-#include "cli.hpp"
+#include "program.hpp"
 #include "report.hpp"
 
 namespace po = boost::program_options;

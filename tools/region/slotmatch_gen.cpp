@@ -3,7 +3,7 @@
 #include <fstream>
 #include <iostream>
 
-#include "cli.hpp"
+#include "program.hpp"
 #include "region_gen.hpp"
 
 namespace po = boost::program_options;

@@ -8,7 +8,7 @@
 #include <optional>
 #include <zmq.hpp>
 
-#include "cli.hpp"
+#include "program.hpp"
 #include "report.hpp"
 #include "server.hpp"
 #include "service.hpp"

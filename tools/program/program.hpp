@@ -1,5 +1,6 @@
-// The programs' command lines (Boost.Program_options): one way to parse, report a bad
-// command line (exit code 2, with the options), and answer --help.
+// What every program does alike: its command line (Boost.Program_options: one way to parse,
+// report a bad command line with exit code 2 and the options, and answer --help), and its stop
+// signals (SIGINT and SIGTERM set a flag its loop polls).
 #pragma once
 
 #include <signal.h>
