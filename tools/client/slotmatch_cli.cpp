@@ -74,11 +74,25 @@ po::options_description common_options() {
     return o;
 }
 
-std::vector<Command> commands() {
-    std::vector<Command> list;
+// The commands in the order --help lists them; `add` starts one and gives its options.
+class CommandList {
+  public:
+    po::options_description& add(std::string name, std::string usage) {
+        list_.push_back({std::move(name), std::move(usage), po::options_description("")});
+        return list_.back().options;
+    }
+    std::vector<Command> take() { return std::move(list_); }
+
+  private:
+    std::vector<Command> list_;
+};
+
+// The booking commands: what citizens, proxies and staff do with slots and bookings.
+void booking_commands(CommandList& list) {
+    const std::string limit_help =
+        "at most this many slots (1.." + std::to_string(codec::find_limit_max) + ")";
     const auto add = [&](std::string name, std::string usage) -> po::options_description& {
-        list.push_back({std::move(name), std::move(usage), po::options_description("")});
-        return list.back().options;
+        return list.add(std::move(name), std::move(usage));
     };
     add("catalog", "catalog [--unit U]")
         .add_options()("unit", po::value<std::string>(), "only this unit");
@@ -89,8 +103,7 @@ std::vector<Command> commands() {
             "from", po::value<std::string>(),
             "first day (inclusive) or ISO 8601 time; default now")(
             "to", po::value<std::string>(), "last day (inclusive) or ISO 8601 time")(
-            "limit", po::value<U32>()->default_value(U32{50}, "50"),
-            "at most this many slots (1..1000)");
+            "limit", po::value<U32>()->default_value(U32{50}, "50"), limit_help.c_str());
     add("hold", "hold --slot S --patient P")
         .add_options()("slot", po::value<U32>()->required(), "slot id")(
             "patient", po::value<std::string>()->required(), "personnummer");
@@ -116,6 +129,13 @@ std::vector<Command> commands() {
             "patient", po::value<std::string>(), "the citizen (web and proxy)");
     add("bookings", "bookings --patient P")
         .add_options()("patient", po::value<std::string>()->required(), "personnummer");
+}
+
+// The staff's commands, the records kept, and the tools.
+void staff_commands(CommandList& list) {
+    const auto add = [&](std::string name, std::string usage) -> po::options_description& {
+        return list.add(std::move(name), std::move(usage));
+    };
     add("block", "block --resource R --from T --to T [--reason TEXT]")
         .add_options()("resource", po::value<std::string>()->required(), "resource id")(
             "from", po::value<std::string>()->required(), "day or ISO 8601 time")(
@@ -146,7 +166,13 @@ std::vector<Command> commands() {
     add("stats", "stats");
     add("admin clock", "admin clock --set ISO8601")
         .add_options()("set", po::value<std::string>()->required(), "the new time");
-    return list;
+}
+
+std::vector<Command> commands() {
+    CommandList list;
+    booking_commands(list);
+    staff_commands(list);
+    return list.take();
 }
 
 void print_overview(std::ostream& out, const std::vector<Command>& list) {
@@ -312,113 +338,145 @@ int keygen(const po::variables_map& vm) {
     return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-    const std::vector<Command> list = commands();
+// The command and its options; nothing, with the exit code, after --help or a usage error.
+struct Parsed {
+    std::string name;  // the command, "waitlist add" ...
+    po::variables_map vm;
+};
+std::optional<Parsed> parse(int argc, char** argv, const std::vector<Command>& list,
+                            int& exit_code) {
     const std::size_t at = find_command(argc, argv);
     if (at >= static_cast<std::size_t>(argc)) {
-        for (int i = 1; i < argc; ++i) {
-            const std::string a = argv[i];
-            if (a == "--help" || a == "-h") {
-                print_overview(std::cout, list);
-                return 0;
-            }
-        }
-        print_overview(std::cerr, list);
-        return 2;
+        const bool help = std::any_of(argv + 1, argv + argc, [](const char* a) {
+            return std::string(a) == "--help" || std::string(a) == "-h";
+        });
+        print_overview(help ? std::cout : std::cerr, list);
+        exit_code = help ? 0 : 2;
+        return std::nullopt;
     }
-    std::string name = argv[at];
+    Parsed p{argv[at], {}};
     std::size_t words = 1;
-    if ((name == "waitlist" || name == "admin") && at + 1 < static_cast<std::size_t>(argc)) {
-        name += std::string(" ") + argv[at + 1];
+    if ((p.name == "waitlist" || p.name == "admin") && at + 1 < static_cast<std::size_t>(argc)) {
+        p.name += std::string(" ") + argv[at + 1];
         words = 2;
     }
     const auto cmd =
-        std::find_if(list.begin(), list.end(), [&](const Command& c) { return c.name == name; });
-    if (cmd == list.end()) return usage_error("unknown command '" + name + "'");
-
+        std::find_if(list.begin(), list.end(), [&](const Command& c) { return c.name == p.name; });
+    exit_code = 2;
+    if (cmd == list.end()) {
+        usage_error("unknown command '" + p.name + "'");
+        return std::nullopt;
+    }
     po::options_description options = common_options();
     options.add(cmd->options);
     std::vector<std::string> args(argv + 1, argv + at);
     args.insert(args.end(), argv + at + words, argv + argc);
-    po::variables_map vm;
     try {
-        po::store(po::command_line_parser(args).options(options).run(), vm);
-        if (vm.count("help")) {
+        po::store(po::command_line_parser(args).options(options).run(), p.vm);
+        if (p.vm.count("help")) {
             std::cout << "usage: slotmatch [options] " << cmd->usage << "\n\n" << options;
-            return 0;
+            exit_code = 0;
+            return std::nullopt;
         }
-        po::notify(vm);
+        po::notify(p.vm);
     } catch (const po::error& e) {
-        return usage_error(name + ": " + e.what());
+        usage_error(p.name + ": " + e.what());
+        return std::nullopt;
     }
-    if (name == "keygen") return keygen(vm);
+    return p;
+}
+
+// Who acts, from the common options; nothing when the channel is not one.
+std::optional<client::Identity> identity(const po::variables_map& vm) {
     client::Identity who;
     const auto channel = parse_channel(vm["channel"].as<std::string>());
-    if (!channel) return usage_error("--channel must be web, proxy or staff");
+    if (!channel) return std::nullopt;
     who.channel = *channel;
     who.actor = vm["actor"].as<std::string>();
     if (vm.count("actor-name")) who.actor_name = vm["actor-name"].as<std::string>();
     if (vm.count("actor-unit")) who.actor_unit = vm["actor-unit"].as<std::string>();
     if (vm.count("client")) who.client = vm["client"].as<std::string>();
-    const std::string server = vm["server"].as<std::string>();
-    const std::uint32_t timeout_setting = vm["timeout-ms"].as<U32>().value;
-    if (timeout_setting == 0 || timeout_setting > timeout_ms_max) {
-        return usage_error("--timeout-ms must be 1..3600000");
-    }
-    const int timeout_ms = static_cast<int>(timeout_setting);
+    return who;
+}
 
+// The reply as ARCHITECTURE.md's JSON, with names from `catalog`; nothing when it does not
+// carry one result.
+std::optional<json> reply_json(const wire::ReplyMessage& m, const std::string& name,
+                               const std::optional<Catalog>& catalog) {
+    if (m.error()) {
+        return tools::refusal_json(codec::from_wire(m.error()->code()),
+                                   m.error()->field() ? m.error()->field()->str() : "",
+                                   m.error()->message() ? m.error()->message()->str() : "");
+    }
+    if (!m.results() || m.results()->size() != 1) return std::nullopt;
+    const Catalog names = catalog ? *catalog : Catalog{};
+    const Calendar calendar(catalog ? catalog->timezone : "Europe/Stockholm");
+    return tools::result_json(names, calendar, operation_of(name), *m.results()->Get(0));
+}
+
+// Sends the command and prints its reply; the exit code.
+int send(const Parsed& p, const client::Identity& who, client::RequestBuilder& request,
+         int timeout_ms) {
+    const std::string server = p.vm["server"].as<std::string>();
+    client::Connection connection(server);
+    // Names for the reply (slot, booking and waitlist views carry catalog indices).
+    std::optional<Catalog> catalog;
+    std::string why;
+    if (p.name != "catalog" && p.name != "stats") {
+        catalog = client::fetch_catalog(connection, who, timeout_ms, why);
+        if (!catalog) {
+            std::cerr << "slotmatch: no answer from " << server << ": " << why << '\n';
+            return 2;
+        }
+    }
+    const std::uint64_t id =
+        p.vm.count("request-id") ? p.vm["request-id"].as<U64>().value : client::new_request_id();
+    const auto reply = connection.call(request.finish(who, id), id, timeout_ms);
+    if (!reply) {
+        std::cerr << "slotmatch: no reply from " << server << " within " << timeout_ms
+                  << " ms (is slotmatchd running?)\n";
+        return 2;
+    }
+    const std::optional<json> out = reply_json(*reply->message, p.name, catalog);
+    if (!out) {
+        std::cerr << "slotmatch: the reply does not carry one result\n";
+        return 2;
+    }
+    if (p.name == "log" && p.vm.count("table") && (*out)["ok"].get<bool>()) {
+        const std::string color = p.vm["color"].as<std::string>();
+        const bool paint = color == "always" || (color == "auto" && ::isatty(STDOUT_FILENO) &&
+                                                 std::getenv("NO_COLOR") == nullptr);
+        std::cout << tools::log_table(*out, paint);
+        return 0;
+    }
+    // The server checks text is UTF-8; replacing anything else keeps a broken peer from
+    // turning a reply into an exception here.
+    std::cout << out->dump(-1, ' ', false, json::error_handler_t::replace) << '\n';
+    return (*out)["ok"].get<bool>() ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    int exit_code = 0;
+    const auto parsed = parse(argc, argv, commands(), exit_code);
+    if (!parsed) return exit_code;
+    if (parsed->name == "keygen") return keygen(parsed->vm);
+    const auto who = identity(parsed->vm);
+    if (!who) return usage_error("--channel must be web, proxy or staff");
+    const std::uint32_t timeout_ms = parsed->vm["timeout-ms"].as<U32>().value;
+    if (timeout_ms == 0 || timeout_ms > timeout_ms_max) {
+        return usage_error("--timeout-ms must be 1.." + std::to_string(timeout_ms_max));
+    }
     client::RequestBuilder request;
     request.start();
-    if (const std::string why = build(name, vm, request); !why.empty()) return usage_error(why);
-
+    if (const std::string why = build(parsed->name, parsed->vm, request); !why.empty()) {
+        return usage_error(why);
+    }
     try {
-        client::Connection connection(server);
-        // Names for the reply (slot, booking and waitlist views carry catalog indices).
-        std::optional<Catalog> catalog;
-        std::string why;
-        if (name != "catalog" && name != "stats") {
-            catalog = client::fetch_catalog(connection, who, timeout_ms, why);
-            if (!catalog) {
-                std::cerr << "slotmatch: no answer from " << server << ": " << why << '\n';
-                return 2;
-            }
-        }
-        const std::uint64_t id =
-            vm.count("request-id") ? vm["request-id"].as<U64>().value : client::new_request_id();
-        const auto reply = connection.call(request.finish(who, id), id, timeout_ms);
-        if (!reply) {
-            std::cerr << "slotmatch: no reply from " << server << " within " << timeout_ms
-                      << " ms (is slotmatchd running?)\n";
-            return 2;
-        }
-        const wire::ReplyMessage& m = *reply->message;
-        json out;
-        if (m.error()) {
-            out = tools::refusal_json(codec::from_wire(m.error()->code()),
-                                      m.error()->field() ? m.error()->field()->str() : "",
-                                      m.error()->message() ? m.error()->message()->str() : "");
-        } else if (!m.results() || m.results()->size() != 1) {
-            std::cerr << "slotmatch: the reply does not carry one result\n";
-            return 2;
-        } else {
-            const Catalog names = catalog ? *catalog : Catalog{};
-            const Calendar calendar(catalog ? catalog->timezone : "Europe/Stockholm");
-            out = tools::result_json(names, calendar, operation_of(name), *m.results()->Get(0));
-        }
-        // The server checks text is UTF-8; replacing anything else keeps a broken peer from
-        // turning a reply into an exception here.
-        if (name == "log" && vm.count("table") && out["ok"].get<bool>()) {
-            const std::string color = vm["color"].as<std::string>();
-            const bool paint = color == "always" || (color == "auto" && ::isatty(STDOUT_FILENO) &&
-                                                     std::getenv("NO_COLOR") == nullptr);
-            std::cout << tools::log_table(out, paint);
-            return 0;
-        }
-        std::cout << out.dump(-1, ' ', false, json::error_handler_t::replace) << '\n';
-        return out["ok"].get<bool>() ? 0 : 1;
+        return send(*parsed, *who, request, static_cast<int>(timeout_ms));
     } catch (const zmq::error_t& e) {
-        return usage_error("cannot reach " + server + ": " + e.what());
+        return usage_error("cannot reach " + parsed->vm["server"].as<std::string>() + ": " +
+                           e.what());
     }
 }

@@ -272,81 +272,96 @@ nlohmann::json catalog_json(const wire::CatalogReply& c) {
             {"appointment_types", types}};
 }
 
+namespace {
+
+using wire::Operation;
+
+nlohmann::json slots_json(const Catalog& c, const Calendar& calendar, const wire::SlotList& r) {
+    nlohmann::json slots = nlohmann::json::array();
+    if (const auto* list = r.slots()) {
+        for (const wire::Slot* s : *list)
+            slots.push_back(slot_json(c, calendar, codec::from_wire(*s)));
+    }
+    return {{"ok", true}, {"slots", slots}};
+}
+
+nlohmann::json hold_json(const Catalog& c, const Calendar& calendar, const wire::HoldReply& h) {
+    nlohmann::json j = {{"ok", true}};
+    j["hold_id"] = h.hold_id();
+    j["expires_at"] = calendar.format(Instant{h.expires_at()});
+    if (h.slot()) j["slot"] = slot_json(c, calendar, codec::from_wire(*h.slot()));
+    return j;
+}
+
+// book, rebook and cancel share the reply body; each shows its own fields of it.
+nlohmann::json booking_reply_json(const Catalog& c, const Calendar& calendar, Operation op,
+                                  const wire::BookingReply& b) {
+    nlohmann::json j = {{"ok", true}};
+    if (b.booking()) j["booking"] = booking_json(c, calendar, codec::decode_booking(*b.booking()));
+    if (op == Operation::Rebook) {
+        j["previous_booking_id"] = b.previous();
+        j["billable"] = b.billable();
+    } else if (op == Operation::Cancel) {
+        j["billable"] = b.billable();
+        j["returned_to_waitlist"] = b.returned_to_waitlist();
+    }
+    return j;
+}
+
+nlohmann::json bookings_json(const Catalog& c, const Calendar& calendar,
+                             const wire::BookingList& r) {
+    nlohmann::json list = nlohmann::json::array();
+    if (const auto* v = r.bookings()) {
+        for (const wire::Booking* b : *v) {
+            list.push_back(booking_json(c, calendar, codec::decode_booking(*b)));
+        }
+    }
+    return {{"ok", true}, {"bookings", list}};
+}
+
+nlohmann::json block_json(const wire::BlockReply& b) {
+    return {{"ok", true},
+            {"block_id", b.block_id()},
+            {"slots_changed", b.slots_changed()},
+            {"reserved_untouched", b.reserved_untouched()}};
+}
+
+// `waitlist add` shows its one entry, `waitlist list` all of the unit's.
+nlohmann::json waitlist_reply_json(const Catalog& c, const Calendar& calendar, Operation op,
+                                   const wire::WaitlistReply& r) {
+    nlohmann::json list = nlohmann::json::array();
+    if (const auto* v = r.entries()) {
+        for (const wire::WaitlistEntry* w : *v) list.push_back(waitlist_json(c, calendar, *w));
+    }
+    if (op == Operation::WaitlistAdd && list.size() == 1) return {{"ok", true}, {"entry", list[0]}};
+    return {{"ok", true}, {"entries", list}};
+}
+
+}  // namespace
+
 nlohmann::json result_json(const Catalog& c, const Calendar& calendar, wire::Operation op,
                            const wire::Result& r) {
     using wire::ReplyBody;
     if (r.error()) return error_json(*r.error());
-    nlohmann::json j = {{"ok", true}};
     switch (r.body_type()) {
-        case ReplyBody::SlotList: {
-            nlohmann::json slots = nlohmann::json::array();
-            const auto* list = r.body_as_SlotList()->slots();
-            if (list) {
-                for (const wire::Slot* s : *list) {
-                    slots.push_back(slot_json(c, calendar, codec::from_wire(*s)));
-                }
-            }
-            j["slots"] = slots;
-            return j;
-        }
-        case ReplyBody::HoldReply: {
-            const auto* h = r.body_as_HoldReply();
-            j["hold_id"] = h->hold_id();
-            j["expires_at"] = calendar.format(Instant{h->expires_at()});
-            if (h->slot()) j["slot"] = slot_json(c, calendar, codec::from_wire(*h->slot()));
-            return j;
-        }
-        case ReplyBody::BookingReply: {
-            const auto* b = r.body_as_BookingReply();
-            if (b->booking()) {
-                j["booking"] = booking_json(c, calendar, codec::decode_booking(*b->booking()));
-            }
-            if (op == wire::Operation::Rebook) {
-                j["previous_booking_id"] = b->previous();
-                j["billable"] = b->billable();
-            } else if (op == wire::Operation::Cancel) {
-                j["billable"] = b->billable();
-                j["returned_to_waitlist"] = b->returned_to_waitlist();
-            }
-            return j;
-        }
-        case ReplyBody::BookingList: {
-            nlohmann::json list = nlohmann::json::array();
-            if (const auto* v = r.body_as_BookingList()->bookings()) {
-                for (const wire::Booking* b : *v) {
-                    list.push_back(booking_json(c, calendar, codec::decode_booking(*b)));
-                }
-            }
-            j["bookings"] = list;
-            return j;
-        }
-        case ReplyBody::BlockReply: {
-            const auto* b = r.body_as_BlockReply();
-            j["block_id"] = b->block_id();
-            j["slots_changed"] = b->slots_changed();
-            j["reserved_untouched"] = b->reserved_untouched();
-            return j;
-        }
-        case ReplyBody::WaitlistReply: {
-            nlohmann::json list = nlohmann::json::array();
-            if (const auto* v = r.body_as_WaitlistReply()->entries()) {
-                for (const wire::WaitlistEntry* w : *v)
-                    list.push_back(waitlist_json(c, calendar, *w));
-            }
-            if (op == wire::Operation::WaitlistAdd && list.size() == 1) {
-                j["entry"] = list[0];
-            } else {
-                j["entries"] = list;
-            }
-            return j;
-        }
+        case ReplyBody::SlotList:
+            return slots_json(c, calendar, *r.body_as_SlotList());
+        case ReplyBody::HoldReply:
+            return hold_json(c, calendar, *r.body_as_HoldReply());
+        case ReplyBody::BookingReply:
+            return booking_reply_json(c, calendar, op, *r.body_as_BookingReply());
+        case ReplyBody::BookingList:
+            return bookings_json(c, calendar, *r.body_as_BookingList());
+        case ReplyBody::BlockReply:
+            return block_json(*r.body_as_BlockReply());
+        case ReplyBody::WaitlistReply:
+            return waitlist_reply_json(c, calendar, op, *r.body_as_WaitlistReply());
         case ReplyBody::CatalogReply:
             return catalog_json(*r.body_as_CatalogReply());
         case ReplyBody::StatsReply:
             return stats_json(*r.body_as_StatsReply());
         case ReplyBody::ClockReply:
-            j["now"] = calendar.format(Instant{r.body_as_ClockReply()->now()});
-            return j;
+            return {{"ok", true}, {"now", calendar.format(Instant{r.body_as_ClockReply()->now()})}};
         case ReplyBody::LogReply:
             return log_json(c, calendar, *r.body_as_LogReply());
         case ReplyBody::AuditReply:
