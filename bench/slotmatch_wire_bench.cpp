@@ -1,5 +1,5 @@
 // slotmatch_wire_bench: slotmatchd measured end to end over loopback ZeroMQ, from a client's
-// side (the client library of tools/src/client.hpp, one DEALER socket, FlatBuffers messages).
+// side (the client library of tools/client/client.hpp, one DEALER socket, FlatBuffers messages).
 //   slotmatch_wire_bench --config region.yaml [--threads T]   (starts slotmatchd itself)
 //   slotmatch_wire_bench --server tcp://127.0.0.1:5555          (a server that is running)
 // Four phases, each --duration-s long, repeated --repetitions times (the table shows the median

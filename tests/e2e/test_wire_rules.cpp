@@ -1,6 +1,6 @@
 // Every booking rule the engine implements (DOMAIN.md R2-R25, R12 aside: a config lint), proved
 // over the wire: a real slotmatchd process, real ZeroMQ sockets, FlatBuffers bytes built and read
-// by the client library. The scenarios mirror tests/test_rules.cpp, so a rule that holds in the
+// by the client library. The scenarios mirror tests/engine/test_rules.cpp, so a rule that holds in the
 // engine but is lost in the codec, the service's mapping of requests or the client shows here.
 //
 // One server for the suite (starting one per test would dominate the run); each test uses its
