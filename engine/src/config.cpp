@@ -23,7 +23,6 @@ namespace slotmatch {
 
 namespace {
 
-constexpr int duration_min_max = 480;         // a whole working day; longer is a typo
 constexpr int window_days_max = 366;          // a year ahead, leap day included (R10)
 constexpr int hold_ttl_s_max = 3600;          // a hold longer than an hour keeps slots from others
 constexpr std::size_t typo_distance_max = 2;  // "did you mean" only for near misses
@@ -32,7 +31,7 @@ struct Range {
     int lo;
     int hi;
 };
-constexpr Range duration_min_range{1, duration_min_max};
+constexpr Range duration_min_range{1, slot_duration_min_max};
 constexpr Range window_days_range{1, window_days_max};
 constexpr Range hold_ttl_s_range{1, hold_ttl_s_max};
 

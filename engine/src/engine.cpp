@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <bit>
 #include <slotmatch/patient.hpp>
+#include <slotmatch/static_text.hpp>
 #include <thread>
 
 #include "engine_records.hpp"
@@ -13,7 +14,7 @@ std::size_t pow2_at_least(std::size_t n) {
     return std::bit_ceil(std::max<std::size_t>(n, 2));
 }
 
-constexpr std::size_t find_limit_max = 1000;
+constexpr StaticText limit_range_text = static_text("must be 1..", SlotQuery::limit_max);
 constexpr unsigned lane_wait_max = 1000;  // yields while waiting for another lane's records
 
 }  // namespace
@@ -26,6 +27,12 @@ Engine::Engine(Catalog catalog, const Clock& clock, EngineLimits limits)
       index_(catalog_, calendar_, limits.published_slots_max),
       patients_(pow2_at_least(limits.patients_max ? limits.patients_max
                                                   : std::max<std::size_t>(1024, index_.size()))) {
+    // Fields that different threads write start lines of their own (see cache_line.hpp).
+    // Engine is not standard-layout (no offsetof): its alignment shows that hold_queue_tail_,
+    // its one over-aligned member, starts a line.
+    static_assert(alignof(Engine) == cache_line_bytes);
+    static_assert(alignof(LaneRecords) == cache_line_bytes &&
+                  sizeof(LaneRecords) % cache_line_bytes == 0);  // one lane's, then the next's
     const std::size_t per_slot = std::max<std::size_t>(4096, index_.size() * 2);
     bookings_ = std::make_unique<RecordTable<BookingRecord>>(
         limits_.bookings_max ? limits_.bookings_max : per_slot);
@@ -93,8 +100,8 @@ Outcome<bool> Engine::check_query(const SlotQuery& q) const {
                        catalog_.resource(*q.resource).unit != q.unit)) {
         return Out::refuse(ErrorCode::invalid_request, "resource", "unknown resource here");
     }
-    if (q.limit == 0 || q.limit > find_limit_max) {
-        return Out::refuse(ErrorCode::invalid_request, "limit", "must be 1..1000");
+    if (q.limit == 0 || q.limit > SlotQuery::limit_max) {
+        return Out::refuse(ErrorCode::invalid_request, "limit", limit_range_text.view());
     }
     if (q.from && q.to && q.to->value <= q.from->value) {
         return Out::refuse(ErrorCode::invalid_request, "to", "must be after from");
@@ -335,6 +342,9 @@ std::optional<std::uint64_t> Engine::take_record(Reservation& lane) {
 }
 
 void Engine::put_record(Reservation& lane, std::uint64_t index) {
+    // Only a record no one can reach as a booking comes back: refused before its CAS, or retired.
+    SM_ASSERT(index < bookings_->capacity());
+    SM_ASSERT(!(*bookings_)[index].ready.load(std::memory_order_relaxed));
     LaneRecords& mine = lane_records_[lane.lane()];
     // Near the end of the table's fresh records, freed ones go where every lane finds them.
     const bool plenty =

@@ -1,12 +1,16 @@
 // Find, hold and book: the operations that take a free slot.
 #include <algorithm>
 #include <slotmatch/failpoint.hpp>
+#include <slotmatch/static_text.hpp>
 #include <thread>
 
 #include "engine_records.hpp"
 
 namespace slotmatch {
 namespace {
+
+constexpr StaticText bookings_full_text =
+    static_text("the patient has the most upcoming bookings allowed (", patient_bookings_max, ")");
 
 // Runs `check` on a reading of the slot word until the word is the same after the check as
 // before, so that a refusal never rests on a hold record that was reused in between (a hold
@@ -142,6 +146,7 @@ Outcome<HoldView> Engine::hold(const Actor& actor, SlotId slot, PatientKey patie
     auto idx = holds_->allocate();  // only now: a refusal above costs no capacity
     if (!idx) return Out::refuse(ErrorCode::overloaded, "", "hold table full");
     HoldRecord& h = (*holds_)[*idx];
+    SM_ASSERT(!h.live.load(std::memory_order_relaxed));  // handed out only once its hold ended
     // The id's generation, read while this thread owns the record: once the hold is live the
     // sweep may end it and move the generation on before hold() returns.
     const HoldId id = hold_id(*idx, h.generation.load(std::memory_order_relaxed));
@@ -230,7 +235,7 @@ Outcome<BookingView> Engine::book_first(const Actor& actor, const SlotQuery& que
                            "this channel may not book this appointment type here");
     }
     SlotQuery q = query;
-    q.limit = std::min<std::size_t>(limits_.match_attempts_max, 1000);
+    q.limit = std::min(limits_.match_attempts_max, SlotQuery::limit_max);  // as check_query wants
     Out last = Out::refuse(ErrorCode::slot_not_available, "slot", "no free slot matches");
     // Candidates in start order; one lost to a parallel booking, or overlapping the patient's
     // own bookings, is skipped.
@@ -298,7 +303,7 @@ Outcome<bool> Engine::check_take(const Actor& actor, const SlotRecord& rec, std:
     }
     if (!target.replacing && patient->booking_count == patient_bookings_max) {
         return Out::refuse(ErrorCode::patient_already_occupied, "patient",
-                           "the patient has the most upcoming bookings allowed (16)");
+                           bookings_full_text.view());
     }
     return {};
 }
@@ -326,6 +331,7 @@ Outcome<Engine::Taken> Engine::take_slot(const Actor& actor, SlotId slot, const 
                                          const BookingFields& fields, PatientRecord& patient,
                                          Reservation& lane) {
     using Out = Outcome<Taken>;
+    SM_ASSERT(index_.contains(slot));  // callers refuse an unknown slot with INVALID_REQUEST
     SlotRecord& rec = index_.record(slot);
     const Instant now = clock_.now();
     forget_ended(patient, now);
@@ -339,16 +345,24 @@ Outcome<Engine::Taken> Engine::take_slot(const Actor& actor, SlotId slot, const 
             if (idx) put_record(lane, *idx);
             return Out::refuse(bad);
         }
+        // check_take refused booked and blocked words: a booking takes a free or a held slot.
+        SM_ASSERT(SlotWord::state(w) == SlotState::free || SlotWord::state(w) == SlotState::held);
         if (!idx && !(idx = take_record(lane))) {
             return Out::refuse(ErrorCode::overloaded, "", "booking table full");
         }
+        SM_ASSERT(*idx < bookings_->capacity());
         BookingRecord& fresh = (*bookings_)[*idx];
-        if (const std::uint32_t g = fresh.generation.load(std::memory_order_relaxed); g % 2 == 1) {
+        SM_ASSERT(!fresh.ready.load(std::memory_order_relaxed));  // a record taken is not in use
+        std::uint32_t g = fresh.generation.load(std::memory_order_relaxed);
+        if (g % 2 == 1) {
             // A record whose booking ended (this thread owns it now): its next generation
             // starts before anything of the new booking is written, so readers of the old id
             // see the reuse.
-            fresh.generation.store(g + 1, std::memory_order_release);
+            fresh.generation.store(++g, std::memory_order_release);
         }
+        // In use from here, so even; and one an id can carry (retire() never hands back a
+        // record whose next generation would pass the limit).
+        SM_ASSERT(g % 2 == 0 && g <= booking_generation_limit);
         fresh.fields = fields;
         fresh.fields.slot_id = slot;
         fresh.slot.store(slot.value, std::memory_order_relaxed);
@@ -356,6 +370,12 @@ Outcome<Engine::Taken> Engine::take_slot(const Actor& actor, SlotId slot, const 
         const SlotSnapshot before = snapshot(slot, w);
         const std::uint64_t booked = SlotWord::next(w, SlotState::booked, *idx);
         if (take_word(rec, w, booked, target.replacing.has_value())) {
+            // The word installed names this record, booked, one version on from the word the
+            // checks passed (versions wrap; recovery orders a slot's changes by them).
+            SM_ASSERT(SlotWord::state(booked) == SlotState::booked &&
+                      SlotWord::owner(booked) == *idx);
+            SM_ASSERT(SlotWord::version(booked) ==
+                      ((SlotWord::version(w) + 1) & SlotWord::version_mask));
             fresh.ready.store(true, std::memory_order_release);
             const BookingId id = current_id(*idx);
             record_booking(patient, id, target.replacing);
@@ -421,7 +441,10 @@ Outcome<BookingView> Engine::book_slot(const Actor& actor, SlotId slot, const Bo
     auto taken = take_slot(actor, slot, target, fields, *patient, reservation);
     if (!taken.ok()) return Out::refuse(taken);
     if (waiting) {
-        (*waitlist_)[*waiting].state.store(WaitlistState::removed, std::memory_order_release);
+        WaitlistRecord& entry = (*waitlist_)[*waiting];
+        // A patient's entries change only under the patient's claim, held since it was found.
+        SM_ASSERT(entry.state.load(std::memory_order_relaxed) == WaitlistState::waiting);
+        entry.state.store(WaitlistState::removed, std::memory_order_release);
     }
     Event& e = reservation.event();
     stamp(e, actor, EventKind::booked, unit);

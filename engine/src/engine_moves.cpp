@@ -54,7 +54,10 @@ void Engine::retire(BookingId b, Reservation& lane) {
     BookingRecord& rec = (*bookings_)[index_of(b)];
     // Only the booking's owner, under the patient's claim, changes the generation now: a plain
     // store, no read-modify-write.
-    const std::uint32_t ended = rec.generation.load(std::memory_order_relaxed) + 1;
+    const std::uint32_t made_in = rec.generation.load(std::memory_order_relaxed);
+    // Only a live booking ends: published, in the (even) generation its id carries.
+    SM_ASSERT(made_in == generation_of(b) && rec.ready.load(std::memory_order_relaxed));
+    const std::uint32_t ended = made_in + 1;
     rec.generation.store(ended, std::memory_order_release);
     rec.ready.store(false, std::memory_order_release);
     if (ended + 1 <= booking_generation_limit) put_record(lane, index_of(b));
@@ -80,6 +83,10 @@ std::uint64_t Engine::release_source(BookingId b, PatientRecord& patient, std::u
         SM_FAILPOINT("release_source:before_cas");
         if (slot.word.compare_exchange_weak(w, rest, word_order)) break;
     }
+    // The word installed is the slot at rest, one version on: free with no owner, or blocked.
+    SM_ASSERT(SlotWord::version(rest) == ((SlotWord::version(w) + 1) & SlotWord::version_mask));
+    SM_ASSERT(SlotWord::state(rest) == SlotState::blocked ||
+              (SlotWord::state(rest) == SlotState::free && SlotWord::owner(rest) == 0));
     // A rebook already put its new booking in this one's place; an ended visit may have been
     // forgotten already.
     auto* last = patient.bookings.begin() + patient.booking_count;
@@ -119,16 +126,11 @@ Outcome<Engine::Taken> Engine::take_for_rebook(const Actor& actor, const RebookR
     return taken;
 }
 
-Outcome<MoveResult> Engine::rebook(const Actor& actor, const RebookRequest& request) {
-    using Out = Outcome<MoveResult>;
-    Reservation reservation(*events_, 1);
-    if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
-    if (request.slot && !index_.contains(*request.slot)) {
-        return Out::refuse(ErrorCode::invalid_request, "slot", "unknown slot");
-    }
-    auto access = check_booking_access(actor, request.booking, request.patient);
-    if (!access.ok()) return Out::refuse(access);
-    const BookingRef source = access.value;
+// Whether this actor may move this booking (to the named slot): the checks between access to
+// the booking and the time, in the order of ARCHITECTURE.md's error precedence.
+Outcome<bool> Engine::check_rebook(const Actor& actor, const RebookRequest& request,
+                                   const BookingRef& source) const {
+    using Out = Outcome<bool>;
     const SlotRecord& from = index_.record(source.slot);
     const UnitIdx unit = catalog_.resource(ResourceIdx{from.resource}).unit;
     if (request.slot && *request.slot == source.slot) {
@@ -147,56 +149,89 @@ Outcome<MoveResult> Engine::rebook(const Actor& actor, const RebookRequest& requ
         return Out::refuse(ErrorCode::rebook_not_allowed, "booking",
                            "this booking may not be rebooked on this channel");
     }
-    const Instant now = clock_.now();
-    if (from.start_s <= now.value) {
-        return Out::refuse(ErrorCode::slot_has_passed, "booking", "the booked visit has started");
-    }
-    PatientRecord& patient = *patients_.find(source.patient);
-    PatientClaim claim(patient);
-    if (!active_booking(request.booking)) {  // ended between the check and the claim
-        return Out::refuse(ErrorCode::booking_already_cancelled, "booking",
-                           "the booking was cancelled or rebooked");
-    }
-    // The patient's details move with the booking; read under the claim.
-    BookingFields fields = (*bookings_)[index_of(request.booking)].fields;
+    return {};
+}
+
+// The details the new booking takes over: the patient's (R18) move with it, "changed by" and
+// "changed at" are this change's (R17). Read under the patient's claim.
+BookingFields Engine::moved_fields(const Actor& actor, BookingId b, Instant now) const {
+    BookingFields fields = (*bookings_)[index_of(b)].fields;
     fields.channel = actor.channel;
     fields.actor = actor.id;
     fields.actor_name = actor.name;
     fields.changed_at = now;
-    auto taken = take_for_rebook(actor, request, source, fields, patient, reservation);
+    return fields;
+}
+
+Outcome<MoveResult> Engine::rebook(const Actor& actor, const RebookRequest& request) {
+    using Out = Outcome<MoveResult>;
+    Reservation reservation(*events_, 1);
+    if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
+    if (request.slot && !index_.contains(*request.slot)) {
+        return Out::refuse(ErrorCode::invalid_request, "slot", "unknown slot");
+    }
+    auto access = check_booking_access(actor, request.booking, request.patient);
+    if (!access.ok()) return Out::refuse(access);
+    const BookingRef source = access.value;
+    SM_ASSERT(source.id == request.booking);  // finish_rebook ends the booking by source.id
+    if (auto bad = check_rebook(actor, request, source); !bad.ok()) return Out::refuse(bad);
+    const Instant now = clock_.now();
+    if (index_.record(source.slot).start_s <= now.value) {
+        return Out::refuse(ErrorCode::slot_has_passed, "booking", "the booked visit has started");
+    }
+    PatientRecord* patient = patients_.find(source.patient);
+    SM_ASSERT(patient != nullptr);  // made by the source's booking, and never removed
+    PatientClaim claim(*patient);
+    if (!active_booking(request.booking)) {  // ended between the check and the claim
+        return Out::refuse(ErrorCode::booking_already_cancelled, "booking",
+                           "the booking was cancelled or rebooked");
+    }
+    const BookingFields fields = moved_fields(actor, request.booking, now);
+    auto taken = take_for_rebook(actor, request, source, fields, *patient, reservation);
     if (!taken.ok()) return Out::refuse(taken);
-    // The target is ours; now the source goes to rest. Between the two CASes both slots are
-    // unavailable to others, never both free, and the patient's list swaps one for the other
-    // under the claim.
-    // The event is published before the source is freed: a booking of the freed slot on
-    // another thread is answered after it, so in persisted mode it is acknowledged only once
-    // this move is durable too (else a crash could keep that booking and lose the move, and
-    // with it the patient's booking). `released` is the word the release installs (the same
-    // version; a block or removal registering meanwhile is settled after, as recovery does).
+    // The source's record is in use until the move ends, so the target never took it.
+    SM_ASSERT(index_of(taken.value.id) != index_of(request.booking));
+    MoveResult result = finish_rebook(actor, source, taken.value, fields, *patient, reservation);
+    return {ErrorCode::ok, {}, {}, result};
+}
+
+// The target is ours; now the source goes to rest. Between the two CASes both slots are
+// unavailable to others, never both free, and the patient's list swaps one for the other under
+// the claim (the caller's).
+// The event is published before the source is freed: a booking of the freed slot on another
+// thread is answered after it, so in persisted mode it is acknowledged only once this move is
+// durable too (else a crash could keep that booking and lose the move, and with it the
+// patient's booking). `released` is the word the release installs (the same version; a block
+// or removal registering meanwhile is settled after, as recovery does).
+MoveResult Engine::finish_rebook(const Actor& actor, const BookingRef& source, const Taken& target,
+                                 const BookingFields& fields, PatientRecord& patient,
+                                 Reservation& reservation) {
+    const SlotRecord& from = index_.record(source.slot);
+    const Instant now = fields.changed_at;
     const std::uint64_t source_before = from.word.load(word_order);
     const std::uint64_t source_rest = rest_word(from, source_before);
 
     MoveResult result;
-    result.previous = request.booking;
+    result.previous = source.id;
     result.billable = billable_change(now, Instant{from.start_s});
-    result.booking = view(taken.value.id);
+    result.booking = view(target.id);
     Event& e = reservation.event();
-    stamp(e, actor, EventKind::rebooked, unit);
+    stamp(e, actor, EventKind::rebooked, catalog_.resource(ResourceIdx{from.resource}).unit);
     e.time = now;  // the new booking's "changed at"
     e.resource = ResourceIdx{from.resource};
     e.before = snapshot(source.slot, source_before);
-    e.after = snapshot(result.booking.slot.id, taken.value.after);
+    e.after = snapshot(result.booking.slot.id, target.after);
     e.released = snapshot(source.slot, source_rest);
-    e.booking = taken.value.id;
+    e.booking = target.id;
     e.patient = source.patient;
     e.billable = result.billable;
     e.from_waitlist = fields.from_waitlist;
     e.phone = fields.phone;  // R18, unchanged by the move: the web booking log shows them (R21)
     e.reason = fields.reason;
     reservation.publish();
-    release_source(request.booking, patient, source_before, source_rest);
-    retire(request.booking, reservation);
-    return {ErrorCode::ok, {}, {}, result};
+    release_source(source.id, patient, source_before, source_rest);
+    retire(source.id, reservation);
+    return result;
 }
 
 Outcome<MoveResult> Engine::cancel(const Actor& actor, BookingId b, PatientKey patient_key) {
@@ -222,7 +257,9 @@ Outcome<MoveResult> Engine::cancel(const Actor& actor, BookingId b, PatientKey p
     if (slot.start_s <= now.value) {
         return Out::refuse(ErrorCode::slot_has_passed, "booking", "the booked visit has started");
     }
-    PatientRecord& patient = *patients_.find(ref.patient);
+    PatientRecord* found = patients_.find(ref.patient);
+    SM_ASSERT(found != nullptr);  // made by the booking, and never removed
+    PatientRecord& patient = *found;
     PatientClaim claim(patient);
     if (!active_booking(b)) {
         return Out::refuse(ErrorCode::booking_already_cancelled, "booking",

@@ -108,8 +108,9 @@ class Engine::Reservation {
 // Freed booking records kept with an event lane. An operation holds its lane from start to end,
 // so it takes and frees records here without touching a cache line another thread writes;
 // records go to the table's shared stack only when the lane's cache is full, and a table that
-// runs out takes them back from other lanes (see Engine::take_record).
-struct alignas(64) Engine::LaneRecords {  // own cache lines: neighbouring lanes' threads differ
+// runs out takes them back from other lanes (see Engine::take_record). Each lane's cache has
+// lines of its own: neighbouring lanes are written by different threads.
+struct alignas(cache_line_bytes) Engine::LaneRecords {
     static constexpr std::size_t max = 32;
     std::array<std::uint64_t, max> index{};
     std::size_t count = 0;
@@ -118,7 +119,7 @@ struct alignas(64) Engine::LaneRecords {  // own cache lines: neighbouring lanes
 inline constexpr Instant end_of_time{std::int64_t{1} << 62};
 
 // The slots of resource `r` that overlap [from, to), of every type.
-inline constexpr std::int64_t longest_slot_s = 480 * seconds_per_minute;  // config limit
+inline constexpr std::int64_t longest_slot_s = slot_duration_min_max * seconds_per_minute;
 template <typename F>
 void for_each_overlapping(const SlotIndex& index, ResourceIdx r, Instant from, Instant to, F&& f) {
     for (const Shard* shard : index.shards_of(r)) {

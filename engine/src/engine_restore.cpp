@@ -112,7 +112,11 @@ class Engine::Restorer {
         Instant expires_at;
     };
 
+    // First pass: one event at a time, into the maps below.
+    void note(const Event& ev);
     void note_slot(const SlotSnapshot& s);
+    void note_slots(const Event& ev);  // the changed slot's snapshots before and after
+    void note_block(const Event& ev);
     void note_booking(BookingId b, SlotId slot, PatientKey patient);
     // A slot whose newest snapshot names a booking or hold whose record a newer one reused has
     // seen that one end (its ending event was numbered after the cut): it rests.
@@ -201,69 +205,7 @@ bool Engine::Restorer::first_pass(const EventScan& scan, std::string& why) {
                 return false;
             }
             last_seq_ = ev.seq;
-            switch (ev.kind) {
-                case EventKind::held:
-                    note_slot(ev.before);
-                    note_slot(ev.after);
-                    note_hold(ev.after.hold);
-                    break;
-                case EventKind::hold_expired:
-                    note_slot(ev.before);
-                    note_slot(ev.after);
-                    note_hold(ev.before.hold);
-                    break;
-                case EventKind::booked:
-                    note_slot(ev.before);
-                    note_slot(ev.after);
-                    note_hold(ev.before.hold);
-                    note_booking(ev.booking, ev.after.slot, ev.patient);
-                    if (ev.from_waitlist) {
-                        waitlist_.push_back({false, ev.unit, ev.after.type, ev.patient, ev.time});
-                    }
-                    break;
-                case EventKind::rebooked:
-                    note_slot(ev.before);
-                    note_slot(ev.after);
-                    note_slot(ev.released);
-                    note_booking(ev.before.booking, ev.before.slot, ev.patient);
-                    note_booking(ev.booking, ev.after.slot, ev.patient);
-                    break;
-                case EventKind::cancelled:
-                    note_slot(ev.before);
-                    note_slot(ev.after);
-                    note_booking(ev.booking, ev.before.slot, ev.patient);
-                    break;
-                case EventKind::slot_published:
-                    note_slot(ev.after);
-                    published_.push_back(
-                        {ev.after.slot, ev.resource, ev.after.type, ev.after.start, ev.seq});
-                    published_at_[ev.after.slot.value] = ev.seq;
-                    break;
-                case EventKind::slot_type_changed:
-                    note_slot(ev.before);
-                    note_slot(ev.after);
-                    retyped_at_[ev.after.slot.value] = ev.seq;
-                    ++summary.type_changes;
-                    break;
-                case EventKind::slot_removed:
-                    removals_.push_back({ev.seq, ev.unit, ev.type, ev.time});
-                    break;
-                case EventKind::blocked:
-                case EventKind::unblocked: {
-                    BlockSeen& k = blocks_[ev.block.value];
-                    k.resource = ev.resource;
-                    k.from = ev.from;
-                    k.to = ev.to;
-                    k.unblocked = k.unblocked || ev.kind == EventKind::unblocked;
-                    break;
-                }
-                case EventKind::waitlist_added:
-                case EventKind::returned_to_waitlist:
-                    waitlist_.push_back({true, ev.unit, ev.type, ev.patient, ev.time});
-                    break;
-                case EventKind::accessed:  // a read or a refusal, for the audit: no state
-                    break;
-            }
+            note(ev);
             return true;
         },
         why);
@@ -275,6 +217,76 @@ bool Engine::Restorer::first_pass(const EventScan& scan, std::string& why) {
     summary.events = summary.last_seq = last_seq_;
     drop_superseded();
     return true;
+}
+
+// What one event, in sequence order, tells about the final state.
+void Engine::Restorer::note(const Event& ev) {
+    switch (ev.kind) {
+        case EventKind::held:
+            note_slots(ev);
+            note_hold(ev.after.hold);
+            break;
+        case EventKind::hold_expired:
+            note_slots(ev);
+            note_hold(ev.before.hold);
+            break;
+        case EventKind::booked:
+            note_slots(ev);
+            note_hold(ev.before.hold);
+            note_booking(ev.booking, ev.after.slot, ev.patient);
+            if (ev.from_waitlist) {
+                waitlist_.push_back({false, ev.unit, ev.after.type, ev.patient, ev.time});
+            }
+            break;
+        case EventKind::rebooked:
+            note_slots(ev);
+            note_slot(ev.released);
+            note_booking(ev.before.booking, ev.before.slot, ev.patient);
+            note_booking(ev.booking, ev.after.slot, ev.patient);
+            break;
+        case EventKind::cancelled:
+            note_slots(ev);
+            note_booking(ev.booking, ev.before.slot, ev.patient);
+            break;
+        case EventKind::slot_published:
+            note_slot(ev.after);
+            published_.push_back(
+                {ev.after.slot, ev.resource, ev.after.type, ev.after.start, ev.seq});
+            published_at_[ev.after.slot.value] = ev.seq;
+            break;
+        case EventKind::slot_type_changed:
+            note_slots(ev);
+            retyped_at_[ev.after.slot.value] = ev.seq;
+            ++summary.type_changes;
+            break;
+        case EventKind::slot_removed:
+            removals_.push_back({ev.seq, ev.unit, ev.type, ev.time});
+            break;
+        case EventKind::blocked:
+        case EventKind::unblocked:
+            note_block(ev);
+            break;
+        case EventKind::waitlist_added:
+        case EventKind::returned_to_waitlist:
+            waitlist_.push_back({true, ev.unit, ev.type, ev.patient, ev.time});
+            break;
+        case EventKind::accessed:  // a read or a refusal, for the audit: no state
+            break;
+    }
+}
+
+void Engine::Restorer::note_slots(const Event& ev) {
+    note_slot(ev.before);
+    note_slot(ev.after);
+}
+
+// A blocking event, or its end: the last event about a block gives its range.
+void Engine::Restorer::note_block(const Event& ev) {
+    BlockSeen& k = blocks_[ev.block.value];
+    k.resource = ev.resource;
+    k.from = ev.from;
+    k.to = ev.to;
+    k.unblocked = k.unblocked || ev.kind == EventKind::unblocked;
 }
 
 bool Engine::Restorer::second_pass(const EventScan& scan, std::string& why) {
@@ -425,7 +437,8 @@ bool Engine::Restorer::apply_bookings(std::string& why) {
         if (rec.start_s + rec.duration_min * seconds_per_minute <= now.value) continue;
         PatientRecord* p = e_.patients_.get_or_create(fields.patient);
         if (p == nullptr || p->booking_count == patient_bookings_max) {
-            why = "patient table full, or a patient with more than 16 upcoming bookings";
+            why = "patient table full, or a patient with more than " +
+                  std::to_string(patient_bookings_max) + " upcoming bookings";
             return false;
         }
         p->bookings[p->booking_count++] = snap.booking;

@@ -198,7 +198,7 @@ std::optional<SlotId> SlotIndex::add_slot(ResourceIdx r, TypeIdx t, Instant star
 
 std::optional<SlotId> SlotIndex::overlapping(ResourceIdx r, Instant start, Instant end,
                                              std::optional<SlotId> except) const {
-    constexpr std::int64_t longest_slot_s = 480 * seconds_per_minute;  // config limit
+    constexpr std::int64_t longest_slot_s = slot_duration_min_max * seconds_per_minute;
     std::optional<SlotId> found;
     for (const Shard* s : shards_of(r)) {
         for_each_between(*s, Instant{start.value - longest_slot_s}, end, [&](SlotId id) {

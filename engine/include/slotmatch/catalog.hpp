@@ -51,6 +51,9 @@ struct AppointmentType {
 };
 
 inline constexpr int window_days_default = 61;  // R11: date - today <= 60, i.e. N = 61 (R10)
+// The longest slot a config may give a type: a whole working day; longer is a typo. Searches for
+// slots overlapping a time start this far before it.
+inline constexpr int slot_duration_min_max = 480;
 
 // Weekday bit i = day i of the week with Monday = 0 (ISO order).
 struct Schedule {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <slotmatch/cache_line.hpp>
 #include <slotmatch/calendar.hpp>
 #include <slotmatch/catalog.hpp>
 #include <slotmatch/clock.hpp>
@@ -113,6 +114,8 @@ struct WaitlistView {
 // Where to look for a slot: a unit, optionally narrowed to a type and a resource, and a time
 // range [from, to). `from` defaults to now; `to` to the end of the schedule.
 struct SlotQuery {
+    // The most slots one search returns: it bounds a reply and the work of one find.
+    static constexpr std::size_t limit_max = 1000;
     UnitIdx unit;
     std::optional<TypeIdx> type;
     std::optional<ResourceIdx> resource;
@@ -294,6 +297,14 @@ class Engine {
     Outcome<Taken> take_for_rebook(const Actor& actor, const RebookRequest& request,
                                    const BookingRef& source, const BookingFields& fields,
                                    PatientRecord& patient, Reservation& lane);
+    // Rebook's steps around take_for_rebook: may the actor move it, what the new booking
+    // records, and (the target taken) the event, the release of the source and its retirement.
+    Outcome<bool> check_rebook(const Actor& actor, const RebookRequest& request,
+                               const BookingRef& source) const;
+    BookingFields moved_fields(const Actor& actor, BookingId b, Instant now) const;
+    MoveResult finish_rebook(const Actor& actor, const BookingRef& source, const Taken& target,
+                             const BookingFields& fields, PatientRecord& patient,
+                             Reservation& reservation);
     std::optional<SlotId> first_free(const Actor& actor, const Shard& shard, Instant from,
                                      Instant to, std::optional<SlotId> skip) const;
 
@@ -346,7 +357,8 @@ class Engine {
     // index + 1 per entry, 0 while a producer is still writing it. The expiry sweep, the one
     // consumer, releases each hold record after its hold has ended.
     std::unique_ptr<ZeroedArray<std::atomic<std::uint64_t>>> hold_queue_;
-    alignas(64) std::atomic<std::uint64_t> hold_queue_tail_{0};
+    // Own cache line: every hold bumps it, and every operation reads the pointers above.
+    alignas(cache_line_bytes) std::atomic<std::uint64_t> hold_queue_tail_{0};
     std::uint64_t hold_queue_head_ = 0;  // under admin_mutex_
     // Serialises the rare admin changes (blocks, schedule changes) with each other; never
     // taken by find/hold/book/rebook/cancel.

@@ -17,9 +17,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <slotmatch/assert.hpp>
+#include <slotmatch/cache_line.hpp>
 #include <slotmatch/events.hpp>
 #include <slotmatch/zeroed_memory.hpp>
 #include <span>
@@ -33,7 +35,17 @@ class EventRings {
     class Lane {
       public:
         Lane(std::size_t capacity, std::size_t index)
-            : cells_(capacity), mask_(capacity - 1), index_(index) {}
+            : cells_(capacity), mask_(capacity - 1), index_(index) {
+            // The producer's fields share one line, apart from the consumer's and from the
+            // read-only ones both sides read.
+            static_assert(alignof(Lane) == cache_line_bytes);
+            static_assert(cache_line_of(offsetof(Lane, busy_)) >
+                          cache_line_of(offsetof(Lane, index_) + sizeof(index_) - 1));
+            static_assert(cache_line_of(offsetof(Lane, reserved_) + sizeof(reserved_) - 1) ==
+                          cache_line_of(offsetof(Lane, busy_)));
+            static_assert(cache_line_of(offsetof(Lane, tail_)) >
+                          cache_line_of(offsetof(Lane, reserved_) + sizeof(reserved_) - 1));
+        }
         std::size_t index() const { return index_; }
         // Room for n more events, or false when the consumer is behind.
         bool try_reserve(std::size_t n) {
@@ -67,11 +79,11 @@ class EventRings {
         const std::size_t mask_;
         const std::size_t index_;
         // The producer's line: the claim, head and the producer-only reservation count.
-        alignas(64) std::atomic<bool> busy_{false};
+        alignas(cache_line_bytes) std::atomic<bool> busy_{false};
         std::atomic<std::uint64_t> head_{0};
         std::uint64_t reserved_ = 0;
         // The consumer's line.
-        alignas(64) std::atomic<std::uint64_t> tail_{0};
+        alignas(cache_line_bytes) std::atomic<std::uint64_t> tail_{0};
     };
 
     // `lanes` lanes of `lane_capacity_pow2` events each.

@@ -7,9 +7,11 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <slotmatch/assert.hpp>
+#include <slotmatch/cache_line.hpp>
 #include <slotmatch/zeroed_memory.hpp>
 
 namespace slotmatch {
@@ -18,6 +20,14 @@ template <typename T>
 class RecordTable {
   public:
     explicit RecordTable(std::uint64_t capacity) : records_(capacity), links_(capacity) {
+        // The two counters every allocation and release write: each on its own line, and off
+        // the line of the array pointers every lookup reads.
+        static_assert(alignof(RecordTable) == cache_line_bytes);
+        static_assert(cache_line_of(offsetof(RecordTable, released_head_)) >
+                      cache_line_of(offsetof(RecordTable, links_) + sizeof(links_) - 1));
+        static_assert(
+            cache_line_of(offsetof(RecordTable, next_)) >
+            cache_line_of(offsetof(RecordTable, released_head_) + sizeof(released_head_) - 1));
         SM_ASSERT(capacity < index_mask);
     }
     RecordTable(const RecordTable&) = delete;
@@ -81,8 +91,9 @@ class RecordTable {
 
     ZeroedArray<T> records_;
     ZeroedArray<std::atomic<std::uint64_t>> links_;  // released stack: next index + 1, 0 = end
-    alignas(64) std::atomic<std::uint64_t> released_head_{0};
-    alignas(64) std::atomic<std::uint64_t> next_{0};  // own cache line: every allocation hits it
+    // Own cache lines: every release and reuse CASes the head, every fresh allocation bumps next_.
+    alignas(cache_line_bytes) std::atomic<std::uint64_t> released_head_{0};
+    alignas(cache_line_bytes) std::atomic<std::uint64_t> next_{0};
 };
 
 }  // namespace slotmatch
