@@ -17,6 +17,15 @@ static_assert(static_cast<int>(wire::ResourceKind::equipment) ==
 
 namespace {
 
+// Refusal texts that name a bound, built from it.
+constexpr StaticText actor_too_long =
+    static_text("actor id is too long (", ActorText::capacity(), " bytes at most)");
+constexpr StaticText actor_name_too_long =
+    static_text("actor name is too long (", ActorName::capacity(), " bytes of UTF-8 at most)");
+constexpr StaticText phone_too_long =
+    static_text("phone is too long (", PhoneText::capacity(), " bytes at most)");
+constexpr StaticText limit_text = static_text("limit must be 1..", find_limit_max);
+
 bool has_identifier(std::span<const std::uint8_t> bytes, const char* identifier) {
     return bytes.size() >= sizeof(fb::uoffset_t) + fb::kFileIdentifierLength &&
            std::memcmp(bytes.data() + sizeof(fb::uoffset_t), identifier,
@@ -366,11 +375,11 @@ Outcome<Actor> decode_actor(const wire::Actor* a, const Catalog& catalog) {
     if (!channel) return invalid<Actor>("channel", "channel must be web, proxy or staff");
     actor.channel = *channel;
     if (text(a->id()).empty()) return invalid<Actor>("actor", "the actor is missing");
-    const auto id = check_text(text(a->id()), ActorText::capacity(), "actor",
-                               "actor id is too long (48 bytes at most)");
+    const auto id =
+        check_text(text(a->id()), ActorText::capacity(), "actor", actor_too_long.view());
     if (!id.ok()) return Outcome<Actor>::refuse(id);
     const auto name = check_text(text(a->name()), ActorName::capacity(), "actor_name",
-                                 "actor name is too long (64 bytes of UTF-8 at most)");
+                                 actor_name_too_long.view());
     if (!name.ok()) return Outcome<Actor>::refuse(name);
     actor.id = fixed<ActorText::capacity()>(a->id());
     actor.name = fixed<ActorName::capacity()>(a->name());
@@ -434,7 +443,7 @@ Outcome<SlotQuery> decode_query(const wire::Find& f, const Catalog& catalog,
         q.to = to.value;
     }
     if (f.limit() == 0 || f.limit() > find_limit_max) {
-        return invalid<SlotQuery>("limit", "limit must be 1..1000");
+        return invalid<SlotQuery>("limit", limit_text.view());
     }
     q.limit = f.limit();
     return {ErrorCode::ok, {}, {}, q};
@@ -463,11 +472,11 @@ Outcome<BookRequest> decode_book(const wire::Book& b, const Catalog& catalog,
     const auto patient = decode_patient(b.patient(), "patient");
     if (!patient.ok()) return Outcome<BookRequest>::refuse(patient);
     r.patient = patient.value;
-    const auto phone = check_text(text(b.phone()), PhoneText::capacity(), "phone",
-                                  "phone is too long (24 bytes at most)");
+    const auto phone =
+        check_text(text(b.phone()), PhoneText::capacity(), "phone", phone_too_long.view());
     if (!phone.ok()) return Outcome<BookRequest>::refuse(phone);
-    const auto reason = check_text(text(b.reason()), ReasonText::capacity(), "reason",
-                                   "reason is too long (120 bytes of UTF-8 at most)");
+    const auto reason =
+        check_text(text(b.reason()), ReasonText::capacity(), "reason", reason_too_long_text.view());
     if (!reason.ok()) return Outcome<BookRequest>::refuse(reason);
     r.phone = fixed<PhoneText::capacity()>(b.phone());
     r.reason = fixed<ReasonText::capacity()>(b.reason());

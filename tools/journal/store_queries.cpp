@@ -10,6 +10,9 @@ namespace fb = flatbuffers;
 
 namespace {
 
+constexpr StaticText version_text = static_text(
+    "unsupported protocol version (this journal speaks version ", codec::protocol_version, ")");
+
 fb::Offset<wire::LogValues> encode_values(fb::FlatBufferBuilder& b,
                                           const std::optional<LogValues>& v) {
     if (!v) return 0;
@@ -138,11 +141,11 @@ void StoreQueries::answer(const wire::RequestMessage& request, fb::FlatBufferBui
                  codec::reply_identifier);
     };
     if (request.version() != codec::protocol_version) {
-        return whole("version", "unsupported protocol version (this journal speaks version 1)");
+        return whole("version", version_text.view());
     }
     const std::size_t n = request.ops()->size();
     if (n == 0 || n > codec::batch_ops_max) {
-        return whole("ops", "a message carries 1 to 1024 operations");
+        return whole("ops", codec::batch_ops_text.view());
     }
     const Outcome<Actor> actor = codec::decode_actor(request.actor(), catalog_);
     std::vector<fb::Offset<wire::Result>> results;

@@ -11,6 +11,8 @@
 namespace slotmatch::tools {
 
 struct RegionSpec {
+    static constexpr int units_max = 100'000;
+    static constexpr int days_max = 400;
     int units = 1200;
     int days = 60;
     std::uint64_t seed = 1;

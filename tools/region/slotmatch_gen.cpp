@@ -13,10 +13,14 @@ using slotmatch::tools::RegionSpec;
 int main(int argc, char** argv) {
     RegionSpec o;
     std::string out_path;
+    const std::string units_help =
+        "health centres (1.." + std::to_string(RegionSpec::units_max) + ")";
+    const std::string days_help =
+        "days of schedules (1.." + std::to_string(RegionSpec::days_max) + ")";
     po::options_description options("slotmatch-gen [options] > region.yaml");
     options.add_options()("help,h", "print this help and exit")(
-        "units", po::value(&o.units)->default_value(o.units), "health centres (1..100000)")(
-        "days", po::value(&o.days)->default_value(o.days), "days of schedules (1..400)")(
+        "units", po::value(&o.units)->default_value(o.units), units_help.c_str())(
+        "days", po::value(&o.days)->default_value(o.days), days_help.c_str())(
         "seed", po::value(&o.seed)->default_value(o.seed), "the same seed gives the same region")(
         "start", po::value(&o.start)->default_value(o.start), "first schedule day, YYYY-MM-DD")(
         "out", po::value(&out_path), "write here instead of standard output");
@@ -24,8 +28,10 @@ int main(int argc, char** argv) {
     const auto parsed = slotmatch::tools::parse_command_line(
         argc, argv, options, "slotmatch-gen", "a synthetic region at national scale.", exit_code);
     if (!parsed) return exit_code;
-    if (o.units < 1 || o.units > 100000 || o.days < 1 || o.days > 400) {
-        std::cerr << "slotmatch-gen: --units must be 1..100000 and --days 1..400\n";
+    if (o.units < 1 || o.units > RegionSpec::units_max || o.days < 1 ||
+        o.days > RegionSpec::days_max) {
+        std::cerr << "slotmatch-gen: --units must be 1.." << RegionSpec::units_max
+                  << " and --days 1.." << RegionSpec::days_max << '\n';
         return 2;
     }
     if (out_path.empty()) return generate_region(o, std::cout, std::cerr);

@@ -23,6 +23,9 @@ static_assert(static_cast<int>(Operation::MAX) == static_cast<int>(op_kind_count
 
 using Answer = Service::Answer;
 
+constexpr StaticText version_text = static_text(
+    "unsupported protocol version (this server speaks version ", codec::protocol_version, ")");
+
 Answer refused(fb::FlatBufferBuilder& b, ErrorCode code, std::string_view field,
                std::string_view message) {
     const auto error = codec::encode_error(b, code, field, message);
@@ -137,14 +140,12 @@ void Service::answer(const wire::RequestMessage& request, fb::FlatBufferBuilder&
     b.Clear();
     const std::uint64_t id = request.request_id();
     if (request.version() != codec::protocol_version) {
-        refuse_message(b, id, ErrorCode::invalid_request, "version",
-                       "unsupported protocol version (this server speaks version 1)");
+        refuse_message(b, id, ErrorCode::invalid_request, "version", version_text.view());
         return;
     }
     const std::size_t n = request.ops()->size();
     if (n == 0 || n > codec::batch_ops_max) {
-        refuse_message(b, id, ErrorCode::invalid_request, "ops",
-                       "a message carries 1 to 1024 operations");
+        refuse_message(b, id, ErrorCode::invalid_request, "ops", codec::batch_ops_text.view());
         return;
     }
     const Outcome<Actor> actor = codec::decode_actor(request.actor(), engine_.catalog());
@@ -365,8 +366,7 @@ Service::Answer Service::find(const wire::Find& f, const Actor& actor, fb::FlatB
     const auto query = codec::decode_query(f, engine_.catalog(), engine_.calendar());
     if (!query.ok()) return refused(b, query);
     if (query.value.limit > slots_left) {
-        return refused(b, ErrorCode::invalid_request, "limit",
-                       "the finds of one message may return 65536 slots in all");
+        return refused(b, ErrorCode::invalid_request, "limit", codec::reply_slots_text.view());
     }
     const auto found = engine_.find(actor, query.value);
     if (!found.ok()) return refused(b, found);
@@ -441,7 +441,7 @@ Service::Answer Service::block(const wire::Block& r, const Actor& actor, fb::Fla
     if (!to.ok()) return refused(b, to);
     const std::string_view reason = r.reason() ? r.reason()->string_view() : std::string_view{};
     const auto text = codec::check_text(reason, ReasonText::capacity(), "reason",
-                                        "reason is too long (120 bytes of UTF-8 at most)");
+                                        codec::reason_too_long_text.view());
     if (!text.ok()) return refused(b, text);
     const auto blocked = engine_.block(actor, *resource, from.value, to.value, reason);
     if (!blocked.ok()) return refused(b, blocked);

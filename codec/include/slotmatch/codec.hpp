@@ -12,6 +12,7 @@
 #include <optional>
 #include <slotmatch/catalog.hpp>
 #include <slotmatch/engine.hpp>
+#include <slotmatch/static_text.hpp>
 #include <span>
 #include <string_view>
 
@@ -21,8 +22,15 @@ inline constexpr std::uint16_t protocol_version = 1;
 // Bounds on what one message may carry (ZeroMQ refuses bigger frames: ZMQ_MAXMSGSIZE).
 inline constexpr std::size_t message_bytes_max = std::size_t{1} << 20;
 inline constexpr std::size_t batch_ops_max = 1024;
-inline constexpr std::uint32_t find_limit_max = 1000;
+inline constexpr auto find_limit_max = static_cast<std::uint32_t>(SlotQuery::limit_max);
 inline constexpr std::size_t reply_slots_max = std::size_t{1} << 16;  // all finds of a message
+// Refusal texts that name a bound, built from it (the server and the journal share them).
+inline constexpr StaticText batch_ops_text =
+    static_text("a message carries 1 to ", batch_ops_max, " operations");
+inline constexpr StaticText reply_slots_text =
+    static_text("the finds of one message may return ", reply_slots_max, " slots in all");
+inline constexpr StaticText reason_too_long_text =
+    static_text("reason is too long (", ReasonText::capacity(), " bytes of UTF-8 at most)");
 // Verifier bounds: a request is at most Message > ops > Op > body > match (depth 6 with the
 // vectors); tables: two per op plus the actor and the message.
 inline constexpr unsigned verify_depth_max = 8;
