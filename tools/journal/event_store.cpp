@@ -111,6 +111,42 @@ bool migrate(const SchemaDialect& d, std::string& why) {
     return true;
 }
 
+bool EventStore::scan(std::uint64_t from, const std::function<bool(const Event&)>& visit,
+                      std::string& why) const {
+    Query q;
+    q.from_seq = from;
+    return select(q, visit, why);
+}
+
+bool EventStore::web_log(UnitIdx unit, Instant since, std::size_t limit, std::vector<LogRow>& out,
+                         std::string& why) const {
+    Query q{Query::Kind::web_log, 0, unit, {}, since, limit};
+    std::string problem;
+    const bool read = select(
+        q, [&](const Event& e) { return add_log_row(e, out, problem); }, why);
+    if (!problem.empty()) why = problem;
+    return read && problem.empty();
+}
+
+bool EventStore::audit(PatientKey patient, Instant since, std::size_t limit,
+                       std::vector<Event>& out, std::string& why) const {
+    Query q{Query::Kind::audit, 0, {}, patient, since, limit};
+    return select(
+        q,
+        [&](const Event& e) {
+            out.push_back(e);
+            return true;
+        },
+        why);
+}
+
+bool schema_is_current(int version, std::string& why) {
+    if (version == schema_version) return true;
+    why = "the store has schema version " + std::to_string(version) + ", not " +
+          std::to_string(schema_version);
+    return false;
+}
+
 std::optional<std::span<const Event>> new_events(std::span<const Event> events,
                                                  std::uint64_t last_seq, AppendResult& r) {
     r.committed_through = last_seq;

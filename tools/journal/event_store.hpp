@@ -48,21 +48,41 @@ class EventStore {
     virtual int version() const = 0;
     // Every event with seq >= from, in order, until `visit` returns false. False with `why`
     // when a stored event does not verify (the store is damaged) or cannot be read.
-    virtual bool scan(std::uint64_t from, const std::function<bool(const Event&)>& visit,
-                      std::string& why) const = 0;
+    bool scan(std::uint64_t from, const std::function<bool(const Event&)>& visit,
+              std::string& why) const;
     // Makes this the store's one writer for as long as it is open (slotmatchd --store and
     // slotmatch-journal claim it; readers need not): false, saying why, when another process
     // holds the claim, since two writers would number events over each other.
     virtual bool claim_writer(std::string& why) = 0;
     // The unit's log rows changed at or after `since`, by changed_at then seq, at most
     // `limit`; false with `why` when the store cannot be read.
-    virtual bool web_log(UnitIdx unit, Instant since, std::size_t limit, std::vector<LogRow>& out,
-                         std::string& why) const = 0;
+    bool web_log(UnitIdx unit, Instant since, std::size_t limit, std::vector<LogRow>& out,
+                 std::string& why) const;
     // Deletes the log rows changed before `cutoff` (R20); how many, or nothing with `why`.
     virtual std::optional<std::size_t> purge_web_log(Instant cutoff, std::string& why) = 0;
     // The events filed under `patient` at or after `since`, in sequence order, at most `limit`.
-    virtual bool audit(PatientKey patient, Instant since, std::size_t limit,
-                       std::vector<Event>& out, std::string& why) const = 0;
+    bool audit(PatientKey patient, Instant since, std::size_t limit, std::vector<Event>& out,
+               std::string& why) const;
+
+  protected:
+    // The stored events a query names, for scan, web_log and audit above (the same meaning on
+    // every backend; each writes its own SQL). A backend gives them to `visit` in the query's
+    // order until it returns false; false with `why` when they cannot be read or one does not
+    // verify (decode_stored).
+    struct Query {
+        enum class Kind : std::uint8_t {
+            events_from,  // seq >= from_seq, by seq
+            web_log,      // the log entries of `unit` changed at or after `since`, by time then seq
+            audit,        // the events filed under `patient` at or after `since`, by seq
+        } kind = Kind::events_from;
+        std::uint64_t from_seq = 0;
+        UnitIdx unit;
+        PatientKey patient;
+        Instant since;
+        std::size_t limit = 0;  // web_log and audit: at most this many
+    };
+    virtual bool select(const Query& query, const std::function<bool(const Event&)>& visit,
+                        std::string& why) const = 0;
 };
 
 // "sqlite:PATH" or a libpq URI "postgresql://..."; nothing, with the reason in `why`, when the
@@ -111,6 +131,8 @@ struct SchemaDialect {
 // Brings a store to schema_version: each missing migration runs in its own transaction with
 // its row in schema_migrations. A store newer than this program is refused.
 bool migrate(const SchemaDialect& dialect, std::string& why);
+// A reader opens a store its writer has migrated: false, saying why, when `version` is another.
+bool schema_is_current(int version, std::string& why);
 
 // The events of a batch that are new, after the `duplicates` (at or below last_seq) it skips;
 // nothing, with the gap in `r`, when they do not continue from last_seq exactly.

@@ -184,17 +184,13 @@ class PgStore final : public EventStore {
         return static_cast<int>(
             query_int(db_, "SELECT COALESCE(max(version), 0) FROM schema_migrations"));
     }
-    bool scan(std::uint64_t from, const std::function<bool(const Event&)>& visit,
-              std::string& why) const override;
     // A session-level advisory lock (pg_try_advisory_lock), taken again after a reconnect.
     bool claim_writer(std::string& why) override;
-    bool web_log(UnitIdx unit, Instant since, std::size_t limit, std::vector<LogRow>& out,
-                 std::string& why) const override;
     std::optional<std::size_t> purge_web_log(Instant cutoff, std::string& why) override;
-    bool audit(PatientKey patient, Instant since, std::size_t limit, std::vector<Event>& out,
-               std::string& why) const override;
 
   private:
+    bool select(const Query& q, const std::function<bool(const Event&)>& visit,
+                std::string& why) const override;
     void read_last();
     // After the server went away: connects again (once), with the writer's claim.
     bool reconnect(AppendResult& r);
@@ -214,11 +210,7 @@ bool PgStore::open(bool reader, std::string& why) {
     // A commit returns once the server has it on disk (the persisted mode's promise).
     if (!exec(db_, session_settings, "setting synchronous_commit", why)) return false;
     if (reader) {
-        if (version() != schema_version) {
-            why = "the store has schema version " + std::to_string(version()) + ", not " +
-                  std::to_string(schema_version);
-            return false;
-        }
+        if (!schema_is_current(version(), why)) return false;
     } else {
         const SchemaDialect postgresql{
             [&](const std::string& sql, const std::string& doing, std::string& failure) {
@@ -300,22 +292,46 @@ AppendResult PgStore::append(std::span<const Event> events) {
     return r;
 }
 
-bool PgStore::scan(std::uint64_t from, const std::function<bool(const Event&)>& visit,
-                   std::string& why) const {
-    std::uint64_t next = from;
-    for (;;) {
-        std::size_t rows = 0;
-        const bool read = each_event(
-            db_, "SELECT seq, body FROM events WHERE seq >= $1 ORDER BY seq LIMIT $2",
-            {std::to_string(next), std::to_string(scan_rows_per_query)}, "reading events",
-            [&](const Event& e) {
-                next = e.seq + 1;
-                return visit(e);
-            },
-            rows, why);
-        if (!read) return false;
-        if (rows < scan_rows_per_query) return true;
+bool PgStore::select(const Query& q, const std::function<bool(const Event&)>& visit,
+                     std::string& why) const {
+    std::size_t rows = 0;
+    switch (q.kind) {
+        case Query::Kind::events_from:
+            // In pages, so a long log is never one result in memory.
+            for (std::uint64_t next = q.from_seq;;) {
+                const bool read = each_event(
+                    db_, "SELECT seq, body FROM events WHERE seq >= $1 ORDER BY seq LIMIT $2",
+                    {std::to_string(next), std::to_string(scan_rows_per_query)}, "reading events",
+                    [&](const Event& e) {
+                        next = e.seq + 1;
+                        return visit(e);
+                    },
+                    rows, why);
+                if (!read) return false;
+                if (rows < scan_rows_per_query) return true;
+            }
+        case Query::Kind::web_log:
+            reconnect_if_lost(db_);
+            return each_event(
+                db_,
+                "SELECT w.seq, e.body FROM web_log w JOIN events e ON e.seq = w.seq"
+                " WHERE w.unit = $1 AND w.changed_at >= $2 ORDER BY w.changed_at, w.seq LIMIT $3",
+                {std::to_string(q.unit.value), std::to_string(q.since.value),
+                 std::to_string(q.limit)},
+                "reading the web booking log", visit, rows, why);
+        case Query::Kind::audit:
+            reconnect_if_lost(db_);
+            return each_event(
+                db_,
+                "SELECT a.seq, e.body FROM audit a JOIN events e ON e.seq = a.seq"
+                " WHERE a.bucket = $1 AND a.patient = $2 AND e.time >= $3"
+                " ORDER BY a.seq LIMIT $4",
+                {std::to_string(q.patient.value % audit_buckets), std::to_string(q.patient.value),
+                 std::to_string(q.since.value), std::to_string(q.limit)},
+                "reading the audit", visit, rows, why);
     }
+    SM_ASSERT(false && "a query of each kind");
+    return false;
 }
 
 // The web booking log entries of a batch's events (inside the batch's transaction):
@@ -371,22 +387,6 @@ bool PgStore::insert_rows(const char* table, const std::vector<std::string>& par
     return true;
 }
 
-bool PgStore::web_log(UnitIdx unit, Instant since, std::size_t limit, std::vector<LogRow>& out,
-                      std::string& why) const {
-    reconnect_if_lost(db_);
-    std::string problem;
-    std::size_t rows = 0;
-    const bool read = each_event(
-        db_,
-        "SELECT w.seq, e.body FROM web_log w JOIN events e ON e.seq = w.seq"
-        " WHERE w.unit = $1 AND w.changed_at >= $2 ORDER BY w.changed_at, w.seq LIMIT $3",
-        {std::to_string(unit.value), std::to_string(since.value), std::to_string(limit)},
-        "reading the web booking log", [&](const Event& e) { return add_log_row(e, out, problem); },
-        rows, why);
-    if (!problem.empty()) why = problem;
-    return read && problem.empty();
-}
-
 std::optional<std::size_t> PgStore::purge_web_log(Instant cutoff, std::string& why) {
     const std::string c = std::to_string(cutoff.value);
     const char* params[] = {c.c_str()};
@@ -397,25 +397,6 @@ std::optional<std::size_t> PgStore::purge_web_log(Instant cutoff, std::string& w
         return std::nullopt;
     }
     return static_cast<std::size_t>(std::stoull(PQcmdTuples(r.get())));
-}
-
-bool PgStore::audit(PatientKey patient, Instant since, std::size_t limit, std::vector<Event>& out,
-                    std::string& why) const {
-    reconnect_if_lost(db_);
-    std::size_t rows = 0;
-    return each_event(
-        db_,
-        "SELECT a.seq, e.body FROM audit a JOIN events e ON e.seq = a.seq"
-        " WHERE a.bucket = $1 AND a.patient = $2 AND e.time >= $3"
-        " ORDER BY a.seq LIMIT $4",
-        {std::to_string(patient.value % audit_buckets), std::to_string(patient.value),
-         std::to_string(since.value), std::to_string(limit)},
-        "reading the audit",
-        [&](const Event& e) {
-            out.push_back(e);
-            return true;
-        },
-        rows, why);
 }
 
 }  // namespace

@@ -8,8 +8,8 @@
 #include <slotmatch/config.hpp>
 #include <zmq.hpp>
 
-#include "program.hpp"
 #include "event_store.hpp"
+#include "program.hpp"
 #include "sidecar.hpp"
 #include "store_queries.hpp"
 

@@ -160,17 +160,13 @@ class SqliteStore final : public EventStore {
     std::uint64_t last_seq() const override { return last_seq_; }
     Instant last_time() const override { return last_time_; }
     int version() const override;
-    bool scan(std::uint64_t from, const std::function<bool(const Event&)>& visit,
-              std::string& why) const override;
     // flock(2) on the store file: independent of SQLite's own fcntl locks, so readers go on.
     bool claim_writer(std::string& why) override;
-    bool web_log(UnitIdx unit, Instant since, std::size_t limit, std::vector<LogRow>& out,
-                 std::string& why) const override;
     std::optional<std::size_t> purge_web_log(Instant cutoff, std::string& why) override;
-    bool audit(PatientKey patient, Instant since, std::size_t limit, std::vector<Event>& out,
-               std::string& why) const override;
 
   private:
+    bool select(const Query& q, const std::function<bool(const Event&)>& visit,
+                std::string& why) const override;
     bool check(std::string& why);
     void read_last();
     // Stores the events and their log and audit entries, inside the caller's transaction.
@@ -187,9 +183,8 @@ bool SqliteStore::open(bool reader, std::string& why) {
     sqlite3_busy_timeout(db_, 5000);
     if (reader) {
         if (!exec(db_, "PRAGMA query_only=1", "opening a reader", why)) return false;
-        if (version() != schema_version) {
-            why = path_ + ": the store has schema version " + std::to_string(version()) + ", not " +
-                  std::to_string(schema_version);
+        if (!schema_is_current(version(), why)) {
+            why = path_ + ": " + why;
             return false;
         }
     } else {
@@ -326,25 +321,31 @@ bool SqliteStore::insert(std::span<const Event> events, std::string& why) {
            insert_entries(db_, "audit", 3, audit, why);
 }
 
-bool SqliteStore::scan(std::uint64_t from, const std::function<bool(const Event&)>& visit,
-                       std::string& why) const {
-    return each_event(db_, "SELECT seq, body FROM events WHERE seq >= ?1 ORDER BY seq",
-                      {as_sql(from)}, "reading events", visit, why);
-}
-
-bool SqliteStore::web_log(UnitIdx unit, Instant since, std::size_t limit, std::vector<LogRow>& out,
-                          std::string& why) const {
-    std::string problem;
-    const bool read = each_event(
-        db_,
-        "SELECT w.seq, e.body FROM web_log w JOIN events e ON e.seq = w.seq"
-        " WHERE w.unit = ?1 AND w.changed_at >= ?2 AND w.bucket = ?4"
-        " ORDER BY w.changed_at, w.seq LIMIT ?3",
-        {unit.value, since.value, static_cast<std::int64_t>(limit), unit.value % log_buckets},
-        "reading the web booking log", [&](const Event& e) { return add_log_row(e, out, problem); },
-        why);
-    if (!problem.empty()) why = problem;
-    return read && problem.empty();
+bool SqliteStore::select(const Query& q, const std::function<bool(const Event&)>& visit,
+                         std::string& why) const {
+    const auto limit = static_cast<std::int64_t>(q.limit);
+    switch (q.kind) {
+        case Query::Kind::events_from:
+            return each_event(db_, "SELECT seq, body FROM events WHERE seq >= ?1 ORDER BY seq",
+                              {as_sql(q.from_seq)}, "reading events", visit, why);
+        case Query::Kind::web_log:
+            return each_event(db_,
+                              "SELECT w.seq, e.body FROM web_log w JOIN events e ON e.seq = w.seq"
+                              " WHERE w.unit = ?1 AND w.changed_at >= ?2 AND w.bucket = ?4"
+                              " ORDER BY w.changed_at, w.seq LIMIT ?3",
+                              {q.unit.value, q.since.value, limit, q.unit.value % log_buckets},
+                              "reading the web booking log", visit, why);
+        case Query::Kind::audit:
+            return each_event(db_,
+                              "SELECT a.seq, e.body FROM audit a JOIN events e ON e.seq = a.seq"
+                              " WHERE a.bucket = ?1 AND a.patient = ?2 AND e.time >= ?3"
+                              " ORDER BY a.seq LIMIT ?4",
+                              {as_sql(q.patient.value % audit_buckets), as_sql(q.patient.value),
+                               q.since.value, limit},
+                              "reading the audit", visit, why);
+    }
+    SM_ASSERT(false && "a query of each kind");
+    return false;
 }
 
 // The entries are kept by bucket and time: the purge deletes the head of each bucket (a range
@@ -371,23 +372,6 @@ std::optional<std::size_t> SqliteStore::purge_web_log(Instant cutoff, std::strin
         return std::nullopt;
     }
     return deleted;
-}
-
-bool SqliteStore::audit(PatientKey patient, Instant since, std::size_t limit,
-                        std::vector<Event>& out, std::string& why) const {
-    return each_event(
-        db_,
-        "SELECT a.seq, e.body FROM audit a JOIN events e ON e.seq = a.seq"
-        " WHERE a.bucket = ?1 AND a.patient = ?2 AND e.time >= ?3"
-        " ORDER BY a.seq LIMIT ?4",
-        {as_sql(patient.value % audit_buckets), as_sql(patient.value), since.value,
-         static_cast<std::int64_t>(limit)},
-        "reading the audit",
-        [&](const Event& e) {
-            out.push_back(e);
-            return true;
-        },
-        why);
 }
 
 }  // namespace
