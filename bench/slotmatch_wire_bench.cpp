@@ -43,9 +43,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "program.hpp"
-#include "client.hpp"
 #include "child_process.hpp"
+#include "client.hpp"
+#include "program.hpp"
 
 namespace po = boost::program_options;
 namespace fb = flatbuffers;
@@ -473,6 +473,10 @@ class Runner {
         pools_.patients_free.push_back(job.patient[i]);
     }
 
+    using Results = fb::Vector<fb::Offset<wire::Result>>;
+
+    // Moves the job of one reply on: the whole message refused, or one result per operation,
+    // for the job's books or for its cancels.
     Done handle(const wire::ReplyMessage& m) {
         Done done;
         done.id = m.request_id();
@@ -486,21 +490,8 @@ class Runner {
         done.known = true;
         done.ops = f.ops;
         done.stamp = f.stamp;
-        Job& job = jobs_[f.job];
-        if (m.error()) {  // the whole message was refused
-            tally_.refused[std::string("message ") + wire::EnumNameErrorCode(m.error()->code())] +=
-                f.ops;
-            if (m.error()->code() != wire::ErrorCode::OVERLOADED) {
-                abandon(f.job);
-            } else if (job.cancelling) {
-                to_cancel_.push_back(f.job);  // nothing was changed: the bookings still stand
-            } else {
-                for (std::size_t i = 0; i < job.slot.size(); ++i) {
-                    give_back_slot(job, i);
-                    give_back_patient(job, i);
-                }
-                finish(f.job);
-            }
+        if (m.error()) {
+            message_refused(f, m.error()->code());
             return done;
         }
         if (!m.results() || m.results()->size() != f.ops) {
@@ -508,49 +499,85 @@ class Runner {
             abandon(f.job);
             return done;
         }
-        std::uint32_t r = 0;
-        if (!job.cancelling) {
-            bool any = false;
-            for (std::size_t i = 0; i < job.slot.size(); ++i, ++r) {
-                const wire::Result* result = m.results()->Get(r);
-                const wire::BookingReply* booked = result->body_as_BookingReply();
-                if (result->error() || !booked || !booked->booking()) {
-                    const auto code =
-                        result->error() ? result->error()->code() : wire::ErrorCode::OK;
-                    ++tally_.refused[std::string("book ") + wire::EnumNameErrorCode(code)];
-                    // Someone else has the slot, or it is no longer bookable: retire it. Other
-                    // refusals (OVERLOADED ...) changed nothing: the slot goes back.
-                    if (code == wire::ErrorCode::SLOT_ALREADY_RESERVED ||
-                        code == wire::ErrorCode::SLOT_NOT_AVAILABLE ||
-                        code == wire::ErrorCode::SLOT_HAS_PASSED || code == wire::ErrorCode::OK) {
-                        ++pools_.slots_retired;
-                    } else {
-                        give_back_slot(job, i);
-                    }
-                    if (code == wire::ErrorCode::PATIENT_ALREADY_OCCUPIED) {
-                        ++pools_.patients_retired;
-                    } else {
-                        give_back_patient(job, i);
-                    }
-                    job.booking[i] = 0;
-                    continue;
-                }
-                job.booking[i] = booked->booking()->booking_id();
-                any = true;
-                ++tally_.ok;
-                ++done.ok_ops;
+        done.ok_ops = jobs_[f.job].cancelling ? cancels_answered(f.job, *m.results())
+                                              : books_answered(f.job, *m.results());
+        return done;
+    }
+
+    // The whole message was refused. OVERLOADED changed nothing, so the job can go on: its
+    // cancels are sent again, or its slots and patients go back. Anything else: state unknown.
+    void message_refused(const Flight& f, wire::ErrorCode code) {
+        tally_.refused[std::string("message ") + wire::EnumNameErrorCode(code)] += f.ops;
+        Job& job = jobs_[f.job];
+        if (code != wire::ErrorCode::OVERLOADED) {
+            abandon(f.job);
+        } else if (job.cancelling) {
+            to_cancel_.push_back(f.job);  // nothing was changed: the bookings still stand
+        } else {
+            for (std::size_t i = 0; i < job.slot.size(); ++i) {
+                give_back_slot(job, i);
+                give_back_patient(job, i);
             }
-            if (any) {
-                job.cancelling = true;
-                to_cancel_.push_back(f.job);
-            } else {
-                finish(f.job);
-            }
-            return done;
+            finish(f.job);
         }
+    }
+
+    // One result per slot of job `j`: the slots booked wait for their cancels (the job turns to
+    // cancelling); a job with none booked is finished. Returns the operations answered OK.
+    std::uint32_t books_answered(std::uint32_t j, const Results& results) {
+        Job& job = jobs_[j];
+        std::uint32_t ok_ops = 0;
+        std::uint32_t r = 0;
+        for (std::size_t i = 0; i < job.slot.size(); ++i, ++r) {
+            const wire::Result* result = results.Get(r);
+            const wire::BookingReply* booked = result->body_as_BookingReply();
+            if (result->error() || !booked || !booked->booking()) {
+                book_refused(job, i,
+                             result->error() ? result->error()->code() : wire::ErrorCode::OK);
+                continue;
+            }
+            job.booking[i] = booked->booking()->booking_id();
+            ++tally_.ok;
+            ++ok_ops;
+        }
+        if (ok_ops > 0) {
+            job.cancelling = true;
+            to_cancel_.push_back(j);
+        } else {
+            finish(j);
+        }
+        return ok_ops;
+    }
+
+    // The book of the job's i-th slot was refused (`code` OK: a reply without a booking).
+    void book_refused(Job& job, std::size_t i, wire::ErrorCode code) {
+        ++tally_.refused[std::string("book ") + wire::EnumNameErrorCode(code)];
+        // Someone else has the slot, or it is no longer bookable: retire it. Other refusals
+        // (OVERLOADED ...) changed nothing: the slot goes back.
+        if (code == wire::ErrorCode::SLOT_ALREADY_RESERVED ||
+            code == wire::ErrorCode::SLOT_NOT_AVAILABLE ||
+            code == wire::ErrorCode::SLOT_HAS_PASSED || code == wire::ErrorCode::OK) {
+            ++pools_.slots_retired;
+        } else {
+            give_back_slot(job, i);
+        }
+        if (code == wire::ErrorCode::PATIENT_ALREADY_OCCUPIED) {
+            ++pools_.patients_retired;
+        } else {
+            give_back_patient(job, i);
+        }
+        job.booking[i] = 0;
+    }
+
+    // One result per booking of job `j` (the refused books have none): a cancelled slot and
+    // its patient go back; a refused cancel retires both. Returns the operations answered OK.
+    std::uint32_t cancels_answered(std::uint32_t j, const Results& results) {
+        Job& job = jobs_[j];
+        std::uint32_t ok_ops = 0;
+        std::uint32_t r = 0;
         for (std::size_t i = 0; i < job.slot.size(); ++i) {
             if (job.booking[i] == 0) continue;
-            const wire::Result* result = m.results()->Get(r++);
+            const wire::Result* result = results.Get(r++);
             if (result->error()) {
                 ++tally_.refused[std::string("cancel ") +
                                  wire::EnumNameErrorCode(result->error()->code())];
@@ -561,10 +588,10 @@ class Runner {
             give_back_slot(job, i);
             give_back_patient(job, i);
             ++tally_.ok;
-            ++done.ok_ops;
+            ++ok_ops;
         }
-        finish(f.job);
-        return done;
+        finish(j);
+        return ok_ops;
     }
 
     client::Connection& c_;
@@ -799,12 +826,10 @@ std::optional<ServerFacts> fetch_stats(client::Connection& c, const client::Iden
     return f;
 }
 
-// Finds free slots for the pools: per unit, pages of `find` (1,000 slots at most each, from an
-// hour from now so that no slot starts during the run), until the unit's share is reached.
-// Staff act from the slot's unit (one group per unit); the web keeps only slots whose type and
-// unit allow a web cancel (one group).
-bool fill_pools(client::Connection& c, const Catalog& catalog, const Options& o, Channel channel,
-                Pools& pools, std::string& why) {
+// The units to take slots from: those that the channel may book and cancel in (or only
+// --actor-unit), at most --units of them, spread over the region. Empty, with `why`, if none.
+std::vector<std::size_t> units_to_search(const Catalog& catalog, const Options& o, Channel channel,
+                                         std::string& why) {
     std::vector<std::size_t> candidates;
     for (std::size_t u = 0; u < catalog.units.size(); ++u) {
         if (!o.actor_unit.empty() && catalog.units[u].id != o.actor_unit) continue;
@@ -817,16 +842,107 @@ bool fill_pools(client::Connection& c, const Catalog& catalog, const Options& o,
     if (candidates.empty()) {
         why = o.actor_unit.empty() ? "no unit allows web booking and cancelling"
                                    : "no unit " + o.actor_unit + " in the catalog";
-        return false;
+        return {};
     }
     std::vector<std::size_t> units;  // spread over the region
     const std::size_t n = std::min(o.units, candidates.size());
     for (std::size_t i = 0; i < n; ++i) units.push_back(candidates[i * candidates.size() / n]);
+    return units;
+}
+
+// What the search for free slots has in common across the units.
+struct SlotSearch {
+    client::Connection& connection;
+    const Catalog& catalog;
+    Channel channel;
+    std::size_t share;    // free slots wanted from each unit
+    std::int64_t from_s;  // the earliest start looked for (epoch seconds)
+    int timeout_ms;
+};
+
+// One page of `find` in a unit, of slots starting at `page_from` or later; nothing when no
+// reply came within the timeout.
+std::optional<client::Reply> find_page(const SlotSearch& search, client::RequestBuilder& b,
+                                       const std::string& unit_id, const client::Identity& who,
+                                       std::int64_t page_from) {
+    b.start();
+    const auto unit = b.fbb().CreateString(unit_id);
+    const auto from = b.fbb().CreateString(iso_utc(page_from));
+    wire::FindBuilder find(b.fbb());
+    find.add_unit(unit);
+    find.add_from(from);
+    find.add_limit(codec::find_limit_max);
+    b.add(find.Finish());
+    const std::uint64_t id = client::new_request_id();
+    return search.connection.call(b.finish(who, id), id, search.timeout_ms);
+}
+
+// Why a find in a unit was refused (`r`: its one result, if any).
+std::string find_refusal(const wire::ReplyMessage& m, const wire::Result* r,
+                         const std::string& unit_id) {
+    const wire::Error* e = m.error() ? m.error() : r ? r->error() : nullptr;
+    return "find in unit " + unit_id + " refused: " +
+           (e ? std::string(wire::EnumNameErrorCode(e->code())) +
+                    (e->message() ? " (" + e->message()->str() + ")" : "")
+              : std::string("no slot list"));
+}
+
+// Adds a page's slots to `found`, up to the unit's share; the web keeps only the slots whose
+// appointment type it may see and cancel.
+void keep_free_slots(const SlotSearch& search, const fb::Vector<const wire::Slot*>& slots,
+                     std::deque<std::uint32_t>& found) {
+    for (const wire::Slot* s : slots) {
+        if (found.size() >= search.share) break;
+        if (search.channel == Channel::web) {
+            const AppointmentType& t = search.catalog.types.at(s->appointment_type());
+            if (!t.web_cancellable || !t.web_visible()) continue;
+        }
+        found.push_back(s->slot_id());
+    }
+}
+
+// Pages through `find` in one unit until its share is found or it has no more free slots.
+// False, with `why`, when a find goes unanswered or is refused.
+bool find_unit_slots(const SlotSearch& search, client::RequestBuilder& b,
+                     const std::string& unit_id, const client::Identity& who,
+                     std::deque<std::uint32_t>& found, std::string& why) {
+    std::int64_t page_from = search.from_s;
+    while (found.size() < search.share) {
+        const auto reply = find_page(search, b, unit_id, who, page_from);
+        if (!reply) {
+            why = "no reply to a find within " + std::to_string(search.timeout_ms) + " ms";
+            return false;
+        }
+        const wire::ReplyMessage& m = *reply->message;
+        const wire::Result* r =
+            m.results() && m.results()->size() == 1 ? m.results()->Get(0) : nullptr;
+        if (m.error() || !r || !r->body_as_SlotList()) {
+            why = find_refusal(m, r, unit_id);
+            return false;
+        }
+        const auto* slots = r->body_as_SlotList()->slots();
+        if (!slots || slots->size() == 0) break;
+        keep_free_slots(search, *slots, found);
+        if (slots->size() < codec::find_limit_max) break;
+        page_from = slots->Get(slots->size() - 1)->start() + 1;
+    }
+    return true;
+}
+
+// Finds free slots for the pools: per unit, pages of `find` (1,000 slots at most each, from an
+// hour from now so that no slot starts during the run), until the unit's share is reached.
+// Staff act from the slot's unit (one group per unit); the web keeps only slots whose type and
+// unit allow a web cancel (one group).
+bool fill_pools(client::Connection& c, const Catalog& catalog, const Options& o, Channel channel,
+                Pools& pools, std::string& why) {
+    const std::vector<std::size_t> units = units_to_search(catalog, o, channel, why);
+    if (units.empty()) return false;
     const std::size_t share = (o.slots + units.size() - 1) / units.size();
     const std::int64_t from_s = std::chrono::duration_cast<std::chrono::seconds>(
                                     std::chrono::system_clock::now().time_since_epoch())
                                     .count() +
                                 3600;
+    const SlotSearch search{c, catalog, channel, share, from_s, o.timeout_ms};
 
     client::Identity web{Channel::web, o.actor, "", "", ""};
     if (channel == Channel::web) {
@@ -841,46 +957,7 @@ bool fill_pools(client::Connection& c, const Catalog& catalog, const Options& o,
             who = {Channel::staff, o.actor, "Wire Bench", catalog.units[u].id, ""};
         }
         std::deque<std::uint32_t> found;
-        std::int64_t page_from = from_s;
-        while (found.size() < share) {
-            b.start();
-            const auto unit = b.fbb().CreateString(catalog.units[u].id);
-            const auto from = b.fbb().CreateString(iso_utc(page_from));
-            wire::FindBuilder find(b.fbb());
-            find.add_unit(unit);
-            find.add_from(from);
-            find.add_limit(codec::find_limit_max);
-            b.add(find.Finish());
-            const std::uint64_t id = client::new_request_id();
-            auto reply = c.call(b.finish(who, id), id, o.timeout_ms);
-            if (!reply) {
-                why = "no reply to a find within " + std::to_string(o.timeout_ms) + " ms";
-                return false;
-            }
-            const wire::ReplyMessage& m = *reply->message;
-            const wire::Result* r =
-                m.results() && m.results()->size() == 1 ? m.results()->Get(0) : nullptr;
-            if (m.error() || !r || !r->body_as_SlotList()) {
-                const wire::Error* e = m.error() ? m.error() : r ? r->error() : nullptr;
-                why = "find in unit " + catalog.units[u].id + " refused: " +
-                      (e ? std::string(wire::EnumNameErrorCode(e->code())) +
-                               (e->message() ? " (" + e->message()->str() + ")" : "")
-                         : std::string("no slot list"));
-                return false;
-            }
-            const auto* slots = r->body_as_SlotList()->slots();
-            if (!slots || slots->size() == 0) break;
-            for (const wire::Slot* s : *slots) {
-                if (found.size() >= share) break;
-                if (channel == Channel::web) {
-                    const AppointmentType& t = catalog.types.at(s->appointment_type());
-                    if (!t.web_cancellable || !t.web_visible()) continue;
-                }
-                found.push_back(s->slot_id());
-            }
-            if (slots->size() < codec::find_limit_max) break;
-            page_from = slots->Get(slots->size() - 1)->start() + 1;
-        }
+        if (!find_unit_slots(search, b, catalog.units[u].id, who, found, why)) return false;
         if (found.empty()) continue;
         pools.slots_total += found.size();
         if (channel == Channel::web) {
@@ -930,11 +1007,10 @@ int decimals_for(const std::string& unit) {
     return unit == "µs" ? 1 : 0;  // per cent, counts and rates: whole numbers
 }
 
-int bench_main(int argc, char** argv) {
-    Options o;
-    std::string batches_text = "64,256";
-    po::options_description options(
-        "slotmatch_wire_bench (--config region.yaml [--threads T] | --server ENDPOINT) [options]");
+// ---------------------------------------------------------------- the command line
+
+// The options, bound to `o`; --batch goes to `batches_text` (check_options parses it).
+void describe_options(po::options_description& options, Options& o, std::string& batches_text) {
     options.add_options()("help,h", "print this help and exit")(
         "server", po::value(&o.server), "measure a slotmatchd that is running at this endpoint")(
         "config", po::value(&o.config),
@@ -978,148 +1054,159 @@ int bench_main(int argc, char** argv) {
         "start-timeout-s", po::value(&o.start_timeout_s)->default_value(o.start_timeout_s),
         "wait this long at most for slotmatchd to load its region and listen")(
         "json", po::value(&o.json_path), "also write the figures as JSON to this file");
-    int exit_code = 0;
-    const auto parsed = tools::parse_command_line(
-        argc, argv, options, "slotmatch_wire_bench",
-        "slotmatchd end to end over loopback ZeroMQ: round-trip latency, pipelined and batched "
-        "throughput, and latency at a fixed request rate (from the intended send time)",
-        exit_code);
-    if (!parsed) return exit_code;
-    const auto usage = [&](const std::string& why) {
-        std::cerr << "slotmatch_wire_bench: " << why << "\n\n" << options;
-        return 2;
-    };
-    if (o.server.empty() == o.config.empty())
-        return usage("give exactly one of --server and --config");
-    if (!o.server.empty() && !parsed->at("threads").defaulted()) {
-        return usage("--threads is for the slotmatchd this program starts (--config)");
+}
+
+// Prints why the command line is wrong, and the options; returns the exit code for that.
+int usage(const po::options_description& options, const std::string& why) {
+    std::cerr << "slotmatch_wire_bench: " << why << "\n\n" << options;
+    return 2;
+}
+
+// --batch: operations per message, comma-separated. False on a size that is not 1..1024.
+bool parse_batches(const std::string& text, std::vector<std::size_t>& batches) {
+    batches.clear();
+    std::stringstream in(text);
+    std::string item;
+    while (std::getline(in, item, ',')) {
+        char* end = nullptr;
+        const unsigned long v = std::strtoul(item.c_str(), &end, 10);
+        if (item.empty() || *end != '\0' || v < 1 || v > codec::batch_ops_max) return false;
+        batches.push_back(v);
     }
-    o.batches.clear();
-    {
-        std::stringstream in(batches_text);
-        std::string item;
-        while (std::getline(in, item, ',')) {
-            char* end = nullptr;
-            const unsigned long v = std::strtoul(item.c_str(), &end, 10);
-            if (item.empty() || *end != '\0' || v < 1 || v > codec::batch_ops_max) {
-                return usage("--batch takes operations per message, 1..1024, comma-separated");
-            }
-            o.batches.push_back(v);
-        }
+    return true;
+}
+
+// The first thing wrong with the options, if any; fills o.batches from `batches_text`.
+std::optional<std::string> check_options(Options& o, const po::variables_map& parsed,
+                                         const std::string& batches_text) {
+    if (o.server.empty() == o.config.empty()) return "give exactly one of --server and --config";
+    if (!o.server.empty() && !parsed.at("threads").defaulted()) {
+        return "--threads is for the slotmatchd this program starts (--config)";
     }
-    if (o.batches.empty()) return usage("--batch needs at least one size");
+    if (!parse_batches(batches_text, o.batches)) {
+        return "--batch takes operations per message, 1..1024, comma-separated";
+    }
+    if (o.batches.empty()) return "--batch needs at least one size";
     if (!(o.duration_s > 0 && o.duration_s <= 3600) || o.warmup_s < 0 || o.warmup_s > 3600) {
-        return usage("--duration-s must be in (0, 3600] and --warmup-s in [0, 3600]");
+        return "--duration-s must be in (0, 3600] and --warmup-s in [0, 3600]";
     }
-    if (o.repetitions < 1 || o.repetitions > 100) return usage("--repetitions must be 1..100");
+    if (o.repetitions < 1 || o.repetitions > 100) return "--repetitions must be 1..100";
     if (o.window < 1 || o.window > 100'000 || o.batch_window < 1 || o.batch_window > 1024) {
-        return usage("--window must be 1..100000 and --batch-window 1..1024");
+        return "--window must be 1..100000 and --batch-window 1..1024";
     }
-    if (!(o.rate >= 1 && o.rate <= 10'000'000)) return usage("--rate must be 1..10000000");
-    if (o.threads < 1 || o.threads > 32) return usage("--threads must be 1..32");
+    if (!(o.rate >= 1 && o.rate <= 10'000'000)) return "--rate must be 1..10000000";
+    if (o.threads < 1 || o.threads > 32) return "--threads must be 1..32";
     if (o.timeout_ms < 1 || o.start_timeout_s <= 0) {
-        return usage("--timeout-ms and --start-timeout-s must be positive");
+        return "--timeout-ms and --start-timeout-s must be positive";
     }
     if (o.units < 1 || o.slots < 1 || o.patients < 1) {
-        return usage("--units, --slots and --patients must be positive");
+        return "--units, --slots and --patients must be positive";
     }
-    Channel channel = Channel::staff;
     if (o.channel == "web") {
-        channel = Channel::web;
-        if (!o.actor_unit.empty()) return usage("--actor-unit is for --channel staff");
+        if (!o.actor_unit.empty()) return "--actor-unit is for --channel staff";
     } else if (o.channel != "staff") {
-        return usage("--channel must be staff or web");
+        return "--channel must be staff or web";
     }
+    return std::nullopt;
+}
 
-    const std::string command_line = quoted_command_line(argc, argv);
-    std::cout << "slotmatch_wire_bench\ncommand: " << command_line << '\n';
-    const std::string load_at_start = load_average();
-    std::cout << "machine: nproc " << nproc() << ", " << cpu_model() << ", " << kernel()
-              << ", load average " << load_at_start << '\n';
+// ---------------------------------------------------------------- the server and the work
 
-    // The server: ours (--config) or one that runs (--server).
-    process::ServerProcess server;
-    std::string endpoint = o.server;
-    std::string server_command;
-    if (!o.config.empty()) {
-        if (o.slotmatchd.empty()) {
-            std::error_code ec;
-            const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-            o.slotmatchd = (self.parent_path() / ".." / "tools" / "slotmatchd").lexically_normal();
-        }
-        if (::access(o.slotmatchd.c_str(), X_OK) != 0) {
-            return usage("cannot run " + o.slotmatchd + " (give --slotmatchd PATH)");
-        }
-        std::vector<std::string> args{"--config",  o.config,
-                                      "--threads", std::to_string(o.threads),
-                                      "--listen",  "tcp://127.0.0.1:*"};
-        std::vector<std::string> shown = args;
-        shown.insert(shown.begin(), o.slotmatchd);
-        std::vector<char*> shown_argv;
-        shown_argv.reserve(shown.size());
-        for (auto& a : shown) shown_argv.push_back(a.data());
-        server_command =
-            quoted_command_line(static_cast<int>(shown_argv.size()), shown_argv.data());
-        std::cout << "server: starting " << server_command << std::endl;
-        std::string why;
-        const auto t0 = Steady::now();
-        if (!server.start(o.slotmatchd, args, o.start_timeout_s, why)) {
-            std::cerr << "slotmatch_wire_bench: " << why << '\n';
-            return 1;
-        }
-        endpoint = server.endpoint();
-        std::cout << "server: listening on " << endpoint << " after "
-                  << number(seconds(Steady::now() - t0), 2) << " s" << std::endl;
-    }
+// The default --slotmatchd: ../tools/slotmatchd next to this program (the build tree's layout).
+std::string slotmatchd_beside_this_program() {
+    std::error_code ec;
+    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    return (self.parent_path() / ".." / "tools" / "slotmatchd").lexically_normal();
+}
 
-    client::Connection connection(endpoint);
-    const client::Identity stats_who{Channel::web, o.actor, "", "", ""};
+// Starts slotmatchd on the region of --config, listening on a free loopback port, and prints
+// its command line (also left in `server_command`). False, after printing why, if it failed.
+bool start_server(const Options& o, process::ServerProcess& server, std::string& server_command) {
+    std::vector<std::string> args{"--config",  o.config,
+                                  "--threads", std::to_string(o.threads),
+                                  "--listen",  "tcp://127.0.0.1:*"};
+    std::vector<std::string> shown = args;
+    shown.insert(shown.begin(), o.slotmatchd);
+    std::vector<char*> shown_argv;
+    shown_argv.reserve(shown.size());
+    for (auto& a : shown) shown_argv.push_back(a.data());
+    server_command = quoted_command_line(static_cast<int>(shown_argv.size()), shown_argv.data());
+    std::cout << "server: starting " << server_command << std::endl;
     std::string why;
-    auto catalog = client::fetch_catalog(connection, stats_who, o.timeout_ms, why);
-    if (!catalog) {
-        std::cerr << "slotmatch_wire_bench: no catalog from " << endpoint << ": " << why << '\n';
-        return 1;
+    const auto t0 = Steady::now();
+    if (!server.start(o.slotmatchd, args, o.start_timeout_s, why)) {
+        std::cerr << "slotmatch_wire_bench: " << why << '\n';
+        return false;
     }
-    const auto facts_before = fetch_stats(connection, stats_who, o.timeout_ms);
-    if (!facts_before) {
-        std::cerr << "slotmatch_wire_bench: no stats from " << endpoint << '\n';
-        return 1;
-    }
+    std::cout << "server: listening on " << server.endpoint() << " after "
+              << number(seconds(Steady::now() - t0), 2) << " s" << std::endl;
+    return true;
+}
 
-    // Patients: distinct, valid, and few enough for the server's patient table (a power of two
-    // at least the slot count, never emptied), which this leaves three quarters free.
+// Who asks the server for its catalog and its counters.
+client::Identity stats_identity(const Options& o) {
+    return {Channel::web, o.actor, "", "", ""};
+}
+
+// What a run measured and what it ran against: everything the report prints and writes.
+struct Report {
+    std::string command_line;
+    std::string load_at_start;
+    std::string endpoint;
+    std::string server_command;        // empty: a server that was running (--server)
+    ServerFacts before;                // the server's counters before the phases ...
+    std::optional<ServerFacts> after;  // ... and after them (nothing: no reply)
+    std::size_t patients = 0;
+    std::vector<Figure> figures;
+    std::vector<std::pair<std::string, Tally>> tallies;  // by phase, in their order
+    bool settled = true;                                 // every job settled after every phase
+};
+
+// Patients: distinct, valid, and few enough for the server's patient table (a power of two
+// at least the slot count, never emptied), which this leaves three quarters free.
+std::size_t patient_count(const Options& o, std::uint64_t server_slots) {
     std::size_t table = 1024;
-    while (table < std::max<std::uint64_t>(1024, facts_before->slots)) table *= 2;
-    Pools pools;
-    const std::size_t patients = std::min(o.patients, table / 4);
+    while (table < std::max<std::uint64_t>(1024, server_slots)) table *= 2;
+    return std::min(o.patients, table / 4);
+}
+
+// The first `patients` patients, all free. False, after printing it, on an invalid one.
+bool add_patients(Pools& pools, std::size_t patients) {
     for (std::size_t i = 0; i < patients; ++i) {
         pools.patient.push_back(personnummer(i));
         if (!parse_patient_id(pools.patient.back()).key) {
             std::cerr << "slotmatch_wire_bench: generated an invalid personnummer "
                       << pools.patient.back() << " (a bug here)\n";
-            return 1;
+            return false;
         }
         pools.patients_free.push_back(static_cast<std::uint32_t>(i));
     }
-    if (!fill_pools(connection, *catalog, o, channel, pools, why)) {
-        std::cerr << "slotmatch_wire_bench: " << why << '\n';
-        return 1;
-    }
-    const std::size_t batch_max = *std::max_element(o.batches.begin(), o.batches.end());
-    std::cout << "server: " << endpoint << ", " << number(static_cast<double>(facts_before->slots))
-              << " slots, " << facts_before->threads << " thread(s), " << catalog->units.size()
-              << " units\n";
+    return true;
+}
+
+void print_work(const Options& o, Channel channel, const Pools& pools, const Report& report,
+                std::size_t units) {
+    std::cout << "server: " << report.endpoint << ", "
+              << number(static_cast<double>(report.before.slots)) << " slots, "
+              << report.before.threads << " thread(s), " << units << " units\n";
     std::cout << "work: book a free slot, then cancel that booking (one operation each); "
               << number(static_cast<double>(pools.slots_total)) << " slots from "
               << (channel == Channel::staff ? std::to_string(pools.slots.size()) + " units"
                                             : std::string("the web's units"))
-              << ", " << number(static_cast<double>(patients)) << " patients; channel " << o.channel
-              << (channel == Channel::staff ? " (acting from each slot's unit)" : "") << '\n';
+              << ", " << number(static_cast<double>(report.patients)) << " patients; channel "
+              << o.channel << (channel == Channel::staff ? " (acting from each slot's unit)" : "")
+              << '\n';
+}
+
+// A job takes all its slots from one unit, and one patient per slot: the largest batch must
+// find that many. Windows larger than the slots and patients allow only earn a note.
+bool work_fits(const Options& o, const Pools& pools, std::size_t patients) {
+    const std::size_t batch_max = *std::max_element(o.batches.begin(), o.batches.end());
     if (pools.largest_group() < batch_max || patients < batch_max) {
         std::cerr << "slotmatch_wire_bench: a batch of " << batch_max
                   << " needs as many free slots in one unit and patients; the largest unit has "
                   << pools.largest_group() << " (raise --slots or lower --units)\n";
-        return 1;
+        return false;
     }
     const std::size_t in_flight_max = std::min(pools.slots_total, patients);
     if (o.window > in_flight_max || o.batch_window * batch_max > in_flight_max) {
@@ -1127,91 +1214,171 @@ int bench_main(int argc, char** argv) {
                   << " operations can be in flight (slots and patients); larger windows are "
                      "capped by that\n";
     }
-    std::cout << "phases: " << number(o.duration_s, 1) << " s each, " << o.repetitions
-              << " repetition(s), median shown" << std::endl;
+    return true;
+}
 
-    Runner run(connection, pools, o);
-    std::vector<Figure> figures;
-    const auto add = [&](const std::string& phase, const std::string& name,
-                         const std::string& unit) -> Figure& {
-        for (auto& f : figures) {
+// Asks the server for its catalog and counters, and fills the pools with patients and free
+// slots. False, after printing why, when the server does not answer or the work does not fit.
+bool prepare_work(client::Connection& connection, const Options& o, Channel channel, Pools& pools,
+                  Report& report) {
+    std::string why;
+    auto catalog = client::fetch_catalog(connection, stats_identity(o), o.timeout_ms, why);
+    if (!catalog) {
+        std::cerr << "slotmatch_wire_bench: no catalog from " << report.endpoint << ": " << why
+                  << '\n';
+        return false;
+    }
+    const auto facts_before = fetch_stats(connection, stats_identity(o), o.timeout_ms);
+    if (!facts_before) {
+        std::cerr << "slotmatch_wire_bench: no stats from " << report.endpoint << '\n';
+        return false;
+    }
+    report.before = *facts_before;
+    report.patients = patient_count(o, facts_before->slots);
+    if (!add_patients(pools, report.patients)) return false;
+    if (!fill_pools(connection, *catalog, o, channel, pools, why)) {
+        std::cerr << "slotmatch_wire_bench: " << why << '\n';
+        return false;
+    }
+    print_work(o, channel, pools, report, catalog->units.size());
+    return work_fits(o, pools, report.patients);
+}
+
+// ---------------------------------------------------------------- running the phases
+
+// Runs the phases and gathers, into the report, each figure's value in every repetition and
+// each phase's tally (what was refused, what timed out ...), in the order they first came.
+class Phases {
+  public:
+    Phases(Runner& run, pid_t server, const Options& o, Report& report)
+        : run_(run),
+          cpu_(server),
+          o_(o),
+          report_(report),
+          round_trip_name_("1 round trip, 1 in flight"),
+          pipelined_name_("2 pipelined, window " + std::to_string(o.window)),
+          open_loop_name_("4 open loop at " + number(o.rate) + " req/s") {}
+
+    // Pipelined book + cancel for --warmup-s: tallied, but no figures.
+    void warm_up() {
+        closed_loop(run_, o_.window, 1, o_.warmup_s, o_);
+        done("0 warm-up, pipelined (no figures)");
+    }
+
+    // One repetition of the phases that --phases names.
+    void repetition() {
+        if (runs('1')) measure_round_trip();
+        if (runs('2')) measure_pipelined();
+        if (runs('3')) {
+            for (std::size_t batch : o_.batches) measure_batched(batch);
+        }
+        if (runs('4')) measure_open_loop();
+    }
+
+  private:
+    bool runs(char phase) const { return o_.phases.find(phase) != std::string::npos; }
+
+    // Adds this repetition's value of a figure (a new figure goes last in the table).
+    void add(const std::string& phase, const std::string& name, const std::string& unit,
+             double value) {
+        figure(phase, name, unit).values.push_back(value);
+    }
+    Figure& figure(const std::string& phase, const std::string& name, const std::string& unit) {
+        for (auto& f : report_.figures) {
             if (f.phase == phase && f.name == name) return f;
         }
-        figures.push_back({phase, name, unit, {}});
-        return figures.back();
-    };
-    std::vector<std::pair<std::string, Tally>> tallies;  // by phase, in their order
-    bool settled = true;
-    const auto phase_done = [&](const std::string& phase) {
-        settled = run.settle() && settled;
+        report_.figures.push_back({phase, name, unit, {}});
+        return report_.figures.back();
+    }
+    void add_cpu(const std::string& phase, std::pair<double, double> used) {
+        add(phase, "CPU client", "%", used.first);
+        add(phase, "CPU server", "%", used.second);
+    }
+
+    // The phase has ended: settles its jobs, so the next phase finds every slot free, and
+    // adds what they saw to the phase's tally.
+    void done(const std::string& phase) {
+        report_.settled = run_.settle() && report_.settled;
+        auto& tallies = report_.tallies;
         auto it = std::find_if(tallies.begin(), tallies.end(),
                                [&](const auto& t) { return t.first == phase; });
         if (it == tallies.end()) it = tallies.insert(tallies.end(), {phase, Tally{}});
-        it->second.add(run.tally());
-        run.tally() = Tally{};
-    };
-
-    if (o.warmup_s > 0) {
-        closed_loop(run, o.window, 1, o.warmup_s, o);
-        phase_done("0 warm-up, pipelined (no figures)");
+        it->second.add(run_.tally());
+        run_.tally() = Tally{};
     }
-    CpuMeter cpu(o.config.empty() ? -1 : server.pid());
-    const auto add_cpu = [&](const std::string& phase, std::pair<double, double> used) {
-        add(phase, "CPU client", "%").values.push_back(used.first);
-        add(phase, "CPU server", "%").values.push_back(used.second);
-    };
-    const std::string p1 = "1 round trip, 1 in flight";
-    const std::string p2 = "2 pipelined, window " + std::to_string(o.window);
-    const std::string p4 = "4 open loop at " + number(o.rate) + " req/s";
-    const auto runs = [&](char phase) { return o.phases.find(phase) != std::string::npos; };
-    for (unsigned rep = 0; rep < o.repetitions; ++rep) {
-        if (runs('1')) {
-            cpu.start();
-            const LatencyFigures f = round_trip(run, o);
-            const auto used = cpu.percent();
-            phase_done(p1);
-            add(p1, "p50", "µs").values.push_back(f.p50_us);
-            add(p1, "p99", "µs").values.push_back(f.p99_us);
-            add(p1, "p999", "µs").values.push_back(f.p999_us);
-            add(p1, "requests", "").values.push_back(static_cast<double>(f.samples));
-            add_cpu(p1, used);
-        }
-        if (runs('2')) {
-            cpu.start();
-            const Throughput t = closed_loop(run, o.window, 1, o.duration_s, o);
-            const auto used = cpu.percent();
-            phase_done(p2);
-            add(p2, "operations/s", "").values.push_back(t.ops_per_s);
-            add_cpu(p2, used);
-        }
-        for (std::size_t batch : runs('3') ? o.batches : std::vector<std::size_t>{}) {
-            const std::string p3 = "3 batched, " + std::to_string(batch) + " ops/message, " +
-                                   std::to_string(o.batch_window) + " in flight";
-            cpu.start();
-            const Throughput t = closed_loop(run, o.batch_window, batch, o.duration_s, o);
-            const auto used = cpu.percent();
-            phase_done(p3);
-            add(p3, "operations/s", "").values.push_back(t.ops_per_s);
-            add(p3, "messages/s", "").values.push_back(t.messages_per_s);
-            add_cpu(p3, used);
-        }
-        if (runs('4')) {
-            cpu.start();
-            const LatencyFigures f = open_loop(run, o);
-            const auto used = cpu.percent();
-            phase_done(p4);
-            add(p4, "p50", "µs").values.push_back(f.p50_us);
-            add(p4, "p99", "µs").values.push_back(f.p99_us);
-            add(p4, "p999", "µs").values.push_back(f.p999_us);
-            add(p4, "achieved req/s", "").values.push_back(f.rate);
-            add(p4, "sent >1 ms late", "").values.push_back(static_cast<double>(f.late));
-            add(p4, "backlog max", "").values.push_back(static_cast<double>(f.backlog_max));
-            add_cpu(p4, used);
-        }
-    }
-    const auto facts_after = fetch_stats(connection, stats_who, o.timeout_ms);
 
-    // The table.
+    void measure_round_trip() {
+        cpu_.start();
+        const LatencyFigures f = round_trip(run_, o_);
+        const auto used = cpu_.percent();
+        done(round_trip_name_);
+        add(round_trip_name_, "p50", "µs", f.p50_us);
+        add(round_trip_name_, "p99", "µs", f.p99_us);
+        add(round_trip_name_, "p999", "µs", f.p999_us);
+        add(round_trip_name_, "requests", "", static_cast<double>(f.samples));
+        add_cpu(round_trip_name_, used);
+    }
+
+    void measure_pipelined() {
+        cpu_.start();
+        const Throughput t = closed_loop(run_, o_.window, 1, o_.duration_s, o_);
+        const auto used = cpu_.percent();
+        done(pipelined_name_);
+        add(pipelined_name_, "operations/s", "", t.ops_per_s);
+        add_cpu(pipelined_name_, used);
+    }
+
+    void measure_batched(std::size_t batch) {
+        const std::string phase = "3 batched, " + std::to_string(batch) + " ops/message, " +
+                                  std::to_string(o_.batch_window) + " in flight";
+        cpu_.start();
+        const Throughput t = closed_loop(run_, o_.batch_window, batch, o_.duration_s, o_);
+        const auto used = cpu_.percent();
+        done(phase);
+        add(phase, "operations/s", "", t.ops_per_s);
+        add(phase, "messages/s", "", t.messages_per_s);
+        add_cpu(phase, used);
+    }
+
+    void measure_open_loop() {
+        cpu_.start();
+        const LatencyFigures f = open_loop(run_, o_);
+        const auto used = cpu_.percent();
+        done(open_loop_name_);
+        add(open_loop_name_, "p50", "µs", f.p50_us);
+        add(open_loop_name_, "p99", "µs", f.p99_us);
+        add(open_loop_name_, "p999", "µs", f.p999_us);
+        add(open_loop_name_, "achieved req/s", "", f.rate);
+        add(open_loop_name_, "sent >1 ms late", "", static_cast<double>(f.late));
+        add(open_loop_name_, "backlog max", "", static_cast<double>(f.backlog_max));
+        add_cpu(open_loop_name_, used);
+    }
+
+    Runner& run_;
+    CpuMeter cpu_;
+    const Options& o_;
+    Report& report_;
+    const std::string round_trip_name_;
+    const std::string pipelined_name_;
+    const std::string open_loop_name_;
+};
+
+// The warm-up, then --repetitions repetitions of the phases; then the server's counters.
+void run_phases(client::Connection& connection, const Options& o, pid_t server, Pools& pools,
+                Report& report) {
+    std::cout << "phases: " << number(o.duration_s, 1) << " s each, " << o.repetitions
+              << " repetition(s), median shown" << std::endl;
+    Runner run(connection, pools, o);
+    Phases phases(run, server, o, report);
+    if (o.warmup_s > 0) phases.warm_up();
+    for (unsigned rep = 0; rep < o.repetitions; ++rep) phases.repetition();
+    report.after = fetch_stats(connection, stats_identity(o), o.timeout_ms);
+}
+
+// ---------------------------------------------------------------- the report
+
+// The table: each figure's median over the repetitions, and their range.
+void print_figures(const std::vector<Figure>& figures) {
     std::cout << '\n';
     char line[256];
     std::snprintf(line, sizeof line, "%-52s %-16s %14s %14s %14s\n", "phase", "figure", "median",
@@ -1236,11 +1403,13 @@ int bench_main(int argc, char** argv) {
     std::cout << "\nphase 1 and 4 latencies: a book or a cancel (alternating per job), each one "
                  "single-operation request;\nphase 4 timed from each request's intended send "
                  "time. Throughputs count operations answered OK.\n";
+}
 
-    // Refusals and everything else that went wrong.
+// Refusals and everything else that went wrong, per phase; returns their sum over the phases.
+Tally print_outcomes(const Report& report, const Pools& pools) {
     Tally all;
     std::cout << '\n';
-    for (const auto& [phase, t] : tallies) {
+    for (const auto& [phase, t] : report.tallies) {
         all.add(t);
         std::cout << phase << ": " << number(static_cast<double>(t.ok)) << " ok, "
                   << number(static_cast<double>(t.refused_total())) << " refused";
@@ -1252,121 +1421,194 @@ int bench_main(int argc, char** argv) {
     }
     std::cout << "pools: " << pools.slots_retired << " slots and " << pools.patients_retired
               << " patients retired after refusals or timeouts; every job settled: "
-              << (settled ? "yes" : "NO") << '\n';
-    if (facts_after) {
-        const ServerFacts& a = *facts_after;
-        std::cout << "server stats: "
-                  << number(static_cast<double>(a.messages - facts_before->messages))
-                  << " messages, "
-                  << number(static_cast<double>(a.operations - facts_before->operations))
-                  << " operations during the run; replies dropped " << a.replies_dropped
-                  << ", malformed " << a.malformed << ", retries answered " << a.retries_answered
-                  << "; receive->reply since start p50 " << number(a.p50_us, 1) << " µs, p99 "
-                  << number(a.p99_us, 1) << " µs, p999 " << number(a.p999_us, 1) << " µs, max "
-                  << number(a.max_us, 1) << " µs\n";
-        for (const auto& [what, n] : a.not_ok) {
-            const auto before =
-                facts_before->not_ok.count(what) ? facts_before->not_ok.at(what) : 0;
-            if (n > before)
-                std::cout << "server counted refusals: " << what << ' ' << n - before << '\n';
-        }
-    } else {
-        std::cout << "server stats: no reply\n";
-    }
+              << (report.settled ? "yes" : "NO") << '\n';
+    return all;
+}
 
-    int rc = 0;
+// What the server counted during the run: its counters after the phases less those before.
+void print_server_stats(const ServerFacts& before, const std::optional<ServerFacts>& after) {
+    if (!after) {
+        std::cout << "server stats: no reply\n";
+        return;
+    }
+    const ServerFacts& a = *after;
+    std::cout << "server stats: " << number(static_cast<double>(a.messages - before.messages))
+              << " messages, " << number(static_cast<double>(a.operations - before.operations))
+              << " operations during the run; replies dropped " << a.replies_dropped
+              << ", malformed " << a.malformed << ", retries answered " << a.retries_answered
+              << "; receive->reply since start p50 " << number(a.p50_us, 1) << " µs, p99 "
+              << number(a.p99_us, 1) << " µs, p999 " << number(a.p999_us, 1) << " µs, max "
+              << number(a.max_us, 1) << " µs\n";
+    for (const auto& [what, n] : a.not_ok) {
+        const auto was = before.not_ok.count(what) ? before.not_ok.at(what) : 0;
+        if (n > was) std::cout << "server counted refusals: " << what << ' ' << n - was << '\n';
+    }
+}
+
+// Figures are worth reporting only when nearly every operation succeeded and none timed out;
+// otherwise says so (the run then fails).
+bool measured_successful_work(const Tally& all) {
     if (all.ok == 0 || all.refused_total() * 100 > all.ok || all.timeouts > 0) {
         std::cerr << "slotmatch_wire_bench: " << all.refused_total() << " refused and "
                   << all.timeouts << " timed out against " << all.ok
                   << " operations answered OK: these figures do not measure successful work\n";
-        rc = 1;
+        return false;
     }
+    return true;
+}
 
+// Stops the server this program started (SIGTERM) and prints how it ended. False unless it
+// exited cleanly; its output is then kept, and where it is printed.
+bool stop_server(process::ServerProcess& server) {
+    const int status = server.stop();
+    std::string end;
+    const std::string out = server.output();
+    const auto at = out.find("slotmatchd: stopped after");
+    if (at != std::string::npos) end = out.substr(at, out.find('\n', at) - at);
+    const bool clean = !server.killed() && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    std::cout << "server: SIGTERM; "
+              << (server.killed()       ? std::string("did not stop within 10 s, killed")
+                  : WIFEXITED(status)   ? "exit " + std::to_string(WEXITSTATUS(status))
+                  : WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status))
+                                        : std::string("?"))
+              << (end.empty() ? "" : "; " + end) << '\n';
+    if (!clean) {
+        std::cout << "server: its output is in " << server.log() << '\n';
+        return false;
+    }
+    server.remove_log();
+    return true;
+}
+
+json figures_json(const std::vector<Figure>& figures) {
+    json list = json::array();
+    for (const Figure& f : figures) {
+        json values = json::array();
+        for (double v : f.values) values.push_back(std::isnan(v) ? json(nullptr) : json(v));
+        const double m = median(f.values);
+        list.push_back({{"phase", f.phase},
+                        {"figure", f.name},
+                        {"unit", f.unit},
+                        {"median", std::isnan(m) ? json(nullptr) : json(m)},
+                        {"repetitions", values}});
+    }
+    return list;
+}
+
+json outcomes_json(const std::vector<std::pair<std::string, Tally>>& tallies) {
+    json t = json::object();
+    for (const auto& [phase, tally] : tallies) {
+        t[phase] = {{"ok", tally.ok},
+                    {"refused", tally.refused},
+                    {"timeouts", tally.timeouts},
+                    {"unexpected_replies", tally.bad_replies},
+                    {"send_failures", tally.send_failures}};
+    }
+    return t;
+}
+
+// The report as JSON (--json): the machine, the server, the work, the options, the figures
+// and the outcomes.
+json report_json(const Report& r, const Options& o, const Pools& pools) {
+    json j;
+    j["command"] = r.command_line;
+    j["machine"] = {{"nproc", nproc()},
+                    {"cpu_model", cpu_model()},
+                    {"kernel", kernel()},
+                    {"load_average_at_start", r.load_at_start}};
+    j["server"] = {{"endpoint", r.endpoint},
+                   {"started", r.server_command.empty() ? json(nullptr) : json(r.server_command)},
+                   {"slots", r.before.slots},
+                   {"threads", r.before.threads}};
+    j["work"] = {{"channel", o.channel},
+                 {"slots", pools.slots_total},
+                 {"groups", pools.slots.size()},
+                 {"patients", r.patients}};
+    j["options"] = {{"duration_s", o.duration_s},
+                    {"warmup_s", o.warmup_s},
+                    {"repetitions", o.repetitions},
+                    {"requests", o.requests},
+                    {"window", o.window},
+                    {"batches", o.batches},
+                    {"batch_window", o.batch_window},
+                    {"rate", o.rate},
+                    {"send_tick_us", o.send_tick_us},
+                    {"phases", o.phases}};
+    j["figures"] = figures_json(r.figures);
+    j["outcomes"] = outcomes_json(r.tallies);
+    if (r.after) {
+        const ServerFacts& a = *r.after;
+        j["server_stats"] = {
+            {"messages", a.messages - r.before.messages},
+            {"operations", a.operations - r.before.operations},
+            {"replies_dropped", a.replies_dropped},
+            {"malformed", a.malformed},
+            {"receive_to_reply_us_since_start",
+             {{"p50", a.p50_us}, {"p99", a.p99_us}, {"p999", a.p999_us}, {"max", a.max_us}}}};
+    }
+    return j;
+}
+
+bool write_json(const std::string& path, const json& j) {
+    std::ofstream out(path);
+    out << j.dump(2) << '\n';
+    out.close();
+    if (!out) {
+        std::cerr << "slotmatch_wire_bench: cannot write " << path << '\n';
+        return false;
+    }
+    return true;
+}
+
+// ---------------------------------------------------------------- the program
+
+// Options, then the server (started here with --config), the work, the phases, the report.
+int bench_main(int argc, char** argv) {
+    Options o;
+    std::string batches_text = "64,256";
+    po::options_description options(
+        "slotmatch_wire_bench (--config region.yaml [--threads T] | --server ENDPOINT) [options]");
+    describe_options(options, o, batches_text);
+    int exit_code = 0;
+    const auto parsed = tools::parse_command_line(
+        argc, argv, options, "slotmatch_wire_bench",
+        "slotmatchd end to end over loopback ZeroMQ: round-trip latency, pipelined and batched "
+        "throughput, and latency at a fixed request rate (from the intended send time)",
+        exit_code);
+    if (!parsed) return exit_code;
+    if (const auto why = check_options(o, *parsed, batches_text)) return usage(options, *why);
+    const Channel channel = o.channel == "web" ? Channel::web : Channel::staff;
+
+    Report report;
+    report.command_line = quoted_command_line(argc, argv);
+    std::cout << "slotmatch_wire_bench\ncommand: " << report.command_line << '\n';
+    report.load_at_start = load_average();
+    std::cout << "machine: nproc " << nproc() << ", " << cpu_model() << ", " << kernel()
+              << ", load average " << report.load_at_start << '\n';
+
+    // The server: ours (--config) or one that runs (--server).
+    process::ServerProcess server;
+    report.endpoint = o.server;
     if (!o.config.empty()) {
-        const int status = server.stop();
-        std::string end;
-        const std::string out = server.output();
-        const auto at = out.find("slotmatchd: stopped after");
-        if (at != std::string::npos) end = out.substr(at, out.find('\n', at) - at);
-        const bool clean = !server.killed() && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-        std::cout << "server: SIGTERM; "
-                  << (server.killed()       ? std::string("did not stop within 10 s, killed")
-                      : WIFEXITED(status)   ? "exit " + std::to_string(WEXITSTATUS(status))
-                      : WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status))
-                                            : std::string("?"))
-                  << (end.empty() ? "" : "; " + end) << '\n';
-        if (clean) {
-            server.remove_log();
-        } else {
-            std::cout << "server: its output is in " << server.log() << '\n';
-            rc = 1;
+        if (o.slotmatchd.empty()) o.slotmatchd = slotmatchd_beside_this_program();
+        if (::access(o.slotmatchd.c_str(), X_OK) != 0) {
+            return usage(options, "cannot run " + o.slotmatchd + " (give --slotmatchd PATH)");
         }
+        if (!start_server(o, server, report.server_command)) return 1;
+        report.endpoint = server.endpoint();
     }
 
-    if (!o.json_path.empty()) {
-        json j;
-        j["command"] = command_line;
-        j["machine"] = {{"nproc", nproc()},
-                        {"cpu_model", cpu_model()},
-                        {"kernel", kernel()},
-                        {"load_average_at_start", load_at_start}};
-        j["server"] = {{"endpoint", endpoint},
-                       {"started", server_command.empty() ? json(nullptr) : json(server_command)},
-                       {"slots", facts_before->slots},
-                       {"threads", facts_before->threads}};
-        j["work"] = {{"channel", o.channel},
-                     {"slots", pools.slots_total},
-                     {"groups", pools.slots.size()},
-                     {"patients", patients}};
-        j["options"] = {{"duration_s", o.duration_s},
-                        {"warmup_s", o.warmup_s},
-                        {"repetitions", o.repetitions},
-                        {"requests", o.requests},
-                        {"window", o.window},
-                        {"batches", o.batches},
-                        {"batch_window", o.batch_window},
-                        {"rate", o.rate},
-                        {"send_tick_us", o.send_tick_us},
-                        {"phases", o.phases}};
-        json list = json::array();
-        for (const Figure& f : figures) {
-            json values = json::array();
-            for (double v : f.values) values.push_back(std::isnan(v) ? json(nullptr) : json(v));
-            const double m = median(f.values);
-            list.push_back({{"phase", f.phase},
-                            {"figure", f.name},
-                            {"unit", f.unit},
-                            {"median", std::isnan(m) ? json(nullptr) : json(m)},
-                            {"repetitions", values}});
-        }
-        j["figures"] = list;
-        json t = json::object();
-        for (const auto& [phase, tally] : tallies) {
-            t[phase] = {{"ok", tally.ok},
-                        {"refused", tally.refused},
-                        {"timeouts", tally.timeouts},
-                        {"unexpected_replies", tally.bad_replies},
-                        {"send_failures", tally.send_failures}};
-        }
-        j["outcomes"] = t;
-        if (facts_after) {
-            const ServerFacts& a = *facts_after;
-            j["server_stats"] = {
-                {"messages", a.messages - facts_before->messages},
-                {"operations", a.operations - facts_before->operations},
-                {"replies_dropped", a.replies_dropped},
-                {"malformed", a.malformed},
-                {"receive_to_reply_us_since_start",
-                 {{"p50", a.p50_us}, {"p99", a.p99_us}, {"p999", a.p999_us}, {"max", a.max_us}}}};
-        }
-        std::ofstream out(o.json_path);
-        out << j.dump(2) << '\n';
-        out.close();
-        if (!out) {
-            std::cerr << "slotmatch_wire_bench: cannot write " << o.json_path << '\n';
-            return 1;
-        }
-    }
+    client::Connection connection(report.endpoint);
+    Pools pools;
+    if (!prepare_work(connection, o, channel, pools, report)) return 1;
+    run_phases(connection, o, o.config.empty() ? -1 : server.pid(), pools, report);
+
+    print_figures(report.figures);
+    const Tally all = print_outcomes(report, pools);
+    print_server_stats(report.before, report.after);
+    int rc = measured_successful_work(all) ? 0 : 1;
+    if (!o.config.empty() && !stop_server(server)) rc = 1;
+    if (!o.json_path.empty() && !write_json(o.json_path, report_json(report, o, pools))) return 1;
     return rc;
 }
 
