@@ -1011,6 +1011,8 @@ int decimals_for(const std::string& unit) {
 
 // The options, bound to `o`; --batch goes to `batches_text` (check_options parses it).
 void describe_options(po::options_description& options, Options& o, std::string& batches_text) {
+    const std::string batch_help = "phase 3: operations per message, a comma-separated list (1.." +
+                                   std::to_string(codec::batch_ops_max) + " each)";
     options.add_options()("help,h", "print this help and exit")(
         "server", po::value(&o.server), "measure a slotmatchd that is running at this endpoint")(
         "config", po::value(&o.config),
@@ -1029,8 +1031,7 @@ void describe_options(po::options_description& options, Options& o, std::string&
         "phase 1: this many round trips (0: as many as --duration-s allows)")(
         "window", po::value(&o.window)->default_value(o.window),
         "phase 2: single-operation requests in flight")(
-        "batch", po::value(&batches_text)->default_value(batches_text),
-        "phase 3: operations per message, a comma-separated list (1..1024 each)")(
+        "batch", po::value(&batches_text)->default_value(batches_text), batch_help.c_str())(
         "batch-window", po::value(&o.batch_window)->default_value(o.batch_window),
         "phase 3: messages in flight")("rate", po::value(&o.rate)->default_value(o.rate),
                                        "phase 4: requests per second")(
@@ -1062,7 +1063,8 @@ int usage(const po::options_description& options, const std::string& why) {
     return 2;
 }
 
-// --batch: operations per message, comma-separated. False on a size that is not 1..1024.
+// --batch: operations per message, comma-separated. False on a size that is not 1 to
+// codec::batch_ops_max.
 bool parse_batches(const std::string& text, std::vector<std::size_t>& batches) {
     batches.clear();
     std::stringstream in(text);
@@ -1084,7 +1086,8 @@ std::optional<std::string> check_options(Options& o, const po::variables_map& pa
         return "--threads is for the slotmatchd this program starts (--config)";
     }
     if (!parse_batches(batches_text, o.batches)) {
-        return "--batch takes operations per message, 1..1024, comma-separated";
+        return "--batch takes operations per message, 1.." + std::to_string(codec::batch_ops_max) +
+               ", comma-separated";
     }
     if (o.batches.empty()) return "--batch needs at least one size";
     if (!(o.duration_s > 0 && o.duration_s <= 3600) || o.warmup_s < 0 || o.warmup_s > 3600) {

@@ -36,10 +36,6 @@ class Sidecar {
 
     // Serves `router` until `stop` becomes true: group commits, replays, queries, and the purge.
     void run(zmq::socket_t& router, const std::atomic<bool>& stop);
-    // One group: every message waiting (up to commit_events_max events) is taken, the events
-    // that continue the log are committed in one transaction, and then each batch is
-    // acknowledged and each replay answered. Returns the messages served (0: none waited).
-    std::size_t serve_available(zmq::socket_t& router);
 
     // The sidecar's "now" for the log's 31 days (R20).
     static Instant now(const EventStore& store);
@@ -47,6 +43,10 @@ class Sidecar {
     std::uint64_t commits() const { return commits_; }
 
   private:
+    // One group: every message waiting (up to commit_events_max events) is taken, the events
+    // that continue the log are committed in one transaction, and then each batch is
+    // acknowledged and each replay answered. Returns the messages served (0: none waited).
+    std::size_t serve_available(zmq::socket_t& router);
     // An event batch waiting for the group's commit, and whom to acknowledge.
     struct Pending {
         zmq::message_t identity;

@@ -1,7 +1,6 @@
 #include "web_log.hpp"
 
 #include <iostream>
-#include <slotmatch/engine.hpp>
 
 #include "event_store.hpp"
 

@@ -30,6 +30,8 @@ struct Options {
     std::size_t buffer_events = journal::pending_events_default;
     std::string durability;
     std::string clock;  // --clock fixed:...
+    // Given on the command line (an empty value is given, and refused as such).
+    bool has_config = false, has_store = false, has_journal = false, has_clock = false;
 };
 
 po::options_description option_descriptions() {
@@ -76,7 +78,7 @@ bool loopback_only(const std::string& endpoint) {
 
 // The first thing wrong with the options, or "" (each is a usage error: exit 2).
 std::string usage_problem(const Options& o) {
-    if (o.config.empty()) return "--config is required (try --help)";
+    if (!o.has_config) return "--config is required (try --help)";
     if (o.threads == 0 || o.threads > tools::server_threads_max) {
         return "--threads must be 1.." + std::to_string(tools::server_threads_max);
     }
@@ -88,11 +90,11 @@ std::string usage_problem(const Options& o) {
     if (o.durability != "persisted" && o.durability != "applied") {
         return "--durability must be persisted or applied";
     }
-    if (!o.store.empty() && !(o.store.rfind("sqlite:", 0) == 0 && o.store.size() > 7) &&
+    if (o.has_store && !(o.store.rfind("sqlite:", 0) == 0 && o.store.size() > 7) &&
         o.store.rfind("postgresql://", 0) != 0) {
         return "--store takes sqlite:PATH or postgresql://USER@HOST:PORT/DB";
     }
-    if (!o.store.empty() && !o.journal.empty()) return "give --store or --journal, not both";
+    if (o.has_store && o.has_journal) return "give --store or --journal, not both";
     if (o.buffer_events < journal::pending_events_min) {
         return "--journal-buffer-events must be at least " +
                std::to_string(journal::pending_events_min);
@@ -121,6 +123,10 @@ std::optional<Options> command_line(int argc, char** argv, int& exit_code) {
               vm["journal-buffer-events"].as<std::size_t>(),
               text("durability"),
               text("clock")};
+    o.has_config = vm.count("config") > 0;
+    o.has_store = vm.count("store") > 0;
+    o.has_journal = vm.count("journal") > 0;
+    o.has_clock = vm.count("clock") > 0;
     if (const std::string problem = usage_problem(o); !problem.empty()) {
         std::cerr << "slotmatchd: " << problem << '\n';
         exit_code = 2;
@@ -148,7 +154,7 @@ bool recover(Engine& engine, journal::EventStore* store, const Options& o) {
             return store->scan(1, visit, why);
         };
         source = o.store;
-    } else if (!o.journal.empty()) {
+    } else if (o.has_journal) {
         scan = [&](const std::function<bool(const Event&)>& visit, std::string& why) {
             return journal::scan_remote(ctx, o.journal, visit, why);
         };
@@ -178,14 +184,14 @@ bool recover(Engine& engine, journal::EventStore* store, const Options& o) {
 // journal's (--store); through the sidecar they are asked of it (--journal).
 bool connect_queries(tools::Service& service, Engine& engine, const Options& o,
                      std::unique_ptr<journal::StoreQueries>& queries) {
-    if (!o.journal.empty()) {
+    if (o.has_journal) {
         service.set_store_queries(nullptr, "this slotmatchd sends its events to the journal at " +
                                                o.journal +
                                                ", which keeps the web booking log: ask it there "
                                                "(slotmatch --server " +
                                                o.journal + " log ...)");
     }
-    if (o.store.empty()) return true;
+    if (!o.has_store) return true;
     std::string why;
     auto reader = journal::open_reader(o.store, why);
     if (!reader) {
@@ -200,10 +206,9 @@ bool connect_queries(tools::Service& service, Engine& engine, const Options& o,
 
 void print_start(const Options& o, const Engine& engine, bool fixed_clock) {
     const std::string events =
-        !o.store.empty() ? "events journalled to " + o.store + " (" + o.durability + ")"
-        : !o.journal.empty()
-            ? "events sent to the journal at " + o.journal + " (" + o.durability + ")"
-            : std::string("events kept in memory only");
+        o.has_store     ? "events journalled to " + o.store + " (" + o.durability + ")"
+        : o.has_journal ? "events sent to the journal at " + o.journal + " (" + o.durability + ")"
+                        : std::string("events kept in memory only");
     std::cout << "slotmatchd: region " << o.config << ": " << engine.catalog().units.size()
               << " units, " << engine.slot_count() << " slots; clock "
               << (fixed_clock ? "fixed at " + engine.calendar().format(engine.now())
@@ -233,7 +238,7 @@ int run(const Options& o) {
     }
     RealClock real;
     FixedClock fixed{Instant{0}};
-    if (!o.clock.empty()) {
+    if (o.has_clock) {
         std::string why;
         auto t = tools::parse_fixed_clock(Calendar(loaded.catalog->timezone), o.clock, why);
         if (!t) {
@@ -244,7 +249,7 @@ int run(const Options& o) {
     }
     EngineLimits limits;
     limits.events_max = tools::event_lane_events(o.threads);
-    Engine engine(std::move(*loaded.catalog), o.clock.empty() ? static_cast<Clock&>(real) : fixed,
+    Engine engine(std::move(*loaded.catalog), o.has_clock ? static_cast<Clock&>(fixed) : real,
                   limits);
     if (o.check) {
         std::cout << '\n';
@@ -252,16 +257,16 @@ int run(const Options& o) {
         return 0;
     }
     std::unique_ptr<journal::EventStore> store;
-    if (!o.store.empty() && !(store = open_store(o.store))) return 1;
+    if (o.has_store && !(store = open_store(o.store))) return 1;
     if (!recover(engine, store.get(), o)) return 1;
     tools::ServerCounters counters;
-    tools::Service service(engine, o.clock.empty() ? nullptr : &fixed, counters);
+    tools::Service service(engine, o.has_clock ? &fixed : nullptr, counters);
     std::unique_ptr<journal::StoreQueries> queries;
     if (!connect_queries(service, engine, o, queries)) return 1;
     tools::install_stop_handlers();
-    const bool journalled = store || !o.journal.empty();
+    const bool journalled = store || o.has_journal;
     counters.durability = journalled ? o.durability : "memory";
-    print_start(o, engine, !o.clock.empty());
+    print_start(o, engine, o.has_clock);
     const tools::ServerOptions server{
         .listen = o.listen, .threads = o.threads, .persisted = o.durability == "persisted"};
     const int rc =

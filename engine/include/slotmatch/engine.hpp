@@ -28,9 +28,6 @@
 
 namespace slotmatch {
 
-// R17: "changed by" of a web booking is the web booking system, not a person.
-inline constexpr std::string_view web_system_identity = "1177 Vårdguidens e-tjänster";
-
 // A refusal: the code of ARCHITECTURE.md, the request field it concerns, and why.
 // Messages are static text so that a refusal never allocates.
 template <typename T>

@@ -10,6 +10,10 @@
 
 namespace slotmatch {
 
+// R17: "changed by" of a web booking is the web booking system, not a person (an event of the
+// web channel names no staff member; the web booking log shows this instead).
+inline constexpr std::string_view web_system_identity = "1177 Vårdguidens e-tjänster";
+
 enum class EventKind : std::uint8_t {
     slot_published,
     slot_removed,

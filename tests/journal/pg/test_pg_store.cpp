@@ -1,4 +1,4 @@
-// The event store contract on PostgreSQL, against the throwaway server tests/pg/throwaway_pg.sh
+// The event store contract on PostgreSQL, against the throwaway server tests/journal/pg/throwaway_pg.sh
 // starts (ctest fixture "postgresql"; its URI in the file SLOTMATCH_PG_URL_FILE names). Each
 // test gets a database of its own.
 #include <libpq-fe.h>
