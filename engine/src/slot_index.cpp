@@ -54,52 +54,113 @@ void drop_overlaps(std::vector<SlotSeed>& seeds) {
 
 }  // namespace
 
-std::vector<SlotSeed> expand_region(const Catalog& catalog, const Calendar& calendar) {
+std::vector<SlotSeed> expand_group(const Catalog& catalog, const Calendar& calendar,
+                                   std::span<const Schedule> schedules) {
     std::vector<SlotSeed> seeds;
-    for (const Schedule& schedule : catalog.schedules) expand(catalog, calendar, schedule, seeds);
+    for (const Schedule& schedule : schedules) expand(catalog, calendar, schedule, seeds);
     drop_overlaps(seeds);
-    // Slot ids follow (resource, type, start), so one shard's slots are adjacent in memory.
+    // A group's ids follow (resource, type, start), so one shard's slots are adjacent in memory.
     std::sort(seeds.begin(), seeds.end(), [](const SlotSeed& a, const SlotSeed& b) {
         return std::tie(a.resource, a.type, a.start_s) < std::tie(b.resource, b.type, b.start_s);
     });
     return seeds;
 }
 
-SlotIndex::SlotIndex(const Catalog& catalog, const Calendar& calendar, std::size_t spare_slots)
-    : resource_count_(catalog.resources.size()) {
-    const std::vector<SlotSeed> seeds = expand_region(catalog, calendar);
-    capacity_ = seeds.size() + spare_slots;
-    SM_ASSERT(capacity_ < (std::size_t{1} << 32));
-    slots_ = std::make_unique<SlotRecord[]>(capacity_);
+std::vector<SlotSeed> expand_region(const Catalog& catalog, const Calendar& calendar) {
+    return expand_group(catalog, calendar, catalog.schedules);
+}
 
-    std::vector<std::vector<Shard*>> per_resource(resource_count_);
-    std::size_t i = 0;
-    while (i < seeds.size()) {
-        auto shard = std::make_unique<Shard>();
-        shard->resource = ResourceIdx{seeds[i].resource};
-        shard->type = TypeIdx{seeds[i].type};
-        auto list = std::make_unique<SlotList>();
-        for (; i < seeds.size() && seeds[i].resource == shard->resource.value &&
-               seeds[i].type == shard->type.value;
-             ++i) {
-            SlotRecord& r = slots_[i];
-            r.start_s = seeds[i].start_s;
-            r.resource = seeds[i].resource;
-            r.type.store(seeds[i].type, std::memory_order_relaxed);
-            r.duration_min = seeds[i].duration_min;
-            list->starts.push_back(seeds[i].start_s);
-            list->ids.push_back(SlotId{static_cast<std::uint32_t>(i)});
-        }
-        shard->list.store(list.release(), std::memory_order_relaxed);
-        per_resource[shard->resource.value].push_back(shard.get());
-        shards_.push_back(std::move(shard));
-    }
-    count_.store(seeds.size(), std::memory_order_release);
+SlotIndex::SlotIndex(std::size_t resources, std::size_t capacity)
+    : capacity_(std::max<std::size_t>(capacity, 1)), slots_(capacity_), resource_count_(resources) {
+    SM_ASSERT(capacity_ < (std::size_t{1} << 32));
     resource_shards_ = std::make_unique<std::atomic<const std::vector<Shard*>*>[]>(resource_count_);
     for (std::size_t r = 0; r < resource_count_; ++r) {
-        auto* v = new std::vector<Shard*>(std::move(per_resource[r]));
-        resource_shards_[r].store(v, std::memory_order_release);
+        resource_shards_[r].store(new std::vector<Shard*>(), std::memory_order_release);
     }
+}
+
+SlotIndex::SlotIndex(const Catalog& catalog, const Calendar& calendar, std::size_t spare_slots)
+    : SlotIndex(catalog, calendar, expand_region(catalog, calendar), spare_slots) {}
+
+SlotIndex::SlotIndex(const Catalog& catalog, const Calendar&, std::vector<SlotSeed> seeds,
+                     std::size_t spare_slots)
+    : SlotIndex(catalog.resources.size(), seeds.size() + spare_slots) {
+    const auto first = add_group(seeds);
+    SM_ASSERT(first && first->value == 0);
+}
+
+std::optional<SlotId> SlotIndex::add_group(std::span<const SlotSeed> seeds) {
+    const std::size_t first = count_.load(std::memory_order_relaxed);
+    if (seeds.size() > capacity_ - first) return std::nullopt;
+    for (std::size_t i = 0; i < seeds.size(); ++i) {
+        SM_ASSERT(seeds[i].resource < resource_count_);
+        SM_ASSERT(i == 0 ||
+                  std::tie(seeds[i - 1].resource, seeds[i - 1].type, seeds[i - 1].start_s) <
+                      std::tie(seeds[i].resource, seeds[i].type, seeds[i].start_s));
+        SlotRecord& r = slots_[first + i];
+        r.start_s = seeds[i].start_s;
+        r.resource = seeds[i].resource;
+        r.type.store(seeds[i].type, std::memory_order_relaxed);
+        r.duration_min = seeds[i].duration_min;
+        r.word.store(SlotWord::make(SlotState::free, 0, 0), std::memory_order_relaxed);
+    }
+    // The records are complete before they count, and before any shard lists them.
+    count_.store(first + seeds.size(), std::memory_order_release);
+    std::size_t i = 0;
+    while (i < seeds.size()) {  // one resource at a time: its new shards join its list once
+        const std::uint32_t r = seeds[i].resource;
+        std::vector<Shard*> created;
+        while (i < seeds.size() && seeds[i].resource == r) {
+            std::size_t j = i;
+            while (j < seeds.size() && seeds[j].resource == r && seeds[j].type == seeds[i].type) {
+                ++j;
+            }
+            merge_into_shard(ResourceIdx{r}, TypeIdx{seeds[i].type}, seeds.subspan(i, j - i),
+                             first + i, created);
+            i = j;
+        }
+        if (!created.empty()) {
+            auto grown = std::make_unique<std::vector<Shard*>>(shards_of(ResourceIdx{r}));
+            grown->insert(grown->end(), created.begin(), created.end());
+            retired_vectors_.emplace_back(
+                resource_shards_[r].exchange(grown.release(), std::memory_order_acq_rel));
+        }
+    }
+    return SlotId{static_cast<std::uint32_t>(first)};
+}
+
+void SlotIndex::merge_into_shard(ResourceIdx r, TypeIdx t, std::span<const SlotSeed> run,
+                                 std::size_t first, std::vector<Shard*>& created) {
+    auto fresh = std::make_unique<SlotList>();
+    Shard* existing = shard(r, t);
+    for (Shard* c : created) {
+        if (c->type == t) existing = c;
+    }
+    const SlotList empty;
+    const SlotList& old = existing ? *existing->list.load(std::memory_order_acquire) : empty;
+    fresh->starts.reserve(old.starts.size() + run.size());
+    fresh->ids.reserve(old.ids.size() + run.size());
+    // Both sorted by start; on equal starts the older (smaller) id comes first.
+    std::size_t a = 0, b = 0;
+    while (a < old.starts.size() || b < run.size()) {
+        if (b == run.size() || (a < old.starts.size() && old.starts[a] <= run[b].start_s)) {
+            fresh->starts.push_back(old.starts[a]);
+            fresh->ids.push_back(old.ids[a++]);
+        } else {
+            fresh->starts.push_back(run[b].start_s);
+            fresh->ids.push_back(SlotId{static_cast<std::uint32_t>(first + b++)});
+        }
+    }
+    if (existing) {
+        replace_list(*existing, std::move(fresh));
+        return;
+    }
+    auto shard = std::make_unique<Shard>();
+    shard->resource = r;
+    shard->type = t;
+    shard->list.store(fresh.release(), std::memory_order_release);
+    created.push_back(shard.get());
+    shards_.push_back(std::move(shard));
 }
 
 SlotIndex::~SlotIndex() {
@@ -172,28 +233,8 @@ void SlotIndex::replace_list(Shard& shard, std::unique_ptr<SlotList> fresh) {
 
 std::optional<SlotId> SlotIndex::add_slot(ResourceIdx r, TypeIdx t, Instant start,
                                           int duration_min) {
-    std::size_t n = count_.load(std::memory_order_relaxed);
-    if (n >= capacity_) return std::nullopt;
-    SlotId id{static_cast<std::uint32_t>(n)};
-    SlotRecord& rec = slots_[n];
-    rec.start_s = start.value;
-    rec.resource = r.value;
-    rec.type.store(t.value, std::memory_order_relaxed);
-    rec.duration_min = static_cast<std::uint16_t>(duration_min);
-    rec.word.store(SlotWord::make(SlotState::free, 0, 0), std::memory_order_relaxed);
-    count_.store(n + 1, std::memory_order_release);  // the record is complete before it counts
-
-    Shard& shard = *shard_or_create(r, t);
-    const SlotList& old = *shard.list.load(std::memory_order_acquire);
-    auto fresh = std::make_unique<SlotList>();
-    auto at = static_cast<std::size_t>(
-        std::upper_bound(old.starts.begin(), old.starts.end(), start.value) - old.starts.begin());
-    fresh->starts = old.starts;
-    fresh->ids = old.ids;
-    fresh->starts.insert(fresh->starts.begin() + static_cast<std::ptrdiff_t>(at), start.value);
-    fresh->ids.insert(fresh->ids.begin() + static_cast<std::ptrdiff_t>(at), id);
-    replace_list(shard, std::move(fresh));
-    return id;
+    const SlotSeed seed{start.value, r.value, t.value, static_cast<std::uint16_t>(duration_min)};
+    return add_group({&seed, 1});
 }
 
 std::optional<SlotId> SlotIndex::overlapping(ResourceIdx r, Instant start, Instant end,

@@ -17,6 +17,8 @@
 #include <slotmatch/catalog.hpp>
 #include <slotmatch/failpoint.hpp>
 #include <slotmatch/types.hpp>
+#include <slotmatch/zeroed_memory.hpp>
+#include <span>
 #include <vector>
 
 namespace slotmatch {
@@ -85,8 +87,13 @@ struct SlotSeed {
     std::uint16_t duration_min;
 };
 
-// Every slot of the catalog's schedules (local time, daylight saving included; see
-// docs/engine.md), in slot id order: by resource, type and start.
+// A publication group: the slots that `schedules` lay out (local time, daylight saving
+// included; see docs/engine.md), in the order they take their ids: by resource, type and
+// start. A slot that would overlap an earlier-starting one of the group on its resource is left
+// out. Slot ids are given a group at a time and never change (docs/engine.md, "Slot identity").
+std::vector<SlotSeed> expand_group(const Catalog& catalog, const Calendar& calendar,
+                                   std::span<const Schedule> schedules);
+// The group of every schedule of the catalog (its region file).
 std::vector<SlotSeed> expand_region(const Catalog& catalog, const Calendar& calendar);
 
 // The facts of one slot as the index contract returns them (a copy).
@@ -131,14 +138,17 @@ class StateHasher {
 // overlapping, state_hash.
 class SlotIndex {
   public:
-    // Expands every schedule of the catalog into slots (local time, daylight saving included)
-    // and leaves room for `spare_slots` slots published later.
+    // An empty index for `resources` resources, with room for `capacity` slots (reserved, and
+    // resident only as slots are published: zeroed_memory.hpp).
+    SlotIndex(std::size_t resources, std::size_t capacity);
+    // The catalog's schedules as the first group, and room for `spare_slots` more slots.
     SlotIndex(const Catalog& catalog, const Calendar& calendar, std::size_t spare_slots);
     ~SlotIndex();
     SlotIndex(const SlotIndex&) = delete;
     SlotIndex& operator=(const SlotIndex&) = delete;
 
     std::size_t size() const { return count_.load(std::memory_order_acquire); }
+    std::size_t capacity() const { return capacity_; }
     bool contains(SlotId s) const { return s.value < size(); }
     SlotRecord& record(SlotId s) { return slots_[s.value]; }
     const SlotRecord& record(SlotId s) const { return slots_[s.value]; }
@@ -174,6 +184,10 @@ class SlotIndex {
     }
 
     // Admin changes: the caller holds the engine's admin mutex.
+    // Publishes a group (`seeds` in (resource, type, start) order, as expand_group gives them):
+    // the slots take the next ids in that order. The first id, or nothing (and nothing added)
+    // when the table has no room for them all.
+    std::optional<SlotId> add_group(std::span<const SlotSeed> seeds);
     std::optional<SlotId> add_slot(ResourceIdx r, TypeIdx t, Instant start, int duration_min);
     // Moves a claimed slot (the caller CASed it away from free) to the shard of type `to`,
     // another type than its own.
@@ -183,11 +197,17 @@ class SlotIndex {
                                       std::optional<SlotId> except) const;
 
   private:
+    SlotIndex(const Catalog& catalog, const Calendar& calendar, std::vector<SlotSeed> seeds,
+              std::size_t spare_slots);
     Shard* shard_or_create(ResourceIdx r, TypeIdx t);
     void replace_list(Shard& shard, std::unique_ptr<SlotList> fresh);
+    // One shard's part of a group: ids [first, first + n) with their starts, merged into the
+    // shard's list (a new shard is made with it). `created` collects shards made here.
+    void merge_into_shard(ResourceIdx r, TypeIdx t, std::span<const SlotSeed> run,
+                          std::size_t first, std::vector<Shard*>& created);
 
-    std::unique_ptr<SlotRecord[]> slots_;
     std::size_t capacity_ = 0;
+    ZeroedArray<SlotRecord> slots_;
     std::atomic<std::size_t> count_{0};
     std::vector<std::unique_ptr<Shard>> shards_;
     std::unique_ptr<std::atomic<const std::vector<Shard*>*>[]> resource_shards_;
