@@ -14,6 +14,9 @@ static_assert(static_cast<int>(wire::EventKind::waitlist_added) ==
 static_assert(static_cast<int>(wire::SlotState::blocked) == static_cast<int>(SlotState::blocked));
 static_assert(static_cast<int>(wire::ResourceKind::equipment) ==
               static_cast<int>(ResourceKind::equipment));
+static_assert(static_cast<int>(wire::EventKind::MAX) + 1 == event_kind_count);
+static_assert(static_cast<int>(wire::EntityKind::appointment_type) ==
+              static_cast<int>(EntityKind::type));
 
 namespace {
 
@@ -286,12 +289,18 @@ fb::Offset<wire::Event> encode_event(fb::FlatBufferBuilder& b, const Event& e) {
     const auto reason = string_or_null(b, e.reason.view());
     const wire::SlotSnapshot before = to_wire(e.before), after = to_wire(e.after),
                              released = to_wire(e.released);
+    const ScheduleFacts& f = e.schedule;
+    const wire::ScheduleFacts schedule(f.id.value, f.weekdays, f.seed, f.from_min, f.to_min,
+                                       f.valid_from_day, f.valid_to_day, f.group_first,
+                                       f.group_slots, f.group_schedules, f.day);
+    const bool scheduled = f != ScheduleFacts{};  // other events leave the field out
     return wire::CreateEvent(
         b, e.seq, e.time.value, static_cast<wire::EventKind>(e.kind), to_wire(e.channel), actor,
         name, e.unit.value, e.resource.value, &before, &after, &released, e.booking.value,
         e.patient.value, e.block.value, e.from.value, e.to.value, e.type.value, e.billable,
         e.from_waitlist, phone, reason, static_cast<wire::AccessAction>(e.action),
-        to_wire(e.outcome), e.on_behalf_of.value);
+        to_wire(e.outcome), e.on_behalf_of.value, scheduled ? &schedule : nullptr,
+        static_cast<wire::EntityKind>(e.entity));
 }
 
 Event decode_event(const wire::Event& w) {
@@ -321,6 +330,14 @@ Event decode_event(const wire::Event& w) {
                                                      : AccessAction::none;
     e.outcome = from_wire(w.outcome());
     e.on_behalf_of = PatientKey{w.on_behalf_of()};
+    if (const wire::ScheduleFacts* f = w.schedule()) {
+        e.schedule = {ScheduleId{f->id()},  f->weekdays(),    f->seed(),
+                      f->from_min(),        f->to_min(),      f->valid_from_day(),
+                      f->valid_to_day(),    f->group_first(), f->group_slots(),
+                      f->group_schedules(), f->day()};
+    }
+    e.entity = w.entity() <= wire::EntityKind::MAX ? static_cast<EntityKind>(w.entity())
+                                                   : EntityKind::none;
     return e;
 }
 

@@ -17,23 +17,30 @@ std::size_t pow2_at_least(std::size_t n) {
 constexpr StaticText limit_range_text = static_text("must be 1..", SlotQuery::limit_max);
 constexpr unsigned lane_wait_max = 1000;  // yields while waiting for another lane's records
 
+// The slots the region file lays out, at most (the tables are sized from it before anything is
+// laid out: restore() may rebuild another number from a store).
+std::size_t seed_slots(const Catalog& catalog) {
+    return estimate_slots(catalog, catalog.schedules);
+}
+
 }  // namespace
 
-Engine::Engine(Catalog catalog, const Clock& clock, EngineLimits limits)
+Engine::Engine(Catalog catalog, const Clock& clock, EngineLimits limits, Seed seed)
     : catalog_(std::move(catalog)),
       calendar_(catalog_.timezone),
       clock_(clock),
       limits_(limits),
-      index_(catalog_, calendar_, limits.published_slots_max),
-      patients_(pow2_at_least(limits.patients_max ? limits.patients_max
-                                                  : std::max<std::size_t>(1024, index_.size()))) {
+      index_(catalog_.resources.size(), 2 * seed_slots(catalog_) + limits.published_slots_max),
+      patients_(pow2_at_least(limits.patients_max
+                                  ? limits.patients_max
+                                  : std::max<std::size_t>(1024, seed_slots(catalog_)))) {
     // Fields that different threads write start lines of their own (see cache_line.hpp).
     // Engine is not standard-layout (no offsetof): its alignment shows that hold_queue_tail_,
     // its one over-aligned member, starts a line.
     static_assert(alignof(Engine) == cache_line_bytes);
     static_assert(alignof(LaneRecords) == cache_line_bytes &&
                   sizeof(LaneRecords) % cache_line_bytes == 0);  // one lane's, then the next's
-    const std::size_t per_slot = std::max<std::size_t>(4096, index_.size() * 2);
+    const std::size_t per_slot = std::max<std::size_t>(4096, seed_slots(catalog_) * 2);
     bookings_ = std::make_unique<RecordTable<BookingRecord>>(
         limits_.bookings_max ? limits_.bookings_max : per_slot);
     holds_ =
@@ -55,6 +62,10 @@ Engine::Engine(Catalog catalog, const Clock& clock, EngineLimits limits)
             last = std::max(last, s.valid_to_day);
         }
         calendar_.cache_days(first - 400, last + 400);
+    }
+    if (seed == Seed::publish) {
+        std::lock_guard admin(admin_mutex_);
+        lay_out_seed();
     }
 }
 

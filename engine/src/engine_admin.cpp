@@ -219,17 +219,11 @@ Outcome<BlockResult> Engine::remove_type(const Actor& actor, UnitIdx unit, TypeI
         index_.for_each_between(*shard, Instant{now.value + 1}, end_of_time, [&](SlotId s) {
             SlotRecord& rec = index_.record(s);
             if (rec.type.load(std::memory_order_relaxed) != type.value) return true;
-            rec.removed.store(true, word_order);  // before reading the word; see settle()
-            std::uint64_t w = rec.word.load(word_order);
-            while (open(w, now)) {
-                const std::uint64_t gone =
-                    SlotWord::next(w, SlotState::blocked, SlotWord::owner_removed);
-                if (rec.word.compare_exchange_weak(w, gone, word_order)) {
-                    ++result.slots_changed;
-                    return true;
-                }
+            if (remove_slot(s, now) == 1) {
+                ++result.slots_changed;
+            } else if (SlotWord::state(rec.word.load(word_order)) != SlotState::blocked) {
+                ++result.reserved_untouched;
             }
-            if (SlotWord::state(w) != SlotState::blocked) ++result.reserved_untouched;
             return true;
         });
     }

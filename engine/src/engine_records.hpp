@@ -169,4 +169,25 @@ inline std::uint64_t index_of(BlockId k) {
 // as acquire/release.
 inline constexpr std::memory_order word_order = std::memory_order_seq_cst;
 
+// The slots of the schedule's resource and type that its pattern lays out after `last_day`, among
+// ids below `below` (engine_schedules.cpp and recovery).
+template <typename F>
+void Engine::for_each_slot_after(const Schedule& s, LocalDay last_day, std::size_t below,
+                                 F&& f) const {
+    const Shard* shard = index_.shard(s.resource, s.type);
+    if (shard == nullptr) return;
+    for (LocalDay day = std::max(last_day + 1, s.valid_from_day); day <= s.valid_to_day; ++day) {
+        if ((s.weekdays & (1U << Calendar::weekday(day))) == 0) continue;
+        index_.for_each_between(
+            *shard, calendar_.at_local(day, s.from_min), calendar_.at_local(day, s.to_min),
+            [&](SlotId id) {
+                if (id.value < below &&
+                    index_.record(id).type.load(std::memory_order_relaxed) == s.type.value) {
+                    f(id);
+                }
+                return true;
+            });
+    }
+}
+
 }  // namespace slotmatch

@@ -111,6 +111,21 @@ class Engine::Restorer {
         PatientKey patient;
         Instant expires_at;
     };
+    // A schedule event, as the slot structure needs it.
+    struct ScheduleEvent {
+        std::uint64_t seq = 0;
+        EventKind kind = EventKind::schedule_published;
+        ScheduleFacts facts;
+        ResourceIdx resource;
+        TypeIdx type;
+        Instant time;
+    };
+    struct EntitySeen {
+        EntityKind kind = EntityKind::none;
+        std::uint32_t index = 0;
+        std::string id;
+        std::uint64_t seq = 0;
+    };
 
     // First pass: one event at a time, into the maps below.
     void note(const Event& ev);
@@ -118,6 +133,7 @@ class Engine::Restorer {
     void note_slots(const Event& ev);  // the changed slot's snapshots before and after
     void note_block(const Event& ev);
     void note_booking(BookingId b, SlotId slot, PatientKey patient);
+    void note_schedule(const Event& ev);
     // A slot whose newest snapshot names a booking or hold whose record a newer one reused has
     // seen that one end (its ending event was numbered after the cut): it rests.
     void drop_superseded();
@@ -125,6 +141,14 @@ class Engine::Restorer {
     // The slot's final state names this booking (or hold).
     bool live(BookingId b, SlotId s) const;
     bool live(HoldId h, SlotId s) const;
+    // The slot table from the publication groups (or the region file's seed when the store
+    // records none), then the schedules' later changes (docs/engine.md, "Slot identity").
+    bool apply_structure(std::string& why);
+    bool check_entities(std::string& why);
+    bool lay_out_group(std::uint32_t first, const std::vector<ScheduleEvent>& group,
+                       std::string& why);
+    bool lay_out_published(const Published& p, std::string& why);
+    bool apply_schedule_ends(std::string& why);
     bool apply_slots(std::string& why);
     bool apply_bookings(std::string& why);
     bool apply_holds(std::string& why);
@@ -153,6 +177,10 @@ class Engine::Restorer {
     std::vector<Published> published_;
     std::vector<Removal> removals_;
     std::vector<WaitlistChange> waitlist_;
+    std::map<std::uint32_t, std::vector<ScheduleEvent>> groups_;  // by their first slot id
+    std::vector<ScheduleEvent> ends_;                             // in sequence order
+    std::vector<ScheduleEvent> reaches_;  // published, extended, ended: each schedule's days
+    std::vector<EntitySeen> entities_;
 };
 
 void Engine::Restorer::note_slot(const SlotSnapshot& s) {
@@ -272,7 +300,36 @@ void Engine::Restorer::note(const Event& ev) {
             break;
         case EventKind::accessed:  // a read or a refusal, for the audit: no state
             break;
+        case EventKind::schedule_published:
+        case EventKind::schedule_extended:
+        case EventKind::schedule_ended:
+            note_schedule(ev);
+            break;
+        case EventKind::entity_recorded:
+            entities_.push_back({ev.entity,
+                                 ev.entity == EntityKind::unit       ? ev.unit.value
+                                 : ev.entity == EntityKind::resource ? ev.resource.value
+                                                                     : ev.type.value,
+                                 std::string(ev.reason.view()), ev.seq});
+            break;
     }
+}
+
+void Engine::Restorer::note_schedule(const Event& ev) {
+    const ScheduleEvent s{ev.seq, ev.kind, ev.schedule, ev.resource, ev.type, ev.time};
+    reaches_.push_back(s);
+    if (ev.kind == EventKind::schedule_ended) {
+        ends_.push_back(s);
+        return;
+    }
+    std::vector<ScheduleEvent>& group = groups_[ev.schedule.group_first];
+    // A group recorded again (a start that stopped while it recorded the seed) counts from its
+    // first schedule once more: the last run is the group.
+    if (!group.empty() && ev.kind == EventKind::schedule_published &&
+        group.front().facts.id == ev.schedule.id) {
+        group.clear();
+    }
+    group.push_back(s);
 }
 
 void Engine::Restorer::note_slots(const Event& ev) {
@@ -319,37 +376,163 @@ bool Engine::Restorer::second_pass(const EventScan& scan, std::string& why) {
 }
 
 bool Engine::Restorer::apply(std::string& why) {
-    if (!apply_slots(why) || !apply_blocks(why) || !apply_bookings(why) || !apply_holds(why)) {
+    if (!apply_structure(why) || !apply_slots(why) || !apply_schedule_ends(why) ||
+        !apply_blocks(why) || !apply_bookings(why) || !apply_holds(why)) {
         return false;
     }
     apply_words();
     return apply_waitlist(why);
 }
 
-// Published slots, then each slot's type and removal.
-bool Engine::Restorer::apply_slots(std::string& why) {
-    const Catalog& catalog = e_.catalog_;
-    const std::string other_config =
-        ": the store was written with another region config (give the config it was written "
-        "with, or a new store)";
+namespace {
+
+const char* const other_config =
+    ": the store was written with another region config (give the config it was written with, "
+    "or a new store)";
+
+}  // namespace
+
+bool Engine::Restorer::apply_structure(std::string& why) {
+    // An incomplete first group (a start that stopped while it recorded the seed): as if none.
+    if (auto g = groups_.find(0);
+        g != groups_.end() && g->second.size() != g->second.front().facts.group_schedules) {
+        groups_.erase(g);
+    }
+    if (groups_.empty()) {
+        // No publication recorded: a new store, or one written before slot ids were kept. The
+        // region file's schedules are the first group, numbered as they always were; the start
+        // records them (record_seed).
+        if (e_.index_.size() == 0) e_.lay_out_seed();
+        e_.seed_unrecorded_ = summary.seed_unrecorded = true;
+        for (const Published& p : published_) {
+            if (!lay_out_published(p, why)) return false;
+        }
+        return true;
+    }
+    if (!check_entities(why)) return false;
+    std::size_t needed = 0;
+    for (const auto& [first, group] : groups_) {
+        needed = std::max<std::size_t>(needed, first + group.front().facts.group_slots);
+    }
+    for (const Published& p : published_) needed = std::max<std::size_t>(needed, p.slot.value + 1);
+    e_.index_.reset(std::max(e_.index_.capacity(), needed + e_.limits_.published_slots_max));
+    e_.schedules_.clear();
+    e_.seed_unrecorded_ = false;
+    // Ids were given in this order: a group at a time, a published slot at a time.
     std::sort(published_.begin(), published_.end(),
               [](const Published& a, const Published& b) { return a.slot < b.slot; });
-    for (const Published& p : published_) {
-        if (p.resource.value >= catalog.resources.size() || p.type.value >= catalog.types.size() ||
-            p.slot.value != e_.index_.size()) {
-            why = "event " + std::to_string(p.seq) + " publishes slot " +
-                  std::to_string(p.slot.value) + other_config;
-            return false;
+    auto group = groups_.begin();
+    auto single = published_.begin();
+    while (group != groups_.end() || single != published_.end()) {
+        if (single == published_.end() ||
+            (group != groups_.end() && group->first < single->slot.value)) {
+            if (!lay_out_group(group->first, group->second, why)) return false;
+            ++group;
+        } else {
+            if (!lay_out_published(*single, why)) return false;
+            ++single;
         }
-        auto added =
-            e_.index_.add_slot(p.resource, p.type, p.start, catalog.type(p.type).duration_min);
-        if (!added || *added != p.slot) {
-            why = "slot " + std::to_string(p.slot.value) + " cannot be published again" +
-                  other_config;
-            return false;
-        }
-        ++summary.published_slots;
     }
+    summary.schedules = e_.schedules_.size();
+    return true;
+}
+
+// Each entity the store names by index must be the region file's entity at that index.
+bool Engine::Restorer::check_entities(std::string& why) {
+    for (const EntitySeen& seen : entities_) {
+        const auto kind = static_cast<std::size_t>(seen.kind);
+        if (seen.kind == EntityKind::none || kind >= e_.entities_recorded_.size()) continue;
+        const Catalog& c = e_.catalog_;
+        const std::uint32_t count =
+            static_cast<std::uint32_t>(seen.kind == EntityKind::unit       ? c.units.size()
+                                       : seen.kind == EntityKind::resource ? c.resources.size()
+                                                                           : c.types.size());
+        const std::string_view here = seen.index >= count             ? std::string_view()
+                                      : seen.kind == EntityKind::unit ? c.units[seen.index].id
+                                      : seen.kind == EntityKind::resource
+                                          ? c.resources[seen.index].id
+                                          : c.types[seen.index].id;
+        if (here != seen.id) {
+            why =
+                "the store names " + std::string(to_string(seen.kind)) + " " + seen.id +
+                " as number " + std::to_string(seen.index + 1) + " of the region file, which " +
+                (here.empty() ? std::string("has fewer") : "has " + std::string(here) + " there") +
+                ": keep the file's units, resources and appointment types in their order, and "
+                "add new ones after them";
+            return false;
+        }
+        e_.entities_recorded_[kind] = std::max(e_.entities_recorded_[kind], seen.index + 1);
+    }
+    return true;
+}
+
+bool Engine::Restorer::lay_out_group(std::uint32_t first, const std::vector<ScheduleEvent>& group,
+                                     std::string& why) {
+    const ScheduleFacts& head = group.front().facts;
+    const std::string where = "the publication group at slot " + std::to_string(first);
+    if (group.size() != head.group_schedules || first != e_.index_.size()) {
+        why = where + " is incomplete, or its ids do not follow the ones before" + other_config;
+        return false;
+    }
+    std::vector<Schedule> specs;
+    std::vector<ScheduleId> ids;
+    for (const ScheduleEvent& ev : group) {
+        const ScheduleFacts& f = ev.facts;
+        Schedule s{ev.resource, ev.type,          f.weekdays,    f.from_min,
+                   f.to_min,    f.valid_from_day, f.valid_to_day};
+        const bool extension = ev.kind == EventKind::schedule_extended;
+        if (extension) {
+            if (f.id.value == 0 || f.id.value > e_.schedules_.size()) {
+                why = where + " extends schedule " + std::to_string(f.id.value) +
+                      ", which was not published before it";
+                return false;
+            }
+            s.valid_from_day = f.day;
+        } else if (f.id.value != e_.schedules_.size() + specs.size() + 1) {
+            why = where + " publishes schedule " + std::to_string(f.id.value) + " out of turn";
+            return false;
+        }
+        if (s.resource.value >= e_.catalog_.resources.size() ||
+            s.type.value >= e_.catalog_.types.size()) {
+            why = where + " names a resource or type the region file lacks" + other_config;
+            return false;
+        }
+        specs.push_back(s);
+        ids.push_back(f.id);
+    }
+    std::vector<std::size_t> slots;
+    const auto laid = e_.lay_out(specs, ids, head.seed, slots);
+    std::size_t total = 0;
+    for (std::size_t n : slots) total += n;
+    if (!laid || laid->value != first || total != head.group_slots) {
+        why = where + " lays out " + std::to_string(total) + " slots now and had " +
+              std::to_string(head.group_slots) +
+              " (another region config, or the time zone's rules changed)";
+        return false;
+    }
+    return true;
+}
+
+bool Engine::Restorer::lay_out_published(const Published& p, std::string& why) {
+    const Catalog& catalog = e_.catalog_;
+    if (p.resource.value >= catalog.resources.size() || p.type.value >= catalog.types.size() ||
+        p.slot.value != e_.index_.size()) {
+        why = "event " + std::to_string(p.seq) + " publishes slot " + std::to_string(p.slot.value) +
+              other_config;
+        return false;
+    }
+    auto added = e_.index_.add_slot(p.resource, p.type, p.start, catalog.type(p.type).duration_min);
+    if (!added || *added != p.slot) {
+        why = "slot " + std::to_string(p.slot.value) + " cannot be published again" + other_config;
+        return false;
+    }
+    ++summary.published_slots;
+    return true;
+}
+
+// Each slot's type and removal.
+bool Engine::Restorer::apply_slots(std::string& why) {
+    const Catalog& catalog = e_.catalog_;
     for (const auto& [id, snap] : latest_) {
         const SlotId s{id};
         if (!e_.index_.contains(s) || e_.index_.record(s).start_s != snap.start.value ||
@@ -380,6 +563,37 @@ bool Engine::Restorer::apply_slots(std::string& why) {
                                        });
         }
         ++summary.type_removals;
+    }
+    return true;
+}
+
+// Ends remove the slots a schedule laid out after a day, among those that existed then; then
+// each schedule's last day as its last event left it.
+bool Engine::Restorer::apply_schedule_ends(std::string& why) {
+    for (const ScheduleEvent& end : ends_) {
+        const ScheduleId id = end.facts.id;
+        if (id.value == 0 || id.value > e_.schedules_.size()) {
+            why = "event " + std::to_string(end.seq) + " ends schedule " +
+                  std::to_string(id.value) + ", which was never published";
+            return false;
+        }
+        e_.for_each_slot_after(e_.schedules_[id.value - 1].schedule, end.facts.day,
+                               end.facts.group_first, [&](SlotId slot) {
+                                   if (e_.index_.record(slot).start_s > end.time.value) {
+                                       e_.index_.mark_removed(slot);
+                                       removed_.push_back(slot);
+                                   }
+                               });
+        ++summary.schedules_ended;
+    }
+    for (const ScheduleEvent& ev : reaches_) {
+        if (ev.facts.id.value == 0 || ev.facts.id.value > e_.schedules_.size()) continue;
+        ScheduleView& s = e_.schedules_[ev.facts.id.value - 1];
+        const LocalDay last =
+            ev.kind == EventKind::schedule_ended ? ev.facts.day : ev.facts.valid_to_day;
+        s.schedule.valid_to_day = last;
+        s.ended = last < s.schedule.valid_from_day;
+        if (ev.facts.seed) s.seed_valid_to = last;
     }
     return true;
 }
@@ -617,6 +831,20 @@ std::uint64_t Engine::state_hash() const {
         h.mix((std::uint64_t{k.resource.value} << 1) | std::uint64_t{k.active.load(word_order)});
         h.mix(static_cast<std::uint64_t>(k.from.value));
         h.mix(static_cast<std::uint64_t>(k.to.value));
+    }
+    {
+        std::lock_guard admin(admin_mutex_);
+        for (const ScheduleView& s : schedules_) {
+            h.mix((std::uint64_t{s.id.value} << 32) | s.schedule.resource.value);
+            h.mix((std::uint64_t{s.schedule.type.value} << 32) | s.schedule.weekdays);
+            h.mix((static_cast<std::uint64_t>(s.schedule.from_min) << 32) |
+                  static_cast<std::uint32_t>(s.schedule.to_min));
+            h.mix((static_cast<std::uint64_t>(static_cast<std::uint32_t>(s.schedule.valid_from_day))
+                   << 32) |
+                  static_cast<std::uint32_t>(s.schedule.valid_to_day));
+            h.mix((std::uint64_t{s.seed} << 1) | std::uint64_t{s.ended});
+            h.mix(static_cast<std::uint64_t>(static_cast<std::uint32_t>(s.seed_valid_to)));
+        }
     }
     std::vector<std::tuple<std::uint32_t, std::uint32_t, std::uint64_t, std::int64_t>> waiting;
     for (std::uint64_t i = 0; i < waitlist_->handed_out(); ++i) {

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <bit>
 #include <climits>
 #include <map>
 #include <numeric>
@@ -10,7 +11,7 @@ namespace {
 // Schedule → slots: back-to-back slots of the type's duration from `from` to `to` on every
 // matching local day, each start converted through the zone (R11: local calendar days).
 void expand(const Catalog& catalog, const Calendar& calendar, const Schedule& schedule,
-            std::vector<SlotSeed>& out) {
+            std::uint32_t which, std::vector<SlotSeed>& out) {
     const int duration = catalog.type(schedule.type).duration_min;
     SM_ASSERT(duration > 0);
     for (LocalDay day = schedule.valid_from_day; day <= schedule.valid_to_day; ++day) {
@@ -27,7 +28,7 @@ void expand(const Catalog& catalog, const Calendar& calendar, const Schedule& sc
                 continue;
             }
             out.push_back({start->value, schedule.resource.value, schedule.type.value,
-                           static_cast<std::uint16_t>(duration)});
+                           static_cast<std::uint16_t>(duration), which});
             free_from = start->value + duration * seconds_per_minute;
         }
     }
@@ -55,15 +56,38 @@ void drop_overlaps(std::vector<SlotSeed>& seeds) {
 }  // namespace
 
 std::vector<SlotSeed> expand_group(const Catalog& catalog, const Calendar& calendar,
-                                   std::span<const Schedule> schedules) {
+                                   std::span<const Schedule> schedules, const SlotIndex* existing) {
     std::vector<SlotSeed> seeds;
-    for (const Schedule& schedule : schedules) expand(catalog, calendar, schedule, seeds);
+    for (std::uint32_t i = 0; i < schedules.size(); ++i) {
+        expand(catalog, calendar, schedules[i], i, seeds);
+    }
     drop_overlaps(seeds);
+    if (existing != nullptr) {
+        std::erase_if(seeds, [&](const SlotSeed& s) {
+            const Instant end{s.start_s + s.duration_min * seconds_per_minute};
+            return existing
+                ->overlapping(ResourceIdx{s.resource}, Instant{s.start_s}, end, std::nullopt)
+                .has_value();
+        });
+    }
     // A group's ids follow (resource, type, start), so one shard's slots are adjacent in memory.
     std::sort(seeds.begin(), seeds.end(), [](const SlotSeed& a, const SlotSeed& b) {
         return std::tie(a.resource, a.type, a.start_s) < std::tie(b.resource, b.type, b.start_s);
     });
     return seeds;
+}
+
+std::size_t estimate_slots(const Catalog& catalog, std::span<const Schedule> schedules) {
+    std::size_t n = 0;
+    for (const Schedule& s : schedules) {
+        const int duration = catalog.type(s.type).duration_min;
+        if (duration <= 0 || s.to_min <= s.from_min || s.valid_to_day < s.valid_from_day) continue;
+        const auto days = static_cast<std::size_t>(s.valid_to_day - s.valid_from_day + 1);
+        const auto weekdays = static_cast<std::size_t>(std::popcount(s.weekdays));
+        n += (days / 7 + 1) * weekdays *
+             static_cast<std::size_t>((s.to_min - s.from_min) / duration);
+    }
+    return n;
 }
 
 std::vector<SlotSeed> expand_region(const Catalog& catalog, const Calendar& calendar) {
@@ -77,6 +101,20 @@ SlotIndex::SlotIndex(std::size_t resources, std::size_t capacity)
     for (std::size_t r = 0; r < resource_count_; ++r) {
         resource_shards_[r].store(new std::vector<Shard*>(), std::memory_order_release);
     }
+}
+
+void SlotIndex::reset(std::size_t capacity) {
+    for (auto& s : shards_) delete s->list.load(std::memory_order_relaxed);
+    shards_.clear();
+    for (std::size_t r = 0; r < resource_count_; ++r) {
+        delete resource_shards_[r].exchange(new std::vector<Shard*>(), std::memory_order_acq_rel);
+    }
+    retired_lists_.clear();
+    retired_vectors_.clear();
+    count_.store(0, std::memory_order_release);
+    capacity_ = std::max<std::size_t>(capacity, 1);
+    SM_ASSERT(capacity_ < (std::size_t{1} << 32));
+    slots_.reset(capacity_);
 }
 
 SlotIndex::SlotIndex(const Catalog& catalog, const Calendar& calendar, std::size_t spare_slots)

@@ -91,6 +91,28 @@ std::string_view to_string(EventKind k) {
             return "waitlist_added";
         case EventKind::accessed:
             return "accessed";
+        case EventKind::schedule_published:
+            return "schedule_published";
+        case EventKind::schedule_extended:
+            return "schedule_extended";
+        case EventKind::schedule_ended:
+            return "schedule_ended";
+        case EventKind::entity_recorded:
+            return "entity_recorded";
+    }
+    return "?";
+}
+
+std::string_view to_string(EntityKind k) {
+    switch (k) {
+        case EntityKind::none:
+            return "none";
+        case EntityKind::unit:
+            return "unit";
+        case EntityKind::resource:
+            return "resource";
+        case EntityKind::type:
+            return "appointment_type";
     }
     return "?";
 }

@@ -6,6 +6,7 @@
 // refused with OVERLOADED and changes nothing.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -22,6 +23,7 @@
 #include <slotmatch/slot_index.hpp>
 #include <slotmatch/types.hpp>
 #include <slotmatch/zeroed_memory.hpp>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -161,6 +163,28 @@ struct EngineLimits {
     std::size_t match_attempts_max = 256;  // book-first-match retries under contention
 };
 
+// A published schedule as the engine keeps it (docs/engine.md, "Slot identity").
+struct ScheduleView {
+    ScheduleId id;
+    Schedule schedule;           // valid_to_day as it is now: extended, or ended early
+    bool seed = false;           // laid out by the region file (its diff extends or ends it)
+    bool ended = false;          // ended before its first day: it lays out nothing any more
+    std::size_t slots = 0;       // slots its groups published
+    std::size_t removed = 0;     // end_schedule: slots it removed
+    LocalDay seed_valid_to = 0;  // seed: the last day the region file last gave it
+};
+
+// One difference between the region file and the seed the store holds, applied at start as
+// an administration event (Engine::seed_changes, apply_seed_change).
+struct SeedChange {
+    enum class Kind : std::uint8_t { record_entity, publish, extend, end } kind = Kind::publish;
+    Schedule schedule;                     // publish: the new schedule; extend, end: the stored one
+    ScheduleId id;                         // extend, end
+    LocalDay day = 0;                      // extend: the new last day; end: the last day kept
+    EntityKind entity = EntityKind::none;  // record_entity: which catalog entity
+    std::uint32_t index = 0;
+};
+
 // What recovery rebuilt from the stored events.
 struct RestoreSummary {
     std::uint64_t events = 0;
@@ -172,6 +196,9 @@ struct RestoreSummary {
     std::size_t published_slots = 0;
     std::size_t type_changes = 0;
     std::size_t type_removals = 0;
+    std::size_t schedules = 0;  // published by the stored events
+    std::size_t schedules_ended = 0;
+    bool seed_unrecorded = false;  // the region file's seed is laid out, not yet recorded
 };
 
 // One pass over the stored events in sequence order: `visit` for each until it returns false.
@@ -181,7 +208,12 @@ using EventScan =
 
 class Engine {
   public:
-    Engine(Catalog catalog, const Clock& clock, EngineLimits limits = {});
+    // publish: the catalog's schedules are laid out at once as the first publication group,
+    // with no events (tests, the demo, a server without a store). none: nothing is laid out
+    // until restore() rebuilds what a store holds, or lays out the seed (docs/engine.md).
+    enum class Seed : std::uint8_t { publish, none };
+    Engine(Catalog catalog, const Clock& clock, EngineLimits limits = {},
+           Seed seed = Seed::publish);
     ~Engine();
     Engine(const Engine&) = delete;
     Engine& operator=(const Engine&) = delete;
@@ -215,6 +247,30 @@ class Engine {
                                    Instant start);
     Outcome<SlotView> change_slot_type(const Actor& actor, SlotId slot, TypeIdx type);
     Outcome<BlockResult> remove_type(const Actor& actor, UnitIdx unit, TypeIdx type);
+    // Schedules (R13, R14): published slots get their ids at once and keep them. `seed`: laid
+    // out by the region file (apply_seed_change); live ones are the staff's.
+    Outcome<ScheduleView> publish_schedule(const Actor& actor, const Schedule& schedule);
+    Outcome<ScheduleView> extend_schedule(const Actor& actor, ScheduleId id, LocalDay valid_to);
+    // Removes the schedule's free slots after `last_day`. A booked or held one among them
+    // refuses the whole end (SLOT_ALREADY_RESERVED; the bookings in `in_the_way`) unless
+    // `accept_orphans`: booked ones then stay booked, and are removed when cancelled.
+    Outcome<ScheduleView> end_schedule(const Actor& actor, ScheduleId id, LocalDay last_day,
+                                       bool accept_orphans, std::vector<BookingId>& in_the_way);
+    std::vector<ScheduleView> schedules() const;
+    std::optional<ScheduleView> schedule(ScheduleId id) const;
+
+    // The region file as the seed (docs/engine.md, "The region file as the seed").
+    // Records the seed restore() laid out (a new store, or one written before slot ids were
+    // kept): its catalog entities and its schedules as events. `make_room` is called whenever
+    // the event lanes are full; it must drain them. False, with `why`, when they stay full or
+    // an id is longer than an event carries.
+    bool record_seed(const std::function<void()>& make_room, std::string& why);
+    // What the region file changes against the seed the store holds: new entities to record,
+    // new schedules, schedules extended, shortened or gone.
+    std::vector<SeedChange> seed_changes() const;
+    // Applies one change as the region file's actor (an end refused for bookings names them).
+    Outcome<ScheduleView> apply_seed_change(const SeedChange& change, bool accept_orphans,
+                                            std::vector<BookingId>& in_the_way);
     Outcome<WaitlistView> waitlist_add(const Actor& actor, UnitIdx unit, TypeIdx type,
                                        PatientKey patient);
     Outcome<std::vector<WaitlistView>> waitlist(const Actor& actor, UnitIdx unit) const;
@@ -330,6 +386,27 @@ class Engine {
     std::optional<std::uint64_t> add_waiting(UnitIdx unit, TypeIdx type, PatientKey p,
                                              Instant added_at);
 
+    // Schedules, under admin_mutex_ (engine_schedules.cpp).
+    Outcome<bool> check_schedule(const Actor& actor, const Schedule& s,
+                                 std::optional<ScheduleId> except) const;
+    Outcome<ScheduleView> publish_checked(const Actor& actor, const Schedule& s, bool seed);
+    // Lays out `schedules` as one group (the next ids) and registers each under `ids`.
+    std::optional<SlotId> lay_out(std::span<const Schedule> schedules,
+                                  std::span<const ScheduleId> ids, bool seed,
+                                  std::vector<std::size_t>& slots);
+    // The slots of the schedule's resource and type that its pattern lays out after
+    // `last_day`, among ids below `below`.
+    template <typename F>
+    void for_each_slot_after(const Schedule& s, LocalDay last_day, std::size_t below, F&& f) const;
+    std::size_t remove_slot(SlotId s, Instant now);  // R14: 1 when it became unbookable
+    void fill_schedule_event(Event& e, const ScheduleView& s) const;
+    bool record_entities(const std::function<void()>& make_room, std::string& why);
+    // Publishes one event that `fill` writes, calling `make_room` while the lanes are full.
+    bool publish_one(const std::function<void()>& make_room,
+                     const std::function<void(Event&)>& fill, std::string& why);
+    void lay_out_seed();  // the catalog's schedules as the first group, without events
+    Actor seed_actor(UnitIdx unit) const;
+
     SlotView view(SlotId s) const;
     BookingView view(BookingId b) const;
     SlotSnapshot snapshot(SlotId s, std::uint64_t word) const;
@@ -359,7 +436,12 @@ class Engine {
     std::uint64_t hold_queue_head_ = 0;  // under admin_mutex_
     // Serialises the rare admin changes (blocks, schedule changes) with each other; never
     // taken by find/hold/book/rebook/cancel.
-    std::mutex admin_mutex_;
+    mutable std::mutex admin_mutex_;
+    std::vector<ScheduleView> schedules_;  // under admin_mutex_: schedule id - 1
+    // Catalog entities (units, resources, types) the store holds with their ids: the ones
+    // beyond are recorded by apply_seed_change.
+    std::array<std::uint32_t, 4> entities_recorded_{};  // by EntityKind
+    bool seed_unrecorded_ = false;  // the seed group is laid out, its events not yet published
 };
 
 // R17: "Ändrad av" as the unit's staff see it.

@@ -29,9 +29,18 @@ enum class EventKind : std::uint8_t {
     waitlist_added,
     // An access to a patient's bookings that changed nothing: a read (bookings), or a refused
     // hold/book/rebook/cancel/waitlist add (Patientdatalagen's access log). No state change:
-    // recovery skips it. Last, so that stored kinds keep their numbers.
+    // recovery skips it. Last of the first kinds: stored kinds keep their numbers.
     accessed,
+    // Slot identity (docs/engine.md): a schedule published in a publication group (the group's
+    // slots take the next ids, one event per schedule of the group), a schedule extended (a
+    // group of the days added), a schedule ended (its free slots after a day removed), and an
+    // entity of the catalog that events name by index, recorded with its id.
+    schedule_published,
+    schedule_extended,
+    schedule_ended,
+    entity_recorded,
 };
+inline constexpr std::size_t event_kind_count = 17;
 std::string_view to_string(EventKind k);
 
 // What an `accessed` event records the actor trying or doing.
@@ -45,6 +54,30 @@ enum class AccessAction : std::uint8_t {
     waitlist_add,
 };
 std::string_view to_string(AccessAction a);
+
+// entity_recorded: which kind of catalog entity (its index is in unit, resource or type; its id
+// in reason).
+enum class EntityKind : std::uint8_t { none, unit, resource, type };
+std::string_view to_string(EntityKind k);
+
+// A schedule event's facts: the schedule (resource and type are the event's), and the
+// publication group its slots belong to.
+struct ScheduleFacts {
+    ScheduleId id;
+    std::uint8_t weekdays = 0;  // bit 0 = Monday
+    bool seed = false;          // laid out by the region file (its diff ends or extends it)
+    std::int16_t from_min = 0;  // local minutes after midnight
+    std::int16_t to_min = 0;
+    std::int32_t valid_from_day = 0;  // local days since 1970-01-01, inclusive
+    std::int32_t valid_to_day = 0;    // inclusive (ended: as it is after the end)
+    // published, extended: the group's first slot id, its slots, its schedules (one event
+    // each, all with this first id). ended: the end applies to slots below group_first.
+    std::uint32_t group_first = 0;
+    std::uint32_t group_slots = 0;
+    std::uint32_t group_schedules = 0;
+    std::int32_t day = 0;  // extended: the first day added; ended: the last day kept
+    friend bool operator==(const ScheduleFacts&, const ScheduleFacts&) = default;
+};
 
 // The unit of an event that concerns no one unit (an access across units).
 inline constexpr UnitIdx no_unit{0xFFFF'FFFFu};
@@ -88,6 +121,8 @@ struct Event {
     AccessAction action = AccessAction::none;
     ErrorCode outcome = ErrorCode::ok;
     PatientKey on_behalf_of;
+    ScheduleFacts schedule;                // schedule events
+    EntityKind entity = EntityKind::none;  // entity_recorded (the id in reason)
 };
 static_assert(std::is_trivially_copyable_v<Event>, "events travel through a ring by memcpy");
 

@@ -85,14 +85,21 @@ struct SlotSeed {
     std::uint32_t resource;
     std::uint32_t type;
     std::uint16_t duration_min;
+    std::uint32_t schedule = 0;  // which of the group's schedules laid it out
 };
+
+class SlotIndex;
 
 // A publication group: the slots that `schedules` lay out (local time, daylight saving
 // included; see docs/engine.md), in the order they take their ids: by resource, type and
-// start. A slot that would overlap an earlier-starting one of the group on its resource is left
-// out. Slot ids are given a group at a time and never change (docs/engine.md, "Slot identity").
+// start. A slot that would overlap an earlier-starting one of the group on its resource, or a
+// slot `existing` already holds, is left out. Slot ids are given a group at a time and never
+// change (docs/engine.md, "Slot identity").
 std::vector<SlotSeed> expand_group(const Catalog& catalog, const Calendar& calendar,
-                                   std::span<const Schedule> schedules);
+                                   std::span<const Schedule> schedules,
+                                   const SlotIndex* existing = nullptr);
+// How many slots the schedules lay out at most (no time zone work: for sizing tables).
+std::size_t estimate_slots(const Catalog& catalog, std::span<const Schedule> schedules);
 // The group of every schedule of the catalog (its region file).
 std::vector<SlotSeed> expand_region(const Catalog& catalog, const Calendar& calendar);
 
@@ -149,6 +156,9 @@ class SlotIndex {
 
     std::size_t size() const { return count_.load(std::memory_order_acquire); }
     std::size_t capacity() const { return capacity_; }
+    // Empties the index and makes room for `capacity` slots. Only before anyone reads it
+    // (recovery, on an engine that has served nothing).
+    void reset(std::size_t capacity);
     bool contains(SlotId s) const { return s.value < size(); }
     SlotRecord& record(SlotId s) { return slots_[s.value]; }
     const SlotRecord& record(SlotId s) const { return slots_[s.value]; }

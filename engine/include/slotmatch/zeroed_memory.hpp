@@ -26,6 +26,16 @@ class ZeroedArray {
         data_ = static_cast<T*>(p);
     }
     ~ZeroedArray() { munmap(data_, bytes()); }
+    // Drops every element and reserves `n` zeroed ones again (the old references die).
+    void reset(std::size_t n) {
+        SM_ASSERT(n > 0);
+        munmap(data_, bytes());
+        n_ = n;
+        void* p = mmap(nullptr, bytes(), PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        SM_ASSERT(p != MAP_FAILED);
+        data_ = static_cast<T*>(p);
+    }
     ZeroedArray(const ZeroedArray&) = delete;
     ZeroedArray& operator=(const ZeroedArray&) = delete;
 

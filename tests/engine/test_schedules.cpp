@@ -1,0 +1,337 @@
+// Slot identity and schedules (issue 11; docs/engine.md, "Slot identity"): a slot's id is given
+// when its schedule is published and never changes; the region file is the seed, recorded on a
+// new store and diffed against it at every start; staff publish, extend and end schedules live
+// (R13, R14). Every engine here that has a store is rebuilt from the events another published.
+#include <string>
+#include <vector>
+
+#include "engine_fixture.hpp"
+
+namespace slotmatch::testing {
+namespace {
+
+// The rule region with the schedule of r1 / all3 ending on `valid_to` instead of 2026-12-31.
+std::string region_with_r1_all3_until(const std::string& valid_to) {
+    std::string yaml = rule_region_yaml;
+    const auto at = yaml.find("{resource: r1, appointment_type: all3,");
+    const auto end = yaml.find("valid_to: 2026-12-31", at);
+    SM_ASSERT(at != std::string::npos && end != std::string::npos);
+    yaml.replace(end, std::string("valid_to: 2026-12-31").size(), "valid_to: " + valid_to);
+    return yaml;
+}
+
+class SlotIdentity : public RuleRegion {
+  protected:
+    // An engine on `yaml` rebuilt from `log` (nothing laid out before: a server with a store).
+    std::unique_ptr<Engine> from_store(const std::string& yaml, std::string* why = nullptr) {
+        auto loaded = load_region_text(yaml, "slot-identity");
+        SM_ASSERT(loaded.ok());
+        auto e = std::make_unique<Engine>(std::move(*loaded.catalog), *clock, limits(),
+                                          Engine::Seed::none);
+        std::string reason;
+        const auto summary = e->restore(
+            [this](const std::function<bool(const Event&)>& visit, std::string&) {
+                for (const Event& ev : log) {
+                    if (!visit(ev)) break;
+                }
+                return true;
+            },
+            reason);
+        if (why != nullptr) *why = reason;
+        if (!summary) return nullptr;
+        last = *summary;
+        return e;
+    }
+    // Moves the engine's events into the log, numbered as the journal numbers them.
+    void collect(Engine& e) {
+        std::vector<Event> out(4096);
+        while (std::size_t n = e.events().drain(out)) {
+            log.insert(log.end(), out.begin(), out.begin() + static_cast<std::ptrdiff_t>(n));
+        }
+    }
+    // What a start does after recovery: record the seed, then apply the region file's changes.
+    std::vector<BookingId> start(Engine& e, bool accept_orphans = false,
+                                 ErrorCode expect = ErrorCode::ok) {
+        std::string why;
+        EXPECT_TRUE(e.record_seed([&] { collect(e); }, why)) << why;
+        std::vector<BookingId> in_the_way;
+        for (const SeedChange& c : e.seed_changes()) {
+            const auto applied = e.apply_seed_change(c, accept_orphans, in_the_way);
+            EXPECT_EQ(applied.code, expect) << applied.message;
+            if (!applied.ok()) break;
+        }
+        collect(e);
+        return in_the_way;
+    }
+    SlotId slot_of(const Engine& e, const char* res, const char* typ, const char* iso) const {
+        const Instant t = at(iso);
+        for (std::uint32_t i = 0; i < e.slot_count(); ++i) {
+            const auto v = e.slot(SlotId{i});
+            if (v->resource == resource(res) && v->type == type(typ) && v->start == t) return v->id;
+        }
+        ADD_FAILURE() << "no slot " << res << " " << typ << " " << iso;
+        return SlotId{0};
+    }
+    Outcome<BookingView> book_on(Engine& e, const Actor& a, SlotId s, PatientKey p) {
+        BookRequest r;
+        r.slot = s;
+        r.patient = p;
+        return e.book(a, r);
+    }
+
+    std::vector<Event> log;
+    RestoreSummary last;
+};
+
+TEST_F(SlotIdentity, ANewStoreRecordsTheSeedAndRestoresItWithTheSameIds) {
+    auto first = from_store(rule_region_yaml);
+    ASSERT_TRUE(first);
+    EXPECT_TRUE(last.seed_unrecorded);
+    start(*first);
+    const Catalog& c = first->catalog();
+    // One event per unit, resource and type, then one per schedule of the first group.
+    EXPECT_EQ(log.size(),
+              c.units.size() + c.resources.size() + c.types.size() + c.schedules.size());
+    ASSERT_TRUE(
+        book_on(*first, staff(), slot_of(*first, "r1", "all3", "2026-03-03T08:00"), patient(1))
+            .ok());
+    collect(*first);
+    auto again = from_store(rule_region_yaml);
+    ASSERT_TRUE(again);
+    EXPECT_FALSE(last.seed_unrecorded);
+    EXPECT_EQ(last.schedules, c.schedules.size());
+    EXPECT_EQ(again->slot_count(), first->slot_count());
+    EXPECT_EQ(again->state_hash(), first->state_hash());
+    EXPECT_TRUE(again->seed_changes().empty());
+}
+
+// The issue's scenario: a booking, a schedule extended in the region file by a month, a start
+// on the same store: every booking and every slot id is kept, and the new days are published.
+TEST_F(SlotIdentity, ARegionFileScheduleExtendedKeepsEveryBookingAndSlotId) {
+    const std::string before = region_with_r1_all3_until("2026-06-30");
+    auto first = from_store(before);
+    ASSERT_TRUE(first);
+    start(*first);
+    const SlotId booked = slot_of(*first, "r2", "all3", "2026-03-04T08:00");
+    const auto booking = book_on(*first, staff(), booked, patient(2));
+    ASSERT_TRUE(booking.ok());
+    collect(*first);
+    const std::size_t slots_before = first->slot_count();
+    std::vector<SlotView> views;
+    for (std::uint32_t i = 0; i < slots_before; ++i) views.push_back(*first->slot(SlotId{i}));
+
+    auto second = from_store(region_with_r1_all3_until("2026-07-31"));
+    ASSERT_TRUE(second);
+    const auto changes = second->seed_changes();
+    ASSERT_EQ(changes.size(), 1u);
+    EXPECT_EQ(changes[0].kind, SeedChange::Kind::extend);
+    EXPECT_EQ(changes[0].day, *Calendar::parse_day("2026-07-31"));
+    start(*second);
+    for (std::uint32_t i = 0; i < slots_before; ++i) {
+        const SlotView v = *second->slot(SlotId{i});
+        EXPECT_EQ(v.start, views[i].start) << "slot " << i;
+        EXPECT_EQ(v.resource, views[i].resource) << "slot " << i;
+        EXPECT_EQ(v.type, views[i].type) << "slot " << i;
+        EXPECT_EQ(v.state, views[i].state) << "slot " << i;
+    }
+    const auto kept = second->booking(booking.value.id);
+    ASSERT_TRUE(kept && kept->active);
+    EXPECT_EQ(kept->slot.id, booked);
+    const SlotId july = slot_of(*second, "r1", "all3", "2026-07-15T08:00");
+    EXPECT_GE(july.value, slots_before) << "the new days take the next ids";
+
+    auto third = from_store(region_with_r1_all3_until("2026-07-31"));
+    ASSERT_TRUE(third);
+    EXPECT_TRUE(third->seed_changes().empty());
+    EXPECT_EQ(third->state_hash(), second->state_hash());
+}
+
+// A booked slot's removal is refused: a schedule the region file shortens past a booking
+// refuses the start and names the booking, and changes nothing; accepted as orphans, the
+// booking stays a booking of a slot that is no longer offered.
+TEST_F(SlotIdentity, ARegionFileScheduleShortenedPastABookingIsRefusedNamingIt) {
+    auto first = from_store(rule_region_yaml);
+    ASSERT_TRUE(first);
+    start(*first);
+    const auto booking =
+        book_on(*first, staff(), slot_of(*first, "r1", "all3", "2026-09-01T08:00"), patient(3));
+    ASSERT_TRUE(booking.ok());
+    collect(*first);
+
+    const std::string shorter = region_with_r1_all3_until("2026-06-30");
+    auto refused = from_store(shorter);
+    ASSERT_TRUE(refused);
+    const std::uint64_t hash = refused->state_hash();
+    const auto in_the_way = start(*refused, false, ErrorCode::slot_already_reserved);
+    ASSERT_EQ(in_the_way.size(), 1u);
+    EXPECT_EQ(in_the_way[0], booking.value.id);
+    EXPECT_EQ(refused->state_hash(), hash) << "a refusal changes nothing";
+
+    auto accepted = from_store(shorter);
+    ASSERT_TRUE(accepted);
+    start(*accepted, true);
+    const auto orphan = accepted->booking(booking.value.id);
+    ASSERT_TRUE(orphan && orphan->active) << "an orphaned booking stays a booking";
+    const SlotId july = slot_of(*accepted, "r1", "all3", "2026-07-15T08:00");
+    EXPECT_EQ(accepted->slot(july)->state, SlotState::blocked) << "free slots after June removed";
+    EXPECT_EQ(book_on(*accepted, staff(), july, patient(8)).code, ErrorCode::slot_not_available);
+    ASSERT_TRUE(accepted->cancel(staff(), booking.value.id, {}).ok());
+    EXPECT_EQ(accepted->slot(orphan->slot.id)->state, SlotState::blocked)
+        << "cancelled, the orphan's slot is removed too";
+}
+
+TEST_F(SlotIdentity, ANewScheduleInTheRegionFilePublishesWithTheNextIds) {
+    auto first = from_store(rule_region_yaml);
+    ASSERT_TRUE(first);
+    start(*first);
+    const std::size_t slots_before = first->slot_count();
+    std::string yaml = rule_region_yaml;
+    const std::string anchor = "          - {resource: r2, appointment_type: all3,";
+    yaml.insert(yaml.find(anchor),
+                "          - {resource: r2, appointment_type: all3, weekdays: [sat],\n"
+                "             from: \"09:00\", to: \"11:00\", valid_from: 2026-03-01, "
+                "valid_to: 2026-04-30}\n");
+    auto second = from_store(yaml);
+    ASSERT_TRUE(second);
+    const auto changes = second->seed_changes();
+    ASSERT_EQ(changes.size(), 1u);
+    EXPECT_EQ(changes[0].kind, SeedChange::Kind::publish);
+    start(*second);
+    EXPECT_GT(second->slot_count(), slots_before);
+    EXPECT_GE(slot_of(*second, "r2", "all3", "2026-03-07T09:00").value, slots_before);
+    auto third = from_store(yaml);
+    ASSERT_TRUE(third);
+    EXPECT_EQ(third->state_hash(), second->state_hash());
+}
+
+TEST_F(SlotIdentity, ARegionFileWithItsResourcesReorderedIsRefusedNamingOne) {
+    auto first = from_store(rule_region_yaml);
+    ASSERT_TRUE(first);
+    start(*first);
+    std::string yaml = rule_region_yaml;
+    const std::string a = "          - {id: r1, type: person, name: Anna Berg}\n";
+    const std::string b = "          - {id: r2, type: position, name: Distriktssköterska}\n";
+    yaml.replace(yaml.find(a + b), (a + b).size(), b + a);
+    std::string why;
+    EXPECT_FALSE(from_store(yaml, &why));
+    EXPECT_NE(why.find("resource r1"), std::string::npos) << why;
+}
+
+// A start that stopped while it recorded the seed left half of the first group: the next
+// start lays the seed out again and records it whole.
+TEST_F(SlotIdentity, ASeedRecordCutShortIsRecordedAgain) {
+    auto first = from_store(rule_region_yaml);
+    ASSERT_TRUE(first);
+    start(*first);
+    const std::size_t whole = log.size();
+    log.resize(whole - 3);  // the crash cut: the last schedules of the group are missing
+    auto second = from_store(rule_region_yaml);
+    ASSERT_TRUE(second);
+    EXPECT_TRUE(last.seed_unrecorded);
+    start(*second);
+    auto third = from_store(rule_region_yaml);
+    ASSERT_TRUE(third);
+    EXPECT_FALSE(last.seed_unrecorded);
+    EXPECT_EQ(third->state_hash(), first->state_hash());
+}
+
+class Schedules : public SlotIdentity {
+  protected:
+    Schedule saturday_schedule(const char* res = "r2", const char* typ = "all3") const {
+        Schedule s;
+        s.resource = resource(res);
+        s.type = type(typ);
+        s.weekdays = 1u << 5;  // Saturday
+        s.from_min = 9 * 60;
+        s.to_min = 11 * 60;
+        s.valid_from_day = *Calendar::parse_day("2026-03-07");
+        s.valid_to_day = *Calendar::parse_day("2026-04-25");
+        return s;
+    }
+};
+
+// R13: slots of a newly published schedule are bookable at once, on the web too.
+TEST_F(Schedules, R13_APublishedScheduleIsBookableAtOnce) {
+    const std::size_t before = engine->slot_count();
+    const auto published = engine->publish_schedule(staff(), saturday_schedule());
+    ASSERT_TRUE(published.ok()) << published.message;
+    EXPECT_EQ(published.value.slots, 8u * 6u);  // eight Saturdays, six 20-minute slots each
+    const SlotId first = slot("r2", "all3", "2026-03-07T09:00");
+    EXPECT_GE(first.value, before);
+    EXPECT_TRUE(listed(find(web(), "u1"), first)) << "visible on the web at once";
+    EXPECT_TRUE(book(web(), first, patient(4)).ok());
+}
+
+TEST_F(Schedules, OverlappingOrForeignSchedulesAreRefusedAndChangeNothing) {
+    const std::uint64_t hash = engine->state_hash();
+    Schedule overlapping = saturday_schedule("r1");
+    overlapping.weekdays = 1u;  // Monday: r1's all3 hours
+    overlapping.from_min = 8 * 60;
+    EXPECT_EQ(engine->publish_schedule(staff(), overlapping).code, ErrorCode::invalid_request);
+    EXPECT_EQ(engine->publish_schedule(staff("u2"), saturday_schedule()).code,
+              ErrorCode::unauthorized);
+    EXPECT_EQ(engine->publish_schedule(web(), saturday_schedule()).code, ErrorCode::unauthorized);
+    Schedule no_days = saturday_schedule();
+    no_days.weekdays = 0;
+    EXPECT_EQ(engine->publish_schedule(staff(), no_days).code, ErrorCode::invalid_request);
+    EXPECT_EQ(engine->state_hash(), hash);
+    EXPECT_EQ(drain_events(), 0u) << "a refusal publishes no event";
+}
+
+// R14: ending a schedule takes its free slots after the day at once; a booked one refuses the
+// end (naming the booking) and nothing changes.
+TEST_F(Schedules, R14_EndingAScheduleRemovesItsFreeSlotsButNeverABookedOne) {
+    const auto published = engine->publish_schedule(staff(), saturday_schedule());
+    ASSERT_TRUE(published.ok());
+    const SlotId booked = slot("r2", "all3", "2026-04-04T09:00");
+    const auto booking = book(staff(), booked, patient(5));
+    ASSERT_TRUE(booking.ok());
+    const std::uint64_t hash = engine->state_hash();
+    std::vector<BookingId> in_the_way;
+    const auto refused = engine->end_schedule(
+        staff(), published.value.id, *Calendar::parse_day("2026-03-21"), false, in_the_way);
+    EXPECT_EQ(refused.code, ErrorCode::slot_already_reserved);
+    ASSERT_EQ(in_the_way.size(), 1u);
+    EXPECT_EQ(in_the_way[0], booking.value.id);
+    EXPECT_EQ(engine->state_hash(), hash);
+    const auto ended = engine->end_schedule(staff(), published.value.id,
+                                            *Calendar::parse_day("2026-04-04"), false, in_the_way);
+    ASSERT_TRUE(ended.ok()) << ended.message;
+    EXPECT_EQ(ended.value.removed, 3u * 6u);  // the three Saturdays after 4 April
+    const SlotId gone = slot("r2", "all3", "2026-04-11T09:00");
+    EXPECT_FALSE(listed(find(staff(), "u1"), gone));
+    EXPECT_EQ(book(staff(), gone, patient(6)).code, ErrorCode::slot_not_available);
+    EXPECT_EQ(engine->slot(booked)->state, SlotState::booked);
+}
+
+// Publications, extensions and ends recorded as events give the same state after a restart.
+TEST_F(Schedules, PublishExtendAndEndSurviveARestartWithTheirIds) {
+    auto first = from_store(rule_region_yaml);
+    ASSERT_TRUE(first);
+    start(*first);
+    const auto published = first->publish_schedule(staff(), saturday_schedule());
+    ASSERT_TRUE(published.ok());
+    ASSERT_TRUE(
+        first->extend_schedule(staff(), published.value.id, *Calendar::parse_day("2026-05-30"))
+            .ok());
+    ASSERT_TRUE(
+        book_on(*first, staff(), slot_of(*first, "r2", "all3", "2026-05-16T09:20"), patient(7))
+            .ok());
+    std::vector<BookingId> in_the_way;
+    ASSERT_TRUE(first
+                    ->end_schedule(staff(), published.value.id, *Calendar::parse_day("2026-05-16"),
+                                   false, in_the_way)
+                    .ok());
+    collect(*first);
+    auto again = from_store(rule_region_yaml);
+    ASSERT_TRUE(again);
+    EXPECT_EQ(last.schedules_ended, 1u);
+    EXPECT_EQ(again->state_hash(), first->state_hash());
+    const auto s = again->schedule(published.value.id);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->schedule.valid_to_day, *Calendar::parse_day("2026-05-16"));
+    EXPECT_TRUE(again->seed_changes().empty()) << "a live schedule is not the region file's";
+}
+
+}  // namespace
+}  // namespace slotmatch::testing
