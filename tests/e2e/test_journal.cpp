@@ -61,7 +61,7 @@ class StoreReader {
 
 // A slotmatch-journal process on `endpoint` (tcp://127.0.0.1:* for a free port).
 std::unique_ptr<process::ServerProcess> start_journal(const std::string& endpoint,
-                                                     const std::string& address) {
+                                                      const std::string& address) {
     auto journal = std::make_unique<process::ServerProcess>();
     std::string why;
     EXPECT_TRUE(journal->start(SLOTMATCH_JOURNAL_PATH, {"--listen", endpoint, "--store", address},
@@ -74,6 +74,11 @@ class Journal : public ::testing::Test {
   protected:
     void SetUp() override {
         config_ = write_temp_file("journal-region.yaml", rule_region_yaml);
+        // What a start on a new store records first: the region file's units, resources and
+        // types, and its schedules as the first publication group (docs/engine.md).
+        const auto loaded = load_region_text(rule_region_yaml, "seed");
+        const Catalog& c = *loaded.catalog;
+        seed_ = c.units.size() + c.resources.size() + c.types.size() + c.schedules.size();
         store_ = write_temp_file("journal.sqlite", "");
         std::filesystem::remove(store_);  // a path for a new store
     }
@@ -208,14 +213,14 @@ class Journal : public ::testing::Test {
         EXPECT_EQ(bookings.size(), total);
         EXPECT_EQ(bookings.count(0), 0u);
         const auto [published, committed] = events();
-        EXPECT_EQ(published, total);
-        EXPECT_EQ(committed, total);
+        EXPECT_EQ(published, seed_ + total);
+        EXPECT_EQ(committed, seed_ + total);
         const auto stored = stored_events(address);
-        ASSERT_EQ(stored.size(), total);  // once each
+        ASSERT_EQ(stored.size(), seed_ + total);  // once each
         std::set<std::uint64_t> stored_bookings;
         for (std::size_t i = 0; i < stored.size(); ++i) {
             EXPECT_EQ(stored[i].seq, i + 1);  // no gap
-            stored_bookings.insert(stored[i].booking.value);
+            if (i >= seed_) stored_bookings.insert(stored[i].booking.value);
         }
         EXPECT_EQ(stored_bookings, bookings);
     }
@@ -348,6 +353,7 @@ class Journal : public ::testing::Test {
     std::string config_;
     std::string store_;
     std::unique_ptr<ServerProcess> server_;
+    std::size_t seed_ = 0;  // the events a start on a new store records first
     std::unique_ptr<client::Connection> connection_;
 };
 
@@ -376,12 +382,12 @@ TEST_F(Journal, AppliedModeCommitsEverythingPublished) {
     std::pair<std::uint64_t, std::uint64_t> e;
     for (int i = 0; i < 250; ++i) {  // bounded: 5 s
         e = events();
-        if (e.first == 20 && e.second == 20) break;
+        if (e.first == seed_ + 20 && e.second == seed_ + 20) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    EXPECT_EQ(e.first, 20u);
-    EXPECT_EQ(e.second, 20u);
-    EXPECT_EQ(StoreReader(store_).count(), 20);
+    EXPECT_EQ(e.first, seed_ + 20);
+    EXPECT_EQ(e.second, seed_ + 20);
+    EXPECT_EQ(StoreReader(store_).count(), static_cast<std::int64_t>(seed_ + 20));
 }
 
 // SIGTERM: everything published is committed before the process ends.
@@ -393,8 +399,10 @@ TEST_F(Journal, AStopCommitsEveryEventFirst) {
     ASSERT_FALSE(HasFailure()) << "a booking got no reply";
     const int status = server_->stop();
     ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << server_->output();
-    EXPECT_NE(stop_line().find("30 events, 30 committed"), std::string::npos) << stop_line();
-    EXPECT_EQ(StoreReader(store_).count(), 30);
+    const std::string all = std::to_string(seed_ + 30);
+    EXPECT_NE(stop_line().find(all + " events, " + all + " committed"), std::string::npos)
+        << stop_line();
+    EXPECT_EQ(StoreReader(store_).count(), static_cast<std::int64_t>(seed_ + 30));
 }
 
 // Recovery: a server stopped and started again on its store has the state hash it stopped
@@ -687,7 +695,8 @@ TEST_F(Journal, ARestartThroughTheSidecarRecoversFromTheJournalsStore) {
 
     server_ = std::make_unique<ServerProcess>(args);
     ASSERT_FALSE(server_->endpoint().empty()) << server_->output();
-    EXPECT_NE(server_->output().find("recovered 5000 events from the journal at"),
+    EXPECT_NE(server_->output().find("recovered " + std::to_string(seed_ + 5000) +
+                                     " events from the journal at"),
               std::string::npos)
         << server_->output();
     EXPECT_EQ(printed_hash(server_->output(), "slotmatchd: recovered"), before);
@@ -767,7 +776,9 @@ void Journal::fencing_scenario(bool first_hears_before_restart) {
 
     ServerProcess second(args);
     ASSERT_FALSE(second.endpoint().empty()) << second.output();
-    EXPECT_NE(second.output().find("recovered 5 events"), std::string::npos) << second.output();
+    EXPECT_NE(second.output().find("recovered " + std::to_string(seed_ + 5) + " events"),
+              std::string::npos)
+        << second.output();
     if (first_hears_before_restart) {
         send_book(slots[5], 5);  // to the first, fenced off by now
         EXPECT_FALSE(connection_->receive(700)) << "the fenced server acknowledged a booking";
@@ -807,9 +818,9 @@ void Journal::fencing_scenario(bool first_hears_before_restart) {
     EXPECT_NE(booked_id(*reply2), 0u);
     EXPECT_FALSE(connection_->receive(1500)) << "the fenced server acknowledged a booking";
     const auto stored = stored_events("sqlite:" + store_);
-    ASSERT_EQ(stored.size(), 7u);
-    EXPECT_EQ(stored[5].after.slot.value, slots[6]);  // the second's bookings, not the first's
-    EXPECT_EQ(stored[6].after.slot.value, slots[7]);
+    ASSERT_EQ(stored.size(), seed_ + 7);
+    EXPECT_EQ(stored[seed_ + 5].after.slot.value, slots[6]);  // the second's, not the first's
+    EXPECT_EQ(stored[seed_ + 6].after.slot.value, slots[7]);
 }
 
 TEST_F(Journal, ASecondServerTakesTheJournalOverAndTheFirstIsFenced) {
@@ -853,13 +864,13 @@ TEST_F(Journal, AHelloThatMissedStoredEventsDoesNotTakeTheJournalOver) {
         codec::verify_journal_ack({static_cast<const std::uint8_t*>(m.data()), m.size()});
     ASSERT_TRUE(ack && ack->error());
     EXPECT_NE(ack->error()->str().find("another slotmatchd is writing"), std::string::npos);
-    EXPECT_EQ(ack->committed(), 5u);
+    EXPECT_EQ(ack->committed(), seed_ + 5);
 
     send_book(slots[5], 5);  // the first server is still the journal's producer
     auto reply = connection_->receive(timeout_ms);
     ASSERT_TRUE(reply) << "the writing server was fenced by a refused hello";
     EXPECT_NE(booked_id(*reply), 0u);
-    EXPECT_EQ(stored_events("sqlite:" + store_).size(), 6u);
+    EXPECT_EQ(stored_events("sqlite:" + store_).size(), seed_ + 6);
 }
 
 // A journal that is not there: slotmatchd --journal cannot recover, says so, and exits 1.
@@ -894,7 +905,7 @@ TEST_F(Journal, AFullDiskHoldsAcknowledgementsUntilThereIsRoomAgain) {
     const auto* s = stats->message->results()->Get(0)->body_as_StatsReply();
     ASSERT_TRUE(s);
     EXPECT_GT(s->journal_failed_commits(), 0u);
-    EXPECT_EQ(s->events_committed(), 10u);
+    EXPECT_EQ(s->events_committed(), seed_ + 10);
 
     const rlimit room{RLIM_INFINITY, RLIM_INFINITY};
     ASSERT_EQ(::prlimit(server_->pid(), RLIMIT_FSIZE, &room, nullptr), 0);
@@ -906,7 +917,7 @@ TEST_F(Journal, AFullDiskHoldsAcknowledgementsUntilThereIsRoomAgain) {
     }
     EXPECT_EQ(booked.size(), 10u);
     EXPECT_EQ(booked.count(0), 0u);
-    EXPECT_EQ(StoreReader(store_).count(), 20);
+    EXPECT_EQ(StoreReader(store_).count(), static_cast<std::int64_t>(seed_ + 20));
 }
 
 // One writer per store: a second slotmatchd on the store of a running one is refused at start
@@ -937,14 +948,17 @@ TEST_F(Journal, AStoreWithADamagedEventIsRefusedAtStartNamingIt) {
     ASSERT_EQ(server_->stop(), 0);
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(store_.c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db, "UPDATE events SET body = x'0badf00d0badf00d' WHERE seq = 2",
-                           nullptr, nullptr, nullptr),
-              SQLITE_OK);
+    const std::string damaged = std::to_string(seed_ + 2);  // the second booking
+    ASSERT_EQ(
+        sqlite3_exec(
+            db, ("UPDATE events SET body = x'0badf00d0badf00d' WHERE seq = " + damaged).c_str(),
+            nullptr, nullptr, nullptr),
+        SQLITE_OK);
     sqlite3_close(db);
     expect_refused_start(
         {"--config", config_, "--clock", clock_flag, "--store", "sqlite:" + store_},
-        "event 2 is damaged");
-    EXPECT_EQ(StoreReader(store_).count(), 3);
+        "event " + damaged + " is damaged");
+    EXPECT_EQ(StoreReader(store_).count(), static_cast<std::int64_t>(seed_ + 3));
 }
 
 // The sidecar: slotmatchd --journal sends its events to a slotmatch-journal process. The
@@ -1007,22 +1021,22 @@ TEST_F(Journal, AStalledJournalRefusesChangesWithOverloadedThenCatchesUp) {
     EXPECT_GE(booked, 1024u);
     EXPECT_EQ(free_slots(1).size(), 1u) << "finds must go on while changes are refused";
     const auto [drained_stalled, committed_stalled] = events();
-    EXPECT_LE(drained_stalled, 1024u);  // no more than the journal's buffer holds
+    EXPECT_LE(drained_stalled, seed_ + 1024);  // the start's, and what the buffer holds
     EXPECT_LT(committed_stalled, booked);
 
     ASSERT_EQ(::kill(journal->pid(), SIGCONT), 0);
     std::pair<std::uint64_t, std::uint64_t> e;
     for (int i = 0; i < 500; ++i) {  // bounded: 10 s
         e = events();
-        if (e.second == booked) break;
+        if (e.second == seed_ + booked) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    EXPECT_EQ(e.first, booked);
-    EXPECT_EQ(e.second, booked) << "the backlog did not drain";
+    EXPECT_EQ(e.first, seed_ + booked);
+    EXPECT_EQ(e.second, seed_ + booked) << "the backlog did not drain";
     StoreReader store(store_);
-    EXPECT_EQ(store.count(), static_cast<std::int64_t>(booked));
-    EXPECT_EQ(store.count("seq BETWEEN 1 AND " + std::to_string(booked)),
-              static_cast<std::int64_t>(booked));
+    EXPECT_EQ(store.count(), static_cast<std::int64_t>(seed_ + booked));
+    EXPECT_EQ(store.count("seq BETWEEN 1 AND " + std::to_string(seed_ + booked)),
+              static_cast<std::int64_t>(seed_ + booked));
 }
 
 // Back-pressure in persisted mode (the default): with the journal stalled, accepted bookings
@@ -1073,7 +1087,7 @@ void Journal::stalled_persisted_scenario(const std::string& address) {
     auto again = connection_->call(r.finish(staff(), refused.front()), refused.front(), timeout_ms);
     ASSERT_TRUE(again);
     EXPECT_NE(booked_id(*again), 0u) << "the retry got the cached refusal";
-    EXPECT_EQ(stored_events(address).size(), booked + 1);
+    EXPECT_EQ(stored_events(address).size(), seed_ + booked + 1);
 }
 
 TEST_F(Journal, AStalledJournalAnswersOverloadedAtOnceInPersistedMode) {
@@ -1085,6 +1099,104 @@ TEST_F(Journal, AStalledJournalAnswersOverloadedAtOnceInPersistedModeOnPostgresq
     if (address.empty())
         GTEST_SKIP() << "no throwaway PostgreSQL (run by ctest's Journal.Postgresql)";
     stalled_persisted_scenario(address);
+}
+
+}  // namespace
+}  // namespace slotmatch::testing
+
+namespace slotmatch::testing {
+namespace {
+
+// The rule region with the schedule of r1 / all3 ending on `valid_to` instead of 2026-12-31.
+std::string region_until(const std::string& valid_to) {
+    std::string yaml = rule_region_yaml;
+    const auto at = yaml.find("{resource: r1, appointment_type: all3,");
+    const auto end = yaml.find("valid_to: 2026-12-31", at);
+    yaml.replace(end, std::string("valid_to: 2026-12-31").size(), "valid_to: " + valid_to);
+    return yaml;
+}
+
+// Issue 11's scenario, as a unit's scheduler meets it: bookings made, slotmatchd stopped, one
+// schedule extended by a month in the region file, slotmatchd started again on the same store.
+// It starts, says what it changed, and every booking is where it was, under the same slot ids;
+// the new days are bookable. Before slot identity it refused the store.
+TEST_F(Journal, AScheduleExtendedInTheRegionFileKeepsEveryBookingAcrossARestart) {
+    config_ = write_temp_file("journal-region.yaml", region_until("2026-06-30"));
+    ASSERT_NO_FATAL_FAILURE(start("persisted"));
+    const auto slots = staff_free_slots();
+    ASSERT_GE(slots.size(), 10u);
+    const std::vector<std::uint32_t> chosen(slots.begin(), slots.begin() + 10);
+    for (int n = 0; n < 10; ++n) {
+        client::RequestBuilder r;
+        r.start();
+        add_booking(r, chosen[static_cast<std::size_t>(n)], n);
+        const std::uint64_t id = client::new_request_id();
+        auto reply = connection_->call(r.finish(staff(), id), id, timeout_ms);
+        ASSERT_TRUE(reply);
+        ASSERT_NE(booked_id(*reply), 0u);
+    }
+    const auto before = bookings_of(0, 10);
+    ASSERT_EQ(before.size(), 10u);
+    ASSERT_EQ(server_->stop(), 0) << server_->output();
+
+    config_ = write_temp_file("journal-region.yaml", region_until("2026-07-31"));
+    ASSERT_NO_FATAL_FAILURE(start("persisted"));
+    EXPECT_NE(server_->output().find("region file: extended schedule 1 (r1 all3 "),
+              std::string::npos)
+        << server_->output();
+    EXPECT_EQ(bookings_of(0, 10), before) << "every booking under its slot id";
+    const auto july = free_slots(1000);
+    ASSERT_FALSE(july.empty());
+    ASSERT_NO_FATAL_FAILURE(server_->stop());
+
+    // And once more with the same file: nothing left to change, same state.
+    ASSERT_NO_FATAL_FAILURE(start("persisted"));
+    EXPECT_EQ(server_->output().find("region file:"), std::string::npos) << server_->output();
+    EXPECT_EQ(bookings_of(0, 10), before);
+}
+
+// A booked slot's removal is refused: a region file that ends a schedule past a booking stops
+// the start (exit 1), naming the booking, and the store is left as it was; with
+// --accept-orphans the start goes on and the booking stays.
+TEST_F(Journal, AScheduleShortenedPastABookingRefusesTheStartUnlessOrphansAreAccepted) {
+    ASSERT_NO_FATAL_FAILURE(start("persisted"));
+    client::RequestBuilder find;  // a slot of r1 / all3 in September
+    find.start();
+    auto& fb = find.fbb();
+    find.add(wire::CreateFind(fb, fb.CreateString("u1"), fb.CreateString("all3"),
+                              fb.CreateString("r1"), fb.CreateString("2026-09-01"), 0, 1));
+    const std::uint64_t find_id = client::new_request_id();
+    auto found = connection_->call(find.finish(staff(), find_id), find_id, timeout_ms);
+    ASSERT_TRUE(found && found->message->results());
+    const auto* list = found->message->results()->Get(0)->body_as_SlotList();
+    ASSERT_TRUE(list && list->slots() && list->slots()->size() == 1);
+    client::RequestBuilder r;
+    r.start();
+    add_booking(r, list->slots()->Get(0)->slot_id(), 1);
+    const std::uint64_t id = client::new_request_id();
+    auto reply = connection_->call(r.finish(staff(), id), id, timeout_ms);
+    ASSERT_TRUE(reply);
+    const std::uint64_t booking = booked_id(*reply);
+    ASSERT_NE(booking, 0u);
+    ASSERT_EQ(server_->stop(), 0) << server_->output();
+    const auto stored = StoreReader(store_).count();
+
+    config_ = write_temp_file("journal-region.yaml", region_until("2026-06-30"));
+    const std::vector<std::string> args{"--config", config_,   "--clock",
+                                        clock_flag, "--store", "sqlite:" + store_};
+    expect_refused_start(args, "bookings after 2026-06-30: " + std::to_string(booking));
+    EXPECT_EQ(StoreReader(store_).count(), stored) << "a refused start changes nothing";
+
+    std::vector<std::string> accepting = args;
+    accepting.push_back("--accept-orphans");
+    server_ = std::make_unique<ServerProcess>(accepting);
+    ASSERT_FALSE(server_->endpoint().empty()) << server_->output();
+    EXPECT_NE(server_->output().find("region file: ended schedule 1"), std::string::npos)
+        << server_->output();
+    connection_ = std::make_unique<client::Connection>(server_->endpoint());
+    const auto kept = bookings_of(1, 1);
+    ASSERT_EQ(kept.size(), 1u);
+    EXPECT_EQ(kept.begin()->second, booking) << "the orphan stays a booking";
 }
 
 }  // namespace

@@ -42,6 +42,9 @@ constexpr auto shutdown_wait = std::chrono::seconds(2);
 // While stopping, how long a quiet socket is watched before it counts as drained (ZeroMQ's
 // I/O thread may still be moving requests from TCP into the queue).
 constexpr auto drain_quiet = std::chrono::milliseconds(200);
+// Starting: at most this long for the journal to take the start's events (a national region's
+// first start records some 70,000).
+constexpr auto startup_wait = std::chrono::seconds(120);
 
 // Room for a client's frames plus the tag the front thread puts ahead of them for a worker.
 struct Frames {
@@ -199,10 +202,15 @@ class Front {
           journal_wake_(ctx, zmq::socket_type::pull) {}
 
     int run(const std::atomic<bool>& stop,
-            const std::function<void(const std::string&)>& on_listening);
+            const std::function<void(const std::string&)>& on_listening, const Startup& startup);
 
   private:
-    bool bind();         // false after saying why
+    bool bind();  // false after saying why
+    // Before serving: drains the engine's events into the journal until its lanes have room
+    // again (waiting for the journal when its buffer is full).
+    void make_room();
+    // Before serving: every drained event committed (false after saying why, within a bound).
+    bool commit_everything();
     int open_journal();  // 0, or the exit code after saying why
     void serve(const std::atomic<bool>& stop);
     void answer_what_has_arrived();
@@ -266,9 +274,19 @@ class Front {
 };
 
 int Front::run(const std::atomic<bool>& stop,
-               const std::function<void(const std::string&)>& on_listening) {
+               const std::function<void(const std::string&)>& on_listening,
+               const Startup& startup) {
     if (!bind()) return 2;
     if (const int rc = open_journal(); rc != 0) return rc;
+    if (startup) {
+        int rc = startup([this] { make_room(); });
+        if (rc == 0 && !commit_everything()) rc = 1;
+        if (rc != 0) {
+            stop_journal();
+            router_.close();
+            return rc;
+        }
+    }
     start_workers();
     on_listening(router_.get(zmq::sockopt::last_endpoint));
     serve(stop);
@@ -280,6 +298,31 @@ int Front::run(const std::atomic<bool>& stop,
     stop_journal();
     router_.close();
     return 0;
+}
+
+void Front::make_room() {
+    const auto deadline = Clock::now() + startup_wait;
+    for (;;) {
+        drain_events();
+        if (lanes_empty_ || Clock::now() > deadline) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));  // the journal is behind
+    }
+}
+
+bool Front::commit_everything() {
+    const auto deadline = Clock::now() + startup_wait;
+    drain_events();
+    while (journal_ && (!lanes_empty_ || journal_->committed() < drained_through_)) {
+        if (Clock::now() > deadline) {
+            std::cerr << "slotmatchd: the start's events were not committed within "
+                      << std::chrono::duration_cast<std::chrono::seconds>(startup_wait).count()
+                      << " s: " << journal_->error() << '\n';
+            return false;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        drain_events();
+    }
+    return true;
 }
 
 bool Front::bind() {
@@ -681,13 +724,13 @@ void Front::stop_workers() {
 
 int serve(Service& service, ServerCounters& counters, const ServerOptions& options,
           JournalConfig journal, const std::atomic<bool>& stop,
-          const std::function<void(const std::string&)>& on_listening) {
+          const std::function<void(const std::string&)>& on_listening, const Startup& startup) {
     zmq::context_t ctx(1);
     counters.threads = options.threads;
     int rc = 0;
     {
         Front front(service, counters, options, ctx, std::move(journal));
-        rc = front.run(stop, on_listening);
+        rc = front.run(stop, on_listening, startup);
     }
     ctx.close();
     return rc;

@@ -56,11 +56,19 @@ struct JournalConfig {
     std::size_t buffer_events = journal::pending_events_default;  // queued or unacknowledged
 };
 
+// What a start changes before it serves (the region file's seed and its changes, as
+// administration events): run once the journal is open, before anyone is answered. Its events
+// go to the journal like any other; `make_room` drains them when the engine's lanes are full.
+// Returns 0, or an exit code after saying why (the server then stops without serving).
+using Startup = std::function<int(const std::function<void()>& make_room)>;
+
 // Runs until `stop` becomes true. `on_listening` gets the bound endpoint (a port of 0 or *
-// becomes the real one). Returns 0; 2 with a message on stderr when it cannot bind; 1 when the
-// journal cannot be reached or holds another number of events than the engine recovered.
+// becomes the real one), once `startup` has run and its events are committed. Returns 0; 2
+// with a message on stderr when it cannot bind; 1 when the journal cannot be reached, holds
+// another number of events than the engine recovered, or does not commit the start's events;
+// or what `startup` returned.
 int serve(Service& service, ServerCounters& counters, const ServerOptions& options,
           JournalConfig journal, const std::atomic<bool>& stop,
-          const std::function<void(const std::string&)>& on_listening);
+          const std::function<void(const std::string&)>& on_listening, const Startup& startup = {});
 
 }  // namespace slotmatch::tools

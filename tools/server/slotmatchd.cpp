@@ -9,6 +9,7 @@
 #include <zmq.hpp>
 
 #include "program.hpp"
+#include "region_file.hpp"
 #include "report.hpp"
 #include "server.hpp"
 #include "service.hpp"
@@ -30,6 +31,7 @@ struct Options {
     std::size_t buffer_events = journal::pending_events_default;
     std::string durability;
     std::string clock;  // --clock fixed:...
+    bool accept_orphans = false;
     // Given on the command line (an empty value is given, and refused as such).
     bool has_config = false, has_store = false, has_journal = false, has_clock = false;
 };
@@ -63,7 +65,11 @@ po::options_description option_descriptions() {
         "with --store or --journal: persisted (a reply to a change leaves after its events are "
         "committed) or applied (replies leave at once)")(
         "clock", po::value<std::string>(),
-        "fixed:ISO8601 — a clock that stands still until `slotmatch admin clock --set` (tests)");
+        "fixed:ISO8601 — a clock that stands still until `slotmatch admin clock --set` (tests)")(
+        "accept-orphans",
+        "with --store or --journal: when the region file ends a schedule past booked slots, keep "
+        "those bookings as bookings of slots no longer offered (staff find them with `slotmatch "
+        "bookings`) instead of refusing to start");
     return options;
 }
 
@@ -127,6 +133,7 @@ std::optional<Options> command_line(int argc, char** argv, int& exit_code) {
     o.has_store = vm.count("store") > 0;
     o.has_journal = vm.count("journal") > 0;
     o.has_clock = vm.count("clock") > 0;
+    o.accept_orphans = vm.count("accept-orphans") > 0;
     if (const std::string problem = usage_problem(o); !problem.empty()) {
         std::cerr << "slotmatchd: " << problem << '\n';
         exit_code = 2;
@@ -175,7 +182,8 @@ bool recover(Engine& engine, journal::EventStore* store, const Options& o) {
               << " bookings, " << restored->holds << " holds, " << restored->blocks << " blocks, "
               << restored->waitlist << " waiting, " << restored->published_slots
               << " published slots, " << restored->type_changes << " type changes, "
-              << restored->type_removals << " type removals; state hash "
+              << restored->type_removals << " type removals, " << restored->schedules
+              << " schedules (" << restored->schedules_ended << " ended); state hash "
               << tools::hex(engine.state_hash()) << std::endl;
     return true;
 }
@@ -249,8 +257,11 @@ int run(const Options& o) {
     }
     EngineLimits limits;
     limits.events_max = tools::event_lane_events(o.threads);
+    // With a store the slots are what the store records (restore lays out the region file's
+    // seed only where it records none); without one, the region file's schedules at once.
+    const bool journalled = o.has_store || o.has_journal;
     Engine engine(std::move(*loaded.catalog), o.has_clock ? static_cast<Clock&>(fixed) : real,
-                  limits);
+                  limits, journalled ? Engine::Seed::none : Engine::Seed::publish);
     if (o.check) {
         std::cout << '\n';
         tools::print_region_summary(std::cout, engine);
@@ -264,16 +275,24 @@ int run(const Options& o) {
     std::unique_ptr<journal::StoreQueries> queries;
     if (!connect_queries(service, engine, o, queries)) return 1;
     tools::install_stop_handlers();
-    const bool journalled = store || o.has_journal;
     counters.durability = journalled ? o.durability : "memory";
     print_start(o, engine, o.has_clock);
     const tools::ServerOptions server{
         .listen = o.listen, .threads = o.threads, .persisted = o.durability == "persisted"};
-    const int rc =
-        tools::serve(service, counters, server, {std::move(store), o.journal, o.buffer_events},
-                     tools::stop_requested, [](const std::string& endpoint) {
-                         std::cout << "slotmatchd: listening on " << endpoint << std::endl;
-                     });
+    tools::Startup startup;
+    if (journalled) {
+        startup = [&](const std::function<void()>& make_room) {
+            return tools::apply_region_file(engine, o.accept_orphans, make_room, std::cout,
+                                            std::cerr);
+        };
+    }
+    const int rc = tools::serve(
+        service, counters, server, {std::move(store), o.journal, o.buffer_events},
+        tools::stop_requested,
+        [](const std::string& endpoint) {
+            std::cout << "slotmatchd: listening on " << endpoint << std::endl;
+        },
+        startup);
     if (rc != 0) return rc;
     print_stop(counters, engine, journalled);
     return 0;

@@ -260,6 +260,11 @@ class Engine {
     std::optional<ScheduleView> schedule(ScheduleId id) const;
 
     // The region file as the seed (docs/engine.md, "The region file as the seed").
+    // True while the seed restore() laid out has no events in the store yet.
+    bool seed_unrecorded() const {
+        std::lock_guard admin(admin_mutex_);
+        return seed_unrecorded_;
+    }
     // Records the seed restore() laid out (a new store, or one written before slot ids were
     // kept): its catalog entities and its schedules as events. `make_room` is called whenever
     // the event lanes are full; it must drain them. False, with `why`, when they stay full or

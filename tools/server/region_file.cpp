@@ -1,0 +1,109 @@
+#include "region_file.hpp"
+
+#include <cstdio>
+#include <ostream>
+
+namespace slotmatch::tools {
+
+namespace {
+
+std::string hours(int minutes) {
+    char text[24];
+    std::snprintf(text, sizeof text, "%02d:%02d", minutes / 60, minutes % 60);
+    return text;
+}
+
+// Applies one change, draining the engine's events while they have no room.
+Outcome<ScheduleView> apply(Engine& engine, const SeedChange& change, bool accept_orphans,
+                            const std::function<void()>& make_room,
+                            std::vector<BookingId>& in_the_way) {
+    Outcome<ScheduleView> applied;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        applied = engine.apply_seed_change(change, accept_orphans, in_the_way);
+        if (applied.code != ErrorCode::overloaded) break;
+        make_room();
+    }
+    return applied;
+}
+
+void print(std::ostream& out, const Catalog& catalog, const SeedChange& c,
+           const ScheduleView& result) {
+    const std::string day = Calendar::format_day(c.day);
+    switch (c.kind) {
+        case SeedChange::Kind::record_entity:
+            break;  // counted, and printed together
+        case SeedChange::Kind::publish:
+            out << "slotmatchd: region file: published schedule " << result.id.value << " ("
+                << describe(catalog, c.schedule) << "): " << result.slots << " slots\n";
+            break;
+        case SeedChange::Kind::extend:
+            out << "slotmatchd: region file: extended schedule " << c.id.value << " ("
+                << describe(catalog, c.schedule) << ") to " << day << ": " << result.slots
+                << " slots in all\n";
+            break;
+        case SeedChange::Kind::end:
+            out << "slotmatchd: region file: ended schedule " << c.id.value << " ("
+                << describe(catalog, c.schedule) << ") after " << day << ": " << result.removed
+                << " free slots removed\n";
+            break;
+    }
+}
+
+}  // namespace
+
+std::string describe(const Catalog& catalog, const Schedule& s) {
+    static constexpr const char* days[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+    std::string weekdays;
+    for (int d = 0; d < 7; ++d) {
+        if ((s.weekdays & (1u << d)) == 0) continue;
+        if (!weekdays.empty()) weekdays += ',';
+        weekdays += days[d];
+    }
+    return catalog.resource(s.resource).id + " " + catalog.type(s.type).id + " " + weekdays + " " +
+           hours(s.from_min) + "-" + hours(s.to_min) + " " +
+           Calendar::format_day(s.valid_from_day) + ".." + Calendar::format_day(s.valid_to_day);
+}
+
+int apply_region_file(Engine& engine, bool accept_orphans, const std::function<void()>& make_room,
+                      std::ostream& out, std::ostream& err) {
+    const bool unrecorded = engine.seed_unrecorded();
+    std::string why;
+    if (!engine.record_seed(make_room, why)) {
+        err << "slotmatchd: cannot record the region file: " << why << '\n';
+        return 1;
+    }
+    if (unrecorded) {
+        out << "slotmatchd: region file: " << engine.schedules().size()
+            << " schedules recorded as the store's first publication (" << engine.slot_count()
+            << " slots)\n";
+    }
+    std::size_t entities = 0;
+    for (const SeedChange& change : engine.seed_changes()) {
+        std::vector<BookingId> in_the_way;
+        const auto applied = apply(engine, change, accept_orphans, make_room, in_the_way);
+        if (!applied.ok()) {
+            err << "slotmatchd: the region file cannot be applied: "
+                << (change.kind == SeedChange::Kind::end ? "ending" : "publishing") << " schedule "
+                << change.id.value << " (" << describe(engine.catalog(), change.schedule)
+                << "): " << applied.message;
+            if (!in_the_way.empty()) {
+                err << "; bookings after " << Calendar::format_day(change.day) << ":";
+                for (BookingId b : in_the_way) err << ' ' << b.value;
+                err << " (move or cancel them, or start with --accept-orphans to keep them as "
+                       "bookings of slots no longer offered)";
+            }
+            err << '\n';
+            return 1;
+        }
+        entities += change.kind == SeedChange::Kind::record_entity;
+        print(out, engine.catalog(), change, applied.value);
+    }
+    if (entities > 0) {
+        out << "slotmatchd: region file: " << entities
+            << " new units, resources or appointment types recorded\n";
+    }
+    out.flush();
+    return 0;
+}
+
+}  // namespace slotmatch::tools
