@@ -219,7 +219,7 @@ Outcome<BlockResult> Engine::remove_type(const Actor& actor, UnitIdx unit, TypeI
         index_.for_each_between(*shard, Instant{now.value + 1}, end_of_time, [&](SlotId s) {
             SlotRecord& rec = index_.record(s);
             if (rec.type.load(std::memory_order_relaxed) != type.value) return true;
-            if (remove_slot(s, now) == 1) {
+            if (take_off(s, now) == 1) {
                 ++result.slots_changed;
             } else if (SlotWord::state(rec.word.load(word_order)) != SlotState::blocked) {
                 ++result.reserved_untouched;
@@ -231,6 +231,7 @@ Outcome<BlockResult> Engine::remove_type(const Actor& actor, UnitIdx unit, TypeI
     stamp(e, actor, EventKind::slot_removed, unit);
     e.time = now;  // slots starting after it were removed: recovery removes the same
     e.type = type;
+    e.schedule.group_first = static_cast<std::uint32_t>(index_.size());  // those that existed
     reservation.publish();
     return {ErrorCode::ok, {}, {}, result};
 }

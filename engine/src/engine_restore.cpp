@@ -92,6 +92,7 @@ class Engine::Restorer {
         UnitIdx unit;
         TypeIdx type;
         Instant time;
+        std::uint32_t below = 0;  // the slots that existed then (0 in stores before groups)
     };
     struct BlockSeen {
         ResourceIdx resource;
@@ -181,6 +182,7 @@ class Engine::Restorer {
     std::vector<ScheduleEvent> ends_;                             // in sequence order
     std::vector<ScheduleEvent> reaches_;  // published, extended, ended: each schedule's days
     std::vector<EntitySeen> entities_;
+    std::vector<std::pair<SlotId, std::uint64_t>> single_removed_;  // one_slot_removed: slot, seq
 };
 
 void Engine::Restorer::note_slot(const SlotSnapshot& s) {
@@ -288,7 +290,7 @@ void Engine::Restorer::note(const Event& ev) {
             ++summary.type_changes;
             break;
         case EventKind::slot_removed:
-            removals_.push_back({ev.seq, ev.unit, ev.type, ev.time});
+            removals_.push_back({ev.seq, ev.unit, ev.type, ev.time, ev.schedule.group_first});
             break;
         case EventKind::blocked:
         case EventKind::unblocked:
@@ -304,6 +306,10 @@ void Engine::Restorer::note(const Event& ev) {
         case EventKind::schedule_extended:
         case EventKind::schedule_ended:
             note_schedule(ev);
+            break;
+        case EventKind::one_slot_removed:
+            note_slots(ev);
+            single_removed_.push_back({ev.after.slot, ev.seq});
             break;
         case EventKind::entity_recorded:
             entities_.push_back({ev.entity,
@@ -555,7 +561,8 @@ bool Engine::Restorer::apply_slots(std::string& why) {
                                            auto t = retyped_at_.find(s.value);
                                            auto p = published_at_.find(s.value);
                                            if ((t == retyped_at_.end() || t->second < r.seq) &&
-                                               (p == published_at_.end() || p->second < r.seq)) {
+                                               (p == published_at_.end() || p->second < r.seq) &&
+                                               (r.below == 0 || s.value < r.below)) {
                                                e_.index_.mark_removed(s);
                                                removed_.push_back(s);
                                            }
@@ -563,6 +570,15 @@ bool Engine::Restorer::apply_slots(std::string& why) {
                                        });
         }
         ++summary.type_removals;
+    }
+    for (const auto& [s, seq] : single_removed_) {
+        if (!e_.index_.contains(s)) {
+            why = "event " + std::to_string(seq) + " removes slot " + std::to_string(s.value) +
+                  ", which the store never published";
+            return false;
+        }
+        e_.index_.mark_removed(s);
+        removed_.push_back(s);
     }
     return true;
 }

@@ -132,7 +132,7 @@ std::optional<SlotId> Engine::lay_out(std::span<const Schedule> schedules,
     return first;
 }
 
-std::size_t Engine::remove_slot(SlotId s, Instant now) {
+std::size_t Engine::take_off(SlotId s, Instant now) {
     SlotRecord& rec = index_.record(s);
     rec.removed.store(true, word_order);  // before reading the word; see settle()
     std::uint64_t w = rec.word.load(word_order);
@@ -141,6 +141,45 @@ std::size_t Engine::remove_slot(SlotId s, Instant now) {
         if (rec.word.compare_exchange_weak(w, gone, word_order)) return 1;
     }
     return 0;
+}
+
+Outcome<SlotView> Engine::remove_slot(const Actor& actor, SlotId slot) {
+    using Out = Outcome<SlotView>;
+    Reservation reservation(*events_, 1);
+    if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
+    if (auto bad = check_actor(actor); !bad.ok()) return Out::refuse(bad);
+    if (!index_.contains(slot)) {
+        return Out::refuse(ErrorCode::invalid_request, "slot", "unknown slot");
+    }
+    SlotRecord& rec = index_.record(slot);
+    const UnitIdx unit = catalog_.resource(ResourceIdx{rec.resource}).unit;
+    if (!staff_of(actor, unit)) {
+        return Out::refuse(ErrorCode::unauthorized, "slot",
+                           "only the unit's staff change its schedules");
+    }
+    std::lock_guard admin(admin_mutex_);
+    const Instant now = clock_.now();
+    if (rec.start_s <= now.value) {
+        return Out::refuse(ErrorCode::slot_has_passed, "slot", "the slot has started");
+    }
+    if (rec.removed.load(word_order)) {
+        return Out::refuse(ErrorCode::slot_not_available, "slot", "the slot is removed already");
+    }
+    const std::uint64_t w = rec.word.load(word_order);
+    if (!open(w, now) && SlotWord::state(w) != SlotState::blocked) {
+        return Out::refuse(ErrorCode::slot_already_reserved, "slot",
+                           "the slot is booked or held: move or cancel that first");
+    }
+    const SlotSnapshot before = snapshot(slot, w);
+    if (take_off(slot, now) == 0) settle(rec, rec.word.load(word_order));  // blocked: removed
+    Event& e = reservation.event();
+    stamp(e, actor, EventKind::one_slot_removed, unit);
+    e.resource = ResourceIdx{rec.resource};
+    e.type = TypeIdx{rec.type.load(std::memory_order_relaxed)};
+    e.before = before;
+    e.after = snapshot(slot, rec.word.load(word_order));
+    reservation.publish();
+    return {ErrorCode::ok, {}, {}, view(slot)};
 }
 
 Outcome<ScheduleView> Engine::publish_schedule(const Actor& actor, const Schedule& schedule) {
@@ -252,7 +291,7 @@ Outcome<ScheduleView> Engine::end_schedule(const Actor& actor, ScheduleId id, Lo
     }
     std::size_t removed = 0;
     for_each_slot_after(s.schedule, last_day, below, [&](SlotId slot) {
-        if (index_.record(slot).start_s > now.value) removed += remove_slot(slot, now);
+        if (index_.record(slot).start_s > now.value) removed += take_off(slot, now);
     });
     const bool seed = actor.id.view() == seed_actor_id;
     s.schedule.valid_to_day = last_day;

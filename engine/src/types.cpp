@@ -99,6 +99,8 @@ std::string_view to_string(EventKind k) {
             return "schedule_ended";
         case EventKind::entity_recorded:
             return "entity_recorded";
+        case EventKind::one_slot_removed:
+            return "one_slot_removed";
     }
     return "?";
 }

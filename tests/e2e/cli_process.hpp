@@ -15,9 +15,13 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <ostream>
+#include <set>
+#include <slotmatch/patient.hpp>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "engine_fixture.hpp"
 
 namespace slotmatch::testing {
 
@@ -108,6 +112,34 @@ inline CliRun run_cli(const std::vector<std::string>& args, int limit_ms = run_l
         std::chrono::steady_clock::now() - started);
     if (!run.timed_out && WIFEXITED(status)) run.exit_code = WEXITSTATUS(status);
     return run;
+}
+
+// The CLI's arguments, put together from parts.
+using Args = std::vector<std::string>;
+inline Args concat(std::initializer_list<Args> parts) {
+    Args all;
+    for (const Args& p : parts) all.insert(all.end(), p.begin(), p.end());
+    return all;
+}
+
+// Who acts, as the end-to-end tests' CLI runs name them (the rule region's u1 for staff).
+inline const Args as_staff = {"--channel",    "staff",      "--actor",      "vgr-abc123",
+                              "--actor-name", "Karin Lind", "--actor-unit", "u1"};
+inline const Args as_proxy = {"--channel",    "proxy",        "--actor",
+                              "1177-telefon", "--actor-name", "1177 Vårdguiden på telefon"};
+inline const Args as_web = {"--channel", "web", "--actor", "1177-gateway"};
+
+inline std::string pnr(int n) {
+    return format_patient_id(patient(n));
+}
+
+// A JSON object's keys.
+inline std::set<std::string> keys(const nlohmann::json& j) {
+    std::set<std::string> k;
+    if (j.is_object()) {
+        for (const auto& [key, value] : j.items()) k.insert(key);
+    }
+    return k;
 }
 
 // stdout as one JSON document (a discarded value when it is not one).

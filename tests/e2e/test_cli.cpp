@@ -27,17 +27,8 @@ namespace slotmatch::testing {
 namespace {
 
 using nlohmann::json;
-using Args = std::vector<std::string>;
 
 constexpr const char* base_clock = "2026-03-02T07:00:00+01:00";
-
-std::set<std::string> keys(const json& j) {
-    std::set<std::string> k;
-    if (j.is_object()) {
-        for (const auto& [key, value] : j.items()) k.insert(key);
-    }
-    return k;
-}
 
 bool has_keys(const json& j, std::initializer_list<const char*> wanted) {
     const auto k = keys(j);
@@ -64,20 +55,6 @@ void expect_booking_shape(const json& b) {
     }
 }
 
-std::string pnr(int n) {
-    return format_patient_id(patient(n));
-}
-
-Args concat(std::initializer_list<Args> parts) {
-    Args all;
-    for (const Args& p : parts) all.insert(all.end(), p.begin(), p.end());
-    return all;
-}
-
-const Args as_staff = {"--channel",    "staff",      "--actor",      "vgr-abc123",
-                       "--actor-name", "Karin Lind", "--actor-unit", "u1"};
-const Args as_proxy = {"--channel",    "proxy",        "--actor",
-                       "1177-telefon", "--actor-name", "1177 Vårdguiden på telefon"};
 
 // A port on loopback that nothing listens on (bound, then released).
 int closed_port() {

@@ -18,31 +18,9 @@ namespace slotmatch::testing {
 namespace {
 
 using nlohmann::json;
-using Args = std::vector<std::string>;
 
 constexpr const char* base_clock = "2026-03-02T07:00:00+01:00";  // Monday 07:00
 
-Args concat(std::initializer_list<Args> parts) {
-    Args all;
-    for (const Args& p : parts) all.insert(all.end(), p.begin(), p.end());
-    return all;
-}
-
-std::set<std::string> keys(const json& j) {
-    std::set<std::string> k;
-    for (const auto& [key, value] : j.items()) k.insert(key);
-    return k;
-}
-
-std::string pnr(int n) {
-    return format_patient_id(patient(n));
-}
-
-const Args as_staff = {"--channel",    "staff",      "--actor",      "vgr-abc123",
-                       "--actor-name", "Karin Lind", "--actor-unit", "u1"};
-const Args as_proxy = {"--channel",    "proxy",        "--actor",
-                       "1177-telefon", "--actor-name", "1177 Vårdguiden på telefon"};
-const Args as_web = {"--channel", "web", "--actor", "1177-gateway"};
 
 // One number from the store file, read by a connection of the test's own.
 std::int64_t sql_count(const std::string& path, const std::string& sql) {

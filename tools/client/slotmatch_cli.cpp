@@ -12,6 +12,7 @@
 #include <map>
 #include <set>
 #include <slotmatch/calendar.hpp>
+#include <sstream>
 
 #include "client.hpp"
 #include "report.hpp"
@@ -131,6 +132,38 @@ void booking_commands(CommandList& list) {
         .add_options()("patient", po::value<std::string>()->required(), "personnummer");
 }
 
+// Administration (staff of the unit): schedules and single slots; ids are given at once and
+// kept (docs/engine.md, "Slot identity").
+void admin_commands(CommandList& list) {
+    list.add("admin schedule publish",
+             "admin schedule publish --unit U --resource R --type T --weekdays mon,tue,... "
+             "--from HH:MM --to HH:MM --valid-from DATE --valid-to DATE")
+        .add_options()("unit", po::value<std::string>()->required(), "unit id")(
+            "resource", po::value<std::string>()->required(), "one of the unit's resources")(
+            "type", po::value<std::string>()->required(), "appointment type id")(
+            "weekdays", po::value<std::string>()->required(), "e.g. mon,tue,wed,thu,fri")(
+            "from", po::value<std::string>()->required(), "first start, local HH:MM")(
+            "to", po::value<std::string>()->required(), "end of the last slot, local HH:MM")(
+            "valid-from", po::value<std::string>()->required(), "first day, YYYY-MM-DD")(
+            "valid-to", po::value<std::string>()->required(), "last day, YYYY-MM-DD");
+    list.add("admin schedule extend", "admin schedule extend --schedule S --valid-to DATE")
+        .add_options()("schedule", po::value<U32>()->required(), "schedule id")(
+            "valid-to", po::value<std::string>()->required(), "the new last day");
+    list.add("admin schedule end", "admin schedule end --schedule S --on DATE")
+        .add_options()("schedule", po::value<U32>()->required(), "schedule id")(
+            "on", po::value<std::string>()->required(),
+            "the last day kept: free slots after it are removed (booked ones refuse the end)");
+    list.add("admin slot add", "admin slot add --resource R --type T --start ISO8601")
+        .add_options()("resource", po::value<std::string>()->required(), "resource id")(
+            "type", po::value<std::string>()->required(), "appointment type id")(
+            "start", po::value<std::string>()->required(), "ISO 8601 time");
+    list.add("admin slot set-type", "admin slot set-type --slot S --type T")
+        .add_options()("slot", po::value<U32>()->required(), "slot id")(
+            "type", po::value<std::string>()->required(), "the new appointment type");
+    list.add("admin slot remove", "admin slot remove --slot S")
+        .add_options()("slot", po::value<U32>()->required(), "slot id (a free one)");
+}
+
 // The staff's commands, the records kept, and the tools.
 void staff_commands(CommandList& list) {
     const auto add = [&](std::string name, std::string usage) -> po::options_description& {
@@ -166,6 +199,7 @@ void staff_commands(CommandList& list) {
     add("stats", "stats");
     add("admin clock", "admin clock --set ISO8601")
         .add_options()("set", po::value<std::string>()->required(), "the new time");
+    admin_commands(list);
 }
 
 std::vector<Command> commands() {
@@ -223,8 +257,46 @@ fb::Offset<wire::Find> find_body(fb::FlatBufferBuilder& b, const po::variables_m
     return wire::CreateFind(b, unit, type, resource, from, to, limit);
 }
 
+// The administration commands' operations (build's).
+std::string build_admin(const std::string& cmd, const po::variables_map& vm,
+                        client::RequestBuilder& r) {
+    fb::FlatBufferBuilder& b = r.fbb();
+    if (cmd == "admin schedule publish") {
+        std::vector<fb::Offset<fb::String>> days;
+        std::stringstream in(vm["weekdays"].as<std::string>());
+        for (std::string day; std::getline(in, day, ',');) days.push_back(b.CreateString(day));
+        const auto unit = opt_string(b, vm, "unit");
+        const auto resource = opt_string(b, vm, "resource");
+        const auto type = opt_string(b, vm, "type");
+        const auto weekdays = b.CreateVector(days);
+        const auto from = opt_string(b, vm, "from");
+        const auto to = opt_string(b, vm, "to");
+        const auto valid_from = opt_string(b, vm, "valid-from");
+        const auto valid_to = opt_string(b, vm, "valid-to");
+        r.add(wire::CreatePublishSchedule(b, unit, resource, type, weekdays, from, to, valid_from,
+                                          valid_to));
+    } else if (cmd == "admin schedule extend") {
+        r.add(wire::CreateExtendSchedule(b, vm["schedule"].as<U32>().value,
+                                         opt_string(b, vm, "valid-to")));
+    } else if (cmd == "admin schedule end") {
+        r.add(wire::CreateEndSchedule(b, vm["schedule"].as<U32>().value, opt_string(b, vm, "on")));
+    } else if (cmd == "admin slot add") {
+        const auto resource = opt_string(b, vm, "resource");
+        const auto type = opt_string(b, vm, "type");
+        r.add(wire::CreateAddSlot(b, resource, type, opt_string(b, vm, "start")));
+    } else if (cmd == "admin slot set-type") {
+        r.add(wire::CreateSetSlotType(b, vm["slot"].as<U32>().value, opt_string(b, vm, "type")));
+    } else if (cmd == "admin slot remove") {
+        r.add(wire::CreateRemoveSlot(b, vm["slot"].as<U32>().value));
+    }
+    return {};
+}
+
 // The operation of a command, added to `r`; an empty string, or why the options do not fit.
 std::string build(const std::string& cmd, const po::variables_map& vm, client::RequestBuilder& r) {
+    if (cmd.rfind("admin schedule ", 0) == 0 || cmd.rfind("admin slot ", 0) == 0) {
+        return build_admin(cmd, vm, r);
+    }
     fb::FlatBufferBuilder& b = r.fbb();
     const auto patient = [&] { return opt_string(b, vm, "patient"); };
     if (cmd == "catalog") {
@@ -298,6 +370,7 @@ wire::Operation operation_of(const std::string& cmd) {
     if (cmd == "rebook") return wire::Operation::Rebook;
     if (cmd == "cancel") return wire::Operation::Cancel;
     if (cmd == "waitlist add") return wire::Operation::WaitlistAdd;
+    if (cmd == "admin schedule end") return wire::Operation::EndSchedule;
     return wire::Operation::NONE;
 }
 
@@ -356,15 +429,28 @@ std::optional<Parsed> parse(int argc, char** argv, const std::vector<Command>& l
     }
     Parsed p{argv[at], {}};
     std::size_t words = 1;
-    if ((p.name == "waitlist" || p.name == "admin") && at + 1 < static_cast<std::size_t>(argc)) {
+    // "waitlist add", "admin clock", and three words for "admin schedule publish" and the like.
+    const auto word = [&](std::size_t i) {
+        return i < static_cast<std::size_t>(argc) && argv[i][0] != '-';
+    };
+    if ((p.name == "waitlist" || p.name == "admin") && word(at + 1)) {
         p.name += std::string(" ") + argv[at + 1];
         words = 2;
+    }
+    if ((p.name == "admin schedule" || p.name == "admin slot") && word(at + 2)) {
+        p.name += std::string(" ") + argv[at + 2];
+        words = 3;
     }
     const auto cmd =
         std::find_if(list.begin(), list.end(), [&](const Command& c) { return c.name == p.name; });
     exit_code = 2;
     if (cmd == list.end()) {
-        usage_error("unknown command '" + p.name + "'");
+        std::string known;  // "admin schedule" alone: the commands it starts
+        for (const Command& c : list) {
+            if (c.name.rfind(p.name + " ", 0) == 0) known += "\n  " + c.usage;
+        }
+        usage_error(known.empty() ? "unknown command '" + p.name + "'"
+                                  : "'" + p.name + "' is one of:" + known + "\n");
         return std::nullopt;
     }
     po::options_description options = common_options();

@@ -366,6 +366,17 @@ nlohmann::json result_json(const Catalog& c, const Calendar& calendar, wire::Ope
             return log_json(c, calendar, *r.body_as_LogReply());
         case ReplyBody::AuditReply:
             return audit_json(c, calendar, *r.body_as_AuditReply());
+        case ReplyBody::ScheduleReply: {
+            const auto* s = r.body_as_ScheduleReply();
+            return {
+                {"ok", true},
+                {"schedule_id", s->schedule_id()},
+                {op == Operation::EndSchedule ? "slots_removed" : "slots_published", s->slots()}};
+        }
+        case ReplyBody::SlotReply:
+            return {
+                {"ok", true},
+                {"slot", slot_json(c, calendar, codec::from_wire(*r.body_as_SlotReply()->slot()))}};
         default:
             return refusal_json(ErrorCode::invalid_request, "reply",
                                 "the server's reply has no body this client knows");

@@ -3,16 +3,35 @@
 #include <slotmatch/assert.hpp>
 #include <slotmatch/patient.hpp>
 
+#include "answers.hpp"
+
 namespace slotmatch::tools {
 
 namespace fb = flatbuffers;
 using wire::Operation;
 
 std::string_view to_string(OpKind k) {
-    static constexpr std::array<std::string_view, op_kind_count> names = {
-        "find",     "hold",  "book",      "rebook",       "cancel",
-        "bookings", "block", "unblock",   "waitlist_add", "waitlist_list",
-        "catalog",  "stats", "set_clock", "log",          "audit"};
+    static constexpr std::array<std::string_view, op_kind_count> names = {"find",
+                                                                          "hold",
+                                                                          "book",
+                                                                          "rebook",
+                                                                          "cancel",
+                                                                          "bookings",
+                                                                          "block",
+                                                                          "unblock",
+                                                                          "waitlist_add",
+                                                                          "waitlist_list",
+                                                                          "catalog",
+                                                                          "stats",
+                                                                          "set_clock",
+                                                                          "log",
+                                                                          "audit",
+                                                                          "publish_schedule",
+                                                                          "extend_schedule",
+                                                                          "end_schedule",
+                                                                          "add_slot",
+                                                                          "set_slot_type",
+                                                                          "remove_slot"};
     return names[static_cast<std::size_t>(k)];
 }
 
@@ -26,22 +45,8 @@ using Answer = Service::Answer;
 constexpr StaticText version_text = static_text(
     "unsupported protocol version (this server speaks version ", codec::protocol_version, ")");
 
-Answer refused(fb::FlatBufferBuilder& b, ErrorCode code, std::string_view field,
-               std::string_view message) {
-    const auto error = codec::encode_error(b, code, field, message);
-    return {code, wire::CreateResult(b, error)};
-}
-
-template <typename T>
-Answer refused(fb::FlatBufferBuilder& b, const Outcome<T>& o) {
-    return refused(b, o.code, o.field, o.message);
-}
-
-template <typename Body>
-Answer accepted(fb::FlatBufferBuilder& b, fb::Offset<Body> body) {
-    return {ErrorCode::ok,
-            wire::CreateResult(b, 0, wire::ReplyBodyTraits<Body>::enum_value, body.Union())};
-}
+using answers::accepted;
+using answers::refused;
 
 // The citizen a web/proxy request is made for; staff may leave it out.
 Outcome<PatientKey> request_patient(const fb::String* p, const Actor& actor) {
@@ -85,6 +90,12 @@ bool Service::changes_state(const wire::RequestMessage& request) {
             case Operation::Unblock:
             case Operation::WaitlistAdd:
             case Operation::SetClock:
+            case Operation::PublishSchedule:
+            case Operation::ExtendSchedule:
+            case Operation::EndSchedule:
+            case Operation::AddSlot:
+            case Operation::SetSlotType:
+            case Operation::RemoveSlot:
                 return true;
             default:
                 break;
@@ -206,6 +217,14 @@ Service::Answer Service::run(const wire::Op& op, const Actor& actor, fb::FlatBuf
         case Operation::GetLog:
         case Operation::GetAudit:
             a = from_store(op, actor, b);
+            break;
+        case Operation::PublishSchedule:
+        case Operation::ExtendSchedule:
+        case Operation::EndSchedule:
+        case Operation::AddSlot:
+        case Operation::SetSlotType:
+        case Operation::RemoveSlot:
+            a = administer(op, actor, b);
             break;
         default:
             a = refused(b, ErrorCode::invalid_request, "op", "unknown operation");

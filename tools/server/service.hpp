@@ -96,6 +96,17 @@ class Service {
     Result set_clock(const wire::SetClock& r, const Actor& actor,
                      flatbuffers::FlatBufferBuilder& b);
     Result from_store(const wire::Op& op, const Actor& actor, flatbuffers::FlatBufferBuilder& b);
+    // Administration: schedules and slots (service_admin.cpp).
+    Result administer(const wire::Op& op, const Actor& actor, flatbuffers::FlatBufferBuilder& b);
+    Result publish_schedule(const wire::PublishSchedule& r, const Actor& actor,
+                            flatbuffers::FlatBufferBuilder& b);
+    Result extend_schedule(const wire::ExtendSchedule& r, const Actor& actor,
+                           flatbuffers::FlatBufferBuilder& b);
+    Result end_schedule(const wire::EndSchedule& r, const Actor& actor,
+                        flatbuffers::FlatBufferBuilder& b);
+    Result add_slot(const wire::AddSlot& r, const Actor& actor, flatbuffers::FlatBufferBuilder& b);
+    Result set_slot_type(const wire::SetSlotType& r, const Actor& actor,
+                         flatbuffers::FlatBufferBuilder& b);
     Result patient_op(const wire::Op& op, const Actor& actor, flatbuffers::FlatBufferBuilder& b);
 
     // The access audit (Patientdatalagen): a read (`read`), or a refused change, of a patient's

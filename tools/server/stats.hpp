@@ -28,8 +28,14 @@ enum class OpKind : std::uint8_t {
     set_clock,
     log,
     audit,
+    publish_schedule,
+    extend_schedule,
+    end_schedule,
+    add_slot,
+    set_slot_type,
+    remove_slot,
 };
-inline constexpr std::size_t op_kind_count = 15;
+inline constexpr std::size_t op_kind_count = 21;
 inline constexpr std::size_t outcome_count = 14;  // ErrorCode::ok .. patient_already_occupied
 std::string_view to_string(OpKind k);
 

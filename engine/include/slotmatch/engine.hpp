@@ -246,6 +246,8 @@ class Engine {
     Outcome<SlotView> publish_slot(const Actor& actor, ResourceIdx resource, TypeIdx type,
                                    Instant start);
     Outcome<SlotView> change_slot_type(const Actor& actor, SlotId slot, TypeIdx type);
+    // R14: one slot taken out of the calendar; a booked or held one is refused.
+    Outcome<SlotView> remove_slot(const Actor& actor, SlotId slot);
     Outcome<BlockResult> remove_type(const Actor& actor, UnitIdx unit, TypeIdx type);
     // Schedules (R13, R14): published slots get their ids at once and keep them. `seed`: laid
     // out by the region file (apply_seed_change); live ones are the staff's.
@@ -403,7 +405,8 @@ class Engine {
     // `last_day`, among ids below `below`.
     template <typename F>
     void for_each_slot_after(const Schedule& s, LocalDay last_day, std::size_t below, F&& f) const;
-    std::size_t remove_slot(SlotId s, Instant now);  // R14: 1 when it became unbookable
+    // R14: marks the slot removed, and makes it unbookable now if it is open (then 1).
+    std::size_t take_off(SlotId s, Instant now);
     void fill_schedule_event(Event& e, const ScheduleView& s) const;
     bool record_entities(const std::function<void()>& make_room, std::string& why);
     // Publishes one event that `fill` writes, calling `make_room` while the lanes are full.

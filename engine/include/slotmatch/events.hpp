@@ -39,8 +39,9 @@ enum class EventKind : std::uint8_t {
     schedule_extended,
     schedule_ended,
     entity_recorded,
+    one_slot_removed,  // R14: one slot taken out of the calendar (after: the slot, removed)
 };
-inline constexpr std::size_t event_kind_count = 17;
+inline constexpr std::size_t event_kind_count = 18;
 std::string_view to_string(EventKind k);
 
 // What an `accessed` event records the actor trying or doing.

@@ -1,0 +1,208 @@
+// Administration over the wire and the CLI (issue 11; ARCHITECTURE.md, "Administration"): the
+// unit's staff publish, extend and end schedules and add, retype and remove slots on a real
+// slotmatchd with a store. Each change is visible at once (R13, R14), refused with the
+// contract's codes when it may not be made, and kept across a restart and a kill -9 with every
+// slot id it gave.
+#include <signal.h>
+
+#include <map>
+#include <set>
+
+#include "e2e/cli_process.hpp"
+#include "e2e/server_process.hpp"
+
+namespace slotmatch::testing {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* clock_flag = "fixed:2026-03-02T07:00:00+01:00";
+
+const Args saturday_schedule = {
+    "admin",  "schedule",     "publish",    "--unit",     "u1",        "--resource", "r2",
+    "--type", "all3",         "--weekdays", "sat",        "--from",    "09:00",      "--to",
+    "11:00",  "--valid-from", "2026-03-07", "--valid-to", "2026-04-25"};
+
+class Admin : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        config_ = write_temp_file("admin-region.yaml", rule_region_yaml);
+        store_ = write_temp_file("admin.sqlite", "");
+        std::filesystem::remove(store_);
+        start();
+    }
+    void start() {
+        server_ = std::make_unique<ServerProcess>(
+            Args{"--config", config_, "--clock", clock_flag, "--store", "sqlite:" + store_});
+        ASSERT_FALSE(server_->endpoint().empty()) << server_->output();
+    }
+    CliRun cli(const Args& args) const {
+        return run_cli(concat({{"--server", server_->endpoint()}, args}));
+    }
+    json ok(const Args& args) const { return expect_ok(cli(args)); }
+    std::string refused(const Args& args) const {
+        const json j = expect_refusal(cli(args));
+        return j.contains("error") ? j["error"]["code"].get<std::string>() : "";
+    }
+    // Every slot of r2 / all3 on Saturdays of March and April as staff find them: id -> start.
+    std::map<std::uint32_t, std::string> saturday_slots() const {
+        const json j =
+            ok(concat({as_staff,
+                       {"find", "--unit", "u1", "--resource", "r2", "--type", "all3", "--from",
+                        "2026-03-07", "--to", "2026-04-30", "--limit", "1000"}}));
+        std::map<std::uint32_t, std::string> out;
+        for (const json& s : j.value("slots", json::array())) {
+            const std::string start = s["start"].get<std::string>();
+            if (start.find("T09:") != std::string::npos ||
+                start.find("T10:") != std::string::npos) {
+                out.emplace(s["slot_id"].get<std::uint32_t>(), start);
+            }
+        }
+        return out;
+    }
+
+    std::string config_, store_;
+    std::unique_ptr<ServerProcess> server_;
+};
+
+// R13: the slots of a schedule published live are on the web with the next request.
+TEST_F(Admin, R13_APublishedScheduleIsOnTheWebAtOnce) {
+    const json published = ok(concat({as_staff, saturday_schedule}));
+    EXPECT_EQ(keys(published), (std::set<std::string>{"ok", "schedule_id", "slots_published"}));
+    EXPECT_EQ(published["slots_published"], 8 * 6);  // eight Saturdays, six slots each
+    const json found = ok(concat({as_web,
+                                  {"find", "--unit", "u1", "--type", "all3", "--from", "2026-03-07",
+                                   "--to", "2026-03-07", "--limit", "20"}}));
+    ASSERT_FALSE(found["slots"].empty()) << "the new Saturday is not on the web";
+    EXPECT_EQ(found["slots"][0]["start"], "2026-03-07T09:00:00+01:00");
+    const json extended =
+        ok(concat({as_staff,
+                   {"admin", "schedule", "extend", "--schedule", published["schedule_id"].dump(),
+                    "--valid-to", "2026-05-30"}}));
+    EXPECT_EQ(extended["slots_published"], 5 * 6);
+}
+
+// R14: a booked slot's removal is refused, and so is ending its schedule before it; the refusal
+// names the booking and changes nothing. Free slots go at once.
+TEST_F(Admin, R14_ABookedSlotsRemovalIsRefused) {
+    const json published = ok(concat({as_staff, saturday_schedule}));
+    const std::string schedule = published["schedule_id"].dump();
+    const auto slots = saturday_slots();
+    ASSERT_EQ(slots.size(), 48u);
+    const std::uint32_t booked = std::prev(slots.end())->first;  // the last Saturday
+    const json booking =
+        ok(concat({as_staff, {"book", "--slot", std::to_string(booked), "--patient", pnr(1)}}));
+    const std::string id = booking["booking"]["booking_id"].dump();
+
+    EXPECT_EQ(
+        refused(concat({as_staff, {"admin", "slot", "remove", "--slot", std::to_string(booked)}})),
+        "SLOT_ALREADY_RESERVED");
+    const json end = expect_refusal(cli(concat(
+        {as_staff, {"admin", "schedule", "end", "--schedule", schedule, "--on", "2026-04-04"}})));
+    EXPECT_EQ(end["error"]["code"], "SLOT_ALREADY_RESERVED");
+    EXPECT_NE(end["error"]["message"].get<std::string>().find("bookings: " + id), std::string::npos)
+        << end;
+    EXPECT_EQ(saturday_slots().size(), 47u) << "the refusals changed nothing";
+
+    const std::uint32_t free_slot = slots.begin()->first;
+    const json removed =
+        ok(concat({as_staff, {"admin", "slot", "remove", "--slot", std::to_string(free_slot)}}));
+    EXPECT_EQ(removed["slot"]["state"], "blocked");
+    EXPECT_EQ(saturday_slots().count(free_slot), 0u);
+    const json added = ok(concat({as_staff,
+                                  {"admin", "slot", "add", "--resource", "r2", "--type", "all3",
+                                   "--start", "2026-03-08T09:00"}}));
+    EXPECT_EQ(added["slot"]["state"], "free");
+}
+
+TEST_F(Admin, OnlyTheUnitsStaffAdministerAndBadFieldsAreNamed) {
+    EXPECT_EQ(refused(concat({as_web, saturday_schedule})), "UNAUTHORIZED");
+    Args other_unit = as_staff;
+    other_unit.back() = "u2";
+    EXPECT_EQ(refused(concat({other_unit, saturday_schedule})), "UNAUTHORIZED");
+    Args bad_days = saturday_schedule;
+    bad_days[std::find(bad_days.begin(), bad_days.end(), "sat") - bad_days.begin()] = "lördag";
+    const json j = expect_refusal(cli(concat({as_staff, bad_days})));
+    EXPECT_EQ(j["error"]["code"], "INVALID_REQUEST");
+    EXPECT_EQ(j["error"]["field"], "weekdays");
+    EXPECT_EQ(
+        refused(concat(
+            {as_staff, {"admin", "schedule", "end", "--schedule", "999", "--on", "2026-04-04"}})),
+        "INVALID_REQUEST");
+    EXPECT_EQ(cli(concat({as_staff, {"admin", "schedule", "publish", "--unit", "u1"}})).exit_code,
+              2)
+        << "a usage error";
+    EXPECT_TRUE(saturday_slots().empty()) << "nothing was published";
+}
+
+// Recovery after kill -9 in the middle of administration: slots added one per request,
+// pipelined, the server killed after some replies; restarted on the store, every acknowledged
+// slot is there under the id it was given, and every slot has the facts it had.
+TEST_F(Admin, AKillNineInTheMiddleOfAdministrationLosesNoAcknowledgedChange) {
+    ok(concat({as_staff, saturday_schedule}));
+    const auto before = saturday_slots();
+    client::Connection connection(server_->endpoint());
+    const client::Identity staff{Channel::staff, "vgr-abc123", "Karin Lind", "u1", "admin-test"};
+    constexpr int adds = 2000;
+    constexpr int per_sunday = 24;  // 08:00 to 16:00, 20 minutes each
+    const LocalDay first_sunday = *Calendar::parse_day("2026-03-08");
+    for (int n = 0; n < adds; ++n) {
+        client::RequestBuilder r;
+        r.start();
+        auto& b = r.fbb();
+        const LocalDay sunday = first_sunday + 7 * (n / per_sunday);
+        char time[8];
+        std::snprintf(time, sizeof time, "T%02d:%02d", 8 + (n % per_sunday) / 3, (n % 3) * 20);
+        r.add(wire::CreateAddSlot(b, b.CreateString("r2"), b.CreateString("all3"),
+                                  b.CreateString(Calendar::format_day(sunday) + time)));
+        ASSERT_TRUE(connection.send(r.finish(staff, 7000 + n), 5000));
+    }
+    std::map<std::uint32_t, std::int64_t> acknowledged;  // slot id -> start
+    const auto take = [&](const client::Reply& reply) {
+        const auto* slot = reply.message->results()->Get(0)->body_as_SlotReply();
+        ASSERT_TRUE(slot) << "an add was refused";
+        acknowledged.emplace(slot->slot()->slot_id(), slot->slot()->start());
+    };
+    for (int n = 0; n < 20; ++n) {
+        auto reply = connection.receive(5000);
+        ASSERT_TRUE(reply && reply->message->results());
+        take(*reply);
+    }
+    ASSERT_EQ(::kill(server_->pid(), SIGKILL), 0);
+    server_->stop();
+    while (auto reply = connection.receive(100)) take(*reply);
+    ASSERT_LT(acknowledged.size(), static_cast<std::size_t>(adds)) << "not killed mid-way";
+
+    ASSERT_NO_FATAL_FAILURE(start());
+    const auto saturdays = saturday_slots();  // and the Sundays' morning slots added since
+    for (const auto& [id, start] : before) {
+        const auto it = saturdays.find(id);
+        ASSERT_NE(it, saturdays.end()) << "slot " << id << " of the schedule lost";
+        EXPECT_EQ(it->second, start) << "the schedule's slots keep their ids";
+    }
+    // Every free slot of r2 / all3 on the Sundays the adds reached, month by month.
+    std::map<std::uint32_t, std::int64_t> found;
+    client::Connection after(server_->endpoint());
+    for (LocalDay from = first_sunday; from <= first_sunday + 7 * (adds / per_sunday); from += 28) {
+        client::RequestBuilder r;
+        r.start();
+        auto& b = r.fbb();
+        r.add(wire::CreateFind(b, b.CreateString("u1"), b.CreateString("all3"),
+                               b.CreateString("r2"), b.CreateString(Calendar::format_day(from)),
+                               b.CreateString(Calendar::format_day(from + 27)), 1000));
+        const std::uint64_t id = client::new_request_id();
+        auto reply = after.call(r.finish(staff, id), id, 5000);
+        ASSERT_TRUE(reply && reply->message->results());
+        const auto* list = reply->message->results()->Get(0)->body_as_SlotList();
+        ASSERT_TRUE(list);
+        for (const wire::Slot* s : *list->slots()) found.emplace(s->slot_id(), s->start());
+    }
+    for (const auto& [id, start] : acknowledged) {
+        const auto it = found.find(id);
+        ASSERT_NE(it, found.end()) << "acknowledged slot " << id << " lost";
+        EXPECT_EQ(it->second, start) << "slot " << id << " moved";
+    }
+}
+
+}  // namespace
+}  // namespace slotmatch::testing
