@@ -282,6 +282,49 @@ std::optional<Catalog> decode_catalog(const wire::CatalogReply& w) {
     return c;
 }
 
+namespace {
+
+fb::Offset<wire::ConfigChange> encode_config(fb::FlatBufferBuilder& b, const ConfigChange* c) {
+    if (c == nullptr) return 0;
+    const AppointmentType& t = c->type;
+    const WebSettings& u = c->unit;
+    const auto web_name = string_or_null(b, t.web_name);
+    const auto web_info = string_or_null(b, t.web_info);
+    const auto terms_book = string_or_null(b, u.terms_book);
+    const auto terms_cancel_rebook = string_or_null(b, u.terms_cancel_rebook);
+    return wire::CreateConfigChange(
+        b, static_cast<wire::EntityKind>(c->entity), c->index, c->seed, web_name, web_info,
+        t.web_bookable, t.web_cancellable, t.web_rebookable, t.hide_from_patient,
+        t.window_days.value_or(0), t.removed, u.booking_active, u.cancel_rebook_active,
+        u.patient_comment, terms_book, terms_cancel_rebook);
+}
+
+ConfigChange decode_config(const wire::ConfigChange& w) {
+    ConfigChange c;
+    c.entity = w.entity() <= wire::EntityKind::MAX ? static_cast<EntityKind>(w.entity())
+                                                   : EntityKind::none;
+    c.index = w.index();
+    c.seed = w.seed();
+    AppointmentType& t = c.type;
+    t.web_name = std::string(text(w.web_name()));
+    t.web_info = std::string(text(w.web_info()));
+    t.web_bookable = w.web_bookable();
+    t.web_cancellable = w.web_cancellable();
+    t.web_rebookable = w.web_rebookable();
+    t.hide_from_patient = w.hide_from_patient();
+    if (w.window_days() > 0) t.window_days = w.window_days();
+    t.removed = w.removed();
+    WebSettings& u = c.unit;
+    u.booking_active = w.booking_active();
+    u.cancel_rebook_active = w.cancel_rebook_active();
+    u.patient_comment = w.patient_comment();
+    u.terms_book = std::string(text(w.terms_book()));
+    u.terms_cancel_rebook = std::string(text(w.terms_cancel_rebook()));
+    return c;
+}
+
+}  // namespace
+
 fb::Offset<wire::Event> encode_event(fb::FlatBufferBuilder& b, const Event& e) {
     const auto actor = string_or_null(b, e.actor.view());
     const auto name = string_or_null(b, e.actor_name.view());
@@ -294,16 +337,17 @@ fb::Offset<wire::Event> encode_event(fb::FlatBufferBuilder& b, const Event& e) {
                                        f.valid_from_day, f.valid_to_day, f.group_first,
                                        f.group_slots, f.group_schedules, f.day);
     const bool scheduled = f != ScheduleFacts{};  // other events leave the field out
+    const auto config = encode_config(b, e.config);
     return wire::CreateEvent(
         b, e.seq, e.time.value, static_cast<wire::EventKind>(e.kind), to_wire(e.channel), actor,
         name, e.unit.value, e.resource.value, &before, &after, &released, e.booking.value,
         e.patient.value, e.block.value, e.from.value, e.to.value, e.type.value, e.billable,
         e.from_waitlist, phone, reason, static_cast<wire::AccessAction>(e.action),
         to_wire(e.outcome), e.on_behalf_of.value, scheduled ? &schedule : nullptr,
-        static_cast<wire::EntityKind>(e.entity));
+        static_cast<wire::EntityKind>(e.entity), config);
 }
 
-Event decode_event(const wire::Event& w) {
+Event decode_event(const wire::Event& w, ConfigArena* configs) {
     Event e;
     e.seq = w.seq();
     e.time = Instant{w.time()};
@@ -338,6 +382,10 @@ Event decode_event(const wire::Event& w) {
     }
     e.entity = w.entity() <= wire::EntityKind::MAX ? static_cast<EntityKind>(w.entity())
                                                    : EntityKind::none;
+    if (configs != nullptr && w.config() != nullptr) {
+        configs->push_back(decode_config(*w.config()));
+        e.config = &configs->back();
+    }
     return e;
 }
 

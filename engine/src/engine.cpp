@@ -34,6 +34,16 @@ Engine::Engine(Catalog catalog, const Clock& clock, EngineLimits limits, Seed se
       patients_(pow2_at_least(limits.patients_max
                                   ? limits.patients_max
                                   : std::max<std::size_t>(1024, seed_slots(catalog_)))) {
+    types_now_ = std::make_unique<std::atomic<const AppointmentType*>[]>(catalog_.types.size());
+    for (std::size_t t = 0; t < catalog_.types.size(); ++t) {
+        types_now_[t].store(&catalog_.types[t], std::memory_order_relaxed);
+    }
+    webs_now_ = std::make_unique<std::atomic<const WebSettings*>[]>(catalog_.units.size());
+    for (std::size_t u = 0; u < catalog_.units.size(); ++u) {
+        webs_now_[u].store(&catalog_.units[u].web, std::memory_order_relaxed);
+    }
+    seed_types_ = catalog_.types;
+    for (const Unit& u : catalog_.units) seed_webs_.push_back(u.web);
     // Fields that different threads write start lines of their own (see cache_line.hpp).
     // Engine is not standard-layout (no offsetof): its alignment shows that hold_queue_tail_,
     // its one over-aligned member, starts a line.
@@ -95,6 +105,10 @@ Outcome<bool> Engine::check_type_in_unit(TypeIdx type, UnitIdx unit) const {
         return Outcome<bool>::refuse(ErrorCode::invalid_request, "appointment_type",
                                      "unknown appointment type here");
     }
+    if (type_now(type).removed) {
+        return Outcome<bool>::refuse(ErrorCode::invalid_request, "appointment_type",
+                                     "the appointment type was removed from the region");
+    }
     return {};
 }
 
@@ -137,13 +151,14 @@ bool Engine::acts_in_unit(const Actor& actor, UnitIdx unit) const {
 
 // R2, R6, R7, R8, R25: may this channel book this type in this unit?
 ErrorCode Engine::may_book_type(const Actor& actor, UnitIdx unit, TypeIdx type) const {
-    const AppointmentType& t = catalog_.type(type);
+    const AppointmentType& t = type_now(type);  // one reading: R9, no mixed state
+    if (t.removed) return ErrorCode::appointment_not_allowed;
     switch (actor.channel) {
         case Channel::staff:
             return ErrorCode::ok;
         case Channel::web:
             if (t.web_visible() && t.web_bookable && !t.is_proxy() &&
-                catalog_.unit(unit).web.booking_active) {
+                web_now(unit).booking_active) {
                 return ErrorCode::ok;
             }
             return ErrorCode::appointment_not_allowed;
@@ -158,7 +173,7 @@ ErrorCode Engine::may_book_type(const Actor& actor, UnitIdx unit, TypeIdx type) 
 // R10, R11: a slot of a type with window N is visible from local midnight N - 1 days before
 // its date, so everything starting before local midnight of today + N is visible.
 Instant Engine::window_end(TypeIdx type, Instant now) const {
-    int n = catalog_.type(type).window_days.value_or(window_days_default);
+    int n = type_now(type).window_days.value_or(window_days_default);
     return calendar_.local_midnight(calendar_.local_day(now) + n);
 }
 

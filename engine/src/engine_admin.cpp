@@ -4,10 +4,6 @@
 #include "engine_records.hpp"
 
 namespace slotmatch {
-// Staff acting inside the unit that owns `unit`; every other caller is refused.
-static bool staff_of(const Actor& actor, UnitIdx unit) {
-    return actor.channel == Channel::staff && actor.has_unit && actor.unit == unit;
-}
 
 // R14: a blocking event makes the free slots it covers unbookable at once. Booked and held
 // slots stay with their patients (the staff contact them); they come back blocked if cancelled.

@@ -229,7 +229,7 @@ Outcome<BookingView> Engine::book_first(const Actor& actor, const SlotQuery& que
     // A named type (or, for the web, a unit) this channel may not book is a refusal, not an
     // empty search.
     if ((query.type && may_book_type(actor, query.unit, *query.type) != ErrorCode::ok) ||
-        (actor.channel == Channel::web && !catalog_.unit(query.unit).web.booking_active)) {
+        (actor.channel == Channel::web && !web_now(query.unit).booking_active)) {
         return Out::refuse(ErrorCode::appointment_not_allowed,
                            query.type ? "appointment_type" : "unit",
                            "this channel may not book this appointment type here");
@@ -394,7 +394,7 @@ BookingFields Engine::draft(const Actor& actor, const BookRequest& request, Unit
     fields.changed_at = clock_.now();
     fields.from_waitlist = request.from_waitlist;
     // R18: the phone number and reason travel with a web booking when the unit asks for them.
-    if (actor.channel == Channel::web && catalog_.unit(unit).web.patient_comment) {
+    if (actor.channel == Channel::web && web_now(unit).patient_comment) {
         fields.phone = request.phone;
         fields.reason = request.reason;
     }

@@ -141,11 +141,11 @@ Outcome<bool> Engine::check_rebook(const Actor& actor, const RebookRequest& requ
                       catalog_.resource(ResourceIdx{index_.record(*request.slot).resource}).unit)) {
         return Out::refuse(ErrorCode::unauthorized, "slot", "staff act only in their own unit");
     }
-    const AppointmentType& t = catalog_.type(TypeIdx{from.type.load(std::memory_order_relaxed)});
+    const AppointmentType& t = type_now(TypeIdx{from.type.load(std::memory_order_relaxed)});
     // R4 (proxy may not rebook), R6, R7, R25 ("Av/omboka tid").
     if (actor.channel == Channel::proxy ||
         (actor.channel == Channel::web &&
-         !(t.web_rebookable && t.web_visible() && catalog_.unit(unit).web.cancel_rebook_active))) {
+         !(t.web_rebookable && t.web_visible() && web_now(unit).cancel_rebook_active))) {
         return Out::refuse(ErrorCode::rebook_not_allowed, "booking",
                            "this booking may not be rebooked on this channel");
     }
@@ -244,12 +244,11 @@ Outcome<MoveResult> Engine::cancel(const Actor& actor, BookingId b, PatientKey p
     SlotRecord& slot = index_.record(ref.slot);
     const UnitIdx unit = catalog_.resource(ResourceIdx{slot.resource}).unit;
     const TypeIdx type{slot.type.load(std::memory_order_relaxed)};
-    const AppointmentType& t = catalog_.type(type);
+    const AppointmentType& t = type_now(type);
     // R3 (web and proxy), R5, R6, R7, R25 (web only: "Av/omboka tid").
     const bool type_allows = t.web_cancellable && t.web_visible();
     if ((actor.channel == Channel::proxy && !type_allows) ||
-        (actor.channel == Channel::web &&
-         !(type_allows && catalog_.unit(unit).web.cancel_rebook_active))) {
+        (actor.channel == Channel::web && !(type_allows && web_now(unit).cancel_rebook_active))) {
         return Out::refuse(ErrorCode::cancel_not_allowed, "booking",
                            "this booking may not be cancelled on this channel; contact the unit");
     }
@@ -316,7 +315,7 @@ Outcome<std::vector<BookingView>> Engine::bookings(const Actor& actor,
     PatientClaim claim(*patient);
     for (std::uint32_t i = 0; i < patient->booking_count; ++i) {
         BookingView b = view(patient->bookings[i]);
-        const AppointmentType& t = catalog_.type(b.slot.type);
+        const AppointmentType& t = type_now(b.slot.type);
         if (b.slot.end.value <= now.value ||
             (actor.channel == Channel::staff ? !acts_in_unit(actor, b.slot.unit)
                                              : !t.web_visible())) {

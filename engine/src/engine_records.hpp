@@ -8,6 +8,17 @@
 
 namespace slotmatch {
 
+// The region file changed a setting between `old_seed` and `new_seed`: that field takes the new
+// seed's value on top of `now` (a live change of another field stays). engine_settings.cpp.
+AppointmentType merge_seed(AppointmentType now, const AppointmentType& old_seed,
+                           const AppointmentType& new_seed);
+WebSettings merge_seed(WebSettings now, const WebSettings& old_seed, const WebSettings& new_seed);
+
+// Staff acting inside the unit that owns `unit`; every other caller is refused.
+inline bool staff_of(const Actor& actor, UnitIdx unit) {
+    return actor.channel == Channel::staff && actor.has_unit && actor.unit == unit;
+}
+
 // A booking record is reused once its booking has ended (cancelled or rebooked). Its
 // generation moves on at that moment, and a BookingId carries the generation it was made in,
 // so an old id never reaches the record's next booking. The identity (generation, slot,

@@ -121,6 +121,11 @@ class Engine::Restorer {
         TypeIdx type;
         Instant time;
     };
+    // A settings record (entity_recorded: the seed; type_changed, unit_changed), in order.
+    struct ConfigSeen {
+        EventKind kind = EventKind::type_changed;
+        ConfigChange config;
+    };
     struct EntitySeen {
         EntityKind kind = EntityKind::none;
         std::uint32_t index = 0;
@@ -150,6 +155,8 @@ class Engine::Restorer {
                        std::string& why);
     bool lay_out_published(const Published& p, std::string& why);
     bool apply_schedule_ends(std::string& why);
+    // Each type's and unit's settings as its last changes left them (R9), and its seed.
+    bool apply_settings(std::string& why);
     bool apply_slots(std::string& why);
     bool apply_bookings(std::string& why);
     bool apply_holds(std::string& why);
@@ -182,6 +189,7 @@ class Engine::Restorer {
     std::vector<ScheduleEvent> ends_;                             // in sequence order
     std::vector<ScheduleEvent> reaches_;  // published, extended, ended: each schedule's days
     std::vector<EntitySeen> entities_;
+    std::vector<ConfigSeen> configs_;
     std::vector<std::pair<SlotId, std::uint64_t>> single_removed_;  // one_slot_removed: slot, seq
 };
 
@@ -311,7 +319,12 @@ void Engine::Restorer::note(const Event& ev) {
             note_slots(ev);
             single_removed_.push_back({ev.after.slot, ev.seq});
             break;
+        case EventKind::type_changed:
+        case EventKind::unit_changed:
+            if (ev.config != nullptr) configs_.push_back({ev.kind, *ev.config});
+            break;
         case EventKind::entity_recorded:
+            if (ev.config != nullptr) configs_.push_back({ev.kind, *ev.config});
             entities_.push_back({ev.entity,
                                  ev.entity == EntityKind::unit       ? ev.unit.value
                                  : ev.entity == EntityKind::resource ? ev.resource.value
@@ -382,8 +395,9 @@ bool Engine::Restorer::second_pass(const EventScan& scan, std::string& why) {
 }
 
 bool Engine::Restorer::apply(std::string& why) {
-    if (!apply_structure(why) || !apply_slots(why) || !apply_schedule_ends(why) ||
-        !apply_blocks(why) || !apply_bookings(why) || !apply_holds(why)) {
+    if (!apply_structure(why) || !apply_settings(why) || !apply_slots(why) ||
+        !apply_schedule_ends(why) || !apply_blocks(why) || !apply_bookings(why) ||
+        !apply_holds(why)) {
         return false;
     }
     apply_words();
@@ -579,6 +593,34 @@ bool Engine::Restorer::apply_slots(std::string& why) {
         }
         e_.index_.mark_removed(s);
         removed_.push_back(s);
+    }
+    return true;
+}
+
+bool Engine::Restorer::apply_settings(std::string& why) {
+    for (const ConfigSeen& seen : configs_) {
+        const ConfigChange& c = seen.config;
+        const bool type = c.entity == EntityKind::type;
+        if ((type && c.index >= e_.catalog_.types.size()) ||
+            (c.entity == EntityKind::unit && c.index >= e_.catalog_.units.size())) {
+            why = "a settings change names " + std::string(to_string(c.entity)) + " " +
+                  std::to_string(c.index + 1) + ", which the region file lacks" + other_config;
+            return false;
+        }
+        if (!type && c.entity != EntityKind::unit) continue;
+        ConfigChange now = c;
+        if (seen.kind == EventKind::entity_recorded) {  // the seed as recorded: also the settings
+            if (type) e_.seed_types_[c.index] = c.type;
+            if (!type) e_.seed_webs_[c.index] = c.unit;
+        } else if (c.seed && type) {  // the region file changed: only what it changed
+            now.type = merge_seed(e_.type_now(TypeIdx{c.index}), e_.seed_types_[c.index], c.type);
+            e_.seed_types_[c.index] = c.type;
+        } else if (c.seed) {
+            now.unit = merge_seed(e_.web_now(UnitIdx{c.index}), e_.seed_webs_[c.index], c.unit);
+            e_.seed_webs_[c.index] = c.unit;
+        }
+        now.seed = false;
+        e_.install(std::move(now));
     }
     return true;
 }

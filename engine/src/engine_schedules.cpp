@@ -19,10 +19,6 @@ constexpr int minutes_per_day = 24 * 60;
 constexpr std::string_view seed_actor_id = "region-file";
 constexpr std::string_view seed_actor_name = "slotmatchd --config (the region file)";
 
-bool staff_of(const Actor& actor, UnitIdx unit) {
-    return actor.channel == Channel::staff && actor.has_unit && actor.unit == unit;
-}
-
 // Two schedules of one resource that share a weekday, overlapping hours and days: the resource
 // would be in two places at once (the config loader's rule, held for live ones too).
 bool overlap(const Schedule& a, const Schedule& b) {
@@ -52,6 +48,7 @@ Actor Engine::seed_actor(UnitIdx unit) const {
     a.name = ActorName::from(seed_actor_name);
     a.has_unit = true;
     a.unit = unit;
+    a.region_admin = true;  // the region file sets region-wide types too (R8)
     return a;
 }
 
@@ -355,6 +352,20 @@ std::uint32_t entity_count(const Catalog& c, EntityKind kind) {
 
 constexpr EntityKind entity_kinds[] = {EntityKind::unit, EntityKind::resource, EntityKind::type};
 
+bool same_settings(const AppointmentType& a, const AppointmentType& b) {
+    return a.web_name == b.web_name && a.web_info == b.web_info &&
+           a.web_bookable == b.web_bookable && a.web_cancellable == b.web_cancellable &&
+           a.web_rebookable == b.web_rebookable && a.hide_from_patient == b.hide_from_patient &&
+           a.window_days == b.window_days;
+}
+
+bool same_settings(const WebSettings& a, const WebSettings& b) {
+    return a.booking_active == b.booking_active &&
+           a.cancel_rebook_active == b.cancel_rebook_active &&
+           a.patient_comment == b.patient_comment && a.terms_book == b.terms_book &&
+           a.terms_cancel_rebook == b.terms_cancel_rebook;
+}
+
 }  // namespace
 
 bool Engine::publish_one(const std::function<void()>& make_room,
@@ -396,6 +407,16 @@ bool Engine::record_entities(const std::function<void()>& make_room, std::string
                                  : kind == EntityKind::resource  ? catalog_.resources[i].unit
                                  : catalog_.types[i].region_wide ? no_unit
                                                                  : catalog_.types[i].unit;
+            // The settings the region file gives it, as its seed (the diff of a later start
+            // compares against them); a resource has none.
+            const ConfigChange* seed = nullptr;
+            if (kind != EntityKind::resource) {
+                configs_.push_back(
+                    {kind, i, true,
+                     kind == EntityKind::type ? catalog_.types[i] : AppointmentType{},
+                     kind == EntityKind::unit ? catalog_.units[i].web : WebSettings{}});
+                seed = &configs_.back();
+            }
             const bool ok = publish_one(
                 make_room,
                 [&](Event& e) {
@@ -404,6 +425,7 @@ bool Engine::record_entities(const std::function<void()>& make_room, std::string
                     if (kind == EntityKind::resource) e.resource = ResourceIdx{i};
                     if (kind == EntityKind::type) e.type = TypeIdx{i};
                     e.reason = ReasonText::from(id);
+                    e.config = seed;
                 },
                 why);
             if (!ok) return false;
@@ -457,6 +479,22 @@ std::vector<SeedChange> Engine::seed_changes() const {
             changes.push_back(c);
         }
     }
+    // Settings the region file changed since it last gave them (R9).
+    const auto settings = [&](EntityKind kind, std::uint32_t i) {
+        SeedChange c;
+        c.kind = SeedChange::Kind::settings;
+        c.entity = kind;
+        c.index = i;
+        changes.push_back(c);
+    };
+    for (std::uint32_t t = 0; t < entities_recorded_[static_cast<std::size_t>(EntityKind::type)];
+         ++t) {
+        if (!same_settings(seed_types_[t], catalog_.types[t])) settings(EntityKind::type, t);
+    }
+    for (std::uint32_t u = 0; u < entities_recorded_[static_cast<std::size_t>(EntityKind::unit)];
+         ++u) {
+        if (!same_settings(seed_webs_[u], catalog_.units[u].web)) settings(EntityKind::unit, u);
+    }
     // A region-file schedule is the stored seed schedule with the same resource, type, days of
     // the week, hours and first day; its last day may have moved.
     const auto same = [](const Schedule& a, const Schedule& b) {
@@ -493,8 +531,11 @@ std::vector<SeedChange> Engine::seed_changes() const {
 Outcome<ScheduleView> Engine::apply_seed_change(const SeedChange& c, bool accept_orphans,
                                                 std::vector<BookingId>& in_the_way) {
     using Out = Outcome<ScheduleView>;
+    if (c.kind == SeedChange::Kind::settings) return apply_seed_settings(c);
     const UnitIdx unit = catalog_.resource(c.schedule.resource).unit;
     switch (c.kind) {
+        case SeedChange::Kind::settings:
+            break;
         case SeedChange::Kind::record_entity: {
             std::string why;
             std::lock_guard admin(admin_mutex_);

@@ -101,6 +101,10 @@ std::string_view to_string(EventKind k) {
             return "entity_recorded";
         case EventKind::one_slot_removed:
             return "one_slot_removed";
+        case EventKind::type_changed:
+            return "type_changed";
+        case EventKind::unit_changed:
+            return "unit_changed";
     }
     return "?";
 }

@@ -190,7 +190,7 @@ void encode_stored(flatbuffers::FlatBufferBuilder& b, const Event& e) {
 }
 
 bool decode_stored(std::uint64_t seq, const std::uint8_t* data, std::size_t size, Event& out,
-                   std::string& why) {
+                   std::string& why, ConfigArena* configs) {
     flatbuffers::Verifier verifier(data, size, codec::reply_verify_depth_max);
     if (data == nullptr || !verifier.VerifyBuffer<wire::Event>(nullptr)) {
         why = "event " + std::to_string(seq) + " is damaged (it does not verify)";
@@ -207,7 +207,7 @@ bool decode_stored(std::uint64_t seq, const std::uint8_t* data, std::size_t size
               "slotmatch writes)";
         return false;
     }
-    out = codec::decode_event(stored);
+    out = codec::decode_event(stored, configs);
     if (out.seq != seq) {
         why = "event " + std::to_string(seq) + " is damaged (it says it is event " +
               std::to_string(out.seq) + ")";

@@ -142,9 +142,9 @@ std::optional<std::span<const Event>> new_events(std::span<const Event> events,
 void committed(std::span<const Event> fresh, std::uint64_t& last_seq, Instant& last_time,
                AppendResult& r);
 // A stored event's body is the FlatBuffers wire::Event; decoding checks it against the
-// sequence number it is stored under.
+// sequence number it is stored under. A settings change comes with its config in `configs`.
 void encode_stored(flatbuffers::FlatBufferBuilder& b, const Event& e);
 bool decode_stored(std::uint64_t seq, const std::uint8_t* data, std::size_t size, Event& out,
-                   std::string& why);
+                   std::string& why, ConfigArena* configs = nullptr);
 
 }  // namespace slotmatch::journal

@@ -88,7 +88,8 @@ bool each_event(pg_conn* db, const char* sql, const std::vector<std::string>& pa
         const auto* data = reinterpret_cast<const std::uint8_t*>(PQgetvalue(r, i, 1));
         const auto size = static_cast<std::size_t>(PQgetlength(r, i, 1));
         Event e;
-        if (!decode_stored(seq, data, size, e, why)) return false;
+        ConfigArena config;  // a settings change's, for as long as `visit` looks at the event
+        if (!decode_stored(seq, data, size, e, why, &config)) return false;
         if (!visit(e)) {
             rows = 0;  // stopped: no more pages
             return true;

@@ -131,11 +131,11 @@ void Sidecar::take(zmq::socket_t& router, zmq::message_t identity, const zmq::me
         group.replays.emplace_back(std::move(identity), batch->replay_from());
         return;
     }
-    group.pending.push_back(take_batch(std::move(identity), batch, group.events));
+    group.pending.push_back(take_batch(std::move(identity), batch, group.events, group.configs));
 }
 
 Sidecar::Pending Sidecar::take_batch(zmq::message_t identity, const wire::EventBatch* batch,
-                                     std::vector<Event>& events) {
+                                     std::vector<Event>& events, ConfigArena& configs) {
     Pending p{std::move(identity), 0, 0, {}, false};
     if (batch == nullptr) {
         p.refusal = "not an event batch (it fails FlatBuffers verification)";
@@ -163,7 +163,9 @@ Sidecar::Pending Sidecar::take_batch(zmq::message_t identity, const wire::EventB
                   << p.refusal << '\n';
         return p;
     }
-    for (const wire::Event* e : *batch->events()) events.push_back(codec::decode_event(*e));
+    for (const wire::Event* e : *batch->events()) {
+        events.push_back(codec::decode_event(*e, &configs));
+    }
     return p;
 }
 

@@ -59,13 +59,14 @@ class Sidecar {
     struct Group {
         std::vector<Pending> pending;
         std::vector<Event> events;
+        ConfigArena configs;  // the settings changes among the events, until they are stored
         std::vector<std::pair<zmq::message_t, std::uint64_t>> replays;  // after the commit
     };
     // Sorts one message into the group (a query is answered at once).
     void take(zmq::socket_t& router, zmq::message_t identity, const zmq::message_t& body,
               Group& group);
     Pending take_batch(zmq::message_t identity, const wire::EventBatch* batch,
-                       std::vector<Event>& events);
+                       std::vector<Event>& events, ConfigArena& configs);
     // A hello from `batch`'s producer: takes the journal over, or is refused (in `p`).
     void hello(const wire::EventBatch& batch, Pending& p);
     // Commits the events that continue the log; their result (ok when there were none).

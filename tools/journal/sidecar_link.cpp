@@ -85,7 +85,8 @@ bool scan_remote(zmq::context_t& ctx, const std::string& endpoint,
         }
         if (batch->events()->size() == 0) return true;
         for (const wire::Event* e : *batch->events()) {
-            if (!visit(codec::decode_event(*e))) return true;
+            ConfigArena config;  // a settings change's, while `visit` looks at the event
+            if (!visit(codec::decode_event(*e, &config))) return true;
         }
         from += batch->events()->size();
     }

@@ -135,7 +135,8 @@ bool each_event(sqlite3* db, const char* sql, std::initializer_list<std::int64_t
         const auto* data = static_cast<const std::uint8_t*>(sqlite3_column_blob(s, 1));
         const auto size = static_cast<std::size_t>(sqlite3_column_bytes(s, 1));
         Event e;
-        if (!decode_stored(seq, data, size, e, why)) return false;
+        ConfigArena config;  // a settings change's, for as long as `visit` looks at the event
+        if (!decode_stored(seq, data, size, e, why, &config)) return false;
         if (!visit(e)) return true;
     }
     if (rc != SQLITE_DONE) {

@@ -32,6 +32,12 @@ void print(std::ostream& out, const Catalog& catalog, const SeedChange& c,
     switch (c.kind) {
         case SeedChange::Kind::record_entity:
             break;  // counted, and printed together
+        case SeedChange::Kind::settings:
+            out << "slotmatchd: region file: changed the settings of "
+                << (c.entity == EntityKind::type ? "appointment type " + catalog.types[c.index].id
+                                                 : "unit " + catalog.units[c.index].id)
+                << " (R9: in force at once)\n";
+            break;
         case SeedChange::Kind::publish:
             out << "slotmatchd: region file: published schedule " << result.id.value << " ("
                 << describe(catalog, c.schedule) << "): " << result.slots << " slots\n";
@@ -84,7 +90,10 @@ int apply_region_file(Engine& engine, bool accept_orphans, const std::function<v
         if (!applied.ok()) {
             err << "slotmatchd: the region file cannot be applied: "
                 << (change.kind == SeedChange::Kind::end ? "ending" : "publishing") << " schedule "
-                << change.id.value << " (" << describe(engine.catalog(), change.schedule)
+                << change.id.value << " ("
+                << (change.kind == SeedChange::Kind::settings
+                        ? std::string("settings")
+                        : describe(engine.catalog(), change.schedule))
                 << "): " << applied.message;
             if (!in_the_way.empty()) {
                 err << "; bookings after " << Calendar::format_day(change.day) << ":";

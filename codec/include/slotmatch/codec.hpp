@@ -98,7 +98,9 @@ BookingView decode_booking(const wire::Booking& b);
 // A whole-region catalog reply back into a Catalog (with its look-up maps); nothing when the
 // reply is partial (--unit) or its indices do not line up.
 std::optional<Catalog> decode_catalog(const wire::CatalogReply& c);
-Event decode_event(const wire::Event& e);
+// A settings change (Event::config) is decoded into `configs`, which must outlive the event;
+// without it the event comes without its config.
+Event decode_event(const wire::Event& e, ConfigArena* configs = nullptr);
 
 // ---- request fields -> engine requests (server side). Refusals are INVALID_REQUEST with the
 // field; the messages are static text.

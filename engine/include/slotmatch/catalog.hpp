@@ -43,6 +43,7 @@ struct AppointmentType {
     int duration_min = 15;
     bool region_wide = true;  // false: local to `unit`
     UnitIdx unit;
+    bool removed = false;  // taken out of the region: offered and scheduled nowhere any more
 
     // R8: a type whose internal name contains "Ombud" is a proxy type.
     bool is_proxy() const { return name.find("Ombud") != std::string::npos; }

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <atomic>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -174,10 +175,35 @@ struct ScheduleView {
     LocalDay seed_valid_to = 0;  // seed: the last day the region file last gave it
 };
 
+// R9: what an administration change sets on an appointment type; what it leaves out stays.
+struct TypeChange {
+    std::optional<std::string> web_name;  // "" takes the type off the web (R7)
+    std::optional<std::string> web_info;
+    std::optional<bool> web_bookable, web_cancellable, web_rebookable;
+    std::optional<bool> hide_from_patient;          // R6: true clears the three flags
+    std::optional<std::optional<int>> window_days;  // R10: N, or nothing (60 days ahead, R11)
+};
+// R9, R18, R24, R25: what an administration change sets on a unit.
+struct UnitChange {
+    std::optional<bool> booking_active;        // case type "Boka tid"
+    std::optional<bool> cancel_rebook_active;  // case type "Av/omboka tid"
+    std::optional<bool> patient_comment;       // R18
+    std::optional<std::string> terms_book, terms_cancel_rebook;
+};
+// Bounds on the texts settings take: what one screen of the web booking shows.
+inline constexpr std::size_t web_name_bytes_max = 200;
+inline constexpr std::size_t web_text_bytes_max = 2000;  // web_info and terms texts
+
 // One difference between the region file and the seed the store holds, applied at start as
 // an administration event (Engine::seed_changes, apply_seed_change).
 struct SeedChange {
-    enum class Kind : std::uint8_t { record_entity, publish, extend, end } kind = Kind::publish;
+    enum class Kind : std::uint8_t {
+        record_entity,
+        publish,
+        extend,
+        end,
+        settings
+    } kind = Kind::publish;
     Schedule schedule;                     // publish: the new schedule; extend, end: the stored one
     ScheduleId id;                         // extend, end
     LocalDay day = 0;                      // extend: the new last day; end: the last day kept
@@ -260,6 +286,25 @@ class Engine {
                                        bool accept_orphans, std::vector<BookingId>& in_the_way);
     std::vector<ScheduleView> schedules() const;
     std::optional<ScheduleView> schedule(ScheduleId id) const;
+
+    // Live settings (R9, engine_settings.cpp): take effect at once, for everyone, whole (a
+    // request sees a type's or unit's settings before a change or after it, never a mix).
+    // A local type: its unit's staff or a region administrator; a region-wide or proxy type
+    // (R8): a region administrator only. A unit's settings: its staff.
+    Outcome<AppointmentType> set_type(const Actor& actor, TypeIdx type, const TypeChange& change);
+    // R14, by a region administrator: the type taken out of every unit's schedule, and out of
+    // the region (offered and scheduled nowhere any more).
+    Outcome<BlockResult> remove_type_everywhere(const Actor& actor, TypeIdx type);
+    Outcome<WebSettings> set_unit(const Actor& actor, UnitIdx unit, const UnitChange& change);
+    // The settings as they are now (the catalog's as loaded, until a change).
+    const AppointmentType& type_now(TypeIdx t) const {
+        return *types_now_[t.value].load(std::memory_order_acquire);
+    }
+    const WebSettings& web_now(UnitIdx u) const {
+        return *webs_now_[u.value].load(std::memory_order_acquire);
+    }
+    // The catalog with the settings as they are now (catalog replies).
+    Catalog catalog_now() const;
 
     // The region file as the seed (docs/engine.md, "The region file as the seed").
     // True while the seed restore() laid out has no events in the store yet.
@@ -409,6 +454,10 @@ class Engine {
     std::size_t take_off(SlotId s, Instant now);
     void fill_schedule_event(Event& e, const ScheduleView& s) const;
     bool record_entities(const std::function<void()>& make_room, std::string& why);
+    // Keeps `c` for good and makes it the entity's settings (the caller holds admin_mutex_).
+    const ConfigChange& install(ConfigChange c);
+    bool may_change_type(const Actor& actor, const AppointmentType& t) const;
+    Outcome<ScheduleView> apply_seed_settings(const SeedChange& change);
     // Publishes one event that `fill` writes, calling `make_room` while the lanes are full.
     bool publish_one(const std::function<void()>& make_room,
                      const std::function<void(Event&)>& fill, std::string& why);
@@ -446,6 +495,15 @@ class Engine {
     // taken by find/hold/book/rebook/cancel.
     mutable std::mutex admin_mutex_;
     std::vector<ScheduleView> schedules_;  // under admin_mutex_: schedule id - 1
+    // Every settings change made or recovered, kept for as long as the engine runs: the
+    // settings pointers below and the events point at them (under admin_mutex_ to add).
+    std::deque<ConfigChange> configs_;
+    // Per type and per unit: its settings now (the catalog's, or a change's in configs_).
+    std::unique_ptr<std::atomic<const AppointmentType*>[]> types_now_;
+    std::unique_ptr<std::atomic<const WebSettings*>[]> webs_now_;
+    // The settings the region file last gave each entity (its diff compares against them).
+    std::vector<AppointmentType> seed_types_;
+    std::vector<WebSettings> seed_webs_;
     // Catalog entities (units, resources, types) the store holds with their ids: the ones
     // beyond are recorded by apply_seed_change.
     std::array<std::uint32_t, 4> entities_recorded_{};  // by EntityKind

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
+#include <slotmatch/catalog.hpp>
 #include <slotmatch/types.hpp>
 #include <string_view>
 #include <type_traits>
@@ -40,8 +42,11 @@ enum class EventKind : std::uint8_t {
     schedule_ended,
     entity_recorded,
     one_slot_removed,  // R14: one slot taken out of the calendar (after: the slot, removed)
+    // R9: an appointment type's or a unit's settings changed (config: what they are now).
+    type_changed,
+    unit_changed,
 };
-inline constexpr std::size_t event_kind_count = 18;
+inline constexpr std::size_t event_kind_count = 20;
 std::string_view to_string(EventKind k);
 
 // What an `accessed` event records the actor trying or doing.
@@ -79,6 +84,19 @@ struct ScheduleFacts {
     std::int32_t day = 0;  // extended: the first day added; ended: the last day kept
     friend bool operator==(const ScheduleFacts&, const ScheduleFacts&) = default;
 };
+
+// type_changed, unit_changed, and entity_recorded: an entity's settings after a change (R9), with
+// texts of any length. The engine keeps every one it makes for as long as it runs, and an event
+// points at it, so events stay trivially copyable; a decoder gives them storage of its own (a
+// ConfigArena that outlives the events it decodes).
+struct ConfigChange {
+    EntityKind entity = EntityKind::none;
+    std::uint32_t index = 0;
+    bool seed = false;     // laid out by the region file (its diff compares against it)
+    AppointmentType type;  // entity type: the flags, web texts, day count and removal
+    WebSettings unit;      // entity unit: the case types, patient comment and terms
+};
+using ConfigArena = std::deque<ConfigChange>;
 
 // The unit of an event that concerns no one unit (an access across units).
 inline constexpr UnitIdx no_unit{0xFFFF'FFFFu};
@@ -124,6 +142,7 @@ struct Event {
     PatientKey on_behalf_of;
     ScheduleFacts schedule;                // schedule events
     EntityKind entity = EntityKind::none;  // entity_recorded (the id in reason)
+    const ConfigChange* config = nullptr;  // type_changed, unit_changed, entity_recorded
 };
 static_assert(std::is_trivially_copyable_v<Event>, "events travel through a ring by memcpy");
 

@@ -113,6 +113,9 @@ struct Actor {
     ActorName name;
     bool has_unit = false;  // staff and unit-to-unit proxies act from a unit
     UnitIdx unit;
+    // Region-wide and proxy appointment types (R8) are changed only by a region administrator
+    // (a role of the request until keys exist; then of the key's registry entry).
+    bool region_admin = false;
 };
 
 }  // namespace slotmatch

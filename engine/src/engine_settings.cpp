@@ -1,0 +1,246 @@
+// Live settings (R9): an appointment type's flags, web texts and day count, and a unit's case
+// types, patient comment and terms texts, changed while the engine serves. A change is a new,
+// immutable settings record, kept for as long as the engine runs, that a pointer per type or
+// unit is swung to: a request reads that pointer once and sees the settings before the change
+// or after it, whole, never a mix; the change is in force for the next request. The booking
+// paths take no lock for it.
+#include "engine_records.hpp"
+
+namespace slotmatch {
+namespace {
+
+constexpr int window_days_max = 366;  // R10: a year ahead at most
+
+}  // namespace
+
+const ConfigChange& Engine::install(ConfigChange c) {
+    configs_.push_back(std::move(c));
+    const ConfigChange& kept = configs_.back();
+    if (kept.entity == EntityKind::type) {
+        SM_ASSERT(kept.index < catalog_.types.size());
+        types_now_[kept.index].store(&kept.type, std::memory_order_release);
+    } else if (kept.entity == EntityKind::unit) {
+        SM_ASSERT(kept.index < catalog_.units.size());
+        webs_now_[kept.index].store(&kept.unit, std::memory_order_release);
+    }
+    return kept;
+}
+
+// R8: region-wide and proxy types are configured centrally; a unit's staff change its own.
+bool Engine::may_change_type(const Actor& actor, const AppointmentType& t) const {
+    if (actor.channel != Channel::staff) return false;
+    if (actor.region_admin) return true;
+    return !t.region_wide && !t.is_proxy() && staff_of(actor, t.unit);
+}
+
+namespace {
+
+// Applies `c` to `t` (R6: hidden clears the flags); a refusal names the field.
+Outcome<bool> apply(const TypeChange& c, AppointmentType& t) {
+    using Out = Outcome<bool>;
+    if (c.web_name) {
+        if (c.web_name->size() > web_name_bytes_max) {
+            return Out::refuse(ErrorCode::invalid_request, "web_name", "too long");
+        }
+        t.web_name = *c.web_name;
+    }
+    if (c.web_info) {
+        if (c.web_info->size() > web_text_bytes_max) {
+            return Out::refuse(ErrorCode::invalid_request, "web_info", "too long");
+        }
+        t.web_info = *c.web_info;
+    }
+    if (c.window_days) {
+        if (*c.window_days && (**c.window_days < 1 || **c.window_days > window_days_max)) {
+            return Out::refuse(ErrorCode::invalid_request, "window_days", "1 to 366 days");
+        }
+        t.window_days = *c.window_days;
+    }
+    if (c.hide_from_patient) t.hide_from_patient = *c.hide_from_patient;
+    const bool raises = (c.web_bookable && *c.web_bookable) ||
+                        (c.web_cancellable && *c.web_cancellable) ||
+                        (c.web_rebookable && *c.web_rebookable);
+    if (t.hide_from_patient && raises) {
+        return Out::refuse(ErrorCode::invalid_request, "hide_from_patient",
+                           "R6: a type hidden from patients has no web flags; unhide it first");
+    }
+    if (c.web_bookable) t.web_bookable = *c.web_bookable;
+    if (c.web_cancellable) t.web_cancellable = *c.web_cancellable;
+    if (c.web_rebookable) t.web_rebookable = *c.web_rebookable;
+    if (t.hide_from_patient) t.web_bookable = t.web_cancellable = t.web_rebookable = false;  // R6
+    if (t.is_proxy() && !(t.web_bookable && t.web_cancellable && t.web_rebookable)) {
+        return Out::refuse(ErrorCode::invalid_request, "web_bookable",
+                           "R8: a proxy type keeps all three web flags");
+    }
+    return {};
+}
+
+}  // namespace
+
+Outcome<AppointmentType> Engine::set_type(const Actor& actor, TypeIdx type,
+                                          const TypeChange& change) {
+    using Out = Outcome<AppointmentType>;
+    Reservation reservation(*events_, 1);
+    if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
+    if (auto bad = check_actor(actor); !bad.ok()) return Out::refuse(bad);
+    if (type.value >= catalog_.types.size()) {
+        return Out::refuse(ErrorCode::invalid_request, "appointment_type",
+                           "unknown appointment type");
+    }
+    std::lock_guard admin(admin_mutex_);
+    AppointmentType next = type_now(type);
+    if (next.removed) {
+        return Out::refuse(ErrorCode::invalid_request, "appointment_type",
+                           "the appointment type was removed from the region");
+    }
+    if (auto bad = apply(change, next); !bad.ok()) return Out::refuse(bad);
+    if (!may_change_type(actor, next)) {
+        return Out::refuse(ErrorCode::unauthorized, "appointment_type",
+                           "a local type: its unit's staff; a region-wide or proxy type: a "
+                           "region administrator (R8)");
+    }
+    const ConfigChange& kept = install({EntityKind::type, type.value, false, next, {}});
+    Event& e = reservation.event();
+    stamp(e, actor, EventKind::type_changed, next.region_wide ? no_unit : next.unit);
+    e.type = type;
+    e.config = &kept;
+    reservation.publish();
+    return {ErrorCode::ok, {}, {}, next};
+}
+
+Outcome<BlockResult> Engine::remove_type_everywhere(const Actor& actor, TypeIdx type) {
+    using Out = Outcome<BlockResult>;
+    if (auto bad = check_actor(actor); !bad.ok()) return Out::refuse(bad);
+    if (type.value >= catalog_.types.size()) {
+        return Out::refuse(ErrorCode::invalid_request, "appointment_type",
+                           "unknown appointment type");
+    }
+    if (actor.channel != Channel::staff || !actor.region_admin) {
+        return Out::refuse(ErrorCode::unauthorized, "appointment_type",
+                           "only a region administrator takes a type out of the region");
+    }
+    // Out of every schedule first (R14: its free slots disappear at once), then out of the
+    // region, so that nothing schedules or books it again.
+    BlockResult total;
+    for (std::uint32_t u = 0; u < catalog_.units.size(); ++u) {
+        if (!catalog_.type_usable_in(type, UnitIdx{u})) continue;
+        Actor in_unit = actor;
+        in_unit.has_unit = true;
+        in_unit.unit = UnitIdx{u};
+        const auto removed = remove_type(in_unit, UnitIdx{u}, type);
+        if (!removed.ok()) return removed;
+        total.slots_changed += removed.value.slots_changed;
+        total.reserved_untouched += removed.value.reserved_untouched;
+    }
+    Reservation reservation(*events_, 1);
+    if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
+    std::lock_guard admin(admin_mutex_);
+    AppointmentType gone = type_now(type);
+    gone.removed = true;
+    gone.web_bookable = gone.web_cancellable = gone.web_rebookable = false;
+    const ConfigChange& kept = install({EntityKind::type, type.value, false, gone, {}});
+    Event& e = reservation.event();
+    stamp(e, actor, EventKind::type_changed, gone.region_wide ? no_unit : gone.unit);
+    e.type = type;
+    e.config = &kept;
+    reservation.publish();
+    return {ErrorCode::ok, {}, {}, total};
+}
+
+Outcome<WebSettings> Engine::set_unit(const Actor& actor, UnitIdx unit, const UnitChange& c) {
+    using Out = Outcome<WebSettings>;
+    Reservation reservation(*events_, 1);
+    if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
+    if (auto bad = check_actor(actor); !bad.ok()) return Out::refuse(bad);
+    if (unit.value >= catalog_.units.size()) {
+        return Out::refuse(ErrorCode::invalid_request, "unit", "unknown unit");
+    }
+    if ((c.terms_book && c.terms_book->size() > web_text_bytes_max) ||
+        (c.terms_cancel_rebook && c.terms_cancel_rebook->size() > web_text_bytes_max)) {
+        return Out::refuse(ErrorCode::invalid_request, "terms", "too long");
+    }
+    if (!staff_of(actor, unit)) {
+        return Out::refuse(ErrorCode::unauthorized, "unit", "only the unit's staff");
+    }
+    std::lock_guard admin(admin_mutex_);
+    WebSettings next = web_now(unit);
+    if (c.booking_active) next.booking_active = *c.booking_active;
+    if (c.cancel_rebook_active) next.cancel_rebook_active = *c.cancel_rebook_active;
+    if (c.patient_comment) next.patient_comment = *c.patient_comment;
+    if (c.terms_book) next.terms_book = *c.terms_book;
+    if (c.terms_cancel_rebook) next.terms_cancel_rebook = *c.terms_cancel_rebook;
+    const ConfigChange& kept = install({EntityKind::unit, unit.value, false, {}, next});
+    Event& e = reservation.event();
+    stamp(e, actor, EventKind::unit_changed, unit);
+    e.config = &kept;
+    reservation.publish();
+    return {ErrorCode::ok, {}, {}, next};
+}
+
+AppointmentType merge_seed(AppointmentType now, const AppointmentType& old_seed,
+                           const AppointmentType& new_seed) {
+    const auto take = [](auto& field, const auto& was, const auto& is) {
+        if (was != is) field = is;
+    };
+    take(now.web_name, old_seed.web_name, new_seed.web_name);
+    take(now.web_info, old_seed.web_info, new_seed.web_info);
+    take(now.web_bookable, old_seed.web_bookable, new_seed.web_bookable);
+    take(now.web_cancellable, old_seed.web_cancellable, new_seed.web_cancellable);
+    take(now.web_rebookable, old_seed.web_rebookable, new_seed.web_rebookable);
+    take(now.hide_from_patient, old_seed.hide_from_patient, new_seed.hide_from_patient);
+    take(now.window_days, old_seed.window_days, new_seed.window_days);
+    if (now.hide_from_patient) now.web_bookable = now.web_cancellable = now.web_rebookable = false;
+    return now;
+}
+
+WebSettings merge_seed(WebSettings now, const WebSettings& old_seed, const WebSettings& new_seed) {
+    const auto take = [](auto& field, const auto& was, const auto& is) {
+        if (was != is) field = is;
+    };
+    take(now.booking_active, old_seed.booking_active, new_seed.booking_active);
+    take(now.cancel_rebook_active, old_seed.cancel_rebook_active, new_seed.cancel_rebook_active);
+    take(now.patient_comment, old_seed.patient_comment, new_seed.patient_comment);
+    take(now.terms_book, old_seed.terms_book, new_seed.terms_book);
+    take(now.terms_cancel_rebook, old_seed.terms_cancel_rebook, new_seed.terms_cancel_rebook);
+    return now;
+}
+
+// The region file changed a type's or unit's settings: the fields it changed take its values on
+// top of what they are now; the event carries the new seed (recovery merges the same way).
+Outcome<ScheduleView> Engine::apply_seed_settings(const SeedChange& c) {
+    using Out = Outcome<ScheduleView>;
+    Reservation reservation(*events_, 1);
+    if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
+    std::lock_guard admin(admin_mutex_);
+    const bool type = c.entity == EntityKind::type;
+    configs_.push_back({c.entity, c.index, true, type ? catalog_.types[c.index] : AppointmentType{},
+                        type ? WebSettings{} : catalog_.units[c.index].web});
+    const ConfigChange& seed = configs_.back();
+    ConfigChange now{c.entity, c.index, false, {}, {}};
+    UnitIdx unit{c.index};
+    if (type) {
+        now.type = merge_seed(type_now(TypeIdx{c.index}), seed_types_[c.index], seed.type);
+        seed_types_[c.index] = seed.type;
+        unit = seed.type.region_wide ? no_unit : seed.type.unit;
+    } else {
+        now.unit = merge_seed(web_now(UnitIdx{c.index}), seed_webs_[c.index], seed.unit);
+        seed_webs_[c.index] = seed.unit;
+    }
+    install(std::move(now));
+    Event& e = reservation.event();
+    stamp(e, seed_actor(unit == no_unit ? UnitIdx{0} : unit),
+          type ? EventKind::type_changed : EventKind::unit_changed, unit);
+    if (type) e.type = TypeIdx{c.index};
+    e.config = &seed;
+    reservation.publish();
+    return {};
+}
+
+Catalog Engine::catalog_now() const {
+    Catalog c = catalog_;
+    for (std::uint32_t t = 0; t < c.types.size(); ++t) c.types[t] = type_now(TypeIdx{t});
+    for (std::uint32_t u = 0; u < c.units.size(); ++u) c.units[u].web = web_now(UnitIdx{u});
+    return c;
+}
+
+}  // namespace slotmatch
