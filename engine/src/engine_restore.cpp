@@ -904,6 +904,22 @@ std::uint64_t Engine::state_hash() const {
             h.mix(static_cast<std::uint64_t>(static_cast<std::uint32_t>(s.seed_valid_to)));
         }
     }
+    for (std::uint32_t t = 0; t < catalog_.types.size(); ++t) {  // R9: settings as they are now
+        const AppointmentType& k = type_now(TypeIdx{t});
+        h.mix(k.web_name);
+        h.mix(k.web_info);
+        h.mix((std::uint64_t{k.web_bookable} << 4) | (std::uint64_t{k.web_cancellable} << 3) |
+              (std::uint64_t{k.web_rebookable} << 2) | (std::uint64_t{k.hide_from_patient} << 1) |
+              std::uint64_t{k.removed});
+        h.mix(static_cast<std::uint64_t>(k.window_days.value_or(0)));
+    }
+    for (std::uint32_t u = 0; u < catalog_.units.size(); ++u) {
+        const WebSettings& w = web_now(UnitIdx{u});
+        h.mix((std::uint64_t{w.booking_active} << 2) |
+              (std::uint64_t{w.cancel_rebook_active} << 1) | std::uint64_t{w.patient_comment});
+        h.mix(w.terms_book);
+        h.mix(w.terms_cancel_rebook);
+    }
     std::vector<std::tuple<std::uint32_t, std::uint32_t, std::uint64_t, std::int64_t>> waiting;
     for (std::uint64_t i = 0; i < waitlist_->handed_out(); ++i) {
         const WaitlistRecord& w = (*waitlist_)[i];
