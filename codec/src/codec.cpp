@@ -173,8 +173,37 @@ BookingView decode_booking(const wire::Booking& b) {
     return v;
 }
 
+fb::Offset<wire::Unit> encode_unit(fb::FlatBufferBuilder& b, const Catalog& c, UnitIdx u,
+                                   const WebSettings& web) {
+    const Unit& unit = c.unit(u);
+    const Provider& p = c.providers[unit.provider.value];
+    const auto settings =
+        wire::CreateWebSettingsDirect(b, web.booking_active, web.cancel_rebook_active,
+                                      web.patient_comment, web.terms_book.c_str(),
+                                      web.terms_cancel_rebook.c_str());
+    std::vector<std::uint32_t> res, local;
+    for (ResourceIdx r : unit.resources) res.push_back(r.value);
+    for (TypeIdx t : unit.local_types) local.push_back(t.value);
+    return wire::CreateUnitDirect(b, u.value, unit.id.c_str(), unit.name.c_str(), p.id.c_str(),
+                                  p.name.c_str(), settings, &res, &local);
+}
+
+fb::Offset<wire::AppointmentType> encode_type(fb::FlatBufferBuilder& b, TypeIdx index,
+                                              const AppointmentType& t, Channel viewer) {
+    // R7: citizens and proxies see no internal names, and of a type not presented on the web
+    // (no web name, or hidden) nothing but its id (its index stays, so replies still decode).
+    const bool staff = viewer == Channel::staff;
+    const bool shown = staff || t.web_visible();
+    return wire::CreateAppointmentTypeDirect(
+        b, index.value, t.id.c_str(), staff ? t.name.c_str() : "",
+        shown ? t.web_name.c_str() : "", shown ? t.web_info.c_str() : "",
+        shown && t.web_bookable, shown && t.web_cancellable, shown && t.web_rebookable,
+        t.hide_from_patient, shown ? t.window_days : std::nullopt, t.duration_min,
+        t.region_wide, t.unit.value, t.is_proxy(), t.removed);
+}
+
 fb::Offset<wire::CatalogReply> encode_catalog(fb::FlatBufferBuilder& b, const Catalog& c,
-                                              std::optional<UnitIdx> only) {
+                                              std::optional<UnitIdx> only, Channel viewer) {
     std::vector<fb::Offset<wire::Unit>> units;
     std::vector<fb::Offset<wire::Resource>> resources;
     std::vector<fb::Offset<wire::AppointmentType>> types;
@@ -183,18 +212,9 @@ fb::Offset<wire::CatalogReply> encode_catalog(fb::FlatBufferBuilder& b, const Ca
         for (unsigned char ch : s) fingerprint = (fingerprint ^ ch) * 1099511628211ULL;
     };
     for (std::uint32_t u = 0; u < c.units.size(); ++u) {
-        const Unit& unit = c.units[u];
-        mix(unit.id);
+        mix(c.units[u].id);
         if (only && only->value != u) continue;
-        const Provider& p = c.providers[unit.provider.value];
-        const auto web = wire::CreateWebSettingsDirect(
-            b, unit.web.booking_active, unit.web.cancel_rebook_active, unit.web.patient_comment,
-            unit.web.terms_book.c_str(), unit.web.terms_cancel_rebook.c_str());
-        std::vector<std::uint32_t> res, local;
-        for (ResourceIdx r : unit.resources) res.push_back(r.value);
-        for (TypeIdx t : unit.local_types) local.push_back(t.value);
-        units.push_back(wire::CreateUnitDirect(b, u, unit.id.c_str(), unit.name.c_str(),
-                                               p.id.c_str(), p.name.c_str(), web, &res, &local));
+        units.push_back(encode_unit(b, c, UnitIdx{u}, c.units[u].web));
     }
     for (std::uint32_t r = 0; r < c.resources.size(); ++r) {
         const Resource& res = c.resources[r];
@@ -205,13 +225,9 @@ fb::Offset<wire::CatalogReply> encode_catalog(fb::FlatBufferBuilder& b, const Ca
                                                        res.name.c_str(), res.unit.value));
     }
     for (std::uint32_t t = 0; t < c.types.size(); ++t) {
-        const AppointmentType& type = c.types[t];
-        mix(type.id);
+        mix(c.types[t].id);
         if (only && !c.type_usable_in(TypeIdx{t}, *only)) continue;
-        types.push_back(wire::CreateAppointmentTypeDirect(
-            b, t, type.id.c_str(), type.name.c_str(), type.web_name.c_str(), type.web_info.c_str(),
-            type.web_bookable, type.web_cancellable, type.web_rebookable, type.hide_from_patient,
-            type.window_days, type.duration_min, type.region_wide, type.unit.value));
+        types.push_back(encode_type(b, TypeIdx{t}, c.types[t], viewer));
     }
     return wire::CreateCatalogReplyDirect(b, c.timezone.c_str(), c.hold_ttl_s, &units, &resources,
                                           &types, fingerprint);
@@ -453,6 +469,14 @@ Outcome<Actor> decode_actor(const wire::Actor* a, const Catalog& catalog) {
         if (!unit) return invalid<Actor>("actor_unit", "no unit with this id");
         actor.has_unit = true;
         actor.unit = *unit;
+    }
+    if (a->roles()) {
+        for (const fb::String* role : *a->roles()) {
+            if (text(role) != "region-admin") {
+                return invalid<Actor>("roles", "the one role is region-admin");
+            }
+            actor.region_admin = actor.channel == Channel::staff;
+        }
     }
     return {ErrorCode::ok, {}, {}, actor};
 }

@@ -204,5 +204,78 @@ TEST_F(Admin, AKillNineInTheMiddleOfAdministrationLosesNoAcknowledgedChange) {
     }
 }
 
+// R9 over the wire: a type made unbookable is off the web for the next request, and back.
+TEST_F(Admin, R9_ASettingsChangeIsInForceForTheNextRequest) {
+    const Args web_find = concat(
+        {as_web,
+         {"find", "--unit", "u1", "--type", "all3", "--from", "2026-03-03", "--limit", "1"}});
+    ASSERT_FALSE(ok(web_find)["slots"].empty());
+    const json off = ok(
+        concat({as_staff, {"admin", "type", "set", "--type", "all3", "--web-bookable", "false"}}));
+    EXPECT_EQ(off["appointment_type"]["web_bookable"], false);
+    EXPECT_TRUE(ok(web_find)["slots"].empty()) << "still offered on the web";
+    ok(concat({as_staff,
+               {"admin", "type", "set", "--type", "all3", "--web-bookable", "true", "--web-info",
+                "Ta med formuläret"}}));
+    EXPECT_FALSE(ok(web_find)["slots"].empty());
+    const json catalog = ok(concat({as_staff, {"catalog", "--unit", "u1"}}));
+    bool seen = false;
+    for (const json& t : catalog["appointment_types"]) {
+        if (t["id"] == "all3") seen = t["web_info"] == "Ta med formuläret";
+    }
+    EXPECT_TRUE(seen) << "the catalog shows the settings as they are now";
+}
+
+// R8: region-wide and proxy types are changed by a region-admin only (a role of the request
+// until keys carry it).
+TEST_F(Admin, R8_RegionWideTypesNeedTheRegionAdminRole) {
+    const Args change = {"admin", "type", "set", "--type", "ombud", "--web-info", "Legitimation"};
+    EXPECT_EQ(refused(concat({as_staff, change})), "UNAUTHORIZED");
+    const json done = ok(concat({as_staff, {"--role", "region-admin"}, change}));
+    EXPECT_EQ(done["appointment_type"]["web_info"], "Legitimation");
+    const CliRun unknown = cli(concat({as_staff, {"--role", "superuser"}, change}));
+    EXPECT_EQ(unknown.exit_code, 2) << unknown;  // the actor is refused before anything runs
+    EXPECT_NE(unknown.err.find("the one role is region-admin"), std::string::npos) << unknown;
+}
+
+// R24, R25: a unit's staff turn web booking on, with its terms; the web then books there.
+TEST_F(Admin, R24_AUnitsStaffTurnWebBookingOn) {
+    Args u3 = as_staff;
+    u3.back() = "u3";
+    const Args web_find = concat({as_web, {"find", "--unit", "u3", "--limit", "1"}});
+    EXPECT_TRUE(ok(web_find)["slots"].empty()) << "Boka tid is off in u3";
+    EXPECT_EQ(
+        refused(concat(
+            {as_staff, {"admin", "unit", "set", "--unit", "u3", "--case-type", "boka-tid=true"}})),
+        "UNAUTHORIZED");
+    const json on = ok(concat({u3,
+                               {"admin", "unit", "set", "--unit", "u3", "--case-type",
+                                "boka-tid=true", "--terms", "Avboka senast 24 timmar innan."}}));
+    EXPECT_EQ(on["unit"]["web"]["booking_active"], true);
+    EXPECT_EQ(on["unit"]["web"]["terms_book"], "Avboka senast 24 timmar innan.");
+    EXPECT_FALSE(ok(web_find)["slots"].empty());
+    EXPECT_EQ(cli(concat({u3, {"admin", "unit", "set", "--unit", "u3", "--case-type", "boka=yes"}}))
+                  .exit_code,
+              2);
+}
+
+// R7: the web's catalog has no internal names, and of a type not presented on the web nothing
+// but its id; staff see everything.
+TEST_F(Admin, R7_TheWebsCatalogShowsOnlyWebNamesOfTypesOnTheWeb) {
+    const json web = ok(concat({as_web, {"catalog"}}));
+    const json staff = ok(concat({as_staff, {"catalog"}}));
+    for (const json& t : web["appointment_types"]) {
+        EXPECT_EQ(t["name"], "") << t;
+        if (t["id"] == "hidden" || t["id"] == "noweb") {
+            EXPECT_EQ(t["web_name"], "") << t;
+        }
+    }
+    bool hidden_named = false;
+    for (const json& t : staff["appointment_types"]) {
+        if (t["id"] == "hidden") hidden_named = t["name"] == "Samtal kurator";
+    }
+    EXPECT_TRUE(hidden_named) << "staff see the internal names";
+}
+
 }  // namespace
 }  // namespace slotmatch::testing

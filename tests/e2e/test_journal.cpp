@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <utility>
 #include <slotmatch/patient.hpp>
 
 #include "e2e/server_process.hpp"
@@ -1064,7 +1065,10 @@ void Journal::stalled_persisted_scenario(const std::string& address) {
             connection_->send(r.finish(staff(), static_cast<std::uint64_t>(n) + 1), timeout_ms));
     }
     std::vector<std::uint64_t> refused;  // request ids answered OVERLOADED while stalled
-    while (auto reply = connection_->receive(1000)) {
+    // The first refusal comes once the buffer and the lanes are full: thousands of bookings in,
+    // which under ThreadSanitizer on a busy machine takes seconds; then they come together.
+    int wait_ms = 4 * timeout_ms;
+    while (auto reply = connection_->receive(std::exchange(wait_ms, 1000))) {
         const wire::Result* res = reply->message->results()->Get(0);
         ASSERT_TRUE(res->error()) << "a booking was acknowledged while the journal was stalled";
         EXPECT_EQ(res->error()->code(), wire::ErrorCode::OVERLOADED);

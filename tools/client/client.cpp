@@ -14,9 +14,13 @@ std::span<const std::uint8_t> RequestBuilder::finish(const Identity& who,
     const auto optional_string = [&](const std::string& s) {
         return s.empty() ? fb::Offset<fb::String>() : fbb_.CreateString(s);
     };
-    const auto actor =
-        wire::CreateActor(fbb_, codec::to_wire(who.channel), optional_string(who.actor),
-                          optional_string(who.actor_name), optional_string(who.actor_unit));
+    std::vector<fb::Offset<fb::String>> role_texts;
+    for (const std::string& role : who.roles) role_texts.push_back(fbb_.CreateString(role));
+    const auto roles = who.roles.empty() ? 0 : fbb_.CreateVector(role_texts);
+    const auto actor = wire::CreateActor(fbb_, codec::to_wire(who.channel),
+                                         optional_string(who.actor),
+                                         optional_string(who.actor_name),
+                                         optional_string(who.actor_unit), roles);
     const auto client = optional_string(who.client);
     const auto ops = fbb_.CreateVector(ops_);
     fbb_.Finish(

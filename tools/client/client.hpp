@@ -21,6 +21,7 @@ struct Identity {
     std::string actor_name;
     std::string actor_unit;
     std::string client;  // stable client name for retries across connections (may be empty)
+    std::vector<std::string> roles = {};  // "region-admin" (R8)
 };
 
 // A verified reply; `message` points into `bytes`. ZeroMQ keeps messages of 33 bytes or less

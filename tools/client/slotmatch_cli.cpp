@@ -70,6 +70,9 @@ po::options_description common_options() {
         "request-id", po::value<U64>(),
         "request id (a retry with the same id returns the first answer); default: random")(
         "client", po::value<std::string>(), "a stable client name for retries")(
+        "role", po::value<std::vector<std::string>>(),
+        "region-admin: region-wide and proxy appointment types (R8); until CurveZMQ keys carry "
+        "it")(
         "timeout-ms", po::value<U32>()->default_value(U32{5000}, "5000"),
         "give up (exit 2) when no reply arrives within this time");
     return o;
@@ -162,6 +165,32 @@ void admin_commands(CommandList& list) {
             "type", po::value<std::string>()->required(), "the new appointment type");
     list.add("admin slot remove", "admin slot remove --slot S")
         .add_options()("slot", po::value<U32>()->required(), "slot id (a free one)");
+    list.add("admin type set",
+             "admin type set --type T [--web-name ..] [--web-info ..] [--web-bookable "
+             "true|false] [--web-cancellable ..] [--web-rebookable ..] [--hide-from-patient ..] "
+             "[--window-days N]")
+        .add_options()("type", po::value<std::string>()->required(), "appointment type id")(
+            "web-name", po::value<std::string>(), "R1: the name citizens see (\"\": off the web)")(
+            "web-info", po::value<std::string>(), "R1: the information text citizens see")(
+            "web-bookable", po::value<std::string>(), "R2: true or false")(
+            "web-cancellable", po::value<std::string>(), "R3: true or false")(
+            "web-rebookable", po::value<std::string>(), "R4: true or false")(
+            "hide-from-patient", po::value<std::string>(), "R6: true clears the three flags")(
+            "window-days", po::value<U32>(),
+            "R10: days ahead the web shows its slots; 0: back to 60 days (R11)");
+    list.add("admin type remove", "admin type remove --type T")
+        .add_options()("type", po::value<std::string>()->required(),
+                       "R14: out of your unit's schedule (a region-admin: out of the region)");
+    list.add("admin unit set",
+             "admin unit set --unit U [--case-type boka-tid=true|false] [--case-type "
+             "av-omboka-tid=..] [--patient-comment ..] [--terms TEXT] [--terms-cancel-rebook TEXT]")
+        .add_options()("unit", po::value<std::string>()->required(), "unit id")(
+            "case-type", po::value<std::vector<std::string>>(),
+            "R25: boka-tid=true|false (web booking), av-omboka-tid=true|false (web cancel and "
+            "rebook)")("patient-comment", po::value<std::string>(), "R18: true or false")(
+            "terms", po::value<std::string>(), "R25: the condition text for booking")(
+            "terms-cancel-rebook", po::value<std::string>(),
+            "R25: the condition text for cancelling and rebooking");
 }
 
 // The staff's commands, the records kept, and the tools.
@@ -233,7 +262,7 @@ std::optional<Channel> parse_channel(const std::string& s) {
 std::size_t find_command(int argc, char** argv) {
     static const std::set<std::string> valued = {"--server",     "--channel",    "--actor",
                                                  "--actor-name", "--actor-unit", "--request-id",
-                                                 "--client",     "--timeout-ms"};
+                                                 "--client",     "--timeout-ms", "--role"};
     int i = 1;
     while (i < argc && std::string(argv[i]).rfind("-", 0) == 0) {
         if (valued.count(argv[i])) ++i;
@@ -292,10 +321,65 @@ std::string build_admin(const std::string& cmd, const po::variables_map& vm,
     return {};
 }
 
+// "true" or "false" from option `name` into `out` (absent: left empty); false for anything else.
+bool flag(const po::variables_map& vm, const char* name, std::optional<bool>& out) {
+    if (!vm.count(name)) return true;
+    const std::string v = vm[name].as<std::string>();
+    if (v != "true" && v != "false") return false;
+    out = v == "true";
+    return true;
+}
+
+// The settings commands' operations (R9: in force at once).
+std::string build_settings(const std::string& cmd, const po::variables_map& vm,
+                           client::RequestBuilder& r) {
+    fb::FlatBufferBuilder& b = r.fbb();
+    if (cmd == "admin type remove") {
+        r.add(wire::CreateRemoveType(b, opt_string(b, vm, "type")));
+        return {};
+    }
+    if (cmd == "admin type set") {
+        std::optional<bool> bookable, cancellable, rebookable, hidden;
+        if (!flag(vm, "web-bookable", bookable) || !flag(vm, "web-cancellable", cancellable) ||
+            !flag(vm, "web-rebookable", rebookable) || !flag(vm, "hide-from-patient", hidden)) {
+            return "the web flags and --hide-from-patient take true or false";
+        }
+        const auto type = opt_string(b, vm, "type");
+        const auto name = opt_string(b, vm, "web-name");
+        const auto info = opt_string(b, vm, "web-info");
+        std::optional<int> window;
+        if (vm.count("window-days")) window = static_cast<int>(vm["window-days"].as<U32>().value);
+        r.add(wire::CreateSetType(b, type, name, info, bookable, cancellable, rebookable, hidden,
+                                  window));
+        return {};
+    }
+    std::optional<bool> booking, cancel_rebook, comment;
+    if (!flag(vm, "patient-comment", comment)) return "--patient-comment takes true or false";
+    if (vm.count("case-type")) {
+        for (const std::string& pair : vm["case-type"].as<std::vector<std::string>>()) {
+            const auto eq = pair.find('=');
+            const std::string name = pair.substr(0, eq), value = pair.substr(eq + 1);
+            if (eq == std::string::npos || (value != "true" && value != "false") ||
+                (name != "boka-tid" && name != "av-omboka-tid")) {
+                return "--case-type takes boka-tid=true|false or av-omboka-tid=true|false";
+            }
+            (name == "boka-tid" ? booking : cancel_rebook) = value == "true";
+        }
+    }
+    const auto unit = opt_string(b, vm, "unit");
+    const auto terms = opt_string(b, vm, "terms");
+    const auto terms_cancel = opt_string(b, vm, "terms-cancel-rebook");
+    r.add(wire::CreateSetUnit(b, unit, booking, cancel_rebook, comment, terms, terms_cancel));
+    return {};
+}
+
 // The operation of a command, added to `r`; an empty string, or why the options do not fit.
 std::string build(const std::string& cmd, const po::variables_map& vm, client::RequestBuilder& r) {
     if (cmd.rfind("admin schedule ", 0) == 0 || cmd.rfind("admin slot ", 0) == 0) {
         return build_admin(cmd, vm, r);
+    }
+    if (cmd.rfind("admin type ", 0) == 0 || cmd.rfind("admin unit ", 0) == 0) {
+        return build_settings(cmd, vm, r);
     }
     fb::FlatBufferBuilder& b = r.fbb();
     const auto patient = [&] { return opt_string(b, vm, "patient"); };
@@ -437,7 +521,9 @@ std::optional<Parsed> parse(int argc, char** argv, const std::vector<Command>& l
         p.name += std::string(" ") + argv[at + 1];
         words = 2;
     }
-    if ((p.name == "admin schedule" || p.name == "admin slot") && word(at + 2)) {
+    if ((p.name == "admin schedule" || p.name == "admin slot" || p.name == "admin type" ||
+         p.name == "admin unit") &&
+        word(at + 2)) {
         p.name += std::string(" ") + argv[at + 2];
         words = 3;
     }
@@ -482,6 +568,7 @@ std::optional<client::Identity> identity(const po::variables_map& vm) {
     if (vm.count("actor-name")) who.actor_name = vm["actor-name"].as<std::string>();
     if (vm.count("actor-unit")) who.actor_unit = vm["actor-unit"].as<std::string>();
     if (vm.count("client")) who.client = vm["client"].as<std::string>();
+    if (vm.count("role")) who.roles = vm["role"].as<std::vector<std::string>>();
     return who;
 }
 

@@ -218,52 +218,62 @@ nlohmann::json stats_json(const wire::StatsReply& s) {
 
 }  // namespace
 
+namespace {
+
+nlohmann::json type_json(const wire::AppointmentType& t) {
+    nlohmann::json type = {
+        {"id", str(t.id())},
+        {"name", str(t.name())},
+        {"web_name", str(t.web_name())},
+        {"web_info", str(t.web_info())},
+        {"web_bookable", t.web_bookable()},
+        {"web_cancellable", t.web_cancellable()},
+        {"web_rebookable", t.web_rebookable()},
+        {"hide_from_patient", t.hide_from_patient()},
+        {"duration_min", t.duration_min()},
+        {"proxy", t.proxy() || str(t.name()).find("Ombud") != std::string::npos},
+        {"region_wide", t.region_wide()}};
+    type["window_days"] =
+        t.window_days() ? nlohmann::json(*t.window_days()) : nlohmann::json(nullptr);
+    if (t.removed()) type["removed"] = true;
+    return type;
+}
+
+// A unit, with the resources of `all` that are its own (none when `all` is null).
+nlohmann::json unit_json(const wire::Unit& u, const wire::CatalogReply* all) {
+    static constexpr const char* kinds[] = {"position", "person", "room", "equipment"};
+    nlohmann::json resources = nlohmann::json::array();
+    if (all != nullptr && all->resources()) {
+        for (const wire::Resource* r : *all->resources()) {
+            if (r->unit() != u.index()) continue;
+            resources.push_back({{"id", str(r->id())},
+                                 {"kind", kinds[static_cast<int>(r->kind()) & 3]},
+                                 {"name", str(r->name())}});
+        }
+    }
+    const wire::WebSettings* web = u.web();
+    return {{"id", str(u.id())},
+            {"name", str(u.name())},
+            {"provider", {{"id", str(u.provider_id())}, {"name", str(u.provider_name())}}},
+            {"web",
+             {{"booking_active", web && web->booking_active()},
+              {"cancel_rebook_active", web && web->cancel_rebook_active()},
+              {"patient_comment", web && web->patient_comment()},
+              {"terms_book", web ? str(web->terms_book()) : ""},
+              {"terms_cancel_rebook", web ? str(web->terms_cancel_rebook()) : ""}}},
+            {"resources", resources}};
+}
+
+}  // namespace
+
 nlohmann::json catalog_json(const wire::CatalogReply& c) {
     nlohmann::json units = nlohmann::json::array();
     nlohmann::json types = nlohmann::json::array();
-    static constexpr const char* kinds[] = {"position", "person", "room", "equipment"};
     if (c.units()) {
-        for (const wire::Unit* u : *c.units()) {
-            nlohmann::json resources = nlohmann::json::array();
-            if (c.resources()) {
-                for (const wire::Resource* r : *c.resources()) {
-                    if (r->unit() != u->index()) continue;
-                    resources.push_back({{"id", str(r->id())},
-                                         {"kind", kinds[static_cast<int>(r->kind()) & 3]},
-                                         {"name", str(r->name())}});
-                }
-            }
-            const wire::WebSettings* web = u->web();
-            units.push_back(
-                {{"id", str(u->id())},
-                 {"name", str(u->name())},
-                 {"provider", {{"id", str(u->provider_id())}, {"name", str(u->provider_name())}}},
-                 {"web",
-                  {{"booking_active", web && web->booking_active()},
-                   {"cancel_rebook_active", web && web->cancel_rebook_active()},
-                   {"patient_comment", web && web->patient_comment()},
-                   {"terms_book", web ? str(web->terms_book()) : ""},
-                   {"terms_cancel_rebook", web ? str(web->terms_cancel_rebook()) : ""}}},
-                 {"resources", resources}});
-        }
+        for (const wire::Unit* u : *c.units()) units.push_back(unit_json(*u, &c));
     }
     if (c.appointment_types()) {
-        for (const wire::AppointmentType* t : *c.appointment_types()) {
-            nlohmann::json type = {{"id", str(t->id())},
-                                   {"name", str(t->name())},
-                                   {"web_name", str(t->web_name())},
-                                   {"web_info", str(t->web_info())},
-                                   {"web_bookable", t->web_bookable()},
-                                   {"web_cancellable", t->web_cancellable()},
-                                   {"web_rebookable", t->web_rebookable()},
-                                   {"hide_from_patient", t->hide_from_patient()},
-                                   {"duration_min", t->duration_min()},
-                                   {"proxy", str(t->name()).find("Ombud") != std::string::npos},
-                                   {"region_wide", t->region_wide()}};
-            type["window_days"] =
-                t->window_days() ? nlohmann::json(*t->window_days()) : nlohmann::json(nullptr);
-            types.push_back(type);
-        }
+        for (const wire::AppointmentType* t : *c.appointment_types()) types.push_back(type_json(*t));
     }
     return {{"ok", true},
             {"timezone", str(c.timezone())},
@@ -373,6 +383,11 @@ nlohmann::json result_json(const Catalog& c, const Calendar& calendar, wire::Ope
                 {"schedule_id", s->schedule_id()},
                 {op == Operation::EndSchedule ? "slots_removed" : "slots_published", s->slots()}};
         }
+        case ReplyBody::TypeReply:
+            return {{"ok", true},
+                    {"appointment_type", type_json(*r.body_as_TypeReply()->appointment_type())}};
+        case ReplyBody::UnitReply:
+            return {{"ok", true}, {"unit", unit_json(*r.body_as_UnitReply()->unit(), nullptr)}};
         case ReplyBody::SlotReply:
             return {
                 {"ok", true},

@@ -11,27 +11,13 @@ namespace fb = flatbuffers;
 using wire::Operation;
 
 std::string_view to_string(OpKind k) {
-    static constexpr std::array<std::string_view, op_kind_count> names = {"find",
-                                                                          "hold",
-                                                                          "book",
-                                                                          "rebook",
-                                                                          "cancel",
-                                                                          "bookings",
-                                                                          "block",
-                                                                          "unblock",
-                                                                          "waitlist_add",
-                                                                          "waitlist_list",
-                                                                          "catalog",
-                                                                          "stats",
-                                                                          "set_clock",
-                                                                          "log",
-                                                                          "audit",
-                                                                          "publish_schedule",
-                                                                          "extend_schedule",
-                                                                          "end_schedule",
-                                                                          "add_slot",
-                                                                          "set_slot_type",
-                                                                          "remove_slot"};
+    // clang-format off
+    static constexpr std::array<std::string_view, op_kind_count> names = {
+        "find", "hold", "book", "rebook", "cancel", "bookings", "block", "unblock",
+        "waitlist_add", "waitlist_list", "catalog", "stats", "set_clock", "log", "audit",
+        "publish_schedule", "extend_schedule", "end_schedule", "add_slot", "set_slot_type",
+        "remove_slot", "set_type", "remove_type", "set_unit"};
+    // clang-format on
     return names[static_cast<std::size_t>(k)];
 }
 
@@ -96,6 +82,9 @@ bool Service::changes_state(const wire::RequestMessage& request) {
             case Operation::AddSlot:
             case Operation::SetSlotType:
             case Operation::RemoveSlot:
+            case Operation::SetType:
+            case Operation::RemoveType:
+            case Operation::SetUnit:
                 return true;
             default:
                 break;
@@ -206,7 +195,7 @@ Service::Answer Service::run(const wire::Op& op, const Actor& actor, fb::FlatBuf
             a = waitlist_list(*op.body_as_WaitlistList(), actor, b);
             break;
         case Operation::GetCatalog:
-            a = catalog(*op.body_as_GetCatalog(), b);
+            a = catalog(*op.body_as_GetCatalog(), actor, b);
             break;
         case Operation::GetStats:
             a = stats(b);
@@ -224,6 +213,9 @@ Service::Answer Service::run(const wire::Op& op, const Actor& actor, fb::FlatBuf
         case Operation::AddSlot:
         case Operation::SetSlotType:
         case Operation::RemoveSlot:
+        case Operation::SetType:
+        case Operation::RemoveType:
+        case Operation::SetUnit:
             a = administer(op, actor, b);
             break;
         default:
@@ -512,13 +504,15 @@ Service::Answer Service::waitlist_list(const wire::WaitlistList& r, const Actor&
     return accepted(b, wire::CreateWaitlistReply(b, b.CreateVector(out)));
 }
 
-Service::Answer Service::catalog(const wire::GetCatalog& r, fb::FlatBufferBuilder& b) {
+// The catalog as it is now (R9), as the caller's channel may see it (R7).
+Service::Answer Service::catalog(const wire::GetCatalog& r, const Actor& actor,
+                                 fb::FlatBufferBuilder& b) {
     std::optional<UnitIdx> only;
     if (r.unit()) {
         only = engine_.catalog().find_unit(r.unit()->str());
         if (!only) return refused(b, ErrorCode::invalid_request, "unit", "no unit with this id");
     }
-    return accepted(b, codec::encode_catalog(b, engine_.catalog(), only));
+    return accepted(b, codec::encode_catalog(b, engine_.catalog_now(), only, actor.channel));
 }
 
 Service::Answer Service::stats(fb::FlatBufferBuilder& b) {

@@ -91,7 +91,8 @@ class Service {
                         flatbuffers::FlatBufferBuilder& b);
     Result waitlist_list(const wire::WaitlistList& r, const Actor& actor,
                          flatbuffers::FlatBufferBuilder& b);
-    Result catalog(const wire::GetCatalog& r, flatbuffers::FlatBufferBuilder& b);
+    Result catalog(const wire::GetCatalog& r, const Actor& actor,
+                   flatbuffers::FlatBufferBuilder& b);
     Result stats(flatbuffers::FlatBufferBuilder& b);
     Result set_clock(const wire::SetClock& r, const Actor& actor,
                      flatbuffers::FlatBufferBuilder& b);
@@ -107,6 +108,10 @@ class Service {
     Result add_slot(const wire::AddSlot& r, const Actor& actor, flatbuffers::FlatBufferBuilder& b);
     Result set_slot_type(const wire::SetSlotType& r, const Actor& actor,
                          flatbuffers::FlatBufferBuilder& b);
+    Result set_type(const wire::SetType& r, const Actor& actor, flatbuffers::FlatBufferBuilder& b);
+    Result remove_type(const wire::RemoveType& r, const Actor& actor,
+                       flatbuffers::FlatBufferBuilder& b);
+    Result set_unit(const wire::SetUnit& r, const Actor& actor, flatbuffers::FlatBufferBuilder& b);
     Result patient_op(const wire::Op& op, const Actor& actor, flatbuffers::FlatBufferBuilder& b);
 
     // The access audit (Patientdatalagen): a read (`read`), or a refused change, of a patient's

@@ -83,6 +83,12 @@ Answer Service::administer(const wire::Op& op, const Actor& actor, fb::FlatBuffe
             return add_slot(*op.body_as_AddSlot(), actor, b);
         case wire::Operation::SetSlotType:
             return set_slot_type(*op.body_as_SetSlotType(), actor, b);
+        case wire::Operation::SetType:
+            return set_type(*op.body_as_SetType(), actor, b);
+        case wire::Operation::RemoveType:
+            return remove_type(*op.body_as_RemoveType(), actor, b);
+        case wire::Operation::SetUnit:
+            return set_unit(*op.body_as_SetUnit(), actor, b);
         case wire::Operation::RemoveSlot: {
             const auto removed =
                 engine_.remove_slot(actor, SlotId{op.body_as_RemoveSlot()->slot()});
@@ -180,6 +186,85 @@ Answer Service::set_slot_type(const wire::SetSlotType& r, const Actor& actor,
     const auto changed = engine_.change_slot_type(actor, SlotId{r.slot()}, *type);
     if (!changed.ok()) return refused(b, changed);
     return accepted(b, slot_reply(b, changed.value));
+}
+
+namespace {
+
+// A text field of a settings change, checked (UTF-8, bounded) into `out` when it is present.
+Outcome<bool> take_text(const fb::String* given, std::size_t bytes_max, std::string_view field,
+                        std::optional<std::string>& out) {
+    if (given == nullptr) return {};
+    const auto ok = codec::check_text(given->string_view(), bytes_max, field, "too long");
+    if (ok.ok()) out = given->str();
+    return ok;
+}
+
+}  // namespace
+
+Answer Service::set_type(const wire::SetType& r, const Actor& actor, fb::FlatBufferBuilder& b) {
+    const auto type = engine_.catalog().find_type(r.appointment_type()->str());
+    if (!type) {
+        return refused(b, ErrorCode::invalid_request, "appointment_type",
+                       "no appointment type with this id");
+    }
+    TypeChange c;
+    if (auto bad = take_text(r.web_name(), web_name_bytes_max, "web_name", c.web_name);
+        !bad.ok()) {
+        return refused(b, bad);
+    }
+    if (auto bad = take_text(r.web_info(), web_text_bytes_max, "web_info", c.web_info);
+        !bad.ok()) {
+        return refused(b, bad);
+    }
+    c.web_bookable = r.web_bookable();
+    c.web_cancellable = r.web_cancellable();
+    c.web_rebookable = r.web_rebookable();
+    c.hide_from_patient = r.hide_from_patient();
+    if (r.window_days()) {
+        c.window_days = *r.window_days() == 0 ? std::optional<int>() : *r.window_days();
+    }
+    const auto changed = engine_.set_type(actor, *type, c);
+    if (!changed.ok()) return refused(b, changed);
+    return accepted(b, wire::CreateTypeReply(b, codec::encode_type(b, *type, changed.value)));
+}
+
+// Staff: out of their unit's schedule (R14); a region-admin: out of the region.
+Answer Service::remove_type(const wire::RemoveType& r, const Actor& actor,
+                            fb::FlatBufferBuilder& b) {
+    const auto type = engine_.catalog().find_type(r.appointment_type()->str());
+    if (!type) {
+        return refused(b, ErrorCode::invalid_request, "appointment_type",
+                       "no appointment type with this id");
+    }
+    const auto removed =
+        actor.region_admin ? engine_.remove_type_everywhere(actor, *type)
+                           : engine_.remove_type(actor, actor.has_unit ? actor.unit : UnitIdx{0},
+                                                 *type);
+    if (!removed.ok()) return refused(b, removed);
+    return accepted(b, wire::CreateBlockReply(b, 0, removed.value.slots_changed,
+                                              removed.value.reserved_untouched));
+}
+
+Answer Service::set_unit(const wire::SetUnit& r, const Actor& actor, fb::FlatBufferBuilder& b) {
+    const auto unit = engine_.catalog().find_unit(r.unit()->str());
+    if (!unit) return refused(b, ErrorCode::invalid_request, "unit", "no unit with this id");
+    UnitChange c;
+    c.booking_active = r.booking_active();
+    c.cancel_rebook_active = r.cancel_rebook_active();
+    c.patient_comment = r.patient_comment();
+    if (auto bad = take_text(r.terms_book(), web_text_bytes_max, "terms_book", c.terms_book);
+        !bad.ok()) {
+        return refused(b, bad);
+    }
+    if (auto bad = take_text(r.terms_cancel_rebook(), web_text_bytes_max, "terms_cancel_rebook",
+                             c.terms_cancel_rebook);
+        !bad.ok()) {
+        return refused(b, bad);
+    }
+    const auto changed = engine_.set_unit(actor, *unit, c);
+    if (!changed.ok()) return refused(b, changed);
+    return accepted(b, wire::CreateUnitReply(
+                           b, codec::encode_unit(b, engine_.catalog(), *unit, changed.value)));
 }
 
 }  // namespace slotmatch::tools

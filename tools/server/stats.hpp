@@ -34,8 +34,11 @@ enum class OpKind : std::uint8_t {
     add_slot,
     set_slot_type,
     remove_slot,
+    set_type,
+    remove_type,
+    set_unit,
 };
-inline constexpr std::size_t op_kind_count = 21;
+inline constexpr std::size_t op_kind_count = 24;
 inline constexpr std::size_t outcome_count = 14;  // ErrorCode::ok .. patient_already_occupied
 std::string_view to_string(OpKind k);
 

@@ -85,9 +85,17 @@ std::optional<Channel> from_wire(wire::Channel c);  // nothing for an out-of-ran
 wire::Slot to_wire(const SlotView& s);
 flatbuffers::Offset<wire::Booking> encode_booking(flatbuffers::FlatBufferBuilder& b,
                                                   const BookingView& v);
+// The catalog as `viewer`'s channel may see it (R7: citizens and proxies see web names and info
+// of the types presented on the web, and no internal names; staff see everything).
 flatbuffers::Offset<wire::CatalogReply> encode_catalog(flatbuffers::FlatBufferBuilder& b,
                                                        const Catalog& c,
-                                                       std::optional<UnitIdx> only);
+                                                       std::optional<UnitIdx> only,
+                                                       Channel viewer = Channel::staff);
+flatbuffers::Offset<wire::AppointmentType> encode_type(flatbuffers::FlatBufferBuilder& b,
+                                                       TypeIdx index, const AppointmentType& t,
+                                                       Channel viewer = Channel::staff);
+flatbuffers::Offset<wire::Unit> encode_unit(flatbuffers::FlatBufferBuilder& b, const Catalog& c,
+                                            UnitIdx u, const WebSettings& web);
 flatbuffers::Offset<wire::Event> encode_event(flatbuffers::FlatBufferBuilder& b, const Event& e);
 flatbuffers::Offset<wire::Error> encode_error(flatbuffers::FlatBufferBuilder& b, ErrorCode code,
                                               std::string_view field, std::string_view message);
