@@ -177,10 +177,9 @@ fb::Offset<wire::Unit> encode_unit(fb::FlatBufferBuilder& b, const Catalog& c, U
                                    const WebSettings& web) {
     const Unit& unit = c.unit(u);
     const Provider& p = c.providers[unit.provider.value];
-    const auto settings =
-        wire::CreateWebSettingsDirect(b, web.booking_active, web.cancel_rebook_active,
-                                      web.patient_comment, web.terms_book.c_str(),
-                                      web.terms_cancel_rebook.c_str());
+    const auto settings = wire::CreateWebSettingsDirect(
+        b, web.booking_active, web.cancel_rebook_active, web.patient_comment,
+        web.terms_book.c_str(), web.terms_cancel_rebook.c_str());
     std::vector<std::uint32_t> res, local;
     for (ResourceIdx r : unit.resources) res.push_back(r.value);
     for (TypeIdx t : unit.local_types) local.push_back(t.value);
@@ -195,11 +194,10 @@ fb::Offset<wire::AppointmentType> encode_type(fb::FlatBufferBuilder& b, TypeIdx 
     const bool staff = viewer == Channel::staff;
     const bool shown = staff || t.web_visible();
     return wire::CreateAppointmentTypeDirect(
-        b, index.value, t.id.c_str(), staff ? t.name.c_str() : "",
-        shown ? t.web_name.c_str() : "", shown ? t.web_info.c_str() : "",
-        shown && t.web_bookable, shown && t.web_cancellable, shown && t.web_rebookable,
-        t.hide_from_patient, shown ? t.window_days : std::nullopt, t.duration_min,
-        t.region_wide, t.unit.value, t.is_proxy(), t.removed);
+        b, index.value, t.id.c_str(), staff ? t.name.c_str() : "", shown ? t.web_name.c_str() : "",
+        shown ? t.web_info.c_str() : "", shown && t.web_bookable, shown && t.web_cancellable,
+        shown && t.web_rebookable, t.hide_from_patient, shown ? t.window_days : std::nullopt,
+        t.duration_min, t.region_wide, t.unit.value, t.is_proxy(), t.removed);
 }
 
 fb::Offset<wire::CatalogReply> encode_catalog(fb::FlatBufferBuilder& b, const Catalog& c,
@@ -360,7 +358,7 @@ fb::Offset<wire::Event> encode_event(fb::FlatBufferBuilder& b, const Event& e) {
         e.patient.value, e.block.value, e.from.value, e.to.value, e.type.value, e.billable,
         e.from_waitlist, phone, reason, static_cast<wire::AccessAction>(e.action),
         to_wire(e.outcome), e.on_behalf_of.value, scheduled ? &schedule : nullptr,
-        static_cast<wire::EntityKind>(e.entity), config);
+        static_cast<wire::EntityKind>(e.entity), config, e.entry.value, e.waitlisted_at.value);
 }
 
 Event decode_event(const wire::Event& w, ConfigArena* configs) {
@@ -398,6 +396,8 @@ Event decode_event(const wire::Event& w, ConfigArena* configs) {
     }
     e.entity = w.entity() <= wire::EntityKind::MAX ? static_cast<EntityKind>(w.entity())
                                                    : EntityKind::none;
+    e.entry = WaitlistEntryId{w.waitlist_entry()};
+    e.waitlisted_at = Instant{w.waitlisted_at()};
     if (configs != nullptr && w.config() != nullptr) {
         configs->push_back(decode_config(*w.config()));
         e.config = &configs->back();

@@ -56,8 +56,16 @@ Engine::Engine(Catalog catalog, const Clock& clock, EngineLimits limits, Seed se
     holds_ =
         std::make_unique<RecordTable<HoldRecord>>(limits_.holds_max ? limits_.holds_max : per_slot);
     hold_queue_ = std::make_unique<ZeroedArray<std::atomic<std::uint64_t>>>(holds_->capacity());
-    blocks_ = std::make_unique<RecordTable<BlockRecord>>(limits_.blocks_max);
-    waitlist_ = std::make_unique<RecordTable<WaitlistRecord>>(limits_.waitlist_max);
+    // Room for a block per resource and week of a year, and for a quarter of the slots' patients
+    // waiting at once; never less than the fixed tables of earlier versions.
+    blocks_ = std::make_unique<RecordTable<BlockRecord>>(
+        limits_.blocks_max
+            ? limits_.blocks_max
+            : std::max<std::size_t>(std::size_t{1} << 14, catalog_.resources.size() * 64));
+    waitlist_ = std::make_unique<RecordTable<WaitlistRecord>>(
+        limits_.waitlist_max
+            ? limits_.waitlist_max
+            : std::max<std::size_t>(std::size_t{1} << 16, seed_slots(catalog_) / 4));
     active_blocks_per_resource_ =
         std::make_unique<std::atomic<std::uint32_t>[]>(catalog_.resources.size());
     events_ = std::make_unique<EventRings>(pow2_at_least(limits_.events_max), limits_.event_lanes);
@@ -203,6 +211,11 @@ bool Engine::open(std::uint64_t word, Instant now) const {
 
 // An active blocking event or a removal of the slot's type lies on the slot (R14). The per-
 // resource block count is zero almost always, so the booking path pays two loads.
+EngineRoom Engine::room() const {
+    return {patients_.capacity(), bookings_->capacity(), holds_->capacity(), blocks_->capacity(),
+            waitlist_->capacity()};
+}
+
 bool Engine::covered(const SlotRecord& rec) const {
     if (rec.removed.load(word_order)) return true;
     if (active_blocks_per_resource_[rec.resource].load(word_order) == 0) return false;

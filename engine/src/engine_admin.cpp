@@ -234,13 +234,26 @@ Outcome<BlockResult> Engine::remove_type(const Actor& actor, UnitIdx unit, TypeI
 
 // ---- waitlist ----------------------------------------------------------------------------
 
+std::optional<WaitlistView> Engine::waiting_at(std::uint64_t index) const {
+    const WaitlistRecord& w = (*waitlist_)[index];
+    for (;;) {
+        const std::uint32_t before = w.generation.load(std::memory_order_acquire);
+        if (before % 2 != 0) continue;  // its writer is between two stores: a moment
+        if (w.state.load(std::memory_order_acquire) != WaitlistState::waiting) return std::nullopt;
+        WaitlistView v{waitlist_entry_id(index, before),
+                       UnitIdx{w.unit.load(std::memory_order_relaxed)},
+                       TypeIdx{w.type.load(std::memory_order_relaxed)},
+                       PatientKey{w.patient.load(std::memory_order_relaxed)},
+                       Instant{w.added_at.load(std::memory_order_relaxed)}};
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (w.generation.load(std::memory_order_relaxed) == before) return v;
+    }
+}
+
 std::optional<std::uint64_t> Engine::find_waiting(UnitIdx unit, TypeIdx type, PatientKey p) const {
     for (std::uint64_t i = 0; i < waitlist_->handed_out(); ++i) {
-        const WaitlistRecord& w = (*waitlist_)[i];
-        if (w.state.load(std::memory_order_acquire) == WaitlistState::waiting && w.unit == unit &&
-            w.type == type && w.patient == p) {
-            return i;
-        }
+        const auto w = waiting_at(i);
+        if (w && w->unit == unit && w->type == type && w->patient == p) return i;
     }
     return std::nullopt;
 }
@@ -248,14 +261,32 @@ std::optional<std::uint64_t> Engine::find_waiting(UnitIdx unit, TypeIdx type, Pa
 std::optional<std::uint64_t> Engine::add_waiting(UnitIdx unit, TypeIdx type, PatientKey p,
                                                  Instant added_at) {
     auto idx = waitlist_->allocate();
-    if (!idx) return std::nullopt;
-    WaitlistRecord& w = (*waitlist_)[*idx];
-    w.unit = unit;
-    w.type = type;
-    w.patient = p;
-    w.added_at = added_at;
-    w.state.store(WaitlistState::waiting, std::memory_order_release);
+    if (idx) fill_waiting(*idx, unit, type, p, added_at);
     return idx;
+}
+
+void Engine::fill_waiting(std::uint64_t index, UnitIdx unit, TypeIdx type, PatientKey p,
+                          Instant added_at) {
+    WaitlistRecord& w = (*waitlist_)[index];
+    const std::uint32_t generation = w.generation.load(std::memory_order_relaxed);
+    w.generation.store(generation + 1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_release);
+    w.unit.store(unit.value, std::memory_order_relaxed);
+    w.type.store(type.value, std::memory_order_relaxed);
+    w.patient.store(p.value, std::memory_order_relaxed);
+    w.added_at.store(added_at.value, std::memory_order_relaxed);
+    w.generation.store(generation + 2, std::memory_order_release);
+    w.state.store(WaitlistState::waiting, std::memory_order_release);
+}
+
+// The entry ends and its record goes back to the table (unless its ids would run out).
+void Engine::end_waiting(std::uint64_t index) {
+    WaitlistRecord& w = (*waitlist_)[index];
+    SM_ASSERT(w.state.load(std::memory_order_relaxed) == WaitlistState::waiting);
+    w.state.store(WaitlistState::removed, std::memory_order_release);
+    if (w.generation.load(std::memory_order_relaxed) < booking_generation_limit) {
+        waitlist_->release(index);
+    }
 }
 
 Outcome<WaitlistView> Engine::waitlist_add(const Actor& actor, UnitIdx unit, TypeIdx type,
@@ -279,16 +310,49 @@ Outcome<WaitlistView> Engine::waitlist_add(const Actor& actor, UnitIdx unit, Typ
     if (!idx) {
         const Instant now = clock_.now();
         idx = add_waiting(unit, type, patient, now);
-        if (!idx) return Out::refuse(ErrorCode::overloaded, "", "waitlist full");
+        if (!idx) return Out::refuse(ErrorCode::overloaded, "", waitlist_full_text);
         Event& e = reservation.event();
         stamp(e, actor, EventKind::waitlist_added, unit);
         e.time = now;  // the entry's "added at", which recovery restores
         e.patient = patient;
         e.type = type;
+        e.entry = waiting_at(*idx)->id;
+        e.waitlisted_at = now;
         reservation.publish();
     }
-    const WaitlistRecord& w = (*waitlist_)[*idx];
-    return {ErrorCode::ok, {}, {}, WaitlistView{*idx + 1, unit, type, patient, w.added_at}};
+    return {ErrorCode::ok, {}, {}, *waiting_at(*idx)};  // stable under the patient's claim
+}
+
+Outcome<WaitlistView> Engine::waitlist_remove(const Actor& actor, WaitlistEntryId entry) {
+    using Out = Outcome<WaitlistView>;
+    Reservation reservation(*events_, 1);
+    if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
+    if (auto bad = check_actor(actor); !bad.ok()) return Out::refuse(bad);
+    const auto gone =
+        Out::refuse(ErrorCode::invalid_request, "entry",
+                    "no such waitlist entry (taken off, or booked from the waitlist)");
+    const std::uint64_t i = index_of(entry);
+    if (entry.value == 0 || i >= waitlist_->handed_out()) return gone;
+    const auto seen = waiting_at(i);
+    if (!seen || seen->id != entry) return gone;
+    if (!staff_of(actor, seen->unit)) {
+        return Out::refuse(ErrorCode::unauthorized, "entry",
+                           "only the unit's staff keep its waitlist");
+    }
+    PatientRecord* p = patients_.find(seen->patient);
+    SM_ASSERT(p != nullptr);  // made by the entry, and never removed
+    PatientClaim claim(*p);
+    const auto now_seen = waiting_at(i);  // stable under the claim
+    if (!now_seen || now_seen->id != entry) return gone;
+    end_waiting(i);
+    Event& e = reservation.event();
+    stamp(e, actor, EventKind::waitlist_removed, now_seen->unit);
+    e.patient = now_seen->patient;
+    e.type = now_seen->type;
+    e.entry = entry;
+    e.waitlisted_at = now_seen->added_at;
+    reservation.publish();
+    return {ErrorCode::ok, {}, {}, *now_seen};
 }
 
 Outcome<std::vector<WaitlistView>> Engine::waitlist(const Actor& actor, UnitIdx unit) const {
@@ -303,11 +367,12 @@ Outcome<std::vector<WaitlistView>> Engine::waitlist(const Actor& actor, UnitIdx 
     }
     Out out;
     for (std::uint64_t i = 0; i < waitlist_->handed_out(); ++i) {
-        const WaitlistRecord& w = (*waitlist_)[i];
-        if (w.state.load(std::memory_order_acquire) == WaitlistState::waiting && w.unit == unit) {
-            out.value.push_back(WaitlistView{i + 1, w.unit, w.type, w.patient, w.added_at});
-        }
+        if (const auto w = waiting_at(i); w && w->unit == unit) out.value.push_back(*w);
     }
+    // R22: in the order the patients were put on it (records are reused in any order).
+    std::sort(out.value.begin(), out.value.end(), [](const WaitlistView& a, const WaitlistView& b) {
+        return std::tie(a.added_at.value, a.id.value) < std::tie(b.added_at.value, b.id.value);
+    });
     return out;
 }
 

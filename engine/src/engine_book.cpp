@@ -432,20 +432,18 @@ Outcome<BookingView> Engine::book_slot(const Actor& actor, SlotId slot, const Bo
         patient = patients_.get_or_create(request.patient);
     }
     if (patient == nullptr) return Out::refuse(ErrorCode::overloaded, "", "patient table full");
-    const BookingFields fields = draft(actor, request, unit);
+    BookingFields fields = draft(actor, request, unit);
     PatientClaim claim(*patient);
     std::optional<std::uint64_t> waiting;
-    if (request.from_waitlist && !(waiting = find_waiting(unit, type, request.patient))) {
-        return not_waiting;
+    std::optional<WaitlistView> entry;  // a patient's entries change only under their claim
+    if (request.from_waitlist) {
+        if (!(waiting = find_waiting(unit, type, request.patient))) return not_waiting;
+        entry = waiting_at(*waiting);
+        fields.waitlisted_at = entry->added_at;  // R22: their place, should they come back
     }
     auto taken = take_slot(actor, slot, target, fields, *patient, reservation);
     if (!taken.ok()) return Out::refuse(taken);
-    if (waiting) {
-        WaitlistRecord& entry = (*waitlist_)[*waiting];
-        // A patient's entries change only under the patient's claim, held since it was found.
-        SM_ASSERT(entry.state.load(std::memory_order_relaxed) == WaitlistState::waiting);
-        entry.state.store(WaitlistState::removed, std::memory_order_release);
-    }
+    if (waiting) end_waiting(*waiting);
     Event& e = reservation.event();
     stamp(e, actor, EventKind::booked, unit);
     e.time = fields.changed_at;  // the booking's "changed at", which recovery restores
@@ -455,6 +453,10 @@ Outcome<BookingView> Engine::book_slot(const Actor& actor, SlotId slot, const Bo
     e.booking = taken.value.id;
     e.patient = request.patient;
     e.from_waitlist = request.from_waitlist;
+    if (entry) {
+        e.entry = entry->id;
+        e.waitlisted_at = entry->added_at;
+    }
     e.phone = fields.phone;
     e.reason = fields.reason;
     reservation.publish();

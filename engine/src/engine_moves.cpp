@@ -226,6 +226,7 @@ MoveResult Engine::finish_rebook(const Actor& actor, const BookingRef& source, c
     e.patient = source.patient;
     e.billable = result.billable;
     e.from_waitlist = fields.from_waitlist;
+    e.waitlisted_at = fields.waitlisted_at;
     e.phone = fields.phone;  // R18, unchanged by the move: the web booking log shows them (R21)
     e.reason = fields.reason;
     reservation.publish();
@@ -269,6 +270,14 @@ Outcome<MoveResult> Engine::cancel(const Actor& actor, BookingId b, PatientKey p
     const std::uint64_t before = slot.word.load(word_order);
     const std::uint64_t after = rest_word(slot, before);
 
+    // R22: booked from the waitlist and cancelled on the web: back on the waitlist, in the
+    // place they had (a booking from before waitlist places were kept: at the end). Its record
+    // is taken first: a full waitlist refuses the cancel rather than skip the return.
+    std::optional<std::uint64_t> back_at;
+    if (actor.channel == Channel::web && booking.from_waitlist &&
+        !find_waiting(unit, type, booking.patient) && !(back_at = waitlist_->allocate())) {
+        return Out::refuse(ErrorCode::overloaded, "", waitlist_full_text);
+    }
     MoveResult result;
     result.billable = billable_change(now, Instant{slot.start_s});
     Event& e = reservation.event();
@@ -280,15 +289,15 @@ Outcome<MoveResult> Engine::cancel(const Actor& actor, BookingId b, PatientKey p
     e.patient = booking.patient;
     e.billable = result.billable;
     e.from_waitlist = booking.from_waitlist;
+    e.waitlisted_at = booking.waitlisted_at;
     e.phone = booking.phone;  // R18: the cancelled booking's, for the web booking log (R21)
     e.reason = booking.reason;
     reservation.publish();
     release_source(b, patient, before, after);
     result.booking = view(b);
-    // R22: booked from the waitlist and cancelled on the web: back on the waitlist.
-    if (actor.channel == Channel::web && booking.from_waitlist &&
-        !find_waiting(unit, type, booking.patient) &&
-        add_waiting(unit, type, booking.patient, now)) {
+    if (back_at) {
+        const Instant place = booking.waitlisted_at.value != 0 ? booking.waitlisted_at : now;
+        fill_waiting(*back_at, unit, type, booking.patient, place);
         result.returned_to_waitlist = true;
         Event& back = reservation.event();
         stamp(back, actor, EventKind::returned_to_waitlist, unit);
@@ -296,6 +305,8 @@ Outcome<MoveResult> Engine::cancel(const Actor& actor, BookingId b, PatientKey p
         back.patient = booking.patient;
         back.type = type;
         back.booking = b;
+        back.entry = waiting_at(*back_at)->id;
+        back.waitlisted_at = place;
         reservation.publish();
     }
     retire(b, reservation);

@@ -73,14 +73,24 @@ struct Engine::BlockRecord {
     Instant to;
 };
 
+inline constexpr std::string_view waitlist_full_text =
+    "waitlist full: as many patients wait as slotmatchd has room for (its start says how many)";
+
 enum class WaitlistState : std::uint8_t { unset = 0, waiting = 1, removed = 2 };
 
+// A waitlist entry's record is released when the entry ends (booked from the waitlist, or taken
+// off) and reused. A patient's entries change only under the patient's claim, but staff list a
+// unit's waitlist without one, so a record is read as a seqlock: its writer makes the generation
+// odd, writes the fields, makes it even again, and only then marks it waiting; a reader takes the
+// fields only when the generation reads the same, and even, before and after (Engine::waiting_at).
+// Entry ids carry generation / 2, as booking ids do, so an old id never reaches a later entry.
 struct Engine::WaitlistRecord {
+    std::atomic<std::uint32_t> generation{0};
     std::atomic<WaitlistState> state{WaitlistState::unset};
-    UnitIdx unit;
-    TypeIdx type;
-    PatientKey patient;
-    Instant added_at;
+    std::atomic<std::uint32_t> unit{0};
+    std::atomic<std::uint32_t> type{0};
+    std::atomic<std::uint64_t> patient{0};
+    std::atomic<std::int64_t> added_at{0};
 };
 
 // A lane of the event buffer and room in it for an operation's events, taken before anything
@@ -172,6 +182,16 @@ inline constexpr std::uint32_t hold_generation_limit =
     (std::uint32_t{1} << (64 - booking_index_bits)) - 1;
 inline std::uint64_t index_of(BlockId k) {
     return k.value - 1;
+}
+inline std::uint64_t index_of(WaitlistEntryId w) {
+    return (w.value & booking_index_mask) - 1;
+}
+// The (even) generation of the record the entry id was made in.
+inline std::uint32_t generation_of(WaitlistEntryId w) {
+    return static_cast<std::uint32_t>(w.value >> booking_index_bits) * 2;
+}
+inline WaitlistEntryId waitlist_entry_id(std::uint64_t index, std::uint32_t generation) {
+    return WaitlistEntryId{(std::uint64_t{generation / 2} << booking_index_bits) | (index + 1)};
 }
 
 // Slot words change with sequentially consistent CAS and loads where a booking path and a

@@ -101,11 +101,12 @@ class Engine::Restorer {
         bool unblocked = false;
     };
     struct WaitlistChange {
-        bool add = true;  // false: booked from the waitlist (R22), the entry is removed
+        bool add = true;  // false: the entry ended (booked from the waitlist, R22, or taken off)
         UnitIdx unit;
         TypeIdx type;
         PatientKey patient;
-        Instant time;
+        Instant added_at;
+        WaitlistEntryId entry;  // none in stores written before entries were reused
     };
     struct LiveHold {
         SlotId slot;
@@ -273,7 +274,7 @@ void Engine::Restorer::note(const Event& ev) {
             note_hold(ev.before.hold);
             note_booking(ev.booking, ev.after.slot, ev.patient);
             if (ev.from_waitlist) {
-                waitlist_.push_back({false, ev.unit, ev.after.type, ev.patient, ev.time});
+                waitlist_.push_back({false, ev.unit, ev.after.type, ev.patient, {}, ev.entry});
             }
             break;
         case EventKind::rebooked:
@@ -305,8 +306,15 @@ void Engine::Restorer::note(const Event& ev) {
             note_block(ev);
             break;
         case EventKind::waitlist_added:
-        case EventKind::returned_to_waitlist:
-            waitlist_.push_back({true, ev.unit, ev.type, ev.patient, ev.time});
+        case EventKind::returned_to_waitlist: {
+            // R22: a patient returned keeps their place (stores before places were kept: the
+            // return's time).
+            const Instant at = ev.waitlisted_at.value != 0 ? ev.waitlisted_at : ev.time;
+            waitlist_.push_back({true, ev.unit, ev.type, ev.patient, at, ev.entry});
+            break;
+        }
+        case EventKind::waitlist_removed:
+            waitlist_.push_back({false, ev.unit, ev.type, ev.patient, {}, ev.entry});
             break;
         case EventKind::accessed:  // a read or a refusal, for the audit: no state
             break;
@@ -381,6 +389,7 @@ bool Engine::Restorer::second_pass(const EventScan& scan, std::string& why) {
                 f.actor_name = ev.actor_name;
                 f.changed_at = ev.time;
                 f.from_waitlist = ev.from_waitlist;
+                f.waitlisted_at = ev.waitlisted_at;
                 f.phone = ev.phone;
                 f.reason = ev.reason;
                 detailed_.insert(index_of(ev.booking));
@@ -811,34 +820,59 @@ void Engine::Restorer::apply_words() {
     }
 }
 
+// The entries waiting at the end, each in the record its id names, with its place (R22); the
+// other records ended, their generations past every id given out, and are reused.
 bool Engine::Restorer::apply_waitlist(std::string& why) {
-    std::map<std::tuple<std::uint32_t, std::uint32_t, std::uint64_t>, std::uint64_t> waiting;
+    std::map<std::tuple<std::uint32_t, std::uint32_t, std::uint64_t>, WaitlistView> waiting;
+    std::map<std::uint64_t, std::uint32_t> generations;  // record -> newest generation named
+    std::uint64_t unnumbered = 0;  // stores before entries were reused: ids in order of adding
     for (const WaitlistChange& c : waitlist_) {
         if (c.unit.value >= e_.catalog_.units.size() || c.type.value >= e_.catalog_.types.size()) {
             why = "a waitlist event names an unknown unit or type";
             return false;
         }
         const auto key = std::make_tuple(c.unit.value, c.type.value, c.patient.value);
-        auto it = waiting.find(key);
+        if (c.entry.value != 0) {
+            std::uint32_t& g = generations[index_of(c.entry)];
+            g = std::max(g, generation_of(c.entry));
+        }
         if (!c.add) {
-            if (it != waiting.end()) {
-                (*e_.waitlist_)[it->second].state.store(WaitlistState::removed,
-                                                        std::memory_order_release);
-                waiting.erase(it);
-            }
+            waiting.erase(key);
             continue;
         }
-        if (it != waiting.end()) continue;
-        if (e_.patients_.get_or_create(c.patient) == nullptr) {
+        if (waiting.count(key) != 0) continue;
+        const WaitlistEntryId id =
+            c.entry.value != 0 ? c.entry : waitlist_entry_id(unnumbered++, 0);
+        generations.emplace(index_of(id), 0);
+        waiting[key] = WaitlistView{id, c.unit, c.type, c.patient, c.added_at};
+    }
+    const std::uint64_t count = generations.empty() ? 0 : generations.rbegin()->first + 1;
+    if (count > e_.waitlist_->capacity()) {
+        why = "the store's waitlist needs " + std::to_string(count) + " records, and this " +
+              "engine has room for " + std::to_string(e_.waitlist_->capacity());
+        return false;
+    }
+    e_.waitlist_->skip_to(count);
+    for (const auto& [key, w] : waiting) {
+        WaitlistRecord& r = (*e_.waitlist_)[index_of(w.id)];
+        if (r.state.load(std::memory_order_relaxed) == WaitlistState::waiting) {
+            why = "two waiting entries of the store share record " + std::to_string(index_of(w.id));
+            return false;
+        }
+        if (e_.patients_.get_or_create(w.patient) == nullptr) {
             why = "patient table full";
             return false;
         }
-        auto idx = e_.add_waiting(c.unit, c.type, c.patient, c.time);
-        if (!idx) {
-            why = "more waitlist entries than fit";
-            return false;
-        }
-        waiting.emplace(key, *idx);
+        // fill_waiting moves the generation on by two, to the id's (modulo 2^32: life 0 too).
+        r.generation.store(generation_of(w.id) - 2, std::memory_order_relaxed);
+        e_.fill_waiting(index_of(w.id), w.unit, w.type, w.patient, w.added_at);
+    }
+    for (std::uint64_t i = count; i-- > 0;) {
+        WaitlistRecord& r = (*e_.waitlist_)[i];
+        if (r.state.load(std::memory_order_relaxed) == WaitlistState::waiting) continue;
+        const std::uint32_t g = generations.count(i) != 0 ? generations[i] : 0;
+        r.generation.store(g, std::memory_order_relaxed);
+        if (g < booking_generation_limit) e_.waitlist_->release(i);
     }
     summary.waitlist = waiting.size();
     return true;
@@ -871,6 +905,7 @@ std::uint64_t Engine::state_hash() const {
             h.mix(f.patient.value);
             h.mix((std::uint64_t{f.from_waitlist} << 8) | static_cast<std::uint64_t>(f.channel));
             h.mix(static_cast<std::uint64_t>(f.changed_at.value));
+            h.mix(static_cast<std::uint64_t>(f.waitlisted_at.value));
             h.mix(f.actor.view());
             h.mix(f.actor_name.view());
             h.mix(f.phone.view());
@@ -920,18 +955,13 @@ std::uint64_t Engine::state_hash() const {
         h.mix(w.terms_book);
         h.mix(w.terms_cancel_rebook);
     }
-    std::vector<std::tuple<std::uint32_t, std::uint32_t, std::uint64_t, std::int64_t>> waiting;
     for (std::uint64_t i = 0; i < waitlist_->handed_out(); ++i) {
-        const WaitlistRecord& w = (*waitlist_)[i];
-        if (w.state.load(std::memory_order_acquire) == WaitlistState::waiting) {
-            waiting.emplace_back(w.unit.value, w.type.value, w.patient.value, w.added_at.value);
+        if (const auto w = waiting_at(i)) {
+            h.mix(w->id.value);
+            h.mix((std::uint64_t{w->unit.value} << 32) | w->type.value);
+            h.mix(w->patient.value);
+            h.mix(static_cast<std::uint64_t>(w->added_at.value));
         }
-    }
-    std::sort(waiting.begin(), waiting.end());
-    for (const auto& [unit, type, patient, added] : waiting) {
-        h.mix((std::uint64_t{unit} << 32) | type);
-        h.mix(patient);
-        h.mix(static_cast<std::uint64_t>(added));
     }
     return h.value();
 }

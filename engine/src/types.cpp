@@ -105,6 +105,8 @@ std::string_view to_string(EventKind k) {
             return "type_changed";
         case EventKind::unit_changed:
             return "unit_changed";
+        case EventKind::waitlist_removed:
+            return "waitlist_removed";
     }
     return "?";
 }

@@ -17,10 +17,9 @@ std::span<const std::uint8_t> RequestBuilder::finish(const Identity& who,
     std::vector<fb::Offset<fb::String>> role_texts;
     for (const std::string& role : who.roles) role_texts.push_back(fbb_.CreateString(role));
     const auto roles = who.roles.empty() ? 0 : fbb_.CreateVector(role_texts);
-    const auto actor = wire::CreateActor(fbb_, codec::to_wire(who.channel),
-                                         optional_string(who.actor),
-                                         optional_string(who.actor_name),
-                                         optional_string(who.actor_unit), roles);
+    const auto actor =
+        wire::CreateActor(fbb_, codec::to_wire(who.channel), optional_string(who.actor),
+                          optional_string(who.actor_name), optional_string(who.actor_unit), roles);
     const auto client = optional_string(who.client);
     const auto ops = fbb_.CreateVector(ops_);
     fbb_.Finish(

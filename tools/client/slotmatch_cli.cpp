@@ -72,9 +72,8 @@ po::options_description common_options() {
         "client", po::value<std::string>(), "a stable client name for retries")(
         "role", po::value<std::vector<std::string>>(),
         "region-admin: region-wide and proxy appointment types (R8); until CurveZMQ keys carry "
-        "it")(
-        "timeout-ms", po::value<U32>()->default_value(U32{5000}, "5000"),
-        "give up (exit 2) when no reply arrives within this time");
+        "it")("timeout-ms", po::value<U32>()->default_value(U32{5000}, "5000"),
+              "give up (exit 2) when no reply arrives within this time");
     return o;
 }
 
@@ -211,6 +210,9 @@ void staff_commands(CommandList& list) {
             "patient", po::value<std::string>()->required(), "personnummer");
     add("waitlist list", "waitlist list --unit U")
         .add_options()("unit", po::value<std::string>()->required(), "unit id");
+    add("waitlist remove", "waitlist remove --entry E")
+        .add_options()("entry", po::value<U64>()->required(),
+                       "waitlist entry id (waitlist add and waitlist list give it)");
     add("log", "log --unit U [--since DATE] [--table [--color auto|always|never]]")
         .add_options()("unit", po::value<std::string>()->required(), "unit id")(
             "since", po::value<std::string>(),
@@ -431,6 +433,8 @@ std::string build(const std::string& cmd, const po::variables_map& vm, client::R
         r.add(wire::CreateWaitlistAdd(b, unit, type, patient()));
     } else if (cmd == "waitlist list") {
         r.add(wire::CreateWaitlistList(b, opt_string(b, vm, "unit")));
+    } else if (cmd == "waitlist remove") {
+        r.add(wire::CreateWaitlistRemove(b, vm["entry"].as<U64>().value));
     } else if (cmd == "stats") {
         r.add(wire::CreateGetStats(b));
     } else if (cmd == "admin clock") {
@@ -454,6 +458,7 @@ wire::Operation operation_of(const std::string& cmd) {
     if (cmd == "rebook") return wire::Operation::Rebook;
     if (cmd == "cancel") return wire::Operation::Cancel;
     if (cmd == "waitlist add") return wire::Operation::WaitlistAdd;
+    if (cmd == "waitlist remove") return wire::Operation::WaitlistRemove;
     if (cmd == "admin schedule end") return wire::Operation::EndSchedule;
     return wire::Operation::NONE;
 }

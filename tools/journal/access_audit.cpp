@@ -10,6 +10,7 @@ PatientKey audit_patient(const Event& e) {
         case EventKind::held:
         case EventKind::waitlist_added:
         case EventKind::returned_to_waitlist:
+        case EventKind::waitlist_removed:
         case EventKind::accessed:
             return e.patient;
         default:
@@ -31,6 +32,8 @@ std::string_view audit_action(const Event& e) {
             return "waitlist_add";
         case EventKind::returned_to_waitlist:
             return "waitlist_return";
+        case EventKind::waitlist_removed:
+            return "waitlist_remove";
         case EventKind::accessed:
             return to_string(e.action);
         default:

@@ -159,8 +159,7 @@ void StoreQueries::answer(const wire::RequestMessage& request, fb::FlatBufferBui
         } else if (const auto* audit_op = op->body_as_GetAudit()) {
             a = audit(*audit_op, actor.value, b);
         } else if (const auto* c = op->body_as_GetCatalog(); c && c->unit() == nullptr) {
-            const auto body =
-                codec::encode_catalog(b, catalog_, std::nullopt, actor.value.channel);
+            const auto body = codec::encode_catalog(b, catalog_, std::nullopt, actor.value.channel);
             a = {ErrorCode::ok,
                  wire::CreateResult(b, 0, wire::ReplyBody::CatalogReply, body.Union())};
         } else {

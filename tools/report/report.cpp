@@ -221,18 +221,17 @@ nlohmann::json stats_json(const wire::StatsReply& s) {
 namespace {
 
 nlohmann::json type_json(const wire::AppointmentType& t) {
-    nlohmann::json type = {
-        {"id", str(t.id())},
-        {"name", str(t.name())},
-        {"web_name", str(t.web_name())},
-        {"web_info", str(t.web_info())},
-        {"web_bookable", t.web_bookable()},
-        {"web_cancellable", t.web_cancellable()},
-        {"web_rebookable", t.web_rebookable()},
-        {"hide_from_patient", t.hide_from_patient()},
-        {"duration_min", t.duration_min()},
-        {"proxy", t.proxy() || str(t.name()).find("Ombud") != std::string::npos},
-        {"region_wide", t.region_wide()}};
+    nlohmann::json type = {{"id", str(t.id())},
+                           {"name", str(t.name())},
+                           {"web_name", str(t.web_name())},
+                           {"web_info", str(t.web_info())},
+                           {"web_bookable", t.web_bookable()},
+                           {"web_cancellable", t.web_cancellable()},
+                           {"web_rebookable", t.web_rebookable()},
+                           {"hide_from_patient", t.hide_from_patient()},
+                           {"duration_min", t.duration_min()},
+                           {"proxy", t.proxy() || str(t.name()).find("Ombud") != std::string::npos},
+                           {"region_wide", t.region_wide()}};
     type["window_days"] =
         t.window_days() ? nlohmann::json(*t.window_days()) : nlohmann::json(nullptr);
     if (t.removed()) type["removed"] = true;
@@ -273,7 +272,8 @@ nlohmann::json catalog_json(const wire::CatalogReply& c) {
         for (const wire::Unit* u : *c.units()) units.push_back(unit_json(*u, &c));
     }
     if (c.appointment_types()) {
-        for (const wire::AppointmentType* t : *c.appointment_types()) types.push_back(type_json(*t));
+        for (const wire::AppointmentType* t : *c.appointment_types())
+            types.push_back(type_json(*t));
     }
     return {{"ok", true},
             {"timezone", str(c.timezone())},
@@ -343,7 +343,8 @@ nlohmann::json waitlist_reply_json(const Catalog& c, const Calendar& calendar, O
     if (const auto* v = r.entries()) {
         for (const wire::WaitlistEntry* w : *v) list.push_back(waitlist_json(c, calendar, *w));
     }
-    if (op == Operation::WaitlistAdd && list.size() == 1) return {{"ok", true}, {"entry", list[0]}};
+    if ((op == Operation::WaitlistAdd || op == Operation::WaitlistRemove) && list.size() == 1)
+        return {{"ok", true}, {"entry", list[0]}};
     return {{"ok", true}, {"entries", list}};
 }
 

@@ -16,7 +16,7 @@ std::string_view to_string(OpKind k) {
         "find", "hold", "book", "rebook", "cancel", "bookings", "block", "unblock",
         "waitlist_add", "waitlist_list", "catalog", "stats", "set_clock", "log", "audit",
         "publish_schedule", "extend_schedule", "end_schedule", "add_slot", "set_slot_type",
-        "remove_slot", "set_type", "remove_type", "set_unit"};
+        "remove_slot", "set_type", "remove_type", "set_unit", "waitlist_remove"};
     // clang-format on
     return names[static_cast<std::size_t>(k)];
 }
@@ -48,6 +48,11 @@ fb::Offset<wire::BookingReply> move_reply(fb::FlatBufferBuilder& b, const MoveRe
                                     m.returned_to_waitlist);
 }
 
+fb::Offset<wire::WaitlistEntry> entry(fb::FlatBufferBuilder& b, const WaitlistView& w) {
+    return wire::CreateWaitlistEntry(b, w.id.value, w.unit.value, w.type.value, w.patient.value,
+                                     w.added_at.value);
+}
+
 fb::Offset<wire::BlockReply> block_reply(fb::FlatBufferBuilder& b, const BlockResult& r) {
     return wire::CreateBlockReply(b, r.id.value, r.slots_changed, r.reserved_untouched);
 }
@@ -75,6 +80,7 @@ bool Service::changes_state(const wire::RequestMessage& request) {
             case Operation::Block:
             case Operation::Unblock:
             case Operation::WaitlistAdd:
+            case Operation::WaitlistRemove:
             case Operation::SetClock:
             case Operation::PublishSchedule:
             case Operation::ExtendSchedule:
@@ -194,6 +200,17 @@ Service::Answer Service::run(const wire::Op& op, const Actor& actor, fb::FlatBuf
         case Operation::WaitlistList:
             a = waitlist_list(*op.body_as_WaitlistList(), actor, b);
             break;
+        case Operation::WaitlistRemove: {
+            const auto removed = engine_.waitlist_remove(
+                actor, WaitlistEntryId{op.body_as_WaitlistRemove()->entry()});
+            if (!removed.ok()) {
+                a = refused(b, removed);
+                break;
+            }
+            const auto entries = b.CreateVector(std::vector{entry(b, removed.value)});
+            a = accepted(b, wire::CreateWaitlistReply(b, entries));
+            break;
+        }
         case Operation::GetCatalog:
             a = catalog(*op.body_as_GetCatalog(), actor, b);
             break;
@@ -465,15 +482,6 @@ Service::Answer Service::unblock(const wire::Unblock& r, const Actor& actor,
     if (!unblocked.ok()) return refused(b, unblocked);
     return accepted(b, block_reply(b, unblocked.value));
 }
-
-namespace {
-
-fb::Offset<wire::WaitlistEntry> entry(fb::FlatBufferBuilder& b, const WaitlistView& w) {
-    return wire::CreateWaitlistEntry(b, w.id, w.unit.value, w.type.value, w.patient.value,
-                                     w.added_at.value);
-}
-
-}  // namespace
 
 Service::Answer Service::waitlist_add(const wire::WaitlistAdd& r, const Actor& actor,
                                       fb::FlatBufferBuilder& b) {

@@ -208,12 +208,10 @@ Answer Service::set_type(const wire::SetType& r, const Actor& actor, fb::FlatBuf
                        "no appointment type with this id");
     }
     TypeChange c;
-    if (auto bad = take_text(r.web_name(), web_name_bytes_max, "web_name", c.web_name);
-        !bad.ok()) {
+    if (auto bad = take_text(r.web_name(), web_name_bytes_max, "web_name", c.web_name); !bad.ok()) {
         return refused(b, bad);
     }
-    if (auto bad = take_text(r.web_info(), web_text_bytes_max, "web_info", c.web_info);
-        !bad.ok()) {
+    if (auto bad = take_text(r.web_info(), web_text_bytes_max, "web_info", c.web_info); !bad.ok()) {
         return refused(b, bad);
     }
     c.web_bookable = r.web_bookable();
@@ -237,9 +235,9 @@ Answer Service::remove_type(const wire::RemoveType& r, const Actor& actor,
                        "no appointment type with this id");
     }
     const auto removed =
-        actor.region_admin ? engine_.remove_type_everywhere(actor, *type)
-                           : engine_.remove_type(actor, actor.has_unit ? actor.unit : UnitIdx{0},
-                                                 *type);
+        actor.region_admin
+            ? engine_.remove_type_everywhere(actor, *type)
+            : engine_.remove_type(actor, actor.has_unit ? actor.unit : UnitIdx{0}, *type);
     if (!removed.ok()) return refused(b, removed);
     return accepted(b, wire::CreateBlockReply(b, 0, removed.value.slots_changed,
                                               removed.value.reserved_untouched));

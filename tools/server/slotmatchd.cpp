@@ -221,7 +221,11 @@ void print_start(const Options& o, const Engine& engine, bool fixed_clock) {
               << " units, " << engine.slot_count() << " slots; clock "
               << (fixed_clock ? "fixed at " + engine.calendar().format(engine.now())
                               : std::string("real"))
-              << "; " << o.threads << " thread(s); " << events << std::endl;
+              << "; " << o.threads << " thread(s); " << events << '\n';
+    const EngineRoom room = engine.room();
+    std::cout << "slotmatchd: room for " << room.bookings << " bookings, " << room.holds
+              << " holds, " << room.waitlist << " waiting patients and " << room.blocks
+              << " blocks at once" << std::endl;
 }
 
 void print_stop(const tools::ServerCounters& counters, const Engine& engine, bool journalled) {

@@ -73,8 +73,9 @@ struct BookingFields {
     ActorName actor_name;
     Instant changed_at;
     bool from_waitlist = false;
-    PhoneText phone;    // R18: only when the unit has "patient comment web" on
-    ReasonText reason;  // R18
+    Instant waitlisted_at;  // from the waitlist: when the patient was put on it (R22)
+    PhoneText phone;        // R18: only when the unit has "patient comment web" on
+    ReasonText reason;      // R18
 };
 
 struct BookingView : BookingFields {
@@ -104,7 +105,7 @@ struct BlockResult {
 };
 
 struct WaitlistView {
-    std::uint64_t id = 0;
+    WaitlistEntryId id;
     UnitIdx unit;
     TypeIdx type;
     PatientKey patient;
@@ -159,8 +160,10 @@ struct EngineLimits {
     std::size_t bookings_max = 0;                   // 0: derived from the slot count
     std::size_t holds_max = 0;                      // 0: derived from the slot count
     std::size_t published_slots_max = std::size_t{1} << 14;  // slots added after start
-    std::size_t blocks_max = std::size_t{1} << 14;
-    std::size_t waitlist_max = std::size_t{1} << 16;
+    // Waiting patients and active blocks at once (their records are reused when they end).
+    // 0: derived from the region (see Engine::room()); the tables cost memory only as used.
+    std::size_t blocks_max = 0;
+    std::size_t waitlist_max = 0;
     std::size_t match_attempts_max = 256;  // book-first-match retries under contention
 };
 
@@ -212,6 +215,15 @@ struct SeedChange {
 };
 
 // What recovery rebuilt from the stored events.
+// How many of each record the engine has room for at once (the tables are sized at start).
+struct EngineRoom {
+    std::size_t patients = 0;
+    std::size_t bookings = 0;
+    std::size_t holds = 0;
+    std::size_t blocks = 0;
+    std::size_t waitlist = 0;
+};
+
 struct RestoreSummary {
     std::uint64_t events = 0;
     std::uint64_t last_seq = 0;
@@ -248,6 +260,7 @@ class Engine {
     const Calendar& calendar() const { return calendar_; }
     Instant now() const { return clock_.now(); }
     std::size_t slot_count() const { return index_.size(); }
+    EngineRoom room() const;
     std::optional<SlotView> slot(SlotId s) const;
     EventRings& events() { return *events_; }
 
@@ -325,7 +338,11 @@ class Engine {
                                             std::vector<BookingId>& in_the_way);
     Outcome<WaitlistView> waitlist_add(const Actor& actor, UnitIdx unit, TypeIdx type,
                                        PatientKey patient);
+    // The unit's waitlist in the order the patients were put on it (R22: one returned to it
+    // keeps their place).
     Outcome<std::vector<WaitlistView>> waitlist(const Actor& actor, UnitIdx unit) const;
+    // Staff take a patient off the waitlist; the entry is gone at once and its record reused.
+    Outcome<WaitlistView> waitlist_remove(const Actor& actor, WaitlistEntryId entry);
 
     // Publishes an `accessed` event through the event rings (a lane slot reserved like any
     // other event's). False when the rings have no room: the caller must then refuse the
@@ -433,10 +450,15 @@ class Engine {
     BookingRef identify(BookingId b) const;
     BookingId current_id(std::uint64_t index) const;
 
-    // Waitlist entries of one patient; the caller holds the patient's claim.
+    // Waitlist entries (engine_admin.cpp). waiting_at reads a record whole, or nothing when
+    // it holds no waiting entry; the others change a patient's entries under the patient's claim.
+    std::optional<WaitlistView> waiting_at(std::uint64_t index) const;
     std::optional<std::uint64_t> find_waiting(UnitIdx unit, TypeIdx type, PatientKey p) const;
     std::optional<std::uint64_t> add_waiting(UnitIdx unit, TypeIdx type, PatientKey p,
                                              Instant added_at);
+    void fill_waiting(std::uint64_t index, UnitIdx unit, TypeIdx type, PatientKey p,
+                      Instant added_at);  // a record allocate() gave
+    void end_waiting(std::uint64_t index);
 
     // Schedules, under admin_mutex_ (engine_schedules.cpp).
     Outcome<bool> check_schedule(const Actor& actor, const Schedule& s,

@@ -45,8 +45,9 @@ enum class EventKind : std::uint8_t {
     // R9: an appointment type's or a unit's settings changed (config: what they are now).
     type_changed,
     unit_changed,
+    waitlist_removed,  // staff took the patient off the waitlist (entry: which one)
 };
-inline constexpr std::size_t event_kind_count = 20;
+inline constexpr std::size_t event_kind_count = 21;
 std::string_view to_string(EventKind k);
 
 // What an `accessed` event records the actor trying or doing.
@@ -143,6 +144,10 @@ struct Event {
     ScheduleFacts schedule;                // schedule events
     EntityKind entity = EntityKind::none;  // entity_recorded (the id in reason)
     const ConfigChange* config = nullptr;  // type_changed, unit_changed, entity_recorded
+    // Waitlist events, and a booking from the waitlist: the entry, and when the patient was put
+    // on the waitlist (R22: a patient returned to it keeps that place).
+    WaitlistEntryId entry;
+    Instant waitlisted_at;
 };
 static_assert(std::is_trivially_copyable_v<Event>, "events travel through a ring by memcpy");
 

@@ -62,6 +62,7 @@ class PatientTable {
     PatientRecord* find(PatientKey key) const {
         return const_cast<PatientTable*>(this)->probe(key, false);
     }
+    std::size_t capacity() const { return mask_ + 1; }
 
   private:
     static std::uint64_t hash(std::uint64_t k) {

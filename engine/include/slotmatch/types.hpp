@@ -34,6 +34,7 @@ using SlotId = StrongId<struct SlotTag, std::uint32_t>;
 using BookingId = StrongId<struct BookingTag, std::uint64_t>;
 using HoldId = StrongId<struct HoldTag, std::uint64_t>;
 using BlockId = StrongId<struct BlockTag, std::uint64_t>;
+using WaitlistEntryId = StrongId<struct WaitlistEntryTag, std::uint64_t>;
 // A schedule's id, given when it is published (1, 2, ...; 0 is none) and kept for good.
 using ScheduleId = StrongId<struct ScheduleTag, std::uint32_t>;
 
