@@ -209,6 +209,21 @@ bool Engine::open(std::uint64_t word, Instant now) const {
     }
 }
 
+std::optional<Engine::BlockSpan> Engine::active_block(std::uint64_t index) const {
+    const BlockRecord& k = (*blocks_)[index];
+    for (;;) {
+        const std::uint32_t before = k.generation.load(std::memory_order_acquire);
+        if (before % 2 != 0) continue;  // its writer is between two stores: a moment
+        if (!k.active.load(word_order)) return std::nullopt;
+        const BlockSpan span{block_id(index, before),
+                             ResourceIdx{k.resource.load(std::memory_order_relaxed)},
+                             Instant{k.from.load(std::memory_order_relaxed)},
+                             Instant{k.to.load(std::memory_order_relaxed)}};
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (k.generation.load(std::memory_order_relaxed) == before) return span;
+    }
+}
+
 // An active blocking event or a removal of the slot's type lies on the slot (R14). The per-
 // resource block count is zero almost always, so the booking path pays two loads.
 EngineRoom Engine::room() const {
@@ -234,9 +249,9 @@ std::uint64_t Engine::rest_word(const SlotRecord& rec, std::uint64_t word) const
     }
     const std::int64_t end = rec.start_s + rec.duration_min * seconds_per_minute;
     auto covers = [&](std::uint64_t i) {
-        const BlockRecord& k = (*blocks_)[i];
-        return k.ready.load(std::memory_order_acquire) && k.active.load(word_order) &&
-               k.resource.value == rec.resource && k.from.value < end && rec.start_s < k.to.value;
+        const auto k = active_block(i);
+        return k && k->resource.value == rec.resource && k->from.value < end &&
+               rec.start_s < k->to.value;
     };
     if (SlotWord::state(word) == SlotState::blocked &&
         SlotWord::owner(word) != SlotWord::owner_removed && covers(SlotWord::owner(word))) {

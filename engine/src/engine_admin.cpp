@@ -27,18 +27,26 @@ Outcome<BlockResult> Engine::block(const Actor& actor, ResourceIdx resource, Ins
     }
     std::lock_guard admin(admin_mutex_);
     auto idx = blocks_->allocate();
-    if (!idx) return Out::refuse(ErrorCode::overloaded, "", "block table full");
+    if (!idx) {
+        return Out::refuse(ErrorCode::overloaded, "",
+                           "block table full: as many blocks are active as slotmatchd has room "
+                           "for (its start says how many); unblock some, or wait for past ones "
+                           "to end");
+    }
     BlockRecord& k = (*blocks_)[*idx];
-    k.resource = resource;
-    k.from = from;
-    k.to = to;
+    const std::uint32_t generation = k.generation.load(std::memory_order_relaxed);
+    k.generation.store(generation + 1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_release);
+    k.resource.store(resource.value, std::memory_order_relaxed);
+    k.from.store(from.value, std::memory_order_relaxed);
+    k.to.store(to.value, std::memory_order_relaxed);
+    k.generation.store(generation + 2, std::memory_order_release);
     k.active.store(true, word_order);
-    k.ready.store(true, std::memory_order_release);
     // Registered before the scan: a cancel that frees a covered slot after the scan passed it
     // sees this block when it settles the slot.
     active_blocks_per_resource_[resource.value].fetch_add(1, word_order);
 
-    BlockResult result{BlockId{*idx + 1}, 0, 0};
+    BlockResult result{block_id(*idx, generation + 2), 0, 0};
     const Instant now = clock_.now();
     for_each_overlapping(index_, resource, from, to, [&](SlotId s) {
         SlotRecord& rec = index_.record(s);
@@ -68,39 +76,69 @@ Outcome<BlockResult> Engine::unblock(const Actor& actor, BlockId block) {
     Reservation reservation(*events_, 1);
     if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
     if (auto bad = check_actor(actor); !bad.ok()) return Out::refuse(bad);
-    if (block.value == 0 || index_of(block) >= blocks_->handed_out() ||
-        !(*blocks_)[index_of(block)].ready.load(std::memory_order_acquire)) {
+    const std::uint64_t i = index_of(block);
+    if (block.value == 0 || i >= blocks_->handed_out()) {
         return Out::refuse(ErrorCode::invalid_request, "block", "no such blocking event");
     }
-    std::lock_guard admin(admin_mutex_);
-    BlockRecord& k = (*blocks_)[index_of(block)];
-    const UnitIdx unit = catalog_.resource(k.resource).unit;
+    std::lock_guard admin(admin_mutex_);  // blocks start and end only under it
+    const BlockRecord& k = (*blocks_)[i];
+    if (k.generation.load(std::memory_order_relaxed) != generation_of(block)) {
+        return Out::refuse(ErrorCode::invalid_request, "block",
+                           "no such blocking event (it ended, or was never made)");
+    }
+    const UnitIdx unit =
+        catalog_.resource(ResourceIdx{k.resource.load(std::memory_order_relaxed)}).unit;
     if (!staff_of(actor, unit)) {
         return Out::refuse(ErrorCode::unauthorized, "block", "only the unit's staff unblock slots");
     }
-    if (!k.active.load(std::memory_order_acquire)) {
-        return Out::refuse(ErrorCode::invalid_request, "block", "already unblocked");
-    }
+    const auto span = active_block(i);
+    if (!span) return Out::refuse(ErrorCode::invalid_request, "block", "already unblocked");
+    return {ErrorCode::ok, {}, {}, end_block(actor, *span, reservation)};
+}
+
+BlockResult Engine::end_block(const Actor& actor, const BlockSpan& block,
+                              Reservation& reservation) {
+    const std::uint64_t i = index_of(block.id);
+    BlockRecord& k = (*blocks_)[i];
     k.active.store(false, word_order);  // before the scan; see settle()
-    active_blocks_per_resource_[k.resource.value].fetch_sub(1, word_order);
-    BlockResult result{block, 0, 0};
+    active_blocks_per_resource_[block.resource.value].fetch_sub(1, word_order);
+    BlockResult result{block.id, 0, 0};
     // R13: slots this block held become visible again (or stay under another active block).
-    for_each_overlapping(index_, k.resource, k.from, k.to, [&](SlotId s) {
+    for_each_overlapping(index_, block.resource, block.from, block.to, [&](SlotId s) {
         SlotRecord& rec = index_.record(s);
         const std::uint64_t w = rec.word.load(word_order);
-        if (SlotWord::state(w) == SlotState::blocked && SlotWord::owner(w) == index_of(block) &&
+        if (SlotWord::state(w) == SlotState::blocked && SlotWord::owner(w) == i &&
             settle(rec, w) != w) {
             ++result.slots_changed;
         }
     });
     Event& e = reservation.event();
-    stamp(e, actor, EventKind::unblocked, unit);
-    e.resource = k.resource;
-    e.block = block;
-    e.from = k.from;
-    e.to = k.to;
+    stamp(e, actor, EventKind::unblocked, catalog_.resource(block.resource).unit);
+    e.resource = block.resource;
+    e.block = block.id;
+    e.from = block.from;
+    e.to = block.to;
     reservation.publish();
-    return {ErrorCode::ok, {}, {}, result};
+    // No slot names the record now; a lagging reader sees it inactive, or whole in a later life.
+    if (k.generation.load(std::memory_order_relaxed) < booking_generation_limit) {
+        blocks_->release(i);
+    }
+    return result;
+}
+
+std::size_t Engine::end_past_blocks() {
+    std::lock_guard admin(admin_mutex_);
+    const Instant now = clock_.now();
+    std::size_t ended = 0;
+    for (std::uint64_t i = 0; i < blocks_->handed_out(); ++i) {
+        const auto span = active_block(i);
+        if (!span || span->to.value > now.value) continue;
+        Reservation reservation(*events_, 1);
+        if (!reservation.ok()) break;  // the journal is behind; the next sweep goes on
+        end_block(sweep_actor(), *span, reservation);
+        ++ended;
+    }
+    return ended;
 }
 
 // R13: a slot added directly in the calendar is visible at once.
@@ -404,8 +442,8 @@ std::size_t Engine::expire_holds() {
             if (rec.word.compare_exchange_weak(w, rest, word_order)) {
                 const std::uint64_t after = settle(rec, rest);
                 Event& e = reservation.event();
-                stamp(e, Actor{Channel::staff, ActorText::from("slotmatch"), {}, false, {}},
-                      EventKind::hold_expired, catalog_.resource(ResourceIdx{rec.resource}).unit);
+                stamp(e, sweep_actor(), EventKind::hold_expired,
+                      catalog_.resource(ResourceIdx{rec.resource}).unit);
                 e.resource = ResourceIdx{rec.resource};
                 e.before = snapshot(slot, w);
                 e.after = snapshot(slot, after);

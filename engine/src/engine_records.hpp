@@ -14,6 +14,11 @@ AppointmentType merge_seed(AppointmentType now, const AppointmentType& old_seed,
                            const AppointmentType& new_seed);
 WebSettings merge_seed(WebSettings now, const WebSettings& old_seed, const WebSettings& new_seed);
 
+// Who the engine's own sweeps (hold expiry, the end of past blocks) act as in their events.
+inline Actor sweep_actor() {
+    return Actor{Channel::staff, ActorText::from("slotmatch"), {}, false, {}};
+}
+
 // Staff acting inside the unit that owns `unit`; every other caller is refused.
 inline bool staff_of(const Actor& actor, UnitIdx unit) {
     return actor.channel == Channel::staff && actor.has_unit && actor.unit == unit;
@@ -65,9 +70,22 @@ struct Engine::HoldRecord {
     std::atomic<std::int64_t> expires_at{0};
 };
 
+// A blocking event's record is released when the block ends (unblocked by staff, or by the
+// sweep once its end has passed) and reused. Booking paths read blocks without a lock, so a
+// record is written and read as a seqlock, as a waitlist entry is (Engine::active_block); a
+// BlockId carries generation / 2, so an old id never reaches a later block. `active` is the
+// flag of the Dekker-style handshake with the booking paths (see word_order).
 struct Engine::BlockRecord {
-    std::atomic<bool> ready{false};
+    std::atomic<std::uint32_t> generation{0};
     std::atomic<bool> active{false};
+    std::atomic<std::uint32_t> resource{0};
+    std::atomic<std::int64_t> from{0};
+    std::atomic<std::int64_t> to{0};
+};
+
+// An active block as one reading of its record.
+struct Engine::BlockSpan {
+    BlockId id;
     ResourceIdx resource;
     Instant from;
     Instant to;
@@ -181,7 +199,13 @@ inline HoldId hold_id(std::uint64_t index, std::uint32_t generation) {
 inline constexpr std::uint32_t hold_generation_limit =
     (std::uint32_t{1} << (64 - booking_index_bits)) - 1;
 inline std::uint64_t index_of(BlockId k) {
-    return k.value - 1;
+    return (k.value & booking_index_mask) - 1;
+}
+inline std::uint32_t generation_of(BlockId k) {
+    return static_cast<std::uint32_t>(k.value >> booking_index_bits) * 2;
+}
+inline BlockId block_id(std::uint64_t index, std::uint32_t generation) {
+    return BlockId{(std::uint64_t{generation / 2} << booking_index_bits) | (index + 1)};
 }
 inline std::uint64_t index_of(WaitlistEntryId w) {
     return (w.value & booking_index_mask) - 1;

@@ -665,29 +665,47 @@ bool Engine::Restorer::apply_schedule_ends(std::string& why) {
     return true;
 }
 
+// The active blocks, each in the record its id names; the other records ended, their
+// generations past every id given out, and are reused.
 bool Engine::Restorer::apply_blocks(std::string& why) {
-    if (blocks_.empty()) return true;
-    const std::uint64_t count = blocks_.rbegin()->first;
-    if (count > e_.blocks_->capacity()) {
-        why = "the store holds " + std::to_string(count) + " blocking events, more than fit";
-        return false;
-    }
-    e_.blocks_->skip_to(count);
+    std::map<std::uint64_t, std::uint32_t> generations;  // record -> newest generation named
     for (const auto& [id, seen] : blocks_) {
         if (id == 0 || seen.resource.value >= e_.catalog_.resources.size()) {
             why = "blocking event " + std::to_string(id) + " names an unknown resource";
             return false;
         }
-        BlockRecord& k = (*e_.blocks_)[id - 1];
-        k.resource = seen.resource;
-        k.from = seen.from;
-        k.to = seen.to;
-        k.active.store(!seen.unblocked, word_order);
-        k.ready.store(true, std::memory_order_release);
-        if (!seen.unblocked) {
-            e_.active_blocks_per_resource_[seen.resource.value].fetch_add(1, word_order);
-            ++summary.blocks;
+        std::uint32_t& g = generations[index_of(BlockId{id})];
+        g = std::max(g, generation_of(BlockId{id}));
+    }
+    const std::uint64_t count = generations.empty() ? 0 : generations.rbegin()->first + 1;
+    if (count > e_.blocks_->capacity()) {
+        why = "the store's blocks need " + std::to_string(count) + " records, and this engine " +
+              "has room for " + std::to_string(e_.blocks_->capacity());
+        return false;
+    }
+    e_.blocks_->skip_to(count);
+    for (const auto& [id, seen] : blocks_) {
+        if (seen.unblocked) continue;
+        BlockRecord& k = (*e_.blocks_)[index_of(BlockId{id})];
+        if (k.active.load(std::memory_order_relaxed)) {
+            why = "two active blocks of the store share record " +
+                  std::to_string(index_of(BlockId{id}));
+            return false;
         }
+        k.generation.store(generation_of(BlockId{id}), std::memory_order_relaxed);
+        k.resource.store(seen.resource.value, std::memory_order_relaxed);
+        k.from.store(seen.from.value, std::memory_order_relaxed);
+        k.to.store(seen.to.value, std::memory_order_relaxed);
+        k.active.store(true, word_order);
+        e_.active_blocks_per_resource_[seen.resource.value].fetch_add(1, word_order);
+        ++summary.blocks;
+    }
+    for (std::uint64_t i = count; i-- > 0;) {
+        BlockRecord& k = (*e_.blocks_)[i];
+        if (k.active.load(std::memory_order_relaxed)) continue;
+        const std::uint32_t g = generations.count(i) != 0 ? generations[i] : 0;
+        k.generation.store(g, std::memory_order_relaxed);
+        if (g < booking_generation_limit) e_.blocks_->release(i);
     }
     return true;
 }
@@ -918,12 +936,12 @@ std::uint64_t Engine::state_hash() const {
         }
     }
     for (std::uint64_t i = 0; i < blocks_->handed_out(); ++i) {
-        const BlockRecord& k = (*blocks_)[i];
-        if (!k.ready.load(std::memory_order_acquire)) continue;
-        h.mix(i);
-        h.mix((std::uint64_t{k.resource.value} << 1) | std::uint64_t{k.active.load(word_order)});
-        h.mix(static_cast<std::uint64_t>(k.from.value));
-        h.mix(static_cast<std::uint64_t>(k.to.value));
+        if (const auto k = active_block(i)) {
+            h.mix(k->id.value);
+            h.mix(k->resource.value);
+            h.mix(static_cast<std::uint64_t>(k->from.value));
+            h.mix(static_cast<std::uint64_t>(k->to.value));
+        }
     }
     {
         std::lock_guard admin(admin_mutex_);

@@ -674,6 +674,7 @@ void Front::send_now(Held& h) {
 
 void Front::sweep_holds() {
     counters_.holds_expired.fetch_add(service_.engine().expire_holds(), std::memory_order_relaxed);
+    service_.engine().end_past_blocks();
 }
 
 void Front::start_workers() {

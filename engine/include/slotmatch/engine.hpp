@@ -352,6 +352,9 @@ class Engine {
     // Frees held slots whose hold has expired and emits hold_expired events. A held slot whose
     // hold has expired is bookable even before this runs; this makes the expiry visible.
     std::size_t expire_holds();
+    // Ends the blocking events whose end has passed (unblocked events, by "slotmatch") and
+    // frees their records. They cover only slots that have started, which no one can book.
+    std::size_t end_past_blocks();
 
     // Recovery: rebuilds, on an engine that has done nothing yet, the state the stored events
     // describe (bookings with their ids, holds, blocks, the waitlist, published slots and
@@ -370,6 +373,7 @@ class Engine {
     struct BookingRef;
     struct HoldRecord;
     struct BlockRecord;
+    struct BlockSpan;
     struct WaitlistRecord;
     class Reservation;
     struct LaneRecords;
@@ -433,6 +437,9 @@ class Engine {
     // Slot state helpers. "Open": free, or held by a hold that has expired.
     bool open(std::uint64_t word, Instant now) const;
     bool covered(const SlotRecord& rec) const;  // an active block or a removed type lies on it
+    std::optional<BlockSpan> active_block(std::uint64_t index) const;
+    // Ends an active block under admin_mutex_: its slots to rest, the event, the record freed.
+    BlockResult end_block(const Actor& actor, const BlockSpan& block, Reservation& reservation);
     std::uint64_t rest_word(const SlotRecord& rec, std::uint64_t word) const;
     std::uint64_t settle(SlotRecord& rec, std::uint64_t word);
     std::uint64_t release_source(BookingId b, PatientRecord& patient, std::uint64_t word,
