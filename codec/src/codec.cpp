@@ -153,7 +153,8 @@ fb::Offset<wire::Booking> encode_booking(fb::FlatBufferBuilder& b, const Booking
     const auto reason = string_or_null(b, v.reason.view());
     const wire::Slot slot = to_wire(v.slot);
     return wire::CreateBooking(b, v.id.value, &slot, v.patient.value, to_wire(v.channel), actor,
-                               name, v.changed_at.value, v.from_waitlist, phone, reason);
+                               name, v.changed_at.value, v.from_waitlist, phone, reason,
+                               v.waitlisted_at.value);
 }
 
 BookingView decode_booking(const wire::Booking& b) {
@@ -167,6 +168,7 @@ BookingView decode_booking(const wire::Booking& b) {
     v.actor_name = fixed<ActorName::capacity()>(b.actor_name());
     v.changed_at = Instant{b.changed_at()};
     v.from_waitlist = b.from_waitlist();
+    v.waitlisted_at = Instant{b.waitlisted_at()};
     v.phone = fixed<PhoneText::capacity()>(b.phone());
     v.reason = fixed<ReasonText::capacity()>(b.reason());
     v.active = true;

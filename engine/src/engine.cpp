@@ -440,13 +440,19 @@ Engine::BookingRef Engine::identify(BookingId b) const {
     return ref;
 }
 
-// A booking by id. An ended one is reported with its id and `active = false` only (the other
-// fields are left empty): its details are history, which the journal keeps.
+// A booking by id. An ended one is reported with its id, `active = false`, and while its record
+// is not reused its patient and slot (the other fields are left empty): its details are
+// history, which the journal keeps.
 std::optional<BookingView> Engine::booking(BookingId b) const {
     const BookingRef ref = identify(b);
     if (ref.kind == BookingRef::Kind::unknown) return std::nullopt;
     BookingView ended;
     ended.id = b;
+    if (ref.kind == BookingRef::Kind::ended) {  // whose it was, and where, are still known
+        ended.patient = ref.patient;
+        ended.slot_id = ref.slot;
+        if (const auto s = slot(ref.slot)) ended.slot = *s;
+    }
     if (ref.kind != BookingRef::Kind::live) return ended;
     PatientRecord* patient = patients_.find(ref.patient);
     if (patient == nullptr) return std::nullopt;

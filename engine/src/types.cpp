@@ -141,6 +141,8 @@ std::string_view to_string(AccessAction a) {
             return "bookings";
         case AccessAction::waitlist_add:
             return "waitlist_add";
+        case AccessAction::booking:
+            return "booking";
     }
     return "?";
 }

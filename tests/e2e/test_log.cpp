@@ -21,7 +21,6 @@ using nlohmann::json;
 
 constexpr const char* base_clock = "2026-03-02T07:00:00+01:00";  // Monday 07:00
 
-
 // One number from the store file, read by a connection of the test's own.
 std::int64_t sql_count(const std::string& path, const std::string& sql) {
     sqlite3* db = nullptr;
@@ -234,6 +233,68 @@ TEST_F(WebLog, OnlyTheUnitsStaffMayReadTheLog) {
     }
     EXPECT_EQ(refused(concat({as_staff, {"log", "--unit", "nowhere"}})).rfind("INVALID_REQUEST", 0),
               0u);
+}
+
+// R19: a log row names its bookings, and `booking --booking B` opens each, in any state, for
+// the unit's staff: the live one from the engine, the ended ones from the store, with who ended
+// them; after a restart too, and with the patient the row shows.
+TEST_F(WebLog, R19_ALogRowsBookingOpensInAnyState) {
+    const auto id = book(as_web, slot("r1", "all3", "2026-03-06T08:00"), 1,
+                         {"--phone", "0701234567", "--reason", "Ont i örat"});
+    const auto to = slot("r1", "all3", "2026-03-06T08:20");
+    const json moved = ok(concat({as_web,
+                                  {"rebook", "--booking", std::to_string(id), "--slot",
+                                   std::to_string(to), "--patient", pnr(1)}}));
+    const auto moved_id = moved["booking"]["booking_id"].get<std::uint64_t>();
+    const json live = ok(concat({as_staff, {"booking", "--booking", std::to_string(moved_id)}}));
+    EXPECT_EQ(live["state"], "active");
+    EXPECT_EQ(live["booking"]["phone"], "0701234567");
+    EXPECT_EQ(live["booking"]["slot_id"], to);
+    ok(concat({as_web, {"cancel", "--booking", std::to_string(moved_id), "--patient", pnr(1)}}));
+
+    const json rows = log()["rows"];
+    ASSERT_EQ(rows.size(), 3U);
+    EXPECT_EQ(rows[0]["after"]["booking_id"], id);
+    EXPECT_EQ(rows[1]["before"]["booking_id"], id);
+    EXPECT_EQ(rows[1]["after"]["booking_id"], moved_id);
+    EXPECT_EQ(rows[2]["before"]["booking_id"], moved_id);
+    const auto opened = [&](std::uint64_t b, const Args& extra = {}) {
+        return ok(concat({as_staff, {"booking", "--booking", std::to_string(b)}, extra}));
+    };
+    for (int pass = 0; pass < 2; ++pass) {  // before and after a restart
+        const json first = opened(id);
+        EXPECT_EQ(first["state"], "rebooked") << first;
+        EXPECT_EQ(first["rebooked_to"], moved_id);
+        EXPECT_EQ(first["booking"]["reason"], "Ont i örat");
+        EXPECT_EQ(first["booking"]["start"], "2026-03-06T08:00:00+01:00");
+        const json second = opened(moved_id, {"--patient", pnr(1)});
+        EXPECT_EQ(second["state"], "cancelled") << second;
+        EXPECT_EQ(second["ended_by"], "1177 Vårdguidens e-tjänster");  // R17
+        EXPECT_EQ(second["ended_channel"], "web");
+        EXPECT_EQ(second["booking"]["patient"], pnr(1));
+        server_->stop();
+        server_ = std::make_unique<ServerProcess>(Args{"--config", config_, "--clock",
+                                                       std::string("fixed:") + base_clock,
+                                                       "--store", "sqlite:" + store_});
+        ASSERT_FALSE(server_->endpoint().empty()) << server_->output();
+    }
+    // Only the unit's staff; another patient's events do not hold it; an unknown id is unknown.
+    for (const Args& who :
+         {as_web, as_proxy, Args{"--channel", "staff", "--actor", "vgr-x", "--actor-unit", "u2"}}) {
+        const std::string why =
+            refused(concat({who, {"booking", "--booking", std::to_string(id)}}));
+        EXPECT_EQ(why.rfind("UNAUTHORIZED", 0), 0U) << why;
+    }
+    EXPECT_EQ(refused(concat({as_staff, {"booking", "--booking", "999999", "--patient", pnr(2)}}))
+                  .rfind("BOOKING_NOT_FOUND", 0),
+              0U);
+    // Each opening is a read of the patient's data: the access audit has it (Patientdatalagen).
+    std::size_t reads = 0;
+    const json audit = ok(concat({as_staff, {"audit", "--patient", pnr(1)}}));
+    for (const json& e : audit["entries"]) {
+        if (e["action"] == "booking" && e["outcome"] == "OK") ++reads;
+    }
+    EXPECT_EQ(reads, 5U);  // the live one, and two ended ones twice
 }
 
 // --table: the columns as the staff know them; before values red, after values green,

@@ -132,6 +132,10 @@ void booking_commands(CommandList& list) {
             "patient", po::value<std::string>(), "the citizen (web and proxy)");
     add("bookings", "bookings --patient P")
         .add_options()("patient", po::value<std::string>()->required(), "personnummer");
+    add("booking", "booking --booking B [--patient P]")
+        .add_options()("booking", po::value<U64>()->required(), "booking id (a log row names it)")(
+            "patient", po::value<std::string>(),
+            "personnummer: needed only for a booking that ended long ago (the log row shows it)");
 }
 
 // Administration (staff of the unit): schedules and single slots; ids are given at once and
@@ -420,6 +424,9 @@ std::string build(const std::string& cmd, const po::variables_map& vm, client::R
         r.add(wire::CreateCancel(b, vm["booking"].as<U64>().value, patient()));
     } else if (cmd == "bookings") {
         r.add(wire::CreateBookings(b, patient()));
+    } else if (cmd == "booking") {
+        const auto p = opt_string(b, vm, "patient");
+        r.add(wire::CreateGetBooking(b, vm["booking"].as<U64>().value, p));
     } else if (cmd == "block") {
         const auto resource = opt_string(b, vm, "resource");
         const auto from = opt_string(b, vm, "from");

@@ -133,6 +133,30 @@ StoreQueries::Answer StoreQueries::audit(const wire::GetAudit& r, const Actor& a
     return {ErrorCode::ok, wire::CreateResult(b, 0, wire::ReplyBody::AuditReply, body.Union())};
 }
 
+std::optional<StoreQueries::BookingEvents> StoreQueries::booking_events(BookingId id,
+                                                                        PatientKey patient,
+                                                                        std::string& why) {
+    std::vector<Event> events;
+    {
+        std::lock_guard lock(mutex_);
+        if (!reader_->audit(patient, Instant{std::numeric_limits<std::int64_t>::min()},
+                            patient_events_max, events, why)) {
+            return std::nullopt;
+        }
+    }
+    BookingEvents found;
+    for (const Event& e : events) {
+        const bool makes = e.kind == EventKind::booked || e.kind == EventKind::rebooked;
+        if (makes && e.booking == id) {
+            found.made = e;
+        } else if ((e.kind == EventKind::cancelled && e.booking == id) ||
+                   (e.kind == EventKind::rebooked && e.before.booking == id)) {
+            found.ended = e;
+        }
+    }
+    return found;
+}
+
 void StoreQueries::answer(const wire::RequestMessage& request, fb::FlatBufferBuilder& b) {
     b.Clear();
     const auto whole = [&](std::string_view field, std::string_view message) {

@@ -36,6 +36,15 @@ class StoreQueries {
     // One GetLog operation (thread-safe: queries take turns on the reader).
     Answer log(const wire::GetLog& r, const Actor& actor, flatbuffers::FlatBufferBuilder& b);
     Answer audit(const wire::GetAudit& r, const Actor& actor, flatbuffers::FlatBufferBuilder& b);
+    // The events that made booking `id` (booked, or the rebook that moved a booking into it)
+    // and that ended it (cancelled, or rebooked away), among the events filed under `patient`
+    // (the access audit's index). `made` is empty when the patient has no such booking; nothing,
+    // with `why`, when the store cannot be read.
+    struct BookingEvents {
+        std::optional<Event> made;
+        std::optional<Event> ended;
+    };
+    std::optional<BookingEvents> booking_events(BookingId id, PatientKey patient, std::string& why);
     // A whole request message, as slotmatch-journal answers it: GetLog, GetAudit and GetCatalog
     // (the CLI names catalog entities with it); any other operation is refused.
     void answer(const wire::RequestMessage& request, flatbuffers::FlatBufferBuilder& b);

@@ -82,6 +82,7 @@ nlohmann::json booking_json(const Catalog& c, const Calendar& calendar, const Bo
                         {"channel", std::string(to_string(b.channel))},
                         {"changed_by", changed_by(b)},
                         {"from_waitlist", b.from_waitlist}};
+    if (b.waitlisted_at.value != 0) j["waitlisted_at"] = calendar.format(b.waitlisted_at);
     if (!b.phone.empty()) j["phone"] = std::string(b.phone.view());
     if (!b.reason.empty()) j["reason"] = std::string(b.reason.view());
     return j;
@@ -336,6 +337,27 @@ nlohmann::json block_json(const wire::BlockReply& b) {
             {"reserved_untouched", b.reserved_untouched()}};
 }
 
+// `booking`: the booking, and how it ended.
+nlohmann::json booking_details_json(const Catalog& c, const Calendar& calendar,
+                                    const wire::BookingDetails& d) {
+    static constexpr const char* states[] = {"active", "cancelled", "rebooked"};
+    const auto s = static_cast<std::size_t>(d.state());
+    nlohmann::json j = {{"ok", true}, {"state", s < 3 ? states[s] : "?"}};
+    if (d.booking()) j["booking"] = booking_json(c, calendar, codec::decode_booking(*d.booking()));
+    if (d.state() != wire::BookingState::active) {
+        BookingView ending;  // who ended it, shown as "changed by" is (R17)
+        ending.channel = codec::from_wire(d.ended_channel()).value_or(Channel::staff);
+        ending.actor = ActorText::from(str(d.ended_by()));
+        ending.actor_name = ActorName::from(str(d.ended_by_name()));
+        j["ended_at"] = calendar.format(Instant{d.ended_at()});
+        j["ended_channel"] = std::string(to_string(ending.channel));
+        j["ended_by"] = changed_by(ending);
+        j["billable"] = d.billable();
+    }
+    if (d.state() == wire::BookingState::rebooked) j["rebooked_to"] = d.rebooked_to();
+    return j;
+}
+
 // `waitlist add` shows its one entry, `waitlist list` all of the unit's.
 nlohmann::json waitlist_reply_json(const Catalog& c, const Calendar& calendar, Operation op,
                                    const wire::WaitlistReply& r) {
@@ -389,6 +411,8 @@ nlohmann::json result_json(const Catalog& c, const Calendar& calendar, wire::Ope
                     {"appointment_type", type_json(*r.body_as_TypeReply()->appointment_type())}};
         case ReplyBody::UnitReply:
             return {{"ok", true}, {"unit", unit_json(*r.body_as_UnitReply()->unit(), nullptr)}};
+        case ReplyBody::BookingDetails:
+            return booking_details_json(c, calendar, *r.body_as_BookingDetails());
         case ReplyBody::SlotReply:
             return {
                 {"ok", true},

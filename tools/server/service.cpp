@@ -16,7 +16,7 @@ std::string_view to_string(OpKind k) {
         "find", "hold", "book", "rebook", "cancel", "bookings", "block", "unblock",
         "waitlist_add", "waitlist_list", "catalog", "stats", "set_clock", "log", "audit",
         "publish_schedule", "extend_schedule", "end_schedule", "add_slot", "set_slot_type",
-        "remove_slot", "set_type", "remove_type", "set_unit", "waitlist_remove"};
+        "remove_slot", "set_type", "remove_type", "set_unit", "waitlist_remove", "booking"};
     // clang-format on
     return names[static_cast<std::size_t>(k)];
 }
@@ -114,7 +114,10 @@ bool Service::all_overloaded(std::span<const std::uint8_t> reply) {
 bool Service::publishes_events(const wire::RequestMessage& request) {
     if (changes_state(request)) return true;
     for (const wire::Op* op : *request.ops()) {
-        if (op->body_type() == Operation::Bookings) return true;
+        // Reads of a patient's data: answered once their audit event is committed.
+        if (op->body_type() == Operation::Bookings || op->body_type() == Operation::GetBooking) {
+            return true;
+        }
     }
     return false;
 }
@@ -224,6 +227,14 @@ Service::Answer Service::run(const wire::Op& op, const Actor& actor, fb::FlatBuf
         case Operation::GetAudit:
             a = from_store(op, actor, b);
             break;
+        case Operation::GetBooking: {
+            const wire::GetBooking& r = *op.body_as_GetBooking();
+            a = audited(
+                get_booking(r, actor, b), true, actor,
+                [&] { return access_of(r.booking(), r.patient(), AccessAction::booking, actor); },
+                b);
+            break;
+        }
         case Operation::PublishSchedule:
         case Operation::ExtendSchedule:
         case Operation::EndSchedule:

@@ -97,6 +97,8 @@ class Service {
     Result set_clock(const wire::SetClock& r, const Actor& actor,
                      flatbuffers::FlatBufferBuilder& b);
     Result from_store(const wire::Op& op, const Actor& actor, flatbuffers::FlatBufferBuilder& b);
+    Result get_booking(const wire::GetBooking& r, const Actor& actor,
+                       flatbuffers::FlatBufferBuilder& b);  // service_booking.cpp
     // Administration: schedules and slots (service_admin.cpp).
     Result administer(const wire::Op& op, const Actor& actor, flatbuffers::FlatBufferBuilder& b);
     Result publish_schedule(const wire::PublishSchedule& r, const Actor& actor,

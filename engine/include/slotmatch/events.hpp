@@ -59,6 +59,7 @@ enum class AccessAction : std::uint8_t {
     cancel,
     bookings,
     waitlist_add,
+    booking,  // one booking's details (staff)
 };
 std::string_view to_string(AccessAction a);
 
