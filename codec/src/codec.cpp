@@ -351,7 +351,7 @@ fb::Offset<wire::Event> encode_event(fb::FlatBufferBuilder& b, const Event& e) {
     const ScheduleFacts& f = e.schedule;
     const wire::ScheduleFacts schedule(f.id.value, f.weekdays, f.seed, f.from_min, f.to_min,
                                        f.valid_from_day, f.valid_to_day, f.group_first,
-                                       f.group_slots, f.group_schedules, f.day);
+                                       f.group_slots, f.group_schedules, f.day, f.window_days);
     const bool scheduled = f != ScheduleFacts{};  // other events leave the field out
     const auto config = encode_config(b, e.config);
     return wire::CreateEvent(
@@ -394,7 +394,7 @@ Event decode_event(const wire::Event& w, ConfigArena* configs) {
         e.schedule = {ScheduleId{f->id()},  f->weekdays(),    f->seed(),
                       f->from_min(),        f->to_min(),      f->valid_from_day(),
                       f->valid_to_day(),    f->group_first(), f->group_slots(),
-                      f->group_schedules(), f->day()};
+                      f->group_schedules(), f->day(),         f->window_days()};
     }
     e.entity = w.entity() <= wire::EntityKind::MAX ? static_cast<EntityKind>(w.entity())
                                                    : EntityKind::none;

@@ -23,7 +23,6 @@ namespace slotmatch {
 
 namespace {
 
-constexpr int window_days_max = 366;          // a year ahead, leap day included (R10)
 constexpr int hold_ttl_s_max = 3600;          // a hold longer than an hour keeps slots from others
 constexpr std::size_t typo_distance_max = 2;  // "did you mean" only for near misses
 
@@ -784,9 +783,9 @@ void Loader::load_schedule(const PendingSchedule& pending) {
     if (!expect_map(node, path)) {
         return;
     }
-    check_keys(
-        node, path,
-        {"resource", "appointment_type", "weekdays", "from", "to", "valid_from", "valid_to"});
+    check_keys(node, path,
+               {"resource", "appointment_type", "weekdays", "from", "to", "valid_from", "valid_to",
+                "window_days"});
     const std::size_t diagnostics_before = diagnostics_.size();
     Schedule schedule;
     resolve_resource(node, path, pending.unit, schedule);
@@ -794,6 +793,10 @@ void Loader::load_schedule(const PendingSchedule& pending) {
     read_weekdays(node, path, schedule);
     read_block(node, path, type, schedule);
     read_validity(node, path, schedule);
+    int window_days = 0;  // R10 as scheduled; absent: the type's
+    if (read_int(node, path, "window_days", window_days_range, window_days) && window_days > 0) {
+        schedule.window_days = static_cast<std::int16_t>(window_days);
+    }
     const bool clean = std::none_of(
         diagnostics_.begin() + static_cast<std::ptrdiff_t>(diagnostics_before), diagnostics_.end(),
         [](const Diagnostic& d) { return d.severity == Diagnostic::Severity::error; });

@@ -178,15 +178,28 @@ ErrorCode Engine::may_book_type(const Actor& actor, UnitIdx unit, TypeIdx type) 
     return ErrorCode::appointment_not_allowed;
 }
 
-// R10, R11: a slot of a type with window N is visible from local midnight N - 1 days before
-// its date, so everything starting before local midnight of today + N is visible.
-Instant Engine::window_end(TypeIdx type, Instant now) const {
-    int n = type_now(type).window_days.value_or(window_days_default);
-    return calendar_.local_midnight(calendar_.local_day(now) + n);
+// R10, R11: a slot with day count N is visible from local midnight N - 1 days before its
+// date, so everything starting before local midnight of today + N is visible. N is the count
+// its schedule was given, else its type's (none: 60 days ahead).
+Instant Engine::window_end(int days, Instant now) const {
+    return calendar_.local_midnight(calendar_.local_day(now) + days);
 }
 
-bool Engine::within_window(TypeIdx type, Instant start, Instant now) const {
-    return start.value < window_end(type, now).value;
+int Engine::window_days(TypeIdx type) const {
+    return type_now(type).window_days.value_or(window_days_default);
+}
+
+bool Engine::within_window(const SlotRecord& rec, Instant now) const {
+    const int own = rec.window_days.load(std::memory_order_relaxed);
+    const int n = own > 0 ? own : window_days(TypeIdx{rec.type.load(std::memory_order_relaxed)});
+    return rec.start_s < window_end(n, now).value;
+}
+
+// A shard's slots that a citizen may see start before this: its type's day count, or the
+// longest any schedule was given (within_window then decides slot by slot).
+Instant Engine::shard_window_end(TypeIdx type, Instant now) const {
+    return window_end(
+        std::max(window_days(type), longest_schedule_window_.load(std::memory_order_relaxed)), now);
 }
 
 bool Engine::valid_patient(PatientKey p) const {

@@ -27,19 +27,20 @@ Outcome<bool> decide_on_stable_word(const SlotRecord& rec, std::uint64_t& w, Che
 }
 
 }  // namespace
-namespace {}  // namespace
 
 // ---- find --------------------------------------------------------------------------------
 
 std::optional<SlotId> Engine::first_free(const Actor& actor, const Shard& shard, Instant from,
                                          Instant to, std::optional<SlotId> skip) const {
     const Instant now = clock_.now();
-    if (actor.channel != Channel::staff) to = std::min(to, window_end(shard.type, now));
+    const bool citizen = actor.channel != Channel::staff;
+    if (citizen) to = std::min(to, shard_window_end(shard.type, now));
     std::optional<SlotId> found;
     index_.for_each_between(shard, from, to, [&](SlotId s) {
         const SlotRecord& rec = index_.record(s);
         if (rec.type.load(std::memory_order_relaxed) != shard.type.value || s == skip) return true;
         if (!open(rec.word.load(word_order), now) || covered(rec)) return true;
+        if (citizen && !within_window(rec, now)) return true;
         found = s;
         return false;
     });
@@ -82,13 +83,15 @@ Outcome<std::vector<SlotView>> Engine::find(const Actor& actor, const SlotQuery&
                 may_book_type(actor, q.unit, shard->type) != ErrorCode::ok) {
                 continue;
             }
+            const bool citizen = actor.channel != Channel::staff;
             const Instant shard_to =
-                actor.channel == Channel::staff ? to : std::min(to, window_end(shard->type, now));
+                citizen ? std::min(to, shard_window_end(shard->type, now)) : to;
             std::size_t taken = 0;
             index_.for_each_between(*shard, from, shard_to, [&](SlotId s) {
                 const SlotRecord& rec = index_.record(s);
                 if (rec.type.load(std::memory_order_relaxed) != shard->type.value) return true;
                 if (!open(rec.word.load(word_order), now) || covered(rec)) return true;
+                if (citizen && !within_window(rec, now)) return true;
                 out.value.push_back(view(s));
                 return ++taken < q.limit;
             });
@@ -117,7 +120,7 @@ Outcome<bool> Engine::check_hold(const Actor& actor, const SlotRecord& rec, std:
         return Out::refuse(ErrorCode::slot_has_passed, "slot", "the slot has started");
     }
     if (SlotWord::state(w) == SlotState::blocked || covered(rec) ||
-        (actor.channel != Channel::staff && !within_window(type, Instant{rec.start_s}, now))) {
+        (actor.channel != Channel::staff && !within_window(rec, now))) {
         return Out::refuse(ErrorCode::slot_not_available, "slot",
                            "blocked, removed, or outside the booking window");
     }
@@ -278,7 +281,7 @@ Outcome<bool> Engine::check_take(const Actor& actor, const SlotRecord& rec, std:
     }
     const SlotState state = SlotWord::state(w);
     if (state == SlotState::blocked || covered(rec) ||
-        (actor.channel != Channel::staff && !within_window(type, start, now))) {
+        (actor.channel != Channel::staff && !within_window(rec, now))) {
         return Out::refuse(ErrorCode::slot_not_available, "slot",
                            "blocked, removed, or outside the booking window");
     }

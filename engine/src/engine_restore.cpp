@@ -185,6 +185,7 @@ class Engine::Restorer {
     std::map<std::uint64_t, BlockSeen> blocks_;  // by block id
     std::vector<Published> published_;
     std::vector<Removal> removals_;
+    std::vector<ScheduleEvent> day_counts_;  // schedule_changed, in sequence order
     std::vector<WaitlistChange> waitlist_;
     std::map<std::uint32_t, std::vector<ScheduleEvent>> groups_;  // by their first slot id
     std::vector<ScheduleEvent> ends_;                             // in sequence order
@@ -321,6 +322,7 @@ void Engine::Restorer::note(const Event& ev) {
         case EventKind::schedule_published:
         case EventKind::schedule_extended:
         case EventKind::schedule_ended:
+        case EventKind::schedule_changed:
             note_schedule(ev);
             break;
         case EventKind::one_slot_removed:
@@ -344,6 +346,10 @@ void Engine::Restorer::note(const Event& ev) {
 
 void Engine::Restorer::note_schedule(const Event& ev) {
     const ScheduleEvent s{ev.seq, ev.kind, ev.schedule, ev.resource, ev.type, ev.time};
+    if (ev.kind == EventKind::schedule_changed) {
+        day_counts_.push_back(s);
+        return;
+    }
     reaches_.push_back(s);
     if (ev.kind == EventKind::schedule_ended) {
         ends_.push_back(s);
@@ -507,8 +513,8 @@ bool Engine::Restorer::lay_out_group(std::uint32_t first, const std::vector<Sche
     std::vector<ScheduleId> ids;
     for (const ScheduleEvent& ev : group) {
         const ScheduleFacts& f = ev.facts;
-        Schedule s{ev.resource, ev.type,          f.weekdays,    f.from_min,
-                   f.to_min,    f.valid_from_day, f.valid_to_day};
+        Schedule s{ev.resource, ev.type,          f.weekdays,     f.from_min,
+                   f.to_min,    f.valid_from_day, f.valid_to_day, f.window_days};
         const bool extension = ev.kind == EventKind::schedule_extended;
         if (extension) {
             if (f.id.value == 0 || f.id.value > e_.schedules_.size()) {
@@ -661,6 +667,17 @@ bool Engine::Restorer::apply_schedule_ends(std::string& why) {
         s.schedule.valid_to_day = last;
         s.ended = last < s.schedule.valid_from_day;
         if (ev.facts.seed) s.seed_valid_to = last;
+    }
+    // R10: day counts changed, each on the schedule's slots that existed then.
+    for (const ScheduleEvent& change : day_counts_) {
+        const ScheduleId id = change.facts.id;
+        if (id.value == 0 || id.value > e_.schedules_.size()) {
+            why = "event " + std::to_string(change.seq) + " changes schedule " +
+                  std::to_string(id.value) + ", which was never published";
+            return false;
+        }
+        e_.set_day_count(e_.schedules_[id.value - 1], change.facts.window_days,
+                         change.facts.group_first);
     }
     return true;
 }
@@ -913,7 +930,10 @@ std::uint64_t Engine::state_hash() const {
         const std::uint64_t w = rec.word.load(word_order);
         h.mix((std::uint64_t{rec.resource} << 32) | rec.type.load(std::memory_order_relaxed));
         h.mix(static_cast<std::uint64_t>(rec.start_s));
-        h.mix((static_cast<std::uint64_t>(rec.duration_min) << 8) |
+        h.mix((static_cast<std::uint64_t>(
+                   static_cast<std::uint16_t>(rec.window_days.load(std::memory_order_relaxed)))
+               << 32) |
+              (static_cast<std::uint64_t>(rec.duration_min) << 8) |
               (std::uint64_t{rec.removed.load(word_order)} << 4) |
               static_cast<std::uint64_t>(SlotWord::state(w)));
         const std::uint64_t owner = SlotWord::owner(w);
@@ -953,7 +973,9 @@ std::uint64_t Engine::state_hash() const {
             h.mix((static_cast<std::uint64_t>(static_cast<std::uint32_t>(s.schedule.valid_from_day))
                    << 32) |
                   static_cast<std::uint32_t>(s.schedule.valid_to_day));
-            h.mix((std::uint64_t{s.seed} << 1) | std::uint64_t{s.ended});
+            h.mix((static_cast<std::uint64_t>(static_cast<std::uint16_t>(s.schedule.window_days))
+                   << 2) |
+                  (std::uint64_t{s.seed} << 1) | std::uint64_t{s.ended});
             h.mix(static_cast<std::uint64_t>(static_cast<std::uint32_t>(s.seed_valid_to)));
         }
     }

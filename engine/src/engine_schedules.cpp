@@ -36,6 +36,7 @@ ScheduleFacts facts_of(const ScheduleView& s) {
     f.to_min = static_cast<std::int16_t>(s.schedule.to_min);
     f.valid_from_day = s.schedule.valid_from_day;
     f.valid_to_day = s.schedule.valid_to_day;
+    f.window_days = s.schedule.window_days;
     return f;
 }
 
@@ -78,6 +79,10 @@ Outcome<bool> Engine::check_schedule(const Actor& actor, const Schedule& s,
     }
     if (s.valid_to_day < s.valid_from_day) {
         return Out::refuse(ErrorCode::invalid_request, "valid_to", "before valid_from");
+    }
+    if (s.window_days < 0 || s.window_days > window_days_max) {
+        return Out::refuse(ErrorCode::invalid_request, "window_days",
+                           "1 to 366 days, or 0 for the appointment type's");
     }
     if (s.valid_to_day - s.valid_from_day >= schedule_days_max) {
         return Out::refuse(ErrorCode::invalid_request, "valid_to", schedule_days_text.view());
@@ -124,9 +129,55 @@ std::optional<SlotId> Engine::lay_out(std::span<const Schedule> schedules,
         }
         ScheduleView& s = schedules_[ids[i].value - 1];
         s.slots += slots[i];
+        note_day_count(schedules[i].window_days);
         s.schedule.valid_to_day = std::max(s.schedule.valid_to_day, schedules[i].valid_to_day);
     }
     return first;
+}
+
+void Engine::note_day_count(int days) {
+    if (days > longest_schedule_window_.load(std::memory_order_relaxed)) {
+        longest_schedule_window_.store(days, std::memory_order_relaxed);
+    }
+}
+
+// R10: the schedule's day count, on its slots below `below` (those published later carry the
+// count of their own group). Under admin_mutex_, or in recovery.
+void Engine::set_day_count(ScheduleView& s, int days, std::size_t below) {
+    s.schedule.window_days = static_cast<std::int16_t>(days);
+    note_day_count(days);
+    for_each_slot_after(s.schedule, s.schedule.valid_from_day - 1, below, [&](SlotId id) {
+        index_.record(id).window_days.store(static_cast<std::int16_t>(days),
+                                            std::memory_order_relaxed);
+    });
+}
+
+Outcome<ScheduleView> Engine::set_schedule_day_count(const Actor& actor, ScheduleId id, int days) {
+    using Out = Outcome<ScheduleView>;
+    Reservation reservation(*events_, 1);
+    if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
+    if (auto bad = check_actor(actor); !bad.ok()) return Out::refuse(bad);
+    if (days < 0 || days > window_days_max) {
+        return Out::refuse(ErrorCode::invalid_request, "window_days",
+                           "1 to 366 days, or 0 for the appointment type's");
+    }
+    std::lock_guard admin(admin_mutex_);
+    if (id.value == 0 || id.value > schedules_.size()) {
+        return Out::refuse(ErrorCode::invalid_request, "schedule", "no such schedule");
+    }
+    ScheduleView& s = schedules_[id.value - 1];
+    const UnitIdx unit = catalog_.resource(s.schedule.resource).unit;
+    if (!staff_of(actor, unit)) {
+        return Out::refuse(ErrorCode::unauthorized, "schedule",
+                           "only the unit's staff change its schedules");
+    }
+    set_day_count(s, days, index_.size());
+    Event& e = reservation.event();
+    stamp(e, actor, EventKind::schedule_changed, unit);
+    fill_schedule_event(e, s);
+    e.schedule.group_first = static_cast<std::uint32_t>(index_.size());  // the slots it changed
+    reservation.publish();
+    return {ErrorCode::ok, {}, {}, s};
 }
 
 std::size_t Engine::take_off(SlotId s, Instant now) {
@@ -509,6 +560,9 @@ std::vector<SeedChange> Engine::seed_changes() const {
             const ScheduleView& s = schedules_[i];
             if (!s.seed || matched[i] || !same(s.schedule, wanted)) continue;
             matched[i] = found = true;
+            if (wanted.window_days != s.schedule.window_days) {
+                changes.push_back({SeedChange::Kind::day_count, wanted, s.id, 0});
+            }
             if (wanted.valid_to_day > s.seed_valid_to) {
                 changes.push_back(
                     {SeedChange::Kind::extend, s.schedule, s.id, wanted.valid_to_day});
@@ -544,6 +598,8 @@ Outcome<ScheduleView> Engine::apply_seed_change(const SeedChange& c, bool accept
         }
         case SeedChange::Kind::publish:
             return publish_checked(seed_actor(unit), c.schedule, true);
+        case SeedChange::Kind::day_count:
+            return set_schedule_day_count(seed_actor(unit), c.id, c.schedule.window_days);
         case SeedChange::Kind::extend: {
             // Only as far as it does not reach already (staff may have extended it live).
             const auto now = schedule(c.id);

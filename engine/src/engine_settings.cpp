@@ -7,11 +7,6 @@
 #include "engine_records.hpp"
 
 namespace slotmatch {
-namespace {
-
-constexpr int window_days_max = 366;  // R10: a year ahead at most
-
-}  // namespace
 
 const ConfigChange& Engine::install(ConfigChange c) {
     configs_.push_back(std::move(c));

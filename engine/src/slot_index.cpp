@@ -28,7 +28,7 @@ void expand(const Catalog& catalog, const Calendar& calendar, const Schedule& sc
                 continue;
             }
             out.push_back({start->value, schedule.resource.value, schedule.type.value,
-                           static_cast<std::uint16_t>(duration), which});
+                           static_cast<std::uint16_t>(duration), which, schedule.window_days});
             free_from = start->value + duration * seconds_per_minute;
         }
     }
@@ -140,6 +140,7 @@ std::optional<SlotId> SlotIndex::add_group(std::span<const SlotSeed> seeds) {
         r.resource = seeds[i].resource;
         r.type.store(seeds[i].type, std::memory_order_relaxed);
         r.duration_min = seeds[i].duration_min;
+        r.window_days.store(seeds[i].window_days, std::memory_order_relaxed);
         r.word.store(SlotWord::make(SlotState::free, 0, 0), std::memory_order_relaxed);
     }
     // The records are complete before they count, and before any shard lists them.

@@ -107,6 +107,8 @@ std::string_view to_string(EventKind k) {
             return "unit_changed";
         case EventKind::waitlist_removed:
             return "waitlist_removed";
+        case EventKind::schedule_changed:
+            return "schedule_changed";
     }
     return "?";
 }

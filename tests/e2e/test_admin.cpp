@@ -82,6 +82,23 @@ TEST_F(Admin, R13_APublishedScheduleIsOnTheWebAtOnce) {
     EXPECT_EQ(extended["slots_published"], 5 * 6);
 }
 
+// R10 at scheduling: --window-days gives the schedule's slots their own day count. On Monday
+// 2 March a count of 3 keeps Saturday 7 March off the web, while staff see it; a count out of
+// range is refused naming the field.
+TEST_F(Admin, R10_AScheduleDayCountKeepsItsSlotsOffTheWebUntilTheirTime) {
+    const json bad =
+        expect_refusal(cli(concat({as_staff, saturday_schedule, {"--window-days", "400"}})));
+    EXPECT_EQ(bad["error"]["field"], "window_days");
+    ok(concat({as_staff, saturday_schedule, {"--window-days", "3"}}));
+    const Args saturday = {"find",       "--unit",  "u1",     "--resource", "r2",
+                           "--type",     "all3",    "--from", "2026-03-07", "--to",
+                           "2026-03-07", "--limit", "20"};
+    EXPECT_TRUE(ok(concat({as_web, saturday}))["slots"].empty());
+    EXPECT_EQ(ok(concat({as_staff, saturday}))["slots"].size(), 6U);
+    ok(concat({as_staff, {"admin", "clock", "--set", "2026-03-05T00:00:00+01:00"}}));
+    EXPECT_EQ(ok(concat({as_web, saturday}))["slots"].size(), 6U);
+}
+
 // R14: a booked slot's removal is refused, and so is ending its schedule before it; the refusal
 // names the booking and changes nothing. Free slots go at once.
 TEST_F(Admin, R14_ABookedSlotsRemovalIsRefused) {

@@ -309,6 +309,21 @@ TEST(Config, RangesAreChecked) {
         << dump(result);
 }
 
+// R10 as scheduled: a schedule may give its own day count, in the type's range.
+TEST(Config, R10_AScheduleDayCountIsReadAndChecked) {
+    const std::string schedule =
+        "{resource: r1, appointment_type: t1, weekdays: [mon], from: "
+        "\"08:00\", to: \"09:00\", valid_from: 2026-03-02, "
+        "valid_to: 2026-03-30, window_days: ";
+    const LoadResult given = load(region(person, plain_type, "[" + schedule + "15}]"));
+    ASSERT_TRUE(given.ok()) << dump(given);
+    EXPECT_EQ(given.catalog->schedules.at(0).window_days, 15);
+    const LoadResult wrong = load(region(person, plain_type, "[" + schedule + "367}]"));
+    EXPECT_EQ(paths(errors(wrong)),
+              std::vector<std::string>{"providers[0].units[0].schedules[0].window_days"})
+        << dump(wrong);
+}
+
 TEST(Config, WrongScalarTypesAreErrors) {
     const LoadResult result =
         load(region("[{id: r1, type: robot, name: [Anna]}]",

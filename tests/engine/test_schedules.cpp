@@ -263,5 +263,89 @@ TEST_F(Schedules, PublishExtendAndEndSurviveARestartWithTheirIds) {
     EXPECT_TRUE(again->seed_changes().empty()) << "a live schedule is not the region file's";
 }
 
+// R10 as the seed schedules it ("Schemalägg ... Fylla i antal dagar"): a schedule published
+// with a day count shows its slots on the web from local midnight N - 1 days before their day,
+// whatever its type's count; the type's other slots keep the type's (all3: none, 60 days). A
+// changed count is in force at once, and both survive a restart.
+TEST_F(Schedules, R10_AScheduleDayCountDecidesWhenItsSlotsShowOnTheWeb) {
+    auto first = from_store(rule_region_yaml);
+    ASSERT_TRUE(first);
+    start(*first);
+    Schedule three_days = saturday_schedule();
+    three_days.window_days = 3;  // a Saturday shows from Thursday's midnight
+    const auto published = first->publish_schedule(staff(), three_days);
+    ASSERT_TRUE(published.ok()) << published.message;
+    const SlotId saturday = slot_of(*first, "r2", "all3", "2026-03-07T09:00");
+    const SlotId weekday = slot_of(*first, "r2", "all3", "2026-04-20T08:00");  // the type's
+    const auto seen = [&](Engine& e, const Actor& a, SlotId s) {
+        SlotQuery q;
+        q.unit = unit("u1");
+        q.resource = resource("r2");
+        q.type = type("all3");
+        q.limit = 1000;
+        for (const SlotView& v : e.find(a, q).value) {
+            if (v.id == s) return true;
+        }
+        return false;
+    };
+    const auto on_web = [&](Engine& e, SlotId s) { return seen(e, web(), s); };
+    EXPECT_FALSE(on_web(*first, saturday)) << "Monday: the Saturday is 5 days ahead";
+    EXPECT_TRUE(on_web(*first, weekday)) << "the type's own slots: 60 days ahead";
+    EXPECT_EQ(first->hold(web(), saturday, patient(1)).code, ErrorCode::slot_not_available);
+    EXPECT_TRUE(seen(*first, staff(), saturday)) << "staff see every slot";
+    clock->set(at("2026-03-05T00:00:00+01:00"));  // Thursday's midnight
+    EXPECT_TRUE(on_web(*first, saturday));
+    EXPECT_FALSE(on_web(*first, slot_of(*first, "r2", "all3", "2026-03-14T09:00")));
+    // The count changed to none: the type's, 60 days ahead.
+    const auto changed = first->set_schedule_day_count(staff(), published.value.id, 0);
+    ASSERT_TRUE(changed.ok()) << changed.message;
+    EXPECT_TRUE(on_web(*first, slot_of(*first, "r2", "all3", "2026-03-14T09:00")));
+    EXPECT_EQ(first->set_schedule_day_count(staff("u2"), published.value.id, 5).code,
+              ErrorCode::unauthorized);
+    EXPECT_EQ(first->set_schedule_day_count(staff(), published.value.id, 367).code,
+              ErrorCode::invalid_request);
+    ASSERT_TRUE(first->set_schedule_day_count(staff(), published.value.id, 2).ok());
+    EXPECT_FALSE(on_web(*first, saturday)) << "Thursday: 2 days shows Friday's slots only";
+    collect(*first);
+    auto again = from_store(rule_region_yaml);
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->state_hash(), first->state_hash());
+    EXPECT_FALSE(on_web(*again, saturday));
+    EXPECT_EQ(again->schedule(published.value.id)->schedule.window_days, 2);
+}
+
+// The region file gives a schedule a day count: the next start applies it to the schedule's
+// slots (an event, printed), and a restart after that finds nothing more to change.
+TEST_F(SlotIdentity, R10_ADayCountGivenInTheRegionFileAppliesToTheSchedulesSlots) {
+    auto first = from_store(rule_region_yaml);
+    ASSERT_TRUE(first);
+    start(*first);
+    std::string yaml = rule_region_yaml;
+    const std::string line = "valid_from: 2026-01-01, valid_to: 2026-12-31}";
+    const auto at_r1 = yaml.find("{resource: r1, appointment_type: all3,");
+    const auto end = yaml.find(line, at_r1);
+    ASSERT_NE(end, std::string::npos);
+    yaml.replace(end, line.size(), "valid_from: 2026-01-01, valid_to: 2026-12-31, window_days: 2}");
+    auto second = from_store(yaml);
+    ASSERT_TRUE(second);
+    const auto changes = second->seed_changes();
+    ASSERT_EQ(changes.size(), 1U);
+    EXPECT_EQ(changes[0].kind, SeedChange::Kind::day_count);
+    start(*second);
+    SlotQuery q;
+    q.unit = unit("u1");
+    q.resource = resource("r1");
+    q.type = type("all3");
+    q.limit = 1000;
+    for (const SlotView& v : second->find(web(), q).value) {
+        EXPECT_LT(v.start.value, at("2026-03-04T00:00:00+01:00").value) << "Monday: two days";
+    }
+    EXPECT_FALSE(second->find(web(), q).value.empty());
+    auto third = from_store(yaml);
+    ASSERT_TRUE(third);
+    EXPECT_TRUE(third->seed_changes().empty());
+    EXPECT_EQ(third->state_hash(), second->state_hash());
+}
+
 }  // namespace
 }  // namespace slotmatch::testing

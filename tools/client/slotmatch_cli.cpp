@@ -143,7 +143,7 @@ void booking_commands(CommandList& list) {
 void admin_commands(CommandList& list) {
     list.add("admin schedule publish",
              "admin schedule publish --unit U --resource R --type T --weekdays mon,tue,... "
-             "--from HH:MM --to HH:MM --valid-from DATE --valid-to DATE")
+             "--from HH:MM --to HH:MM --valid-from DATE --valid-to DATE [--window-days N]")
         .add_options()("unit", po::value<std::string>()->required(), "unit id")(
             "resource", po::value<std::string>()->required(), "one of the unit's resources")(
             "type", po::value<std::string>()->required(), "appointment type id")(
@@ -151,7 +151,10 @@ void admin_commands(CommandList& list) {
             "from", po::value<std::string>()->required(), "first start, local HH:MM")(
             "to", po::value<std::string>()->required(), "end of the last slot, local HH:MM")(
             "valid-from", po::value<std::string>()->required(), "first day, YYYY-MM-DD")(
-            "valid-to", po::value<std::string>()->required(), "last day, YYYY-MM-DD");
+            "valid-to", po::value<std::string>()->required(), "last day, YYYY-MM-DD")(
+            "window-days", po::value<int>()->default_value(0),
+            "R10: the slots show on the web from local midnight N - 1 days before their day "
+            "(1..366); 0: as the appointment type's day count says");
     list.add("admin schedule extend", "admin schedule extend --schedule S --valid-to DATE")
         .add_options()("schedule", po::value<U32>()->required(), "schedule id")(
             "valid-to", po::value<std::string>()->required(), "the new last day");
@@ -309,7 +312,7 @@ std::string build_admin(const std::string& cmd, const po::variables_map& vm,
         const auto valid_from = opt_string(b, vm, "valid-from");
         const auto valid_to = opt_string(b, vm, "valid-to");
         r.add(wire::CreatePublishSchedule(b, unit, resource, type, weekdays, from, to, valid_from,
-                                          valid_to));
+                                          valid_to, vm["window-days"].as<int>()));
     } else if (cmd == "admin schedule extend") {
         r.add(wire::CreateExtendSchedule(b, vm["schedule"].as<U32>().value,
                                          opt_string(b, vm, "valid-to")));

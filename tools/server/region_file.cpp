@@ -52,6 +52,14 @@ void print(std::ostream& out, const Catalog& catalog, const SeedChange& c,
                 << describe(catalog, c.schedule) << ") after " << day << ": " << result.removed
                 << " free slots removed\n";
             break;
+        case SeedChange::Kind::day_count:
+            out << "slotmatchd: region file: schedule " << c.id.value << " ("
+                << describe(catalog, c.schedule) << ") shows its slots on the web "
+                << (c.schedule.window_days > 0
+                        ? std::to_string(c.schedule.window_days) + " days ahead"
+                        : std::string("as its appointment type's day count says"))
+                << " (R10)\n";
+            break;
     }
 }
 
@@ -67,7 +75,8 @@ std::string describe(const Catalog& catalog, const Schedule& s) {
     }
     return catalog.resource(s.resource).id + " " + catalog.type(s.type).id + " " + weekdays + " " +
            hours(s.from_min) + "-" + hours(s.to_min) + " " +
-           Calendar::format_day(s.valid_from_day) + ".." + Calendar::format_day(s.valid_to_day);
+           Calendar::format_day(s.valid_from_day) + ".." + Calendar::format_day(s.valid_to_day) +
+           (s.window_days > 0 ? ", " + std::to_string(s.window_days) + " days" : std::string());
 }
 
 int apply_region_file(Engine& engine, bool accept_orphans, const std::function<void()>& make_room,
@@ -89,8 +98,10 @@ int apply_region_file(Engine& engine, bool accept_orphans, const std::function<v
         const auto applied = apply(engine, change, accept_orphans, make_room, in_the_way);
         if (!applied.ok()) {
             err << "slotmatchd: the region file cannot be applied: "
-                << (change.kind == SeedChange::Kind::end ? "ending" : "publishing") << " schedule "
-                << change.id.value << " ("
+                << (change.kind == SeedChange::Kind::end         ? "ending"
+                    : change.kind == SeedChange::Kind::day_count ? "changing the day count of"
+                                                                 : "publishing")
+                << " schedule " << change.id.value << " ("
                 << (change.kind == SeedChange::Kind::settings
                         ? std::string("settings")
                         : describe(engine.catalog(), change.schedule))

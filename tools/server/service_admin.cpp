@@ -124,8 +124,14 @@ Answer Service::publish_schedule(const wire::PublishSchedule& r, const Actor& ac
     if (!valid_from.ok()) return refused(b, valid_from);
     const auto valid_to = day_of(r.valid_to(), "valid_to");
     if (!valid_to.ok()) return refused(b, valid_to);
-    const Schedule s{*resource,        *type,         weekdays.value, from.value, to.value,
-                     valid_from.value, valid_to.value};
+    if (r.window_days() < 0 || r.window_days() > window_days_max) {
+        return refused(b, ErrorCode::invalid_request, "window_days",
+                       "1 to 366 days, or 0 for the appointment type's");
+    }
+    const Schedule s{*resource,      *type,
+                     weekdays.value, from.value,
+                     to.value,       valid_from.value,
+                     valid_to.value, static_cast<std::int16_t>(r.window_days())};
     const auto published = engine_.publish_schedule(actor, s);
     if (!published.ok()) return refused(b, published);
     return accepted(b, schedule_reply(b, published.value, published.value.slots));

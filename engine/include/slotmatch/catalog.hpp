@@ -52,6 +52,7 @@ struct AppointmentType {
 };
 
 inline constexpr int window_days_default = 61;  // R11: date - today <= 60, i.e. N = 61 (R10)
+inline constexpr int window_days_max = 366;     // R10: a year ahead, leap day included
 // The longest slot a config may give a type: a whole working day; longer is a typo. Searches for
 // slots overlapping a time start this far before it.
 inline constexpr int slot_duration_min_max = 480;
@@ -65,6 +66,9 @@ struct Schedule {
     int to_min = 0;
     std::int32_t valid_from_day = 0;  // local calendar days since 1970-01-01, inclusive
     std::int32_t valid_to_day = 0;    // inclusive
+    // R10 as the seed has it ("Schemalägg ... Fylla i antal dagar"): the day count filled in
+    // when scheduling, for this schedule's slots; 0: the appointment type's (docs/engine.md).
+    std::int16_t window_days = 0;
 };
 
 struct Unit {

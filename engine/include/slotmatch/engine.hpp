@@ -205,7 +205,8 @@ struct SeedChange {
         publish,
         extend,
         end,
-        settings
+        settings,
+        day_count  // a schedule's day count (R10): schedule has the region file's
     } kind = Kind::publish;
     Schedule schedule;                     // publish: the new schedule; extend, end: the stored one
     ScheduleId id;                         // extend, end
@@ -352,6 +353,8 @@ class Engine {
     // Frees held slots whose hold has expired and emits hold_expired events. A held slot whose
     // hold has expired is bookable even before this runs; this makes the expiry visible.
     std::size_t expire_holds();
+    // R10: a schedule's day count (1..366; 0: its type's), on its slots at once.
+    Outcome<ScheduleView> set_schedule_day_count(const Actor& actor, ScheduleId id, int days);
     // Ends the blocking events whose end has passed (unblocked events, by "slotmatch") and
     // frees their records. They cover only slots that have started, which no one can book.
     std::size_t end_past_blocks();
@@ -402,8 +405,14 @@ class Engine {
                                              PatientKey patient) const;
     bool acts_in_unit(const Actor& actor, UnitIdx unit) const;
     ErrorCode may_book_type(const Actor& actor, UnitIdx unit, TypeIdx type) const;
-    bool within_window(TypeIdx type, Instant start, Instant now) const;
-    Instant window_end(TypeIdx type, Instant now) const;
+    // R10, R11: whether a citizen may see the slot now (its schedule's day count, else its
+    // type's), and where a scan of a shard for them may stop.
+    bool within_window(const SlotRecord& rec, Instant now) const;
+    void note_day_count(int days);
+    void set_day_count(ScheduleView& s, int days, std::size_t below);
+    Instant shard_window_end(TypeIdx type, Instant now) const;
+    Instant window_end(int days, Instant now) const;
+    int window_days(TypeIdx type) const;
     bool valid_patient(PatientKey p) const;
     // Everything take_slot decides from one reading of the slot word; `patient` may be null
     // for a first look before the patient's claim is taken.
@@ -511,6 +520,8 @@ class Engine {
     // Per resource: the active blocks lying on it. Almost always zero, which lets the booking
     // path skip the slower coverage look-up.
     std::unique_ptr<std::atomic<std::uint32_t>[]> active_blocks_per_resource_;
+    // R10: the longest day count any schedule was given (only grows); see shard_window_end.
+    std::atomic<int> longest_schedule_window_{0};
     std::unique_ptr<EventRings> events_;
     std::unique_ptr<LaneRecords[]> lane_records_;  // one per event lane
     // Live holds in the order they were made (one TTL, so in the order they expire): hold

@@ -46,8 +46,11 @@ enum class EventKind : std::uint8_t {
     type_changed,
     unit_changed,
     waitlist_removed,  // staff took the patient off the waitlist (entry: which one)
+    // R10: a schedule's day count changed (schedule: the schedule with its new count; it
+    // applies to its slots below group_first, those published later carry their own).
+    schedule_changed,
 };
-inline constexpr std::size_t event_kind_count = 21;
+inline constexpr std::size_t event_kind_count = 22;
 std::string_view to_string(EventKind k);
 
 // What an `accessed` event records the actor trying or doing.
@@ -83,7 +86,8 @@ struct ScheduleFacts {
     std::uint32_t group_first = 0;
     std::uint32_t group_slots = 0;
     std::uint32_t group_schedules = 0;
-    std::int32_t day = 0;  // extended: the first day added; ended: the last day kept
+    std::int32_t day = 0;          // extended: the first day added; ended: the last day kept
+    std::int16_t window_days = 0;  // R10 as scheduled (0: the type's); changed: the new count
     friend bool operator==(const ScheduleFacts&, const ScheduleFacts&) = default;
 };
 

@@ -64,6 +64,9 @@ struct SlotRecord {
     // at the time (booked ones included, so that a later cancel removes them); slots published
     // later are not affected. Sits in the record's padding.
     std::atomic<bool> removed{false};
+    // R10: the day count of the schedule that laid the slot out; 0: its type's. Set before the
+    // slot is published, changed when its schedule's count changes. In the padding too.
+    std::atomic<std::int16_t> window_days{0};
 };
 static_assert(sizeof(SlotRecord) == 32, "a slot record is half a cache line");
 
@@ -85,7 +88,8 @@ struct SlotSeed {
     std::uint32_t resource;
     std::uint32_t type;
     std::uint16_t duration_min;
-    std::uint32_t schedule = 0;  // which of the group's schedules laid it out
+    std::uint32_t schedule = 0;    // which of the group's schedules laid it out
+    std::int16_t window_days = 0;  // that schedule's day count (R10); 0: the type's
 };
 
 class SlotIndex;
