@@ -11,8 +11,8 @@
 #include <fstream>
 #include <map>
 #include <set>
-#include <utility>
 #include <slotmatch/patient.hpp>
+#include <utility>
 
 #include "e2e/server_process.hpp"
 #include "engine_fixture.hpp"
@@ -1197,6 +1197,10 @@ TEST_F(Journal, AScheduleShortenedPastABookingRefusesTheStartUnlessOrphansAreAcc
     ASSERT_FALSE(server_->endpoint().empty()) << server_->output();
     EXPECT_NE(server_->output().find("region file: ended schedule 1"), std::string::npos)
         << server_->output();
+    EXPECT_NE(server_->output().find("as orphans (their slots are no longer offered): " +
+                                     std::to_string(booking)),
+              std::string::npos)
+        << "the start names the orphans, for staff to find: " << server_->output();
     connection_ = std::make_unique<client::Connection>(server_->endpoint());
     const auto kept = bookings_of(1, 1);
     ASSERT_EQ(kept.size(), 1u);

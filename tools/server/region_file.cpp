@@ -117,6 +117,12 @@ int apply_region_file(Engine& engine, bool accept_orphans, const std::function<v
         }
         entities += change.kind == SeedChange::Kind::record_entity;
         print(out, engine.catalog(), change, applied.value);
+        if (!in_the_way.empty()) {  // accepted: staff find them by these ids (booking --booking)
+            out << "slotmatchd: region file: kept " << in_the_way.size() << " bookings of schedule "
+                << change.id.value << " as orphans (their slots are no longer offered):";
+            for (BookingId b : in_the_way) out << ' ' << b.value;
+            out << '\n';
+        }
     }
     if (entities > 0) {
         out << "slotmatchd: region file: " << entities
