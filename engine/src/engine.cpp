@@ -229,10 +229,9 @@ std::optional<Engine::BlockSpan> Engine::active_block(std::uint64_t index) const
         if (before % 2 != 0) continue;  // its writer is between two stores: a moment
         if (!k.active.load(word_order)) return std::nullopt;
         const BlockSpan span{block_id(index, before),
-                             ResourceIdx{k.resource.load(std::memory_order_relaxed)},
-                             Instant{k.from.load(std::memory_order_relaxed)},
-                             Instant{k.to.load(std::memory_order_relaxed)}};
-        std::atomic_thread_fence(std::memory_order_acquire);
+                             ResourceIdx{k.resource.load(std::memory_order_acquire)},
+                             Instant{k.from.load(std::memory_order_acquire)},
+                             Instant{k.to.load(std::memory_order_acquire)}};
         if (k.generation.load(std::memory_order_relaxed) == before) return span;
     }
 }

@@ -36,10 +36,9 @@ Outcome<BlockResult> Engine::block(const Actor& actor, ResourceIdx resource, Ins
     BlockRecord& k = (*blocks_)[*idx];
     const std::uint32_t generation = k.generation.load(std::memory_order_relaxed);
     k.generation.store(generation + 1, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_release);
-    k.resource.store(resource.value, std::memory_order_relaxed);
-    k.from.store(from.value, std::memory_order_relaxed);
-    k.to.store(to.value, std::memory_order_relaxed);
+    k.resource.store(resource.value, std::memory_order_release);  // a seqlock, as fill_waiting
+    k.from.store(from.value, std::memory_order_release);
+    k.to.store(to.value, std::memory_order_release);
     k.generation.store(generation + 2, std::memory_order_release);
     k.active.store(true, word_order);
     // Registered before the scan: a cancel that frees a covered slot after the scan passed it
@@ -279,11 +278,10 @@ std::optional<WaitlistView> Engine::waiting_at(std::uint64_t index) const {
         if (before % 2 != 0) continue;  // its writer is between two stores: a moment
         if (w.state.load(std::memory_order_acquire) != WaitlistState::waiting) return std::nullopt;
         WaitlistView v{waitlist_entry_id(index, before),
-                       UnitIdx{w.unit.load(std::memory_order_relaxed)},
-                       TypeIdx{w.type.load(std::memory_order_relaxed)},
-                       PatientKey{w.patient.load(std::memory_order_relaxed)},
-                       Instant{w.added_at.load(std::memory_order_relaxed)}};
-        std::atomic_thread_fence(std::memory_order_acquire);
+                       UnitIdx{w.unit.load(std::memory_order_acquire)},
+                       TypeIdx{w.type.load(std::memory_order_acquire)},
+                       PatientKey{w.patient.load(std::memory_order_acquire)},
+                       Instant{w.added_at.load(std::memory_order_acquire)}};
         if (w.generation.load(std::memory_order_relaxed) == before) return v;
     }
 }
@@ -308,11 +306,12 @@ void Engine::fill_waiting(std::uint64_t index, UnitIdx unit, TypeIdx type, Patie
     WaitlistRecord& w = (*waitlist_)[index];
     const std::uint32_t generation = w.generation.load(std::memory_order_relaxed);
     w.generation.store(generation + 1, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_release);
-    w.unit.store(unit.value, std::memory_order_relaxed);
-    w.type.store(type.value, std::memory_order_relaxed);
-    w.patient.store(p.value, std::memory_order_relaxed);
-    w.added_at.store(added_at.value, std::memory_order_relaxed);
+    // Release stores (no fences: ThreadSanitizer does not model them): a reader whose acquire
+    // load sees one of these sees the odd generation after it.
+    w.unit.store(unit.value, std::memory_order_release);
+    w.type.store(type.value, std::memory_order_release);
+    w.patient.store(p.value, std::memory_order_release);
+    w.added_at.store(added_at.value, std::memory_order_release);
     w.generation.store(generation + 2, std::memory_order_release);
     w.state.store(WaitlistState::waiting, std::memory_order_release);
 }

@@ -99,8 +99,9 @@ enum class WaitlistState : std::uint8_t { unset = 0, waiting = 1, removed = 2 };
 // A waitlist entry's record is released when the entry ends (booked from the waitlist, or taken
 // off) and reused. A patient's entries change only under the patient's claim, but staff list a
 // unit's waitlist without one, so a record is read as a seqlock: its writer makes the generation
-// odd, writes the fields, makes it even again, and only then marks it waiting; a reader takes the
-// fields only when the generation reads the same, and even, before and after (Engine::waiting_at).
+// odd, writes the fields (release), makes it even again, and only then marks it waiting; a
+// reader takes the fields (acquire) only when the generation reads the same, and even, before and
+// after (Engine::waiting_at).
 // Entry ids carry generation / 2, as booking ids do, so an old id never reaches a later entry.
 struct Engine::WaitlistRecord {
     std::atomic<std::uint32_t> generation{0};
