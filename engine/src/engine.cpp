@@ -521,6 +521,21 @@ void Engine::stamp(Event& e, const Actor& actor, EventKind kind, UnitIdx unit) c
     e.unit = unit;
 }
 
+BookingFields booking_fields(const Event& made) {
+    BookingFields f;
+    f.slot_id = made.after.slot;
+    f.patient = made.patient;
+    f.channel = made.channel;
+    f.actor = made.actor;
+    f.actor_name = made.actor_name;
+    f.changed_at = made.time;  // the booking's "changed at"
+    f.from_waitlist = made.from_waitlist;
+    f.waitlisted_at = made.waitlisted_at;
+    f.phone = made.phone;
+    f.reason = made.reason;
+    return f;
+}
+
 std::string changed_by(const BookingView& b) {
     switch (b.channel) {
         case Channel::web:

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <concepts>
 #include <slotmatch/engine.hpp>
 
 namespace slotmatch {
@@ -172,25 +173,40 @@ void for_each_overlapping(const SlotIndex& index, ResourceIdx r, Instant from, I
     }
 }
 
-// Record indices are ids minus one, so that id 0 means "none" on the wire. A booking id also
-// carries its record's generation in the bits above the index.
+// Record ids: the record's index + 1 in the low 40 bits (so that id 0 means "none" on the wire),
+// and above them the generation the record had when the id was made, so an old id never reaches
+// the record's next life. Booking, block and waitlist records are in use at even generations
+// and their ids carry generation / 2; hold ids carry the generation itself.
 inline constexpr unsigned booking_index_bits = 40;
 inline constexpr std::uint64_t booking_index_mask = (std::uint64_t{1} << booking_index_bits) - 1;
-inline std::uint64_t index_of(BookingId b) {
-    return (b.value & booking_index_mask) - 1;
+template <typename Id>
+concept RecordId = std::same_as<Id, BookingId> || std::same_as<Id, HoldId> ||
+    std::same_as<Id, BlockId> || std::same_as<Id, WaitlistEntryId>;
+template <RecordId Id>
+std::uint64_t index_of(Id id) {
+    return (id.value & booking_index_mask) - 1;
+}
+// The (even) generation of the record that the id was made in.
+template <RecordId Id>
+std::uint32_t generation_of(Id id) {
+    return static_cast<std::uint32_t>(id.value >> booking_index_bits) * 2;
+}
+template <RecordId Id>
+Id record_id(std::uint64_t index, std::uint32_t generation) {
+    return Id{(std::uint64_t{generation / 2} << booking_index_bits) | (index + 1)};
 }
 inline constexpr std::uint32_t booking_generation_limit =
     ((std::uint32_t{1} << (64 - booking_index_bits)) - 1) * 2;  // the last even one ids can carry
-// The (even) generation of the record that the id was made in.
-inline std::uint32_t generation_of(BookingId b) {
-    return static_cast<std::uint32_t>(b.value >> booking_index_bits) * 2;
-}
 inline BookingId booking_id(std::uint64_t index, std::uint32_t generation) {
-    return BookingId{(std::uint64_t{generation / 2} << booking_index_bits) | (index + 1)};
+    return record_id<BookingId>(index, generation);
 }
-inline std::uint64_t index_of(HoldId h) {
-    return (h.value & booking_index_mask) - 1;
+inline BlockId block_id(std::uint64_t index, std::uint32_t generation) {
+    return record_id<BlockId>(index, generation);
 }
+inline WaitlistEntryId waitlist_entry_id(std::uint64_t index, std::uint32_t generation) {
+    return record_id<WaitlistEntryId>(index, generation);
+}
+template <>
 inline std::uint32_t generation_of(HoldId h) {
     return static_cast<std::uint32_t>(h.value >> booking_index_bits);
 }
@@ -199,25 +215,6 @@ inline HoldId hold_id(std::uint64_t index, std::uint32_t generation) {
 }
 inline constexpr std::uint32_t hold_generation_limit =
     (std::uint32_t{1} << (64 - booking_index_bits)) - 1;
-inline std::uint64_t index_of(BlockId k) {
-    return (k.value & booking_index_mask) - 1;
-}
-inline std::uint32_t generation_of(BlockId k) {
-    return static_cast<std::uint32_t>(k.value >> booking_index_bits) * 2;
-}
-inline BlockId block_id(std::uint64_t index, std::uint32_t generation) {
-    return BlockId{(std::uint64_t{generation / 2} << booking_index_bits) | (index + 1)};
-}
-inline std::uint64_t index_of(WaitlistEntryId w) {
-    return (w.value & booking_index_mask) - 1;
-}
-// The (even) generation of the record the entry id was made in.
-inline std::uint32_t generation_of(WaitlistEntryId w) {
-    return static_cast<std::uint32_t>(w.value >> booking_index_bits) * 2;
-}
-inline WaitlistEntryId waitlist_entry_id(std::uint64_t index, std::uint32_t generation) {
-    return WaitlistEntryId{(std::uint64_t{generation / 2} << booking_index_bits) | (index + 1)};
-}
 
 // Slot words change with sequentially consistent CAS and loads where a booking path and a
 // block, unblock or type removal must see each other's changes (a Dekker-style handshake:

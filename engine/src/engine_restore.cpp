@@ -387,17 +387,7 @@ bool Engine::Restorer::second_pass(const EventScan& scan, std::string& why) {
                 live(ev.booking, ev.after.slot) &&
                 index_of(ev.booking) < e_.bookings_->capacity()) {
                 // Straight into the (preallocated) record: no copy of every live booking.
-                BookingFields& f = (*e_.bookings_)[index_of(ev.booking)].fields;
-                f.slot_id = ev.after.slot;
-                f.patient = ev.patient;
-                f.channel = ev.channel;
-                f.actor = ev.actor;
-                f.actor_name = ev.actor_name;
-                f.changed_at = ev.time;
-                f.from_waitlist = ev.from_waitlist;
-                f.waitlisted_at = ev.waitlisted_at;
-                f.phone = ev.phone;
-                f.reason = ev.reason;
+                (*e_.bookings_)[index_of(ev.booking)].fields = booking_fields(ev);
                 detailed_.insert(index_of(ev.booking));
             } else if (ev.kind == EventKind::held && live(ev.after.hold, ev.after.slot)) {
                 const Instant expires =

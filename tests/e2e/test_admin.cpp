@@ -8,38 +8,20 @@
 #include <map>
 #include <set>
 
-#include "e2e/cli_process.hpp"
-#include "e2e/server_process.hpp"
+#include "e2e/rule_server.hpp"
 
 namespace slotmatch::testing {
 namespace {
 
 using nlohmann::json;
 
-constexpr const char* clock_flag = "fixed:2026-03-02T07:00:00+01:00";
-
 const Args saturday_schedule = {
     "admin",  "schedule",     "publish",    "--unit",     "u1",        "--resource", "r2",
     "--type", "all3",         "--weekdays", "sat",        "--from",    "09:00",      "--to",
     "11:00",  "--valid-from", "2026-03-07", "--valid-to", "2026-04-25"};
 
-class Admin : public ::testing::Test {
+class Admin : public RuleServer {
   protected:
-    void SetUp() override {
-        config_ = write_temp_file("admin-region.yaml", rule_region_yaml);
-        store_ = write_temp_file("admin.sqlite", "");
-        std::filesystem::remove(store_);
-        start();
-    }
-    void start() {
-        server_ = std::make_unique<ServerProcess>(
-            Args{"--config", config_, "--clock", clock_flag, "--store", "sqlite:" + store_});
-        ASSERT_FALSE(server_->endpoint().empty()) << server_->output();
-    }
-    CliRun cli(const Args& args) const {
-        return run_cli(concat({{"--server", server_->endpoint()}, args}));
-    }
-    json ok(const Args& args) const { return expect_ok(cli(args)); }
     std::string refused(const Args& args) const {
         const json j = expect_refusal(cli(args));
         return j.contains("error") ? j["error"]["code"].get<std::string>() : "";
@@ -60,9 +42,6 @@ class Admin : public ::testing::Test {
         }
         return out;
     }
-
-    std::string config_, store_;
-    std::unique_ptr<ServerProcess> server_;
 };
 
 // R13: the slots of a schedule published live are on the web with the next request.

@@ -4,41 +4,21 @@
 // `slotmatch waitlist remove --entry E` takes a patient off; R22's place survives the restart.
 #include <signal.h>
 
-#include "e2e/cli_process.hpp"
-#include "e2e/server_process.hpp"
+#include "e2e/rule_server.hpp"
 
 namespace slotmatch::testing {
 namespace {
 
 using nlohmann::json;
 
-constexpr const char* clock_flag = "fixed:2026-03-02T07:00:00+01:00";
-
-class WaitlistServer : public ::testing::Test {
+class WaitlistServer : public RuleServer {
   protected:
-    void SetUp() override {
-        config_ = write_temp_file("waitlist-region.yaml", rule_region_yaml);
-        store_ = write_temp_file("waitlist.sqlite", "");
-        std::filesystem::remove(store_);
-        start();
-    }
-    void start() {
-        server_ = std::make_unique<ServerProcess>(
-            Args{"--config", config_, "--clock", clock_flag, "--store", "sqlite:" + store_});
-        ASSERT_FALSE(server_->endpoint().empty()) << server_->output();
-    }
-    json ok(const Args& args) const {
-        return expect_ok(run_cli(concat({{"--server", server_->endpoint()}, args})));
-    }
     std::vector<std::string> waiting() const {
         std::vector<std::string> out;
         const json list = ok(concat({as_staff, {"waitlist", "list", "--unit", "u1"}}));
         for (const json& e : list["entries"]) out.push_back(e["patient"].get<std::string>());
         return out;
     }
-
-    std::string config_, store_;
-    std::unique_ptr<ServerProcess> server_;
 };
 
 TEST_F(WaitlistServer, TwoHundredThousandAddAndRemoveCyclesAreNeverOverloadedThenARestart) {

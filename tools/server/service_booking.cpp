@@ -35,17 +35,8 @@ fb::Offset<wire::BookingDetails> details(fb::FlatBufferBuilder& b, const Booking
 // The booking as the event that made it recorded it, on its slot (whose id never changes).
 BookingView made_by(const Engine& engine, const Event& made) {
     BookingView v;
+    static_cast<BookingFields&>(v) = booking_fields(made);
     v.id = made.booking;
-    v.slot_id = made.after.slot;
-    v.patient = made.patient;
-    v.channel = made.channel;
-    v.actor = made.actor;
-    v.actor_name = made.actor_name;
-    v.changed_at = made.time;
-    v.from_waitlist = made.from_waitlist;
-    v.waitlisted_at = made.waitlisted_at;
-    v.phone = made.phone;
-    v.reason = made.reason;
     if (const auto s = engine.slot(made.after.slot)) v.slot = *s;
     v.slot.id = made.after.slot;
     v.slot.type = made.after.type;  // as booked: a free slot's type may have changed since

@@ -552,5 +552,8 @@ class Engine {
 
 // R17: "Ändrad av" as the unit's staff see it.
 std::string changed_by(const BookingView& b);
+// What a booking records about itself, as the event that made it (booked, or the rebook that
+// moved a booking into it) carries it: recovery and the store's booking details read it so.
+BookingFields booking_fields(const Event& made);
 
 }  // namespace slotmatch
