@@ -186,7 +186,8 @@ TEST_F(Waitlist, AListingSeesWholeEntriesWhileRecordsAreReused) {
             for (int t = 0; t < writers * 4; ++t) {
                 if (patient(t) == w.patient) owner = t / 4;
             }
-            ASSERT_GE(owner, 0) << "a patient no writer added";
+            EXPECT_GE(owner, 0) << "a patient no writer added";  // no ASSERT: join the writers
+            if (owner < 0) continue;
             EXPECT_EQ(w.type, type(owner % 2 == 0 ? "all3" : "norecancel"));
             EXPECT_EQ(w.added_at, clock->now());
             ++seen;
