@@ -191,13 +191,18 @@ fb::Offset<wire::Unit> encode_unit(fb::FlatBufferBuilder& b, const Catalog& c, U
 
 fb::Offset<wire::AppointmentType> encode_type(fb::FlatBufferBuilder& b, TypeIdx index,
                                               const AppointmentType& t, Channel viewer) {
-    // R7: citizens and proxies see no internal names, and of a type not presented on the web
-    // (no web name, or hidden) nothing but its id (its index stays, so replies still decode).
+    // R7: citizens and proxies see no internal names, and of a type that is not theirs nothing
+    // but its id (its index stays, so replies still decode). The web's are the types presented
+    // on the web (a web name, not hidden: R6, R7), proxy types included, so that a citizen sees
+    // what a proxy booked for them (R8's decision), but bookable on the web only if not proxy
+    // types; a proxy's are the proxy types (R8); a removed type is nobody's but staff's.
     const bool staff = viewer == Channel::staff;
-    const bool shown = staff || t.web_visible();
+    const bool theirs = !t.removed && (viewer == Channel::proxy ? t.is_proxy() : t.web_visible());
+    const bool shown = staff || theirs;
+    const bool bookable = shown && t.web_bookable && (viewer != Channel::web || !t.is_proxy());
     return wire::CreateAppointmentTypeDirect(
         b, index.value, t.id.c_str(), staff ? t.name.c_str() : "", shown ? t.web_name.c_str() : "",
-        shown ? t.web_info.c_str() : "", shown && t.web_bookable, shown && t.web_cancellable,
+        shown ? t.web_info.c_str() : "", bookable, shown && t.web_cancellable,
         shown && t.web_rebookable, t.hide_from_patient, shown ? t.window_days : std::nullopt,
         t.duration_min, t.region_wide, t.unit.value, t.is_proxy(), t.removed);
 }

@@ -30,10 +30,7 @@ Engine::Engine(Catalog catalog, const Clock& clock, EngineLimits limits, Seed se
       calendar_(catalog_.timezone),
       clock_(clock),
       limits_(limits),
-      index_(catalog_.resources.size(), 2 * seed_slots(catalog_) + limits.published_slots_max),
-      patients_(pow2_at_least(limits.patients_max
-                                  ? limits.patients_max
-                                  : std::max<std::size_t>(1024, seed_slots(catalog_)))) {
+      index_(catalog_.resources.size(), 2 * seed_slots(catalog_) + limits.published_slots_max) {
     types_now_ = std::make_unique<std::atomic<const AppointmentType*>[]>(catalog_.types.size());
     for (std::size_t t = 0; t < catalog_.types.size(); ++t) {
         types_now_[t].store(&catalog_.types[t], std::memory_order_relaxed);
@@ -50,12 +47,7 @@ Engine::Engine(Catalog catalog, const Clock& clock, EngineLimits limits, Seed se
     static_assert(alignof(Engine) == cache_line_bytes);
     static_assert(alignof(LaneRecords) == cache_line_bytes &&
                   sizeof(LaneRecords) % cache_line_bytes == 0);  // one lane's, then the next's
-    const std::size_t per_slot = std::max<std::size_t>(4096, seed_slots(catalog_) * 2);
-    bookings_ = std::make_unique<RecordTable<BookingRecord>>(
-        limits_.bookings_max ? limits_.bookings_max : per_slot);
-    holds_ =
-        std::make_unique<RecordTable<HoldRecord>>(limits_.holds_max ? limits_.holds_max : per_slot);
-    hold_queue_ = std::make_unique<ZeroedArray<std::atomic<std::uint64_t>>>(holds_->capacity());
+    size_tables(0);
     // Room for a block per resource and week of a year, and for a quarter of the slots' patients
     // waiting at once; never less than the fixed tables of earlier versions.
     blocks_ = std::make_unique<RecordTable<BlockRecord>>(
@@ -238,8 +230,31 @@ std::optional<Engine::BlockSpan> Engine::active_block(std::uint64_t index) const
 
 // An active blocking event or a removal of the slot's type lies on the slot (R14). The per-
 // resource block count is zero almost always, so the booking path pays two loads.
+void Engine::size_tables(std::size_t stored_slots) {
+    const std::size_t slots = stored_slots + seed_slots(catalog_);
+    // A booking or hold per slot at once, twice over (ended records wait for reuse), and a
+    // patient per slot; the tables are reserved and cost memory only as used.
+    const std::size_t per_slot = std::max<std::size_t>(4096, slots * 2);
+    const std::size_t patients = pow2_at_least(
+        limits_.patients_max ? limits_.patients_max : std::max<std::size_t>(1024, slots));
+    if (!patients_ || patients_->capacity() < patients) {
+        patients_ = std::make_unique<PatientTable>(patients);
+    }
+    const std::size_t bookings = limits_.bookings_max ? limits_.bookings_max : per_slot;
+    if (!bookings_ || bookings_->capacity() < bookings) {
+        SM_ASSERT(!bookings_ || bookings_->handed_out() == 0);
+        bookings_ = std::make_unique<RecordTable<BookingRecord>>(bookings);
+    }
+    const std::size_t holds = limits_.holds_max ? limits_.holds_max : per_slot;
+    if (!holds_ || holds_->capacity() < holds) {
+        SM_ASSERT(!holds_ || holds_->handed_out() == 0);
+        holds_ = std::make_unique<RecordTable<HoldRecord>>(holds);
+        hold_queue_ = std::make_unique<ZeroedArray<std::atomic<std::uint64_t>>>(holds);
+    }
+}
+
 EngineRoom Engine::room() const {
-    return {patients_.capacity(), bookings_->capacity(), holds_->capacity(), blocks_->capacity(),
+    return {patients_->capacity(), bookings_->capacity(), holds_->capacity(), blocks_->capacity(),
             waitlist_->capacity()};
 }
 
@@ -466,7 +481,7 @@ std::optional<BookingView> Engine::booking(BookingId b) const {
         if (const auto s = slot(ref.slot)) ended.slot = *s;
     }
     if (ref.kind != BookingRef::Kind::live) return ended;
-    PatientRecord* patient = patients_.find(ref.patient);
+    PatientRecord* patient = patients_->find(ref.patient);
     if (patient == nullptr) return std::nullopt;
     PatientClaim claim(*patient);  // the details are stable while their patient's claim is held
     const BookingRecord& r = (*bookings_)[index_of(b)];

@@ -161,11 +161,13 @@ Outcome<SlotView> Engine::publish_slot(const Actor& actor, ResourceIdx resource,
     }
     std::lock_guard admin(admin_mutex_);
     const int duration_min = catalog_.type(type).duration_min;
-    if (index_.overlapping(resource, start,
-                           Instant{start.value + duration_min * seconds_per_minute},
-                           std::nullopt)) {
+    const Instant end{start.value + duration_min * seconds_per_minute};
+    if (index_.overlapping(resource, start, end, std::nullopt)) {
         return Out::refuse(ErrorCode::invalid_request, "start",
                            "the resource already has a slot at that time");
+    }
+    if (orphan_in_the_way(resource, start, end)) {
+        return Out::refuse(ErrorCode::slot_already_reserved, "start", orphan_text);
     }
     auto slot = index_.add_slot(resource, type, start, duration_min);
     if (!slot) return Out::refuse(ErrorCode::overloaded, "", "no room for more published slots");
@@ -340,7 +342,7 @@ Outcome<WaitlistView> Engine::waitlist_add(const Actor& actor, UnitIdx unit, Typ
         return Out::refuse(ErrorCode::unauthorized, "unit",
                            "only the unit's staff keep its waitlist");
     }
-    PatientRecord* p = patients_.get_or_create(patient);
+    PatientRecord* p = patients_->get_or_create(patient);
     if (p == nullptr) return Out::refuse(ErrorCode::overloaded, "", "patient table full");
     PatientClaim claim(*p);
     auto idx = find_waiting(unit, type, patient);  // adding twice is harmless: same entry
@@ -376,7 +378,7 @@ Outcome<WaitlistView> Engine::waitlist_remove(const Actor& actor, WaitlistEntryI
         return Out::refuse(ErrorCode::unauthorized, "entry",
                            "only the unit's staff keep its waitlist");
     }
-    PatientRecord* p = patients_.find(seen->patient);
+    PatientRecord* p = patients_->find(seen->patient);
     SM_ASSERT(p != nullptr);  // made by the entry, and never removed
     PatientClaim claim(*p);
     const auto now_seen = waiting_at(i);  // stable under the claim

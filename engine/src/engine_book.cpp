@@ -424,7 +424,7 @@ Outcome<BookingView> Engine::book_slot(const Actor& actor, SlotId slot, const Bo
     const Target target{request.patient, via_hold, std::nullopt, {}, {}};
     // A patient seen before has a record already; for a new one, a first look without the
     // claim ends most refusals before a patient record is made.
-    PatientRecord* patient = patients_.find(request.patient);
+    PatientRecord* patient = patients_->find(request.patient);
     if (patient == nullptr) {
         const Instant now = clock_.now();
         std::uint64_t w = rec.word.load(word_order);
@@ -432,7 +432,7 @@ Outcome<BookingView> Engine::book_slot(const Actor& actor, SlotId slot, const Bo
             return check_take(actor, rec, word, target, nullptr, now);
         };
         if (auto bad = decide_on_stable_word(rec, w, check); !bad.ok()) return Out::refuse(bad);
-        patient = patients_.get_or_create(request.patient);
+        patient = patients_->get_or_create(request.patient);
     }
     if (patient == nullptr) return Out::refuse(ErrorCode::overloaded, "", "patient table full");
     BookingFields fields = draft(actor, request, unit);

@@ -179,7 +179,7 @@ Outcome<MoveResult> Engine::rebook(const Actor& actor, const RebookRequest& requ
     if (index_.record(source.slot).start_s <= now.value) {
         return Out::refuse(ErrorCode::slot_has_passed, "booking", "the booked visit has started");
     }
-    PatientRecord* patient = patients_.find(source.patient);
+    PatientRecord* patient = patients_->find(source.patient);
     SM_ASSERT(patient != nullptr);  // made by the source's booking, and never removed
     PatientClaim claim(*patient);
     if (!active_booking(request.booking)) {  // ended between the check and the claim
@@ -257,7 +257,7 @@ Outcome<MoveResult> Engine::cancel(const Actor& actor, BookingId b, PatientKey p
     if (slot.start_s <= now.value) {
         return Out::refuse(ErrorCode::slot_has_passed, "booking", "the booked visit has started");
     }
-    PatientRecord* found = patients_.find(ref.patient);
+    PatientRecord* found = patients_->find(ref.patient);
     SM_ASSERT(found != nullptr);  // made by the booking, and never removed
     PatientRecord& patient = *found;
     PatientClaim claim(patient);
@@ -320,7 +320,7 @@ Outcome<std::vector<BookingView>> Engine::bookings(const Actor& actor,
     using Out = Outcome<std::vector<BookingView>>;
     if (auto bad = check_request_patient(actor, patient_key); !bad.ok()) return Out::refuse(bad);
     Out out;
-    PatientRecord* patient = patients_.find(patient_key);
+    PatientRecord* patient = patients_->find(patient_key);
     if (patient == nullptr) return out;
     const Instant now = clock_.now();
     PatientClaim claim(*patient);

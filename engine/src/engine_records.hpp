@@ -160,6 +160,10 @@ struct alignas(cache_line_bytes) Engine::LaneRecords {
 inline constexpr Instant end_of_time{std::int64_t{1} << 62};
 
 // The slots of resource `r` that overlap [from, to), of every type.
+// A publication over the time of a removed slot that is still booked (an orphan).
+inline constexpr std::string_view orphan_text =
+    "a removed slot at that time is still booked or held (an orphan): move or cancel it first "
+    "(booking --booking B names its slot)";
 inline constexpr std::int64_t longest_slot_s = slot_duration_min_max * seconds_per_minute;
 template <typename F>
 void for_each_overlapping(const SlotIndex& index, ResourceIdx r, Instant from, Instant to, F&& f) {
@@ -227,19 +231,23 @@ inline constexpr std::memory_order word_order = std::memory_order_seq_cst;
 template <typename F>
 void Engine::for_each_slot_after(const Schedule& s, LocalDay last_day, std::size_t below,
                                  F&& f) const {
-    const Shard* shard = index_.shard(s.resource, s.type);
-    if (shard == nullptr) return;
-    for (LocalDay day = std::max(last_day + 1, s.valid_from_day); day <= s.valid_to_day; ++day) {
-        if ((s.weekdays & (1U << Calendar::weekday(day))) == 0) continue;
-        index_.for_each_between(
-            *shard, calendar_.at_local(day, s.from_min), calendar_.at_local(day, s.to_min),
-            [&](SlotId id) {
-                if (id.value < below &&
-                    index_.record(id).type.load(std::memory_order_relaxed) == s.type.value) {
-                    f(id);
-                }
-                return true;
-            });
+    // Every type's shard of the resource: a slot whose type staff changed (R13) is still the
+    // schedule's, and the set does not depend on types, so recovery finds it before it has
+    // restored them.
+    for (const Shard* shard : index_.shards_of(s.resource)) {
+        for (LocalDay day = std::max(last_day + 1, s.valid_from_day); day <= s.valid_to_day;
+             ++day) {
+            if ((s.weekdays & (1U << Calendar::weekday(day))) == 0) continue;
+            index_.for_each_between(
+                *shard, calendar_.at_local(day, s.from_min), calendar_.at_local(day, s.to_min),
+                [&](SlotId id) {
+                    if (id.value < below && index_.record(id).type.load(
+                                                std::memory_order_relaxed) == shard->type.value) {
+                        f(id);
+                    }
+                    return true;
+                });
+        }
     }
 }
 

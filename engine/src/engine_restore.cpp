@@ -15,6 +15,7 @@
 // patient's claim, and with one thread (the default) sequence order is the order of changes.
 // docs/engine.md has the details.
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <string>
 #include <tuple>
@@ -77,6 +78,8 @@ class Engine::Restorer {
     bool first_pass(const EventScan& scan, std::string& why);
     bool second_pass(const EventScan& scan, std::string& why);
     bool apply(std::string& why);
+    // The slots the store's publications lay out (ids below this).
+    std::size_t slots_stored() const;
     RestoreSummary summary;
 
   private:
@@ -155,10 +158,16 @@ class Engine::Restorer {
     bool lay_out_group(std::uint32_t first, const std::vector<ScheduleEvent>& group,
                        std::string& why);
     bool lay_out_published(const Published& p, std::string& why);
-    bool apply_schedule_ends(std::string& why);
+    // Between publications, in sequence order: the removals made before the next one (it left
+    // out only slots that were not removed then), and the types of the slots laid out so far.
+    bool apply_removals_before(std::uint64_t seq, std::string& why);
+    bool apply_end(const ScheduleEvent& end, std::string& why);
+    bool apply_type_removal(const Removal& r, std::string& why);
+    bool apply_slot_removal(SlotId s, std::uint64_t seq, std::string& why);
+    bool settle_types(std::string& why);
+    bool apply_schedule_days(std::string& why);
     // Each type's and unit's settings as its last changes left them (R9), and its seed.
     bool apply_settings(std::string& why);
-    bool apply_slots(std::string& why);
     bool apply_bookings(std::string& why);
     bool apply_holds(std::string& why);
     bool apply_blocks(std::string& why);
@@ -193,6 +202,18 @@ class Engine::Restorer {
     std::vector<EntitySeen> entities_;
     std::vector<ConfigSeen> configs_;
     std::vector<std::pair<SlotId, std::uint64_t>> single_removed_;  // one_slot_removed: slot, seq
+    // Every removal (schedule end, type removal, one slot), in sequence order, and the next one
+    // to apply.
+    struct RemovalStep {
+        std::uint64_t seq = 0;
+        enum class Kind : std::uint8_t { end, type, slot } kind = Kind::end;
+        std::size_t index = 0;
+    };
+    std::vector<RemovalStep> removal_steps_;
+    std::unordered_map<std::uint32_t, Schedule> published_as_;  // schedule id: as published
+    std::size_t next_removal_ = 0;
+    std::vector<std::uint32_t> typed_slots_;  // the slots latest_ knows, in id order
+    std::size_t next_typed_ = 0;
 };
 
 void Engine::Restorer::note_slot(const SlotSnapshot& s) {
@@ -347,7 +368,12 @@ void Engine::Restorer::note(const Event& ev) {
 void Engine::Restorer::note_schedule(const Event& ev) {
     const ScheduleEvent s{ev.seq, ev.kind, ev.schedule, ev.resource, ev.type, ev.time};
     if (ev.kind == EventKind::schedule_changed) {
-        day_counts_.push_back(s);
+        // With a day: the region file's last day for a seed schedule (note_seed_reach).
+        if (ev.schedule.seed && ev.schedule.day != 0) {
+            reaches_.push_back(s);
+        } else {
+            day_counts_.push_back(s);
+        }
         return;
     }
     reaches_.push_back(s);
@@ -400,9 +426,8 @@ bool Engine::Restorer::second_pass(const EventScan& scan, std::string& why) {
 }
 
 bool Engine::Restorer::apply(std::string& why) {
-    if (!apply_structure(why) || !apply_settings(why) || !apply_slots(why) ||
-        !apply_schedule_ends(why) || !apply_blocks(why) || !apply_bookings(why) ||
-        !apply_holds(why)) {
+    if (!apply_structure(why) || !apply_settings(why) || !apply_schedule_days(why) ||
+        !apply_blocks(why) || !apply_bookings(why) || !apply_holds(why)) {
         return false;
     }
     apply_words();
@@ -423,6 +448,29 @@ bool Engine::Restorer::apply_structure(std::string& why) {
         g != groups_.end() && g->second.size() != g->second.front().facts.group_schedules) {
         groups_.erase(g);
     }
+    for (std::size_t i = 0; i < ends_.size(); ++i) {
+        removal_steps_.push_back({ends_[i].seq, RemovalStep::Kind::end, i});
+    }
+    for (std::size_t i = 0; i < removals_.size(); ++i) {
+        removal_steps_.push_back({removals_[i].seq, RemovalStep::Kind::type, i});
+    }
+    for (std::size_t i = 0; i < single_removed_.size(); ++i) {
+        removal_steps_.push_back({single_removed_[i].second, RemovalStep::Kind::slot, i});
+    }
+    std::sort(removal_steps_.begin(), removal_steps_.end(),
+              [](const RemovalStep& a, const RemovalStep& b) { return a.seq < b.seq; });
+    for (const auto& [id, snap] : latest_) typed_slots_.push_back(id);
+    for (const auto& [first, group] : groups_) {
+        for (const ScheduleEvent& ev : group) {
+            if (ev.kind != EventKind::schedule_published) continue;
+            const ScheduleFacts& f = ev.facts;
+            published_as_[f.id.value] = {ev.resource,    ev.type,      f.weekdays,
+                                         f.from_min,     f.to_min,     f.valid_from_day,
+                                         f.valid_to_day, f.window_days};
+        }
+    }
+    std::sort(typed_slots_.begin(), typed_slots_.end());
+    const std::uint64_t after_all = std::numeric_limits<std::uint64_t>::max();
     if (groups_.empty()) {
         // No publication recorded: a new store, or one written before slot ids were kept. The
         // region file's schedules are the first group, numbered as they always were; the start
@@ -432,15 +480,14 @@ bool Engine::Restorer::apply_structure(std::string& why) {
         for (const Published& p : published_) {
             if (!lay_out_published(p, why)) return false;
         }
-        return true;
+        return settle_types(why) && apply_removals_before(after_all, why);
     }
     if (!check_entities(why)) return false;
-    std::size_t needed = 0;
-    for (const auto& [first, group] : groups_) {
-        needed = std::max<std::size_t>(needed, first + group.front().facts.group_slots);
-    }
-    for (const Published& p : published_) needed = std::max<std::size_t>(needed, p.slot.value + 1);
-    e_.index_.reset(std::max(e_.index_.capacity(), needed + e_.limits_.published_slots_max));
+    // Room for what is stored, what the region file's diff may add at this start, and the
+    // run's publications.
+    const Catalog& c = e_.catalog_;
+    e_.index_.reset(std::max(e_.index_.capacity(), slots_stored() + estimate_slots(c, c.schedules) +
+                                                       e_.limits_.published_slots_max));
     e_.schedules_.clear();
     e_.seed_unrecorded_ = false;
     // Ids were given in this order: a group at a time, a published slot at a time.
@@ -451,15 +498,128 @@ bool Engine::Restorer::apply_structure(std::string& why) {
     while (group != groups_.end() || single != published_.end()) {
         if (single == published_.end() ||
             (group != groups_.end() && group->first < single->slot.value)) {
-            if (!lay_out_group(group->first, group->second, why)) return false;
+            if (!settle_types(why) || !apply_removals_before(group->second.front().seq, why) ||
+                !lay_out_group(group->first, group->second, why)) {
+                return false;
+            }
             ++group;
         } else {
-            if (!lay_out_published(*single, why)) return false;
+            if (!settle_types(why) || !apply_removals_before(single->seq, why) ||
+                !lay_out_published(*single, why)) {
+                return false;
+            }
             ++single;
         }
     }
     summary.schedules = e_.schedules_.size();
+    return settle_types(why) && apply_removals_before(after_all, why);
+}
+
+// Each laid-out slot an event names gets the type its newest snapshot gives (R13).
+bool Engine::Restorer::settle_types(std::string& why) {
+    const Catalog& catalog = e_.catalog_;
+    for (; next_typed_ < typed_slots_.size() && typed_slots_[next_typed_] < e_.index_.size();
+         ++next_typed_) {
+        const SlotId s{typed_slots_[next_typed_]};
+        const SlotSnapshot& snap = latest_.at(s.value);
+        if (e_.index_.record(s).start_s != snap.start.value ||
+            snap.type.value >= catalog.types.size()) {
+            why = "slot " + std::to_string(s.value) + " in the store does not match" + other_config;
+            return false;
+        }
+        if (e_.index_.record(s).type.load(std::memory_order_relaxed) != snap.type.value) {
+            e_.index_.move_slot(s, snap.type);
+        }
+    }
     return true;
+}
+
+bool Engine::Restorer::apply_removals_before(std::uint64_t seq, std::string& why) {
+    for (; next_removal_ < removal_steps_.size() && removal_steps_[next_removal_].seq < seq;
+         ++next_removal_) {
+        const RemovalStep& step = removal_steps_[next_removal_];
+        const bool ok = step.kind == RemovalStep::Kind::end ? apply_end(ends_[step.index], why)
+                        : step.kind == RemovalStep::Kind::type
+                            ? apply_type_removal(removals_[step.index], why)
+                            : apply_slot_removal(single_removed_[step.index].first,
+                                                 single_removed_[step.index].second, why);
+        if (!ok) return false;
+    }
+    return true;
+}
+
+// An end removes the slots its schedule laid out after a day, among those that existed then.
+bool Engine::Restorer::apply_end(const ScheduleEvent& end, std::string& why) {
+    const ScheduleId id = end.facts.id;
+    if (id.value == 0 || id.value > e_.schedules_.size()) {
+        why = "event " + std::to_string(end.seq) + " ends schedule " + std::to_string(id.value) +
+              ", which was never published";
+        return false;
+    }
+    // A seed schedule replaced by a new one (its hours or days changed in the region file)
+    // kept its slots in the new one's pattern. (A start refused between the end and the
+    // replacement never served: the end then removes them, as an end without one.)
+    const Schedule* spare = nullptr;
+    if (auto replacement = published_as_.find(end.facts.group_schedules);
+        end.facts.group_schedules != 0 && replacement != published_as_.end()) {
+        spare = &replacement->second;
+    }
+    const auto spared = e_.spared_slots(spare, end.facts.group_first);
+    e_.for_each_slot_after(
+        e_.schedules_[id.value - 1].schedule, end.facts.day, end.facts.group_first,
+        [&](SlotId slot) {
+            if (e_.index_.record(slot).start_s > end.time.value && !spared.contains(slot.value)) {
+                e_.index_.mark_removed(slot);
+                removed_.push_back(slot);
+            }
+        });
+    ++summary.schedules_ended;
+    return true;
+}
+
+// R14: a type removed from a unit's schedule, on the slots of that type then.
+bool Engine::Restorer::apply_type_removal(const Removal& r, std::string& why) {
+    const Catalog& catalog = e_.catalog_;
+    if (r.unit.value >= catalog.units.size() || r.type.value >= catalog.types.size()) {
+        why = "event " + std::to_string(r.seq) + " removes a type" + other_config;
+        return false;
+    }
+    for (ResourceIdx res : catalog.unit(r.unit).resources) {
+        e_.index_.for_each_between(res, r.type, Instant{r.time.value + 1}, end_of_time,
+                                   [&](SlotId s) {
+                                       auto t = retyped_at_.find(s.value);
+                                       auto p = published_at_.find(s.value);
+                                       if ((t == retyped_at_.end() || t->second < r.seq) &&
+                                           (p == published_at_.end() || p->second < r.seq) &&
+                                           (r.below == 0 || s.value < r.below)) {
+                                           e_.index_.mark_removed(s);
+                                           removed_.push_back(s);
+                                       }
+                                       return true;
+                                   });
+    }
+    ++summary.type_removals;
+    return true;
+}
+
+bool Engine::Restorer::apply_slot_removal(SlotId s, std::uint64_t seq, std::string& why) {
+    if (!e_.index_.contains(s)) {
+        why = "event " + std::to_string(seq) + " removes slot " + std::to_string(s.value) +
+              ", which the store never published";
+        return false;
+    }
+    e_.index_.mark_removed(s);
+    removed_.push_back(s);
+    return true;
+}
+
+std::size_t Engine::Restorer::slots_stored() const {
+    std::size_t n = 0;
+    for (const auto& [first, group] : groups_) {
+        n = std::max<std::size_t>(n, first + group.front().facts.group_slots);
+    }
+    for (const Published& p : published_) n = std::max<std::size_t>(n, p.slot.value + 1);
+    return n;
 }
 
 // Each entity the store names by index must be the region file's entity at that index.
@@ -555,53 +715,6 @@ bool Engine::Restorer::lay_out_published(const Published& p, std::string& why) {
     return true;
 }
 
-// Each slot's type and removal.
-bool Engine::Restorer::apply_slots(std::string& why) {
-    const Catalog& catalog = e_.catalog_;
-    for (const auto& [id, snap] : latest_) {
-        const SlotId s{id};
-        if (!e_.index_.contains(s) || e_.index_.record(s).start_s != snap.start.value ||
-            snap.type.value >= catalog.types.size()) {
-            why = "slot " + std::to_string(id) + " in the store does not match" + other_config;
-            return false;
-        }
-        if (e_.index_.record(s).type.load(std::memory_order_relaxed) != snap.type.value) {
-            e_.index_.move_slot(s, snap.type);
-        }
-    }
-    for (const Removal& r : removals_) {
-        if (r.unit.value >= catalog.units.size() || r.type.value >= catalog.types.size()) {
-            why = "event " + std::to_string(r.seq) + " removes a type" + other_config;
-            return false;
-        }
-        for (ResourceIdx res : catalog.unit(r.unit).resources) {
-            e_.index_.for_each_between(res, r.type, Instant{r.time.value + 1}, end_of_time,
-                                       [&](SlotId s) {
-                                           auto t = retyped_at_.find(s.value);
-                                           auto p = published_at_.find(s.value);
-                                           if ((t == retyped_at_.end() || t->second < r.seq) &&
-                                               (p == published_at_.end() || p->second < r.seq) &&
-                                               (r.below == 0 || s.value < r.below)) {
-                                               e_.index_.mark_removed(s);
-                                               removed_.push_back(s);
-                                           }
-                                           return true;
-                                       });
-        }
-        ++summary.type_removals;
-    }
-    for (const auto& [s, seq] : single_removed_) {
-        if (!e_.index_.contains(s)) {
-            why = "event " + std::to_string(seq) + " removes slot " + std::to_string(s.value) +
-                  ", which the store never published";
-            return false;
-        }
-        e_.index_.mark_removed(s);
-        removed_.push_back(s);
-    }
-    return true;
-}
-
 bool Engine::Restorer::apply_settings(std::string& why) {
     for (const ConfigSeen& seen : configs_) {
         const ConfigChange& c = seen.config;
@@ -630,28 +743,15 @@ bool Engine::Restorer::apply_settings(std::string& why) {
     return true;
 }
 
-// Ends remove the slots a schedule laid out after a day, among those that existed then; then
-// each schedule's last day as its last event left it.
-bool Engine::Restorer::apply_schedule_ends(std::string& why) {
-    for (const ScheduleEvent& end : ends_) {
-        const ScheduleId id = end.facts.id;
-        if (id.value == 0 || id.value > e_.schedules_.size()) {
-            why = "event " + std::to_string(end.seq) + " ends schedule " +
-                  std::to_string(id.value) + ", which was never published";
-            return false;
-        }
-        e_.for_each_slot_after(e_.schedules_[id.value - 1].schedule, end.facts.day,
-                               end.facts.group_first, [&](SlotId slot) {
-                                   if (e_.index_.record(slot).start_s > end.time.value) {
-                                       e_.index_.mark_removed(slot);
-                                       removed_.push_back(slot);
-                                   }
-                               });
-        ++summary.schedules_ended;
-    }
+// Each schedule's last day as its last event left it, and its day counts (R10).
+bool Engine::Restorer::apply_schedule_days(std::string& why) {
     for (const ScheduleEvent& ev : reaches_) {
         if (ev.facts.id.value == 0 || ev.facts.id.value > e_.schedules_.size()) continue;
         ScheduleView& s = e_.schedules_[ev.facts.id.value - 1];
+        if (ev.kind == EventKind::schedule_changed) {
+            s.seed_valid_to = ev.facts.day;
+            continue;
+        }
         const LocalDay last =
             ev.kind == EventKind::schedule_ended ? ev.facts.day : ev.facts.valid_to_day;
         s.schedule.valid_to_day = last;
@@ -741,7 +841,7 @@ bool Engine::Restorer::apply_bookings(std::string& why) {
         // others as the engine runs), at most patient_bookings_max of them.
         const SlotRecord& rec = e_.index_.record(SlotId{id});
         if (rec.start_s + rec.duration_min * seconds_per_minute <= now.value) continue;
-        PatientRecord* p = e_.patients_.get_or_create(fields.patient);
+        PatientRecord* p = e_.patients_->get_or_create(fields.patient);
         if (p == nullptr || p->booking_count == patient_bookings_max) {
             why = "patient table full, or a patient with more than " +
                   std::to_string(patient_bookings_max) + " upcoming bookings";
@@ -884,7 +984,7 @@ bool Engine::Restorer::apply_waitlist(std::string& why) {
             why = "two waiting entries of the store share record " + std::to_string(index_of(w.id));
             return false;
         }
-        if (e_.patients_.get_or_create(w.patient) == nullptr) {
+        if (e_.patients_->get_or_create(w.patient) == nullptr) {
             why = "patient table full";
             return false;
         }
@@ -906,9 +1006,9 @@ bool Engine::Restorer::apply_waitlist(std::string& why) {
 std::optional<RestoreSummary> Engine::restore(const EventScan& scan, std::string& why) {
     SM_ASSERT(events_->next_seq() == 1 && bookings_->handed_out() == 0);
     Restorer r(*this);
-    if (!r.first_pass(scan, why) || !r.second_pass(scan, why) || !r.apply(why)) {
-        return std::nullopt;
-    }
+    if (!r.first_pass(scan, why)) return std::nullopt;
+    size_tables(r.slots_stored());
+    if (!r.second_pass(scan, why) || !r.apply(why)) return std::nullopt;
     events_->continue_from(r.summary.last_seq + 1);
     return r.summary;
 }

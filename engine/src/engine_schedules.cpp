@@ -84,7 +84,10 @@ Outcome<bool> Engine::check_schedule(const Actor& actor, const Schedule& s,
         return Out::refuse(ErrorCode::invalid_request, "window_days",
                            "1 to 366 days, or 0 for the appointment type's");
     }
-    if (s.valid_to_day - s.valid_from_day >= schedule_days_max) {
+    // Staff publish at most two years at a time; the region file is trusted as its first
+    // group always was (extending a seed schedule at a start may add any number of days).
+    if (s.valid_to_day - s.valid_from_day >= schedule_days_max &&
+        actor.id.view() != seed_actor_id) {
         return Out::refuse(ErrorCode::invalid_request, "valid_to", schedule_days_text.view());
     }
     // The region file may lay out past days (its first group always did); staff may not.
@@ -103,6 +106,28 @@ Outcome<bool> Engine::check_schedule(const Actor& actor, const Schedule& s,
         }
     }
     return {};
+}
+
+std::optional<SlotId> Engine::orphan_in_the_way(ResourceIdx r, Instant start, Instant end) const {
+    std::optional<SlotId> found;
+    for_each_overlapping(index_, r, start, end, [&](SlotId s) {
+        const SlotRecord& rec = index_.record(s);
+        const SlotState state = SlotWord::state(rec.word.load(word_order));
+        if (!found && rec.removed.load(word_order) &&
+            (state == SlotState::booked || state == SlotState::held)) {
+            found = s;
+        }
+    });
+    return found;
+}
+
+std::optional<SlotId> Engine::orphan_in_the_way(std::span<const Schedule> schedules) const {
+    for (const SlotSeed& seed : expand_group(catalog_, calendar_, schedules, nullptr)) {
+        const Instant start{seed.start_s};
+        const Instant end{seed.start_s + seed.duration_min * seconds_per_minute};
+        if (auto s = orphan_in_the_way(ResourceIdx{seed.resource}, start, end)) return s;
+    }
+    return std::nullopt;
 }
 
 std::optional<SlotId> Engine::lay_out(std::span<const Schedule> schedules,
@@ -180,6 +205,27 @@ Outcome<ScheduleView> Engine::set_schedule_day_count(const Actor& actor, Schedul
     return {ErrorCode::ok, {}, {}, s};
 }
 
+Outcome<ScheduleView> Engine::note_seed_reach(ScheduleId id, LocalDay day) {
+    using Out = Outcome<ScheduleView>;
+    Reservation reservation(*events_, 1);
+    if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
+    std::lock_guard admin(admin_mutex_);
+    if (id.value == 0 || id.value > schedules_.size() || day == 0) {
+        return Out::refuse(ErrorCode::invalid_request, "schedule", "no such schedule");
+    }
+    ScheduleView& s = schedules_[id.value - 1];
+    s.seed_valid_to = day;
+    const UnitIdx unit = catalog_.resource(s.schedule.resource).unit;
+    Event& e = reservation.event();
+    stamp(e, seed_actor(unit), EventKind::schedule_changed, unit);
+    fill_schedule_event(e, s);
+    e.schedule.seed = true;
+    e.schedule.day = day;  // not a day count change: recovery sets only the seed's last day
+    e.schedule.group_first = static_cast<std::uint32_t>(index_.size());
+    reservation.publish();
+    return {ErrorCode::ok, {}, {}, s};
+}
+
 std::size_t Engine::take_off(SlotId s, Instant now) {
     SlotRecord& rec = index_.record(s);
     rec.removed.store(true, word_order);  // before reading the word; see settle()
@@ -244,6 +290,9 @@ Outcome<ScheduleView> Engine::publish_checked(const Actor& actor, const Schedule
     if (auto bad = check_schedule(actor, schedule, std::nullopt); !bad.ok()) {
         return Out::refuse(bad);
     }
+    if (orphan_in_the_way({&schedule, 1})) {
+        return Out::refuse(ErrorCode::slot_already_reserved, "valid_to", orphan_text);
+    }
     const ScheduleId id{static_cast<std::uint32_t>(schedules_.size() + 1)};
     std::vector<std::size_t> slots;
     const auto first = lay_out({&schedule, 1}, {&id, 1}, seed, slots);
@@ -278,11 +327,9 @@ Outcome<ScheduleView> Engine::extend_schedule(const Actor& actor, ScheduleId id,
     added.valid_from_day =
         std::max(current.schedule.valid_to_day + 1, calendar_.local_day(clock_.now()));
     added.valid_to_day = valid_to;
-    Schedule whole = current.schedule;
-    whole.valid_to_day = valid_to;
     if (auto bad = check_schedule(actor, added, id); !bad.ok()) return Out::refuse(bad);
-    if (valid_to - whole.valid_from_day >= schedule_days_max) {
-        return Out::refuse(ErrorCode::invalid_request, "valid_to", schedule_days_text.view());
+    if (orphan_in_the_way({&added, 1})) {
+        return Out::refuse(ErrorCode::slot_already_reserved, "valid_to", orphan_text);
     }
     const bool seed = actor.id.view() == seed_actor_id;  // the region file extends it
     std::vector<std::size_t> slots;
@@ -305,6 +352,49 @@ Outcome<ScheduleView> Engine::extend_schedule(const Actor& actor, ScheduleId id,
 Outcome<ScheduleView> Engine::end_schedule(const Actor& actor, ScheduleId id, LocalDay last_day,
                                            bool accept_orphans,
                                            std::vector<BookingId>& in_the_way) {
+    return end_checked(actor, id, last_day, accept_orphans, in_the_way, ScheduleId{}, nullptr);
+}
+
+std::unordered_set<std::uint32_t> Engine::spared_slots(const Schedule* spare,
+                                                       std::size_t below) const {
+    std::unordered_set<std::uint32_t> spared;
+    if (spare == nullptr) return spared;
+    for_each_slot_after(*spare, spare->valid_from_day - 1, below,
+                        [&](SlotId s) { spared.insert(s.value); });
+    return spared;
+}
+
+bool Engine::reserved_after(const Schedule& s, LocalDay last_day, std::size_t below,
+                            const std::unordered_set<std::uint32_t>& spared,
+                            std::vector<BookingId>& in_the_way) const {
+    const Instant now = clock_.now();
+    bool held = false;
+    for_each_slot_after(s, last_day, below, [&](SlotId slot) {
+        const SlotRecord& rec = index_.record(slot);
+        const std::uint64_t w = rec.word.load(word_order);
+        if (rec.start_s <= now.value || open(w, now) || spared.contains(slot.value)) return;
+        if (SlotWord::state(w) == SlotState::booked)
+            in_the_way.push_back(current_id(SlotWord::owner(w)));
+        held = held || SlotWord::state(w) == SlotState::held;
+    });
+    return held || !in_the_way.empty();
+}
+
+bool Engine::seed_end_in_the_way(const SeedChange& end, std::vector<BookingId>& in_the_way) const {
+    in_the_way.clear();
+    if (end.kind != SeedChange::Kind::end) return false;
+    std::lock_guard admin(admin_mutex_);
+    if (end.id.value == 0 || end.id.value > schedules_.size()) return false;
+    const ScheduleView& s = schedules_[end.id.value - 1];
+    if (s.ended || end.day >= s.schedule.valid_to_day) return false;
+    const Schedule* spare = end.replaced_by.value != 0 ? &end.replacement : nullptr;
+    return reserved_after(s.schedule, end.day, index_.size(), spared_slots(spare, index_.size()),
+                          in_the_way);
+}
+
+Outcome<ScheduleView> Engine::end_checked(const Actor& actor, ScheduleId id, LocalDay last_day,
+                                          bool accept_orphans, std::vector<BookingId>& in_the_way,
+                                          ScheduleId replaced_by, const Schedule* spare) {
     using Out = Outcome<ScheduleView>;
     in_the_way.clear();
     Reservation reservation(*events_, 1);
@@ -324,22 +414,16 @@ Outcome<ScheduleView> Engine::end_schedule(const Actor& actor, ScheduleId id, Lo
     }
     const Instant now = clock_.now();
     const std::size_t below = index_.size();
-    bool held = false;
-    for_each_slot_after(s.schedule, last_day, below, [&](SlotId slot) {
-        const SlotRecord& rec = index_.record(slot);
-        const std::uint64_t w = rec.word.load(word_order);
-        if (rec.start_s <= now.value || open(w, now)) return;
-        if (SlotWord::state(w) == SlotState::booked)
-            in_the_way.push_back(current_id(SlotWord::owner(w)));
-        held = held || SlotWord::state(w) == SlotState::held;
-    });
-    if ((!in_the_way.empty() || held) && !accept_orphans) {
+    const auto spared = spared_slots(spare, below);
+    if (reserved_after(s.schedule, last_day, below, spared, in_the_way) && !accept_orphans) {
         return Out::refuse(ErrorCode::slot_already_reserved, "on",
                            "booked or held slots lie after that day: move or cancel them first");
     }
     std::size_t removed = 0;
     for_each_slot_after(s.schedule, last_day, below, [&](SlotId slot) {
-        if (index_.record(slot).start_s > now.value) removed += take_off(slot, now);
+        if (index_.record(slot).start_s > now.value && !spared.contains(slot.value)) {
+            removed += take_off(slot, now);
+        }
     });
     const bool seed = actor.id.view() == seed_actor_id;
     s.schedule.valid_to_day = last_day;
@@ -353,6 +437,7 @@ Outcome<ScheduleView> Engine::end_schedule(const Actor& actor, ScheduleId id, Lo
     e.schedule.seed = seed;
     e.schedule.day = last_day;
     e.schedule.group_first = static_cast<std::uint32_t>(below);
+    e.schedule.group_schedules = replaced_by.value;  // its slots in that pattern were kept
     reservation.publish();
     return {ErrorCode::ok, {}, {}, s};
 }
@@ -554,6 +639,9 @@ std::vector<SeedChange> Engine::seed_changes() const {
                a.valid_from_day == b.valid_from_day;
     };
     std::vector<bool> matched(schedules_.size(), false);
+    // New schedules publish after every end: a schedule whose hours or days changed is the old
+    // one ended and a new one published, over the old one's time.
+    std::vector<SeedChange> publishes;
     for (const Schedule& wanted : catalog_.schedules) {
         bool found = false;
         for (std::size_t i = 0; i < schedules_.size() && !found; ++i) {
@@ -570,15 +658,28 @@ std::vector<SeedChange> Engine::seed_changes() const {
                 changes.push_back({SeedChange::Kind::end, s.schedule, s.id, wanted.valid_to_day});
             }
         }
-        if (!found) changes.push_back({SeedChange::Kind::publish, wanted, {}, 0});
+        if (!found) publishes.push_back({SeedChange::Kind::publish, wanted, {}, 0});
     }
+    // An old seed schedule the file no longer has is ended; a new one on the same resource and
+    // type over its time replaces it (each new one replaces at most one old one).
+    std::vector<bool> replacing(publishes.size(), false);
     for (std::size_t i = 0; i < schedules_.size(); ++i) {
         const ScheduleView& s = schedules_[i];
-        if (s.seed && !matched[i] && !s.ended) {
-            changes.push_back(
-                {SeedChange::Kind::end, s.schedule, s.id, s.schedule.valid_from_day - 1});
+        if (!s.seed || matched[i] || s.ended) continue;
+        SeedChange end{SeedChange::Kind::end, s.schedule, s.id, s.schedule.valid_from_day - 1};
+        for (std::size_t p = 0; p < publishes.size(); ++p) {
+            const Schedule& next = publishes[p].schedule;
+            if (replacing[p] || next.type != s.schedule.type || !overlap(next, s.schedule)) {
+                continue;
+            }
+            replacing[p] = true;
+            end.replaced_by = ScheduleId{static_cast<std::uint32_t>(schedules_.size() + p + 1)};
+            end.replacement = next;
+            break;
         }
+        changes.push_back(end);
     }
+    changes.insert(changes.end(), publishes.begin(), publishes.end());
     return changes;
 }
 
@@ -603,21 +704,16 @@ Outcome<ScheduleView> Engine::apply_seed_change(const SeedChange& c, bool accept
         case SeedChange::Kind::extend: {
             // Only as far as it does not reach already (staff may have extended it live).
             const auto now = schedule(c.id);
-            if (now && now->schedule.valid_to_day >= c.day) {
-                std::lock_guard admin(admin_mutex_);
-                schedules_[c.id.value - 1].seed_valid_to = c.day;
-                return {ErrorCode::ok, {}, {}, schedules_[c.id.value - 1]};
-            }
+            if (now && now->schedule.valid_to_day >= c.day) return note_seed_reach(c.id, c.day);
             return extend_schedule(seed_actor(unit), c.id, c.day);
         }
         case SeedChange::Kind::end: {
             const auto now = schedule(c.id);
             if (now && now->schedule.valid_to_day <= c.day) {  // staff ended it earlier
-                std::lock_guard admin(admin_mutex_);
-                schedules_[c.id.value - 1].seed_valid_to = c.day;
-                return {ErrorCode::ok, {}, {}, schedules_[c.id.value - 1]};
+                return note_seed_reach(c.id, c.day);
             }
-            return end_schedule(seed_actor(unit), c.id, c.day, accept_orphans, in_the_way);
+            return end_checked(seed_actor(unit), c.id, c.day, accept_orphans, in_the_way,
+                               c.replaced_by, c.replaced_by.value != 0 ? &c.replacement : nullptr);
         }
     }
     return Out::refuse(ErrorCode::invalid_request, "", "unknown change");

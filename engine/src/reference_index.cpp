@@ -104,7 +104,7 @@ std::optional<SlotId> ReferenceIndex::overlapping(ResourceIdx r, Instant start, 
     for (TypeIdx t : types_on_.at(r.value)) {
         for (const auto& [slot_start, id] : shards_.at({r.value, t.value})) {
             const SlotFacts& f = slots_[id.value].facts;
-            if (id != except && slot_start < end.value &&
+            if (id != except && !f.removed && slot_start < end.value &&
                 start.value < slot_start + f.duration_min * seconds_per_minute) {
                 return id;
             }

@@ -284,6 +284,7 @@ std::optional<SlotId> SlotIndex::overlapping(ResourceIdx r, Instant start, Insta
         for_each_between(*s, Instant{start.value - longest_slot_s}, end, [&](SlotId id) {
             const SlotRecord& rec = slots_[id.value];
             if (id != except && rec.type.load(std::memory_order_relaxed) == s->type.value &&
+                !rec.removed.load(std::memory_order_seq_cst) &&
                 rec.start_s + rec.duration_min * seconds_per_minute > start.value) {
                 found = id;
                 return false;

@@ -256,16 +256,36 @@ TEST_F(Admin, R24_AUnitsStaffTurnWebBookingOn) {
 }
 
 // R7: the web's catalog has no internal names, and of a type not presented on the web nothing
-// but its id; staff see everything.
+// but its id; a proxy type shows on the web (a citizen sees what a proxy booked, R8) but is not
+// bookable there; a proxy sees its own types only; staff see everything.
 TEST_F(Admin, R7_TheWebsCatalogShowsOnlyWebNamesOfTypesOnTheWeb) {
     const json web = ok(concat({as_web, {"catalog"}}));
+    const json proxy = ok(concat({as_proxy, {"catalog"}}));
     const json staff = ok(concat({as_staff, {"catalog"}}));
+    std::size_t web_named = 0;
     for (const json& t : web["appointment_types"]) {
         EXPECT_EQ(t["name"], "") << t;
         if (t["id"] == "hidden" || t["id"] == "noweb") {
             EXPECT_EQ(t["web_name"], "") << t;
+            EXPECT_EQ(t["web_bookable"], false) << t;
+        }
+        if (t["id"] == "ombud") {
+            EXPECT_EQ(t["web_name"], "Bedömning via 1177") << t;
+            EXPECT_EQ(t["web_bookable"], false) << "R8: not offered to citizens: " << t;
+            EXPECT_EQ(t["web_cancellable"], true) << t;
+        }
+        if (t["web_name"] != "") ++web_named;
+    }
+    EXPECT_GT(web_named, 0U) << "the web sees the web names of its types";
+    bool ombud_named = false;
+    for (const json& t : proxy["appointment_types"]) {
+        EXPECT_EQ(t["name"], "") << t;
+        if (t["id"] == "ombud") ombud_named = t["web_name"] == "Bedömning via 1177";
+        if (t["id"] == "all3") {
+            EXPECT_EQ(t["web_name"], "") << "a proxy sees only proxy types: " << t;
         }
     }
+    EXPECT_TRUE(ombud_named) << proxy;
     bool hidden_named = false;
     for (const json& t : staff["appointment_types"]) {
         if (t["id"] == "hidden") hidden_named = t["name"] == "Samtal kurator";

@@ -347,5 +347,248 @@ TEST_F(SlotIdentity, R10_ADayCountGivenInTheRegionFileAppliesToTheSchedulesSlots
     EXPECT_EQ(third->state_hash(), second->state_hash());
 }
 
+// R14 and R13 over a schedule's life: a removed slot's time is offered again. A schedule ended
+// and extended again publishes the days it had lost; a slot removed by itself makes room for a
+// slot added at its time; all of it comes back the same after a restart.
+TEST_F(Schedules, R14_ARemovedSlotsTimeIsOfferedAgainAndSurvivesARestart) {
+    auto first = from_store(rule_region_yaml);
+    ASSERT_TRUE(first);
+    start(*first);
+    const auto published = first->publish_schedule(staff(), saturday_schedule());
+    ASSERT_TRUE(published.ok());
+    std::vector<BookingId> in_the_way;
+    const auto ended = first->end_schedule(staff(), published.value.id,
+                                           *Calendar::parse_day("2026-03-21"), false, in_the_way);
+    ASSERT_TRUE(ended.ok()) << ended.message;
+    EXPECT_EQ(ended.value.removed, 5U * 6U);  // 28 March to 25 April
+    const SlotId old = slot_of(*first, "r2", "all3", "2026-04-04T09:00");
+    const auto extended =
+        first->extend_schedule(staff(), published.value.id, *Calendar::parse_day("2026-05-30"));
+    ASSERT_TRUE(extended.ok()) << extended.message;
+    EXPECT_EQ(extended.value.slots - published.value.slots, 10U * 6U)
+        << "the five Saturdays it had lost, and five more";
+    SlotQuery q;
+    q.unit = unit("u1");
+    q.resource = resource("r2");
+    q.type = type("all3");
+    q.from = at("2026-04-04T00:00");
+    q.to = at("2026-04-05T00:00");
+    const auto april = first->find(staff(), q);
+    ASSERT_EQ(april.value.size(), 6U) << "one slot at each time, the new ones";
+    EXPECT_NE(april.value[0].id, old);
+    EXPECT_EQ(first->slot(old)->state, SlotState::blocked) << "the removed slot stays removed";
+    ASSERT_TRUE(book_on(*first, web(), april.value[0].id, patient(11)).ok());
+
+    // One slot removed, and another added at its time.
+    const SlotId single = april.value[1].id;
+    ASSERT_TRUE(first->remove_slot(staff(), single).ok());
+    const auto added =
+        first->publish_slot(staff(), resource("r2"), type("all3"), first->slot(single)->start);
+    ASSERT_TRUE(added.ok()) << added.message;
+    EXPECT_EQ(first->publish_slot(staff(), resource("r2"), type("all3"), added.value.start).code,
+              ErrorCode::invalid_request)
+        << "a slot that is not removed still holds its time";
+    collect(*first);
+    auto again = from_store(rule_region_yaml);
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->state_hash(), first->state_hash());
+    EXPECT_EQ(again->slot_count(), first->slot_count());
+}
+
+// A removed slot that is still booked (an orphan, accepted at an end) keeps its time until its
+// booking is moved or cancelled: publishing over it is refused and changes nothing.
+TEST_F(Schedules, R14_AnOrphansTimeIsNotOfferedAgainWhileItIsBooked) {
+    const auto published = engine->publish_schedule(staff(), saturday_schedule());
+    ASSERT_TRUE(published.ok());
+    const SlotId booked = slot("r2", "all3", "2026-04-04T09:00");
+    const auto booking = book(staff(), booked, patient(12));
+    ASSERT_TRUE(booking.ok());
+    std::vector<BookingId> in_the_way;
+    ASSERT_TRUE(engine
+                    ->end_schedule(staff(), published.value.id, *Calendar::parse_day("2026-03-21"),
+                                   true, in_the_way)
+                    .ok());
+    ASSERT_EQ(in_the_way.size(), 1U);
+    drain_events();
+    const std::uint64_t hash = engine->state_hash();
+    EXPECT_EQ(
+        engine->extend_schedule(staff(), published.value.id, *Calendar::parse_day("2026-05-30"))
+            .code,
+        ErrorCode::slot_already_reserved);
+    EXPECT_EQ(
+        engine->publish_slot(staff(), resource("r2"), type("all3"), at("2026-04-04T09:00")).code,
+        ErrorCode::slot_already_reserved);
+    EXPECT_EQ(engine->state_hash(), hash);
+    EXPECT_EQ(drain_events(), 0U) << "a refusal publishes no event";
+    ASSERT_TRUE(engine->cancel(staff(), booking.value.id, {}).ok());
+    EXPECT_TRUE(
+        engine->extend_schedule(staff(), published.value.id, *Calendar::parse_day("2026-05-30"))
+            .ok());
+}
+
+// R13 and R14: a slot whose type staff changed is still its schedule's, so the schedule's end
+// removes it too, and recovery finds the same slots.
+TEST_F(Schedules, R14_AnEndRemovesTheSchedulesSlotsWhoseTypeChanged) {
+    auto first = from_store(rule_region_yaml);
+    ASSERT_TRUE(first);
+    start(*first);
+    const auto published = first->publish_schedule(staff(), saturday_schedule());
+    ASSERT_TRUE(published.ok());
+    const SlotId retyped = slot_of(*first, "r2", "all3", "2026-04-11T09:00");
+    ASSERT_TRUE(first->change_slot_type(staff(), retyped, type("norecancel")).ok());
+    std::vector<BookingId> in_the_way;
+    const auto ended = first->end_schedule(staff(), published.value.id,
+                                           *Calendar::parse_day("2026-03-21"), false, in_the_way);
+    ASSERT_TRUE(ended.ok());
+    EXPECT_EQ(ended.value.removed, 5U * 6U);
+    EXPECT_EQ(first->slot(retyped)->state, SlotState::blocked);
+    collect(*first);
+    auto again = from_store(rule_region_yaml);
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->state_hash(), first->state_hash());
+}
+
+// Nothing counted over a store's life stops it: a schedule extended again and again reaches
+// past two years from its first day (staff add at most two years at a time).
+TEST_F(Schedules, AScheduleIsExtendedPastTwoYearsFromItsFirstDay) {
+    Schedule s = saturday_schedule();
+    s.valid_to_day = *Calendar::parse_day("2027-12-31");
+    const auto published = engine->publish_schedule(staff(), s);
+    ASSERT_TRUE(published.ok()) << published.message;
+    const auto extended =
+        engine->extend_schedule(staff(), published.value.id, *Calendar::parse_day("2029-06-30"));
+    ASSERT_TRUE(extended.ok()) << extended.message;
+    EXPECT_EQ(
+        engine->extend_schedule(staff(), published.value.id, *Calendar::parse_day("2031-12-31"))
+            .code,
+        ErrorCode::invalid_request)
+        << "more than two years at once";
+    EXPECT_TRUE(
+        engine->extend_schedule(staff(), published.value.id, *Calendar::parse_day("2031-06-30"))
+            .ok());
+}
+
+// The region file changes a schedule's hours: the old schedule ends and the new one takes over
+// its time. Its slots that the new hours still cover stay, bookings and ids included; the hours
+// it no longer has lose their free slots; the new hours get new slots. A booking in the hours
+// it no longer has refuses the start.
+TEST_F(SlotIdentity, ARegionFileScheduleWithNewHoursKeepsTheBookingsItStillCovers) {
+    auto first = from_store(rule_region_yaml);
+    ASSERT_TRUE(first);
+    start(*first);
+    const SlotId kept = slot_of(*first, "r1", "all3", "2026-09-01T08:20");
+    const auto booking = book_on(*first, staff(), kept, patient(13));
+    ASSERT_TRUE(booking.ok());
+    collect(*first);
+    const std::size_t slots_before = first->slot_count();
+
+    std::string yaml = rule_region_yaml;
+    const std::string old_hours = "from: \"08:00\", to: \"10:00\"";
+    yaml.replace(yaml.find(old_hours, yaml.find("{resource: r1, appointment_type: all3,")),
+                 old_hours.size(), "from: \"07:00\", to: \"09:00\"");
+    auto second = from_store(yaml);
+    ASSERT_TRUE(second);
+    const auto changes = second->seed_changes();
+    ASSERT_EQ(changes.size(), 2U);
+    EXPECT_EQ(changes[0].kind, SeedChange::Kind::end);
+    EXPECT_EQ(changes[1].kind, SeedChange::Kind::publish);
+    EXPECT_EQ(changes[0].replaced_by.value, second->schedules().size() + 1);
+    start(*second);
+    const auto still = second->booking(booking.value.id);
+    ASSERT_TRUE(still && still->active);
+    EXPECT_EQ(still->slot.id, kept);
+    EXPECT_EQ(second->slot(slot_of(*second, "r1", "all3", "2026-09-01T08:40"))->state,
+              SlotState::free)
+        << "a free slot in the hours both have stays";
+    EXPECT_LT(slot_of(*second, "r1", "all3", "2026-09-01T08:40").value, slots_before);
+    EXPECT_EQ(second->slot(slot_of(*second, "r1", "all3", "2026-09-01T09:20"))->state,
+              SlotState::blocked)
+        << "the hours it no longer has are removed";
+    const SlotId early = slot_of(*second, "r1", "all3", "2026-09-01T07:00");
+    EXPECT_GE(early.value, slots_before) << "the new hours take the next ids";
+    EXPECT_EQ(second->slot(early)->state, SlotState::free);
+    collect(*second);
+    auto third = from_store(yaml);
+    ASSERT_TRUE(third);
+    EXPECT_TRUE(third->seed_changes().empty());
+    EXPECT_EQ(third->state_hash(), second->state_hash());
+
+    // A booking in the hours the file drops: the end is refused, naming it.
+    ASSERT_TRUE(
+        book_on(*third, staff(), slot_of(*third, "r1", "all3", "2026-09-02T07:20"), patient(14))
+            .ok());
+    collect(*third);
+    std::string narrower = yaml;
+    const std::string new_hours = "from: \"07:00\", to: \"09:00\"";
+    narrower.replace(narrower.find(new_hours), new_hours.size(), "from: \"08:00\", to: \"09:00\"");
+    auto refused = from_store(narrower);
+    ASSERT_TRUE(refused);
+    std::vector<BookingId> in_the_way;
+    bool named = false;
+    for (const SeedChange& c : refused->seed_changes()) {
+        named = named || refused->seed_end_in_the_way(c, in_the_way);
+    }
+    EXPECT_TRUE(named) << "the start's check before it applies anything";
+}
+
+// A live change the region file then repeats is recorded as the file's, so a start with the
+// same file changes nothing (staff ended a seed schedule early; the file then ends it later).
+TEST_F(SlotIdentity, AFileChangeThatStaffMadeLiveAlreadyIsNotAppliedAgain) {
+    auto first = from_store(rule_region_yaml);
+    ASSERT_TRUE(first);
+    start(*first);
+    ScheduleId r1_all3;
+    for (const ScheduleView& s : first->schedules()) {
+        if (s.schedule.resource == resource("r1") && s.schedule.type == type("all3")) {
+            r1_all3 = s.id;
+        }
+    }
+    std::vector<BookingId> in_the_way;
+    ASSERT_TRUE(
+        first->end_schedule(staff(), r1_all3, *Calendar::parse_day("2026-06-15"), false, in_the_way)
+            .ok());
+    ASSERT_TRUE(first->extend_schedule(staff(), r1_all3, *Calendar::parse_day("2026-06-20")).ok());
+    collect(*first);
+    const std::string yaml = region_with_r1_all3_until("2026-06-30");
+    auto second = from_store(yaml);
+    ASSERT_TRUE(second);
+    start(*second);
+    EXPECT_EQ(second->schedule(r1_all3)->schedule.valid_to_day, *Calendar::parse_day("2026-06-20"))
+        << "the file's day lies inside what staff made it: nothing to remove";
+    collect(*second);
+    auto third = from_store(yaml);
+    ASSERT_TRUE(third);
+    EXPECT_TRUE(third->seed_changes().empty()) << "the same file: nothing to change";
+    EXPECT_EQ(third->state_hash(), second->state_hash());
+}
+
+// Nothing counted over a store's life stops a start: a region whose live schedules outgrew
+// its region file's several times over starts with tables sized from the store, and its last
+// slot is booked like its first.
+TEST_F(SlotIdentity, AStoreThatOutgrewTheRegionFileStartsWithRoomForAllOfIt) {
+    auto first = from_store(rule_region_yaml);
+    ASSERT_TRUE(first);
+    start(*first);
+    const std::size_t seed_room = first->room().bookings;
+    Schedule s;  // every day, all day, for two years: 10-minute slots of norebook on r2
+    s.resource = resource("r2");
+    s.type = type("norebook");
+    s.weekdays = 0x7F;
+    s.from_min = 0;
+    s.to_min = 24 * 60;
+    s.valid_from_day = *Calendar::parse_day("2027-01-01");
+    s.valid_to_day = *Calendar::parse_day("2028-12-30");
+    const auto published = first->publish_schedule(staff(), s);
+    ASSERT_TRUE(published.ok()) << published.message;
+    ASSERT_GT(first->slot_count(), seed_room) << "more slots than the seed's tables hold";
+    collect(*first);
+    auto again = from_store(rule_region_yaml);
+    ASSERT_TRUE(again) << "a start is never refused for its store's size";
+    EXPECT_GE(again->room().bookings, 2 * again->slot_count());
+    EXPECT_GE(again->room().patients, again->slot_count());
+    const SlotId last{static_cast<std::uint32_t>(again->slot_count() - 1)};
+    EXPECT_TRUE(book_on(*again, staff(), last, patient(15)).ok());
+}
+
 }  // namespace
 }  // namespace slotmatch::testing

@@ -50,7 +50,12 @@ void print(std::ostream& out, const Catalog& catalog, const SeedChange& c,
         case SeedChange::Kind::end:
             out << "slotmatchd: region file: ended schedule " << c.id.value << " ("
                 << describe(catalog, c.schedule) << ") after " << day << ": " << result.removed
-                << " free slots removed\n";
+                << " free slots removed";
+            if (c.replaced_by.value != 0) {
+                out << "; schedule " << c.replaced_by.value << " takes over its time, and its "
+                    << "slots there stay, with their bookings";
+            }
+            out << '\n';
             break;
         case SeedChange::Kind::day_count:
             out << "slotmatchd: region file: schedule " << c.id.value << " ("
@@ -92,8 +97,23 @@ int apply_region_file(Engine& engine, bool accept_orphans, const std::function<v
             << " schedules recorded as the store's first publication (" << engine.slot_count()
             << " slots)\n";
     }
+    const std::vector<SeedChange> changes = engine.seed_changes();
+    // Ends that bookings stand in the way of are refused before anything is applied, so that
+    // a refused start leaves the store as it was.
+    for (const SeedChange& change : changes) {
+        std::vector<BookingId> in_the_way;
+        if (accept_orphans || !engine.seed_end_in_the_way(change, in_the_way)) continue;
+        err << "slotmatchd: the region file cannot be applied: ending schedule " << change.id.value
+            << " (" << describe(engine.catalog(), change.schedule)
+            << "): booked or held slots lie after that day; bookings after "
+            << Calendar::format_day(change.day) << ":";
+        for (BookingId b : in_the_way) err << ' ' << b.value;
+        err << " (move or cancel them, or start with --accept-orphans to keep them as bookings "
+               "of slots no longer offered)\n";
+        return 1;
+    }
     std::size_t entities = 0;
-    for (const SeedChange& change : engine.seed_changes()) {
+    for (const SeedChange& change : changes) {
         std::vector<BookingId> in_the_way;
         const auto applied = apply(engine, change, accept_orphans, make_room, in_the_way);
         if (!applied.ok()) {

@@ -145,7 +145,10 @@ Answer Service::extend_schedule(const wire::ExtendSchedule& r, const Actor& acto
     const auto before = engine_.schedule(id);
     const auto extended = engine_.extend_schedule(actor, id, valid_to.value);
     if (!extended.ok()) return refused(b, extended);
-    return accepted(b, schedule_reply(b, extended.value, extended.value.slots - before->slots));
+    // The schedule existed before, since its extension was accepted (schedules are never
+    // unpublished); extensions are serialised, so the difference is this one's slots.
+    const std::size_t had = before ? before->slots : 0;
+    return accepted(b, schedule_reply(b, extended.value, extended.value.slots - had));
 }
 
 Answer Service::end_schedule(const wire::EndSchedule& r, const Actor& actor,

@@ -85,8 +85,9 @@ std::optional<Channel> from_wire(wire::Channel c);  // nothing for an out-of-ran
 wire::Slot to_wire(const SlotView& s);
 flatbuffers::Offset<wire::Booking> encode_booking(flatbuffers::FlatBufferBuilder& b,
                                                   const BookingView& v);
-// The catalog as `viewer`'s channel may see it (R7: citizens and proxies see web names and info
-// of the types presented on the web, and no internal names; staff see everything).
+// The catalog as `viewer`'s channel may see it (R7: no internal names for citizens and
+// proxies; web names and info only of the types their channel books, R6, R8; staff see
+// everything).
 flatbuffers::Offset<wire::CatalogReply> encode_catalog(flatbuffers::FlatBufferBuilder& b,
                                                        const Catalog& c,
                                                        std::optional<UnitIdx> only,

@@ -27,6 +27,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 namespace slotmatch {
@@ -159,7 +160,9 @@ struct EngineLimits {
     std::size_t patients_max = 0;                   // 0: derived from the slot count
     std::size_t bookings_max = 0;                   // 0: derived from the slot count
     std::size_t holds_max = 0;                      // 0: derived from the slot count
-    std::size_t published_slots_max = std::size_t{1} << 14;  // slots added after start
+    // Slots a run may publish beyond what it started with (the table is reserved, and costs
+    // memory only as used; each start makes this much room again).
+    std::size_t published_slots_max = std::size_t{1} << 20;
     // Waiting patients and active blocks at once (their records are reused when they end).
     // 0: derived from the region (see Engine::room()); the tables cost memory only as used.
     std::size_t blocks_max = 0;
@@ -213,6 +216,12 @@ struct SeedChange {
     LocalDay day = 0;                      // extend: the new last day; end: the last day kept
     EntityKind entity = EntityKind::none;  // record_entity: which catalog entity
     std::uint32_t index = 0;
+    // end of a seed schedule the file no longer has: the new schedule (same resource and type)
+    // that takes over its time, published after the ends as `replaced_by`. The end keeps the
+    // slots that lie in the replacement's pattern, booked ones included, and the replacement
+    // lays out only the rest (a schedule's hours or days changed in the file).
+    ScheduleId replaced_by{};
+    Schedule replacement{};
 };
 
 // What recovery rebuilt from the stored events.
@@ -334,6 +343,10 @@ class Engine {
     // What the region file changes against the seed the store holds: new entities to record,
     // new schedules, schedules extended, shortened or gone.
     std::vector<SeedChange> seed_changes() const;
+    // An end among them that booked or held slots stand in the way of (the bookings in
+    // `in_the_way`), checked before anything is applied, so that a refused start changes
+    // nothing.
+    bool seed_end_in_the_way(const SeedChange& end, std::vector<BookingId>& in_the_way) const;
     // Applies one change as the region file's actor (an end refused for bookings names them).
     Outcome<ScheduleView> apply_seed_change(const SeedChange& change, bool accept_orphans,
                                             std::vector<BookingId>& in_the_way);
@@ -355,6 +368,10 @@ class Engine {
     std::size_t expire_holds();
     // R10: a schedule's day count (1..366; 0: its type's), on its slots at once.
     Outcome<ScheduleView> set_schedule_day_count(const Actor& actor, ScheduleId id, int days);
+    // The region file now gives seed schedule `id` the last day `day`, which staff reached
+    // already (extended or ended it live): recorded (schedule_changed with `day`), so that the
+    // next start compares against it and does not undo the live change.
+    Outcome<ScheduleView> note_seed_reach(ScheduleId id, LocalDay day);
     // Ends the blocking events whose end has passed (unblocked events, by "slotmatch") and
     // frees their records. They cover only slots that have started, which no one can book.
     std::size_t end_past_blocks();
@@ -371,6 +388,10 @@ class Engine {
     std::uint64_t state_hash() const;
 
   private:
+    // Sizes the patient, booking and hold tables (limits of 0) for `stored_slots` slots and
+    // what the region file lays out, growing them only; before anything is handed out
+    // (construction, restore: no count over a store's life may stop a start).
+    void size_tables(std::size_t stored_slots);
     class Restorer;
     struct BookingRecord;
     struct BookingRef;
@@ -480,12 +501,28 @@ class Engine {
     Outcome<bool> check_schedule(const Actor& actor, const Schedule& s,
                                  std::optional<ScheduleId> except) const;
     Outcome<ScheduleView> publish_checked(const Actor& actor, const Schedule& s, bool seed);
+    // end_schedule, keeping the slots in `spare`'s pattern (a replacement's, SeedChange).
+    Outcome<ScheduleView> end_checked(const Actor& actor, ScheduleId id, LocalDay last_day,
+                                      bool accept_orphans, std::vector<BookingId>& in_the_way,
+                                      ScheduleId replaced_by, const Schedule* spare);
+    // The slots below `below` that `spare`'s pattern covers (none without one).
+    std::unordered_set<std::uint32_t> spared_slots(const Schedule* spare, std::size_t below) const;
+    // Whether booked or held slots of `s` after `last_day` (below `below`, not spared) stand in
+    // the way of its end; the bookings in `in_the_way`.
+    bool reserved_after(const Schedule& s, LocalDay last_day, std::size_t below,
+                        const std::unordered_set<std::uint32_t>& spared,
+                        std::vector<BookingId>& in_the_way) const;
     // Lays out `schedules` as one group (the next ids) and registers each under `ids`.
     std::optional<SlotId> lay_out(std::span<const Schedule> schedules,
                                   std::span<const ScheduleId> ids, bool seed,
                                   std::vector<std::size_t>& slots);
-    // The slots of the schedule's resource and type that its pattern lays out after
-    // `last_day`, among ids below `below`.
+    // A removed slot that is still booked or held (an orphan, docs/engine.md) overlapping
+    // [start, end) on `r`, or where `schedules` would lay out slots: its time is offered again
+    // only once the booking is moved or cancelled. Under admin_mutex_.
+    std::optional<SlotId> orphan_in_the_way(ResourceIdx r, Instant start, Instant end) const;
+    std::optional<SlotId> orphan_in_the_way(std::span<const Schedule> schedules) const;
+    // The slots of the schedule's resource that its pattern lays out after `last_day`, among
+    // ids below `below`, whatever their type now.
     template <typename F>
     void for_each_slot_after(const Schedule& s, LocalDay last_day, std::size_t below, F&& f) const;
     // R14: marks the slot removed, and makes it unbookable now if it is open (then 1).
@@ -512,7 +549,7 @@ class Engine {
     const Clock& clock_;
     EngineLimits limits_;
     SlotIndex index_;
-    PatientTable patients_;
+    std::unique_ptr<PatientTable> patients_;
     std::unique_ptr<RecordTable<BookingRecord>> bookings_;
     std::unique_ptr<RecordTable<HoldRecord>> holds_;
     std::unique_ptr<RecordTable<BlockRecord>> blocks_;

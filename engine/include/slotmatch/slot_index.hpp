@@ -97,8 +97,8 @@ class SlotIndex;
 // A publication group: the slots that `schedules` lay out (local time, daylight saving
 // included; see docs/engine.md), in the order they take their ids: by resource, type and
 // start. A slot that would overlap an earlier-starting one of the group on its resource, or a
-// slot `existing` already holds, is left out. Slot ids are given a group at a time and never
-// change (docs/engine.md, "Slot identity").
+// slot `existing` already holds (removed ones aside), is left out. Slot ids are given a group at a
+// time and never change (docs/engine.md, "Slot identity").
 std::vector<SlotSeed> expand_group(const Catalog& catalog, const Calendar& calendar,
                                    std::span<const Schedule> schedules,
                                    const SlotIndex* existing = nullptr);
@@ -206,7 +206,9 @@ class SlotIndex {
     // Moves a claimed slot (the caller CASed it away from free) to the shard of type `to`,
     // another type than its own.
     void move_slot(SlotId s, TypeIdx to);
-    // A slot of resource `r` other than `except` that overlaps [start, end), if any.
+    // A slot of resource `r` other than `except` that overlaps [start, end), if any. Removed
+    // slots (R14) do not count: their time may be laid out again (a booked one among them is
+    // the caller's to refuse, Engine::orphan_in_the_way).
     std::optional<SlotId> overlapping(ResourceIdx r, Instant start, Instant end,
                                       std::optional<SlotId> except) const;
 
