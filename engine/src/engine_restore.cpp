@@ -766,8 +766,12 @@ bool Engine::Restorer::apply_schedule_days(std::string& why) {
                   std::to_string(id.value) + ", which was never published";
             return false;
         }
-        e_.set_day_count(e_.schedules_[id.value - 1], change.facts.window_days,
-                         change.facts.group_first);
+        // On the days the schedule had then (a later extension's slots carry their own).
+        ScheduleView& s = e_.schedules_[id.value - 1];
+        const LocalDay last = s.schedule.valid_to_day;
+        s.schedule.valid_to_day = change.facts.valid_to_day;
+        e_.set_day_count(s, change.facts.window_days, change.facts.group_first);
+        s.schedule.valid_to_day = last;
     }
     return true;
 }

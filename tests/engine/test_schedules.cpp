@@ -590,5 +590,28 @@ TEST_F(SlotIdentity, AStoreThatOutgrewTheRegionFileStartsWithRoomForAllOfIt) {
     EXPECT_TRUE(book_on(*again, staff(), last, patient(15)).ok());
 }
 
+// R10: a day count changed between an end and an extension applies to the days the schedule
+// had then; recovery gives the same slots the same counts.
+TEST_F(Schedules, R10_ADayCountChangedAfterAnEndIsRestoredOnTheDaysItHadThen) {
+    auto first = from_store(rule_region_yaml);
+    ASSERT_TRUE(first);
+    start(*first);
+    const auto published = first->publish_schedule(staff(), saturday_schedule());
+    ASSERT_TRUE(published.ok());
+    std::vector<BookingId> in_the_way;
+    ASSERT_TRUE(first
+                    ->end_schedule(staff(), published.value.id, *Calendar::parse_day("2026-03-21"),
+                                   false, in_the_way)
+                    .ok());
+    ASSERT_TRUE(first->set_schedule_day_count(staff(), published.value.id, 3).ok());
+    ASSERT_TRUE(
+        first->extend_schedule(staff(), published.value.id, *Calendar::parse_day("2026-05-30"))
+            .ok());
+    collect(*first);
+    auto again = from_store(rule_region_yaml);
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->state_hash(), first->state_hash());
+}
+
 }  // namespace
 }  // namespace slotmatch::testing
