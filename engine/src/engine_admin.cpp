@@ -246,6 +246,12 @@ Outcome<BlockResult> Engine::remove_type(const Actor& actor, UnitIdx unit, TypeI
                            "only the unit's staff change schedules");
     }
     std::lock_guard admin(admin_mutex_);
+    const BlockResult result = take_type_off(actor, unit, type, reservation.event());
+    reservation.publish();
+    return {ErrorCode::ok, {}, {}, result};
+}
+
+BlockResult Engine::take_type_off(const Actor& actor, UnitIdx unit, TypeIdx type, Event& e) {
     BlockResult result;
     const Instant now = clock_.now();
     for (ResourceIdx r : catalog_.unit(unit).resources) {
@@ -262,13 +268,11 @@ Outcome<BlockResult> Engine::remove_type(const Actor& actor, UnitIdx unit, TypeI
             return true;
         });
     }
-    Event& e = reservation.event();
     stamp(e, actor, EventKind::slot_removed, unit);
     e.time = now;  // slots starting after it were removed: recovery removes the same
     e.type = type;
     e.schedule.group_first = static_cast<std::uint32_t>(index_.size());  // those that existed
-    reservation.publish();
-    return {ErrorCode::ok, {}, {}, result};
+    return result;
 }
 
 // ---- waitlist ----------------------------------------------------------------------------

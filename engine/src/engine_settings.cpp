@@ -115,21 +115,25 @@ Outcome<BlockResult> Engine::remove_type_everywhere(const Actor& actor, TypeIdx 
                            "only a region administrator takes a type out of the region");
     }
     // Out of every schedule first (R14: its free slots disappear at once), then out of the
-    // region, so that nothing schedules or books it again.
-    BlockResult total;
+    // region, so that nothing schedules or books it again: all of it or nothing (the events'
+    // room is taken first, and the admin mutex held throughout).
+    std::vector<UnitIdx> units;
     for (std::uint32_t u = 0; u < catalog_.units.size(); ++u) {
-        if (!catalog_.type_usable_in(type, UnitIdx{u})) continue;
-        Actor in_unit = actor;
-        in_unit.has_unit = true;
-        in_unit.unit = UnitIdx{u};
-        const auto removed = remove_type(in_unit, UnitIdx{u}, type);
-        if (!removed.ok()) return removed;
-        total.slots_changed += removed.value.slots_changed;
-        total.reserved_untouched += removed.value.reserved_untouched;
+        if (catalog_.type_usable_in(type, UnitIdx{u})) units.push_back(UnitIdx{u});
     }
-    Reservation reservation(*events_, 1);
+    Reservation reservation(*events_, units.size() + 1);
     if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
     std::lock_guard admin(admin_mutex_);
+    BlockResult total;
+    for (UnitIdx u : units) {
+        Actor in_unit = actor;
+        in_unit.has_unit = true;
+        in_unit.unit = u;
+        const BlockResult removed = take_type_off(in_unit, u, type, reservation.event());
+        reservation.publish();
+        total.slots_changed += removed.slots_changed;
+        total.reserved_untouched += removed.reserved_untouched;
+    }
     AppointmentType gone = type_now(type);
     gone.removed = true;
     gone.web_bookable = gone.web_cancellable = gone.web_rebookable = false;

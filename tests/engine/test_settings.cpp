@@ -144,6 +144,21 @@ TEST_F(Settings, ATypeTakenOutOfTheRegionIsOfferedNowhere) {
     EXPECT_TRUE(engine->type_now(type("ombud")).removed);
 }
 
+// The same with room for two events per lane: taking the type out of three units and the
+// region needs four, so it is refused whole (OVERLOADED) and nothing changes, rather than
+// leaving it out of some units' schedules only.
+class TinyEventLanes : public RegionWith<&EngineLimits::events_max, 2> {};
+
+TEST_F(TinyEventLanes, R14_ATypeTakenOutOfTheRegionGoesWholeOrNotAtAll) {
+    Actor admin = staff();
+    admin.region_admin = true;
+    const std::uint64_t hash = engine->state_hash();
+    EXPECT_EQ(engine->remove_type_everywhere(admin, type("ombud")).code, ErrorCode::overloaded);
+    EXPECT_EQ(engine->state_hash(), hash);
+    EXPECT_FALSE(engine->type_now(type("ombud")).removed);
+    EXPECT_EQ(drain_events(), 0U) << "nothing was published";
+}
+
 // Settings survive a restart; the region file's changes at a later start take only the fields
 // the file changed, on top of what staff changed live.
 TEST_F(Settings, LiveChangesSurviveARestartAndTheRegionFileChangesOnlyWhatItChanged) {

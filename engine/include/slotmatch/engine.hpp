@@ -501,6 +501,9 @@ class Engine {
     Outcome<bool> check_schedule(const Actor& actor, const Schedule& s,
                                  std::optional<ScheduleId> except) const;
     Outcome<ScheduleView> publish_checked(const Actor& actor, const Schedule& s, bool seed);
+    // R14: the type's future slots in the unit taken off, and its slot_removed event written
+    // into `e` (the caller publishes it). Under admin_mutex_.
+    BlockResult take_type_off(const Actor& actor, UnitIdx unit, TypeIdx type, Event& e);
     // end_schedule, keeping the slots in `spare`'s pattern (a replacement's, SeedChange).
     Outcome<ScheduleView> end_checked(const Actor& actor, ScheduleId id, LocalDay last_day,
                                       bool accept_orphans, std::vector<BookingId>& in_the_way,
