@@ -952,9 +952,13 @@ void Engine::Restorer::apply_words() {
 // The entries waiting at the end, each in the record its id names, with its place (R22); the
 // other records ended, their generations past every id given out, and are reused.
 bool Engine::Restorer::apply_waitlist(std::string& why) {
-    std::map<std::tuple<std::uint32_t, std::uint32_t, std::uint64_t>, WaitlistView> waiting;
+    // By entry id: each event names the entry it adds or ends, so changes numbered out of the
+    // order of their making (--threads N) still pair up. Stores written before entries had ids
+    // pair them by unit, type and patient, and number them in the order they were added.
+    std::map<std::uint64_t, WaitlistView> waiting;  // entry id -> entry
+    std::map<std::tuple<std::uint32_t, std::uint32_t, std::uint64_t>, std::uint64_t> unnumbered;
     std::map<std::uint64_t, std::uint32_t> generations;  // record -> newest generation named
-    std::uint64_t unnumbered = 0;  // stores before entries were reused: ids in order of adding
+    std::uint64_t added_unnumbered = 0;
     for (const WaitlistChange& c : waitlist_) {
         if (c.unit.value >= e_.catalog_.units.size() || c.type.value >= e_.catalog_.types.size()) {
             why = "a waitlist event names an unknown unit or type";
@@ -966,14 +970,23 @@ bool Engine::Restorer::apply_waitlist(std::string& why) {
             g = std::max(g, generation_of(c.entry));
         }
         if (!c.add) {
-            waiting.erase(key);
+            if (c.entry.value != 0) {
+                waiting.erase(c.entry.value);
+            } else if (auto old = unnumbered.find(key); old != unnumbered.end()) {
+                waiting.erase(old->second);
+                unnumbered.erase(old);
+            }
             continue;
         }
-        if (waiting.count(key) != 0) continue;
-        const WaitlistEntryId id =
-            c.entry.value != 0 ? c.entry : waitlist_entry_id(unnumbered++, 0);
+        WaitlistEntryId id = c.entry;
+        if (id.value == 0) {
+            if (unnumbered.count(key) != 0) continue;
+            id = waitlist_entry_id(added_unnumbered++, 0);
+            unnumbered[key] = id.value;
+        }
+        if (waiting.count(id.value) != 0) continue;
         generations.emplace(index_of(id), 0);
-        waiting[key] = WaitlistView{id, c.unit, c.type, c.patient, c.added_at};
+        waiting[id.value] = WaitlistView{id, c.unit, c.type, c.patient, c.added_at};
     }
     const std::uint64_t count = generations.empty() ? 0 : generations.rbegin()->first + 1;
     if (count > e_.waitlist_->capacity()) {
