@@ -2,6 +2,8 @@
 // when it ends, by staff or by the sweep once its end has passed, and reused, so no count over
 // a store's life fills the table or stops a start; an old block id never reaches a later block.
 #include <atomic>
+#include <deque>
+#include <set>
 #include <slotmatch/failpoint.hpp>
 #include <thread>
 
@@ -22,26 +24,50 @@ class Blocks : public StoreHistory {
     }
 };
 
+// Three blocks active at once in a table of four, the oldest ended as a new one starts, so
+// every record is reused in turn at its own generation; a restart puts the three still active
+// back in their records.
 TEST_F(Blocks, ManyBlockAndUnblockCyclesNeverFillTheTableAndARestartFollows) {
-    const SlotId s = slot("r1", "all3", "2026-03-03T08:00");
+    static constexpr const char* days[3][2] = {{"2026-03-03T08:00", "2026-03-03T09:00"},
+                                               {"2026-03-04T08:00", "2026-03-04T09:00"},
+                                               {"2026-03-05T08:00", "2026-03-05T09:00"}};
+    std::deque<BlockId> active;
+    std::set<std::uint64_t> records;
     for (int n = 0; n < 5000; ++n) {
-        const auto k = block("r1", "2026-03-03T08:00", "2026-03-03T09:00");
+        const auto& day = days[n % 3];
+        const SlotId s = slot("r1", "all3", day[0]);
+        const bool overlap = n % 2 == 1;       // the new block starts before the oldest ends: four
+        if (active.size() == 3 && !overlap) {  // the oldest lies on this day
+            const auto u = engine->unblock(staff(), active.front());
+            ASSERT_TRUE(u.ok()) << "cycle " << n << ": " << u.message;
+            active.pop_front();
+            ASSERT_EQ(engine->slot(s)->state, SlotState::free);
+        }
+        const auto k = block("r1", day[0], day[1]);
         ASSERT_TRUE(k.ok()) << "cycle " << n << ": " << k.message;
         ASSERT_EQ(engine->slot(s)->state, SlotState::blocked);
-        const auto u = engine->unblock(staff(), k.value.id);
-        ASSERT_TRUE(u.ok()) << "cycle " << n << ": " << u.message;
-        ASSERT_EQ(engine->slot(s)->state, SlotState::free);
+        active.push_back(k.value.id);
+        if (active.size() == 4) {
+            ASSERT_TRUE(engine->unblock(staff(), active.front()).ok()) << "cycle " << n;
+            active.pop_front();
+            ASSERT_EQ(engine->slot(s)->state, SlotState::blocked) << "the new block covers it";
+        }
+        records.insert(k.value.id.value & ((std::uint64_t{1} << 40) - 1));
         if (n % 1000 == 0) collect(*engine);
     }
-    const auto kept = block("r2", "2026-03-04T08:00", "2026-03-04T09:00");
-    ASSERT_TRUE(kept.ok());
+    EXPECT_EQ(records.size(), 4U) << "every record of the table was reused";
     collect(*engine);
     auto copy = from_store(rule_region_yaml);
     ASSERT_NE(copy, nullptr);
-    EXPECT_EQ(last.blocks, 1U);
+    EXPECT_EQ(last.blocks, 3U);
     EXPECT_EQ(copy->state_hash(), engine->state_hash());
-    EXPECT_EQ(copy->slot(slot("r2", "all3", "2026-03-04T08:00"))->state, SlotState::blocked);
-    EXPECT_EQ(copy->slot(s)->state, SlotState::free);
+    for (const auto& day : days) {
+        EXPECT_EQ(copy->slot(slot("r1", "all3", day[0]))->state, SlotState::blocked);
+    }
+    for (BlockId id : active) ASSERT_TRUE(copy->unblock(staff(), id).ok());
+    const auto kept =
+        copy->block(staff(), resource("r2"), at("2026-03-04T08:00"), at("2026-03-04T09:00"), "");
+    ASSERT_TRUE(kept.ok());
     // The restarted engine ends the block by its id, and reuses the records as well.
     ASSERT_TRUE(copy->unblock(staff(), kept.value.id).ok());
     for (int n = 0; n < 10; ++n) {

@@ -158,11 +158,21 @@ TEST_F(TinyWaitlist, R22_AFullWaitlistRefusesTheCancelThatWouldReturnThePatient)
 TEST_F(Waitlist, AListingSeesWholeEntriesWhileRecordsAreReused) {
     constexpr int writers = 3;
     constexpr int cycles = 3000;
+    // Each writer its own type and patients, so a torn read (one entry's patient, another's
+    // type) shows; and one entry per writer waiting throughout, so every listing sees some.
+    static constexpr const char* types[writers] = {"all3", "norecancel", "nobook"};
+    std::vector<WaitlistEntryId> standing;
+    for (int t = 0; t < writers; ++t) {
+        const auto added =
+            engine->waitlist_add(staff(), unit("u1"), type(types[t]), patient(100 + t));
+        ASSERT_TRUE(added.ok()) << added.message;
+        standing.push_back(added.value.id);
+    }
     std::atomic<int> running{writers};
     std::vector<std::thread> threads;
     for (int t = 0; t < writers; ++t) {
         threads.emplace_back([&, t] {
-            const char* typ = t % 2 == 0 ? "all3" : "norecancel";
+            const char* typ = types[t];
             for (int n = 0; n < cycles; ++n) {
                 const auto added =
                     engine->waitlist_add(staff(), unit("u1"), type(typ), patient(t * 4 + n % 4));
@@ -179,21 +189,27 @@ TEST_F(Waitlist, AListingSeesWholeEntriesWhileRecordsAreReused) {
         });
     }
     std::size_t seen = 0;
-    while (running.load() > 0) {
+    do {
         drain_events();  // the journal's part: one thread drains
         for (const WaitlistView& w : engine->waitlist(staff(), unit("u1")).value) {
             int owner = -1;
             for (int t = 0; t < writers * 4; ++t) {
                 if (patient(t) == w.patient) owner = t / 4;
             }
+            for (int t = 0; t < writers; ++t) {
+                if (patient(100 + t) == w.patient) owner = t;
+            }
             EXPECT_GE(owner, 0) << "a patient no writer added";  // no ASSERT: join the writers
             if (owner < 0) continue;
-            EXPECT_EQ(w.type, type(owner % 2 == 0 ? "all3" : "norecancel"));
+            EXPECT_EQ(w.type, type(types[owner])) << "an entry read whole";
+            EXPECT_EQ(w.unit, unit("u1"));
             EXPECT_EQ(w.added_at, clock->now());
             ++seen;
         }
-    }
+    } while (running.load() > 0);
     for (auto& t : threads) t.join();
+    EXPECT_GE(seen, static_cast<std::size_t>(writers)) << "the standing entries at least";
+    for (WaitlistEntryId id : standing) EXPECT_TRUE(engine->waitlist_remove(staff(), id).ok());
     EXPECT_TRUE(engine->waitlist(staff(), unit("u1")).value.empty());
     RecordProperty("entries_seen", static_cast<int>(seen));
 }
