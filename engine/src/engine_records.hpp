@@ -11,6 +11,10 @@ namespace slotmatch {
 
 // The region file changed a setting between `old_seed` and `new_seed`: that field takes the new
 // seed's value on top of `now` (a live change of another field stays). engine_settings.cpp.
+// `base` (the type as the catalog knows it: id, names, duration, unit) with the settings a
+// settings record carries (R9: web texts, flags, day count, removal). A record read back from a
+// store carries only those.
+AppointmentType with_settings(AppointmentType base, const AppointmentType& settings);
 AppointmentType merge_seed(AppointmentType now, const AppointmentType& old_seed,
                            const AppointmentType& new_seed);
 WebSettings merge_seed(WebSettings now, const WebSettings& old_seed, const WebSettings& new_seed);

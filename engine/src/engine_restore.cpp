@@ -727,12 +727,14 @@ bool Engine::Restorer::apply_settings(std::string& why) {
         }
         if (!type && c.entity != EntityKind::unit) continue;
         ConfigChange now = c;
+        // The record carries the settings only: the rest of the type is the catalog's.
+        if (type) now.type = with_settings(e_.catalog_.types[c.index], c.type);
         if (seen.kind == EventKind::entity_recorded) {  // the seed as recorded: also the settings
-            if (type) e_.seed_types_[c.index] = c.type;
+            if (type) e_.seed_types_[c.index] = now.type;
             if (!type) e_.seed_webs_[c.index] = c.unit;
         } else if (c.seed && type) {  // the region file changed: only what it changed
             now.type = merge_seed(e_.type_now(TypeIdx{c.index}), e_.seed_types_[c.index], c.type);
-            e_.seed_types_[c.index] = c.type;
+            e_.seed_types_[c.index] = with_settings(e_.catalog_.types[c.index], c.type);
         } else if (c.seed) {
             now.unit = merge_seed(e_.web_now(UnitIdx{c.index}), e_.seed_webs_[c.index], c.unit);
             e_.seed_webs_[c.index] = c.unit;

@@ -176,6 +176,18 @@ Outcome<WebSettings> Engine::set_unit(const Actor& actor, UnitIdx unit, const Un
     return {ErrorCode::ok, {}, {}, next};
 }
 
+AppointmentType with_settings(AppointmentType base, const AppointmentType& settings) {
+    base.web_name = settings.web_name;
+    base.web_info = settings.web_info;
+    base.web_bookable = settings.web_bookable;
+    base.web_cancellable = settings.web_cancellable;
+    base.web_rebookable = settings.web_rebookable;
+    base.hide_from_patient = settings.hide_from_patient;
+    base.window_days = settings.window_days;
+    base.removed = settings.removed;
+    return base;
+}
+
 AppointmentType merge_seed(AppointmentType now, const AppointmentType& old_seed,
                            const AppointmentType& new_seed) {
     const auto take = [](auto& field, const auto& was, const auto& is) {

@@ -131,9 +131,11 @@ TEST_F(Admin, OnlyTheUnitsStaffAdministerAndBadFieldsAreNamed) {
     EXPECT_TRUE(saturday_slots().empty()) << "nothing was published";
 }
 
-// Recovery after kill -9 in the middle of administration: slots added one per request,
-// pipelined, the server killed after some replies; restarted on the store, every acknowledged
-// slot is there under the id it was given, and every slot has the facts it had.
+// Recovery after kill -9 in the middle of administration: slots added one per request and a
+// type's web info set every tenth, pipelined, the server killed after some replies; restarted
+// on the store, every acknowledged slot is there under the id it was given, every slot has the
+// facts it had, the type's info is the last acknowledged one or a later one, and the state
+// recovered is the state a clean stop then leaves (the same hash after a further restart).
 TEST_F(Admin, AKillNineInTheMiddleOfAdministrationLosesNoAcknowledgedChange) {
     ok(concat({as_staff, saturday_schedule}));
     const auto before = saturday_slots();
@@ -151,13 +153,24 @@ TEST_F(Admin, AKillNineInTheMiddleOfAdministrationLosesNoAcknowledgedChange) {
         std::snprintf(time, sizeof time, "T%02d:%02d", 8 + (n % per_sunday) / 3, (n % 3) * 20);
         r.add(wire::CreateAddSlot(b, b.CreateString("r2"), b.CreateString("all3"),
                                   b.CreateString(Calendar::format_day(sunday) + time)));
+        if (n % 10 == 0) {  // R9: a settings change in the same stream
+            r.add(wire::CreateSetTypeDirect(b, "norecancel", nullptr,
+                                            ("info " + std::to_string(n)).c_str()));
+        }
         ASSERT_TRUE(connection.send(r.finish(staff, 7000 + n), 5000));
     }
     std::map<std::uint32_t, std::int64_t> acknowledged;  // slot id -> start
+    int info_acknowledged = -1;                          // the last info whose set was answered
     const auto take = [&](const client::Reply& reply) {
         const auto* slot = reply.message->results()->Get(0)->body_as_SlotReply();
         ASSERT_TRUE(slot) << "an add was refused";
         acknowledged.emplace(slot->slot()->slot_id(), slot->slot()->start());
+        if (reply.message->results()->size() == 2) {
+            const auto* set = reply.message->results()->Get(1)->body_as_TypeReply();
+            ASSERT_TRUE(set) << "a type change was refused";
+            const std::string info = set->appointment_type()->web_info()->str();
+            info_acknowledged = std::max(info_acknowledged, std::stoi(info.substr(5)));
+        }
     };
     for (int n = 0; n < 20; ++n) {
         auto reply = connection.receive(5000);
@@ -198,6 +211,25 @@ TEST_F(Admin, AKillNineInTheMiddleOfAdministrationLosesNoAcknowledgedChange) {
         ASSERT_NE(it, found.end()) << "acknowledged slot " << id << " lost";
         EXPECT_EQ(it->second, start) << "slot " << id << " moved";
     }
+    ASSERT_GE(info_acknowledged, 0) << "some type change was answered before the kill";
+    int info_now = -1;
+    const json catalog = ok(concat({as_staff, {"catalog", "--unit", "u1"}}));
+    for (const json& t : catalog["appointment_types"]) {
+        if (t["id"] == "norecancel")
+            info_now = std::stoi(t["web_info"].get<std::string>().substr(5));
+    }
+    EXPECT_GE(info_now, info_acknowledged) << "an acknowledged settings change lost" << catalog;
+
+    // The recovered state is whole: a clean stop and another start give the same hash.
+    const auto hash_in = [](const std::string& output, const std::string& after) {
+        const auto at = output.find(after);
+        return at == std::string::npos ? std::string() : output.substr(at + after.size(), 16);
+    };
+    const std::string recovered = hash_in(server_->output(), "state hash ");
+    ASSERT_FALSE(recovered.empty()) << server_->output();
+    ASSERT_EQ(server_->stop(), 0);
+    ASSERT_NO_FATAL_FAILURE(start());
+    EXPECT_EQ(hash_in(server_->output(), "state hash "), recovered) << server_->output();
 }
 
 // R9 over the wire: a type made unbookable is off the web for the next request, and back.
@@ -253,6 +285,29 @@ TEST_F(Admin, R24_AUnitsStaffTurnWebBookingOn) {
     EXPECT_EQ(cli(concat({u3, {"admin", "unit", "set", "--unit", "u3", "--case-type", "boka=yes"}}))
                   .exit_code,
               2);
+}
+
+// R9 and R8 across a restart from the store: the settings changed live are back, and every type
+// is whole (its id, internal name, duration; a proxy type still a proxy type, so proxies are
+// offered it and nothing else). A settings record in the store carries the settings only.
+TEST_F(Admin, R9_SettingsChangedLiveComeBackOnWholeTypesAfterARestart) {
+    ok(concat(
+        {as_staff, {"admin", "type", "set", "--type", "all3", "--web-info", "Ta med listan"}}));
+    ASSERT_EQ(server_->stop(), 0);
+    ASSERT_NO_FATAL_FAILURE(start());
+    const json catalog = ok(concat({as_staff, {"catalog", "--unit", "u1"}}));
+    std::map<std::string, json> types;
+    for (const json& t : catalog["appointment_types"]) types[t["id"].get<std::string>()] = t;
+    ASSERT_EQ(types.count("all3"), 1U) << catalog;
+    EXPECT_EQ(types["all3"]["web_info"], "Ta med listan");
+    EXPECT_EQ(types["all3"]["name"], "Nybesök");
+    EXPECT_EQ(types["all3"]["duration_min"], 20);
+    ASSERT_EQ(types.count("ombud"), 1U) << catalog;
+    EXPECT_EQ(types["ombud"]["proxy"], true);
+    const json offered = ok(
+        concat({as_proxy, {"find", "--unit", "u1", "--from", "2026-03-10", "--to", "2026-03-10"}}));
+    ASSERT_FALSE(offered["slots"].empty());
+    for (const json& s : offered["slots"]) EXPECT_EQ(s["appointment_type"], "ombud");
 }
 
 // R7: the web's catalog has no internal names, and of a type not presented on the web nothing
