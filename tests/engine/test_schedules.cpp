@@ -11,7 +11,22 @@
 namespace slotmatch::testing {
 namespace {
 
-class SlotIdentity : public StoreHistory {};
+// The rule region on a new store, its seed recorded (null if it could not start).
+class SlotIdentity : public StoreHistory {
+  protected:
+    std::unique_ptr<Engine> started(const std::string& yaml = rule_region_yaml) {
+        auto e = from_store(yaml);
+        if (e) start(*e);
+        return e;
+    }
+    static LocalDay day(const char* iso) { return *Calendar::parse_day(iso); }
+    // Ends schedule `id` after `last` (no orphans accepted unless `accept`).
+    Outcome<ScheduleView> end_after(Engine& e, ScheduleId id, const char* last,
+                                    bool accept = false) const {
+        std::vector<BookingId> in_the_way;
+        return e.end_schedule(staff(), id, day(last), accept, in_the_way);
+    }
+};
 
 TEST_F(SlotIdentity, ANewStoreRecordsTheSeedAndRestoresItWithTheSameIds) {
     auto first = from_store(rule_region_yaml);
@@ -55,7 +70,7 @@ TEST_F(SlotIdentity, ARegionFileScheduleExtendedKeepsEveryBookingAndSlotId) {
     const auto changes = second->seed_changes();
     ASSERT_EQ(changes.size(), 1u);
     EXPECT_EQ(changes[0].kind, SeedChange::Kind::extend);
-    EXPECT_EQ(changes[0].day, *Calendar::parse_day("2026-07-31"));
+    EXPECT_EQ(changes[0].day, day("2026-07-31"));
     start(*second);
     for (std::uint32_t i = 0; i < slots_before; ++i) {
         const SlotView v = *second->slot(SlotId{i});
@@ -80,9 +95,8 @@ TEST_F(SlotIdentity, ARegionFileScheduleExtendedKeepsEveryBookingAndSlotId) {
 // refuses the start and names the booking, and changes nothing; accepted as orphans, the
 // booking stays a booking of a slot that is no longer offered.
 TEST_F(SlotIdentity, ARegionFileScheduleShortenedPastABookingIsRefusedNamingIt) {
-    auto first = from_store(rule_region_yaml);
+    auto first = started();
     ASSERT_TRUE(first);
-    start(*first);
     const auto booking =
         book_on(*first, staff(), slot_of(*first, "r1", "all3", "2026-09-01T08:00"), patient(3));
     ASSERT_TRUE(booking.ok());
@@ -111,9 +125,8 @@ TEST_F(SlotIdentity, ARegionFileScheduleShortenedPastABookingIsRefusedNamingIt) 
 }
 
 TEST_F(SlotIdentity, ANewScheduleInTheRegionFilePublishesWithTheNextIds) {
-    auto first = from_store(rule_region_yaml);
+    auto first = started();
     ASSERT_TRUE(first);
-    start(*first);
     const std::size_t slots_before = first->slot_count();
     std::string yaml = rule_region_yaml;
     const std::string anchor = "          - {resource: r2, appointment_type: all3,";
@@ -135,9 +148,8 @@ TEST_F(SlotIdentity, ANewScheduleInTheRegionFilePublishesWithTheNextIds) {
 }
 
 TEST_F(SlotIdentity, ARegionFileWithItsResourcesReorderedIsRefusedNamingOne) {
-    auto first = from_store(rule_region_yaml);
+    auto first = started();
     ASSERT_TRUE(first);
-    start(*first);
     std::string yaml = rule_region_yaml;
     const std::string a = "          - {id: r1, type: person, name: Anna Berg}\n";
     const std::string b = "          - {id: r2, type: position, name: Distriktssköterska}\n";
@@ -150,9 +162,8 @@ TEST_F(SlotIdentity, ARegionFileWithItsResourcesReorderedIsRefusedNamingOne) {
 // A start that stopped while it recorded the seed left half of the first group: the next
 // start lays the seed out again and records it whole.
 TEST_F(SlotIdentity, ASeedRecordCutShortIsRecordedAgain) {
-    auto first = from_store(rule_region_yaml);
+    auto first = started();
     ASSERT_TRUE(first);
-    start(*first);
     const std::size_t whole = log.size();
     log.resize(whole - 3);  // the crash cut: the last schedules of the group are missing
     auto second = from_store(rule_region_yaml);
@@ -165,7 +176,7 @@ TEST_F(SlotIdentity, ASeedRecordCutShortIsRecordedAgain) {
     EXPECT_EQ(third->state_hash(), first->state_hash());
 }
 
-class Schedules : public StoreHistory {
+class Schedules : public SlotIdentity {
   protected:
     Schedule saturday_schedule(const char* res = "r2", const char* typ = "all3") const {
         Schedule s;
@@ -174,8 +185,8 @@ class Schedules : public StoreHistory {
         s.weekdays = 1u << 5;  // Saturday
         s.from_min = 9 * 60;
         s.to_min = 11 * 60;
-        s.valid_from_day = *Calendar::parse_day("2026-03-07");
-        s.valid_to_day = *Calendar::parse_day("2026-04-25");
+        s.valid_from_day = day("2026-03-07");
+        s.valid_to_day = day("2026-04-25");
         return s;
     }
 };
@@ -218,14 +229,14 @@ TEST_F(Schedules, R14_EndingAScheduleRemovesItsFreeSlotsButNeverABookedOne) {
     ASSERT_TRUE(booking.ok());
     const std::uint64_t hash = engine->state_hash();
     std::vector<BookingId> in_the_way;
-    const auto refused = engine->end_schedule(
-        staff(), published.value.id, *Calendar::parse_day("2026-03-21"), false, in_the_way);
+    const auto refused =
+        engine->end_schedule(staff(), published.value.id, day("2026-03-21"), false, in_the_way);
     EXPECT_EQ(refused.code, ErrorCode::slot_already_reserved);
     ASSERT_EQ(in_the_way.size(), 1u);
     EXPECT_EQ(in_the_way[0], booking.value.id);
     EXPECT_EQ(engine->state_hash(), hash);
-    const auto ended = engine->end_schedule(staff(), published.value.id,
-                                            *Calendar::parse_day("2026-04-04"), false, in_the_way);
+    const auto ended =
+        engine->end_schedule(staff(), published.value.id, day("2026-04-04"), false, in_the_way);
     ASSERT_TRUE(ended.ok()) << ended.message;
     EXPECT_EQ(ended.value.removed, 3u * 6u);  // the three Saturdays after 4 April
     const SlotId gone = slot("r2", "all3", "2026-04-11T09:00");
@@ -236,22 +247,15 @@ TEST_F(Schedules, R14_EndingAScheduleRemovesItsFreeSlotsButNeverABookedOne) {
 
 // Publications, extensions and ends recorded as events give the same state after a restart.
 TEST_F(Schedules, PublishExtendAndEndSurviveARestartWithTheirIds) {
-    auto first = from_store(rule_region_yaml);
+    auto first = started();
     ASSERT_TRUE(first);
-    start(*first);
     const auto published = first->publish_schedule(staff(), saturday_schedule());
     ASSERT_TRUE(published.ok());
-    ASSERT_TRUE(
-        first->extend_schedule(staff(), published.value.id, *Calendar::parse_day("2026-05-30"))
-            .ok());
+    ASSERT_TRUE(first->extend_schedule(staff(), published.value.id, day("2026-05-30")).ok());
     ASSERT_TRUE(
         book_on(*first, staff(), slot_of(*first, "r2", "all3", "2026-05-16T09:20"), patient(7))
             .ok());
-    std::vector<BookingId> in_the_way;
-    ASSERT_TRUE(first
-                    ->end_schedule(staff(), published.value.id, *Calendar::parse_day("2026-05-16"),
-                                   false, in_the_way)
-                    .ok());
+    ASSERT_TRUE(end_after(*first, published.value.id, "2026-05-16").ok());
     collect(*first);
     auto again = from_store(rule_region_yaml);
     ASSERT_TRUE(again);
@@ -259,7 +263,7 @@ TEST_F(Schedules, PublishExtendAndEndSurviveARestartWithTheirIds) {
     EXPECT_EQ(again->state_hash(), first->state_hash());
     const auto s = again->schedule(published.value.id);
     ASSERT_TRUE(s);
-    EXPECT_EQ(s->schedule.valid_to_day, *Calendar::parse_day("2026-05-16"));
+    EXPECT_EQ(s->schedule.valid_to_day, day("2026-05-16"));
     EXPECT_TRUE(again->seed_changes().empty()) << "a live schedule is not the region file's";
 }
 
@@ -268,9 +272,8 @@ TEST_F(Schedules, PublishExtendAndEndSurviveARestartWithTheirIds) {
 // whatever its type's count; the type's other slots keep the type's (all3: none, 60 days). A
 // changed count is in force at once, and both survive a restart.
 TEST_F(Schedules, R10_AScheduleDayCountDecidesWhenItsSlotsShowOnTheWeb) {
-    auto first = from_store(rule_region_yaml);
+    auto first = started();
     ASSERT_TRUE(first);
-    start(*first);
     Schedule three_days = saturday_schedule();
     three_days.window_days = 3;  // a Saturday shows from Thursday's midnight
     const auto published = first->publish_schedule(staff(), three_days);
@@ -317,9 +320,8 @@ TEST_F(Schedules, R10_AScheduleDayCountDecidesWhenItsSlotsShowOnTheWeb) {
 // The region file gives a schedule a day count: the next start applies it to the schedule's
 // slots (an event, printed), and a restart after that finds nothing more to change.
 TEST_F(SlotIdentity, R10_ADayCountGivenInTheRegionFileAppliesToTheSchedulesSlots) {
-    auto first = from_store(rule_region_yaml);
+    auto first = started();
     ASSERT_TRUE(first);
-    start(*first);
     std::string yaml = rule_region_yaml;
     const std::string line = "valid_from: 2026-01-01, valid_to: 2026-12-31}";
     const auto at_r1 = yaml.find("{resource: r1, appointment_type: all3,");
@@ -351,19 +353,17 @@ TEST_F(SlotIdentity, R10_ADayCountGivenInTheRegionFileAppliesToTheSchedulesSlots
 // and extended again publishes the days it had lost; a slot removed by itself makes room for a
 // slot added at its time; all of it comes back the same after a restart.
 TEST_F(Schedules, R14_ARemovedSlotsTimeIsOfferedAgainAndSurvivesARestart) {
-    auto first = from_store(rule_region_yaml);
+    auto first = started();
     ASSERT_TRUE(first);
-    start(*first);
     const auto published = first->publish_schedule(staff(), saturday_schedule());
     ASSERT_TRUE(published.ok());
     std::vector<BookingId> in_the_way;
-    const auto ended = first->end_schedule(staff(), published.value.id,
-                                           *Calendar::parse_day("2026-03-21"), false, in_the_way);
+    const auto ended =
+        first->end_schedule(staff(), published.value.id, day("2026-03-21"), false, in_the_way);
     ASSERT_TRUE(ended.ok()) << ended.message;
     EXPECT_EQ(ended.value.removed, 5U * 6U);  // 28 March to 25 April
     const SlotId old = slot_of(*first, "r2", "all3", "2026-04-04T09:00");
-    const auto extended =
-        first->extend_schedule(staff(), published.value.id, *Calendar::parse_day("2026-05-30"));
+    const auto extended = first->extend_schedule(staff(), published.value.id, day("2026-05-30"));
     ASSERT_TRUE(extended.ok()) << extended.message;
     EXPECT_EQ(extended.value.slots - published.value.slots, 10U * 6U)
         << "the five Saturdays it had lost, and five more";
@@ -404,41 +404,35 @@ TEST_F(Schedules, R14_AnOrphansTimeIsNotOfferedAgainWhileItIsBooked) {
     const auto booking = book(staff(), booked, patient(12));
     ASSERT_TRUE(booking.ok());
     std::vector<BookingId> in_the_way;
-    ASSERT_TRUE(engine
-                    ->end_schedule(staff(), published.value.id, *Calendar::parse_day("2026-03-21"),
-                                   true, in_the_way)
-                    .ok());
+    ASSERT_TRUE(
+        engine->end_schedule(staff(), published.value.id, day("2026-03-21"), true, in_the_way)
+            .ok());
     ASSERT_EQ(in_the_way.size(), 1U);
     drain_events();
     const std::uint64_t hash = engine->state_hash();
-    EXPECT_EQ(
-        engine->extend_schedule(staff(), published.value.id, *Calendar::parse_day("2026-05-30"))
-            .code,
-        ErrorCode::slot_already_reserved);
+    EXPECT_EQ(engine->extend_schedule(staff(), published.value.id, day("2026-05-30")).code,
+              ErrorCode::slot_already_reserved);
     EXPECT_EQ(
         engine->publish_slot(staff(), resource("r2"), type("all3"), at("2026-04-04T09:00")).code,
         ErrorCode::slot_already_reserved);
     EXPECT_EQ(engine->state_hash(), hash);
     EXPECT_EQ(drain_events(), 0U) << "a refusal publishes no event";
     ASSERT_TRUE(engine->cancel(staff(), booking.value.id, {}).ok());
-    EXPECT_TRUE(
-        engine->extend_schedule(staff(), published.value.id, *Calendar::parse_day("2026-05-30"))
-            .ok());
+    EXPECT_TRUE(engine->extend_schedule(staff(), published.value.id, day("2026-05-30")).ok());
 }
 
 // R13 and R14: a slot whose type staff changed is still its schedule's, so the schedule's end
 // removes it too, and recovery finds the same slots.
 TEST_F(Schedules, R14_AnEndRemovesTheSchedulesSlotsWhoseTypeChanged) {
-    auto first = from_store(rule_region_yaml);
+    auto first = started();
     ASSERT_TRUE(first);
-    start(*first);
     const auto published = first->publish_schedule(staff(), saturday_schedule());
     ASSERT_TRUE(published.ok());
     const SlotId retyped = slot_of(*first, "r2", "all3", "2026-04-11T09:00");
     ASSERT_TRUE(first->change_slot_type(staff(), retyped, type("norecancel")).ok());
     std::vector<BookingId> in_the_way;
-    const auto ended = first->end_schedule(staff(), published.value.id,
-                                           *Calendar::parse_day("2026-03-21"), false, in_the_way);
+    const auto ended =
+        first->end_schedule(staff(), published.value.id, day("2026-03-21"), false, in_the_way);
     ASSERT_TRUE(ended.ok());
     EXPECT_EQ(ended.value.removed, 5U * 6U);
     EXPECT_EQ(first->slot(retyped)->state, SlotState::blocked);
@@ -452,20 +446,15 @@ TEST_F(Schedules, R14_AnEndRemovesTheSchedulesSlotsWhoseTypeChanged) {
 // past two years from its first day (staff add at most two years at a time).
 TEST_F(Schedules, AScheduleIsExtendedPastTwoYearsFromItsFirstDay) {
     Schedule s = saturday_schedule();
-    s.valid_to_day = *Calendar::parse_day("2027-12-31");
+    s.valid_to_day = day("2027-12-31");
     const auto published = engine->publish_schedule(staff(), s);
     ASSERT_TRUE(published.ok()) << published.message;
-    const auto extended =
-        engine->extend_schedule(staff(), published.value.id, *Calendar::parse_day("2029-06-30"));
+    const auto extended = engine->extend_schedule(staff(), published.value.id, day("2029-06-30"));
     ASSERT_TRUE(extended.ok()) << extended.message;
-    EXPECT_EQ(
-        engine->extend_schedule(staff(), published.value.id, *Calendar::parse_day("2031-12-31"))
-            .code,
-        ErrorCode::invalid_request)
+    EXPECT_EQ(engine->extend_schedule(staff(), published.value.id, day("2031-12-31")).code,
+              ErrorCode::invalid_request)
         << "more than two years at once";
-    EXPECT_TRUE(
-        engine->extend_schedule(staff(), published.value.id, *Calendar::parse_day("2031-06-30"))
-            .ok());
+    EXPECT_TRUE(engine->extend_schedule(staff(), published.value.id, day("2031-06-30")).ok());
 }
 
 // The region file changes a schedule's hours: the old schedule ends and the new one takes over
@@ -473,9 +462,8 @@ TEST_F(Schedules, AScheduleIsExtendedPastTwoYearsFromItsFirstDay) {
 // it no longer has lose their free slots; the new hours get new slots. A booking in the hours
 // it no longer has refuses the start.
 TEST_F(SlotIdentity, ARegionFileScheduleWithNewHoursKeepsTheBookingsItStillCovers) {
-    auto first = from_store(rule_region_yaml);
+    auto first = started();
     ASSERT_TRUE(first);
-    start(*first);
     const SlotId kept = slot_of(*first, "r1", "all3", "2026-09-01T08:20");
     const auto booking = book_on(*first, staff(), kept, patient(13));
     ASSERT_TRUE(booking.ok());
@@ -534,26 +522,22 @@ TEST_F(SlotIdentity, ARegionFileScheduleWithNewHoursKeepsTheBookingsItStillCover
 // A live change the region file then repeats is recorded as the file's, so a start with the
 // same file changes nothing (staff ended a seed schedule early; the file then ends it later).
 TEST_F(SlotIdentity, AFileChangeThatStaffMadeLiveAlreadyIsNotAppliedAgain) {
-    auto first = from_store(rule_region_yaml);
+    auto first = started();
     ASSERT_TRUE(first);
-    start(*first);
     ScheduleId r1_all3;
     for (const ScheduleView& s : first->schedules()) {
         if (s.schedule.resource == resource("r1") && s.schedule.type == type("all3")) {
             r1_all3 = s.id;
         }
     }
-    std::vector<BookingId> in_the_way;
-    ASSERT_TRUE(
-        first->end_schedule(staff(), r1_all3, *Calendar::parse_day("2026-06-15"), false, in_the_way)
-            .ok());
-    ASSERT_TRUE(first->extend_schedule(staff(), r1_all3, *Calendar::parse_day("2026-06-20")).ok());
+    ASSERT_TRUE(end_after(*first, r1_all3, "2026-06-15").ok());
+    ASSERT_TRUE(first->extend_schedule(staff(), r1_all3, day("2026-06-20")).ok());
     collect(*first);
     const std::string yaml = region_with_r1_all3_until("2026-06-30");
     auto second = from_store(yaml);
     ASSERT_TRUE(second);
     start(*second);
-    EXPECT_EQ(second->schedule(r1_all3)->schedule.valid_to_day, *Calendar::parse_day("2026-06-20"))
+    EXPECT_EQ(second->schedule(r1_all3)->schedule.valid_to_day, day("2026-06-20"))
         << "the file's day lies inside what staff made it: nothing to remove";
     collect(*second);
     auto third = from_store(yaml);
@@ -566,9 +550,8 @@ TEST_F(SlotIdentity, AFileChangeThatStaffMadeLiveAlreadyIsNotAppliedAgain) {
 // its region file's several times over starts with tables sized from the store, and its last
 // slot is booked like its first.
 TEST_F(SlotIdentity, AStoreThatOutgrewTheRegionFileStartsWithRoomForAllOfIt) {
-    auto first = from_store(rule_region_yaml);
+    auto first = started();
     ASSERT_TRUE(first);
-    start(*first);
     const std::size_t seed_room = first->room().bookings;
     Schedule s;  // every day, all day, for two years: 10-minute slots of norebook on r2
     s.resource = resource("r2");
@@ -576,8 +559,8 @@ TEST_F(SlotIdentity, AStoreThatOutgrewTheRegionFileStartsWithRoomForAllOfIt) {
     s.weekdays = 0x7F;
     s.from_min = 0;
     s.to_min = 24 * 60;
-    s.valid_from_day = *Calendar::parse_day("2027-01-01");
-    s.valid_to_day = *Calendar::parse_day("2028-12-30");
+    s.valid_from_day = day("2027-01-01");
+    s.valid_to_day = day("2028-12-30");
     const auto published = first->publish_schedule(staff(), s);
     ASSERT_TRUE(published.ok()) << published.message;
     ASSERT_GT(first->slot_count(), seed_room) << "more slots than the seed's tables hold";
@@ -593,20 +576,13 @@ TEST_F(SlotIdentity, AStoreThatOutgrewTheRegionFileStartsWithRoomForAllOfIt) {
 // R10: a day count changed between an end and an extension applies to the days the schedule
 // had then; recovery gives the same slots the same counts.
 TEST_F(Schedules, R10_ADayCountChangedAfterAnEndIsRestoredOnTheDaysItHadThen) {
-    auto first = from_store(rule_region_yaml);
+    auto first = started();
     ASSERT_TRUE(first);
-    start(*first);
     const auto published = first->publish_schedule(staff(), saturday_schedule());
     ASSERT_TRUE(published.ok());
-    std::vector<BookingId> in_the_way;
-    ASSERT_TRUE(first
-                    ->end_schedule(staff(), published.value.id, *Calendar::parse_day("2026-03-21"),
-                                   false, in_the_way)
-                    .ok());
+    ASSERT_TRUE(end_after(*first, published.value.id, "2026-03-21").ok());
     ASSERT_TRUE(first->set_schedule_day_count(staff(), published.value.id, 3).ok());
-    ASSERT_TRUE(
-        first->extend_schedule(staff(), published.value.id, *Calendar::parse_day("2026-05-30"))
-            .ok());
+    ASSERT_TRUE(first->extend_schedule(staff(), published.value.id, day("2026-05-30")).ok());
     collect(*first);
     auto again = from_store(rule_region_yaml);
     ASSERT_TRUE(again);
