@@ -1207,5 +1207,38 @@ TEST_F(Journal, AScheduleShortenedPastABookingRefusesTheStartUnlessOrphansAreAcc
     EXPECT_EQ(kept.begin()->second, booking) << "the orphan stays a booking";
 }
 
+// A region file whose changes are refused half way (a schedule extended, then a new one that
+// overlaps a schedule staff published live) stops the start, and the store is left as it was:
+// the extension made before the refusal is not committed either.
+TEST_F(Journal, ARegionFileRefusedHalfWayChangesNothing) {
+    config_ = write_temp_file("journal-region.yaml", region_until("2026-06-30"));
+    ASSERT_NO_FATAL_FAILURE(start("persisted"));
+    client::RequestBuilder r;
+    r.start();
+    auto& fb = r.fbb();
+    const std::vector<flatbuffers::Offset<flatbuffers::String>> saturday{fb.CreateString("sat")};
+    r.add(wire::CreatePublishScheduleDirect(fb, "u1", "r1", "all3", &saturday, "09:00", "11:00",
+                                            "2026-03-07", "2026-04-25"));
+    const std::uint64_t id = client::new_request_id();
+    auto reply = connection_->call(r.finish(staff(), id), id, timeout_ms);
+    ASSERT_TRUE(reply && reply->message->results());
+    ASSERT_NE(reply->message->results()->Get(0)->body_as_ScheduleReply(), nullptr)
+        << "the live schedule was published";
+    ASSERT_EQ(server_->stop(), 0) << server_->output();
+    const auto stored = StoreReader(store_).count();
+
+    std::string yaml = region_until("2026-07-31");  // extended, then an overlapping new one
+    const std::string anchor = "          - {resource: r2, appointment_type: all3,";
+    yaml.insert(yaml.find(anchor),
+                "          - {resource: r1, appointment_type: all3, weekdays: [sat],\n"
+                "             from: \"10:00\", to: \"12:00\", valid_from: 2026-03-07, "
+                "valid_to: 2026-04-25}\n");
+    config_ = write_temp_file("journal-region.yaml", yaml);
+    expect_refused_start(
+        {"--config", config_, "--clock", clock_flag, "--store", "sqlite:" + store_},
+        "cannot be applied");
+    EXPECT_EQ(StoreReader(store_).count(), stored) << "a refused start changes nothing";
+}
+
 }  // namespace
 }  // namespace slotmatch::testing

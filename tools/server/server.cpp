@@ -279,12 +279,18 @@ int Front::run(const std::atomic<bool>& stop,
     if (!bind()) return 2;
     if (const int rc = open_journal(); rc != 0) return rc;
     if (startup) {
-        int rc = startup([this] { make_room(); });
-        if (rc == 0 && !commit_everything()) rc = 1;
+        const int rc = startup([this] { make_room(); });
         if (rc != 0) {
-            stop_journal();
+            // A refused start: what it changed is still in the engine's rings, and stays
+            // there (only a start long enough to fill them has handed the journal a part).
+            if (journal_ != nullptr) journal_->stop();
             router_.close();
             return rc;
+        }
+        if (!commit_everything()) {
+            stop_journal();
+            router_.close();
+            return 1;
         }
     }
     start_workers();
