@@ -195,9 +195,10 @@ fb::Offset<wire::AppointmentType> encode_type(fb::FlatBufferBuilder& b, TypeIdx 
     // but its id (its index stays, so replies still decode). The web's are the types presented
     // on the web (a web name, not hidden: R6, R7), proxy types included, so that a citizen sees
     // what a proxy booked for them (R8's decision), but bookable on the web only if not proxy
-    // types; a proxy's are the proxy types (R8); a removed type is nobody's but staff's.
+    // types; a proxy's are the proxy types among those (R7, R8); a removed type is nobody's but
+    // staff's.
     const bool staff = viewer == Channel::staff;
-    const bool theirs = !t.removed && (viewer == Channel::proxy ? t.is_proxy() : t.web_visible());
+    const bool theirs = !t.removed && t.web_visible() && (viewer != Channel::proxy || t.is_proxy());
     const bool shown = staff || theirs;
     const bool bookable = shown && t.web_bookable && (viewer != Channel::web || !t.is_proxy());
     return wire::CreateAppointmentTypeDirect(

@@ -228,8 +228,6 @@ std::optional<Engine::BlockSpan> Engine::active_block(std::uint64_t index) const
     }
 }
 
-// An active blocking event or a removal of the slot's type lies on the slot (R14). The per-
-// resource block count is zero almost always, so the booking path pays two loads.
 void Engine::size_tables(std::size_t stored_slots) {
     const std::size_t slots = stored_slots + seed_slots(catalog_);
     // A booking or hold per slot at once, twice over (ended records wait for reuse), and a
@@ -258,6 +256,8 @@ EngineRoom Engine::room() const {
             waitlist_->capacity()};
 }
 
+// An active blocking event or a removal of the slot's type lies on the slot (R14). The per-
+// resource block count is zero almost always, so the booking path pays two loads.
 bool Engine::covered(const SlotRecord& rec) const {
     if (rec.removed.load(word_order)) return true;
     if (active_blocks_per_resource_[rec.resource].load(word_order) == 0) return false;

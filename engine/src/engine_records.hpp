@@ -163,12 +163,12 @@ struct alignas(cache_line_bytes) Engine::LaneRecords {
 
 inline constexpr Instant end_of_time{std::int64_t{1} << 62};
 
-// The slots of resource `r` that overlap [from, to), of every type.
 // A publication over the time of a removed slot that is still booked (an orphan).
 inline constexpr std::string_view orphan_text =
     "a removed slot at that time is still booked or held (an orphan): move or cancel it first "
     "(booking --booking B names its slot)";
 inline constexpr std::int64_t longest_slot_s = slot_duration_min_max * seconds_per_minute;
+// The slots of resource `r` that overlap [from, to), of every type.
 template <typename F>
 void for_each_overlapping(const SlotIndex& index, ResourceIdx r, Instant from, Instant to, F&& f) {
     for (const Shard* shard : index.shards_of(r)) {

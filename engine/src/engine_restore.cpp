@@ -165,6 +165,7 @@ class Engine::Restorer {
     bool apply_type_removal(const Removal& r, std::string& why);
     bool apply_slot_removal(SlotId s, std::uint64_t seq, std::string& why);
     bool settle_types(std::string& why);
+    bool all_laid_out(std::string& why) const;  // no stored slot lies beyond the layout
     bool apply_schedule_days(std::string& why);
     // Each type's and unit's settings as its last changes left them (R9), and its seed.
     bool apply_settings(std::string& why);
@@ -480,7 +481,7 @@ bool Engine::Restorer::apply_structure(std::string& why) {
         for (const Published& p : published_) {
             if (!lay_out_published(p, why)) return false;
         }
-        return settle_types(why) && apply_removals_before(after_all, why);
+        return settle_types(why) && all_laid_out(why) && apply_removals_before(after_all, why);
     }
     if (!check_entities(why)) return false;
     // Room for what is stored, what the region file's diff may add at this start, and the
@@ -512,7 +513,7 @@ bool Engine::Restorer::apply_structure(std::string& why) {
         }
     }
     summary.schedules = e_.schedules_.size();
-    return settle_types(why) && apply_removals_before(after_all, why);
+    return settle_types(why) && all_laid_out(why) && apply_removals_before(after_all, why);
 }
 
 // Each laid-out slot an event names gets the type its newest snapshot gives (R13).
@@ -532,6 +533,13 @@ bool Engine::Restorer::settle_types(std::string& why) {
         }
     }
     return true;
+}
+
+bool Engine::Restorer::all_laid_out(std::string& why) const {
+    if (next_typed_ == typed_slots_.size()) return true;
+    why = "slot " + std::to_string(typed_slots_[next_typed_]) + " in the store does not match" +
+          other_config;
+    return false;
 }
 
 bool Engine::Restorer::apply_removals_before(std::uint64_t seq, std::string& why) {
@@ -573,6 +581,11 @@ bool Engine::Restorer::apply_end(const ScheduleEvent& end, std::string& why) {
                 removed_.push_back(slot);
             }
         });
+    // Its last day, as the live end left it: a later end walks only the days it had then (a
+    // later extension raises it again as it is laid out).
+    ScheduleView& s = e_.schedules_[id.value - 1];
+    s.schedule.valid_to_day = end.facts.day;
+    s.ended = end.facts.day < s.schedule.valid_from_day;
     ++summary.schedules_ended;
     return true;
 }

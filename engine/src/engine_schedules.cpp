@@ -704,7 +704,10 @@ Outcome<ScheduleView> Engine::apply_seed_change(const SeedChange& c, bool accept
         case SeedChange::Kind::extend: {
             // Only as far as it does not reach already (staff may have extended it live).
             const auto now = schedule(c.id);
-            if (now && now->schedule.valid_to_day >= c.day) return note_seed_reach(c.id, c.day);
+            // Or staff ended it whole: the file's extension is recorded, not laid out.
+            if (now && (now->ended || now->schedule.valid_to_day >= c.day)) {
+                return note_seed_reach(c.id, c.day);
+            }
             return extend_schedule(seed_actor(unit), c.id, c.day);
         }
         case SeedChange::Kind::end: {

@@ -589,5 +589,96 @@ TEST_F(Schedules, R10_ADayCountChangedAfterAnEndIsRestoredOnTheDaysItHadThen) {
     EXPECT_EQ(again->state_hash(), first->state_hash());
 }
 
+// R14: a schedule ended twice, with a slot added in between at a time the first end removed:
+// the second end walks only the days the schedule still had, live and in recovery.
+TEST_F(Schedules, R14_ASecondEndLeavesTheTimesTheFirstOneFreedAlone) {
+    auto first = started();
+    ASSERT_TRUE(first);
+    const auto published = first->publish_schedule(staff(), saturday_schedule());
+    ASSERT_TRUE(published.ok());
+    ASSERT_TRUE(end_after(*first, published.value.id, "2026-04-04").ok());
+    const auto added =
+        first->publish_slot(staff(), resource("r2"), type("all3"), at("2026-04-18T09:00"));
+    ASSERT_TRUE(added.ok()) << added.message;
+    Schedule other = saturday_schedule("r2", "norecancel");
+    other.from_min = 10 * 60;
+    other.valid_from_day = day("2026-04-11");
+    ASSERT_TRUE(first->publish_schedule(staff(), other).ok());
+    const SlotId others = slot_of(*first, "r2", "norecancel", "2026-04-25T10:00");
+    ASSERT_TRUE(end_after(*first, published.value.id, "2026-03-21").ok());
+    EXPECT_EQ(first->slot(added.value.id)->state, SlotState::free);
+    EXPECT_EQ(first->slot(others)->state, SlotState::free);
+    collect(*first);
+    auto again = from_store(rule_region_yaml);
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->slot(added.value.id)->state, SlotState::free) << "recovery removed it";
+    EXPECT_EQ(again->slot(others)->state, SlotState::free);
+    EXPECT_EQ(again->state_hash(), first->state_hash());
+}
+
+// A store written before slot ids were kept whose booked slot lies beyond what the region file
+// lays out is refused, naming the slot, not started with a booking of no slot.
+TEST_F(SlotIdentity, AStoreWithASlotBeyondTheLayoutIsRefused) {
+    auto first = started();
+    ASSERT_TRUE(first);
+    // The last slot of the layout that staff can book, and its schedule then cut short.
+    std::optional<SlotView> last;
+    for (std::uint32_t i = static_cast<std::uint32_t>(first->slot_count()); i-- > 0 && !last;) {
+        const SlotView v = *first->slot(SlotId{i});
+        const std::string unit = first->catalog().unit(v.unit).id;
+        if (book_on(*first, staff(unit.c_str()), v.id, patient(21)).ok()) last = v;
+    }
+    ASSERT_TRUE(last);
+    collect(*first);
+    std::vector<Event> legacy;  // as written before publications were recorded
+    for (const Event& ev : log) {
+        if (ev.kind == EventKind::schedule_published || ev.kind == EventKind::schedule_extended ||
+            ev.kind == EventKind::schedule_ended || ev.kind == EventKind::schedule_changed ||
+            ev.kind == EventKind::entity_recorded) {
+            continue;
+        }
+        legacy.push_back(ev);
+        legacy.back().seq = legacy.size();
+    }
+    log = legacy;
+    std::string yaml = rule_region_yaml;
+    const std::string key = "{resource: " + first->catalog().resource(last->resource).id +
+                            ", appointment_type: " + first->catalog().type(last->type).id + ",";
+    const auto at = yaml.find(key);
+    ASSERT_NE(at, std::string::npos) << key;
+    const auto to = yaml.find("valid_to: 2026-12-31", at);
+    yaml.replace(to, std::string("valid_to: 2026-12-31").size(), "valid_to: 2026-03-31");
+    std::string why;
+    EXPECT_FALSE(from_store(yaml, &why));
+    EXPECT_NE(why.find("in the store does not match"), std::string::npos) << why;
+}
+
+// Staff ended a seed schedule whole; the region file then extends it: the start records the
+// file's day and lays out nothing, and a start with the same file changes nothing.
+TEST_F(SlotIdentity, AFileExtendingAScheduleStaffEndedWholeChangesNoSlot) {
+    auto first = started();
+    ASSERT_TRUE(first);
+    ScheduleId r1_all3;
+    for (const ScheduleView& s : first->schedules()) {
+        if (s.schedule.resource == resource("r1") && s.schedule.type == type("all3")) {
+            r1_all3 = s.id;
+        }
+    }
+    ASSERT_TRUE(end_after(*first, r1_all3, "2025-12-31").ok());
+    collect(*first);
+    const std::string yaml = region_with_r1_all3_until("2027-01-31");
+    auto second = from_store(yaml);
+    ASSERT_TRUE(second);
+    const std::size_t slots = second->slot_count();
+    start(*second);
+    EXPECT_TRUE(second->schedule(r1_all3)->ended);
+    EXPECT_EQ(second->slot_count(), slots);
+    collect(*second);
+    auto third = from_store(yaml);
+    ASSERT_TRUE(third);
+    EXPECT_TRUE(third->seed_changes().empty());
+    EXPECT_EQ(third->state_hash(), second->state_hash());
+}
+
 }  // namespace
 }  // namespace slotmatch::testing

@@ -120,8 +120,12 @@ int apply_region_file(Engine& engine, bool accept_orphans, const std::function<v
             err << "slotmatchd: the region file cannot be applied: "
                 << (change.kind == SeedChange::Kind::end         ? "ending"
                     : change.kind == SeedChange::Kind::day_count ? "changing the day count of"
+                    : change.kind == SeedChange::Kind::extend    ? "extending"
                                                                  : "publishing")
-                << " schedule " << change.id.value << " ("
+                << (change.kind == SeedChange::Kind::publish
+                        ? std::string(" a new schedule")
+                        : " schedule " + std::to_string(change.id.value))
+                << " ("
                 << (change.kind == SeedChange::Kind::settings
                         ? std::string("settings")
                         : describe(engine.catalog(), change.schedule))
