@@ -314,11 +314,15 @@ fb::Offset<wire::ConfigChange> encode_config(fb::FlatBufferBuilder& b, const Con
     const auto web_info = string_or_null(b, t.web_info);
     const auto terms_book = string_or_null(b, u.terms_book);
     const auto terms_cancel_rebook = string_or_null(b, u.terms_cancel_rebook);
+    const auto id = c->defines ? b.CreateString(t.id) : 0;
+    const auto name = c->defines ? b.CreateString(t.name) : 0;
     return wire::CreateConfigChange(
         b, static_cast<wire::EntityKind>(c->entity), c->index, c->seed, web_name, web_info,
         t.web_bookable, t.web_cancellable, t.web_rebookable, t.hide_from_patient,
         t.window_days.value_or(0), t.removed, u.booking_active, u.cancel_rebook_active,
-        u.patient_comment, terms_book, terms_cancel_rebook);
+        u.patient_comment, terms_book, terms_cancel_rebook, c->defines, id, name,
+        c->defines ? t.duration_min : 0, c->defines && t.region_wide,
+        c->defines ? t.unit.value : 0);
 }
 
 ConfigChange decode_config(const wire::ConfigChange& w) {
@@ -336,6 +340,14 @@ ConfigChange decode_config(const wire::ConfigChange& w) {
     t.hide_from_patient = w.hide_from_patient();
     if (w.window_days() > 0) t.window_days = w.window_days();
     t.removed = w.removed();
+    c.defines = w.defines();
+    if (c.defines) {
+        t.id = std::string(text(w.id()));
+        t.name = std::string(text(w.name()));
+        t.duration_min = w.duration_min();
+        t.region_wide = w.region_wide();
+        t.unit = UnitIdx{w.unit()};
+    }
     WebSettings& u = c.unit;
     u.booking_active = w.booking_active();
     u.cancel_rebook_active = w.cancel_rebook_active();

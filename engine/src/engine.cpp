@@ -31,15 +31,11 @@ Engine::Engine(Catalog catalog, const Clock& clock, EngineLimits limits, Seed se
       clock_(clock),
       limits_(limits),
       index_(catalog_.resources.size(), 2 * seed_slots(catalog_) + limits.published_slots_max) {
-    types_now_ = std::make_unique<std::atomic<const AppointmentType*>[]>(catalog_.types.size());
-    for (std::size_t t = 0; t < catalog_.types.size(); ++t) {
-        types_now_[t].store(&catalog_.types[t], std::memory_order_relaxed);
-    }
+    point_at_types();
     webs_now_ = std::make_unique<std::atomic<const WebSettings*>[]>(catalog_.units.size());
     for (std::size_t u = 0; u < catalog_.units.size(); ++u) {
         webs_now_[u].store(&catalog_.units[u].web, std::memory_order_relaxed);
     }
-    seed_types_ = catalog_.types;
     for (const Unit& u : catalog_.units) seed_webs_.push_back(u.web);
     // Fields that different threads write start lines of their own (see cache_line.hpp).
     // Engine is not standard-layout (no offsetof): its alignment shows that hold_queue_tail_,
@@ -79,6 +75,17 @@ Engine::Engine(Catalog catalog, const Clock& clock, EngineLimits limits, Seed se
     }
 }
 
+void Engine::point_at_types() {
+    types_room_ = catalog_.types.size() + limits_.types_added_max;
+    types_now_ = std::make_unique<std::atomic<const AppointmentType*>[]>(types_room_);
+    for (std::size_t t = 0; t < catalog_.types.size(); ++t) {
+        types_now_[t].store(&catalog_.types[t], std::memory_order_relaxed);
+    }
+    type_count_.store(static_cast<std::uint32_t>(catalog_.types.size()), std::memory_order_release);
+    catalog_view_.store(&catalog_, std::memory_order_release);
+    seed_types_ = catalog_.types;
+}
+
 Engine::~Engine() = default;
 
 // ---- request checks ----------------------------------------------------------------------
@@ -101,7 +108,8 @@ Outcome<bool> Engine::check_actor(const Actor& actor) const {
 }
 
 Outcome<bool> Engine::check_type_in_unit(TypeIdx type, UnitIdx unit) const {
-    if (type.value >= catalog_.types.size() || !catalog_.type_usable_in(type, unit)) {
+    if (type.value >= type_count() ||
+        !(type_now(type).region_wide || type_now(type).unit == unit)) {
         return Outcome<bool>::refuse(ErrorCode::invalid_request, "appointment_type",
                                      "unknown appointment type here");
     }

@@ -160,7 +160,7 @@ Outcome<SlotView> Engine::publish_slot(const Actor& actor, ResourceIdx resource,
         return Out::refuse(ErrorCode::slot_has_passed, "start", "the start has passed");
     }
     std::lock_guard admin(admin_mutex_);
-    const int duration_min = catalog_.type(type).duration_min;
+    const int duration_min = type_now(type).duration_min;
     const Instant end{start.value + duration_min * seconds_per_minute};
     if (index_.overlapping(resource, start, end, std::nullopt)) {
         return Out::refuse(ErrorCode::invalid_request, "start",

@@ -49,7 +49,7 @@ std::optional<SlotId> Engine::first_free(const Actor& actor, const Shard& shard,
 
 std::optional<SlotView> Engine::earliest_free(const Actor& actor, ResourceIdx resource,
                                               TypeIdx type, Instant from) const {
-    if (resource.value >= catalog_.resources.size() || type.value >= catalog_.types.size()) {
+    if (resource.value >= catalog_.resources.size() || type.value >= type_count()) {
         return std::nullopt;
     }
     const UnitIdx unit = catalog_.resource(resource).unit;

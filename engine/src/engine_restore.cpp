@@ -76,6 +76,9 @@ class Engine::Restorer {
   public:
     explicit Restorer(Engine& engine) : e_(engine) {}
     bool first_pass(const EventScan& scan, std::string& why);
+    // The catalog's appointment types numbered as the store numbers them (before anything is
+    // laid out: the types added live are in no region file).
+    bool number_types(std::string& why);
     bool second_pass(const EventScan& scan, std::string& why);
     bool apply(std::string& why);
     // The slots the store's publications lay out (ids below this).
@@ -135,6 +138,7 @@ class Engine::Restorer {
         std::uint32_t index = 0;
         std::string id;
         std::uint64_t seq = 0;
+        std::optional<AppointmentType> added;  // a type added live: its whole definition
     };
 
     // First pass: one event at a time, into the maps below.
@@ -361,7 +365,9 @@ void Engine::Restorer::note(const Event& ev) {
                                  ev.entity == EntityKind::unit       ? ev.unit.value
                                  : ev.entity == EntityKind::resource ? ev.resource.value
                                                                      : ev.type.value,
-                                 std::string(ev.reason.view()), ev.seq});
+                                 std::string(ev.reason.view()), ev.seq, std::nullopt});
+            if (ev.config != nullptr && ev.config->defines)
+                entities_.back().added = ev.config->type;
             break;
     }
 }
@@ -635,11 +641,29 @@ std::size_t Engine::Restorer::slots_stored() const {
     return n;
 }
 
-// Each entity the store names by index must be the region file's entity at that index.
+// The appointment types as the store numbers them: the catalog's are renumbered to match (types
+// added live are in no region file, and the file may add types after them).
+bool Engine::Restorer::number_types(std::string& why) {
+    std::vector<RecordedType> stored;
+    for (const EntitySeen& seen : entities_) {
+        if (seen.kind == EntityKind::type) stored.push_back({seen.index, seen.id, seen.added});
+    }
+    if (stored.empty()) return true;
+    if (!number_types_as_stored(e_.catalog_, stored, why)) return false;
+    e_.point_at_types();
+    std::uint32_t& recorded = e_.entities_recorded_[static_cast<std::size_t>(EntityKind::type)];
+    for (const RecordedType& r : stored) recorded = std::max(recorded, r.index + 1);
+    return true;
+}
+
+// Each unit and resource the store names by index must be the region file's at that index.
 bool Engine::Restorer::check_entities(std::string& why) {
     for (const EntitySeen& seen : entities_) {
         const auto kind = static_cast<std::size_t>(seen.kind);
-        if (seen.kind == EntityKind::none || kind >= e_.entities_recorded_.size()) continue;
+        if (seen.kind == EntityKind::none || seen.kind == EntityKind::type ||
+            kind >= e_.entities_recorded_.size()) {
+            continue;  // types: number_types
+        }
         const Catalog& c = e_.catalog_;
         const std::uint32_t count =
             static_cast<std::uint32_t>(seen.kind == EntityKind::unit       ? c.units.size()
@@ -1038,7 +1062,7 @@ bool Engine::Restorer::apply_waitlist(std::string& why) {
 std::optional<RestoreSummary> Engine::restore(const EventScan& scan, std::string& why) {
     SM_ASSERT(events_->next_seq() == 1 && bookings_->handed_out() == 0);
     Restorer r(*this);
-    if (!r.first_pass(scan, why)) return std::nullopt;
+    if (!r.first_pass(scan, why) || !r.number_types(why)) return std::nullopt;
     size_tables(r.slots_stored());
     if (!r.second_pass(scan, why) || !r.apply(why)) return std::nullopt;
     events_->continue_from(r.summary.last_seq + 1);
@@ -1101,7 +1125,7 @@ std::uint64_t Engine::state_hash() const {
             h.mix(static_cast<std::uint64_t>(static_cast<std::uint32_t>(s.seed_valid_to)));
         }
     }
-    for (std::uint32_t t = 0; t < catalog_.types.size(); ++t) {  // R9: settings as they are now
+    for (std::uint32_t t = 0; t < type_count(); ++t) {  // R9: settings as they are now
         const AppointmentType& k = type_now(TypeIdx{t});
         h.mix(k.web_name);
         h.mix(k.web_info);

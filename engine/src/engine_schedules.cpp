@@ -73,7 +73,7 @@ Outcome<bool> Engine::check_schedule(const Actor& actor, const Schedule& s,
         return Out::refuse(ErrorCode::invalid_request, "weekdays", "name at least one weekday");
     }
     if (s.from_min < 0 || s.to_min > minutes_per_day ||
-        s.to_min - s.from_min < catalog_.type(s.type).duration_min) {
+        s.to_min - s.from_min < type_now(s.type).duration_min) {
         return Out::refuse(ErrorCode::invalid_request, "to",
                            "the hours must hold at least one slot of the type");
     }
@@ -122,7 +122,7 @@ std::optional<SlotId> Engine::orphan_in_the_way(ResourceIdx r, Instant start, In
 }
 
 std::optional<SlotId> Engine::orphan_in_the_way(std::span<const Schedule> schedules) const {
-    for (const SlotSeed& seed : expand_group(catalog_, calendar_, schedules, nullptr)) {
+    for (const SlotSeed& seed : expand_group(catalog(), calendar_, schedules, nullptr)) {
         const Instant start{seed.start_s};
         const Instant end{seed.start_s + seed.duration_min * seconds_per_minute};
         if (auto s = orphan_in_the_way(ResourceIdx{seed.resource}, start, end)) return s;
@@ -135,7 +135,7 @@ std::optional<SlotId> Engine::lay_out(std::span<const Schedule> schedules,
                                       std::vector<std::size_t>& slots) {
     SM_ASSERT(schedules.size() == ids.size());
     const std::vector<SlotSeed> seeds =
-        expand_group(catalog_, calendar_, schedules, index_.size() > 0 ? &index_ : nullptr);
+        expand_group(catalog(), calendar_, schedules, index_.size() > 0 ? &index_ : nullptr);
     const auto first = index_.add_group(seeds);
     if (!first) return std::nullopt;
     slots.assign(schedules.size(), 0);

@@ -12,7 +12,7 @@ const ConfigChange& Engine::install(ConfigChange c) {
     configs_.push_back(std::move(c));
     const ConfigChange& kept = configs_.back();
     if (kept.entity == EntityKind::type) {
-        SM_ASSERT(kept.index < catalog_.types.size());
+        SM_ASSERT(kept.index < types_room_);
         types_now_[kept.index].store(&kept.type, std::memory_order_release);
     } else if (kept.entity == EntityKind::unit) {
         SM_ASSERT(kept.index < catalog_.units.size());
@@ -78,7 +78,7 @@ Outcome<AppointmentType> Engine::set_type(const Actor& actor, TypeIdx type,
     Reservation reservation(*events_, 1);
     if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
     if (auto bad = check_actor(actor); !bad.ok()) return Out::refuse(bad);
-    if (type.value >= catalog_.types.size()) {
+    if (type.value >= type_count()) {
         return Out::refuse(ErrorCode::invalid_request, "appointment_type",
                            "unknown appointment type");
     }
@@ -106,7 +106,7 @@ Outcome<AppointmentType> Engine::set_type(const Actor& actor, TypeIdx type,
 Outcome<BlockResult> Engine::remove_type_everywhere(const Actor& actor, TypeIdx type) {
     using Out = Outcome<BlockResult>;
     if (auto bad = check_actor(actor); !bad.ok()) return Out::refuse(bad);
-    if (type.value >= catalog_.types.size()) {
+    if (type.value >= type_count()) {
         return Out::refuse(ErrorCode::invalid_request, "appointment_type",
                            "unknown appointment type");
     }
@@ -119,7 +119,7 @@ Outcome<BlockResult> Engine::remove_type_everywhere(const Actor& actor, TypeIdx 
     // room is taken first, and the admin mutex held throughout).
     std::vector<UnitIdx> units;
     for (std::uint32_t u = 0; u < catalog_.units.size(); ++u) {
-        if (catalog_.type_usable_in(type, UnitIdx{u})) units.push_back(UnitIdx{u});
+        if (catalog().type_usable_in(type, UnitIdx{u})) units.push_back(UnitIdx{u});
     }
     Reservation reservation(*events_, units.size() + 1);
     if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
@@ -144,6 +144,75 @@ Outcome<BlockResult> Engine::remove_type_everywhere(const Actor& actor, TypeIdx 
     e.config = &kept;
     reservation.publish();
     return {ErrorCode::ok, {}, {}, total};
+}
+
+// Readers see the new type through a new copy of the catalog and a settings pointer of its own,
+// both set before the count that makes its index valid; the copies handed out stay valid.
+Outcome<TypeIdx> Engine::add_type(const Actor& actor, const NewType& n) {
+    using Out = Outcome<TypeIdx>;
+    Reservation reservation(*events_, 1);
+    if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
+    if (auto bad = check_actor(actor); !bad.ok()) return Out::refuse(bad);
+    if (n.id.empty() || !ReasonText::fits(n.id)) {
+        return Out::refuse(ErrorCode::invalid_request, "appointment_type",
+                           "the new type's id: 1 to 120 bytes");
+    }
+    if (n.name.empty() || n.name.size() > web_name_bytes_max) {
+        return Out::refuse(ErrorCode::invalid_request, "name",
+                           "the internal name (R1): 1 to 200 bytes");
+    }
+    if (n.duration_min < 1 || n.duration_min > slot_duration_min_max) {
+        return Out::refuse(ErrorCode::invalid_request, "duration_min", "1 to 480 minutes");
+    }
+    if (n.unit && n.unit->value >= catalog_.units.size()) {
+        return Out::refuse(ErrorCode::invalid_request, "unit", "unknown unit");
+    }
+    AppointmentType t;
+    t.id = n.id;
+    t.name = n.name;
+    t.duration_min = n.duration_min;
+    t.region_wide = !n.unit;
+    if (n.unit) t.unit = *n.unit;
+    if (t.is_proxy() && !t.region_wide) {
+        return Out::refuse(ErrorCode::invalid_request, "unit",
+                           "R8: a proxy type (\"Ombud\" in its name) is region-wide: give no unit");
+    }
+    if (auto bad = apply(n.settings, t); !bad.ok()) return Out::refuse(bad);
+    if (!may_change_type(actor, t)) {
+        return Out::refuse(ErrorCode::unauthorized, n.unit ? "unit" : "appointment_type",
+                           "a local type: its unit's staff; a region-wide or proxy type: a "
+                           "region administrator (R8)");
+    }
+    std::lock_guard admin(admin_mutex_);
+    const Catalog& now = catalog();
+    if (now.find_type(t.id)) {
+        return Out::refuse(ErrorCode::invalid_request, "appointment_type",
+                           "the region has an appointment type with this id");
+    }
+    const TypeIdx index{static_cast<std::uint32_t>(now.types.size())};
+    if (index.value >= types_room_) {
+        return Out::refuse(ErrorCode::overloaded, "appointment_type",
+                           "this run has added as many appointment types as it has room for; "
+                           "nothing was changed (a restart makes room again)");
+    }
+    catalogs_.push_back(now);
+    catalogs_.back().add_type(t);
+    const ConfigChange& kept = install({EntityKind::type, index.value, false, t, {}, true});
+    seed_types_.push_back(t);
+    if (std::uint32_t& recorded = entities_recorded_[static_cast<std::size_t>(EntityKind::type)];
+        recorded == index.value) {
+        recorded = index.value + 1;
+    }
+    type_count_.store(index.value + 1, std::memory_order_release);
+    catalog_view_.store(&catalogs_.back(), std::memory_order_release);
+    Event& e = reservation.event();
+    stamp(e, actor, EventKind::entity_recorded, t.region_wide ? no_unit : t.unit);
+    e.entity = EntityKind::type;
+    e.type = index;
+    e.reason = ReasonText::from(t.id);
+    e.config = &kept;
+    reservation.publish();
+    return {ErrorCode::ok, {}, {}, index};
 }
 
 Outcome<WebSettings> Engine::set_unit(const Actor& actor, UnitIdx unit, const UnitChange& c) {
@@ -248,7 +317,7 @@ Outcome<ScheduleView> Engine::apply_seed_settings(const SeedChange& c) {
 }
 
 Catalog Engine::catalog_now() const {
-    Catalog c = catalog_;
+    Catalog c = catalog();
     for (std::uint32_t t = 0; t < c.types.size(); ++t) c.types[t] = type_now(TypeIdx{t});
     for (std::uint32_t u = 0; u < c.units.size(); ++u) c.units[u].web = web_now(UnitIdx{u});
     return c;

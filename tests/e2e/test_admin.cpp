@@ -5,6 +5,7 @@
 // slot id it gave.
 #include <signal.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -264,6 +265,83 @@ TEST_F(Admin, R8_RegionWideTypesNeedTheRegionAdminRole) {
     const CliRun unknown = cli(concat({as_staff, {"--role", "superuser"}, change}));
     EXPECT_EQ(unknown.exit_code, 2) << unknown;  // the actor is refused before anything runs
     EXPECT_NE(unknown.err.find("the one role is region-admin"), std::string::npos) << unknown;
+}
+
+// R1-R4, R8, R9: an appointment type added over the wire is in the catalog, scheduled and
+// booked on the web at once; only a region-admin adds a region-wide one, a unit's staff a local
+// one; after kill -9 the type, its slots and the booking are back under the same ids.
+TEST_F(Admin, R9_ATypeAddedOverTheWireIsBookedAtOnceAndSurvivesAKillNine) {
+    const Args add = {"admin",
+                      "type",
+                      "add",
+                      "--type",
+                      "vacc",
+                      "--name",
+                      "Vaccination",
+                      "--duration",
+                      "10",
+                      "--web-name",
+                      "Vaccin mot influensa",
+                      "--web-bookable",
+                      "true",
+                      "--web-cancellable",
+                      "true",
+                      "--web-rebookable",
+                      "true"};
+    EXPECT_EQ(refused(concat({as_staff, add})), "UNAUTHORIZED") << "region-wide: a region-admin";
+    const json added = ok(concat({as_staff, {"--role", "region-admin"}, add}));
+    EXPECT_EQ(added["appointment_type"]["id"], "vacc");
+    EXPECT_EQ(added["appointment_type"]["name"], "Vaccination");
+    EXPECT_EQ(added["appointment_type"]["duration_min"], 10);
+    EXPECT_EQ(refused(concat({as_staff, {"--role", "region-admin"}, add})), "INVALID_REQUEST")
+        << "the id is taken now";
+    const json local = ok(concat({as_staff,
+                                  {"admin", "type", "add", "--type", "u1-samtal", "--name",
+                                   "Samtal", "--duration", "30", "--unit", "u1"}}));
+    EXPECT_EQ(local["appointment_type"]["web_name"], "");
+    EXPECT_EQ(refused(concat({as_staff,
+                              {"admin", "type", "add", "--type", "ombud-x", "--name",
+                               "Ombud vaccination", "--duration", "10", "--unit", "u1"}})),
+              "INVALID_REQUEST")
+        << "R8: a proxy type is region-wide";
+
+    Args schedule = saturday_schedule;
+    const auto type_arg = std::find(schedule.begin(), schedule.end(), "--type");
+    ASSERT_NE(type_arg, schedule.end());
+    *std::next(type_arg) = "vacc";
+    const json published = ok(concat({as_staff, schedule}));
+    EXPECT_EQ(published["slots_published"], 8 * 12);  // eight Saturdays, twelve 10-minute slots
+    const json found = ok(concat({as_web,
+                                  {"find", "--unit", "u1", "--type", "vacc", "--from", "2026-03-07",
+                                   "--to", "2026-03-07", "--limit", "20"}}));
+    ASSERT_EQ(found["slots"].size(), 12u) << found;
+    const json first = found["slots"][0];
+    EXPECT_EQ(first["appointment_type"], "vacc");
+    EXPECT_EQ(first["end"], "2026-03-07T09:10:00+01:00");
+    const std::string slot = first["slot_id"].dump();
+    const json booked = ok(concat({as_web, {"book", "--slot", slot, "--patient", pnr(3)}}));
+    const std::string booking = booked["booking_id"].dump();
+
+    ASSERT_EQ(::kill(server_->pid(), SIGKILL), 0);
+    server_->stop();
+    ASSERT_NO_FATAL_FAILURE(start());
+    const json catalog = ok(concat({as_staff, {"catalog"}}));
+    std::map<std::string, json> types;
+    for (const json& t : catalog["appointment_types"]) types[t["id"].get<std::string>()] = t;
+    ASSERT_EQ(types.count("vacc"), 1U) << catalog;
+    EXPECT_EQ(types["vacc"]["name"], "Vaccination");
+    EXPECT_EQ(types["vacc"]["duration_min"], 10);
+    EXPECT_EQ(types["vacc"]["web_name"], "Vaccin mot influensa");
+    ASSERT_EQ(types.count("u1-samtal"), 1U) << catalog;
+    const json mine = ok(concat({as_web, {"bookings", "--patient", pnr(3)}}));
+    ASSERT_EQ(mine["bookings"].size(), 1u) << mine;
+    EXPECT_EQ(mine["bookings"][0]["booking_id"].dump(), booking);
+    EXPECT_EQ(mine["bookings"][0]["slot_id"].dump(), slot);
+    EXPECT_EQ(mine["bookings"][0]["appointment_type"], "vacc");
+    const json again = ok(concat({as_web,
+                                  {"find", "--unit", "u1", "--type", "vacc", "--from", "2026-03-07",
+                                   "--to", "2026-03-07", "--limit", "20"}}));
+    EXPECT_EQ(again["slots"].size(), 11u) << "the booked one is taken, the rest offered";
 }
 
 // R24, R25: a unit's staff turn web booking on, with its terms; the web then books there.

@@ -276,7 +276,7 @@ TYPED_TEST_P(StoreContract, MigratingASchema1StoreFillsTheLogAndTheAudit) {
         ASSERT_TRUE(store->append(log_events()).ok);
     }
     TypeParam::run_sql(this->address_,
-                       "DROP TABLE web_log; DROP TABLE audit;"
+                       "DROP TABLE web_log; DROP TABLE audit; DROP INDEX events_entities;"
                        " DELETE FROM schema_migrations WHERE version > 1");
     auto store = this->open();
     ASSERT_TRUE(store);
@@ -290,6 +290,55 @@ TYPED_TEST_P(StoreContract, MigratingASchema1StoreFillsTheLogAndTheAudit) {
     EXPECT_EQ(audited.size(), 6u);  // every event of log_events() touched the patient
 }
 
+// The appointment types a store records are read back by number and id, the ones added live
+// with their whole definition (the journal numbers its region file's types by them), through a
+// reader connection; other events are not among them.
+TYPED_TEST_P(StoreContract, TheRecordedTypesComeBackWithTheDefinitionsOfTheOnesAddedLive) {
+    auto store = this->open();
+    ASSERT_TRUE(store);
+    ConfigChange added;
+    added.entity = EntityKind::type;
+    added.index = 1;
+    added.defines = true;
+    added.type.id = "vacc";
+    added.type.name = "Vaccination";
+    added.type.duration_min = 10;
+    added.type.region_wide = false;
+    added.type.unit = UnitIdx{2};
+    added.type.web_name = "Vaccin";
+    std::vector<Event> batch = log_events();
+    const auto recorded = [&](std::uint32_t index, const char* id, const ConfigChange* config) {
+        Event e;
+        e.seq = batch.size() + 1;
+        e.kind = EventKind::entity_recorded;
+        e.entity = EntityKind::type;
+        e.type = TypeIdx{index};
+        e.reason = ReasonText::from(id);
+        e.config = config;
+        batch.push_back(e);
+    };
+    recorded(0, "all3", nullptr);
+    recorded(1, "vacc", &added);
+    ASSERT_TRUE(store->append(batch).ok);
+    std::string why;
+    auto reader = open_reader(this->address_, why);
+    ASSERT_TRUE(reader) << why;
+    std::vector<RecordedType> types;
+    ASSERT_TRUE(reader->recorded_types(types, why)) << why;
+    ASSERT_EQ(types.size(), 2u);
+    EXPECT_EQ(types[0].index, 0u);
+    EXPECT_EQ(types[0].id, "all3");
+    EXPECT_FALSE(types[0].added);
+    EXPECT_EQ(types[1].index, 1u);
+    EXPECT_EQ(types[1].id, "vacc");
+    ASSERT_TRUE(types[1].added);
+    EXPECT_EQ(types[1].added->name, "Vaccination");
+    EXPECT_EQ(types[1].added->duration_min, 10);
+    EXPECT_FALSE(types[1].added->region_wide);
+    EXPECT_EQ(types[1].added->unit, UnitIdx{2});
+    EXPECT_EQ(types[1].added->web_name, "Vaccin");
+}
+
 REGISTER_TYPED_TEST_SUITE_P(StoreContract, EventsSurviveAReopenInOrderWithTheirContent,
                             ResentEventsAreSkippedByTheirSequenceNumber,
                             AGapIsRefusedWholeAndNamesTheMissingNumber,
@@ -298,6 +347,7 @@ REGISTER_TYPED_TEST_SUITE_P(StoreContract, EventsSurviveAReopenInOrderWithTheirC
                             R19_ARefusedBatchLeavesNoLogRows,
                             R20_PurgeDeletesOldLogRowsAndKeepsEveryEvent, LogReadsStopAtTheirLimit,
                             TheAuditFilesEveryAccessUnderItsPatient,
-                            MigratingASchema1StoreFillsTheLogAndTheAudit);
+                            MigratingASchema1StoreFillsTheLogAndTheAudit,
+                            TheRecordedTypesComeBackWithTheDefinitionsOfTheOnesAddedLive);
 
 }  // namespace slotmatch::journal::contract

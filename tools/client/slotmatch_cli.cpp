@@ -184,6 +184,26 @@ void admin_commands(CommandList& list) {
             "hide-from-patient", po::value<std::string>(), "R6: true clears the three flags")(
             "window-days", po::value<U32>(),
             "R10: days ahead the web shows its slots; 0: back to 60 days (R11)");
+    list.add("admin type add",
+             "admin type add --type T --name NAME --duration MIN [--unit U] [--web-name ..] "
+             "[--web-info ..] [--web-bookable true|false] [--web-cancellable ..] "
+             "[--web-rebookable ..] [--hide-from-patient ..] [--window-days N]")
+        .add_options()("type", po::value<std::string>()->required(),
+                       "the new type's id (new in the region)")(
+            "name", po::value<std::string>()->required(),
+            "R1: the internal name (\"Ombud\" in it: a proxy type, R8, region-wide)")(
+            "duration", po::value<U32>()->required(), "its slots' length in minutes, 1..480")(
+            "unit", po::value<std::string>(),
+            "local to this unit (its staff); without it region-wide (a region-admin)")(
+            "web-name", po::value<std::string>(),
+            "R1, R7: the name citizens see (none: never on the web)")(
+            "web-info", po::value<std::string>(), "R1: the information text citizens see")(
+            "web-bookable", po::value<std::string>(), "R2: true or false (default false)")(
+            "web-cancellable", po::value<std::string>(), "R3: true or false (default false)")(
+            "web-rebookable", po::value<std::string>(), "R4: true or false (default false)")(
+            "hide-from-patient", po::value<std::string>(), "R6: true clears the three flags")(
+            "window-days", po::value<U32>(),
+            "R10: days ahead the web shows its slots, 1..366 (default: 60 days ahead, R11)");
     list.add("admin type remove", "admin type remove --type T")
         .add_options()("type", po::value<std::string>()->required(),
                        "R14: out of your unit's schedule (a region-admin: out of the region)");
@@ -347,19 +367,30 @@ std::string build_settings(const std::string& cmd, const po::variables_map& vm,
         r.add(wire::CreateRemoveType(b, opt_string(b, vm, "type")));
         return {};
     }
-    if (cmd == "admin type set") {
+    if (cmd == "admin type set" || cmd == "admin type add") {
         std::optional<bool> bookable, cancellable, rebookable, hidden;
         if (!flag(vm, "web-bookable", bookable) || !flag(vm, "web-cancellable", cancellable) ||
             !flag(vm, "web-rebookable", rebookable) || !flag(vm, "hide-from-patient", hidden)) {
             return "the web flags and --hide-from-patient take true or false";
         }
         const auto type = opt_string(b, vm, "type");
-        const auto name = opt_string(b, vm, "web-name");
+        const auto web_name = opt_string(b, vm, "web-name");
         const auto info = opt_string(b, vm, "web-info");
         std::optional<int> window;
         if (vm.count("window-days")) window = static_cast<int>(vm["window-days"].as<U32>().value);
-        r.add(wire::CreateSetType(b, type, name, info, bookable, cancellable, rebookable, hidden,
-                                  window));
+        if (cmd == "admin type set") {
+            r.add(wire::CreateSetType(b, type, web_name, info, bookable, cancellable, rebookable,
+                                      hidden, window));
+            return {};
+        }
+        const auto name = opt_string(b, vm, "name");
+        const auto unit = opt_string(b, vm, "unit");
+        const int minutes = static_cast<int>(vm["duration"].as<U32>().value);
+        if (window && *window == 0) return "--window-days takes 1..366 (leave it out: 60 days)";
+        r.add(wire::CreateAddType(b, type, name, minutes, unit, web_name, info,
+                                  bookable.value_or(false), cancellable.value_or(false),
+                                  rebookable.value_or(false), hidden.value_or(false),
+                                  window.value_or(0)));
         return {};
     }
     std::optional<bool> booking, cancel_rebook, comment;

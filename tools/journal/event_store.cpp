@@ -75,6 +75,11 @@ const Migration migrations[schema_version] = {
      "  PRIMARY KEY (bucket, seq));"
      "INSERT INTO audit SELECT patient % 64, seq, patient FROM events"
      "  WHERE patient != 0 AND kind IN (5, 7, 8, 9, 10, 11, 12);"},
+    // 4: the catalog entities the store records (entity_recorded), found without a scan: the
+    // journal numbers its region file's appointment types by them (types added live are in no
+    // file). A partial index: only those events' inserts pay for it.
+    {"CREATE INDEX events_entities ON events (seq) WHERE kind = 16;",
+     "CREATE INDEX events_entities ON events (seq) WHERE kind = 16;"},
 };
 // The numbers the backfills above write: the web channel; the kinds that make log rows
 // (makes_log_row); the audited kinds (audit_patient); the buckets.
@@ -84,7 +89,8 @@ static_assert(static_cast<int>(Channel::web) == 0 && static_cast<int>(EventKind:
               static_cast<int>(EventKind::cancelled) == 9 &&
               static_cast<int>(EventKind::returned_to_waitlist) == 10 &&
               static_cast<int>(EventKind::waitlist_added) == 11 &&
-              static_cast<int>(EventKind::accessed) == 12 && audit_buckets == 64 &&
+              static_cast<int>(EventKind::accessed) == 12 &&
+              static_cast<int>(EventKind::entity_recorded) == 16 && audit_buckets == 64 &&
               log_buckets == 64);
 
 bool migrate(const SchemaDialect& d, std::string& why) {
@@ -131,6 +137,21 @@ bool EventStore::web_log(UnitIdx unit, Instant since, std::size_t limit, std::ve
         q, [&](const Event& e) { return add_log_row(e, out, problem); }, why);
     if (!problem.empty()) why = problem;
     return read && problem.empty();
+}
+
+bool EventStore::recorded_types(std::vector<RecordedType>& out, std::string& why) const {
+    Query q;
+    q.kind = Query::Kind::entities;
+    return select(
+        q,
+        [&](const Event& e) {
+            if (e.entity != EntityKind::type) return true;
+            RecordedType r{e.type.value, std::string(e.reason.view()), std::nullopt};
+            if (e.config != nullptr && e.config->defines) r.added = e.config->type;
+            out.push_back(std::move(r));
+            return true;
+        },
+        why);
 }
 
 bool EventStore::audit(PatientKey patient, Instant since, std::size_t limit,

@@ -63,6 +63,9 @@ class EventStore {
     // The events filed under `patient` at or after `since`, in sequence order, at most `limit`.
     bool audit(PatientKey patient, Instant since, std::size_t limit, std::vector<Event>& out,
                std::string& why) const;
+    // The appointment types the store records (entity_recorded), with the whole definition of
+    // the ones added live: number_types_as_stored numbers a region file's types by them.
+    bool recorded_types(std::vector<RecordedType>& out, std::string& why) const;
 
   protected:
     // The stored events a query names, for scan, web_log and audit above (the same meaning on
@@ -74,6 +77,7 @@ class EventStore {
             events_from,  // seq >= from_seq, by seq
             web_log,      // the log entries of `unit` changed at or after `since`, by time then seq
             audit,        // the events filed under `patient` at or after `since`, by seq
+            entities,     // the entity_recorded events, by seq
         } kind = Kind::events_from;
         std::uint64_t from_seq = 0;
         UnitIdx unit;
@@ -112,7 +116,7 @@ inline constexpr const char* writer_taken =
 // The schema, one version at a time: migrations[v] takes a store from version v to v + 1, in
 // each backend's SQL. Both stores run the same list, so a new version cannot reach one and
 // miss the other.
-inline constexpr int schema_version = 3;
+inline constexpr int schema_version = 4;
 struct Migration {
     const char* sqlite;
     const char* postgresql;

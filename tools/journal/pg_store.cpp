@@ -330,6 +330,10 @@ bool PgStore::select(const Query& q, const std::function<bool(const Event&)>& vi
                 {std::to_string(q.patient.value % audit_buckets), std::to_string(q.patient.value),
                  std::to_string(q.since.value), std::to_string(q.limit)},
                 "reading the audit", visit, rows, why);
+        case Query::Kind::entities:
+            reconnect_if_lost(db_);
+            return each_event(db_, "SELECT seq, body FROM events WHERE kind = 16 ORDER BY seq", {},
+                              "reading the catalog entities", visit, rows, why);
     }
     SM_ASSERT(false && "a query of each kind");
     return false;

@@ -344,6 +344,11 @@ bool SqliteStore::select(const Query& q, const std::function<bool(const Event&)>
                               {as_sql(q.patient.value % audit_buckets), as_sql(q.patient.value),
                                q.since.value, limit},
                               "reading the audit", visit, why);
+        case Query::Kind::entities:
+            return each_event(db_,
+                              "SELECT seq, body FROM events INDEXED BY events_entities"
+                              " WHERE kind = 16 ORDER BY seq",
+                              {}, "reading the catalog entities", visit, why);
     }
     SM_ASSERT(false && "a query of each kind");
     return false;

@@ -133,6 +133,29 @@ StoreQueries::Answer StoreQueries::audit(const wire::GetAudit& r, const Actor& a
     return {ErrorCode::ok, wire::CreateResult(b, 0, wire::ReplyBody::AuditReply, body.Union())};
 }
 
+// The region's names with the appointment types numbered as the store numbers them (types
+// added live are in no region file: the log's rows name them by that number).
+StoreQueries::Answer StoreQueries::catalog(const Actor& actor, fb::FlatBufferBuilder& b) {
+    Catalog named = catalog_;
+    std::vector<RecordedType> stored;
+    std::string why;
+    bool read = false;
+    {
+        std::lock_guard lock(mutex_);
+        read = reader_->recorded_types(stored, why);
+    }
+    if (!read) {
+        return refused(b, ErrorCode::overloaded, "store",
+                       "the store cannot be read now; nothing was changed: " + why);
+    }
+    if (!number_types_as_stored(named, stored, why)) {
+        return refused(b, ErrorCode::invalid_request, "config",
+                       "the region file does not match the store: " + why);
+    }
+    const auto body = codec::encode_catalog(b, named, std::nullopt, actor.channel);
+    return {ErrorCode::ok, wire::CreateResult(b, 0, wire::ReplyBody::CatalogReply, body.Union())};
+}
+
 std::optional<StoreQueries::BookingEvents> StoreQueries::booking_events(BookingId id,
                                                                         PatientKey patient,
                                                                         std::string& why) {
@@ -183,9 +206,7 @@ void StoreQueries::answer(const wire::RequestMessage& request, fb::FlatBufferBui
         } else if (const auto* audit_op = op->body_as_GetAudit()) {
             a = audit(*audit_op, actor.value, b);
         } else if (const auto* c = op->body_as_GetCatalog(); c && c->unit() == nullptr) {
-            const auto body = codec::encode_catalog(b, catalog_, std::nullopt, actor.value.channel);
-            a = {ErrorCode::ok,
-                 wire::CreateResult(b, 0, wire::ReplyBody::CatalogReply, body.Union())};
+            a = catalog(actor.value, b);
         } else {
             a = refused(b, ErrorCode::invalid_request, "op",
                         "slotmatch-journal answers the web booking log, the access audit (and "

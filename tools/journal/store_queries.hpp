@@ -36,6 +36,7 @@ class StoreQueries {
     // One GetLog operation (thread-safe: queries take turns on the reader).
     Answer log(const wire::GetLog& r, const Actor& actor, flatbuffers::FlatBufferBuilder& b);
     Answer audit(const wire::GetAudit& r, const Actor& actor, flatbuffers::FlatBufferBuilder& b);
+    Answer catalog(const Actor& actor, flatbuffers::FlatBufferBuilder& b);
     // The events that made booking `id` (booked, or the rebook that moved a booking into it)
     // and that ended it (cancelled, or rebooked away), among the events filed under `patient`
     // (the access audit's index). `made` is empty when the patient has no such booking; nothing,

@@ -61,11 +61,20 @@ void print_region_summary(std::ostream& out, const Engine& engine) {
     }
 }
 
+namespace {
+
+// A type's id; a type added after `c` was fetched (admin type add) by its number.
+std::string type_id(const Catalog& c, std::uint32_t t) {
+    return t < c.types.size() ? c.types[t].id : "#" + std::to_string(t);
+}
+
+}  // namespace
+
 nlohmann::json slot_json(const Catalog& c, const Calendar& calendar, const SlotView& s) {
     return {{"slot_id", s.id.value},
             {"unit", c.unit(s.unit).id},
             {"resource", c.resource(s.resource).id},
-            {"appointment_type", c.type(s.type).id},
+            {"appointment_type", type_id(c, s.type.value)},
             {"start", calendar.format(s.start)},
             {"end", calendar.format(s.end)},
             {"state", std::string(to_string(s.state))}};
@@ -76,7 +85,7 @@ nlohmann::json booking_json(const Catalog& c, const Calendar& calendar, const Bo
                         {"slot_id", b.slot.id.value},
                         {"unit", c.unit(b.slot.unit).id},
                         {"resource", c.resource(b.slot.resource).id},
-                        {"appointment_type", c.type(b.slot.type).id},
+                        {"appointment_type", type_id(c, b.slot.type.value)},
                         {"start", calendar.format(b.slot.start)},
                         {"patient", format_patient_id(b.patient)},
                         {"channel", std::string(to_string(b.channel))},
@@ -108,13 +117,11 @@ nlohmann::json error_json(const wire::Error& e) {
 
 nlohmann::json waitlist_json(const Catalog& c, const Calendar& calendar,
                              const wire::WaitlistEntry& w) {
-    return {
-        {"waitlist_id", w.id()},
-        {"unit", w.unit() < c.units.size() ? c.units[w.unit()].id : std::string()},
-        {"appointment_type",
-         w.appointment_type() < c.types.size() ? c.types[w.appointment_type()].id : std::string()},
-        {"patient", format_patient_id(PatientKey{w.patient()})},
-        {"added_at", calendar.format(Instant{w.added_at()})}};
+    return {{"waitlist_id", w.id()},
+            {"unit", w.unit() < c.units.size() ? c.units[w.unit()].id : std::string()},
+            {"appointment_type", type_id(c, w.appointment_type())},
+            {"patient", format_patient_id(PatientKey{w.patient()})},
+            {"added_at", calendar.format(Instant{w.added_at()})}};
 }
 
 std::string index_id(std::uint32_t i, const auto& list) {

@@ -16,7 +16,8 @@ std::string_view to_string(OpKind k) {
         "find", "hold", "book", "rebook", "cancel", "bookings", "block", "unblock",
         "waitlist_add", "waitlist_list", "catalog", "stats", "set_clock", "log", "audit",
         "publish_schedule", "extend_schedule", "end_schedule", "add_slot", "set_slot_type",
-        "remove_slot", "set_type", "remove_type", "set_unit", "waitlist_remove", "booking"};
+        "remove_slot", "set_type", "remove_type", "set_unit", "waitlist_remove", "booking",
+        "add_type"};
     // clang-format on
     return names[static_cast<std::size_t>(k)];
 }
@@ -89,6 +90,7 @@ bool Service::changes_state(const wire::RequestMessage& request) {
             case Operation::SetSlotType:
             case Operation::RemoveSlot:
             case Operation::SetType:
+            case Operation::AddType:
             case Operation::RemoveType:
             case Operation::SetUnit:
                 return true;
@@ -242,6 +244,7 @@ Service::Answer Service::run(const wire::Op& op, const Actor& actor, fb::FlatBuf
         case Operation::SetSlotType:
         case Operation::RemoveSlot:
         case Operation::SetType:
+        case Operation::AddType:
         case Operation::RemoveType:
         case Operation::SetUnit:
             a = administer(op, actor, b);

@@ -111,6 +111,7 @@ class Service {
     Result set_slot_type(const wire::SetSlotType& r, const Actor& actor,
                          flatbuffers::FlatBufferBuilder& b);
     Result set_type(const wire::SetType& r, const Actor& actor, flatbuffers::FlatBufferBuilder& b);
+    Result add_type(const wire::AddType& r, const Actor& actor, flatbuffers::FlatBufferBuilder& b);
     Result remove_type(const wire::RemoveType& r, const Actor& actor,
                        flatbuffers::FlatBufferBuilder& b);
     Result set_unit(const wire::SetUnit& r, const Actor& actor, flatbuffers::FlatBufferBuilder& b);

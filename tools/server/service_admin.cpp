@@ -85,6 +85,8 @@ Answer Service::administer(const wire::Op& op, const Actor& actor, fb::FlatBuffe
             return set_slot_type(*op.body_as_SetSlotType(), actor, b);
         case wire::Operation::SetType:
             return set_type(*op.body_as_SetType(), actor, b);
+        case wire::Operation::AddType:
+            return add_type(*op.body_as_AddType(), actor, b);
         case wire::Operation::RemoveType:
             return remove_type(*op.body_as_RemoveType(), actor, b);
         case wire::Operation::SetUnit:
@@ -233,6 +235,41 @@ Answer Service::set_type(const wire::SetType& r, const Actor& actor, fb::FlatBuf
     const auto changed = engine_.set_type(actor, *type, c);
     if (!changed.ok()) return refused(b, changed);
     return accepted(b, wire::CreateTypeReply(b, codec::encode_type(b, *type, changed.value)));
+}
+
+Answer Service::add_type(const wire::AddType& r, const Actor& actor, fb::FlatBufferBuilder& b) {
+    NewType n;
+    std::optional<std::string> id, name;
+    if (auto bad = take_text(r.appointment_type(), ReasonText::capacity(), "appointment_type", id);
+        !bad.ok()) {
+        return refused(b, bad);
+    }
+    if (auto bad = take_text(r.name(), web_name_bytes_max, "name", name); !bad.ok()) {
+        return refused(b, bad);
+    }
+    n.id = id.value_or("");
+    n.name = name.value_or("");
+    n.duration_min = r.duration_min();
+    if (r.unit() != nullptr && r.unit()->size() > 0) {
+        n.unit = engine_.catalog().find_unit(r.unit()->str());
+        if (!n.unit) return refused(b, ErrorCode::invalid_request, "unit", "no unit with this id");
+    }
+    TypeChange& c = n.settings;
+    if (auto bad = take_text(r.web_name(), web_name_bytes_max, "web_name", c.web_name); !bad.ok()) {
+        return refused(b, bad);
+    }
+    if (auto bad = take_text(r.web_info(), web_text_bytes_max, "web_info", c.web_info); !bad.ok()) {
+        return refused(b, bad);
+    }
+    c.web_bookable = r.web_bookable();
+    c.web_cancellable = r.web_cancellable();
+    c.web_rebookable = r.web_rebookable();
+    c.hide_from_patient = r.hide_from_patient();
+    if (r.window_days() != 0) c.window_days = r.window_days();
+    const auto added = engine_.add_type(actor, n);
+    if (!added.ok()) return refused(b, added);
+    return accepted(b, wire::CreateTypeReply(
+                           b, codec::encode_type(b, added.value, engine_.type_now(added.value))));
 }
 
 // Staff: out of their unit's schedule (R14); a region-admin: out of the region.

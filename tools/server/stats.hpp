@@ -39,8 +39,9 @@ enum class OpKind : std::uint8_t {
     set_unit,
     waitlist_remove,
     booking,
+    add_type,
 };
-inline constexpr std::size_t op_kind_count = 26;
+inline constexpr std::size_t op_kind_count = 27;
 inline constexpr std::size_t outcome_count = 14;  // ErrorCode::ok .. patient_already_occupied
 std::string_view to_string(OpKind k);
 

@@ -107,6 +107,26 @@ struct Catalog {
     std::optional<TypeIdx> find_type(const std::string& id) const;
     // A type a unit may schedule: its own local types and the region-wide ones.
     bool type_usable_in(TypeIdx t, UnitIdx u) const;
+    // Appends a type (a type added live, docs/engine.md "Appointment types added live"): its
+    // index, its unit's local types and the look-up map.
+    TypeIdx add_type(AppointmentType type);
 };
+
+// An appointment type as a store records it: its number there, its id, and, for a type staff
+// added live, its whole definition (the region file's types have theirs in the file).
+struct RecordedType {
+    std::uint32_t index = 0;
+    std::string id;
+    std::optional<AppointmentType> added;
+};
+
+// Numbers the region file's appointment types as the store does (docs/engine.md): each type
+// the store records keeps its number, the types added live come from their records, and the
+// file's types the store lacks follow them in the file's order. The schedules, the units'
+// local types and the look-up map follow. False, with `why`, when the store has a type of the
+// file's that the file no longer has, or a type added live that the file gives another
+// duration, unit or internal name.
+bool number_types_as_stored(Catalog& catalog, const std::vector<RecordedType>& stored,
+                            std::string& why);
 
 }  // namespace slotmatch

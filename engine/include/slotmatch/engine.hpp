@@ -168,6 +168,9 @@ struct EngineLimits {
     std::size_t blocks_max = 0;
     std::size_t waitlist_max = 0;
     std::size_t match_attempts_max = 256;  // book-first-match retries under contention
+    // Appointment types a run may add (admin type add) beyond the ones it started with; each
+    // start makes this much room again.
+    std::size_t types_added_max = 1024;
 };
 
 // A published schedule as the engine keeps it (docs/engine.md, "Slot identity").
@@ -188,6 +191,15 @@ struct TypeChange {
     std::optional<bool> web_bookable, web_cancellable, web_rebookable;
     std::optional<bool> hide_from_patient;          // R6: true clears the three flags
     std::optional<std::optional<int>> window_days;  // R10: N, or nothing (60 days ahead, R11)
+};
+// R1-R8, R10: a new appointment type: its id, internal name, duration and unit (none:
+// region-wide), and its settings as set_type takes them (absent ones: off, 60 days ahead).
+struct NewType {
+    std::string id;
+    std::string name;
+    int duration_min = 0;
+    std::optional<UnitIdx> unit;
+    TypeChange settings;
 };
 // R9, R18, R24, R25: what an administration change sets on a unit.
 struct UnitChange {
@@ -266,7 +278,12 @@ class Engine {
     Engine(const Engine&) = delete;
     Engine& operator=(const Engine&) = delete;
 
-    const Catalog& catalog() const { return catalog_; }
+    // The catalog as it is now: the region file's, and the types added live (a new, immutable
+    // copy each time; the ones handed out stay valid while the engine runs). Its settings are
+    // the ones loaded: type_now and web_now give them as they are now.
+    const Catalog& catalog() const { return *catalog_view_.load(std::memory_order_acquire); }
+    // Appointment types there are now: the indices below are valid (type_now).
+    std::uint32_t type_count() const { return type_count_.load(std::memory_order_acquire); }
     const Calendar& calendar() const { return calendar_; }
     Instant now() const { return clock_.now(); }
     std::size_t slot_count() const { return index_.size(); }
@@ -319,6 +336,11 @@ class Engine {
     // the region (offered and scheduled nowhere any more).
     Outcome<BlockResult> remove_type_everywhere(const Actor& actor, TypeIdx type);
     Outcome<WebSettings> set_unit(const Actor& actor, UnitIdx unit, const UnitChange& change);
+    // R1-R8, R10: a new appointment type, in force at once for everyone (docs/engine.md,
+    // "Appointment types added live"), by the same actors as set_type: a local one by its
+    // unit's staff or a region administrator, a region-wide or proxy one (R8) by a region
+    // administrator. Recorded as entity_recorded with its whole definition.
+    Outcome<TypeIdx> add_type(const Actor& actor, const NewType& type);
     // The settings as they are now (the catalog's as loaded, until a change).
     const AppointmentType& type_now(TypeIdx t) const {
         return *types_now_[t.value].load(std::memory_order_acquire);
@@ -392,6 +414,9 @@ class Engine {
     // what the region file lays out, growing them only; before anything is handed out
     // (construction, restore: no count over a store's life may stop a start).
     void size_tables(std::size_t stored_slots);
+    // Points the types' settings, the readers' catalog and the seeds at catalog_'s types, with
+    // room for types_added_max more (construction, and restore() once it numbered the types).
+    void point_at_types();
     class Restorer;
     struct BookingRecord;
     struct BookingRef;
@@ -579,7 +604,14 @@ class Engine {
     // settings pointers below and the events point at them (under admin_mutex_ to add).
     std::deque<ConfigChange> configs_;
     // Per type and per unit: its settings now (the catalog's, or a change's in configs_).
+    // Room for the catalog's types and types_added_max more; type_count_ of them are in use.
     std::unique_ptr<std::atomic<const AppointmentType*>[]> types_now_;
+    std::size_t types_room_ = 0;
+    std::atomic<std::uint32_t> type_count_{0};
+    // The catalog readers see: catalog_, or the newest of catalogs_ (one per type added live,
+    // each kept while the engine runs; under admin_mutex_ to add).
+    std::atomic<const Catalog*> catalog_view_{nullptr};
+    std::deque<Catalog> catalogs_;
     std::unique_ptr<std::atomic<const WebSettings*>[]> webs_now_;
     // The settings the region file last gave each entity (its diff compares against them).
     std::vector<AppointmentType> seed_types_;

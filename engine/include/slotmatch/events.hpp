@@ -101,6 +101,9 @@ struct ConfigChange {
     bool seed = false;     // laid out by the region file (its diff compares against it)
     AppointmentType type;  // entity type: the flags, web texts, day count and removal
     WebSettings unit;      // entity unit: the case types, patient comment and terms
+    // entity_recorded of a type staff added live: `type` is its whole definition (id, internal
+    // name, duration, unit), which no region file holds.
+    bool defines = false;
 };
 using ConfigArena = std::deque<ConfigChange>;
 
