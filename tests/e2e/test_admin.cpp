@@ -320,7 +320,7 @@ TEST_F(Admin, R9_ATypeAddedOverTheWireIsBookedAtOnceAndSurvivesAKillNine) {
     EXPECT_EQ(first["end"], "2026-03-07T09:10:00+01:00");
     const std::string slot = first["slot_id"].dump();
     const json booked = ok(concat({as_web, {"book", "--slot", slot, "--patient", pnr(3)}}));
-    const std::string booking = booked["booking_id"].dump();
+    const std::string booking = booked["booking"]["booking_id"].dump();
 
     ASSERT_EQ(::kill(server_->pid(), SIGKILL), 0);
     server_->stop();

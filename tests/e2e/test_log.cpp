@@ -566,16 +566,20 @@ std::string wall_time_plus_days(int days) {
     return text;
 }
 
-// With the sidecar, slotmatch-journal --config keeps and answers the log on its own endpoint;
-// slotmatchd --journal points there. The journal has no engine clock: it purges (R20) by the
-// later of its wall clock and the newest committed event's time.
-TEST(WebLogSidecar, TheJournalAnswersTheLogOnItsEndpointAndPurgesByEventTime) {
-    // The rule region with schedules that reach past whatever day the test runs on.
+// The rule region with schedules that reach past whatever day the test runs on.
+std::string long_region_file(const char* name) {
     std::string yaml = rule_region_yaml;
     for (std::size_t at; (at = yaml.find("valid_to: 2026-12-31")) != std::string::npos;) {
         yaml.replace(at, 20, "valid_to: 2099-12-31");
     }
-    const std::string config = write_temp_file("log-region-long.yaml", yaml);
+    return write_temp_file(name, yaml);
+}
+
+// With the sidecar, slotmatch-journal --config keeps and answers the log on its own endpoint;
+// slotmatchd --journal points there. The journal has no engine clock: it purges (R20) by the
+// later of its wall clock and the newest committed event's time.
+TEST(WebLogSidecar, TheJournalAnswersTheLogOnItsEndpointAndPurgesByEventTime) {
+    const std::string config = long_region_file("log-region-long.yaml");
     std::string store = write_temp_file("sidecar-log.sqlite", "");
     std::filesystem::remove(store);
     process::ServerProcess journal;
@@ -647,6 +651,52 @@ TEST(WebLogSidecar, TheJournalAnswersTheLogOnItsEndpointAndPurgesByEventTime) {
     EXPECT_EQ(sql_count(store, "SELECT count(*) FROM events WHERE kind = " +
                                    std::to_string(static_cast<int>(EventKind::booked))),
               2);
+}
+
+// An appointment type added live is in no region file: slotmatch-journal numbers its file's
+// types as the store does, so its log row names the type (and a type the file adds later after
+// it, not in its place).
+TEST(WebLogSidecar, ALogRowOfATypeAddedLiveNamesTheType) {
+    const std::string config = long_region_file("log-region-added.yaml");
+    std::string store = write_temp_file("sidecar-added.sqlite", "");
+    std::filesystem::remove(store);
+    process::ServerProcess journal;
+    std::string why;
+    ASSERT_TRUE(journal.start(
+        SLOTMATCH_JOURNAL_PATH,
+        {"--listen", "tcp://127.0.0.1:*", "--store", "sqlite:" + store, "--config", config}, 30,
+        why, "slotmatch-journal: listening on "))
+        << why;
+    ServerProcess server({"--config", config, "--clock", "fixed:" + wall_time_plus_days(0),
+                          "--journal", journal.endpoint()});
+    ASSERT_FALSE(server.endpoint().empty()) << server.output();
+    const Args at_server = {"--server", server.endpoint()};
+    const auto run = [&](const Args& args) {
+        const CliRun r = run_cli(concat({at_server, args}));
+        EXPECT_EQ(r.exit_code, 0) << r;
+        return parsed(r);
+    };
+    run(concat({as_staff,
+                {"--role", "region-admin", "admin", "type", "add", "--type", "vacc", "--name",
+                 "Vaccination", "--duration", "10", "--web-name", "Vaccin", "--web-bookable",
+                 "true", "--web-cancellable", "true", "--web-rebookable", "true"}}));
+    run(concat({as_staff,
+                {"admin", "schedule", "publish", "--unit", "u1", "--resource", "r2", "--type",
+                 "vacc", "--weekdays", "sat,sun", "--from", "16:00", "--to", "17:00",
+                 "--valid-from", wall_time_plus_days(1).substr(0, 10), "--valid-to",
+                 wall_time_plus_days(15).substr(0, 10)}}));
+    const json found =
+        run(concat({as_web, {"find", "--unit", "u1", "--type", "vacc", "--limit", "1"}}));
+    ASSERT_EQ(found["slots"].size(), 1u) << found;
+    run(concat(
+        {as_web, {"book", "--slot", found["slots"][0]["slot_id"].dump(), "--patient", pnr(21)}}));
+    const CliRun r =
+        run_cli(concat({{"--server", journal.endpoint()}, as_staff, {"log", "--unit", "u1"}}));
+    ASSERT_EQ(r.exit_code, 0) << r;
+    const json rows = parsed(r)["rows"];
+    ASSERT_EQ(rows.size(), 1u) << r;
+    EXPECT_EQ(rows[0]["after"]["appointment_type"], "vacc") << r;
+    EXPECT_EQ(rows[0]["after"]["resource"], "r2") << r;
 }
 
 }  // namespace

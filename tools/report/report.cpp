@@ -63,9 +63,9 @@ void print_region_summary(std::ostream& out, const Engine& engine) {
 
 namespace {
 
-// A type's id; a type added after `c` was fetched (admin type add) by its number.
-std::string type_id(const Catalog& c, std::uint32_t t) {
-    return t < c.types.size() ? c.types[t].id : "#" + std::to_string(t);
+// An entity's id; one added after the catalog was fetched (admin type add) by its number.
+std::string index_id(std::uint32_t i, const auto& list) {
+    return i < list.size() ? list[i].id : std::to_string(i);
 }
 
 }  // namespace
@@ -74,7 +74,7 @@ nlohmann::json slot_json(const Catalog& c, const Calendar& calendar, const SlotV
     return {{"slot_id", s.id.value},
             {"unit", c.unit(s.unit).id},
             {"resource", c.resource(s.resource).id},
-            {"appointment_type", type_id(c, s.type.value)},
+            {"appointment_type", index_id(s.type.value, c.types)},
             {"start", calendar.format(s.start)},
             {"end", calendar.format(s.end)},
             {"state", std::string(to_string(s.state))}};
@@ -85,7 +85,7 @@ nlohmann::json booking_json(const Catalog& c, const Calendar& calendar, const Bo
                         {"slot_id", b.slot.id.value},
                         {"unit", c.unit(b.slot.unit).id},
                         {"resource", c.resource(b.slot.resource).id},
-                        {"appointment_type", type_id(c, b.slot.type.value)},
+                        {"appointment_type", index_id(b.slot.type.value, c.types)},
                         {"start", calendar.format(b.slot.start)},
                         {"patient", format_patient_id(b.patient)},
                         {"channel", std::string(to_string(b.channel))},
@@ -119,13 +119,9 @@ nlohmann::json waitlist_json(const Catalog& c, const Calendar& calendar,
                              const wire::WaitlistEntry& w) {
     return {{"waitlist_id", w.id()},
             {"unit", w.unit() < c.units.size() ? c.units[w.unit()].id : std::string()},
-            {"appointment_type", type_id(c, w.appointment_type())},
+            {"appointment_type", index_id(w.appointment_type(), c.types)},
             {"patient", format_patient_id(PatientKey{w.patient()})},
             {"added_at", calendar.format(Instant{w.added_at()})}};
-}
-
-std::string index_id(std::uint32_t i, const auto& list) {
-    return i < list.size() ? list[i].id : std::to_string(i);
 }
 
 nlohmann::json log_values_json(const Catalog& c, const Calendar& calendar,
