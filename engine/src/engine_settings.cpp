@@ -203,15 +203,15 @@ Outcome<TypeIdx> Engine::add_type(const Actor& actor, const NewType& n) {
         recorded == index.value) {
         recorded = index.value + 1;
     }
-    type_count_.store(index.value + 1, std::memory_order_release);
-    catalog_view_.store(&catalogs_.back(), std::memory_order_release);
     Event& e = reservation.event();
     stamp(e, actor, EventKind::entity_recorded, t.region_wide ? no_unit : t.unit);
     e.entity = EntityKind::type;
     e.type = index;
     e.reason = ReasonText::from(t.id);
     e.config = &kept;
-    reservation.publish();
+    reservation.publish();  // before anything can name the type: its events come after this one
+    type_count_.store(index.value + 1, std::memory_order_release);
+    catalog_view_.store(&catalogs_.back(), std::memory_order_release);
     return {ErrorCode::ok, {}, {}, index};
 }
 
