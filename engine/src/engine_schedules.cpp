@@ -528,7 +528,8 @@ void Engine::lay_out_seed() {
     seed_unrecorded_ = true;
 }
 
-bool Engine::record_entities(const std::function<void()>& make_room, std::string& why) {
+bool Engine::record_entities(const std::function<void()>& make_room, std::string& why,
+                             std::vector<std::string>* recorded) {
     for (EntityKind kind : entity_kinds) {
         for (std::uint32_t i = entities_recorded_[static_cast<std::size_t>(kind)];
              i < entity_count(catalog_, kind); ++i) {
@@ -566,14 +567,20 @@ bool Engine::record_entities(const std::function<void()>& make_room, std::string
                 why);
             if (!ok) return false;
             entities_recorded_[static_cast<std::size_t>(kind)] = i + 1;
+            if (recorded != nullptr) {
+                recorded->push_back(
+                    (kind == EntityKind::type ? "appointment type" : std::string(to_string(kind))) +
+                    " " + std::string(id));
+            }
         }
     }
     return true;
 }
 
-bool Engine::record_seed(const std::function<void()>& make_room, std::string& why) {
+bool Engine::record_seed(const std::function<void()>& make_room, std::string& why,
+                         std::vector<std::string>* recorded) {
     std::lock_guard admin(admin_mutex_);
-    if (!record_entities(make_room, why)) return false;
+    if (!record_entities(make_room, why, recorded)) return false;
     if (!seed_unrecorded_) return true;
     // The first group: the region file's schedules laid out together from id 0 (restore()).
     std::uint32_t seeded = 0, slots = 0;
@@ -694,7 +701,7 @@ Outcome<ScheduleView> Engine::apply_seed_change(const SeedChange& c, bool accept
         case SeedChange::Kind::record_entity: {
             std::string why;
             std::lock_guard admin(admin_mutex_);
-            const bool ok = record_entities([] {}, why);
+            const bool ok = record_entities([] {}, why, nullptr);
             return ok ? Out{} : Out::refuse(ErrorCode::overloaded, "", "event buffer full");
         }
         case SeedChange::Kind::publish:

@@ -342,6 +342,33 @@ TEST_F(Admin, R9_ATypeAddedOverTheWireIsBookedAtOnceAndSurvivesAKillNine) {
                                   {"find", "--unit", "u1", "--type", "vacc", "--from", "2026-03-07",
                                    "--to", "2026-03-07", "--limit", "20"}}));
     EXPECT_EQ(again["slots"].size(), 11u) << "the booked one is taken, the rest offered";
+
+    // The region file now adds a type first of all: it is recorded (and said so) after the live
+    // ones, which keep their numbers, bookings and slots.
+    ASSERT_EQ(server_->stop(), 0) << server_->output();
+    std::string yaml = rule_region_yaml;
+    const std::string wide = "appointment_types:\n  - {id: ombud,";
+    yaml.replace(yaml.find(wide), wide.size(),
+                 "appointment_types:\n  - {id: tbe, name: TBE-vaccination, duration_min: 15}\n"
+                 "  - {id: ombud,");
+    config_ = write_temp_file("rule-region.yaml", yaml);
+    ASSERT_NO_FATAL_FAILURE(start());
+    EXPECT_NE(
+        server_->output().find("region file: recorded appointment type tbe (new to the store)"),
+        std::string::npos)
+        << server_->output();
+    const json renamed = ok(concat({as_staff, {"catalog"}}));
+    std::map<std::string, std::size_t> number;
+    for (std::size_t i = 0; i < renamed["appointment_types"].size(); ++i) {
+        number[renamed["appointment_types"][i]["id"].get<std::string>()] = i;
+    }
+    ASSERT_EQ(number.count("tbe"), 1U) << renamed;
+    EXPECT_GT(number["tbe"], number["vacc"]) << "numbered after the live types";
+    EXPECT_GT(number["tbe"], number["u1-samtal"]);
+    const json still = ok(concat({as_web, {"bookings", "--patient", pnr(3)}}));
+    ASSERT_EQ(still["bookings"].size(), 1u) << still;
+    EXPECT_EQ(still["bookings"][0]["slot_id"].dump(), slot);
+    EXPECT_EQ(still["bookings"][0]["appointment_type"], "vacc");
 }
 
 // R24, R25: a unit's staff turn web booking on, with its terms; the web then books there.

@@ -88,7 +88,8 @@ int apply_region_file(Engine& engine, bool accept_orphans, const std::function<v
                       std::ostream& out, std::ostream& err) {
     const bool unrecorded = engine.seed_unrecorded();
     std::string why;
-    if (!engine.record_seed(make_room, why)) {
+    std::vector<std::string> recorded;
+    if (!engine.record_seed(make_room, why, &recorded)) {
         err << "slotmatchd: cannot record the region file: " << why << '\n';
         return 1;
     }
@@ -96,6 +97,10 @@ int apply_region_file(Engine& engine, bool accept_orphans, const std::function<v
         out << "slotmatchd: region file: " << engine.schedules().size()
             << " schedules recorded as the store's first publication (" << engine.slot_count()
             << " slots)\n";
+    } else {
+        for (const std::string& entity : recorded) {
+            out << "slotmatchd: region file: recorded " << entity << " (new to the store)\n";
+        }
     }
     const std::vector<SeedChange> changes = engine.seed_changes();
     // Ends that bookings stand in the way of are refused before anything is applied, so that

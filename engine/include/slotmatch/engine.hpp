@@ -361,7 +361,10 @@ class Engine {
     // kept): its catalog entities and its schedules as events. `make_room` is called whenever
     // the event lanes are full; it must drain them. False, with `why`, when they stay full or
     // an id is longer than an event carries.
-    bool record_seed(const std::function<void()>& make_room, std::string& why);
+    // `recorded`, when given, gets "unit U", "resource R" or "appointment type T" for each
+    // entity new to the store.
+    bool record_seed(const std::function<void()>& make_room, std::string& why,
+                     std::vector<std::string>* recorded = nullptr);
     // What the region file changes against the seed the store holds: new entities to record,
     // new schedules, schedules extended, shortened or gone.
     std::vector<SeedChange> seed_changes() const;
@@ -556,7 +559,8 @@ class Engine {
     // R14: marks the slot removed, and makes it unbookable now if it is open (then 1).
     std::size_t take_off(SlotId s, Instant now);
     void fill_schedule_event(Event& e, const ScheduleView& s) const;
-    bool record_entities(const std::function<void()>& make_room, std::string& why);
+    bool record_entities(const std::function<void()>& make_room, std::string& why,
+                         std::vector<std::string>* recorded);
     // Keeps `c` for good and makes it the entity's settings (the caller holds admin_mutex_).
     const ConfigChange& install(ConfigChange c);
     bool may_change_type(const Actor& actor, const AppointmentType& t) const;
