@@ -566,32 +566,42 @@ std::string wall_time_plus_days(int days) {
     return text;
 }
 
-// The rule region with schedules that reach past whatever day the test runs on.
-std::string long_region_file(const char* name) {
-    std::string yaml = rule_region_yaml;
-    for (std::size_t at; (at = yaml.find("valid_to: 2026-12-31")) != std::string::npos;) {
-        yaml.replace(at, 20, "valid_to: 2099-12-31");
+// slotmatch-journal --config on a new SQLite store, and slotmatchd journalling to it at
+// today's wall time, on the rule region with schedules that reach past whatever day that is.
+struct Sidecar {
+    void start(const std::string& name) {
+        std::string yaml = rule_region_yaml;
+        for (std::size_t at; (at = yaml.find("valid_to: 2026-12-31")) != std::string::npos;) {
+            yaml.replace(at, 20, "valid_to: 2099-12-31");
+        }
+        config = write_temp_file(name + ".yaml", yaml);
+        store = write_temp_file(name + ".sqlite", "");
+        std::filesystem::remove(store);
+        std::string why;
+        ASSERT_TRUE(journal.start(
+            SLOTMATCH_JOURNAL_PATH,
+            {"--listen", "tcp://127.0.0.1:*", "--store", "sqlite:" + store, "--config", config}, 30,
+            why, "slotmatch-journal: listening on "))
+            << why;
+        server = std::make_unique<ServerProcess>(Args{"--config", config, "--clock",
+                                                      "fixed:" + wall_time_plus_days(0),
+                                                      "--journal", journal.endpoint()});
+        ASSERT_FALSE(server->endpoint().empty()) << server->output();
     }
-    return write_temp_file(name, yaml);
-}
+    std::string config, store;
+    process::ServerProcess journal;
+    std::unique_ptr<ServerProcess> server;
+};
 
 // With the sidecar, slotmatch-journal --config keeps and answers the log on its own endpoint;
 // slotmatchd --journal points there. The journal has no engine clock: it purges (R20) by the
 // later of its wall clock and the newest committed event's time.
 TEST(WebLogSidecar, TheJournalAnswersTheLogOnItsEndpointAndPurgesByEventTime) {
-    const std::string config = long_region_file("log-region-long.yaml");
-    std::string store = write_temp_file("sidecar-log.sqlite", "");
-    std::filesystem::remove(store);
-    process::ServerProcess journal;
-    std::string why;
-    ASSERT_TRUE(journal.start(
-        SLOTMATCH_JOURNAL_PATH,
-        {"--listen", "tcp://127.0.0.1:*", "--store", "sqlite:" + store, "--config", config}, 30,
-        why, "slotmatch-journal: listening on "))
-        << why;
-    ServerProcess server({"--config", config, "--clock", "fixed:" + wall_time_plus_days(0),
-                          "--journal", journal.endpoint()});
-    ASSERT_FALSE(server.endpoint().empty()) << server.output();
+    Sidecar sidecar;
+    ASSERT_NO_FATAL_FAILURE(sidecar.start("sidecar-log"));
+    const std::string& store = sidecar.store;
+    process::ServerProcess& journal = sidecar.journal;
+    ServerProcess& server = *sidecar.server;
     const Args at_server = {"--server", server.endpoint()};
     const Args at_journal = {"--server", journal.endpoint()};
     const auto book_first = [&](int n) {
@@ -657,20 +667,9 @@ TEST(WebLogSidecar, TheJournalAnswersTheLogOnItsEndpointAndPurgesByEventTime) {
 // types as the store does, so its log row names the type (and a type the file adds later after
 // it, not in its place).
 TEST(WebLogSidecar, ALogRowOfATypeAddedLiveNamesTheType) {
-    const std::string config = long_region_file("log-region-added.yaml");
-    std::string store = write_temp_file("sidecar-added.sqlite", "");
-    std::filesystem::remove(store);
-    process::ServerProcess journal;
-    std::string why;
-    ASSERT_TRUE(journal.start(
-        SLOTMATCH_JOURNAL_PATH,
-        {"--listen", "tcp://127.0.0.1:*", "--store", "sqlite:" + store, "--config", config}, 30,
-        why, "slotmatch-journal: listening on "))
-        << why;
-    ServerProcess server({"--config", config, "--clock", "fixed:" + wall_time_plus_days(0),
-                          "--journal", journal.endpoint()});
-    ASSERT_FALSE(server.endpoint().empty()) << server.output();
-    const Args at_server = {"--server", server.endpoint()};
+    Sidecar sidecar;
+    ASSERT_NO_FATAL_FAILURE(sidecar.start("sidecar-added"));
+    const Args at_server = {"--server", sidecar.server->endpoint()};
     const auto run = [&](const Args& args) {
         const CliRun r = run_cli(concat({at_server, args}));
         EXPECT_EQ(r.exit_code, 0) << r;
@@ -690,8 +689,8 @@ TEST(WebLogSidecar, ALogRowOfATypeAddedLiveNamesTheType) {
     ASSERT_EQ(found["slots"].size(), 1u) << found;
     run(concat(
         {as_web, {"book", "--slot", found["slots"][0]["slot_id"].dump(), "--patient", pnr(21)}}));
-    const CliRun r =
-        run_cli(concat({{"--server", journal.endpoint()}, as_staff, {"log", "--unit", "u1"}}));
+    const CliRun r = run_cli(
+        concat({{"--server", sidecar.journal.endpoint()}, as_staff, {"log", "--unit", "u1"}}));
     ASSERT_EQ(r.exit_code, 0) << r;
     const json rows = parsed(r)["rows"];
     ASSERT_EQ(rows.size(), 1u) << r;

@@ -43,6 +43,13 @@ class TypesAdded : public StoreHistory {
         return s;
     }
     static LocalDay day(const char* iso) { return *Calendar::parse_day(iso); }
+    // `text` put into the region file's text before the first `anchor`.
+    static void insert_before(std::string& yaml, const std::string& anchor,
+                              const std::string& text) {
+        const auto at = yaml.find(anchor);
+        SM_ASSERT(at != std::string::npos);
+        yaml.insert(at, text);
+    }
     static TypeIdx type_in(const Engine& e, const char* id) {
         const auto t = e.catalog().find_type(id);
         SM_ASSERT(t.has_value());
@@ -263,24 +270,15 @@ TEST_F(TypesAdded, ARegionFileAddingTypesLaterNumbersThemAfterTheLiveOne) {
     // The file now has a new type first among u1's, with a schedule, and the live type with
     // its definition and another web name.
     std::string yaml = rule_region_yaml;
-    const std::string types = "        appointment_types:\n          - {id: all3,";
-    yaml.replace(yaml.find(types), types.size(),
-                 "        appointment_types:\n"
-                 "          - {id: extra, name: Extra tid, duration_min: 30}\n"
-                 "          - {id: all3,");
-    const std::string wide = "appointment_types:\n  - {id: ombud,";
-    yaml.replace(yaml.find(wide), wide.size(),
-                 "appointment_types:\n"
-                 "  - {id: vacc, name: Vaccination, duration_min: 10, web_name: Vaccin,\n"
-                 "     web_bookable: true, web_cancellable: true, web_rebookable: true}\n"
-                 "  - {id: ombud,");
-    const std::string schedules = "        schedules:\n          - {resource: r1,";
-    yaml.replace(yaml.find(schedules), schedules.size(),
-                 "        schedules:\n"
-                 "          - {resource: r1, appointment_type: extra, weekdays: [sat],\n"
-                 "             from: \"09:00\", to: \"12:00\", valid_from: 2026-03-07,\n"
-                 "             valid_to: 2026-03-28}\n"
-                 "          - {resource: r1,");
+    insert_before(yaml, "          - {id: all3,",
+                  "          - {id: extra, name: Extra tid, duration_min: 30}\n");
+    insert_before(yaml, "  - {id: ombud,",
+                  "  - {id: vacc, name: Vaccination, duration_min: 10, web_name: Vaccin,\n"
+                  "     web_bookable: true, web_cancellable: true, web_rebookable: true}\n");
+    insert_before(yaml, "          - {resource: r1, appointment_type: all3,",
+                  "          - {resource: r1, appointment_type: extra, weekdays: [sat],\n"
+                  "             from: \"09:00\", to: \"12:00\", valid_from: 2026-03-07,\n"
+                  "             valid_to: 2026-03-28}\n");
     std::string why;
     auto edited = from_store(yaml, &why);
     ASSERT_TRUE(edited) << why;
@@ -312,10 +310,8 @@ TEST_F(TypesAdded, ARegionFileContradictingTheStoredTypesIsRefused) {
     collect(*first);
 
     std::string longer = rule_region_yaml;
-    const std::string wide = "appointment_types:\n  - {id: ombud,";
-    longer.replace(longer.find(wide), wide.size(),
-                   "appointment_types:\n  - {id: vacc, name: Vaccination, duration_min: 20}\n"
-                   "  - {id: ombud,");
+    insert_before(longer, "  - {id: ombud,",
+                  "  - {id: vacc, name: Vaccination, duration_min: 20}\n");
     std::string why;
     EXPECT_FALSE(from_store(longer, &why));
     EXPECT_NE(why.find("was added live as \"Vaccination\", 10 min"), std::string::npos) << why;

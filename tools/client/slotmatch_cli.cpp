@@ -84,6 +84,7 @@ class CommandList {
         list_.push_back({std::move(name), std::move(usage), po::options_description("")});
         return list_.back().options;
     }
+    po::options_description& last() { return list_.back().options; }
     std::vector<Command> take() { return std::move(list_); }
 
   private:
@@ -138,6 +139,17 @@ void booking_commands(CommandList& list) {
             "personnummer: needed only for a booking that ended long ago (the log row shows it)");
 }
 
+// An appointment type's web information text and flags (admin type set and add; absent: as it
+// is, or off for a new type).
+void web_setting_options(po::options_description& options) {
+    options.add_options()("web-info", po::value<std::string>(),
+                          "R1: the information text citizens see")(
+        "web-bookable", po::value<std::string>(), "R2: true or false")(
+        "web-cancellable", po::value<std::string>(), "R3: true or false")(
+        "web-rebookable", po::value<std::string>(), "R4: true or false")(
+        "hide-from-patient", po::value<std::string>(), "R6: true clears the three flags");
+}
+
 // Administration (staff of the unit): schedules and single slots; ids are given at once and
 // kept (docs/engine.md, "Slot identity").
 void admin_commands(CommandList& list) {
@@ -177,13 +189,9 @@ void admin_commands(CommandList& list) {
              "[--window-days N]")
         .add_options()("type", po::value<std::string>()->required(), "appointment type id")(
             "web-name", po::value<std::string>(), "R1: the name citizens see (\"\": off the web)")(
-            "web-info", po::value<std::string>(), "R1: the information text citizens see")(
-            "web-bookable", po::value<std::string>(), "R2: true or false")(
-            "web-cancellable", po::value<std::string>(), "R3: true or false")(
-            "web-rebookable", po::value<std::string>(), "R4: true or false")(
-            "hide-from-patient", po::value<std::string>(), "R6: true clears the three flags")(
             "window-days", po::value<U32>(),
             "R10: days ahead the web shows its slots; 0: back to 60 days (R11)");
+    web_setting_options(list.last());
     list.add("admin type add",
              "admin type add --type T --name NAME --duration MIN [--unit U] [--web-name ..] "
              "[--web-info ..] [--web-bookable true|false] [--web-cancellable ..] "
@@ -197,13 +205,9 @@ void admin_commands(CommandList& list) {
             "local to this unit (its staff); without it region-wide (a region-admin)")(
             "web-name", po::value<std::string>(),
             "R1, R7: the name citizens see (none: never on the web)")(
-            "web-info", po::value<std::string>(), "R1: the information text citizens see")(
-            "web-bookable", po::value<std::string>(), "R2: true or false (default false)")(
-            "web-cancellable", po::value<std::string>(), "R3: true or false (default false)")(
-            "web-rebookable", po::value<std::string>(), "R4: true or false (default false)")(
-            "hide-from-patient", po::value<std::string>(), "R6: true clears the three flags")(
             "window-days", po::value<U32>(),
             "R10: days ahead the web shows its slots, 1..366 (default: 60 days ahead, R11)");
+    web_setting_options(list.last());
     list.add("admin type remove", "admin type remove --type T")
         .add_options()("type", po::value<std::string>()->required(),
                        "R14: out of your unit's schedule (a region-admin: out of the region)");

@@ -210,6 +210,22 @@ Outcome<bool> take_text(const fb::String* given, std::size_t bytes_max, std::str
     return ok;
 }
 
+// An appointment type's web texts and flags from a SetType or AddType (the texts checked).
+template <typename Request>
+Outcome<bool> take_web_settings(const Request& r, TypeChange& c) {
+    if (auto bad = take_text(r.web_name(), web_name_bytes_max, "web_name", c.web_name); !bad.ok()) {
+        return bad;
+    }
+    if (auto bad = take_text(r.web_info(), web_text_bytes_max, "web_info", c.web_info); !bad.ok()) {
+        return bad;
+    }
+    c.web_bookable = r.web_bookable();
+    c.web_cancellable = r.web_cancellable();
+    c.web_rebookable = r.web_rebookable();
+    c.hide_from_patient = r.hide_from_patient();
+    return {};
+}
+
 }  // namespace
 
 Answer Service::set_type(const wire::SetType& r, const Actor& actor, fb::FlatBufferBuilder& b) {
@@ -219,16 +235,7 @@ Answer Service::set_type(const wire::SetType& r, const Actor& actor, fb::FlatBuf
                        "no appointment type with this id");
     }
     TypeChange c;
-    if (auto bad = take_text(r.web_name(), web_name_bytes_max, "web_name", c.web_name); !bad.ok()) {
-        return refused(b, bad);
-    }
-    if (auto bad = take_text(r.web_info(), web_text_bytes_max, "web_info", c.web_info); !bad.ok()) {
-        return refused(b, bad);
-    }
-    c.web_bookable = r.web_bookable();
-    c.web_cancellable = r.web_cancellable();
-    c.web_rebookable = r.web_rebookable();
-    c.hide_from_patient = r.hide_from_patient();
+    if (auto bad = take_web_settings(r, c); !bad.ok()) return refused(b, bad);
     if (r.window_days()) {
         c.window_days = *r.window_days() == 0 ? std::optional<int>() : *r.window_days();
     }
@@ -255,16 +262,7 @@ Answer Service::add_type(const wire::AddType& r, const Actor& actor, fb::FlatBuf
         if (!n.unit) return refused(b, ErrorCode::invalid_request, "unit", "no unit with this id");
     }
     TypeChange& c = n.settings;
-    if (auto bad = take_text(r.web_name(), web_name_bytes_max, "web_name", c.web_name); !bad.ok()) {
-        return refused(b, bad);
-    }
-    if (auto bad = take_text(r.web_info(), web_text_bytes_max, "web_info", c.web_info); !bad.ok()) {
-        return refused(b, bad);
-    }
-    c.web_bookable = r.web_bookable();
-    c.web_cancellable = r.web_cancellable();
-    c.web_rebookable = r.web_rebookable();
-    c.hide_from_patient = r.hide_from_patient();
+    if (auto bad = take_web_settings(r, c); !bad.ok()) return refused(b, bad);
     if (r.window_days() != 0) c.window_days = r.window_days();
     const auto added = engine_.add_type(actor, n);
     if (!added.ok()) return refused(b, added);
