@@ -61,7 +61,9 @@ std::string definition(const Catalog& c, const AppointmentType& t) {
 
 }  // namespace
 
-bool number_types_as_stored(Catalog& c, const std::vector<RecordedType>& stored, std::string& why) {
+bool number_types_as_stored(Catalog& c, const std::vector<RecordedType>& stored, std::string& why,
+                            Numbering numbering) {
+    const bool names = numbering == Numbering::names;
     std::vector<const RecordedType*> at;  // by the store's number
     for (const RecordedType& r : stored) {
         if (r.index >= at.size()) at.resize(r.index + 1, nullptr);
@@ -87,6 +89,15 @@ bool number_types_as_stored(Catalog& c, const std::vector<RecordedType>& stored,
             return false;
         }
         const auto in_file = file_by_id.find(r->id);
+        if (names && (in_file == file_by_id.end() || r->added)) {
+            AppointmentType named = r->added.value_or(AppointmentType{});
+            named.id = r->id;
+            if (!r->added) named.name = r->id;
+            if (named.unit.value >= c.units.size()) named.region_wide = true;
+            if (in_file != file_by_id.end()) number[in_file->second.value] = i;
+            c.add_type(std::move(named));
+            continue;
+        }
         if (in_file == file_by_id.end() && !r->added) {
             why = "the store has appointment type " + r->id + " (number " + std::to_string(i + 1) +
                   "), which the region file no longer has: keep it in the file (slotmatch admin "

@@ -753,6 +753,12 @@ bool Engine::Restorer::lay_out_published(const Published& p, std::string& why) {
 }
 
 bool Engine::Restorer::apply_settings(std::string& why) {
+    // A type's record (the region file's, or the type added live) before any change to it:
+    // with --threads N the drain may number a change made at once after an addition before the
+    // addition (each lane is numbered in turn), and nothing changes a type before it exists.
+    std::stable_partition(configs_.begin(), configs_.end(), [](const ConfigSeen& seen) {
+        return seen.kind == EventKind::entity_recorded;
+    });
     for (const ConfigSeen& seen : configs_) {
         const ConfigChange& c = seen.config;
         const bool type = c.entity == EntityKind::type;

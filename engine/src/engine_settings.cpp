@@ -118,8 +118,9 @@ Outcome<BlockResult> Engine::remove_type_everywhere(const Actor& actor, TypeIdx 
     // region, so that nothing schedules or books it again: all of it or nothing (the events'
     // room is taken first, and the admin mutex held throughout).
     std::vector<UnitIdx> units;
+    const AppointmentType& gone_type = type_now(type);  // its unit: set before its index is valid
     for (std::uint32_t u = 0; u < catalog_.units.size(); ++u) {
-        if (catalog().type_usable_in(type, UnitIdx{u})) units.push_back(UnitIdx{u});
+        if (gone_type.region_wide || gone_type.unit == UnitIdx{u}) units.push_back(UnitIdx{u});
     }
     Reservation reservation(*events_, units.size() + 1);
     if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
@@ -153,6 +154,16 @@ Outcome<TypeIdx> Engine::add_type(const Actor& actor, const NewType& n) {
     Reservation reservation(*events_, 1);
     if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
     if (auto bad = check_actor(actor); !bad.ok()) return Out::refuse(bad);
+    // Checks in ARCHITECTURE.md's order (room, the request's fields, who asks), under the
+    // admin mutex: the id must still be free when the type is added.
+    std::lock_guard admin(admin_mutex_);
+    const Catalog& now = catalog();
+    const TypeIdx index{static_cast<std::uint32_t>(now.types.size())};
+    if (index.value >= types_room_) {
+        return Out::refuse(ErrorCode::overloaded, "appointment_type",
+                           "this run has added as many appointment types as it has room for; "
+                           "nothing was changed (a restart makes room again)");
+    }
     if (n.id.empty() || !ReasonText::fits(n.id)) {
         return Out::refuse(ErrorCode::invalid_request, "appointment_type",
                            "the new type's id: 1 to 120 bytes");
@@ -178,22 +189,14 @@ Outcome<TypeIdx> Engine::add_type(const Actor& actor, const NewType& n) {
                            "R8: a proxy type (\"Ombud\" in its name) is region-wide: give no unit");
     }
     if (auto bad = apply(n.settings, t); !bad.ok()) return Out::refuse(bad);
-    if (!may_change_type(actor, t)) {
-        return Out::refuse(ErrorCode::unauthorized, n.unit ? "unit" : "appointment_type",
-                           "a local type: its unit's staff; a region-wide or proxy type: a "
-                           "region administrator (R8)");
-    }
-    std::lock_guard admin(admin_mutex_);
-    const Catalog& now = catalog();
     if (now.find_type(t.id)) {
         return Out::refuse(ErrorCode::invalid_request, "appointment_type",
                            "the region has an appointment type with this id");
     }
-    const TypeIdx index{static_cast<std::uint32_t>(now.types.size())};
-    if (index.value >= types_room_) {
-        return Out::refuse(ErrorCode::overloaded, "appointment_type",
-                           "this run has added as many appointment types as it has room for; "
-                           "nothing was changed (a restart makes room again)");
+    if (!may_change_type(actor, t)) {
+        return Out::refuse(ErrorCode::unauthorized, n.unit ? "unit" : "appointment_type",
+                           "a local type: its unit's staff; a region-wide or proxy type: a "
+                           "region administrator (R8)");
     }
     catalogs_.push_back(now);
     catalogs_.back().add_type(t);
@@ -209,7 +212,10 @@ Outcome<TypeIdx> Engine::add_type(const Actor& actor, const NewType& n) {
     e.type = index;
     e.reason = ReasonText::from(t.id);
     e.config = &kept;
-    reservation.publish();  // before anything can name the type: its events come after this one
+    // Before anything can name the type, so that on this lane its events come after this one
+    // (with --threads N another lane's may be numbered first: recovery applies a type's record
+    // before its changes; docs/engine.md, "Known limits").
+    reservation.publish();
     type_count_.store(index.value + 1, std::memory_order_release);
     catalog_view_.store(&catalogs_.back(), std::memory_order_release);
     return {ErrorCode::ok, {}, {}, index};

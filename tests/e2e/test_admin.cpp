@@ -289,10 +289,21 @@ TEST_F(Admin, R9_ATypeAddedOverTheWireIsBookedAtOnceAndSurvivesAKillNine) {
                       "--web-rebookable",
                       "true"};
     EXPECT_EQ(refused(concat({as_staff, add})), "UNAUTHORIZED") << "region-wide: a region-admin";
-    const json added = ok(concat({as_staff, {"--role", "region-admin"}, add}));
+    const Args admin = concat(
+        {as_staff, {"--role", "region-admin", "--client", "admin-test", "--request-id", "4242"}});
+    const json added = ok(concat({admin, add}));
     EXPECT_EQ(added["appointment_type"]["id"], "vacc");
     EXPECT_EQ(added["appointment_type"]["name"], "Vaccination");
     EXPECT_EQ(added["appointment_type"]["duration_min"], 10);
+    EXPECT_EQ(ok(concat({admin, add})), added) << "a retry gets the first answer";
+    // Answered once durable: a kill -9 right after the answer keeps the type.
+    ASSERT_EQ(::kill(server_->pid(), SIGKILL), 0);
+    server_->stop();
+    ASSERT_NO_FATAL_FAILURE(start());
+    const json after_kill = ok(concat({as_staff, {"catalog"}}));
+    bool kept = false;
+    for (const json& t : after_kill["appointment_types"]) kept = kept || t["id"] == "vacc";
+    EXPECT_TRUE(kept) << after_kill;
     EXPECT_EQ(refused(concat({as_staff, {"--role", "region-admin"}, add})), "INVALID_REQUEST")
         << "the id is taken now";
     const json local = ok(concat({as_staff,

@@ -11,24 +11,25 @@
 namespace slotmatch::testing {
 namespace {
 
+// A region-wide vaccination type citizens book on the web (R1-R4), ten minutes long.
+NewType vaccination(const std::string& id = "vacc") {
+    NewType n;
+    n.id = id;
+    n.name = "Vaccination";
+    n.duration_min = 10;
+    n.settings.web_name = "Vaccination mot influensa";
+    n.settings.web_info = "Ta med vaccinationskortet.";
+    n.settings.web_bookable = n.settings.web_cancellable = n.settings.web_rebookable = true;
+    n.settings.window_days = 30;
+    return n;
+}
+
 class TypesAdded : public StoreHistory {
   protected:
     Actor region_admin(const char* unit_id = "u1") const {
         Actor a = staff(unit_id);
         a.region_admin = true;
         return a;
-    }
-    // A region-wide vaccination type citizens book on the web (R1-R4), ten minutes long.
-    static NewType vaccination(const char* id = "vacc") {
-        NewType n;
-        n.id = id;
-        n.name = "Vaccination";
-        n.duration_min = 10;
-        n.settings.web_name = "Vaccination mot influensa";
-        n.settings.web_info = "Ta med vaccinationskortet.";
-        n.settings.web_bookable = n.settings.web_cancellable = n.settings.web_rebookable = true;
-        n.settings.window_days = 30;
-        return n;
     }
     // Saturdays 09:00-11:00 on r2 in March and April 2026, of type `t`.
     Schedule saturdays(TypeIdx t) const {
@@ -162,7 +163,10 @@ TEST_F(TypesAdded, R7_ATypeAddedWithoutAWebNameIsNotOfferedOnTheWeb) {
 
 // Readers on other threads resolve and read types while types are added: each type they find
 // is whole, and a catalog they hold stays valid.
-TEST_F(TypesAdded, R9_ReadersSeeTypesAddedWhileTheyRead) {
+class ManyTypesAdded : public RegionWith<&EngineLimits::types_added_max, 256> {};
+TEST_F(ManyTypesAdded, R9_ReadersSeeTypesAddedWhileTheyRead) {
+    Actor region_admin = staff();
+    region_admin.region_admin = true;
     constexpr int adds = 200;
     std::atomic<bool> done{false};
     std::atomic<int> torn{0};
@@ -183,8 +187,7 @@ TEST_F(TypesAdded, R9_ReadersSeeTypesAddedWhileTheyRead) {
         });
     }
     for (int i = 0; i < adds; ++i) {
-        ASSERT_TRUE(
-            engine->add_type(region_admin(), vaccination(("v" + std::to_string(i)).c_str())).ok());
+        ASSERT_TRUE(engine->add_type(region_admin, vaccination("v" + std::to_string(i))).ok());
         drain_events();
     }
     done.store(true, std::memory_order_release);
@@ -298,6 +301,94 @@ TEST_F(TypesAdded, ARegionFileAddingTypesLaterNumbersThemAfterTheLiveOne) {
     ASSERT_TRUE(last) << why;
     EXPECT_EQ(last->state_hash(), edited->state_hash());
     EXPECT_TRUE(last->seed_changes().empty());
+}
+
+// With --threads N the journal may number a change made right after an addition before the
+// addition (each event lane is numbered in turn): recovery still applies the addition first,
+// so the change is not undone by it.
+TEST_F(TypesAdded, R9_AChangeNumberedBeforeItsTypesAdditionIsKeptAtRecovery) {
+    auto first = from_store(rule_region_yaml);
+    ASSERT_TRUE(first);
+    start(*first);
+    const std::size_t before = log.size();
+    const auto added = first->add_type(region_admin(), vaccination());
+    ASSERT_TRUE(added.ok());
+    TypeChange info;
+    info.web_info = "Kom tio minuter innan.";
+    ASSERT_TRUE(first->set_type(region_admin(), added.value, info).ok());
+    collect(*first);
+    ASSERT_EQ(log.size(), before + 2);
+    ASSERT_EQ(log[before].kind, EventKind::entity_recorded);
+    std::swap(log[before], log[before + 1]);  // numbered the other way round
+    std::swap(log[before].seq, log[before + 1].seq);
+    std::string why;
+    auto again = from_store(rule_region_yaml, &why);
+    ASSERT_TRUE(again) << why;
+    EXPECT_EQ(again->type_now(added.value).web_info, "Kom tio minuter innan.");
+    EXPECT_EQ(again->state_hash(), first->state_hash());
+}
+
+// Checks in ARCHITECTURE.md's order: a field that is wrong (an id the region has) is
+// INVALID_REQUEST even for an actor who may not add the type.
+TEST_F(TypesAdded, AnIdTakenIsInvalidBeforeTheActorIsChecked) {
+    EXPECT_EQ(engine->add_type(staff(), vaccination("all3")).code, ErrorCode::invalid_request);
+    EXPECT_EQ(engine->add_type(staff(), vaccination("new")).code, ErrorCode::unauthorized);
+}
+
+// The region file's diff at a start compares only types it holds: one added live before it is
+// asked is left alone.
+TEST_F(TypesAdded, TheRegionFilesDiffLeavesTypesAddedLiveAlone) {
+    auto first = from_store(rule_region_yaml);
+    ASSERT_TRUE(first);
+    start(*first);
+    ASSERT_TRUE(first->add_type(region_admin(), vaccination()).ok());
+    EXPECT_TRUE(first->seed_changes().empty());
+}
+
+// Numbering a region file's types as a store does: a type the file gives another definition
+// than the one added live, or another unit, is refused; a reader that only names rows
+// (slotmatch-journal with a file older than the store) names every stored type.
+TEST_F(TypesAdded, NumberingByTheStoreRefusesContradictionsAndNamesWhatTheFileLacks) {
+    const auto file = [] { return *load_region_text(rule_region_yaml, "numbering").catalog; };
+    const Catalog loaded = file();
+    std::vector<RecordedType> stored;
+    for (std::uint32_t t = 0; t < loaded.types.size(); ++t) {
+        stored.push_back({t, loaded.types[t].id, std::nullopt});
+    }
+    AppointmentType vacc;
+    vacc.id = "vacc";
+    vacc.name = "Vaccination";
+    vacc.duration_min = 10;
+    vacc.region_wide = false;
+    vacc.unit = *loaded.find_unit("u2");
+    stored.push_back({static_cast<std::uint32_t>(loaded.types.size()), "vacc", vacc});
+    stored.push_back({static_cast<std::uint32_t>(loaded.types.size() + 1), "gone", std::nullopt});
+
+    std::string why;
+    Catalog strict = file();
+    EXPECT_FALSE(number_types_as_stored(strict, stored, why));
+    EXPECT_NE(why.find("gone"), std::string::npos) << why;
+
+    stored.pop_back();
+    Catalog ok = file();
+    ASSERT_TRUE(number_types_as_stored(ok, stored, why)) << why;
+    ASSERT_EQ(ok.find_type("vacc"), TypeIdx{static_cast<std::uint32_t>(loaded.types.size())});
+    EXPECT_TRUE(ok.type_usable_in(*ok.find_type("vacc"), *ok.find_unit("u2")));
+    EXPECT_FALSE(ok.type_usable_in(*ok.find_type("vacc"), *ok.find_unit("u1")));
+
+    std::string other_unit = rule_region_yaml;  // the file gives vacc to u1
+    insert_before(other_unit, "          - {id: all3,",
+                  "          - {id: vacc, name: Vaccination, duration_min: 10}\n");
+    Catalog moved = *load_region_text(other_unit, "numbering").catalog;
+    EXPECT_FALSE(number_types_as_stored(moved, stored, why));
+    EXPECT_NE(why.find("local to unit u2"), std::string::npos) << why;
+
+    stored.push_back({static_cast<std::uint32_t>(loaded.types.size() + 1), "gone", std::nullopt});
+    Catalog names = file();
+    ASSERT_TRUE(number_types_as_stored(names, stored, why, Numbering::names)) << why;
+    EXPECT_EQ(names.find_type("gone"),
+              TypeIdx{static_cast<std::uint32_t>(loaded.types.size() + 1)});
+    EXPECT_EQ(names.find_type("all3"), loaded.find_type("all3"));
 }
 
 // A region file that gives a live type another definition, or drops one of its own types the

@@ -125,8 +125,11 @@ struct RecordedType {
 // file's types the store lacks follow them in the file's order. The schedules, the units'
 // local types and the look-up map follow. False, with `why`, when the store has a type of the
 // file's that the file no longer has, or a type added live that the file gives another
-// duration, unit or internal name.
+// duration, unit or internal name. `Numbering::names`: never refused (a reader naming a store's
+// rows with a region file that may be older than the store): a type the file lacks is named by
+// its stored id, and a type added live keeps its stored definition.
+enum class Numbering : std::uint8_t { strict, names };
 bool number_types_as_stored(Catalog& catalog, const std::vector<RecordedType>& stored,
-                            std::string& why);
+                            std::string& why, Numbering numbering = Numbering::strict);
 
 }  // namespace slotmatch
