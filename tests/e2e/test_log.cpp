@@ -6,6 +6,7 @@
 
 #include <ctime>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <slotmatch/patient.hpp>
@@ -696,6 +697,46 @@ TEST(WebLogSidecar, ALogRowOfATypeAddedLiveNamesTheType) {
     ASSERT_EQ(rows.size(), 1u) << r;
     EXPECT_EQ(rows[0]["after"]["appointment_type"], "vacc") << r;
     EXPECT_EQ(rows[0]["after"]["resource"], "r2") << r;
+
+    // slotmatchd starts again with a newer region file that adds a type before all others (it
+    // is numbered after the live one); the journal keeps its older file and still names both.
+    sidecar.server.reset();
+    std::string yaml;
+    {
+        std::ifstream in(sidecar.config);
+        yaml.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    const std::string wide = "appointment_types:\n";
+    yaml.insert(yaml.find(wide) + wide.size(),
+                "  - {id: tbe, name: TBE-vaccination, web_name: TBE, web_bookable: true,\n"
+                "     web_cancellable: true, web_rebookable: true, duration_min: 15}\n");
+    const std::string schedules = "        schedules:\n";
+    yaml.insert(yaml.find(schedules) + schedules.size(),
+                "          - {resource: r1, appointment_type: tbe, weekdays: [sat, sun],\n"
+                "             from: \"17:00\", to: \"18:00\", valid_from: " +
+                    wall_time_plus_days(1).substr(0, 10) +
+                    ", valid_to: " + wall_time_plus_days(15).substr(0, 10) + "}\n");
+    const std::string newer = write_temp_file("sidecar-added-newer.yaml", yaml);
+    ServerProcess again({"--config", newer, "--clock", "fixed:" + wall_time_plus_days(0),
+                         "--journal", sidecar.journal.endpoint()});
+    ASSERT_FALSE(again.endpoint().empty()) << again.output();
+    const Args at_again = {"--server", again.endpoint()};
+    const json tbe = parsed(run_cli(
+        concat({at_again, as_web, {"find", "--unit", "u1", "--type", "tbe", "--limit", "1"}})));
+    ASSERT_EQ(tbe["slots"].size(), 1u) << tbe;
+    ASSERT_EQ(run_cli(concat({at_again,
+                              as_web,
+                              {"book", "--slot", tbe["slots"][0]["slot_id"].dump(), "--patient",
+                               pnr(22)}}))
+                  .exit_code,
+              0);
+    const CliRun both = run_cli(
+        concat({{"--server", sidecar.journal.endpoint()}, as_staff, {"log", "--unit", "u1"}}));
+    ASSERT_EQ(both.exit_code, 0) << both;
+    const json two = parsed(both)["rows"];
+    ASSERT_EQ(two.size(), 2u) << both;
+    EXPECT_EQ(two[0]["after"]["appointment_type"], "vacc") << both;
+    EXPECT_EQ(two[1]["after"]["appointment_type"], "tbe") << both;
 }
 
 }  // namespace
