@@ -481,7 +481,9 @@ bool Engine::Restorer::apply_structure(std::string& why) {
     if (groups_.empty()) {
         // No publication recorded: a new store, or one written before slot ids were kept. The
         // region file's schedules are the first group, numbered as they always were; the start
-        // records them (record_seed).
+        // records them (record_seed), after the entities the store holds (a region without
+        // schedules records its units, resources and types and publishes nothing).
+        if (!check_entities(why)) return false;
         if (e_.index_.size() == 0) e_.lay_out_seed();
         e_.seed_unrecorded_ = summary.seed_unrecorded = true;
         for (const Published& p : published_) {

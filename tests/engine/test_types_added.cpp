@@ -328,6 +328,38 @@ TEST_F(TypesAdded, R9_AChangeNumberedBeforeItsTypesAdditionIsKeptAtRecovery) {
     EXPECT_EQ(again->state_hash(), first->state_hash());
 }
 
+// A store with no publication at all (a region file without schedules) keeps a type added
+// live too.
+TEST_F(TypesAdded, ATypeAddedToARegionWithoutSchedulesSurvivesARestart) {
+    const std::string bare = R"(
+timezone: Europe/Stockholm
+appointment_types:
+  - {id: samtal, name: Samtal, duration_min: 20}
+providers:
+  - id: p1
+    name: Region Test
+    units:
+      - id: u1
+        name: Vårdcentralen Ett
+        resources:
+          - {id: r1, type: person, name: Anna Berg}
+)";
+    auto first = from_store(bare);
+    ASSERT_TRUE(first);
+    start(*first);
+    const auto added = first->add_type(region_admin(), vaccination());
+    ASSERT_TRUE(added.ok()) << added.message;
+    collect(*first);
+    std::string why;
+    auto again = from_store(bare, &why);
+    ASSERT_TRUE(again) << why;
+    ASSERT_EQ(again->catalog().find_type("vacc"), added.value);
+    EXPECT_EQ(again->type_now(added.value).duration_min, 10);
+    EXPECT_EQ(again->state_hash(), first->state_hash());
+    start(*again);
+    EXPECT_EQ(log.size(), std::size_t{4}) << "nothing recorded twice (u1, r1, samtal, vacc)";
+}
+
 // Checks in ARCHITECTURE.md's order: a field that is wrong (an id the region has) is
 // INVALID_REQUEST even for an actor who may not add the type.
 TEST_F(TypesAdded, AnIdTakenIsInvalidBeforeTheActorIsChecked) {
