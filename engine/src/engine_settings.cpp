@@ -147,8 +147,10 @@ Outcome<BlockResult> Engine::remove_type_everywhere(const Actor& actor, TypeIdx 
     return {ErrorCode::ok, {}, {}, total};
 }
 
-// Readers see the new type through a new copy of the catalog and a settings pointer of its own,
-// both set before the count that makes its index valid; the copies handed out stay valid.
+// Readers see the new type through a settings pointer of its own, set before the count that makes
+// its index valid, and then through a new copy of the catalog (a type found by id there always
+// has a valid index; an index below the count may not be in the copy a reader holds yet, so
+// the engine reads a type's facts from type_now). The copies handed out stay valid.
 Outcome<TypeIdx> Engine::add_type(const Actor& actor, const NewType& n) {
     using Out = Outcome<TypeIdx>;
     Reservation reservation(*events_, 1);

@@ -149,8 +149,11 @@ StoreQueries::Answer StoreQueries::catalog(const Actor& actor, fb::FlatBufferBui
                        "the store cannot be read now; nothing was changed: " + why);
     }
     // Names only: a file older than the store (slotmatchd started since with a newer one)
-    // still names every row.
-    if (!number_types_as_stored(named, stored, why, Numbering::names)) named = catalog_;
+    // still names every row. Refused only when the store's own records do not line up.
+    if (!number_types_as_stored(named, stored, why, Numbering::names)) {
+        return refused(b, ErrorCode::invalid_request, "store",
+                       "the store's appointment types do not line up: " + why);
+    }
     const auto body = codec::encode_catalog(b, named, std::nullopt, actor.channel);
     return {ErrorCode::ok, wire::CreateResult(b, 0, wire::ReplyBody::CatalogReply, body.Union())};
 }
