@@ -37,8 +37,7 @@ bool Catalog::type_usable_in(TypeIdx t, UnitIdx u) const {
     // Indices come from this catalog, never from user input, so out of range is a bug.
     SM_ASSERT(t.value < types.size());
     SM_ASSERT(u.value < units.size());
-    const AppointmentType& type = types[t.value];
-    return type.region_wide || type.unit == u;
+    return types[t.value].usable_in(u);
 }
 
 TypeIdx Catalog::add_type(AppointmentType type) {

@@ -108,8 +108,7 @@ Outcome<bool> Engine::check_actor(const Actor& actor) const {
 }
 
 Outcome<bool> Engine::check_type_in_unit(TypeIdx type, UnitIdx unit) const {
-    if (type.value >= type_count() ||
-        !(type_now(type).region_wide || type_now(type).unit == unit)) {
+    if (type.value >= type_count() || !type_now(type).usable_in(unit)) {
         return Outcome<bool>::refuse(ErrorCode::invalid_request, "appointment_type",
                                      "unknown appointment type here");
     }

@@ -138,7 +138,6 @@ class Engine::Restorer {
         std::uint32_t index = 0;
         std::string id;
         std::uint64_t seq = 0;
-        std::optional<AppointmentType> added;  // a type added live: its whole definition
     };
 
     // First pass: one event at a time, into the maps below.
@@ -205,6 +204,7 @@ class Engine::Restorer {
     std::vector<ScheduleEvent> ends_;                             // in sequence order
     std::vector<ScheduleEvent> reaches_;  // published, extended, ended: each schedule's days
     std::vector<EntitySeen> entities_;
+    std::vector<RecordedType> types_;  // the entity_recorded events of appointment types
     std::vector<ConfigSeen> configs_;
     std::vector<std::pair<SlotId, std::uint64_t>> single_removed_;  // one_slot_removed: slot, seq
     // Every removal (schedule end, type removal, one slot), in sequence order, and the next one
@@ -365,9 +365,8 @@ void Engine::Restorer::note(const Event& ev) {
                                  ev.entity == EntityKind::unit       ? ev.unit.value
                                  : ev.entity == EntityKind::resource ? ev.resource.value
                                                                      : ev.type.value,
-                                 std::string(ev.reason.view()), ev.seq, std::nullopt});
-            if (ev.config != nullptr && ev.config->defines)
-                entities_.back().added = ev.config->type;
+                                 std::string(ev.reason.view()), ev.seq});
+            if (ev.entity == EntityKind::type) types_.push_back(recorded_type(ev));
             break;
     }
 }
@@ -646,15 +645,11 @@ std::size_t Engine::Restorer::slots_stored() const {
 // The appointment types as the store numbers them: the catalog's are renumbered to match (types
 // added live are in no region file, and the file may add types after them).
 bool Engine::Restorer::number_types(std::string& why) {
-    std::vector<RecordedType> stored;
-    for (const EntitySeen& seen : entities_) {
-        if (seen.kind == EntityKind::type) stored.push_back({seen.index, seen.id, seen.added});
-    }
-    if (stored.empty()) return true;
-    if (!number_types_as_stored(e_.catalog_, stored, why)) return false;
+    if (types_.empty()) return true;
+    if (!number_types_as_stored(e_.catalog_, types_, why)) return false;
     e_.point_at_types();
     std::uint32_t& recorded = e_.entities_recorded_[static_cast<std::size_t>(EntityKind::type)];
-    for (const RecordedType& r : stored) recorded = std::max(recorded, r.index + 1);
+    for (const RecordedType& r : types_) recorded = std::max(recorded, r.index + 1);
     return true;
 }
 

@@ -630,11 +630,10 @@ std::vector<SeedChange> Engine::seed_changes() const {
         c.index = i;
         changes.push_back(c);
     };
-    // The types the store records and the region file holds (types added during this run are in
-    // no file: they have no seed to compare).
-    const std::size_t recorded_types = std::min<std::size_t>(
-        entities_recorded_[static_cast<std::size_t>(EntityKind::type)], catalog_.types.size());
-    for (std::uint32_t t = 0; t < recorded_types; ++t) {
+    // The types the store recorded before this run (a type added during it is in no file, and
+    // has no seed to compare).
+    for (std::uint32_t t = 0; t < entities_recorded_[static_cast<std::size_t>(EntityKind::type)];
+         ++t) {
         if (!same_settings(seed_types_[t], catalog_.types[t])) settings(EntityKind::type, t);
     }
     for (std::uint32_t u = 0; u < entities_recorded_[static_cast<std::size_t>(EntityKind::unit)];

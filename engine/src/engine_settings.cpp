@@ -120,7 +120,7 @@ Outcome<BlockResult> Engine::remove_type_everywhere(const Actor& actor, TypeIdx 
     std::vector<UnitIdx> units;
     const AppointmentType& gone_type = type_now(type);  // its unit: set before its index is valid
     for (std::uint32_t u = 0; u < catalog_.units.size(); ++u) {
-        if (gone_type.region_wide || gone_type.unit == UnitIdx{u}) units.push_back(UnitIdx{u});
+        if (gone_type.usable_in(UnitIdx{u})) units.push_back(UnitIdx{u});
     }
     Reservation reservation(*events_, units.size() + 1);
     if (!reservation.ok()) return Out::refuse(ErrorCode::overloaded, "", "event buffer full");
@@ -203,11 +203,6 @@ Outcome<TypeIdx> Engine::add_type(const Actor& actor, const NewType& n) {
     catalogs_.push_back(now);
     catalogs_.back().add_type(t);
     const ConfigChange& kept = install({EntityKind::type, index.value, false, t, {}, true});
-    seed_types_.push_back(t);
-    if (std::uint32_t& recorded = entities_recorded_[static_cast<std::size_t>(EntityKind::type)];
-        recorded == index.value) {
-        recorded = index.value + 1;
-    }
     Event& e = reservation.event();
     stamp(e, actor, EventKind::entity_recorded, t.region_wide ? no_unit : t.unit);
     e.entity = EntityKind::type;

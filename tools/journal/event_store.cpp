@@ -145,10 +145,7 @@ bool EventStore::recorded_types(std::vector<RecordedType>& out, std::string& why
     return select(
         q,
         [&](const Event& e) {
-            if (e.entity != EntityKind::type) return true;
-            RecordedType r{e.type.value, std::string(e.reason.view()), std::nullopt};
-            if (e.config != nullptr && e.config->defines) r.added = e.config->type;
-            out.push_back(std::move(r));
+            if (e.entity == EntityKind::type) out.push_back(recorded_type(e));
             return true;
         },
         why);

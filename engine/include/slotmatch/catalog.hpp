@@ -47,6 +47,8 @@ struct AppointmentType {
 
     // R8: a type whose internal name contains "Ombud" is a proxy type.
     bool is_proxy() const { return name.find("Ombud") != std::string::npos; }
+    // A unit may schedule it: its own local types and the region-wide ones.
+    bool usable_in(UnitIdx u) const { return region_wide || unit == u; }
     // R7 + R6: offered at all on the web and proxy channels.
     bool web_visible() const { return !web_name.empty() && !hide_from_patient; }
 };

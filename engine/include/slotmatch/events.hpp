@@ -159,4 +159,12 @@ struct Event {
 };
 static_assert(std::is_trivially_copyable_v<Event>, "events travel through a ring by memcpy");
 
+// An entity_recorded event of an appointment type as number_types_as_stored takes it (recovery,
+// and the journal's names).
+inline RecordedType recorded_type(const Event& e) {
+    RecordedType r{e.type.value, std::string(e.reason.view()), std::nullopt};
+    if (e.config != nullptr && e.config->defines) r.added = e.config->type;
+    return r;
+}
+
 }  // namespace slotmatch
