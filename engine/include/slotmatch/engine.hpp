@@ -170,7 +170,7 @@ struct EngineLimits {
     std::size_t match_attempts_max = 256;  // book-first-match retries under contention
     // Appointment types a run may add (admin type add) beyond the ones it started with; each
     // start makes this much room again. Each addition keeps a copy of the catalog for the run
-    // (10.4 MB for slotmatch-gen's 1,200-unit region; docs/engine.md), so the room is small:
+    // (9.8 MiB for the 1,200-unit generated region; docs/engine.md), so the room is small:
     // types are added a few times a year.
     std::size_t types_added_max = 32;
 };
