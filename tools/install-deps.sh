@@ -14,6 +14,7 @@ packages=(
   libflatbuffers-dev flatbuffers-compiler flatbuffers-compiler-dev  # wire schema (flatc)
   libsqlite3-dev                        # the journal's event store
   libpq-dev postgresql                  # the PostgreSQL store, and the tests' throwaway server
+  clang-14 libfuzzer-14-dev             # the protocol's fuzz target (libFuzzer, ASan, UBSan)
 )
 
 missing=()

@@ -171,8 +171,10 @@ class Journal : public ::testing::Test {
         auto journal = start_journal("tcp://127.0.0.1:*", address);
         ASSERT_FALSE(journal->endpoint().empty());
         const std::string at = journal->endpoint();
+        // Pipelined on one connection: room for all of them unanswered at once.
         server_ = std::make_unique<ServerProcess>(
-            std::vector<std::string>{"--config", config_, "--clock", clock_flag, "--journal", at});
+            std::vector<std::string>{"--config", config_, "--clock", clock_flag, "--journal", at,
+                                     "--in-flight-per-connection", "8192"});
         ASSERT_FALSE(server_->endpoint().empty()) << server_->output();
         connection_ = std::make_unique<client::Connection>(server_->endpoint());
         // Staff bookings, one request each, pipelined: 2,000 before the kill, 200 after.
@@ -1050,7 +1052,9 @@ void Journal::stalled_persisted_scenario(const std::string& address) {
     ASSERT_FALSE(journal->endpoint().empty());
     server_ = std::make_unique<ServerProcess>(
         std::vector<std::string>{"--config", config_, "--clock", clock_flag, "--journal",
-                                 journal->endpoint(), "--journal-buffer-events", "1024"});
+                                 journal->endpoint(), "--journal-buffer-events", "1024",
+                                 // the engine's back-pressure, not the connection's bound
+                                 "--in-flight-per-connection", "8192"});
     ASSERT_FALSE(server_->endpoint().empty()) << server_->output();
     connection_ = std::make_unique<client::Connection>(server_->endpoint());
     const std::vector<std::uint32_t> slots = staff_free_slots();

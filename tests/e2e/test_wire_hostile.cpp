@@ -585,18 +585,19 @@ TEST_F(Hostile, OversizeMessageDisconnectsThatPeerAndANewConnectionIsServed) {
 TEST_F(Hostile, MessageOfExactlyOneMebibyteIsServed) {
     // The bound is inclusive: a well-formed request of exactly 1 MiB is read and answered.
     const std::uint64_t id = client::new_request_id();
-    // The client name fills the message. Padding makes the size move in steps of up to 8
-    // bytes, so grow by the shortfall, then shrink one byte at a time onto the bound.
+    // A second find's unit id fills the message (the client name is bounded much lower).
+    // Padding makes the size move in steps of up to 8 bytes, so grow by the shortfall, then
+    // shrink one byte at a time onto the bound.
     std::string bytes;
-    Who who;
-    who.client.assign(codec::message_bytes_max - 256, 'c');
+    FindArgs pad;
+    pad.unit.assign(codec::message_bytes_max - 512, 'u');
     for (int tries = 0; tries < 64; ++tries) {
-        bytes = encode([](auto& b) { return Ops{find_op(b, {})}; }, id, who);
+        bytes = encode([&](auto& b) { return Ops{find_op(b, {}), find_op(b, pad)}; }, id);
         if (bytes.size() == codec::message_bytes_max) break;
         if (bytes.size() < codec::message_bytes_max) {
-            who.client.append(codec::message_bytes_max - bytes.size(), 'c');
+            pad.unit.append(codec::message_bytes_max - bytes.size(), 'u');
         } else {
-            who.client.pop_back();
+            pad.unit.pop_back();
         }
     }
     ASSERT_EQ(bytes.size(), codec::message_bytes_max);
@@ -608,6 +609,10 @@ TEST_F(Hostile, MessageOfExactlyOneMebibyteIsServed) {
     ASSERT_NE(reply->message(), nullptr);
     EXPECT_EQ(reply->message()->request_id(), id);
     expect_found_slots(reply, 0);
+    const wire::Result* padded = reply->result(1);
+    ASSERT_NE(padded, nullptr);
+    ASSERT_NE(padded->error(), nullptr);
+    EXPECT_EQ(padded->error()->code(), wire::ErrorCode::INVALID_REQUEST);
     expect_serving_and_unchanged();
 }
 

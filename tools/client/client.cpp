@@ -5,6 +5,8 @@
 #include <chrono>
 #include <random>
 
+#include "gate.hpp"
+
 namespace slotmatch::client {
 
 namespace fb = flatbuffers;
@@ -35,8 +37,19 @@ std::uint64_t new_request_id() {
     return id;
 }
 
-Connection::Connection(const std::string& server, int send_hwm_messages)
+std::optional<CurveKeys> read_curve_keys(const std::string& pair_prefix,
+                                         const std::string& server_public_file, std::string& why) {
+    const auto mine = keys::read_key_pair(pair_prefix, why);
+    if (!mine) return std::nullopt;
+    const auto server = keys::read_key_file(server_public_file, why);
+    if (!server) return std::nullopt;
+    return CurveKeys{*mine, *server};
+}
+
+Connection::Connection(const std::string& server, int send_hwm_messages,
+                       const std::optional<CurveKeys>& curve)
     : ctx_(1), socket_(ctx_, zmq::socket_type::dealer) {
+    if (curve) keys::make_curve_client(socket_, curve->mine, curve->server_public);
     socket_.set(zmq::sockopt::linger, 0);
     socket_.set(zmq::sockopt::sndhwm, send_hwm_messages);
     socket_.set(zmq::sockopt::rcvhwm, send_hwm_messages);
@@ -102,7 +115,7 @@ std::optional<Reply> Connection::call(std::span<const std::uint8_t> request,
 }
 
 std::optional<Catalog> fetch_catalog(Connection& c, const Identity& who, int timeout_ms,
-                                     std::string& why) {
+                                     std::string& why, bool* answered) {
     RequestBuilder b;
     b.start();
     b.add(wire::CreateGetCatalog(b.fbb()));
@@ -112,6 +125,7 @@ std::optional<Catalog> fetch_catalog(Connection& c, const Identity& who, int tim
         why = "no reply within " + std::to_string(timeout_ms) + " ms";
         return std::nullopt;
     }
+    if (answered) *answered = true;
     const wire::ReplyMessage& m = *reply->message;
     if (m.error() || !m.results() || m.results()->size() != 1) {
         why = m.error() && m.error()->message() ? m.error()->message()->str()

@@ -12,6 +12,8 @@
 #include <string>
 #include <zmq.hpp>
 
+#include "key_files.hpp"
+
 namespace slotmatch::client {
 
 // Who the requests act as (ARCHITECTURE.md: --channel, --actor, --actor-name, --actor-unit).
@@ -68,10 +70,23 @@ class RequestBuilder {
 // A random, non-zero request id (the first of a sequence a client may count up from).
 std::uint64_t new_request_id();
 
+// A client's CurveZMQ: its own key pair (slotmatch keygen) and the server's public key. A server
+// started with --keys answers only clients whose public key its clients.yaml lists.
+struct CurveKeys {
+    keys::KeyPair mine;
+    std::string server_public;
+};
+// Reads DIR/NAME.key, DIR/NAME.pub (`pair_prefix` = DIR/NAME) and the server's public key file;
+// nothing, with the reason in `why`, when a file is missing or holds no key.
+std::optional<CurveKeys> read_curve_keys(const std::string& pair_prefix,
+                                         const std::string& server_public_file, std::string& why);
+
 class Connection {
   public:
-    // Connects (ZeroMQ connects lazily: a missing server shows as a timeout on receive).
-    explicit Connection(const std::string& server, int send_hwm_messages = 100'000);
+    // Connects (ZeroMQ connects lazily: a missing server shows as a timeout on receive), with
+    // CurveZMQ when `curve` is given.
+    explicit Connection(const std::string& server, int send_hwm_messages = 100'000,
+                        const std::optional<CurveKeys>& curve = std::nullopt);
 
     // Queues a request; false if ZeroMQ cannot take it within timeout_ms.
     bool send(std::span<const std::uint8_t> request, int timeout_ms);
@@ -96,8 +111,8 @@ class Connection {
 };
 
 // The whole region's catalog (entity names for rendering replies); nothing on timeout or a
-// refusal, with the reason in `why`.
+// refusal, with the reason in `why` (and `answered` set when the server did answer: a refusal).
 std::optional<Catalog> fetch_catalog(Connection& c, const Identity& who, int timeout_ms,
-                                     std::string& why);
+                                     std::string& why, bool* answered = nullptr);
 
 }  // namespace slotmatch::client

@@ -71,9 +71,14 @@ po::options_description common_options() {
         "request id (a retry with the same id returns the first answer); default: random")(
         "client", po::value<std::string>(), "a stable client name for retries")(
         "role", po::value<std::vector<std::string>>(),
-        "region-admin: region-wide and proxy appointment types (R8); until CurveZMQ keys carry "
-        "it")("timeout-ms", po::value<U32>()->default_value(U32{5000}, "5000"),
-              "give up (exit 2) when no reply arrives within this time");
+        "region-admin: region-wide and proxy appointment types (R8); with a key, only when its "
+        "clients.yaml entry has the role")(
+        "key", po::value<std::string>(),
+        "DIR/NAME: this client's CurveZMQ key pair (NAME.key, NAME.pub from slotmatch keygen), for "
+        "a server started with --keys; the key then decides the channel, actor and name")(
+        "server-key", po::value<std::string>(), "FILE: with --key, the server's public key")(
+        "timeout-ms", po::value<U32>()->default_value(U32{5000}, "5000"),
+        "give up (exit 2) when no reply arrives within this time");
     return o;
 }
 
@@ -293,9 +298,14 @@ std::optional<Channel> parse_channel(const std::string& s) {
 
 // Where the command word is: after the common options and their values.
 std::size_t find_command(int argc, char** argv) {
-    static const std::set<std::string> valued = {"--server",     "--channel",    "--actor",
-                                                 "--actor-name", "--actor-unit", "--request-id",
-                                                 "--client",     "--timeout-ms", "--role"};
+    static const std::set<std::string> valued = [] {
+        std::set<std::string> names;  // the common options that take a value
+        const po::options_description common = common_options();
+        for (const auto& o : common.options()) {
+            if (o->semantic()->max_tokens() > 0) names.insert("--" + o->long_name());
+        }
+        return names;
+    }();
     int i = 1;
     while (i < argc && std::string(argv[i]).rfind("-", 0) == 0) {
         if (valued.count(argv[i])) ++i;
@@ -508,39 +518,27 @@ wire::Operation operation_of(const std::string& cmd) {
     return wire::Operation::NONE;
 }
 
-// CurveZMQ key pair: DIR/NAME.key (secret) and DIR/NAME.pub, Z85 text.
+// CurveZMQ key pair: DIR/NAME.key (secret, mode 0600) and DIR/NAME.pub, Z85 text.
 int keygen(const po::variables_map& vm) {
-    char pub[41], secret[41];
-    if (zmq_curve_keypair(pub, secret) != 0) {
+    const auto pair = keys::new_key_pair();
+    if (!pair) {
         std::cout << tools::refusal_json(ErrorCode::invalid_request, "keygen",
                                          "this libzmq has no CurveZMQ")
                   << '\n';
         return 1;
     }
-    const std::filesystem::path dir = vm["out"].as<std::string>();
+    const std::string dir = vm["out"].as<std::string>();
     const std::string name = vm["name"].as<std::string>();
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    const auto write = [&](const std::filesystem::path& p, const char* key, bool secret_file) {
-        std::ofstream f(p, std::ios::trunc);
-        f << key << '\n';
-        f.close();
-        if (secret_file) {
-            std::filesystem::permissions(
-                p, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
-        }
-        return f.good() && !ec;
-    };
-    const auto secret_path = dir / (name + ".key");
-    const auto public_path = dir / (name + ".pub");
-    if (!write(secret_path, secret, true) || !write(public_path, pub, false)) {
-        std::cerr << "slotmatch: cannot write the key pair into " << dir << '\n';
+    std::string why;
+    if (!keys::write_key_pair(dir, name, *pair, why)) {
+        std::cerr << "slotmatch: " << why << '\n';
         return 2;
     }
+    const std::filesystem::path base(dir);
     std::cout << json{{"ok", true},
-                      {"public_key", pub},
-                      {"public_file", public_path.string()},
-                      {"secret_file", secret_path.string()}}
+                      {"public_key", pair->public_text},
+                      {"public_file", (base / (name + ".pub")).string()},
+                      {"secret_file", (base / (name + ".key")).string()}}
               << '\n';
     return 0;
 }
@@ -614,7 +612,9 @@ std::optional<client::Identity> identity(const po::variables_map& vm) {
     const auto channel = parse_channel(vm["channel"].as<std::string>());
     if (!channel) return std::nullopt;
     who.channel = *channel;
-    who.actor = vm["actor"].as<std::string>();
+    // With a key the server knows who acts; an --actor given must be the key's.
+    const bool keyed = vm.count("key") > 0;
+    who.actor = keyed && vm["actor"].defaulted() ? std::string() : vm["actor"].as<std::string>();
     if (vm.count("actor-name")) who.actor_name = vm["actor-name"].as<std::string>();
     if (vm.count("actor-unit")) who.actor_unit = vm["actor-unit"].as<std::string>();
     if (vm.count("client")) who.client = vm["client"].as<std::string>();
@@ -641,14 +641,30 @@ std::optional<json> reply_json(const wire::ReplyMessage& m, const std::string& n
 int send(const Parsed& p, const client::Identity& who, client::RequestBuilder& request,
          int timeout_ms) {
     const std::string server = p.vm["server"].as<std::string>();
-    client::Connection connection(server);
+    std::optional<client::CurveKeys> curve;
+    if (p.vm.count("key") || p.vm.count("server-key")) {
+        if (!p.vm.count("key") || !p.vm.count("server-key")) {
+            return usage_error("--key and --server-key go together");
+        }
+        std::string why;
+        curve = client::read_curve_keys(p.vm["key"].as<std::string>(),
+                                        p.vm["server-key"].as<std::string>(), why);
+        if (!curve) return usage_error(why);
+    }
+    const std::string unanswered =
+        curve ? " (is slotmatchd running, with --keys, and does its clients.yaml list this key?)"
+              : " (is slotmatchd running?)";
+    client::Connection connection(server, 100'000, curve);
     // Names for the reply (slot, booking and waitlist views carry catalog indices).
     std::optional<Catalog> catalog;
     std::string why;
     if (p.name != "catalog" && p.name != "stats") {
-        catalog = client::fetch_catalog(connection, who, timeout_ms, why);
-        if (!catalog) {
-            std::cerr << "slotmatch: no answer from " << server << ": " << why << '\n';
+        bool answered = false;
+        catalog = client::fetch_catalog(connection, who, timeout_ms, why, &answered);
+        // Refused (who acts is not allowed, say): the command's own reply says so, as JSON.
+        if (!catalog && !answered) {
+            std::cerr << "slotmatch: no answer from " << server << ": " << why
+                      << (curve ? unanswered : std::string()) << '\n';
             return 2;
         }
     }
@@ -656,8 +672,8 @@ int send(const Parsed& p, const client::Identity& who, client::RequestBuilder& r
         p.vm.count("request-id") ? p.vm["request-id"].as<U64>().value : client::new_request_id();
     const auto reply = connection.call(request.finish(who, id), id, timeout_ms);
     if (!reply) {
-        std::cerr << "slotmatch: no reply from " << server << " within " << timeout_ms
-                  << " ms (is slotmatchd running?)\n";
+        std::cerr << "slotmatch: no reply from " << server << " within " << timeout_ms << " ms"
+                  << unanswered << '\n';
         return 2;
     }
     const std::optional<json> out = reply_json(*reply->message, p.name, catalog);

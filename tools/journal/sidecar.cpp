@@ -54,10 +54,11 @@ void send_to(zmq::socket_t& router, zmq::message_t& identity, zmq::message_t&& b
 
 // A query (a RequestMessage) -> [identity][ReplyMessage]; refused whole without the region.
 void answer_query(zmq::socket_t& router, zmq::message_t& identity,
-                  const wire::RequestMessage& request, StoreQueries* queries) {
+                  const wire::RequestMessage& request, StoreQueries* queries,
+                  const keys::KeyHolder* key) {
     flatbuffers::FlatBufferBuilder b(4096);
     if (queries != nullptr) {
-        queries->answer(request, b);
+        queries->answer(request, b, key);
     } else {
         const auto error = codec::encode_error(
             b, ErrorCode::invalid_request, "config",
@@ -74,9 +75,11 @@ Instant Sidecar::now(const EventStore& store) {
     return std::max(RealClock().now(), store.last_time());
 }
 
-void Sidecar::run(zmq::socket_t& router, const std::atomic<bool>& stop) {
+void Sidecar::run(zmq::socket_t& router, const std::atomic<bool>& stop,
+                  const std::function<void()>& between) {
     LogPurgeSchedule purge;
     while (!stop.load(std::memory_order_relaxed)) {
+        if (between) between();
         purge_if_due(store_, purge, now(store_), "slotmatch-journal");
         zmq::pollitem_t item{router.handle(), 0, ZMQ_POLLIN, 0};
         try {
@@ -117,11 +120,36 @@ void Sidecar::take(zmq::socket_t& router, zmq::message_t identity, const zmq::me
                                               body.size()};
     // "SMW1" is a request, or an event batch of a slotmatchd older than the identifiers.
     const codec::MessageKind kind = codec::message_kind(bytes);
+    // With --keys: the key the gate admitted, unless a reload (SIGHUP) has removed it since.
+    const keys::KeyHolder* sender = keys_ ? keys_->current().find(keys::sender_key(body)) : nullptr;
     if (kind == codec::MessageKind::request) {
         if (const wire::RequestMessage* request = codec::verify_request(bytes)) {
-            answer_query(router, identity, *request, queries_);
+            if (keys_ != nullptr && sender == nullptr) {
+                flatbuffers::FlatBufferBuilder b(512);
+                const auto error = codec::encode_error(
+                    b, ErrorCode::unauthorized, "key",
+                    "this key is no longer listed in the journal's clients.yaml");
+                b.Finish(wire::CreateReplyMessage(b, codec::protocol_version, request->request_id(),
+                                                  error),
+                         codec::reply_identifier);
+                send_to(router, identity, zmq::message_t(b.GetBufferPointer(), b.GetSize()));
+                return;
+            }
+            answer_query(router, identity, *request, queries_, sender);
             return;
         }
+    }
+    if (keys_ != nullptr && (sender == nullptr || sender->channel != keys::KeyChannel::engine)) {
+        // Events and replays are a slotmatchd's: only keys listed with channel engine.
+        Pending p{std::move(identity), 0, 0, {}, false};
+        p.refusal = sender == nullptr
+                        ? "this key is no longer listed in the journal's clients.yaml"
+                        : "the key of " + sender->actor +
+                              " is not a slotmatchd's (clients.yaml: channel engine); nothing "
+                              "was stored";
+        std::cerr << "slotmatch-journal: refused a message: " << p.refusal << '\n';
+        group.pending.push_back(std::move(p));
+        return;
     }
     const wire::EventBatch* batch =
         kind == codec::MessageKind::request || kind == codec::MessageKind::event_batch

@@ -25,17 +25,23 @@
 #include <zmq.hpp>
 
 #include "event_store.hpp"
+#include "gate.hpp"
 #include "store_queries.hpp"
 
 namespace slotmatch::journal {
 
 class Sidecar {
   public:
-    // `queries`: null when started without the region (queries are then refused).
-    Sidecar(EventStore& store, StoreQueries* queries) : store_(store), queries_(queries) {}
+    // `queries`: null when started without the region (queries are then refused). `keys`: the
+    // registry of the journal's --keys (null without): event batches are taken only from its
+    // engine keys, and a query acts as its key (keys::actor_of).
+    Sidecar(EventStore& store, StoreQueries* queries, const keys::KeyRing* keys = nullptr)
+        : store_(store), queries_(queries), keys_(keys) {}
 
     // Serves `router` until `stop` becomes true: group commits, replays, queries, and the purge.
-    void run(zmq::socket_t& router, const std::atomic<bool>& stop);
+    // `between`: called between polls (the program's SIGHUP reload).
+    void run(zmq::socket_t& router, const std::atomic<bool>& stop,
+             const std::function<void()>& between = {});
 
     // The sidecar's "now" for the log's 31 days (R20).
     static Instant now(const EventStore& store);
@@ -76,6 +82,7 @@ class Sidecar {
 
     EventStore& store_;
     StoreQueries* queries_;
+    const keys::KeyRing* keys_;
     std::uint64_t producer_ = 0;  // the slotmatchd run whose events are taken
     std::uint64_t batches_ = 0;
     std::uint64_t commits_ = 0;

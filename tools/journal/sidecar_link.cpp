@@ -23,8 +23,9 @@ zmq::message_t encode_batch(flatbuffers::FlatBufferBuilder& b, std::span<const E
 // one that is slow: unsent batches stay in the unacknowledged buffer (bounded), not in
 // ZeroMQ's pipe.
 std::optional<zmq::socket_t> link_socket(zmq::context_t& ctx, const std::string& endpoint,
-                                         std::string& why) {
+                                         const LinkKeys& link, std::string& why) {
     zmq::socket_t socket(ctx, zmq::socket_type::dealer);
+    if (link.on()) keys::make_curve_client(socket, link.mine, link.journal_public);
     socket.set(zmq::sockopt::linger, 0);
     socket.set(zmq::sockopt::immediate, 1);
     socket.set(zmq::sockopt::sndhwm, link_batches_in_flight_max);
@@ -40,7 +41,7 @@ std::optional<zmq::socket_t> link_socket(zmq::context_t& ctx, const std::string&
 // Sends `request` once the connection is up (with ZMQ_IMMEDIATE it cannot leave before) and
 // waits for one answer, both within hello_timeout_ms.
 std::optional<zmq::message_t> ask(zmq::socket_t& socket, const std::string& endpoint,
-                                  zmq::message_t request, std::string& why) {
+                                  const LinkKeys& link, zmq::message_t request, std::string& why) {
     const auto deadline =
         std::chrono::steady_clock::now() + std::chrono::milliseconds(hello_timeout_ms);
     while (!socket.send(request, zmq::send_flags::dontwait) &&
@@ -54,7 +55,10 @@ std::optional<zmq::message_t> ask(zmq::socket_t& socket, const std::string& endp
     if (left.count() <= 0 || zmq::poll(&item, 1, left) == 0 ||
         !socket.recv(m, zmq::recv_flags::dontwait)) {
         why = "no journal answered at " + endpoint + " within " + std::to_string(hello_timeout_ms) +
-              " ms (is slotmatch-journal running?)";
+              " ms (is slotmatch-journal running" +
+              (link.on() ? std::string(", and does its clients.yaml list this server's key as an "
+                                       "engine key?)")
+                         : std::string("?)"));
         return std::nullopt;
     }
     return m;
@@ -62,16 +66,17 @@ std::optional<zmq::message_t> ask(zmq::socket_t& socket, const std::string& endp
 
 }  // namespace
 
-bool scan_remote(zmq::context_t& ctx, const std::string& endpoint,
+bool scan_remote(zmq::context_t& ctx, const std::string& endpoint, const LinkKeys& link,
                  const std::function<bool(const Event&)>& visit, std::string& why,
                  std::uint64_t from) {
-    auto socket = link_socket(ctx, endpoint, why);
+    auto socket = link_socket(ctx, endpoint, link, why);
     if (!socket) return false;
     flatbuffers::FlatBufferBuilder b;
     for (;;) {
         b.Clear();
         b.Finish(wire::CreateEventBatch(b, 0, from), codec::event_batch_identifier);
-        auto m = ask(*socket, endpoint, zmq::message_t(b.GetBufferPointer(), b.GetSize()), why);
+        auto m =
+            ask(*socket, endpoint, link, zmq::message_t(b.GetBufferPointer(), b.GetSize()), why);
         if (!m) return false;
         const std::span<const std::uint8_t> bytes{static_cast<const std::uint8_t*>(m->data()),
                                                   m->size()};
@@ -94,10 +99,11 @@ bool scan_remote(zmq::context_t& ctx, const std::string& endpoint,
 
 std::unique_ptr<RemoteJournal> RemoteJournal::connect(zmq::context_t& ctx,
                                                       const std::string& endpoint,
+                                                      const LinkKeys& link,
                                                       const std::string& wake_endpoint,
                                                       std::size_t capacity, std::uint64_t recovered,
                                                       std::string& why) {
-    auto socket = link_socket(ctx, endpoint, why);
+    auto socket = link_socket(ctx, endpoint, link, why);
     if (!socket) return nullptr;
     flatbuffers::FlatBufferBuilder b;
     // This run's producer id: the hello makes it the journal's producer (see EventBatch).
@@ -105,7 +111,8 @@ std::unique_ptr<RemoteJournal> RemoteJournal::connect(zmq::context_t& ctx,
     const std::uint64_t producer =
         (std::uint64_t{entropy()} << 32 | entropy()) ^
         static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-    auto m = ask(*socket, endpoint, encode_batch(b, {}, producer | 1, recovered), why);  // hello
+    auto m =
+        ask(*socket, endpoint, link, encode_batch(b, {}, producer | 1, recovered), why);  // hello
     if (!m) return nullptr;
     const wire::JournalAck* ack =
         codec::verify_journal_ack({static_cast<const std::uint8_t*>(m->data()), m->size()});
@@ -121,6 +128,7 @@ std::unique_ptr<RemoteJournal> RemoteJournal::connect(zmq::context_t& ctx,
         new RemoteJournal(ctx, ack->committed(), wake_endpoint, capacity));
     j->producer_ = producer | 1;  // never 0
     j->endpoint_ = endpoint;
+    j->link_ = link;
     // submit() (the front thread) pokes the journal thread through this pair, so new events
     // leave at once instead of at the journal thread's next poll timeout.
     zmq::socket_t poked(ctx, zmq::socket_type::pull);
@@ -169,7 +177,7 @@ void RemoteJournal::hello_again() {
     bool mine = true;
     std::uint64_t through = acknowledged;
     const bool read = scan_remote(
-        ctx_, endpoint_,
+        ctx_, endpoint_, link_,
         [&](const Event& stored) {
             if (stored.seq <= acknowledged) return true;
             while (next < ours.size() && ours[next].seq < stored.seq) ++next;
@@ -188,10 +196,11 @@ void RemoteJournal::hello_again() {
                  std::to_string(through) + "; this server's changes are no longer committed";
         return;
     }
-    auto socket = link_socket(ctx_, endpoint_, why);
+    auto socket = link_socket(ctx_, endpoint_, link_, why);
     flatbuffers::FlatBufferBuilder b;
     std::optional<zmq::message_t> m;
-    if (read && socket) m = ask(*socket, endpoint_, encode_batch(b, {}, producer_, through), why);
+    if (read && socket)
+        m = ask(*socket, endpoint_, link_, encode_batch(b, {}, producer_, through), why);
     const wire::JournalAck* ack =
         m ? codec::verify_journal_ack({static_cast<const std::uint8_t*>(m->data()), m->size()})
           : nullptr;

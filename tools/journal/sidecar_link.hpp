@@ -7,9 +7,19 @@
 // events back over the same kind of link (scan_remote).
 #pragma once
 
+#include "gate.hpp"
 #include "journal.hpp"
 
 namespace slotmatch::journal {
+
+// The link's CurveZMQ (slotmatchd --key DIR/NAME --journal-server-key FILE): this server's key
+// pair, which the journal's clients.yaml lists as an engine key, and the journal's public key.
+// Empty: no CurveZMQ (a journal on this machine without --keys).
+struct LinkKeys {
+    keys::KeyPair mine;
+    std::string journal_public;
+    bool on() const { return !journal_public.empty(); }
+};
 
 inline constexpr std::size_t link_batch_events_max = 4096;  // one EventBatch on the link
 inline constexpr int resend_after_ms = 1000;
@@ -19,7 +29,7 @@ inline constexpr int hello_timeout_ms = 5000;
 // Recovery through a slotmatch-journal: every stored event from 1 on, in order, asked for in
 // batches of codec::replay_batch_events over a DEALER of its own. False, with the reason in `why`,
 // when the journal does not answer within hello_timeout_ms or cannot read its store.
-bool scan_remote(zmq::context_t& ctx, const std::string& endpoint,
+bool scan_remote(zmq::context_t& ctx, const std::string& endpoint, const LinkKeys& link,
                  const std::function<bool(const Event&)>& visit, std::string& why,
                  std::uint64_t from = 1);
 
@@ -30,6 +40,7 @@ class RemoteJournal final : public Journal {
     // `recovered`: the events the engine recovered from this journal; the journal takes this
     // server as its producer only if that is what it holds (else another server wrote since).
     static std::unique_ptr<RemoteJournal> connect(zmq::context_t& ctx, const std::string& endpoint,
+                                                  const LinkKeys& link,
                                                   const std::string& wake_endpoint,
                                                   std::size_t capacity, std::uint64_t recovered,
                                                   std::string& why);
@@ -51,6 +62,7 @@ class RemoteJournal final : public Journal {
 
     zmq::context_t& ctx_;
     std::string endpoint_;
+    LinkKeys link_;
     std::uint64_t producer_ = 0;      // this run's id on the link (EventBatch.producer)
     bool hello_wanted_ = false;       // the journal thread's: the journal asked for a hello
     bool fenced_ = false;             // the journal thread's: another producer has the journal

@@ -9,6 +9,7 @@
 #include <zmq.hpp>
 
 #include "event_store.hpp"
+#include "gate.hpp"
 #include "program.hpp"
 #include "sidecar.hpp"
 #include "store_queries.hpp"
@@ -23,7 +24,13 @@ std::optional<po::variables_map> command_line(int argc, char** argv, int& exit_c
         "slotmatch-journal --listen tcp://127.0.0.1:5556 --store sqlite:PATH");
     options.add_options()("help,h", "print this help and exit")(
         "listen", po::value<std::string>()->default_value("tcp://127.0.0.1:5556"),
-        "ZeroMQ endpoint slotmatchd connects to (loopback; port * picks a free one)")(
+        "ZeroMQ endpoint slotmatchd connects to (port * picks a free one); without --keys "
+        "loopback only, with --keys any interface")(
+        "keys", po::value<std::string>(),
+        "DIR: serve with CurveZMQ. DIR/server.key and DIR/server.pub are the journal's pair; "
+        "DIR/clients.yaml lists the slotmatchd keys it takes events from (channel engine) and "
+        "the staff keys that may read the web booking log and the audit. Any other key gets no "
+        "reply; SIGHUP reloads clients.yaml")(
         "store", po::value<std::string>(),
         "sqlite:PATH or postgresql://USER@HOST:PORT/DB — the event store (created or migrated)")(
         "config", po::value<std::string>(),
@@ -75,6 +82,14 @@ int main(int argc, char** argv) {
         return 2;
     }
     const std::string address = (*vm)["store"].as<std::string>();
+    const std::string listen = (*vm)["listen"].as<std::string>();
+    const std::string keys_dir = vm->count("keys") ? (*vm)["keys"].as<std::string>() : "";
+    if (keys_dir.empty() && !tools::loopback_only(listen)) {
+        std::cerr << "slotmatch-journal: --listen " << listen
+                  << ": without CurveZMQ keys the journal binds only to loopback "
+                     "(tcp://127.0.0.1:PORT, ipc://PATH)\n";
+        return 2;
+    }
     std::string why;
     auto store = journal::open_store(address, why);
     if (store && !store->claim_writer(why)) store.reset();
@@ -87,14 +102,47 @@ int main(int argc, char** argv) {
         !open_queries((*vm)["config"].as<std::string>(), address, *store, queries)) {
         return 1;
     }
+    keys::KeyPair pair;
+    std::unique_ptr<keys::KeyRing> ring;
+    if (!keys_dir.empty()) {
+        auto read = keys::read_key_pair(keys_dir + "/server", why);
+        if (read) {
+            pair = *read;
+            const Catalog* catalog = queries.catalog ? &*queries.catalog : nullptr;
+            keys::UnitLookup units;
+            if (catalog) {
+                units = [catalog](std::string_view u) {
+                    return catalog->find_unit(std::string(u));
+                };
+            }
+            ring = keys::KeyRing::open(keys_dir + "/clients.yaml", units, why);
+        }
+        if (!ring) {
+            std::cerr << "slotmatch-journal: --keys " << keys_dir << ": " << why << '\n';
+            return 1;
+        }
+        tools::install_reload_handler();
+    }
     tools::install_stop_handlers();
 
     zmq::context_t ctx(1);
     zmq::socket_t router(ctx, zmq::socket_type::router);
+    keys::GateCounters gate_counters;
+    std::unique_ptr<keys::Gate> gate;
+    if (ring) {
+        try {
+            gate = std::make_unique<keys::Gate>(
+                ctx, router, pair, *ring,
+                std::vector{keys::KeyChannel::engine, keys::KeyChannel::staff}, "slotmatch-journal",
+                gate_counters);
+        } catch (const zmq::error_t& e) {
+            std::cerr << "slotmatch-journal: cannot serve with CurveZMQ keys: " << e.what() << '\n';
+            return 1;
+        }
+    }
     router.set(zmq::sockopt::router_mandatory, 1);
     router.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(codec::event_batch_bytes_max));
     router.set(zmq::sockopt::linger, 1000);
-    const std::string listen = (*vm)["listen"].as<std::string>();
     try {
         router.bind(listen);
     } catch (const zmq::error_t& e) {
@@ -105,8 +153,24 @@ int main(int argc, char** argv) {
               << " events" << std::endl;
     std::cout << "slotmatch-journal: listening on " << router.get(zmq::sockopt::last_endpoint)
               << std::endl;
-    journal::Sidecar sidecar(*store, queries.queries.get());
-    sidecar.run(router, tools::stop_requested);
+    if (ring) {
+        std::cout << "slotmatch-journal: CurveZMQ with the keys in " << keys_dir << ": server key "
+                  << pair.public_text << "; " << ring->current().holders().size()
+                  << " client keys; SIGHUP reloads clients.yaml" << std::endl;
+    }
+    journal::Sidecar sidecar(*store, queries.queries.get(), ring.get());
+    sidecar.run(router, tools::stop_requested, [&] {
+        if (!ring || !tools::reload_requested.exchange(false)) return;
+        std::string reload_why;
+        if (ring->reload(reload_why)) {
+            std::cout << "slotmatch-journal: reloaded " << ring->path() << ": "
+                      << ring->current().holders().size() << " keys" << std::endl;
+        } else {
+            std::cerr << "slotmatch-journal: " << ring->path()
+                      << " was not reloaded; the keys in force stay:\n"
+                      << reload_why << std::endl;
+        }
+    });
     std::cout << "slotmatch-journal: stopped after " << sidecar.batches() << " batches in "
               << sidecar.commits() << " commits; the store holds " << store->last_seq() << " events"
               << std::endl;

@@ -182,7 +182,8 @@ std::optional<StoreQueries::BookingEvents> StoreQueries::booking_events(BookingI
     return found;
 }
 
-void StoreQueries::answer(const wire::RequestMessage& request, fb::FlatBufferBuilder& b) {
+void StoreQueries::answer(const wire::RequestMessage& request, fb::FlatBufferBuilder& b,
+                          const keys::KeyHolder* key) {
     b.Clear();
     const auto whole = [&](std::string_view field, std::string_view message) {
         const auto error = codec::encode_error(b, ErrorCode::invalid_request, field, message);
@@ -196,7 +197,8 @@ void StoreQueries::answer(const wire::RequestMessage& request, fb::FlatBufferBui
     if (n == 0 || n > codec::batch_ops_max) {
         return whole("ops", codec::batch_ops_text.view());
     }
-    const Outcome<Actor> actor = codec::decode_actor(request.actor(), catalog_);
+    const Outcome<Actor> actor = key ? keys::actor_of(request.actor(), *key, catalog_)
+                                     : codec::decode_actor(request.actor(), catalog_);
     std::vector<fb::Offset<wire::Result>> results;
     results.reserve(n);
     for (const wire::Op* op : *request.ops()) {

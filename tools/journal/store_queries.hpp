@@ -19,6 +19,7 @@
 #include <slotmatch/codec.hpp>
 
 #include "event_store.hpp"
+#include "key_actor.hpp"
 
 namespace slotmatch::journal {
 
@@ -48,7 +49,10 @@ class StoreQueries {
     std::optional<BookingEvents> booking_events(BookingId id, PatientKey patient, std::string& why);
     // A whole request message, as slotmatch-journal answers it: GetLog, GetAudit and GetCatalog
     // (the CLI names catalog entities with it); any other operation is refused.
-    void answer(const wire::RequestMessage& request, flatbuffers::FlatBufferBuilder& b);
+    // `key`: the registry entry of the CurveZMQ key the request arrived under (the journal's
+    // --keys), which decides who acts; null without keys.
+    void answer(const wire::RequestMessage& request, flatbuffers::FlatBufferBuilder& b,
+                const keys::KeyHolder* key = nullptr);
 
     static Answer refused(flatbuffers::FlatBufferBuilder& b, ErrorCode code, std::string_view field,
                           std::string_view message);

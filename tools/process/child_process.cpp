@@ -39,7 +39,9 @@ bool ServerProcess::start(const std::string& binary, std::vector<std::string> ar
     }
     if (pid_ == 0) {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // the parent gone: no server left behind
-        if (std::freopen(log_.c_str(), "w", stdout) == nullptr ||
+        // Both appending (the file is new and empty, from mkstemp): with stdout at an offset of
+        // its own, its lines would overwrite what stderr had written there.
+        if (std::freopen(log_.c_str(), "a", stdout) == nullptr ||
             std::freopen(log_.c_str(), "a", stderr) == nullptr) {
             std::_Exit(126);
         }

@@ -15,6 +15,20 @@ namespace slotmatch::tools {
 
 // Set by SIGINT and SIGTERM once install_stop_handlers() has run; a program's loop polls it.
 inline std::atomic<bool> stop_requested{false};
+// Set by SIGHUP once install_reload_handler() has run: reload the key registry.
+inline std::atomic<bool> reload_requested{false};
+
+extern "C" inline void on_reload_signal(int) {
+    reload_requested.store(true, std::memory_order_relaxed);
+}
+
+inline void install_reload_handler() {
+    struct sigaction sa {};
+    sa.sa_handler = on_reload_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;  // no SA_RESTART: the loop's poll returns and it reloads at once
+    sigaction(SIGHUP, &sa, nullptr);
+}
 
 extern "C" inline void on_stop_signal(int) {
     stop_requested.store(true, std::memory_order_relaxed);
@@ -31,6 +45,15 @@ inline void install_stop_handlers() {
     // reports and retries like a full disk, instead of killing the process.
     sa.sa_handler = SIG_IGN;
     sigaction(SIGXFSZ, &sa, nullptr);
+}
+
+// Without CurveZMQ keys a program may only be reached from this machine.
+inline bool loopback_only(const std::string& endpoint) {
+    for (const char* prefix :
+         {"tcp://127.", "tcp://localhost:", "tcp://[::1]:", "ipc://", "inproc://"}) {
+        if (endpoint.rfind(prefix, 0) == 0) return true;
+    }
+    return false;
 }
 
 // The parsed options, or nothing after printing why; `exit_code` is then 0 (--help) or 2.

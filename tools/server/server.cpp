@@ -9,6 +9,7 @@
 #include <iostream>
 #include <slotmatch/assert.hpp>
 #include <thread>
+#include <unordered_map>
 #include <zmq.hpp>
 
 #include "retry_cache.hpp"
@@ -96,16 +97,13 @@ bool send_reply(zmq::socket_t& s, Frames& f, std::size_t first, zmq::message_t&&
     }
 }
 
-std::uint64_t hash_bytes(std::span<const std::uint8_t> bytes) {
-    return std::hash<std::string_view>{}(
-        std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-}
-
-// A change to remember for retries, known by the hash of (channel, actor, client, request id):
-// only the same actor's retry from the same client sees the stored answer. Unkeyed: not kept.
+// A change to remember for retries, known by the hash of (key, client, request id), or without
+// keys (channel, actor, client, request id): only the same key's (actor's) retry from the same
+// client sees the stored answer, in that key's cache. Unkeyed: not kept.
 struct RetryKey {
     bool keyed = false;
     std::uint64_t hash = 0;
+    RetryCache* cache = nullptr;
 };
 
 std::uint64_t mix(std::uint64_t h, std::uint64_t v) {  // splitmix64's finaliser over h ^ v
@@ -115,20 +113,24 @@ std::uint64_t mix(std::uint64_t h, std::uint64_t v) {  // splitmix64's finaliser
     return z ^ (z >> 31);
 }
 
-RetryKey retry_key(const wire::RequestMessage& m) {
+RetryKey retry_key(const wire::RequestMessage& m, const keys::KeyHolder* key, RetryCache& cache) {
     const auto text = [](const flatbuffers::String* s) {
         return std::hash<std::string_view>{}(s ? s->string_view() : std::string_view{});
     };
-    std::uint64_t h = mix(static_cast<std::uint64_t>(m.actor()->channel()), text(m.actor()->id()));
+    std::uint64_t h =
+        key ? std::hash<std::string_view>{}(key->key)
+            : mix(static_cast<std::uint64_t>(m.actor()->channel()), text(m.actor()->id()));
     h = mix(h, text(m.client()));
-    return {true, mix(h, m.request_id())};
+    return {true, mix(h, m.request_id()), &cache};
 }
 
-// Worker messages: [tag][envelope...][body]; the tag is the receive time and the retry key.
+// Worker messages: [tag][envelope...][body]; the tag is the receive time, the retry key and the
+// registry entry of the request's key.
 struct Tag {
     std::int64_t received_ns = 0;
     RetryKey key;
-    bool durable = false;  // the reply waits for the journal (persisted mode)
+    bool durable = false;                     // the reply waits for the journal (persisted mode)
+    const keys::KeyHolder* sender = nullptr;  // valid for the run (KeyRing keeps every registry)
 };
 static_assert(std::is_trivially_copyable_v<Tag>);
 zmq::message_t encode_tag(const Tag& t) {
@@ -165,7 +167,9 @@ void worker_main(zmq::context_t& ctx, const std::string& endpoint, Service& serv
             SM_ASSERT(!f.too_many && f.n >= 3);  // [tag][identity ...][body], as the front sent
             if (abandon.load(std::memory_order_relaxed)) continue;
             // The front thread verified the body; the bytes are the same message.
-            service.answer(*flatbuffers::GetRoot<wire::RequestMessage>(f.body().data()), builder);
+            const Tag tag = decode_tag(f.part[0]);
+            service.answer(*flatbuffers::GetRoot<wire::RequestMessage>(f.body().data()), builder,
+                           tag.sender);
             pair.send(f.part[0], zmq::send_flags::sndmore);
             for (std::size_t i = 1; i + 1 < f.n; ++i)
                 pair.send(f.part[i], zmq::send_flags::sndmore);
@@ -222,6 +226,14 @@ class Front {
     // left to the first copy's answer; false when it is new (it runs).
     bool answered_as_retry(Frames& f, const wire::RequestMessage& m, std::int64_t received_ns,
                            RetryKey key);
+    // False after refusing with OVERLOADED: over the key's rate, or the connection's bound.
+    bool within_limits(Frames& f, const wire::RequestMessage& m, std::int64_t received_ns,
+                       const keys::KeyHolder* sender);
+    void refuse(Frames& f, const wire::RequestMessage& m, std::int64_t received_ns, ErrorCode code,
+                std::string_view field, std::string_view why);
+    RetryCache& cache_for(const keys::KeyHolder* sender);
+    void connection_done(const zmq::message_t& routing_id);  // one of its requests is answered
+    void reload_keys();
     void dispatch(Frames& f, const wire::RequestMessage& m, const Tag& tag);
     void on_worker_reply(Frames& f);
     // Sends an answer; a keyed `key` stores it for retries; `answered` ends an in-flight one;
@@ -243,6 +255,7 @@ class Front {
     void release_durable();  // sends the held replies whose events are committed
     std::size_t drain_events();
     void sweep_holds();
+    void open_gate();
     void start_workers();
     void stop_workers();
 
@@ -254,7 +267,15 @@ class Front {
     const ServerOptions& options_;
     zmq::context_t& ctx_;
     zmq::socket_t router_;
-    RetryCache cache_;
+    std::unique_ptr<keys::Gate> gate_;  // with keys: before the router binds, closed after it
+    RetryCache cache_;                  // without keys
+    std::unordered_map<std::string, RetryCache> key_caches_;  // with keys: one per key
+    struct Bucket {  // a key's token bucket: tokens now, refilled at the key's rate
+        double tokens = 0;
+        Clock::time_point at{};
+    };
+    std::unordered_map<std::string, Bucket> buckets_;                      // by key
+    std::unordered_map<std::string, std::uint32_t> connection_in_flight_;  // by routing id
     flatbuffers::FlatBufferBuilder builder_;
     std::vector<Event> events_;
     std::vector<zmq::socket_t> workers_;
@@ -332,6 +353,20 @@ bool Front::commit_everything() {
 }
 
 bool Front::bind() {
+    if (options_.keys) {
+        try {
+            gate_ = std::make_unique<keys::Gate>(
+                ctx_, router_, options_.server_key, *options_.keys,
+                std::vector{keys::KeyChannel::web, keys::KeyChannel::proxy,
+                            keys::KeyChannel::staff},
+                "slotmatchd", counters_.gate);
+        } catch (const zmq::error_t& e) {
+            std::cerr << "slotmatchd: cannot serve with CurveZMQ keys (this libzmq refuses "
+                         "CurveZMQ or ZAP enforcement): "
+                      << e.what() << '\n';
+            return false;
+        }
+    }
     router_.set(zmq::sockopt::router_mandatory, 1);
     router_.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(codec::message_bytes_max));
     router_.set(zmq::sockopt::sndhwm, options_.send_hwm_messages);
@@ -357,8 +392,8 @@ int Front::open_journal() {
     } else {
         std::string why;
         journal_owner_ = journal::RemoteJournal::connect(
-            ctx_, journal_config_.remote, wake, journal_config_.buffer_events,
-            service_.engine().events().next_seq() - 1, why);
+            ctx_, journal_config_.remote, journal_config_.remote_keys, wake,
+            journal_config_.buffer_events, service_.engine().events().next_seq() - 1, why);
         if (!journal_owner_) {
             std::cerr << "slotmatchd: " << why << '\n';
             return 1;
@@ -389,6 +424,7 @@ void Front::serve(const std::atomic<bool>& stop) {
         wait_for_input(
             std::chrono::milliseconds(std::clamp<long>(wait.count(), 0, poll_timeout_ms_max)));
         if (stop.load(std::memory_order_relaxed)) break;
+        if (options_.reload && options_.reload->exchange(false)) reload_keys();
         burst(f);
         if (Clock::now() >= next_sweep) {  // before the drain, which then takes its events
             sweep_holds();
@@ -484,7 +520,8 @@ void Front::on_request(Frames& f) {
     if (f.too_many) {  // not a slotmatch client's framing: answer the identity alone
         counters_.malformed.fetch_add(1, std::memory_order_relaxed);
         Service::refuse_message(builder_, 0, ErrorCode::invalid_request, "message",
-                                "a request is one frame (after a REQ socket's envelope)");
+                                "a request is one frame, after the routing frames of the "
+                                "client's socket (a REQ socket's empty delimiter)");
         f.n = 2;  // the identity, then the reply in place of the body
         reply(f, 0, zmq::message_t(builder_.GetBufferPointer(), builder_.GetSize()), received_ns,
               {}, false);
@@ -500,28 +537,121 @@ void Front::on_request(Frames& f) {
               {}, false);
         return;
     }
+    // Refusals in the contract's order: OVERLOADED, INVALID_REQUEST, UNAUTHORIZED.
+    const keys::KeyHolder* sender =
+        options_.keys ? options_.keys->current().find(keys::sender_key(f.body())) : nullptr;
+    if (!within_limits(f, *m, received_ns, sender)) return;
+    if (m->client() && m->client()->size() > codec::client_bytes_max) {
+        refuse(f, *m, received_ns, ErrorCode::invalid_request, "client",
+               codec::client_too_long_text.view());
+        return;
+    }
+    if (options_.keys && sender == nullptr) {
+        // The gate admitted the connection under its key; a reload since has removed it.
+        counters_.unlisted_refused.fetch_add(1, std::memory_order_relaxed);
+        refuse(f, *m, received_ns, ErrorCode::unauthorized, "key",
+               "this key is no longer listed in the server's clients.yaml");
+        return;
+    }
     burst_ops_ += m->ops()->size();
     RetryKey key;
     if (m->request_id() != 0 && Service::changes_state(*m)) {
-        key = retry_key(*m);
+        key = retry_key(*m, sender, cache_for(sender));
         if (answered_as_retry(f, *m, received_ns, key)) return;
     }
     counters_.in_flight.fetch_add(1, std::memory_order_relaxed);
+    ++connection_in_flight_[std::string(static_cast<const char*>(f.part[0].data()),
+                                        f.part[0].size())];
     // Changes, and reads that the access audit records, wait for their events (persisted).
     const bool durable = persisted_ && Service::publishes_events(*m);
     if (workers_.empty()) {
-        service_.answer(*m, builder_);
+        service_.answer(*m, builder_, sender);
         reply(f, 0, zmq::message_t(builder_.GetBufferPointer(), builder_.GetSize()), received_ns,
               key, true, durable);
         return;
     }
-    dispatch(f, *m, {received_ns, key, durable});
+    dispatch(f, *m, {received_ns, key, durable, sender});
+}
+
+void Front::refuse(Frames& f, const wire::RequestMessage& m, std::int64_t received_ns,
+                   ErrorCode code, std::string_view field, std::string_view why) {
+    Service::refuse_message(builder_, m.request_id(), code, field, why);
+    reply(f, 0, zmq::message_t(builder_.GetBufferPointer(), builder_.GetSize()), received_ns, {},
+          false);
+}
+
+bool Front::within_limits(Frames& f, const wire::RequestMessage& m, std::int64_t received_ns,
+                          const keys::KeyHolder* sender) {
+    if (sender != nullptr) {
+        Bucket& b = buckets_[sender->key];
+        const auto now = Clock::now();
+        if (b.at == Clock::time_point{}) {
+            b.tokens = sender->burst;
+        } else {
+            const double refill = std::chrono::duration<double>(now - b.at).count() * sender->rate;
+            b.tokens = std::min(sender->burst, b.tokens + refill);
+        }
+        b.at = now;
+        if (b.tokens < 1) {
+            counters_.rate_limited.fetch_add(1, std::memory_order_relaxed);
+            refuse(f, m, received_ns, ErrorCode::overloaded, "",
+                   "this key is over its request rate (clients.yaml: rate, burst); nothing was "
+                   "changed; retry later");
+            return false;
+        }
+        b.tokens -= 1;
+    }
+    const auto it = connection_in_flight_.find(
+        std::string(static_cast<const char*>(f.part[0].data()), f.part[0].size()));
+    if (it != connection_in_flight_.end() && it->second >= options_.in_flight_per_connection_max) {
+        counters_.in_flight_limited.fetch_add(1, std::memory_order_relaxed);
+        refuse(f, m, received_ns, ErrorCode::overloaded, "",
+               "this connection has " + std::to_string(it->second) +
+                   " requests unanswered, the most one connection may; nothing was changed; "
+                   "read the replies, then retry");
+        return false;
+    }
+    return true;
+}
+
+RetryCache& Front::cache_for(const keys::KeyHolder* sender) {
+    if (sender == nullptr) return cache_;
+    auto it = key_caches_.find(sender->key);
+    if (it == key_caches_.end()) {
+        it = key_caches_
+                 .try_emplace(sender->key, options_.retry_entries_per_key,
+                              options_.retry_bytes_per_key)
+                 .first;
+    }
+    return it->second;
+}
+
+void Front::connection_done(const zmq::message_t& routing_id) {
+    counters_.in_flight.fetch_sub(1, std::memory_order_relaxed);
+    const auto it = connection_in_flight_.find(
+        std::string(static_cast<const char*>(routing_id.data()), routing_id.size()));
+    SM_ASSERT(it != connection_in_flight_.end() && it->second > 0);
+    if (--it->second == 0) connection_in_flight_.erase(it);
+}
+
+void Front::reload_keys() {
+    if (options_.keys == nullptr) return;
+    std::string why;
+    if (options_.keys->reload(why)) {
+        std::cout << "slotmatchd: reloaded " << options_.keys->path() << ": "
+                  << options_.keys->current().holders().size()
+                  << " keys; a key no longer listed is refused from now on" << std::endl;
+    } else {
+        std::cerr << "slotmatchd: " << options_.keys->path()
+                  << " was not reloaded; the keys in force stay:\n"
+                  << why << std::endl;
+    }
 }
 
 bool Front::answered_as_retry(Frames& f, const wire::RequestMessage& m, std::int64_t received_ns,
                               RetryKey key) {
     const std::string* stored = nullptr;
-    switch (cache_.see(key.hash, hash_bytes(f.body_bytes()), stored)) {
+    switch (key.cache->see(key.hash, codec::request_digest(m), stored)) {
         case RetryCache::Seen::first:
             return false;
         case RetryCache::Seen::answered:
@@ -550,8 +680,8 @@ bool Front::answered_as_retry(Frames& f, const wire::RequestMessage& m, std::int
 void Front::dispatch(Frames& f, const wire::RequestMessage& m, const Tag& tag) {
     const std::size_t w = std::hash<std::uint64_t>{}(service_.shard_key(m)) % workers_.size();
     if (!workers_[w].send(encode_tag(tag), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
-        counters_.in_flight.fetch_sub(1, std::memory_order_relaxed);
-        if (tag.key.keyed) cache_.forget(tag.key.hash);
+        connection_done(f.part[0]);
+        if (tag.key.keyed) tag.key.cache->forget(tag.key.hash);
         Service::refuse_message(builder_, m.request_id(), ErrorCode::overloaded, "",
                                 "the server is saturated; nothing was changed; retry later");
         reply(f, 0, zmq::message_t(builder_.GetBufferPointer(), builder_.GetSize()),
@@ -577,7 +707,7 @@ void Front::reply(Frames& f, std::size_t first, zmq::message_t&& body, std::int6
     const bool overloaded =
         (durable || key.keyed) &&
         Service::all_overloaded({static_cast<const std::uint8_t*>(body.data()), body.size()});
-    if (overloaded && key.keyed && cache_.forget(key.hash)) key.keyed = false;
+    if (overloaded && key.keyed && key.cache->forget(key.hash)) key.keyed = false;
     if (durable && !overloaded) {
         // Its events get their sequence numbers at the next drain that empties the rings;
         // until they are committed neither the client nor a retry sees the answer.
@@ -595,8 +725,8 @@ void Front::reply(Frames& f, std::size_t first, zmq::message_t&& body, std::int6
         for (std::size_t l = 0; l < h.heads.size(); ++l) h.heads[l] = rings.published(l);
         return;
     }
-    if (key.keyed) cache_.store(key.hash, body.data(), body.size());
-    if (answered) counters_.in_flight.fetch_sub(1, std::memory_order_relaxed);
+    if (key.keyed) key.cache->store(key.hash, body.data(), body.size());
+    if (answered) connection_done(f.part[first]);
     if (!send_reply(router_, f, first, std::move(body))) {
         counters_.replies_dropped.fetch_add(1, std::memory_order_relaxed);
     }
@@ -666,8 +796,8 @@ void Front::release_durable() {
 }
 
 void Front::send_now(Held& h) {
-    if (h.key.keyed) cache_.store(h.key.hash, h.body.data(), h.body.size());
-    counters_.in_flight.fetch_sub(1, std::memory_order_relaxed);
+    if (h.key.keyed) h.key.cache->store(h.key.hash, h.body.data(), h.body.size());
+    connection_done(h.envelope[0]);
     Frames f;
     for (std::size_t i = 0; i < h.envelope_frames; ++i) f.part[i] = std::move(h.envelope[i]);
     f.n = h.envelope_frames + 1;

@@ -147,7 +147,8 @@ std::uint64_t Service::shard_key(const wire::RequestMessage& request) const {
     return request.request_id();
 }
 
-void Service::answer(const wire::RequestMessage& request, fb::FlatBufferBuilder& b) {
+void Service::answer(const wire::RequestMessage& request, fb::FlatBufferBuilder& b,
+                     const keys::KeyHolder* key) {
     b.Clear();
     const std::uint64_t id = request.request_id();
     if (request.version() != codec::protocol_version) {
@@ -159,13 +160,20 @@ void Service::answer(const wire::RequestMessage& request, fb::FlatBufferBuilder&
         refuse_message(b, id, ErrorCode::invalid_request, "ops", codec::batch_ops_text.view());
         return;
     }
-    const Outcome<Actor> actor = codec::decode_actor(request.actor(), engine_.catalog());
+    const Outcome<Actor> actor = key ? keys::actor_of(request.actor(), *key, engine_.catalog())
+                                     : codec::decode_actor(request.actor(), engine_.catalog());
+    // A request refused for what its key may not do is still an access to a patient's bookings
+    // by that key (Patientdatalagen): it is audited under the key's own actor.
     std::vector<fb::Offset<wire::Result>> results;  // small: one offset per operation
     results.reserve(n);
     std::size_t slots_left = codec::reply_slots_max;
     for (const wire::Op* op : *request.ops()) {
         Answer a;
-        if (!actor.ok()) {
+        if (!actor.ok() && key && actor.code == ErrorCode::unauthorized && is_patient_op(*op)) {
+            const Actor as_key = keys::key_actor(*key);
+            a = audited(
+                refused(b, actor), false, as_key, [&] { return access_of(*op, as_key); }, b);
+        } else if (!actor.ok()) {
             a = refused(b, actor);
         } else {
             a = run(*op, actor.value, b, slots_left);
@@ -194,6 +202,7 @@ Service::Answer Service::run(const wire::Op& op, const Actor& actor, fb::FlatBuf
         case Operation::Cancel:
         case Operation::Bookings:
         case Operation::WaitlistAdd:
+        case Operation::GetBooking:
             a = patient_op(op, actor, b);
             break;
         case Operation::Block:
@@ -229,14 +238,6 @@ Service::Answer Service::run(const wire::Op& op, const Actor& actor, fb::FlatBuf
         case Operation::GetAudit:
             a = from_store(op, actor, b);
             break;
-        case Operation::GetBooking: {
-            const wire::GetBooking& r = *op.body_as_GetBooking();
-            a = audited(
-                get_booking(r, actor, b), true, actor,
-                [&] { return access_of(r.booking(), r.patient(), AccessAction::booking, actor); },
-                b);
-            break;
-        }
         case Operation::PublishSchedule:
         case Operation::ExtendSchedule:
         case Operation::EndSchedule:
@@ -256,56 +257,84 @@ Service::Answer Service::run(const wire::Op& op, const Actor& actor, fb::FlatBuf
     return a;
 }
 
+bool Service::is_patient_op(const wire::Op& op) {
+    switch (op.body_type()) {
+        case Operation::Hold:
+        case Operation::Book:
+        case Operation::Rebook:
+        case Operation::Cancel:
+        case Operation::Bookings:
+        case Operation::WaitlistAdd:
+        case Operation::GetBooking:
+            return true;
+        default:
+            return false;
+    }
+}
+
 // The operations on a patient's bookings, each recorded for the access audit when it reads or
 // is refused (audited).
 Service::Answer Service::patient_op(const wire::Op& op, const Actor& actor,
                                     fb::FlatBufferBuilder& b) {
     Answer a;
+    bool read = false;
     switch (op.body_type()) {
-        case Operation::Hold: {
-            const wire::Hold& r = *op.body_as_Hold();
-            a = audited(
-                hold(r, actor, b), false, actor, [&] { return access_of(r, actor); }, b);
+        case Operation::Hold:
+            a = hold(*op.body_as_Hold(), actor, b);
             break;
-        }
-        case Operation::Book: {
-            const wire::Book& r = *op.body_as_Book();
-            a = audited(
-                book(r, actor, b), false, actor, [&] { return access_of(r, actor); }, b);
+        case Operation::Book:
+            a = book(*op.body_as_Book(), actor, b);
             break;
-        }
-        case Operation::Rebook: {
-            const wire::Rebook& r = *op.body_as_Rebook();
-            a = audited(
-                rebook(r, actor, b), false, actor,
-                [&] { return access_of(r.booking(), r.patient(), AccessAction::rebook, actor); },
-                b);
+        case Operation::Rebook:
+            a = rebook(*op.body_as_Rebook(), actor, b);
             break;
-        }
-        case Operation::Cancel: {
-            const wire::Cancel& r = *op.body_as_Cancel();
-            a = audited(
-                cancel(r, actor, b), false, actor,
-                [&] { return access_of(r.booking(), r.patient(), AccessAction::cancel, actor); },
-                b);
+        case Operation::Cancel:
+            a = cancel(*op.body_as_Cancel(), actor, b);
             break;
-        }
-        case Operation::Bookings: {
-            const wire::Bookings& r = *op.body_as_Bookings();
-            a = audited(
-                bookings(r, actor, b), true, actor, [&] { return access_of(r, actor); }, b);
+        case Operation::Bookings:
+            a = bookings(*op.body_as_Bookings(), actor, b);
+            read = true;
             break;
-        }
-        case Operation::WaitlistAdd: {
-            const wire::WaitlistAdd& r = *op.body_as_WaitlistAdd();
-            a = audited(
-                waitlist_add(r, actor, b), false, actor, [&] { return access_of(r, actor); }, b);
+        case Operation::WaitlistAdd:
+            a = waitlist_add(*op.body_as_WaitlistAdd(), actor, b);
             break;
-        }
+        case Operation::GetBooking:
+            a = get_booking(*op.body_as_GetBooking(), actor, b);
+            read = true;
+            break;
         default:
             SM_ASSERT(false && "run() routes only patient operations here");
     }
-    return a;
+    return audited(
+        a, read, actor, [&] { return access_of(op, actor); }, b);
+}
+
+AccessRecord Service::access_of(const wire::Op& op, const Actor& actor) const {
+    switch (op.body_type()) {
+        case Operation::Hold:
+            return access_of(*op.body_as_Hold(), actor);
+        case Operation::Book:
+            return access_of(*op.body_as_Book(), actor);
+        case Operation::Rebook: {
+            const wire::Rebook& r = *op.body_as_Rebook();
+            return access_of(r.booking(), r.patient(), AccessAction::rebook, actor);
+        }
+        case Operation::Cancel: {
+            const wire::Cancel& r = *op.body_as_Cancel();
+            return access_of(r.booking(), r.patient(), AccessAction::cancel, actor);
+        }
+        case Operation::Bookings:
+            return access_of(*op.body_as_Bookings(), actor);
+        case Operation::WaitlistAdd:
+            return access_of(*op.body_as_WaitlistAdd(), actor);
+        case Operation::GetBooking: {
+            const wire::GetBooking& r = *op.body_as_GetBooking();
+            return access_of(r.booking(), r.patient(), AccessAction::booking, actor);
+        }
+        default:
+            SM_ASSERT(false && "only patient operations are audited");
+            return {};
+    }
 }
 
 Service::Answer Service::from_store(const wire::Op& op, const Actor& actor,
@@ -557,14 +586,17 @@ Service::Answer Service::stats(fb::FlatBufferBuilder& b) {
     const double uptime_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - s.started).count();
     const auto us = [&](double q) { return s.latency.quantile_ns(q) / 1000.0; };
-    return accepted(b, wire::CreateStatsReply(
-                           b, uptime_s, load(s.messages), load(s.operations), load(s.in_flight),
-                           load(s.retries_answered), load(s.malformed), load(s.replies_dropped),
-                           load(s.events_published), load(s.holds_expired), us(0.5), us(0.9),
-                           us(0.99), us(0.999), static_cast<double>(s.latency.max_ns()) / 1000.0,
-                           b.CreateVector(counts), s.threads, engine_.slot_count(),
-                           load(s.events_committed), load(s.journal_failed_commits),
-                           b.CreateString(s.durability), load(s.accesses_recorded)));
+    return accepted(
+        b,
+        wire::CreateStatsReply(
+            b, uptime_s, load(s.messages), load(s.operations), load(s.in_flight),
+            load(s.retries_answered), load(s.malformed), load(s.replies_dropped),
+            load(s.events_published), load(s.holds_expired), us(0.5), us(0.9), us(0.99), us(0.999),
+            static_cast<double>(s.latency.max_ns()) / 1000.0, b.CreateVector(counts), s.threads,
+            engine_.slot_count(), load(s.events_committed), load(s.journal_failed_commits),
+            b.CreateString(s.durability), load(s.accesses_recorded), s.keys,
+            load(s.gate.handshakes_failed), load(s.gate.keys_refused), load(s.unlisted_refused),
+            load(s.rate_limited), load(s.in_flight_limited)));
 }
 
 Service::Answer Service::set_clock(const wire::SetClock& r, const Actor& actor,

@@ -11,6 +11,8 @@
 #include <slotmatch/codec.hpp>
 #include <slotmatch/engine.hpp>
 
+#include "gate.hpp"
+#include "key_actor.hpp"
 #include "stats.hpp"
 #include "store_queries.hpp"
 
@@ -29,6 +31,12 @@ struct ServerCounters {
     std::atomic<std::uint64_t> holds_expired{0};
     std::atomic<std::uint64_t> events_committed{0};  // durable in the store (--store)
     std::atomic<std::uint64_t> journal_failed_commits{0};
+    // With CurveZMQ keys (--keys): handshakes, and requests refused before the engine saw them.
+    bool keys = false;
+    keys::GateCounters gate;
+    std::atomic<std::uint64_t> unlisted_refused{0};   // the key was removed by a reload (SIGHUP)
+    std::atomic<std::uint64_t> rate_limited{0};       // over the key's rate (token bucket)
+    std::atomic<std::uint64_t> in_flight_limited{0};  // over a connection's in-flight bound
     LatencyHistogram latency;
     OpCounters ops;
     unsigned threads = 1;
@@ -41,8 +49,11 @@ class Service {
     // `fixed`: the clock `admin clock --set` moves; null when the server runs on real time.
     Service(Engine& engine, FixedClock* fixed, ServerCounters& counters);
 
-    // Answers a verified request into `b` (cleared first, finished on return).
-    void answer(const wire::RequestMessage& request, flatbuffers::FlatBufferBuilder& b);
+    // Answers a verified request into `b` (cleared first, finished on return). `key`: the
+    // registry entry of the CurveZMQ key it arrived under (null without keys), which decides
+    // the channel, actor, name, units and roles; the request's own actor may only narrow them.
+    void answer(const wire::RequestMessage& request, flatbuffers::FlatBufferBuilder& b,
+                const keys::KeyHolder* key = nullptr);
     // A reply that refuses the whole message (malformed, wrong version, batch too large).
     static void refuse_message(flatbuffers::FlatBufferBuilder& b, std::uint64_t request_id,
                                ErrorCode code, std::string_view field, std::string_view message);
@@ -116,6 +127,7 @@ class Service {
                        flatbuffers::FlatBufferBuilder& b);
     Result set_unit(const wire::SetUnit& r, const Actor& actor, flatbuffers::FlatBufferBuilder& b);
     Result patient_op(const wire::Op& op, const Actor& actor, flatbuffers::FlatBufferBuilder& b);
+    static bool is_patient_op(const wire::Op& op);
 
     // The access audit (Patientdatalagen): a read (`read`), or a refused change, of a patient's
     // bookings is published as an `accessed` event; a successful change is its own event and
@@ -124,6 +136,7 @@ class Service {
     template <typename AccessOf>
     Result audited(Result a, bool read, const Actor& actor, AccessOf access,
                    flatbuffers::FlatBufferBuilder& b);
+    AccessRecord access_of(const wire::Op& op, const Actor& actor) const;  // a patient op's
     AccessRecord access_of(const wire::Hold& r, const Actor& actor) const;
     AccessRecord access_of(const wire::Book& r, const Actor& actor) const;
     AccessRecord access_of(std::uint64_t booking, const flatbuffers::String* patient,

@@ -32,8 +32,13 @@ struct Options {
     std::string durability;
     std::string clock;  // --clock fixed:...
     bool accept_orphans = false;
+    std::size_t in_flight_per_connection = tools::ServerOptions{}.in_flight_per_connection_max;
+    std::string keys{};                // --keys DIR: CurveZMQ, and the registry of client keys
+    std::string key{};                 // --key DIR/NAME: this server's pair on the journal link
+    std::string journal_server_key{};  // --journal-server-key FILE: the journal's public key
     // Given on the command line (an empty value is given, and refused as such).
-    bool has_config = false, has_store = false, has_journal = false, has_clock = false;
+    bool has_config = false, has_store = false, has_journal = false, has_clock = false,
+         has_keys = false;
 };
 
 po::options_description option_descriptions() {
@@ -45,7 +50,18 @@ po::options_description option_descriptions() {
         "validate the config, print its lint (R6, R7, R8, R12) and a summary, and exit:\n"
         "0 = loads (warnings allowed), 1 = errors")(
         "listen", po::value<std::string>()->default_value("tcp://127.0.0.1:5555"),
-        "ZeroMQ endpoint to serve on (loopback only; port * picks a free one)")(
+        "ZeroMQ endpoint to serve on (port * picks a free one); without --keys loopback only "
+        "(tcp://127.0.0.1:PORT, ipc://PATH), with --keys any interface (tcp://*:PORT)")(
+        "keys", po::value<std::string>(),
+        "DIR: serve with CurveZMQ. DIR/server.key and DIR/server.pub are the server's pair "
+        "(slotmatch keygen --out DIR --name server); DIR/clients.yaml lists the client keys "
+        "and who each acts as (ARCHITECTURE.md, \"Keys\"). A key not listed gets no reply; "
+        "SIGHUP reloads clients.yaml")(
+        "key", po::value<std::string>(),
+        "DIR/NAME: with --journal, this server's key pair on the journal link (NAME.key, "
+        "NAME.pub)")(
+        "journal-server-key", po::value<std::string>(),
+        "FILE: with --journal and --key, the slotmatch-journal's public key (its server.pub)")(
         "threads", po::value<unsigned>()->default_value(1),
         "worker threads: 1 answers on the receiving thread; N > 1 routes each request to the "
         "worker that owns its slot's shard")(
@@ -61,6 +77,10 @@ po::options_description option_descriptions() {
          std::to_string(journal::pending_events_min) +
          "); when full, changes are refused with OVERLOADED and reads go on")
             .c_str())(
+        "in-flight-per-connection",
+        po::value<std::size_t>()->default_value(
+            tools::ServerOptions{}.in_flight_per_connection_max),
+        "requests one connection may have unanswered; beyond it OVERLOADED (nothing changed)")(
         "durability", po::value<std::string>()->default_value("persisted"),
         "with --store or --journal: persisted (a reply to a change leaves after its events are "
         "committed) or applied (replies leave at once)")(
@@ -73,22 +93,13 @@ po::options_description option_descriptions() {
     return options;
 }
 
-// Without CurveZMQ keys the server may only be reached from this machine.
-bool loopback_only(const std::string& endpoint) {
-    for (const char* prefix :
-         {"tcp://127.", "tcp://localhost:", "tcp://[::1]:", "ipc://", "inproc://"}) {
-        if (endpoint.rfind(prefix, 0) == 0) return true;
-    }
-    return false;
-}
-
 // The first thing wrong with the options, or "" (each is a usage error: exit 2).
 std::string usage_problem(const Options& o) {
     if (!o.has_config) return "--config is required (try --help)";
     if (o.threads == 0 || o.threads > tools::server_threads_max) {
         return "--threads must be 1.." + std::to_string(tools::server_threads_max);
     }
-    if (!loopback_only(o.listen)) {
+    if (!o.has_keys && !tools::loopback_only(o.listen)) {
         return "--listen " + o.listen +
                ": without CurveZMQ keys the server binds only to loopback "
                "(tcp://127.0.0.1:PORT, ipc://PATH)";
@@ -101,6 +112,13 @@ std::string usage_problem(const Options& o) {
         return "--store takes sqlite:PATH or postgresql://USER@HOST:PORT/DB";
     }
     if (o.has_store && o.has_journal) return "give --store or --journal, not both";
+    if (o.in_flight_per_connection == 0) return "--in-flight-per-connection must be at least 1";
+    if (o.has_keys && o.keys.empty())
+        return "--keys takes the folder of server.key and clients.yaml";
+    if (o.key.empty() != o.journal_server_key.empty()) {
+        return "--key and --journal-server-key go together (the journal link's CurveZMQ)";
+    }
+    if (!o.key.empty() && !o.has_journal) return "--key is for the journal link: give --journal";
     if (o.buffer_events < journal::pending_events_min) {
         return "--journal-buffer-events must be at least " +
                std::to_string(journal::pending_events_min);
@@ -134,6 +152,11 @@ std::optional<Options> command_line(int argc, char** argv, int& exit_code) {
     o.has_journal = vm.count("journal") > 0;
     o.has_clock = vm.count("clock") > 0;
     o.accept_orphans = vm.count("accept-orphans") > 0;
+    o.has_keys = vm.count("keys") > 0;
+    o.in_flight_per_connection = vm["in-flight-per-connection"].as<std::size_t>();
+    o.keys = text("keys");
+    o.key = text("key");
+    o.journal_server_key = text("journal-server-key");
     if (const std::string problem = usage_problem(o); !problem.empty()) {
         std::cerr << "slotmatchd: " << problem << '\n';
         exit_code = 2;
@@ -152,7 +175,8 @@ std::unique_ptr<journal::EventStore> open_store(const std::string& address) {
 }
 
 // Recovery: the engine continues from every event the store (or the journal's) holds.
-bool recover(Engine& engine, journal::EventStore* store, const Options& o) {
+bool recover(Engine& engine, journal::EventStore* store, const Options& o,
+             const journal::LinkKeys& link) {
     zmq::context_t ctx(1);
     EventScan scan;
     std::string source;
@@ -163,7 +187,7 @@ bool recover(Engine& engine, journal::EventStore* store, const Options& o) {
         source = o.store;
     } else if (o.has_journal) {
         scan = [&](const std::function<bool(const Event&)>& visit, std::string& why) {
-            return journal::scan_remote(ctx, o.journal, visit, why);
+            return journal::scan_remote(ctx, o.journal, link, visit, why);
         };
         source = "the journal at " + o.journal;
     }
@@ -185,6 +209,54 @@ bool recover(Engine& engine, journal::EventStore* store, const Options& o) {
               << restored->type_removals << " type removals, " << restored->schedules
               << " schedules (" << restored->schedules_ended << " ended); state hash "
               << tools::hex(engine.state_hash()) << std::endl;
+    return true;
+}
+
+// --keys: the server's pair and the registry of client keys, whose units must be the region's.
+// False after saying why.
+bool open_keys(const Options& o, const Engine& engine, keys::KeyPair& pair,
+               std::unique_ptr<keys::KeyRing>& ring) {
+    if (!o.has_keys) return true;
+    std::string why;
+    auto read = keys::read_key_pair(o.keys + "/server", why);
+    if (!read) {
+        std::cerr << "slotmatchd: --keys " << o.keys << ": " << why << " (slotmatch keygen --out "
+                  << o.keys << " --name server writes the pair)\n";
+        return false;
+    }
+    pair = *read;
+    ring = keys::KeyRing::open(
+        o.keys + "/clients.yaml",
+        [&engine](std::string_view unit) { return engine.catalog().find_unit(std::string(unit)); },
+        why);
+    if (!ring) {
+        std::cerr << "slotmatchd: --keys " << o.keys << ": clients.yaml is not usable:\n"
+                  << why << '\n';
+        return false;
+    }
+    std::size_t per_channel[4] = {};
+    for (const keys::KeyHolder& h : ring->current().holders()) {
+        ++per_channel[static_cast<std::size_t>(h.channel)];
+    }
+    std::cout << "slotmatchd: CurveZMQ with the keys in " << o.keys << ": server key "
+              << pair.public_text << "; " << ring->current().holders().size() << " client keys ("
+              << per_channel[0] << " web, " << per_channel[1] << " proxy, " << per_channel[2]
+              << " staff); SIGHUP reloads clients.yaml" << std::endl;
+    return true;
+}
+
+// --key and --journal-server-key: the journal link's CurveZMQ. False after saying why.
+bool open_link_keys(const Options& o, journal::LinkKeys& link) {
+    if (o.key.empty()) return true;
+    std::string why;
+    const auto mine = keys::read_key_pair(o.key, why);
+    const auto journal_public =
+        mine ? keys::read_key_file(o.journal_server_key, why) : std::nullopt;
+    if (!journal_public) {
+        std::cerr << "slotmatchd: the journal link's keys: " << why << '\n';
+        return false;
+    }
+    link = {*mine, *journal_public};
     return true;
 }
 
@@ -271,18 +343,28 @@ int run(const Options& o) {
         tools::print_region_summary(std::cout, engine);
         return 0;
     }
+    keys::KeyPair server_pair;
+    std::unique_ptr<keys::KeyRing> ring;
+    journal::LinkKeys link;
+    if (!open_keys(o, engine, server_pair, ring) || !open_link_keys(o, link)) return 1;
     std::unique_ptr<journal::EventStore> store;
     if (o.has_store && !(store = open_store(o.store))) return 1;
-    if (!recover(engine, store.get(), o)) return 1;
+    if (!recover(engine, store.get(), o, link)) return 1;
     tools::ServerCounters counters;
     tools::Service service(engine, o.has_clock ? &fixed : nullptr, counters);
     std::unique_ptr<journal::StoreQueries> queries;
     if (!connect_queries(service, engine, o, queries)) return 1;
     tools::install_stop_handlers();
+    if (ring) tools::install_reload_handler();
+    counters.keys = ring != nullptr;
     counters.durability = journalled ? o.durability : "memory";
     print_start(o, engine, o.has_clock);
-    const tools::ServerOptions server{
+    tools::ServerOptions server{
         .listen = o.listen, .threads = o.threads, .persisted = o.durability == "persisted"};
+    server.in_flight_per_connection_max = o.in_flight_per_connection;
+    server.keys = ring.get();
+    server.server_key = server_pair;
+    server.reload = &tools::reload_requested;
     tools::Startup startup;
     if (journalled) {
         startup = [&](const std::function<void()>& make_room) {
@@ -291,7 +373,7 @@ int run(const Options& o) {
         };
     }
     const int rc = tools::serve(
-        service, counters, server, {std::move(store), o.journal, o.buffer_events},
+        service, counters, server, {std::move(store), o.journal, link, o.buffer_events},
         tools::stop_requested,
         [](const std::string& endpoint) {
             std::cout << "slotmatchd: listening on " << endpoint << std::endl;

@@ -22,6 +22,10 @@ inline constexpr std::uint16_t protocol_version = 1;
 // Bounds on what one message may carry (ZeroMQ refuses bigger frames: ZMQ_MAXMSGSIZE).
 inline constexpr std::size_t message_bytes_max = std::size_t{1} << 20;
 inline constexpr std::size_t batch_ops_max = 1024;
+// RequestMessage.client: a client's stable name for retries, kept with each stored answer.
+inline constexpr std::size_t client_bytes_max = 64;
+inline constexpr StaticText client_too_long_text =
+    static_text("the client name is at most ", client_bytes_max, " bytes");
 inline constexpr auto find_limit_max = static_cast<std::uint32_t>(SlotQuery::limit_max);
 inline constexpr std::size_t reply_slots_max = std::size_t{1} << 16;  // all finds of a message
 // Refusal texts that name a bound, built from it (the server and the journal share them).
@@ -72,6 +76,10 @@ MessageKind message_kind(std::span<const std::uint8_t> bytes);
 // The message, or nullptr when the bytes are not a well-formed message of that kind within
 // the bounds (a reply, a batch or an ack may also carry the older "SMW1").
 const wire::RequestMessage* verify_request(std::span<const std::uint8_t> bytes);
+// A digest of what a verified request says, not of how it was encoded: two encoders (flatc's
+// C++ and Python builders, say) that write the same request in other bytes get the same
+// digest, and a request that differs in any field gets another. Idempotent retries compare it.
+std::uint64_t request_digest(const wire::RequestMessage& request);
 const wire::ReplyMessage* verify_reply(std::span<const std::uint8_t> bytes);
 const wire::EventBatch* verify_event_batch(std::span<const std::uint8_t> bytes);
 const wire::JournalAck* verify_journal_ack(std::span<const std::uint8_t> bytes);
