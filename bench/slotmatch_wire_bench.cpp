@@ -43,6 +43,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "bench_report.hpp"
 #include "child_process.hpp"
 #include "client.hpp"
 #include "program.hpp"
@@ -50,6 +51,7 @@
 namespace po = boost::program_options;
 namespace fb = flatbuffers;
 using namespace slotmatch;
+using namespace slotmatch::bench;
 using nlohmann::json;
 
 namespace {
@@ -86,43 +88,6 @@ struct Options {
 };
 
 // ---------------------------------------------------------------- the machine
-
-std::string cpu_model() {
-    std::ifstream in("/proc/cpuinfo");
-    std::string line;
-    while (std::getline(in, line)) {
-        if (line.rfind("model name", 0) == 0) {
-            const auto colon = line.find(':');
-            if (colon != std::string::npos) {
-                auto model = line.substr(colon + 1);
-                model.erase(0, model.find_first_not_of(" \t"));
-                return model;
-            }
-        }
-    }
-    return "unknown";
-}
-
-// What `nproc` prints: the CPUs this process may run on.
-unsigned nproc() {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof set, &set) == 0) return static_cast<unsigned>(CPU_COUNT(&set));
-    return std::thread::hardware_concurrency();
-}
-
-std::string kernel() {
-    utsname u{};
-    if (uname(&u) != 0) return "unknown";
-    return std::string(u.sysname) + ' ' + u.release + ' ' + u.machine;
-}
-
-std::string load_average() {
-    std::ifstream in("/proc/loadavg");
-    std::string one, five, fifteen;
-    in >> one >> five >> fifteen;
-    return one + ' ' + five + ' ' + fifteen;
-}
 
 // The command line as a shell would take it back.
 std::string quoted_command_line(int argc, char** argv) {
@@ -231,21 +196,6 @@ std::string personnummer(std::size_t i) {
 }
 
 // ---------------------------------------------------------------- statistics
-
-// Nearest rank; `v` is sorted.
-double percentile(const std::vector<double>& v, double q) {
-    if (v.empty()) return std::nan("");
-    const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
-    return v[std::min(v.size(), std::max<std::size_t>(rank, 1)) - 1];
-}
-
-double median(std::vector<double> v) {
-    v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return std::isnan(x); }), v.end());
-    if (v.empty()) return std::nan("");
-    std::sort(v.begin(), v.end());
-    const std::size_t n = v.size();
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 double seconds(Steady::duration d) {
     return std::chrono::duration<double>(d).count();
@@ -1114,13 +1064,6 @@ std::optional<std::string> check_options(Options& o, const po::variables_map& pa
 }
 
 // ---------------------------------------------------------------- the server and the work
-
-// The default --slotmatchd: ../tools/slotmatchd next to this program (the build tree's layout).
-std::string slotmatchd_beside_this_program() {
-    std::error_code ec;
-    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-    return (self.parent_path() / ".." / "tools" / "slotmatchd").lexically_normal();
-}
 
 // Starts slotmatchd on the region of --config, listening on a free loopback port, and prints
 // its command line (also left in `server_command`). False, after printing why, if it failed.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Quick start: install what is missing, build with tests, run ctest, then build and run the
-# same suite under ThreadSanitizer. Exits non-zero when anything fails.
+# Quick start: install what is missing, build with tests, run ctest, fuzz the protocol for a
+# minute (libFuzzer with ASan and UBSan), then build and run the same suite under
+# ThreadSanitizer (whose ctest summary ends the output). Exits non-zero when anything fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,11 @@ echo "== build and test (debug)"
 cmake --preset debug -DSLOTMATCH_BUILD_TESTS=ON >/dev/null
 cmake --build --preset debug
 ctest --preset debug -j "$jobs"
+
+echo "== fuzz the protocol for a minute (libFuzzer, ASan, UBSan; tests/fuzz)"
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz
+tests/fuzz/run.sh 60
 
 echo "== build and test under ThreadSanitizer"
 cmake --preset tsan -DSLOTMATCH_BUILD_TESTS=ON >/dev/null

@@ -36,7 +36,9 @@ PatientIdCheck parse_patient_id(std::string_view text) {
     std::size_t n = 0;
     for (std::size_t i = 0; i < text.size(); ++i) {
         const char c = text[i];
-        if (c == '-' && i == 8) continue;  // 19900101-1234
+        // 19900101-1234; "+" is how Skatteverket writes it for people 100 or older (with the
+        // century given, the same number).
+        if ((c == '-' || c == '+') && i == 8) continue;
         if (c < '0' || c > '9' || n == d.size())
             return {std::nullopt, "must be 12 digits YYYYMMDDNNNC"};
         d[n++] = c - '0';

@@ -18,6 +18,20 @@ TEST(PatientId, AcceptsPersonnummerAndSamordningsnummer) {
     EXPECT_TRUE(parse_patient_id(format_patient_id(patient(5))).key.has_value());
     auto s = parse_patient_id("199001612382");
     EXPECT_TRUE(s.key.has_value()) << s.why;
+    // Over 100: Skatteverket's "+" separator; with the century given it is the same number.
+    EXPECT_EQ(parse_patient_id("19121212+1212").key, parse_patient_id("191212121212").key);
+    EXPECT_TRUE(parse_patient_id("19121212+1212").key.has_value());
+}
+
+TEST(PatientId, TheCheckDigitCoversTheLastTenDigitsAndTheYearStartsAt1850) {
+    // The same ten digits under another century: the same check digit (the century is not in
+    // it), and both are valid as long as the date is real.
+    EXPECT_TRUE(parse_patient_id("189001012385").key.has_value());
+    EXPECT_TRUE(parse_patient_id("209001012385").key.has_value());
+    const auto old = parse_patient_id("184901012385");
+    EXPECT_FALSE(old.key.has_value());
+    EXPECT_NE(old.why.find("date"), std::string::npos) << old.why;
+    EXPECT_FALSE(parse_patient_id("1990010+12385").key);  // the separator after the date only
 }
 
 TEST(PatientId, RefusesWrongLengthDigitsDateAndCheckDigit) {

@@ -520,8 +520,9 @@ void Front::on_request(Frames& f) {
     if (f.too_many) {  // not a slotmatch client's framing: answer the identity alone
         counters_.malformed.fetch_add(1, std::memory_order_relaxed);
         Service::refuse_message(builder_, 0, ErrorCode::invalid_request, "message",
-                                "a request is one frame, after the routing frames of the "
-                                "client's socket (a REQ socket's empty delimiter)");
+                                "at most 4 frames per message, counting the identity the "
+                                "ROUTER adds: the request is the last frame, after a REQ "
+                                "socket's empty delimiter");
         f.n = 2;  // the identity, then the reply in place of the body
         reply(f, 0, zmq::message_t(builder_.GetBufferPointer(), builder_.GetSize()), received_ns,
               {}, false);

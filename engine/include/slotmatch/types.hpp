@@ -92,7 +92,9 @@ struct FixedString {
     static FixedString from(std::string_view s) {
         FixedString f;
         f.length = static_cast<std::uint8_t>(std::min(s.size(), Capacity));
-        std::memcpy(f.bytes.data(), s.data(), f.length);
+        // An empty view may have no data at all: memcpy from null is undefined even for 0 bytes
+        // (found by the protocol's fuzz target, docs/security.md).
+        if (f.length > 0) std::memcpy(f.bytes.data(), s.data(), f.length);
         return f;
     }
     std::string_view view() const { return {bytes.data(), length}; }
