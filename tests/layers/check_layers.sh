@@ -46,6 +46,7 @@ names() { headers_of "$1" | sed 's/\./\\./g' | paste -sd'|'; }
 server=$(names tools/server)
 journal=$(names tools/journal)
 client=$(names tools/client)
+keys=$(names tools/keys)
 
 forbid engine "the domain has no wire, socket or SQL" 'zmq\.hpp' 'flatbuffers/.*' 'sqlite3\.h' \
   'libpq-fe\.h' 'slotmatch_generated\.h' 'slotmatch/codec\.hpp'
@@ -54,6 +55,10 @@ forbid tools/client "the client uses only the codec" "$server" "$journal" 'sqlit
 forbid tools/journal "the journal may use the codec and the engine's events, never the server or the client" \
   "$server" "$client"
 forbid tools/server "no arrow between the server and the client" "$client" 'sqlite3\.h' 'libpq-fe\.h'
+# The keys part (key files, registry, ZAP gate, the actor of a key) is below the server, the
+# journal and the client, which all use it; it knows none of them.
+forbid tools/keys "the keys part knows no server, journal or client" "$server" "$journal" "$client" \
+  'sqlite3\.h' 'libpq-fe\.h'
 for part in tools/program tools/report tools/region tools/process; do
   forbid "$part" "a shared part knows no server, journal or client" "$server" "$journal" "$client"
 done
