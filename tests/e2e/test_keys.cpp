@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <thread>
 
@@ -121,8 +123,12 @@ class Keys : public ::testing::Test {
         return j["slots"][0]["slot_id"].get<std::uint32_t>();
     }
     json stats() const { return ok("nurse", {"stats"}); }
-    // The access audit of patient n, read by u1's staff key.
-    json audit(int n) const { return ok("nurse", {"audit", "--patient", pnr(n)})["entries"]; }
+    // The access audit of patient n, read by a region-admin's key (every unit's entries) or
+    // another key (its unit's, and those that name no unit).
+    json audit(int n, const std::string& who = "admin") const {
+        return ok(who, {"audit", "--patient", pnr(n), "--actor-unit",
+                        who == "nurse2" ? "u2" : "u1"})["entries"];
+    }
 
     std::string dir_, config_, store_, endpoint_;
     std::map<std::string, std::string> public_;
@@ -152,10 +158,14 @@ void send_garbage(const std::string& endpoint) {
     char reply[64];
     timeval wait{1, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
-    // The server may send its ZMTP greeting, never a slotmatch reply: it closes the connection.
+    // The server may send its ZMTP greeting, never a slotmatch reply, and closes the connection.
     std::size_t got = 0;
-    for (ssize_t n; (n = ::recv(fd, reply, sizeof reply, 0)) > 0;)
-        got += static_cast<std::size_t>(n);
+    ssize_t n = 0;
+    while ((n = ::recv(fd, reply, sizeof reply, 0)) > 0) got += static_cast<std::size_t>(n);
+    // Closed: an orderly end, or a reset (it closed with our junk unread); not a timeout.
+    const bool closed = n == 0 || (n < 0 && errno == ECONNRESET);
+    EXPECT_TRUE(closed) << "the server kept the connection open (recv: " << std::strerror(errno)
+                        << ")";
     EXPECT_LE(got, 64u) << "more than a ZMTP greeting came back";
     ::close(fd);
 }
@@ -217,7 +227,7 @@ TEST_F(Keys, NoKeyAnUnknownKeyARevokedKeyAndGarbageGetNoReplyWhileAnAuthorisedCl
     // (A stats request counts once answered: each one before the last is among the messages.)
     json s = stats();
     std::uint64_t stats_before = 0;
-    for (; stats_before < 40 && s["keys"]["handshakes_failed"].get<int>() < 4; ++stats_before) {
+    for (; stats_before < 40 && s["keys"]["handshakes_failed"].get<int>() < 3; ++stats_before) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
         s = stats();
     }
@@ -226,8 +236,11 @@ TEST_F(Keys, NoKeyAnUnknownKeyARevokedKeyAndGarbageGetNoReplyWhileAnAuthorisedCl
     EXPECT_EQ(s["operations"].get<std::uint64_t>(), served_messages + stats_before) << s;
     EXPECT_EQ(s["malformed"], 0) << s;
     EXPECT_EQ(s["keys"]["on"], true);
-    EXPECT_GE(s["keys"]["handshakes_failed"].get<int>(), 4) << s;  // none, stranger, junk, leaver
-    EXPECT_GE(s["keys"]["keys_refused"].get<int>(), 2) << s;       // stranger, leaver
+    // No key, the stranger, the leaver again. Bytes that are not ZMTP at all are dropped before
+    // any handshake: the socket monitor sees no handshake for them, only the connection closed
+    // (send_garbage checks that).
+    EXPECT_GE(s["keys"]["handshakes_failed"].get<int>(), 3) << s;
+    EXPECT_GE(s["keys"]["keys_refused"].get<int>(), 2) << s;  // stranger, leaver
     EXPECT_EQ(s["keys"]["unlisted_refused"], 1) << s;
     EXPECT_NE(server_->output().find("failed CurveZMQ handshake"), std::string::npos)
         << server_->output();
@@ -276,6 +289,9 @@ TEST_F(Keys, AStaffKeyOfOneUnitIsRefusedInAnotherAndTheRefusalIsAudited) {
     }
     EXPECT_EQ(entries[0]["outcome"], "UNAUTHORIZED");
     EXPECT_EQ(entries[1]["outcome"], e2["code"]);
+    // Least privilege: u2's staff see these attempts on their unit's slot; u1's do not.
+    EXPECT_EQ(audit(3, "nurse2").size(), 2u);
+    EXPECT_EQ(audit(3, "nurse").size(), 0u);
     // u2's own staff key books it.
     ok("nurse2", {"book", "--slot", std::to_string(in_u2), "--patient", pnr(3)});
 }
@@ -288,6 +304,17 @@ TEST_F(Keys, R8_AProxyKeyBooksOnlyProxyTypesAndTheRefusalIsAudited) {
     const auto ombud = slot("u1", "r1", "ombud", "2026-03-10T11:00");
     const json booked = ok("phone", {"book", "--slot", std::to_string(ombud), "--patient", pnr(4)});
     EXPECT_EQ(booked["booking"]["channel"], "proxy");
+    // R3: a proxy cancels only what may be cancelled on the web.
+    const auto fixed = slot("u1", "r1", "norecancel", "2026-03-10T10:00");
+    const json by_staff =
+        ok("nurse", {"book", "--slot", std::to_string(fixed), "--patient", pnr(4)});
+    const std::string fixed_id =
+        std::to_string(by_staff["booking"]["booking_id"].get<std::uint64_t>());
+    EXPECT_EQ(refused("phone", {"cancel", "--booking", fixed_id, "--patient", pnr(4)})["code"],
+              "CANCEL_NOT_ALLOWED");
+    ok("phone",
+       {"cancel", "--booking", std::to_string(booked["booking"]["booking_id"].get<std::uint64_t>()),
+        "--patient", pnr(4)});
     // Claiming the staff channel under a proxy key is refused.
     const json as_staff_e =
         refused("phone", {"bookings", "--patient", pnr(4), "--channel", "staff"});

@@ -113,6 +113,12 @@ StoreQueries::Answer StoreQueries::audit(const wire::GetAudit& r, const Actor& a
         return refused(b, ErrorCode::unauthorized, "patient",
                        "the access audit is for staff (--channel staff)");
     }
+    // Least privilege: a unit's staff see the accesses in their unit, and those that name no
+    // unit (a citizen's or a proxy's read of the whole list); a region-admin sees every unit's.
+    // So a health centre does not learn where else its patient has been booked.
+    const auto visible = [&](const Event& e) {
+        return actor.region_admin || e.unit == no_unit || (actor.has_unit && e.unit == actor.unit);
+    };
     std::vector<Event> events;
     std::string why;
     bool read = false;
@@ -128,7 +134,9 @@ StoreQueries::Answer StoreQueries::audit(const wire::GetAudit& r, const Actor& a
     if (truncated) events.resize(audit_rows_max);
     std::vector<fb::Offset<wire::AuditEntry>> out;
     out.reserve(events.size());
-    for (const Event& e : events) out.push_back(encode_entry(b, e));
+    for (const Event& e : events) {
+        if (visible(e)) out.push_back(encode_entry(b, e));
+    }
     const auto body = wire::CreateAuditReply(b, b.CreateVector(out), truncated);
     return {ErrorCode::ok, wire::CreateResult(b, 0, wire::ReplyBody::AuditReply, body.Union())};
 }
