@@ -191,19 +191,11 @@ void Service::answer(const wire::RequestMessage& request, fb::FlatBufferBuilder&
 
 Service::Answer Service::run(const wire::Op& op, const Actor& actor, fb::FlatBufferBuilder& b,
                              std::size_t& slots_left) {
+    if (is_patient_op(op)) return patient_op(op, actor, b);
     Answer a;
     switch (op.body_type()) {
         case Operation::Find:
             a = find(*op.body_as_Find(), actor, b, slots_left);
-            break;
-        case Operation::Hold:
-        case Operation::Book:
-        case Operation::Rebook:
-        case Operation::Cancel:
-        case Operation::Bookings:
-        case Operation::WaitlistAdd:
-        case Operation::GetBooking:
-            a = patient_op(op, actor, b);
             break;
         case Operation::Block:
             a = block(*op.body_as_Block(), actor, b);
