@@ -15,6 +15,7 @@ packages=(
   libsqlite3-dev                        # the journal's event store
   libpq-dev postgresql                  # the PostgreSQL store, and the tests' throwaway server
   clang-14 libfuzzer-14-dev             # the protocol's fuzz target (libFuzzer, ASan, UBSan)
+  python3-zmq python3-flatbuffers       # tests/outside: a Python client from the docs alone
 )
 
 missing=()
