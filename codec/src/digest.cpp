@@ -65,12 +65,10 @@ void walk_struct(const rf::Object& object, const uint8_t* bytes, Digest& d) {
 }
 
 void walk_vector(const rf::Field& field, const flatbuffers::Table& table, Digest& d) {
+    // An absent vector reads as an empty one (Actor.roles: none either way).
     const auto* v = table.GetPointer<const flatbuffers::VectorOfAny*>(field.offset());
-    if (v == nullptr) {
-        d.add(std::uint64_t{0});
-        return;
-    }
-    d.add(std::uint64_t{v->size()} + 1);
+    d.add(std::uint64_t{v ? v->size() : 0});
+    if (v == nullptr) return;
     const rf::BaseType element = field.type()->element();
     for (flatbuffers::uoffset_t i = 0; i < v->size(); ++i) {
         if (is_float(element)) {

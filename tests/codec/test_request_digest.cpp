@@ -107,6 +107,24 @@ TEST(RequestDigest, AnyChangedFieldChangesTheDigest) {
     EXPECT_NE(digest(compact(f)), base);
 }
 
+TEST(RequestDigest, AnAbsentVectorIsAnEmptyOne) {
+    // Actor.roles left out, or written as an empty list: the same request.
+    const auto with_roles = [](bool empty_list) {
+        fb::FlatBufferBuilder b;
+        const auto roles = empty_list ? b.CreateVector(std::vector<fb::Offset<fb::String>>{})
+                                      : fb::Offset<fb::Vector<fb::Offset<fb::String>>>();
+        const auto ops = b.CreateVector(std::vector{
+            wire::CreateOp(b, wire::Operation::GetStats, wire::CreateGetStats(b).Union())});
+        const auto actor =
+            wire::CreateActor(b, wire::Channel::web, b.CreateString("a"), 0, 0, roles);
+        b.Finish(wire::CreateRequestMessage(b, codec::protocol_version, 1, 0, actor, ops),
+                 codec::request_identifier);
+        return std::vector<std::uint8_t>(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
+    };
+    ASSERT_NE(with_roles(true), with_roles(false));
+    EXPECT_EQ(digest(with_roles(true)), digest(with_roles(false)));
+}
+
 TEST(RequestDigest, AnAbsentOptionalScalarIsNotItsDefault) {
     // Book.slot absent asks for the earliest match; slot 0 names a slot.
     BookFields zero, absent;

@@ -95,6 +95,12 @@ TEST_F(KeyRegistryTest, EveryMistakeIsReportedWithItsLineAndNothingLoads) {
         EXPECT_NE(why.find(expected), std::string::npos) << expected << "\n" << why;
     }
     EXPECT_FALSE(load("clients: {}\n", why));
+    // Shapes yaml-cpp cannot turn into text: refused like any mistake, never thrown.
+    EXPECT_FALSE(load("clients:\n  - ? [a, b]\n    : 1\n", why));
+    EXPECT_FALSE(load("clients:\n  - key: [1, 2]\n    channel: {a: b}\n    actor: [x]\n", why));
+    EXPECT_FALSE(load("clients:\n  - {key: \"" + key_[0] + "\", channel: web, actor: a, name: A, "
+                      "rate: [1]}\n",
+                      why));
     EXPECT_FALSE(load("clients: [\n", why));
     EXPECT_NE(why.find(path_), std::string::npos) << why;
 }

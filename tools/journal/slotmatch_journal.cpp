@@ -84,6 +84,10 @@ int main(int argc, char** argv) {
     const std::string address = (*vm)["store"].as<std::string>();
     const std::string listen = (*vm)["listen"].as<std::string>();
     const std::string keys_dir = vm->count("keys") ? (*vm)["keys"].as<std::string>() : "";
+    if (vm->count("keys") && keys_dir.empty()) {
+        std::cerr << "slotmatch-journal: --keys takes the folder of server.key and clients.yaml\n";
+        return 2;
+    }
     if (keys_dir.empty() && !tools::loopback_only(listen)) {
         std::cerr << "slotmatch-journal: --listen " << listen
                   << ": without CurveZMQ keys the journal binds only to loopback "
@@ -158,6 +162,7 @@ int main(int argc, char** argv) {
                   << pair.public_text << "; " << ring->current().holders().size()
                   << " client keys; SIGHUP reloads clients.yaml" << std::endl;
     }
+    if (ring) tools::accept_reload_signal();  // the gate's thread is up, born without it
     journal::Sidecar sidecar(*store, queries.queries.get(), ring.get());
     sidecar.run(router, tools::stop_requested, [&] {
         if (!ring || !tools::reload_requested.exchange(false)) return;

@@ -5,8 +5,10 @@
 // channel this socket serves. A refused client gets no reply at all: its handshake fails.
 //
 // The gate's thread answers ZAP requests and watches the socket's handshake events (a socket
-// monitor), so failures of every kind are counted: a key not listed, a client without CurveZMQ,
-// bytes that are not ZMTP. It reports them on stderr at most once per report interval.
+// monitor), so every failed handshake is counted: a key not listed, a client without CurveZMQ,
+// a peer that breaks the protocol mid-handshake. (Bytes that are not ZMTP at all end before any
+// handshake: libzmq closes that connection and reports no handshake for it.) It reports them on
+// stderr at most once per report interval.
 #pragma once
 
 #include <atomic>

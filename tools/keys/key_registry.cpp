@@ -84,6 +84,10 @@ std::optional<KeyHolder> read_entry(const YAML::Node& e, const UnitLookup& unit_
         return std::nullopt;
     }
     for (const auto& kv : e) {
+        if (!kv.first.IsScalar()) {
+            p.add(kv.first, "a field name is text");
+            continue;
+        }
         const std::string field = kv.first.as<std::string>();
         if (!entry_fields.count(field)) {
             p.add(kv.first, "unknown field '" + field +
@@ -163,6 +167,18 @@ std::optional<KeyHolder> read_entry(const YAML::Node& e, const UnitLookup& unit_
 }  // namespace
 
 std::unique_ptr<const KeyRegistry> KeyRegistry::load(const std::string& path,
+                                                     const UnitLookup& units, std::string& why) {
+    // Any shape yaml-cpp cannot convert (a map key that is a list, say) is a mistake in the file
+    // like any other: refused whole, never an exception that ends the program on a reload.
+    try {
+        return read(path, units, why);
+    } catch (const YAML::Exception& e) {
+        why = path + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg;
+        return nullptr;
+    }
+}
+
+std::unique_ptr<const KeyRegistry> KeyRegistry::read(const std::string& path,
                                                      const UnitLookup& units, std::string& why) {
     YAML::Node root;
     try {

@@ -69,6 +69,8 @@ class KeyRegistry {
     const std::vector<KeyHolder>& holders() const { return holders_; }
 
   private:
+    static std::unique_ptr<const KeyRegistry> read(const std::string& path, const UnitLookup& units,
+                                                   std::string& why);
     std::vector<KeyHolder> holders_;
     std::unordered_map<std::string_view, std::size_t> by_key_;  // views into holders_
 };

@@ -3,6 +3,7 @@
 // signals (SIGINT and SIGTERM set a flag its loop polls).
 #pragma once
 
+#include <pthread.h>
 #include <signal.h>
 
 #include <atomic>
@@ -22,12 +23,30 @@ extern "C" inline void on_reload_signal(int) {
     reload_requested.store(true, std::memory_order_relaxed);
 }
 
+// Installs the SIGHUP handler and holds SIGHUP back on the calling thread, so that every thread
+// it starts from now on is born with SIGHUP blocked (a worker's or the journal link's blocking
+// poll is never interrupted by it), and a SIGHUP that comes before serving waits instead of
+// ending the process. The thread that polls `reload_requested` lets it in once its threads
+// are up (serve(): ServerOptions::reload; slotmatch-journal before its loop).
 inline void install_reload_handler() {
     struct sigaction sa {};
     sa.sa_handler = on_reload_signal;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = 0;  // no SA_RESTART: the loop's poll returns and it reloads at once
     sigaction(SIGHUP, &sa, nullptr);
+    sigset_t hup;
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &hup, nullptr);
+}
+
+// Lets SIGHUP in on the calling thread (see install_reload_handler); one held back is
+// delivered now.
+inline void accept_reload_signal() {
+    sigset_t hup;
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    pthread_sigmask(SIG_UNBLOCK, &hup, nullptr);
 }
 
 extern "C" inline void on_stop_signal(int) {

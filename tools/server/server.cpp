@@ -227,9 +227,11 @@ class Front {
     bool answered_as_retry(Frames& f, const wire::RequestMessage& m, std::int64_t received_ns,
                            RetryKey key);
     // False after refusing with OVERLOADED: over the key's rate, or the connection's bound.
-    bool within_limits(Frames& f, const wire::RequestMessage& m, std::int64_t received_ns,
-                       const keys::KeyHolder* sender);
-    void refuse(Frames& f, const wire::RequestMessage& m, std::int64_t received_ns, ErrorCode code,
+    // `sender_key`: the key the message came under (empty without keys); `sender`: its entry,
+    // null when a reload has removed it.
+    bool within_limits(Frames& f, std::uint64_t request_id, std::int64_t received_ns,
+                       std::string_view sender_key, const keys::KeyHolder* sender);
+    void refuse(Frames& f, std::uint64_t request_id, std::int64_t received_ns, ErrorCode code,
                 std::string_view field, std::string_view why);
     RetryCache& cache_for(const keys::KeyHolder* sender);
     void connection_done(const zmq::message_t& routing_id);  // one of its requests is answered
@@ -274,8 +276,14 @@ class Front {
         double tokens = 0;
         Clock::time_point at{};
     };
-    std::unordered_map<std::string, Bucket> buckets_;                      // by key
-    std::unordered_map<std::string, std::uint32_t> connection_in_flight_;  // by routing id
+    struct TextHash {  // lets buckets_ be found by a string_view, without a copy per message
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const {
+            return std::hash<std::string_view>{}(s);
+        }
+    };
+    std::unordered_map<std::string, Bucket, TextHash, std::equal_to<>> buckets_;  // by key
+    std::unordered_map<std::string, std::uint32_t> connection_in_flight_;         // by routing id
     flatbuffers::FlatBufferBuilder builder_;
     std::vector<Event> events_;
     std::vector<zmq::socket_t> workers_;
@@ -315,6 +323,14 @@ int Front::run(const std::atomic<bool>& stop,
         }
     }
     start_workers();
+    if (options_.reload != nullptr) {
+        // Every thread of the server is up, born with SIGHUP blocked (install_reload_handler):
+        // from now on it interrupts this thread's poll alone, and one that came early is here.
+        sigset_t hup;
+        sigemptyset(&hup);
+        sigaddset(&hup, SIGHUP);
+        pthread_sigmask(SIG_UNBLOCK, &hup, nullptr);
+    }
     on_listening(router_.get(zmq::sockopt::last_endpoint));
     serve(stop);
     // Stopping: answer what has already arrived (bounded in time), then let the workers finish,
@@ -519,38 +535,36 @@ void Front::on_request(Frames& f) {
     const std::int64_t received_ns = now_ns();
     if (f.too_many) {  // not a slotmatch client's framing: answer the identity alone
         counters_.malformed.fetch_add(1, std::memory_order_relaxed);
-        Service::refuse_message(builder_, 0, ErrorCode::invalid_request, "message",
-                                "at most 4 frames per message, counting the identity the "
-                                "ROUTER adds: the request is the last frame, after a REQ "
-                                "socket's empty delimiter");
         f.n = 2;  // the identity, then the reply in place of the body
-        reply(f, 0, zmq::message_t(builder_.GetBufferPointer(), builder_.GetSize()), received_ns,
-              {}, false);
+        refuse(f, 0, received_ns, ErrorCode::invalid_request, "message",
+               "at most 4 frames per message, counting the identity the ROUTER adds: the "
+               "request is the last frame, after a REQ socket's empty delimiter");
         return;
     }
     const wire::RequestMessage* m = codec::verify_request(f.body_bytes());
+    const std::uint64_t id = m ? m->request_id() : 0;
+    // Refusals in the contract's order: OVERLOADED, INVALID_REQUEST, UNAUTHORIZED. The limits
+    // count every message of a key, malformed ones and those of a key a reload removed too.
+    const std::string_view sender_key = options_.keys ? keys::sender_key(f.body()) : "";
+    const keys::KeyHolder* sender =
+        options_.keys ? options_.keys->current().find(sender_key) : nullptr;
+    if (!within_limits(f, id, received_ns, sender_key, sender)) return;
     if (m == nullptr) {
         counters_.malformed.fetch_add(1, std::memory_order_relaxed);
-        Service::refuse_message(builder_, 0, ErrorCode::invalid_request, "message",
-                                "not a slotmatch request: the bytes fail FlatBuffers "
-                                "verification against codec/slotmatch.fbs");
-        reply(f, 0, zmq::message_t(builder_.GetBufferPointer(), builder_.GetSize()), received_ns,
-              {}, false);
+        refuse(f, 0, received_ns, ErrorCode::invalid_request, "message",
+               "not a slotmatch request: the bytes fail FlatBuffers verification against "
+               "codec/slotmatch.fbs");
         return;
     }
-    // Refusals in the contract's order: OVERLOADED, INVALID_REQUEST, UNAUTHORIZED.
-    const keys::KeyHolder* sender =
-        options_.keys ? options_.keys->current().find(keys::sender_key(f.body())) : nullptr;
-    if (!within_limits(f, *m, received_ns, sender)) return;
     if (m->client() && m->client()->size() > codec::client_bytes_max) {
-        refuse(f, *m, received_ns, ErrorCode::invalid_request, "client",
+        refuse(f, id, received_ns, ErrorCode::invalid_request, "client",
                codec::client_too_long_text.view());
         return;
     }
     if (options_.keys && sender == nullptr) {
         // The gate admitted the connection under its key; a reload since has removed it.
         counters_.unlisted_refused.fetch_add(1, std::memory_order_relaxed);
-        refuse(f, *m, received_ns, ErrorCode::unauthorized, "key",
+        refuse(f, id, received_ns, ErrorCode::unauthorized, "key",
                "this key is no longer listed in the server's clients.yaml");
         return;
     }
@@ -574,28 +588,33 @@ void Front::on_request(Frames& f) {
     dispatch(f, *m, {received_ns, key, durable, sender});
 }
 
-void Front::refuse(Frames& f, const wire::RequestMessage& m, std::int64_t received_ns,
-                   ErrorCode code, std::string_view field, std::string_view why) {
-    Service::refuse_message(builder_, m.request_id(), code, field, why);
+void Front::refuse(Frames& f, std::uint64_t request_id, std::int64_t received_ns, ErrorCode code,
+                   std::string_view field, std::string_view why) {
+    Service::refuse_message(builder_, request_id, code, field, why);
     reply(f, 0, zmq::message_t(builder_.GetBufferPointer(), builder_.GetSize()), received_ns, {},
           false);
 }
 
-bool Front::within_limits(Frames& f, const wire::RequestMessage& m, std::int64_t received_ns,
-                          const keys::KeyHolder* sender) {
-    if (sender != nullptr) {
-        Bucket& b = buckets_[sender->key];
+bool Front::within_limits(Frames& f, std::uint64_t request_id, std::int64_t received_ns,
+                          std::string_view sender_key, const keys::KeyHolder* sender) {
+    if (!sender_key.empty()) {
+        // A key no longer listed keeps the default rate until its connection goes.
+        const double rate = sender ? sender->rate : keys::rate_default;
+        const double burst = sender ? sender->burst : keys::burst_default;
+        auto at = buckets_.find(sender_key);
+        if (at == buckets_.end()) at = buckets_.emplace(std::string(sender_key), Bucket{}).first;
+        Bucket& b = at->second;
         const auto now = Clock::now();
         if (b.at == Clock::time_point{}) {
-            b.tokens = sender->burst;
+            b.tokens = burst;
         } else {
-            const double refill = std::chrono::duration<double>(now - b.at).count() * sender->rate;
-            b.tokens = std::min(sender->burst, b.tokens + refill);
+            const double refill = std::chrono::duration<double>(now - b.at).count() * rate;
+            b.tokens = std::min(burst, b.tokens + refill);
         }
         b.at = now;
         if (b.tokens < 1) {
             counters_.rate_limited.fetch_add(1, std::memory_order_relaxed);
-            refuse(f, m, received_ns, ErrorCode::overloaded, "",
+            refuse(f, request_id, received_ns, ErrorCode::overloaded, "",
                    "this key is over its request rate (clients.yaml: rate, burst); nothing was "
                    "changed; retry later");
             return false;
@@ -606,7 +625,7 @@ bool Front::within_limits(Frames& f, const wire::RequestMessage& m, std::int64_t
         std::string(static_cast<const char*>(f.part[0].data()), f.part[0].size()));
     if (it != connection_in_flight_.end() && it->second >= options_.in_flight_per_connection_max) {
         counters_.in_flight_limited.fetch_add(1, std::memory_order_relaxed);
-        refuse(f, m, received_ns, ErrorCode::overloaded, "",
+        refuse(f, request_id, received_ns, ErrorCode::overloaded, "",
                "this connection has " + std::to_string(it->second) +
                    " requests unanswered, the most one connection may; nothing was changed; "
                    "read the replies, then retry");
@@ -816,12 +835,14 @@ void Front::sweep_holds() {
 
 void Front::start_workers() {
     if (options_.threads <= 1) return;
-    // SIGINT and SIGTERM are for the front thread (its poll returns EINTR and it stops the
-    // workers); a worker interrupted in its blocking poll would end the process instead.
+    // SIGINT, SIGTERM and SIGHUP are for the front thread (its poll returns EINTR and it stops
+    // the workers, or reloads the keys); a worker interrupted in its blocking poll would end
+    // the process instead.
     sigset_t stop_signals, before;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop_signals, &before);
     for (unsigned i = 0; i < options_.threads; ++i) {
         const std::string endpoint = "inproc://slotmatchd-worker-" + std::to_string(i);

@@ -347,6 +347,7 @@ int run(const Options& o) {
     std::unique_ptr<keys::KeyRing> ring;
     journal::LinkKeys link;
     if (!open_keys(o, engine, server_pair, ring) || !open_link_keys(o, link)) return 1;
+    if (ring) tools::install_reload_handler();  // held back until serve() is up
     std::unique_ptr<journal::EventStore> store;
     if (o.has_store && !(store = open_store(o.store))) return 1;
     if (!recover(engine, store.get(), o, link)) return 1;
@@ -355,7 +356,6 @@ int run(const Options& o) {
     std::unique_ptr<journal::StoreQueries> queries;
     if (!connect_queries(service, engine, o, queries)) return 1;
     tools::install_stop_handlers();
-    if (ring) tools::install_reload_handler();
     counters.keys = ring != nullptr;
     counters.durability = journalled ? o.durability : "memory";
     print_start(o, engine, o.has_clock);
