@@ -164,7 +164,10 @@ Answer Service::end_schedule(const wire::EndSchedule& r, const Actor& actor,
         if (in_the_way.empty()) return refused(b, ended);
         // The refusal names the bookings in the way, so that staff can move them first.
         std::string why = std::string(ended.message) + "; bookings:";
-        for (BookingId booking : in_the_way) why += " " + std::to_string(booking.value);
+        for (BookingId booking : in_the_way) {
+            why += ' ';
+            why += std::to_string(booking.value);
+        }
         return refused(b, ended.code, ended.field, why);
     }
     return accepted(b, schedule_reply(b, ended.value, ended.value.removed));
