@@ -150,7 +150,7 @@ std::int64_t now_ns() {
 
 // `abandon`: set when stopping has run out of time; the worker then drops what is queued.
 void worker_main(zmq::context_t& ctx, const std::string& endpoint, Service& service,
-                 const std::atomic<bool>& abandon) {
+                 const keys::KeyRing* keys, const std::atomic<bool>& abandon) {
     zmq::socket_t pair(ctx, zmq::socket_type::pair);
     // Room for every reply the worker can owe (at most at_workers_max messages are out), so
     // its sends never block, whatever the front thread is doing.
@@ -168,8 +168,10 @@ void worker_main(zmq::context_t& ctx, const std::string& endpoint, Service& serv
             if (abandon.load(std::memory_order_relaxed)) continue;
             // The front thread verified the body; the bytes are the same message.
             const Tag tag = decode_tag(f.part[0]);
+            const keys::KeyHolder* sender =
+                tag.sender != nullptr ? keys->handed_over(tag.sender) : nullptr;
             service.answer(*flatbuffers::GetRoot<wire::RequestMessage>(f.body().data()), builder,
-                           tag.sender);
+                           sender);
             pair.send(f.part[0], zmq::send_flags::sndmore);
             for (std::size_t i = 1; i + 1 < f.n; ++i)
                 pair.send(f.part[i], zmq::send_flags::sndmore);
@@ -851,7 +853,7 @@ void Front::start_workers() {
         workers_.back().set(zmq::sockopt::rcvhwm, 2 * worker_queue_messages_max);
         workers_.back().bind(endpoint);
         worker_threads_.emplace_back(worker_main, std::ref(ctx_), endpoint, std::ref(service_),
-                                     std::cref(abandon_workers_));
+                                     options_.keys, std::cref(abandon_workers_));
     }
     pthread_sigmask(SIG_SETMASK, &before, nullptr);
 }
