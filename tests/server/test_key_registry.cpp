@@ -98,8 +98,9 @@ TEST_F(KeyRegistryTest, EveryMistakeIsReportedWithItsLineAndNothingLoads) {
     // Shapes yaml-cpp cannot turn into text: refused like any mistake, never thrown.
     EXPECT_FALSE(load("clients:\n  - ? [a, b]\n    : 1\n", why));
     EXPECT_FALSE(load("clients:\n  - key: [1, 2]\n    channel: {a: b}\n    actor: [x]\n", why));
-    EXPECT_FALSE(load("clients:\n  - {key: \"" + key_[0] + "\", channel: web, actor: a, name: A, "
-                      "rate: [1]}\n",
+    EXPECT_FALSE(load("clients:\n  - {key: \"" + key_[0] +
+                          "\", channel: web, actor: a, name: A, "
+                          "rate: [1]}\n",
                       why));
     EXPECT_FALSE(load("clients: [\n", why));
     EXPECT_NE(why.find(path_), std::string::npos) << why;
@@ -218,6 +219,32 @@ TEST(KeyFiles, AKeyPairIsWrittenSecretFirstAndReadBackChecked) {
     EXPECT_NE(why.find("is not the public key of"), std::string::npos) << why;
     std::ofstream(dir + "/bad.key") << "not a key\n";
     EXPECT_FALSE(keys::read_key_file(dir + "/bad.key", why));
+    std::filesystem::remove_all(dir);
+}
+
+TEST(KeyFiles, AnExistingKeyOrASymbolicLinkIsNeverWrittenOver) {
+    const std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                                      ("slotmatch-keyfiles-x-" + std::to_string(::getpid()));
+    const auto first = keys::new_key_pair();
+    std::string why;
+    ASSERT_TRUE(keys::write_key_pair(dir.string(), "one", *first, why)) << why;
+    EXPECT_FALSE(keys::write_key_pair(dir.string(), "one", *keys::new_key_pair(), why));
+    EXPECT_NE(why.find("already exists"), std::string::npos) << why;
+    const auto kept = keys::read_key_pair((dir / "one").string(), why);
+    ASSERT_TRUE(kept) << why;
+    EXPECT_EQ(kept->secret_text, first->secret_text);
+    // A link where the secret would go: refused, and the file it points at left as it was.
+    std::ofstream(dir / "elsewhere") << "untouched\n";
+    std::filesystem::create_symlink(dir / "elsewhere", dir / "two.key");
+    EXPECT_FALSE(keys::write_key_pair(dir.string(), "two", *keys::new_key_pair(), why));
+    std::string text;
+    std::getline(std::ifstream(dir / "elsewhere"), text);
+    EXPECT_EQ(text, "untouched");
+    EXPECT_FALSE(std::filesystem::exists(dir / "two.pub"));
+    // A public key in the way: no half pair (the secret just written is removed again).
+    std::ofstream(dir / "three.pub") << "in the way\n";
+    EXPECT_FALSE(keys::write_key_pair(dir.string(), "three", *keys::new_key_pair(), why));
+    EXPECT_FALSE(std::filesystem::exists(dir / "three.key"));
     std::filesystem::remove_all(dir);
 }
 

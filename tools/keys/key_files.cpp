@@ -40,21 +40,26 @@ std::optional<KeyPair> new_key_pair() {
 
 namespace {
 
-// Writes `text` and a newline to a new (or truncated) file created with `mode`.
+// Writes `text` and a newline to a file it creates with `mode`. Never an existing file, nor a
+// symbolic link (O_EXCL): a key is not replaced by accident, nor written where a link points.
 bool write_text(const std::filesystem::path& path, const std::string& text, mode_t mode,
                 std::string& why) {
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd < 0) {
-        why = path.string() + ": " + std::strerror(errno);
+        why = path.string() + (errno == EEXIST
+                                   ? " already exists; keygen never replaces a key (remove "
+                                     "both files of the pair first to make a new one)"
+                                   : ": " + std::string(std::strerror(errno)));
         return false;
     }
     const std::string line = text + '\n';
-    // An existing file keeps its mode through O_CREAT: set it again.
+    // The umask may have narrowed `mode` (never widened it); 0644 for the public key is meant.
     const bool ok = ::fchmod(fd, mode) == 0 &&
                     ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
                     ::fsync(fd) == 0;
     if (!ok) why = path.string() + ": " + std::strerror(errno);
     ::close(fd);
+    if (!ok) ::unlink(path.c_str());
     return ok;
 }
 
@@ -65,9 +70,9 @@ bool write_key_pair(const std::string& dir, const std::string& name, const KeyPa
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     const std::filesystem::path base(dir);
-    if (!ec && write_text(base / (name + ".key"), pair.secret_text, 0600, why) &&
-        write_text(base / (name + ".pub"), pair.public_text, 0644, why)) {
-        return true;
+    if (!ec && write_text(base / (name + ".key"), pair.secret_text, 0600, why)) {
+        if (write_text(base / (name + ".pub"), pair.public_text, 0644, why)) return true;
+        ::unlink((base / (name + ".key")).c_str());  // no half a pair left behind
     }
     why = "cannot write the key pair into " + dir + ": " + (ec ? ec.message() : why);
     return false;
