@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <slotmatch/assert.hpp>
+#include <vector>
 
 #include "access_audit.hpp"
 #include "event_store.hpp"
@@ -75,29 +77,46 @@ struct Entry {
     auto operator<=>(const Entry&) const = default;
 };
 
+// The INSERTs of one entry table, prepared once for the writer's connection: one row, and
+// rows_per_statement rows (fewer steps for a large batch).
+struct EntryInserts {
+    static constexpr std::size_t rows_per_statement = 64;
+
+    EntryInserts(sqlite3* db, const char* table, int columns)
+        : table(table),
+          columns(columns),
+          one(db, sql(table, columns, 1).c_str()),
+          many(db, sql(table, columns, rows_per_statement).c_str()) {
+        SM_ASSERT(columns == 3 || columns == 4);
+    }
+    static std::string sql(const char* table, int columns, std::size_t rows) {
+        const std::string row = columns == 3 ? "(?,?,?)" : "(?,?,?,?)";
+        std::string s = std::string("INSERT INTO ") + table + " VALUES " + row;
+        for (std::size_t i = 1; i < rows; ++i) s += "," + row;
+        return s;
+    }
+    explicit operator bool() const { return one && many; }
+
+    const char* table;
+    int columns;
+    Statement one;
+    Statement many;
+};
+
 // Inserts a batch's entries in key order, so each lands next to the one before it (fewer
 // pages visited than in event order), 64 rows a statement (fewer steps); inside the caller's
 // transaction.
-bool insert_entries(sqlite3* db, const char* table, int columns, std::vector<Entry>& entries,
+bool insert_entries(sqlite3* db, EntryInserts& inserts, std::vector<Entry>& entries,
                     std::string& why) {
-    SM_ASSERT(columns == 3 || columns == 4);
     if (entries.empty()) return true;
     std::sort(entries.begin(), entries.end());
-    constexpr std::size_t rows_per_statement = 64;
-    const std::string row = columns == 3 ? "(?,?,?)" : "(?,?,?,?)";
-    std::string many = std::string("INSERT INTO ") + table + " VALUES " + row;
-    for (std::size_t i = 1; i < rows_per_statement; ++i) many += "," + row;
-    const std::string one = std::string("INSERT INTO ") + table + " VALUES " + row;
-    Statement insert_many(db, many.c_str());
-    Statement insert_one(db, one.c_str());
-    if (!insert_many || !insert_one) {
-        why = sqlite_error(db, std::string("preparing the ") + table + " insert");
-        return false;
-    }
+    constexpr std::size_t rows_per_statement = EntryInserts::rows_per_statement;
+    const char* table = inserts.table;
+    const int columns = inserts.columns;
     std::size_t at = 0;
     while (at < entries.size()) {
         const bool full = entries.size() - at >= rows_per_statement;
-        sqlite3_stmt* s = full ? insert_many.get() : insert_one.get();
+        sqlite3_stmt* s = full ? inserts.many.get() : inserts.one.get();
         const std::size_t n = full ? rows_per_statement : 1;
         for (std::size_t r = 0; r < n; ++r) {
             for (int i = 0; i < columns; ++i) {
@@ -107,6 +126,7 @@ bool insert_entries(sqlite3* db, const char* table, int columns, std::vector<Ent
         }
         if (sqlite3_step(s) != SQLITE_DONE) {
             why = sqlite_error(db, std::string("storing ") + table + " entries");
+            sqlite3_reset(s);  // statements held across commits are left reset, failed or not
             return false;
         }
         sqlite3_reset(s);
@@ -172,12 +192,30 @@ class SqliteStore final : public EventStore {
     void read_last();
     // Stores the events and their log and audit entries, inside the caller's transaction.
     bool insert(std::span<const Event> events, std::string& why);
+    // The writer's INSERTs, prepared at its first batch and held across commits.
+    bool prepare_inserts(std::string& why);
+
+    struct Inserts {
+        explicit Inserts(sqlite3* db)
+            : event(db,
+                    "INSERT INTO events (seq, time, kind, channel, unit, patient, booking, body)"
+                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+              log(db, "web_log", 4),
+              audit(db, "audit", 3) {}
+        Statement event;
+        EntryInserts log;
+        EntryInserts audit;
+    };
 
     sqlite3* db_;
     std::string path_;
     int writer_fd_ = -1;  // held open with the flock while this is the writer
     std::uint64_t last_seq_ = 0;
     Instant last_time_;
+    std::unique_ptr<Inserts> inserts_;  // before db_ closes (the destructor resets it)
+    std::vector<Entry> log_entries_;    // a batch's, kept for their capacity
+    std::vector<Entry> audit_entries_;
+    flatbuffers::FlatBufferBuilder body_{1024};
 };
 
 bool SqliteStore::open(bool reader, std::string& why) {
@@ -212,6 +250,7 @@ void SqliteStore::read_last() {
 }
 
 SqliteStore::~SqliteStore() {
+    inserts_.reset();  // its statements are finalised before the connection closes
     sqlite3_close(db_);
     if (writer_fd_ >= 0) ::close(writer_fd_);  // releases the flock
 }
@@ -281,17 +320,24 @@ AppendResult SqliteStore::append(std::span<const Event> events) {
     return r;
 }
 
-bool SqliteStore::insert(std::span<const Event> events, std::string& why) {
-    Statement insert(db_,
-                     "INSERT INTO events (seq, time, kind, channel, unit, patient, booking, body)"
-                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
-    if (!insert) {
-        why = sqlite_error(db_, "preparing the insert");
+bool SqliteStore::prepare_inserts(std::string& why) {
+    if (inserts_) return true;
+    auto inserts = std::make_unique<Inserts>(db_);
+    if (!inserts->event || !inserts->log || !inserts->audit) {
+        why = sqlite_error(db_, "preparing the inserts");
         return false;
     }
-    std::vector<Entry> log;    // web changes only: other events pay nothing here
-    std::vector<Entry> audit;  // events that touched a patient
-    flatbuffers::FlatBufferBuilder body(1024);
+    inserts_ = std::move(inserts);
+    return true;
+}
+
+bool SqliteStore::insert(std::span<const Event> events, std::string& why) {
+    if (!prepare_inserts(why)) return false;
+    std::vector<Entry>& log = log_entries_;      // web changes only: other events pay nothing
+    std::vector<Entry>& audit = audit_entries_;  // events that touched a patient
+    log.clear();
+    audit.clear();
+    flatbuffers::FlatBufferBuilder& body = body_;
     for (const Event& e : events) {
         if (makes_log_row(e)) {
             log.push_back(
@@ -301,7 +347,7 @@ bool SqliteStore::insert(std::span<const Event> events, std::string& why) {
             audit.push_back({{as_sql(p.value % audit_buckets), as_sql(e.seq), as_sql(p.value), 0}});
         }
         encode_stored(body, e);
-        sqlite3_stmt* s = insert.get();
+        sqlite3_stmt* s = inserts_->event.get();
         sqlite3_bind_int64(s, 1, as_sql(e.seq));
         sqlite3_bind_int64(s, 2, e.time.value);
         sqlite3_bind_int(s, 3, static_cast<int>(e.kind));
@@ -313,13 +359,14 @@ bool SqliteStore::insert(std::span<const Event> events, std::string& why) {
                           SQLITE_STATIC);
         if (sqlite3_step(s) != SQLITE_DONE) {
             why = sqlite_error(db_, "storing event " + std::to_string(e.seq));
+            sqlite3_reset(s);
             return false;
         }
         sqlite3_reset(s);
     }
     // The log's and the audit's entries, in the batch's transaction (R19).
-    return insert_entries(db_, "web_log", 4, log, why) &&
-           insert_entries(db_, "audit", 3, audit, why);
+    return insert_entries(db_, inserts_->log, log, why) &&
+           insert_entries(db_, inserts_->audit, audit, why);
 }
 
 bool SqliteStore::select(const Query& q, const std::function<bool(const Event&)>& visit,
