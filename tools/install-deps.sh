@@ -16,6 +16,7 @@ packages=(
   libpq-dev postgresql                  # the PostgreSQL store, and the tests' throwaway server
   clang-14 libfuzzer-14-dev             # the protocol's fuzz target (libFuzzer, ASan, UBSan)
   python3-zmq python3-flatbuffers       # tests/outside: a Python client from the docs alone
+  redis-server                          # bench/durable_vs_peers.sh: Redis, a peer to measure against
 )
 
 missing=()

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# The durable path against the disk's limit and the usual peers, in one run on one disk:
+#   - the limit: fdatasync of 4 KiB (dd oflag=dsync into a file written before), so N requests in
+#     flight can at best be acknowledged N per sync;
+#   - slotmatchd --store sqlite (persisted: a reply leaves once its events are committed), the
+#     staff book-then-cancel mix of slotmatch_wire_bench, N single-operation requests in flight;
+#   - Redis (appendfsync always), a Lua script that books a free slot or cancels a booked one,
+#     N clients of redis-benchmark;
+#   - PostgreSQL (synchronous_commit=on), UPDATE ... RETURNING by id that books or cancels,
+#     N clients of pgbench;
+# for N = 32 and 256; then slotmatch's open-loop latency from request to durable reply at half
+# its highest durable rate, against the fdatasync latency of the same run.
+#
+# Usage: bench/durable_vs_peers.sh [--build DIR] [--duration-s S] [--channel staff|web]
+#                                  [--in-flight "32 256"] [--keep]
+# Needs the release build (cmake --preset release && cmake --build --preset release) and
+# Debian's redis-server and postgresql (tools/install-deps.sh --bench installs them).
+# Everything runs on 127.0.0.1 in a mktemp -d folder under ${TMPDIR:-/tmp}, removed at the end.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=$here/build/release
+duration=5
+channel=staff
+in_flight="32 256"
+keep=0
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --build) build=$2; shift 2 ;;
+    --duration-s) duration=$2; shift 2 ;;
+    --channel) channel=$2; shift 2 ;;
+    --in-flight) in_flight=$2; shift 2 ;;
+    --keep) keep=1; shift ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "durable_vs_peers: unknown option $1 (--help)" >&2; exit 2 ;;
+  esac
+done
+slotmatchd=$build/tools/slotmatchd
+gen=$build/tools/slotmatch-gen
+wire=$build/bench/slotmatch_wire_bench
+for f in "$slotmatchd" "$gen" "$wire"; do
+  [[ -x $f ]] || { echo "durable_vs_peers: $f is missing: cmake --preset release && cmake --build --preset release" >&2; exit 2; }
+done
+command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null ||
+  { echo "durable_vs_peers: no redis-server (tools/install-deps.sh --bench)" >&2; exit 2; }
+pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+[[ -x $pgbin/pgbench ]] || { echo "durable_vs_peers: no PostgreSQL (tools/install-deps.sh --bench)" >&2; exit 2; }
+py=/usr/bin/python3
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/slotmatch-durable.XXXXXX")
+server_pid= redis_pid=
+cleanup() {
+  [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  [[ -n $redis_pid ]] && kill "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null
+  bash "$here/tests/journal/pg/throwaway_pg.sh" stop "$work/pg" >/dev/null 2>&1 || true
+  if [[ $keep -eq 1 ]]; then echo "kept: $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+say() { echo "[durable_vs_peers] $*" >&2; }
+# The median of one figure of a slotmatch_wire_bench --json file: figure FILE PHASE NAME.
+figure() {
+  $py -c 'import json,sys
+f=[x for x in json.load(open(sys.argv[1]))["figures"] if x["phase"].startswith(sys.argv[2]) and x["figure"]==sys.argv[3]]
+m=f[0]["median"]; print(round(m) if sys.argv[3]!="p99" else round(m,1))' "$@"
+}
+free_port() { $py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# ---- the limit: 4 KiB fdatasync on this disk
+say "fdatasync of 4 KiB in $work ($(df -h --output=source,fstype "$work" | tail -1 | tr -s ' '))"
+dd if=/dev/zero of="$work/sync.bin" bs=4k count=2000 status=none
+sync_us=$(dd if=/dev/zero of="$work/sync.bin" bs=4k count=2000 oflag=dsync conv=notrunc 2>&1 |
+  $py -c 'import sys,re; t=[l for l in sys.stdin if " s, " in l][0]; print(round(float(re.search(r"([0-9.]+) s,", t).group(1))/2000*1e6, 1))')
+say "fdatasync: $sync_us µs"
+
+# ---- slotmatchd, persisted on SQLite
+$gen --units 100 --days 30 >"$work/region.yaml"
+port=$(free_port)
+say "slotmatchd --store sqlite (region: 100 units, 30 days)"
+"$slotmatchd" --config "$work/region.yaml" --listen "tcp://127.0.0.1:$port" \
+  --store "sqlite:$work/slotmatch.sqlite" >"$work/slotmatchd.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 1 600); do grep -q "listening on" "$work/slotmatchd.log" && break; sleep 0.1; done
+grep -q "listening on" "$work/slotmatchd.log" || { cat "$work/slotmatchd.log"; exit 1; }
+declare -A sm
+for n in $in_flight; do
+  say "slotmatch: $n in flight, $duration s x 3"
+  "$wire" --server "tcp://127.0.0.1:$port" --channel "$channel" --phases 2 --window "$n" \
+    --duration-s "$duration" --repetitions 3 --json "$work/wire-$n.json" >"$work/wire-$n.txt"
+  sm[$n]=$(figure "$work/wire-$n.json" 2 operations/s)
+done
+best=0; for n in $in_flight; do (( sm[$n] > best )) && best=${sm[$n]}; done
+rate=$((best / 2))
+say "slotmatch: open loop at $rate requests/s (half of $best)"
+"$wire" --server "tcp://127.0.0.1:$port" --channel "$channel" --phases 4 --rate "$rate" \
+  --duration-s "$duration" --repetitions 3 --json "$work/wire-open.json" >"$work/wire-open.txt"
+p99=$(figure "$work/wire-open.json" 4 p99)
+kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=
+
+# ---- Redis, appendfsync always
+rport=$(free_port)
+mkdir "$work/redis"
+redis-server --port "$rport" --bind 127.0.0.1 --dir "$work/redis" --appendonly yes \
+  --appendfsync always --save "" --daemonize no --protected-mode yes >"$work/redis.log" 2>&1 &
+redis_pid=$!
+for _ in $(seq 1 100); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
+# Books the slot (KEYS[1]) for the patient (ARGV[1]) when it is free, else cancels its booking.
+sha=$(redis-cli -p "$rport" SCRIPT LOAD "local b = redis.call('HGET', KEYS[1], 'booking')
+if b then redis.call('HDEL', KEYS[1], 'booking', 'patient') return 0 end
+local id = redis.call('INCR', 'booking_seq')
+redis.call('HSET', KEYS[1], 'booking', id, 'patient', ARGV[1]) return id")
+declare -A rd
+for n in $in_flight; do
+  say "redis: $n clients"
+  requests=$((n * 400 > 40000 ? n * 400 : 40000))
+  rd[$n]=$(redis-benchmark -p "$rport" -c "$n" -n "$requests" -r 100000 --csv \
+    EVALSHA "$sha" 1 "slot:__rand_int__" "19121212__rand_int__" 2>/dev/null |
+    $py -c 'import sys,csv; rows=[r for r in csv.reader(sys.stdin) if r and r[0]!="test"]; print(round(float(rows[-1][1])))')
+done
+kill "$redis_pid"; wait "$redis_pid" 2>/dev/null || true; redis_pid=
+
+# ---- PostgreSQL, synchronous_commit=on
+say "postgresql: a throwaway server"
+bash "$here/tests/journal/pg/throwaway_pg.sh" start "$work/pg" >/dev/null
+url=$(cat "$work/pg/url")
+"$pgbin/psql" -q "$url" -c "CREATE TABLE slots (id integer PRIMARY KEY, booking bigint, patient bigint);
+  INSERT INTO slots SELECT g, NULL, NULL FROM generate_series(1, 100000) g; CREATE SEQUENCE booking_seq;" \
+  -c "VACUUM ANALYZE slots"
+cat >"$work/book.sql" <<'SQL'
+\set id random(1, 100000)
+UPDATE slots SET booking = CASE WHEN booking IS NULL THEN nextval('booking_seq') END,
+                 patient = CASE WHEN booking IS NULL THEN 191212120000 + :id END
+ WHERE id = :id RETURNING booking;
+SQL
+declare -A pg
+for n in $in_flight; do
+  say "postgresql: $n clients, $duration s"
+  pg[$n]=$("$pgbin/pgbench" -n -M prepared -c "$n" -j 2 -T "$duration" -f "$work/book.sql" "$url" 2>/dev/null |
+    $py -c 'import sys,re; t=sys.stdin.read(); print(round(float(re.search(r"tps = ([0-9.]+)", t).group(1))))')
+done
+
+# ---- the table
+$py - "$sync_us" "$p99" "$rate" "$in_flight" "$(for n in $in_flight; do echo "$n ${sm[$n]} ${rd[$n]} ${pg[$n]}"; done)" <<'PY'
+import sys
+sync_us, p99, rate, ns, rows = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+print(f"machine: {open('/proc/cpuinfo').read().count('processor')} cores; fdatasync of 4 KiB: {sync_us} µs")
+print()
+print("| in flight | limit (N per fdatasync) | slotmatch | Redis | PostgreSQL | slotmatch / limit | / Redis | / PostgreSQL |")
+print("|---|---|---|---|---|---|---|---|")
+for line in rows.splitlines():
+    n, sm, rd, pg = (int(x) for x in line.split())
+    limit = n / (sync_us / 1e6)
+    print(f"| {n} | {limit:,.0f} | {sm:,} | {rd:,} | {pg:,} | {sm/limit:.2f} | {sm/rd:.2f} | {sm/pg:.2f} |")
+print()
+print(f"slotmatch open loop at {rate:,} requests/s: p99 request -> durable reply {p99:,.1f} µs "
+      f"= {p99/sync_us:.2f} x fdatasync")
+PY
