@@ -4,9 +4,11 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <slotmatch/codec.hpp>
+#include <thread>
 #include <vector>
 
 #include "event_store.hpp"
@@ -58,6 +60,29 @@ class EventStore : public ::testing::Test {
     std::filesystem::path dir_;
     std::string path_;
 };
+
+TEST_F(EventStore, TheLogIsFoldedIntoTheMainFileOffTheCommitPath) {
+    // The Checkpointer folds the WAL into the main file once it holds 4 MiB; SQLite's own
+    // checkpoint at a commit is off, so without the thread the main file would not grow.
+    auto store = open();
+    ASSERT_TRUE(store);
+    const auto main_size = [&] { return std::filesystem::file_size(path_); };
+    const auto before = main_size();
+    std::uint64_t seq = 1;
+    for (int batch = 0; batch < 200; ++batch, seq += 256) {
+        ASSERT_TRUE(store->append(events(seq, seq + 255)).ok);
+    }
+    for (int i = 0; i < 200 && main_size() < before + (1u << 20); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_GE(main_size(), before + (1u << 20)) << "no checkpoint reached the main file";
+    // The log is bounded: what was folded in is written over, not appended after.
+    EXPECT_LT(std::filesystem::file_size(path_ + "-wal"), std::uintmax_t{64} << 20);
+    std::size_t seen = 0;
+    std::string why;
+    ASSERT_TRUE(scan_all(*store, seen, why)) << why;
+    EXPECT_EQ(seen, seq - 1);
+}
 
 TEST_F(EventStore, AFileThatIsNotAStoreIsRefused) {
     std::ofstream(path_) << std::string(8192, 'x');

@@ -7,9 +7,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <slotmatch/assert.hpp>
+#include <thread>
 #include <vector>
 
 #include "access_audit.hpp"
@@ -166,6 +169,91 @@ bool each_event(sqlite3* db, const char* sql, std::initializer_list<std::int64_t
     return true;
 }
 
+// WAL checkpoints off the commit path: a thread of its own, with a connection of its own
+// (synchronous=FULL, so a checkpoint syncs the main file before the log may be reused), folds
+// the log into the main file once a commit has left `pages_due` pages in it. A PASSIVE
+// checkpoint never waits for the writer nor makes it wait, so a commit no longer pays for one
+// (SQLite's automatic checkpoint ran inside the COMMIT that crossed the threshold). Should the
+// log outgrow `pages_max` all the same (the thread starved of CPU), the commit that finds it
+// so checkpoints itself, as SQLite would.
+class Checkpointer {
+  public:
+    static constexpr int pages_due = 1024;     // 4 MiB of log
+    static constexpr int pages_max = 1 << 16;  // 256 MiB of log
+
+    static std::unique_ptr<Checkpointer> start(sqlite3* writer, const std::string& path,
+                                               std::string& why) {
+        sqlite3* db = nullptr;
+        if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
+            why = "opening the checkpoint connection: " +
+                  std::string(db ? sqlite3_errmsg(db) : "out of memory");
+            sqlite3_close(db);
+            return nullptr;
+        }
+        sqlite3_busy_timeout(db, 5000);
+        if (!exec(db, "PRAGMA synchronous=FULL", "setting up the checkpoints", why)) {
+            sqlite3_close(db);
+            return nullptr;
+        }
+        auto c = std::unique_ptr<Checkpointer>(new Checkpointer(writer, db));
+        sqlite3_wal_hook(writer, &Checkpointer::committed, c.get());  // replaces the automatic
+        c->thread_ = std::thread([p = c.get()] { p->run(); });
+        return c;
+    }
+    ~Checkpointer() {
+        sqlite3_wal_hook(writer_, nullptr, nullptr);
+        {
+            std::lock_guard lock(mutex_);
+            stopping_ = true;
+        }
+        wake_.notify_one();
+        thread_.join();
+        sqlite3_close(db_);
+    }
+    Checkpointer(const Checkpointer&) = delete;
+    Checkpointer& operator=(const Checkpointer&) = delete;
+
+  private:
+    Checkpointer(sqlite3* writer, sqlite3* db) : writer_(writer), db_(db) {}
+
+    // SQLite's WAL hook: after each commit, with the pages the log now holds.
+    static int committed(void* self, sqlite3* writer, const char* /*schema*/, int pages) {
+        auto* c = static_cast<Checkpointer*>(self);
+        if (pages >= pages_max) {
+            sqlite3_wal_checkpoint_v2(writer, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+        } else if (pages >= pages_due) {
+            {
+                std::lock_guard lock(c->mutex_);
+                c->due_ = true;
+            }
+            c->wake_.notify_one();
+        }
+        return SQLITE_OK;
+    }
+
+    void run() {
+        std::unique_lock lock(mutex_);
+        for (;;) {
+            wake_.wait(lock, [&] { return due_ || stopping_; });
+            if (stopping_) return;
+            due_ = false;
+            lock.unlock();
+            // Busy (another checkpoint) or failing (a full disk): the log stays, the next
+            // commit past the threshold asks again; the events are safe in the log meanwhile.
+            sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+            lock.lock();
+        }
+    }
+
+    sqlite3* writer_;
+    sqlite3* db_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool due_ = false;       // under mutex_
+    bool stopping_ = false;  // under mutex_
+    std::thread thread_;
+};
+
 class SqliteStore final : public EventStore {
   public:
     SqliteStore(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
@@ -212,8 +300,9 @@ class SqliteStore final : public EventStore {
     int writer_fd_ = -1;  // held open with the flock while this is the writer
     std::uint64_t last_seq_ = 0;
     Instant last_time_;
-    std::unique_ptr<Inserts> inserts_;  // before db_ closes (the destructor resets it)
-    std::vector<Entry> log_entries_;    // a batch's, kept for their capacity
+    std::unique_ptr<Inserts> inserts_;            // before db_ closes (the destructor resets it)
+    std::unique_ptr<Checkpointer> checkpointer_;  // the writer's; ends before db_ closes
+    std::vector<Entry> log_entries_;              // a batch's, kept for their capacity
     std::vector<Entry> audit_entries_;
     flatbuffers::FlatBufferBuilder body_{1024};
 };
@@ -239,6 +328,11 @@ bool SqliteStore::open(bool reader, std::string& why) {
             why = path_ + ": " + why;
             return false;
         }
+        checkpointer_ = Checkpointer::start(db_, path_, why);
+        if (!checkpointer_) {
+            why = path_ + ": " + why;
+            return false;
+        }
     }
     read_last();
     return true;
@@ -251,6 +345,7 @@ void SqliteStore::read_last() {
 
 SqliteStore::~SqliteStore() {
     inserts_.reset();  // its statements are finalised before the connection closes
+    checkpointer_.reset();
     sqlite3_close(db_);
     if (writer_fd_ >= 0) ::close(writer_fd_);  // releases the flock
 }
@@ -280,12 +375,9 @@ bool SqliteStore::check(std::string& why) {
         return false;
     }
     if (!exec(db_, "PRAGMA synchronous=FULL", "setting synchronous=FULL", why)) return false;
-    // The index pages the inserts touch stay in memory (64 MiB), and the log is folded into
-    // the main file less often (every 16 MiB of log instead of 4 MiB): each checkpoint syncs.
-    if (!exec(db_, "PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=4096", "sizing the cache",
-              why)) {
-        return false;
-    }
+    // The index pages the inserts touch stay in memory (64 MiB); checkpoints are the
+    // Checkpointer's (open() starts it once the store is checked and migrated).
+    if (!exec(db_, "PRAGMA cache_size=-65536", "sizing the cache", why)) return false;
     const std::string integrity = query_text(db_, "PRAGMA quick_check");
     if (integrity != "ok") {
         why = "the store is damaged: " +
