@@ -120,7 +120,9 @@ kill "$redis_pid"; wait "$redis_pid" 2>/dev/null || true; redis_pid=
 
 # ---- PostgreSQL, synchronous_commit=on
 say "postgresql: a throwaway server"
-bash "$here/tests/journal/pg/throwaway_pg.sh" start "$work/pg" >/dev/null
+max_in_flight=0; for n in $in_flight; do (( n > max_in_flight )) && max_in_flight=$n; done
+SLOTMATCH_PG_OPTIONS="-c max_connections=$((max_in_flight + 20))" \
+  bash "$here/tests/journal/pg/throwaway_pg.sh" start "$work/pg" >/dev/null
 url=$(cat "$work/pg/url")
 "$pgbin/psql" -q "$url" -c "CREATE TABLE slots (id integer PRIMARY KEY, booking bigint, patient bigint);
   INSERT INTO slots SELECT g, NULL, NULL FROM generate_series(1, 100000) g; CREATE SEQUENCE booking_seq;" \
@@ -134,8 +136,9 @@ SQL
 declare -A pg
 for n in $in_flight; do
   say "postgresql: $n clients, $duration s"
-  pg[$n]=$("$pgbin/pgbench" -n -M prepared -c "$n" -j 2 -T "$duration" -f "$work/book.sql" "$url" 2>/dev/null |
-    $py -c 'import sys,re; t=sys.stdin.read(); print(round(float(re.search(r"tps = ([0-9.]+)", t).group(1))))')
+  "$pgbin/pgbench" -n -M prepared -c "$n" -j 2 -T "$duration" -f "$work/book.sql" "$url" \
+    >"$work/pgbench-$n.txt" 2>&1 || { cat "$work/pgbench-$n.txt" >&2; exit 1; }
+  pg[$n]=$($py -c 'import sys,re; print(round(float(re.search(r"tps = ([0-9.]+)", open(sys.argv[1]).read()).group(1))))' "$work/pgbench-$n.txt")
 done
 
 # ---- the table

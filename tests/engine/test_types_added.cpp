@@ -187,7 +187,9 @@ TEST_F(ManyTypesAdded, R9_ReadersSeeTypesAddedWhileTheyRead) {
         });
     }
     for (int i = 0; i < adds; ++i) {
-        ASSERT_TRUE(engine->add_type(region_admin, vaccination("v" + std::to_string(i))).ok());
+        ASSERT_TRUE(
+            engine->add_type(region_admin, vaccination(std::string("v").append(std::to_string(i))))
+                .ok());
         drain_events();
     }
     done.store(true, std::memory_order_release);

@@ -116,7 +116,7 @@ TEST(RetryCache, MatchesAModelUnderCollidingKeysAndEvictions) {
                     model.erase(key);
                     order.pop_back();
                 } else if (rng() % 2 == 0) {
-                    const std::string text = "r" + std::to_string(step);
+                    const std::string text = std::string("r").append(std::to_string(step));
                     cache.store(key, text.data(), text.size());
                     model[key] = {true, text};
                 }

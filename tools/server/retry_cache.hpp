@@ -61,7 +61,8 @@ class RetryCache {
         if (bucket == nullptr) return;  // evicted while pending
         Entry& e = ring_[*bucket - 1];
         if (e.done) return;  // evicted while pending and seen again: the first answer stays
-        e.reply.assign(static_cast<const char*>(data), size);
+        e.reply.clear();     // then append: assign() meets g++ 12's false -Wrestrict at -O3
+        e.reply.append(static_cast<const char*>(data), size);
         e.done = true;
         bytes_ += size;
         // Answered entries go first by bytes; a request still being answered holds no bytes and

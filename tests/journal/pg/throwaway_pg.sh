@@ -5,7 +5,8 @@
 # DIR (in the build tree) holds only the URI and where the server lives: as root the server
 # runs as "postgres" (initdb refuses root), which cannot enter a checkout under a 0700 folder
 # such as /root, so its own directory is made under /tmp and given to postgres, and removed
-# at stop. Never touches a system cluster.
+# at stop. Never touches a system cluster. SLOTMATCH_PG_OPTIONS adds server options
+# (bench/durable_vs_peers.sh: "-c max_connections=300").
 set -euo pipefail
 cmd=$1 dir=$2
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
@@ -36,7 +37,7 @@ case $cmd in
     for attempt in 1 2 3 4 5; do
       port=$((20000 + RANDOM % 40000))
       if as_pg "$bin/pg_ctl" -D "$home/data" -l "$home/server.log" -w -t 30 \
-           -o "-c listen_addresses=127.0.0.1 -p $port -k $home -c fsync=on -c synchronous_commit=on" \
+           -o "-c listen_addresses=127.0.0.1 -p $port -k $home -c fsync=on -c synchronous_commit=on ${SLOTMATCH_PG_OPTIONS:-}" \
            start >/dev/null; then
         as_pg "$bin/createdb" -h 127.0.0.1 -p "$port" -U slotmatch slotmatch
         echo "postgresql://slotmatch@127.0.0.1:$port/slotmatch" >"$dir/url"
