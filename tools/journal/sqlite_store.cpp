@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -178,7 +179,7 @@ bool each_event(sqlite3* db, const char* sql, std::initializer_list<std::int64_t
 // so checkpoints itself, as SQLite would.
 class Checkpointer {
   public:
-    static constexpr int pages_due = 1024;     // 4 MiB of log
+    static constexpr int pages_due = 4096;     // 16 MiB of log
     static constexpr int pages_max = 1 << 16;  // 256 MiB of log
 
     static std::unique_ptr<Checkpointer> start(sqlite3* writer, const std::string& path,
