@@ -389,6 +389,11 @@ TEST_F(Keys, AFloodingKeyGetsOverloadedWhileASecondKeyIsServed) {
     std::uint64_t overloaded = 0, answered = 0;
     const auto began = std::chrono::steady_clock::now();
     std::thread flooder([&] {
+        // However this thread ends (a failed ASSERT returns), the calm loop stops.
+        struct Ended {
+            std::atomic<bool>& flag;
+            ~Ended() { flag = false; }
+        } ended{flooding};
         client::RequestBuilder r;
         constexpr std::uint64_t sent = 400;
         for (std::uint64_t n = 1; n <= sent; ++n) {
@@ -423,6 +428,37 @@ TEST_F(Keys, AFloodingKeyGetsOverloadedWhileASecondKeyIsServed) {
     EXPECT_GE(calm_served, 50);
     const json s = stats();
     EXPECT_EQ(s["keys"]["rate_limited"].get<std::uint64_t>(), overloaded) << s;
+}
+
+TEST_F(Keys, TheRateCountsOperationsSoBatchingDoesNotMultiplyIt) {
+    start_server();
+    auto flood = connect("flood");  // rate 40, burst 40
+    client::RequestBuilder r;
+    const auto batch_of_finds = [&](int n, std::uint64_t id) {
+        r.start();
+        for (int i = 0; i < n; ++i) {
+            r.add(wire::CreateFind(r.fbb(), r.fbb().CreateString("u1"), 0, 0, 0, 0, 1));
+        }
+        return r.finish({}, id);
+    };
+    auto first = flood->call(batch_of_finds(30, 1), 1, timeout_ms);
+    ASSERT_TRUE(first);
+    ASSERT_FALSE(first->message->error());
+    // 10 tokens left (and about one more by now): a second batch of 30 is over the rate,
+    // where counting messages would have let it (and 38 more) through.
+    auto second = flood->call(batch_of_finds(30, 2), 2, timeout_ms);
+    ASSERT_TRUE(second);
+    ASSERT_TRUE(second->message->error());
+    EXPECT_EQ(second->message->error()->code(), wire::ErrorCode::OVERLOADED);
+    // A single operation still fits.
+    auto third = flood->call(find_request(r, 3), 3, timeout_ms);
+    ASSERT_TRUE(third);
+    EXPECT_FALSE(third->message->error());
+    // A batch larger than the burst costs the whole burst: it passes once the bucket is full.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    auto big = flood->call(batch_of_finds(64, 4), 4, timeout_ms);
+    ASSERT_TRUE(big);
+    EXPECT_FALSE(big->message->error());
 }
 
 // The same booking request, written by another encoder: another field order, defaults written

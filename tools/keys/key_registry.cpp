@@ -70,7 +70,9 @@ std::vector<std::string> text_list(const YAML::Node& n, const char* field, Probl
 std::optional<double> positive_number(const YAML::Node& n, const char* field, Problems& p) {
     double v = 0;
     if (!n.IsScalar() || !YAML::convert<double>::decode(n, v) || !(v > 0) || v > 1e9) {
-        p.add(n, std::string(field) + " is a number above 0 (requests per second)");
+        p.add(n, std::string(field) + " is a number above 0 (" +
+                     (std::string_view(field) == "rate" ? "operations per second" : "operations") +
+                     ")");
         return std::nullopt;
     }
     return v;

@@ -27,7 +27,8 @@ namespace slotmatch::keys {
 enum class KeyChannel : std::uint8_t { web, proxy, staff, engine };
 std::string_view name_of(KeyChannel c);
 
-// Requests (messages) per second and the burst a key may send beyond its rate, when its entry
+// Operations per second (a message costs one per operation) and the burst a key may send
+// beyond its rate, when its entry
 // gives none: far above one gateway's need at a region's peak (a few hundred per second), low
 // enough that one runaway client cannot take the server's whole capacity.
 inline constexpr double rate_default = 2000;
@@ -42,7 +43,7 @@ struct KeyHolder {
     std::vector<std::string> units;   // unit ids it may act from (staff, unit-to-unit proxies)
     std::vector<UnitIdx> unit_index;  // the same, as the region numbers them
     bool region_admin = false;        // R8: region-wide and proxy appointment types
-    double rate = rate_default;       // requests per second (token bucket)
+    double rate = rate_default;       // operations per second (token bucket)
     double burst = burst_default;     // the bucket's size
     int line = 0;                     // where it stands in the file, for messages
     // Refusal texts, made once at load: an Outcome's message is a view that must outlive the

@@ -231,7 +231,7 @@ class Front {
     // False after refusing with OVERLOADED: over the key's rate, or the connection's bound.
     // `sender_key`: the key the message came under (empty without keys); `sender`: its entry,
     // null when a reload has removed it.
-    bool within_limits(Frames& f, std::uint64_t request_id, std::int64_t received_ns,
+    bool within_limits(Frames& f, const wire::RequestMessage* m, std::int64_t received_ns,
                        std::string_view sender_key, const keys::KeyHolder* sender);
     void refuse(Frames& f, std::uint64_t request_id, std::int64_t received_ns, ErrorCode code,
                 std::string_view field, std::string_view why);
@@ -550,7 +550,7 @@ void Front::on_request(Frames& f) {
     const std::string_view sender_key = options_.keys ? keys::sender_key(f.body()) : "";
     const keys::KeyHolder* sender =
         options_.keys ? options_.keys->current().find(sender_key) : nullptr;
-    if (!within_limits(f, id, received_ns, sender_key, sender)) return;
+    if (!within_limits(f, m, received_ns, sender_key, sender)) return;
     if (m == nullptr) {
         counters_.malformed.fetch_add(1, std::memory_order_relaxed);
         refuse(f, 0, received_ns, ErrorCode::invalid_request, "message",
@@ -597,8 +597,12 @@ void Front::refuse(Frames& f, std::uint64_t request_id, std::int64_t received_ns
           false);
 }
 
-bool Front::within_limits(Frames& f, std::uint64_t request_id, std::int64_t received_ns,
+// The rate is of operations: a message costs one token per operation it carries (a malformed
+// one, one), so batching does not multiply a key's rate. A batch larger than the key's burst
+// costs the whole burst: it waits for a full bucket, never for ever.
+bool Front::within_limits(Frames& f, const wire::RequestMessage* m, std::int64_t received_ns,
                           std::string_view sender_key, const keys::KeyHolder* sender) {
+    const std::uint64_t request_id = m ? m->request_id() : 0;
     if (!sender_key.empty()) {
         // A key no longer listed keeps the default rate until its connection goes.
         const double rate = sender ? sender->rate : keys::rate_default;
@@ -614,14 +618,16 @@ bool Front::within_limits(Frames& f, std::uint64_t request_id, std::int64_t rece
             b.tokens = std::min(burst, b.tokens + refill);
         }
         b.at = now;
-        if (b.tokens < 1) {
+        const double ops = m != nullptr && m->ops() != nullptr ? m->ops()->size() : 1;
+        const double cost = std::clamp(ops, 1.0, burst);
+        if (b.tokens < cost) {
             counters_.rate_limited.fetch_add(1, std::memory_order_relaxed);
             refuse(f, request_id, received_ns, ErrorCode::overloaded, "",
-                   "this key is over its request rate (clients.yaml: rate, burst); nothing was "
-                   "changed; retry later");
+                   "this key is over its rate of operations (clients.yaml: rate, burst); nothing "
+                   "was changed; retry later");
             return false;
         }
-        b.tokens -= 1;
+        b.tokens -= cost;
     }
     const auto it = connection_in_flight_.find(
         std::string(static_cast<const char*>(f.part[0].data()), f.part[0].size()));
