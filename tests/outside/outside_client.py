@@ -8,7 +8,8 @@ runs the real `slotmatch keygen` and the real `slotmatchd`, and talks CurveZMQ t
 real TCP socket on this machine.
 
 It proves that a gateway with a listed key can find and book, that a retry from a new
-socket, encoded differently, gets the same booking, that a reused request id with other
+socket, encoded differently, gets the same booking (also when the first copy was the
+`slotmatch` CLI's), that a reused request id with other
 content is refused, and that a client without a key, or with a key nobody listed, gets no
 reply at all (and that the server counts those failed handshakes).
 
@@ -369,7 +370,7 @@ def run(args, checks, key_dir, context):
     try:
         endpoint = server.wait_for_endpoint()
         print(f"slotmatchd listens; connecting to {endpoint}", flush=True)
-        talk_to(checks, server, endpoint, key_dir, context)
+        talk_to(checks, server, endpoint, key_dir, context, args.slotmatch)
     except BaseException:
         server.stop()  # first, so that its output ends with how it stopped
         print("---- slotmatchd output ----\n" + server.output() + "---- end ----", flush=True)
@@ -377,7 +378,7 @@ def run(args, checks, key_dir, context):
     server.stop()
 
 
-def talk_to(checks, server, endpoint, key_dir, context):
+def talk_to(checks, server, endpoint, key_dir, context, slotmatch):
     gateway = connect(context, endpoint, key_dir, "gateway")
     slot_id = find_free_slot(checks, gateway)
 
@@ -417,6 +418,20 @@ def talk_to(checks, server, endpoint, key_dir, context):
                  and conflict.Field() == b"request_id",
                  "conflict: INVALID_REQUEST on request_id",
                  error_text(conflict) if conflict else "no message-level error")
+
+    # The issue's own case: the CLI's bytes first, then this client's retry of the same request
+    # (same key, client and request id, the same content from another encoder).
+    slot_2 = find_free_slot(checks, restarted)
+    cli_request_id = new_request_id()
+    by_cli = run_cli(slotmatch, [
+        "--server", endpoint, "--key", os.path.join(key_dir, "gateway"), "--server-key",
+        os.path.join(key_dir, "server.pub"), "--client", CLIENT, "--request-id",
+        str(cli_request_id), "book", "--slot", str(slot_2), "--patient", PATIENT])
+    _, python_reply = book(restarted, cli_request_id, slot_2)
+    python_retry = booking_of(checks, python_reply, cli_request_id, "retry of the CLI's request")
+    checks.check(python_retry.BookingId() == by_cli["booking"]["booking_id"],
+                 f"retry of the CLI's booking {by_cli['booking']['booking_id']} from Python: "
+                 "the same booking", f"got {python_retry.BookingId()}")
 
     check_silence(checks, context, endpoint, key_dir, None, "no key")
     check_silence(checks, context, endpoint, key_dir, "stranger", "a key not in clients.yaml")
