@@ -216,10 +216,12 @@ TEST_F(Keys, NoKeyAnUnknownKeyARevokedKeyAndGarbageGetNoReplyWhileAnAuthorisedCl
     // Revoke: clients.yaml without the leaver, then SIGHUP.
     write_clients({"leaver"});
     ASSERT_EQ(::kill(server_->pid(), SIGHUP), 0);
-    for (int i = 0; i < 100 && server_->output().find("reloaded") == std::string::npos; ++i) {
+    for (int i = 0; i < 100 && server_->output().find("slotmatchd: reloaded ") == std::string::npos;
+         ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    ASSERT_NE(server_->output().find("reloaded"), std::string::npos) << server_->output();
+    ASSERT_NE(server_->output().find("slotmatchd: reloaded "), std::string::npos)
+        << server_->output();
     // On the connection it already has: refused, and nothing ran.
     auto after = leaver->call(find_request(r, 101), 101, timeout_ms);
     ASSERT_TRUE(after);
@@ -586,17 +588,25 @@ TEST_F(Keys, AConnectionsUnansweredRequestsAreBounded) {
 TEST_F(Keys, TheJournalLinkRefusesAServerWithAnUnlistedKeyAndStoresNothing) {
     // The journal's own folder: its pair, and one slotmatchd key (the "engine" pair).
     const std::string jdir = dir_ + "/journal";
-    for (const char* n : {"server", "engine", "rogue"}) {
+    for (const char* n : {"server", "engine", "rogue", "staffer"}) {
         expect_ok(run_cli({"keygen", "--out", jdir, "--name", n}));
     }
-    {
-        std::ifstream pub(jdir + "/engine.pub");
+    const auto public_key = [&](const std::string& name) {
+        std::ifstream pub(jdir + "/" + name + ".pub");
         std::string key;
         std::getline(pub, key);
-        std::ofstream(jdir + "/clients.yaml")
-            << "clients:\n  - key: \"" << key
-            << "\"\n    channel: engine\n    actor: slotmatchd-1\n";
-    }
+        return key;
+    };
+    // The engine key, and a staff key (which may query, but never send events).
+    const auto write_journal_clients = [&](const std::string& staffer_channel) {
+        std::ofstream(jdir + "/clients.yaml", std::ios::trunc)
+            << "clients:\n  - key: \"" << public_key("engine")
+            << "\"\n    channel: engine\n    actor: slotmatchd-1\n  - key: \""
+            << public_key("staffer") << "\"\n    channel: " << staffer_channel
+            << "\n    actor: vgr-anna01\n"
+            << (staffer_channel == "staff" ? "    name: Anna Andersson\n    units: [u1]\n" : "");
+    };
+    write_journal_clients("staff");
     const std::string jstore = store_ + ".journal";
     process::ServerProcess journal;
     std::string why;
@@ -623,6 +633,17 @@ TEST_F(Keys, TheJournalLinkRefusesAServerWithAnUnlistedKeyAndStoresNothing) {
         ASSERT_TRUE(store) << read_why;
         EXPECT_EQ(store->last_seq(), 0u);
     }
+    {
+        // A listed staff key is not a slotmatchd's: its events are refused, nothing stored.
+        auto staffer = serve_with("staffer");
+        EXPECT_TRUE(staffer->endpoint().empty()) << staffer->output();
+        EXPECT_NE(journal.output().find("is not a slotmatchd's"), std::string::npos)
+            << journal.output();
+        std::string read_why;
+        auto store = slotmatch::journal::open_store("sqlite:" + jstore, read_why);
+        ASSERT_TRUE(store) << read_why;
+        EXPECT_EQ(store->last_seq(), 0u);
+    }
     // Listed: it starts and its events are stored.
     auto listed = serve_with("engine");
     ASSERT_FALSE(listed->endpoint().empty()) << listed->output();
@@ -635,7 +656,21 @@ TEST_F(Keys, TheJournalLinkRefusesAServerWithAnUnlistedKeyAndStoresNothing) {
     std::string read_why;
     auto store = slotmatch::journal::open_store("sqlite:" + jstore, read_why);
     ASSERT_TRUE(store) << read_why;
-    EXPECT_GT(store->last_seq(), 0u);
+    const std::uint64_t stored = store->last_seq();
+    EXPECT_GT(stored, 0u);
+    store.reset();
+    // SIGHUP reloads the journal's clients.yaml: listed as an engine now, that key links.
+    write_journal_clients("engine");
+    ::kill(journal.pid(), SIGHUP);
+    for (int i = 0;
+         i < 100 && journal.output().find("slotmatch-journal: reloaded ") == std::string::npos;
+         ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_NE(journal.output().find("slotmatch-journal: reloaded "), std::string::npos)
+        << journal.output();
+    auto promoted = serve_with("staffer");
+    EXPECT_FALSE(promoted->endpoint().empty()) << promoted->output() << journal.output();
 }
 
 TEST_F(Keys, AClientsYamlWithMistakesIsRefusedAtStartAndOnReloadTheKeysInForceStay) {
@@ -676,10 +711,12 @@ TEST_F(Keys, SighupWithWorkerThreadsReloadsAndNothingElse) {
     for (const auto& t : std::filesystem::directory_iterator(tasks)) {
         ::syscall(SYS_tgkill, server_->pid(), std::stoi(t.path().filename().string()), SIGHUP);
     }
-    for (int i = 0; i < 100 && server_->output().find("reloaded") == std::string::npos; ++i) {
+    for (int i = 0; i < 100 && server_->output().find("slotmatchd: reloaded ") == std::string::npos;
+         ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    EXPECT_NE(server_->output().find("reloaded"), std::string::npos) << server_->output();
+    EXPECT_NE(server_->output().find("slotmatchd: reloaded "), std::string::npos)
+        << server_->output();
     ASSERT_TRUE(server_->alive()) << server_->output();
     // A worker answers with a key holder the reload built while it ran (ThreadSanitizer).
     ok("gateway", {"find", "--unit", "u1", "--limit", "1"});
