@@ -617,6 +617,13 @@ TEST_F(Keys, TheJournalLinkRefusesAServerWithAnUnlistedKeyAndStoresNothing) {
         << why;
     const std::string at =
         "tcp://127.0.0.1:" + journal.endpoint().substr(journal.endpoint().rfind(':') + 1);
+    // The last event the journal's store holds (0: none), read from the file.
+    const auto stored_through = [&]() -> std::uint64_t {
+        std::string read_why;
+        auto store = slotmatch::journal::open_store("sqlite:" + jstore, read_why);
+        EXPECT_TRUE(store) << read_why;
+        return store ? store->last_seq() : 0;
+    };
     const auto serve_with = [&](const std::string& name) {
         auto server = std::make_unique<ServerProcess>(
             Args{"--config", config_, "--clock", clock_flag, "--journal", at, "--key",
@@ -628,10 +635,7 @@ TEST_F(Keys, TheJournalLinkRefusesAServerWithAnUnlistedKeyAndStoresNothing) {
         auto rogue = serve_with("rogue");
         EXPECT_TRUE(rogue->endpoint().empty()) << rogue->output();
         EXPECT_NE(rogue->output().find("clients.yaml"), std::string::npos) << rogue->output();
-        std::string read_why;
-        auto store = slotmatch::journal::open_store("sqlite:" + jstore, read_why);
-        ASSERT_TRUE(store) << read_why;
-        EXPECT_EQ(store->last_seq(), 0u);
+        EXPECT_EQ(stored_through(), 0u);
     }
     {
         // A listed staff key is not a slotmatchd's: its events are refused, nothing stored.
@@ -639,10 +643,7 @@ TEST_F(Keys, TheJournalLinkRefusesAServerWithAnUnlistedKeyAndStoresNothing) {
         EXPECT_TRUE(staffer->endpoint().empty()) << staffer->output();
         EXPECT_NE(journal.output().find("is not a slotmatchd's"), std::string::npos)
             << journal.output();
-        std::string read_why;
-        auto store = slotmatch::journal::open_store("sqlite:" + jstore, read_why);
-        ASSERT_TRUE(store) << read_why;
-        EXPECT_EQ(store->last_seq(), 0u);
+        EXPECT_EQ(stored_through(), 0u);
     }
     // Listed: it starts and its events are stored.
     auto listed = serve_with("engine");
@@ -653,12 +654,7 @@ TEST_F(Keys, TheJournalLinkRefusesAServerWithAnUnlistedKeyAndStoresNothing) {
                         {"book", "--unit", "u1", "--type", "all3", "--patient", pnr(10)}})));
     EXPECT_EQ(booked["booking"]["channel"], "staff") << booked;
     listed->stop();
-    std::string read_why;
-    auto store = slotmatch::journal::open_store("sqlite:" + jstore, read_why);
-    ASSERT_TRUE(store) << read_why;
-    const std::uint64_t stored = store->last_seq();
-    EXPECT_GT(stored, 0u);
-    store.reset();
+    EXPECT_GT(stored_through(), 0u);
     // SIGHUP reloads the journal's clients.yaml: listed as an engine now, that key links.
     write_journal_clients("engine");
     ::kill(journal.pid(), SIGHUP);
