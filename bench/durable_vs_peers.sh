@@ -118,7 +118,9 @@ for n in $in_flight; do
 done
 kill "$redis_pid"; wait "$redis_pid" 2>/dev/null || true; redis_pid=
 
-# ---- PostgreSQL, synchronous_commit=on
+# ---- PostgreSQL, synchronous_commit=on (from /: as root the server's tools run as postgres,
+# which cannot enter a checkout under a 0700 folder such as the one mktemp -d makes)
+cd /
 say "postgresql: a throwaway server"
 max_in_flight=0; for n in $in_flight; do (( n > max_in_flight )) && max_in_flight=$n; done
 SLOTMATCH_PG_OPTIONS="-c max_connections=$((max_in_flight + 20))" \
