@@ -157,6 +157,9 @@ void worker_main(zmq::context_t& ctx, const std::string& endpoint, Service& serv
     pair.set(zmq::sockopt::sndhwm, 2 * worker_queue_messages_max);
     pair.set(zmq::sockopt::rcvhwm, 2 * worker_queue_messages_max);
     pair.connect(endpoint);
+    // Connected: the front thread waits for this before it serves, since its sends to a
+    // worker never wait (dontwait), and one sent before the connection would be refused.
+    pair.send(zmq::message_t(), zmq::send_flags::none);
     flatbuffers::FlatBufferBuilder builder(64 * 1024);
     Frames f;
     for (;;) {
@@ -860,6 +863,13 @@ void Front::start_workers() {
         workers_.back().bind(endpoint);
         worker_threads_.emplace_back(worker_main, std::ref(ctx_), endpoint, std::ref(service_),
                                      options_.keys, std::cref(abandon_workers_));
+    }
+    // Each worker says it is connected (an empty message); only then is a request dispatched,
+    // so the first ones of a busy machine are not refused as OVERLOADED by a pair with no peer.
+    for (auto& w : workers_) {
+        zmq::message_t ready;
+        const auto got = w.recv(ready, zmq::recv_flags::none);
+        SM_ASSERT(got && ready.size() == 0);
     }
     pthread_sigmask(SIG_SETMASK, &before, nullptr);
 }
