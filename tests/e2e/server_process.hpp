@@ -12,18 +12,16 @@
 #include <string>
 #include <vector>
 
-#include "client.hpp"
 #include "child_process.hpp"
+#include "client.hpp"
+#include "temp_dir.hpp"
 
 namespace slotmatch::testing {
 
-// Writes `text` to a fresh file under the system temp directory and returns its path.
+// Writes `text` to a fresh file in this process's temp directory and returns its path.
 inline std::string write_temp_file(const std::string& stem, const std::string& text) {
-    const auto dir =
-        std::filesystem::temp_directory_path() / ("slotmatch-e2e-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
     static int counter = 0;
-    const auto path = dir / (stem + "-" + std::to_string(++counter));
+    const auto path = process_temp_dir() / (stem + "-" + std::to_string(++counter));
     std::ofstream(path) << text;
     return path.string();
 }

@@ -2,7 +2,6 @@
 // and a damaged or torn file refused with a message that names the damage.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -13,6 +12,7 @@
 
 #include "event_store.hpp"
 #include "store_contract.hpp"
+#include "temp_dir.hpp"
 
 namespace slotmatch::journal {
 namespace {
@@ -20,11 +20,7 @@ namespace {
 class EventStore : public ::testing::Test {
   protected:
     void SetUp() override {
-        dir_ = std::filesystem::temp_directory_path() /
-               ("slotmatch-store-" + std::to_string(::getpid()) + "-" +
-                ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        std::filesystem::remove_all(dir_);
-        std::filesystem::create_directories(dir_);
+        dir_ = testing::fresh_temp_dir("store");
         path_ = (dir_ / "journal.sqlite").string();
     }
     void TearDown() override { std::filesystem::remove_all(dir_); }
@@ -161,11 +157,8 @@ namespace {
 struct SqliteTraits {
     static std::string fresh_address() {
         static int n = 0;
-        const auto dir = std::filesystem::temp_directory_path() /
-                         ("slotmatch-contract-" + std::to_string(::getpid()));
-        std::filesystem::create_directories(dir);
-        const auto path = dir / ("store-" + std::to_string(++n) + ".sqlite");
-        std::filesystem::remove(path);
+        const auto path =
+            slotmatch::testing::process_temp_dir() / ("store-" + std::to_string(++n) + ".sqlite");
         return "sqlite:" + path.string();
     }
     static void mark_newer_schema(const std::string& address) {

@@ -8,6 +8,7 @@
 #include "engine_fixture.hpp"
 #include "key_actor.hpp"
 #include "key_files.hpp"
+#include "temp_dir.hpp"
 
 namespace slotmatch {
 namespace {
@@ -20,12 +21,12 @@ class KeyRegistryTest : public ::testing::Test {
         LoadResult loaded = load_region_text(testing::rule_region_yaml, "rule region");
         ASSERT_TRUE(loaded.ok());
         catalog_ = std::move(*loaded.catalog);
-        path_ = (std::filesystem::temp_directory_path() /
-                 ("slotmatch-keys-" + std::to_string(::getpid()) + ".yaml"))
-                    .string();
+        path_ = (testing::fresh_temp_dir("keys") / "clients.yaml").string();
         for (auto& k : key_) k = keys::new_key_pair()->public_text;
     }
-    void TearDown() override { std::filesystem::remove(path_); }
+    void TearDown() override {
+        std::filesystem::remove_all(std::filesystem::path(path_).parent_path());
+    }
     std::unique_ptr<const keys::KeyRegistry> load(const std::string& text, std::string& why) {
         std::ofstream(path_, std::ios::trunc) << text;
         return keys::KeyRegistry::load(
@@ -198,9 +199,7 @@ TEST_F(KeyActor, AStaffKeyWithSeveralUnitsActsFromNoneUntilTheRequestNamesOne) {
 }
 
 TEST(KeyFiles, AKeyPairIsWrittenSecretFirstAndReadBackChecked) {
-    const std::string dir = (std::filesystem::temp_directory_path() /
-                             ("slotmatch-keyfiles-" + std::to_string(::getpid())))
-                                .string();
+    const std::string dir = (testing::fresh_temp_dir("keyfiles") / "keys").string();
     const auto pair = keys::new_key_pair();
     ASSERT_TRUE(pair);
     std::string why;
@@ -219,12 +218,11 @@ TEST(KeyFiles, AKeyPairIsWrittenSecretFirstAndReadBackChecked) {
     EXPECT_NE(why.find("is not the public key of"), std::string::npos) << why;
     std::ofstream(dir + "/bad.key") << "not a key\n";
     EXPECT_FALSE(keys::read_key_file(dir + "/bad.key", why));
-    std::filesystem::remove_all(dir);
+    std::filesystem::remove_all(std::filesystem::path(dir).parent_path());
 }
 
 TEST(KeyFiles, AnExistingKeyOrASymbolicLinkIsNeverWrittenOver) {
-    const std::filesystem::path dir = std::filesystem::temp_directory_path() /
-                                      ("slotmatch-keyfiles-x-" + std::to_string(::getpid()));
+    const std::filesystem::path dir = testing::fresh_temp_dir("keyfiles") / "keys";
     const auto first = keys::new_key_pair();
     std::string why;
     ASSERT_TRUE(keys::write_key_pair(dir.string(), "one", *first, why)) << why;
@@ -245,7 +243,7 @@ TEST(KeyFiles, AnExistingKeyOrASymbolicLinkIsNeverWrittenOver) {
     std::ofstream(dir / "three.pub") << "in the way\n";
     EXPECT_FALSE(keys::write_key_pair(dir.string(), "three", *keys::new_key_pair(), why));
     EXPECT_FALSE(std::filesystem::exists(dir / "three.key"));
-    std::filesystem::remove_all(dir);
+    std::filesystem::remove_all(std::filesystem::path(dir).parent_path());
 }
 
 }  // namespace
