@@ -276,7 +276,8 @@ TYPED_TEST_P(StoreContract, MigratingASchema1StoreFillsTheLogAndTheAudit) {
         ASSERT_TRUE(store->append(log_events()).ok);
     }
     TypeParam::run_sql(this->address_,
-                       "DROP TABLE web_log; DROP TABLE audit; DROP INDEX events_entities;"
+                       "DROP TABLE IF EXISTS web_log; DROP TABLE IF EXISTS audit;"
+                       " DROP TABLE IF EXISTS store_identity; DROP INDEX events_entities;"
                        " DELETE FROM schema_migrations WHERE version > 1");
     auto store = this->open();
     ASSERT_TRUE(store);

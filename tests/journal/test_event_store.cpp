@@ -53,9 +53,130 @@ class EventStore : public ::testing::Test {
         sqlite3_close(db);
     }
 
+    // One number from the log and audit entries file (PATH-entries), read from outside.
+    std::int64_t entries_number(const char* query) const {
+        sqlite3* db = nullptr;
+        std::int64_t v = -1;
+        sqlite3_stmt* s = nullptr;
+        if (sqlite3_open((path_ + "-entries").c_str(), &db) == SQLITE_OK &&
+            sqlite3_prepare_v2(db, query, -1, &s, nullptr) == SQLITE_OK &&
+            sqlite3_step(s) == SQLITE_ROW) {
+            v = sqlite3_column_int64(s, 0);
+        }
+        sqlite3_finalize(s);
+        sqlite3_close(db);
+        return v;
+    }
+    void entries_sql(const char* statement) {
+        sqlite3* db = nullptr;
+        ASSERT_EQ(sqlite3_open((path_ + "-entries").c_str(), &db), SQLITE_OK);
+        ASSERT_EQ(sqlite3_exec(db, statement, nullptr, nullptr, nullptr), SQLITE_OK)
+            << sqlite3_errmsg(db);
+        sqlite3_close(db);
+    }
+    // log_events() has 3 web log rows for unit 1 and 6 audit entries for its patient.
+    void expect_complete_log_and_audit(const journal::EventStore& store) {
+        std::vector<LogRow> rows;
+        std::vector<Event> audited;
+        std::string why;
+        ASSERT_TRUE(store.web_log(UnitIdx{1}, Instant{0}, 100, rows, why)) << why;
+        EXPECT_EQ(rows.size(), 3u);
+        ASSERT_TRUE(store.audit(PatientKey{191212121212}, Instant{0}, 100, audited, why)) << why;
+        EXPECT_EQ(audited.size(), 6u);
+    }
+    void expect_complete_entries() {
+        EXPECT_EQ(entries_number("SELECT through FROM followed"), 6);
+        EXPECT_EQ(entries_number("SELECT count(*) FROM web_log"), 3);
+        EXPECT_EQ(entries_number("SELECT count(*) FROM audit"), 6);
+    }
+
     std::filesystem::path dir_;
     std::string path_;
 };
+
+// The web booking log's and the audit's entries are written off the commit path, by the
+// Follower into PATH-entries. A query never misses a committed event: it adds the events past
+// what the entries have followed. An open catches up on what a crash left behind.
+TEST_F(EventStore, QueriesNeverMissACommittedEventWhileTheEntriesFollowOffTheCommitPath) {
+    const auto batch = contract::log_events();
+    ASSERT_EQ(batch.size(), 6u);
+    {
+        auto store = open();
+        ASSERT_TRUE(store);
+        ASSERT_TRUE(store->append(batch).ok);
+        std::string why;
+        auto reader = open_sqlite_store(path_, why, true);
+        ASSERT_TRUE(reader) << why;
+        expect_complete_log_and_audit(*reader);  // at once, followed or not
+        for (int i = 0; i < 500 && entries_number("SELECT through FROM followed") != 6; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        expect_complete_entries();
+    }
+    // A crash before the follower wrote anything: the entries say so (followed 0).
+    entries_sql("DELETE FROM web_log; DELETE FROM audit; UPDATE followed SET through = 0");
+    {
+        std::string why;
+        auto reader = open_sqlite_store(path_, why, true);  // no writer: nobody follows
+        ASSERT_TRUE(reader) << why;
+        expect_complete_log_and_audit(*reader);  // from the events alone
+        EXPECT_EQ(entries_number("SELECT count(*) FROM web_log"), 0);
+    }
+    // A crash half-way: the first four events followed (a transaction's worth).
+    auto store = open();
+    ASSERT_TRUE(store);
+    expect_complete_entries();  // the open caught up before it returned
+    store.reset();
+    entries_sql(
+        "DELETE FROM web_log WHERE seq > 4; DELETE FROM audit WHERE seq > 4;"
+        "UPDATE followed SET through = 4");
+    store = open();
+    ASSERT_TRUE(store);
+    expect_complete_entries();
+    expect_complete_log_and_audit(*store);
+}
+
+// The entries are an index of the events: a missing, damaged or foreign file, or one ahead of
+// the events, is made again from them at open, and said so when it was there but unusable.
+TEST_F(EventStore, AMissingDamagedForeignOrAheadEntriesFileIsMadeAgainFromTheEvents) {
+    {
+        auto store = open();
+        ASSERT_TRUE(store);
+        ASSERT_TRUE(store->append(contract::log_events()).ok);
+    }
+    const std::string entries = path_ + "-entries";
+    const auto remove_entries = [&] {
+        for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(entries + suffix);
+    };
+    remove_entries();
+    ASSERT_TRUE(open());
+    expect_complete_entries();
+
+    remove_entries();
+    std::ofstream(entries) << std::string(8192, 'x');
+    ASSERT_TRUE(open());
+    expect_complete_entries();
+
+    // Another store's entries file, with another history (one web booking for unit 1).
+    const std::string other = (dir_ / "other.sqlite").string();
+    {
+        std::string why;
+        auto store = open_sqlite_store(other, why);
+        ASSERT_TRUE(store) << why;
+        auto one = contract::log_events();
+        one.resize(1);
+        ASSERT_TRUE(store->append(one).ok);
+    }
+    remove_entries();
+    std::filesystem::copy_file(other + "-entries", entries);
+    ASSERT_TRUE(open());
+    expect_complete_entries();
+
+    // Ahead of the events (the store file put back from an older copy).
+    entries_sql("UPDATE followed SET through = 100");
+    ASSERT_TRUE(open());
+    expect_complete_entries();
+}
 
 TEST_F(EventStore, TheLogIsFoldedIntoTheMainFileOffTheCommitPath) {
     // The Checkpointer folds the WAL into the main file once it holds 4 MiB; SQLite's own

@@ -80,6 +80,16 @@ const Migration migrations[schema_version] = {
     // file). A partial index: only those events' inserts pay for it.
     {"CREATE INDEX events_entities ON events (seq) WHERE kind = 16;",
      "CREATE INDEX events_entities ON events (seq) WHERE kind = 16;"},
+    // 5: SQLite keeps the log's and the audit's entries in a file of their own, filled from the
+    // committed events off the commit path (sqlite_store.cpp, Follower), which makes them anew
+    // for a store migrated here; the store gets an identity the entries file names, so that
+    // entries are never taken for another store's. PostgreSQL writes them with their events,
+    // as before.
+    {"CREATE TABLE store_identity (id BLOB NOT NULL);"
+     "INSERT INTO store_identity VALUES (randomblob(16));"
+     "DROP TABLE web_log;"
+     "DROP TABLE audit;",
+     "SELECT 1;"},
 };
 // The numbers the backfills above write: the web channel; the kinds that make log rows
 // (makes_log_row); the audited kinds (audit_patient); the buckets.

@@ -7,8 +7,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <filesystem>
+#include <functional>
+#include <iostream>
 #include <memory>
 #include <mutex>
 #include <slotmatch/assert.hpp>
@@ -71,71 +75,6 @@ std::int64_t query_int(sqlite3* db, const char* sql) {
 
 std::int64_t as_sql(std::uint64_t v) {
     return static_cast<std::int64_t>(v);
-}
-
-// An entry of the web booking log (bucket, changed_at, seq, unit) or of the audit (bucket,
-// seq, patient): the columns of its table, key first.
-struct Entry {
-    std::int64_t column[4];
-    auto operator<=>(const Entry&) const = default;
-};
-
-// The INSERTs of one entry table, prepared once for the writer's connection: one row, and
-// rows_per_statement rows (fewer steps for a large batch).
-struct EntryInserts {
-    static constexpr std::size_t rows_per_statement = 64;
-
-    EntryInserts(sqlite3* db, const char* table, int columns)
-        : table(table),
-          columns(columns),
-          one(db, sql(table, columns, 1).c_str()),
-          many(db, sql(table, columns, rows_per_statement).c_str()) {
-        SM_ASSERT(columns == 3 || columns == 4);
-    }
-    static std::string sql(const char* table, int columns, std::size_t rows) {
-        const std::string row = columns == 3 ? "(?,?,?)" : "(?,?,?,?)";
-        std::string s = std::string("INSERT INTO ") + table + " VALUES " + row;
-        for (std::size_t i = 1; i < rows; ++i) s += "," + row;
-        return s;
-    }
-    explicit operator bool() const { return one && many; }
-
-    const char* table;
-    int columns;
-    Statement one;
-    Statement many;
-};
-
-// Inserts a batch's entries in key order, so each lands next to the one before it (fewer
-// pages visited than in event order), 64 rows a statement (fewer steps); inside the caller's
-// transaction.
-bool insert_entries(sqlite3* db, EntryInserts& inserts, std::vector<Entry>& entries,
-                    std::string& why) {
-    if (entries.empty()) return true;
-    std::sort(entries.begin(), entries.end());
-    constexpr std::size_t rows_per_statement = EntryInserts::rows_per_statement;
-    const char* table = inserts.table;
-    const int columns = inserts.columns;
-    std::size_t at = 0;
-    while (at < entries.size()) {
-        const bool full = entries.size() - at >= rows_per_statement;
-        sqlite3_stmt* s = full ? inserts.many.get() : inserts.one.get();
-        const std::size_t n = full ? rows_per_statement : 1;
-        for (std::size_t r = 0; r < n; ++r) {
-            for (int i = 0; i < columns; ++i) {
-                sqlite3_bind_int64(s, static_cast<int>(r) * columns + i + 1,
-                                   entries[at + r].column[i]);
-            }
-        }
-        if (sqlite3_step(s) != SQLITE_DONE) {
-            why = sqlite_error(db, std::string("storing ") + table + " entries");
-            sqlite3_reset(s);  // statements held across commits are left reset, failed or not
-            return false;
-        }
-        sqlite3_reset(s);
-        at += n;
-    }
-    return true;
 }
 
 // The events a SELECT of (seq, body) rows finds, with ?1, ?2, ... bound to `params` in order,
@@ -254,6 +193,357 @@ class Checkpointer {
     std::thread thread_;
 };
 
+// The SQL of the log and audit entries. Which events make them is asked of the C++ that
+// decides it (makes_log_row, audit_patient), so the two cannot drift apart: "channel = 0 AND
+// kind IN (7,8,9)" for the web booking log, "patient != 0 AND kind IN (...)" for the audit.
+struct EntrySql {
+    std::string log_where;
+    std::string audit_where;
+    // A unit's log (?1 unit, ?2 since, ?3 limit, ?4 bucket) and a patient's audit (?1 bucket,
+    // ?2 patient, ?3 since, ?4 limit): the entries, and the events committed past them.
+    std::string web_log;
+    std::string audit;
+
+    static const EntrySql& get() {
+        static const EntrySql sql = make();
+        return sql;
+    }
+
+  private:
+    static EntrySql make() {
+        const auto kinds = [](const std::function<bool(const Event&)>& makes) {
+            std::string in;
+            for (int k = 0; k <= 0xff; ++k) {
+                Event e;
+                e.kind = static_cast<EventKind>(k);
+                e.channel = Channel::web;
+                e.patient = PatientKey{1};
+                if (makes(e)) in += (in.empty() ? "" : ",") + std::to_string(k);
+            }
+            SM_ASSERT(!in.empty());
+            return "kind IN (" + in + ")";
+        };
+        EntrySql sql;
+        sql.log_where = "channel = " + std::to_string(static_cast<int>(Channel::web)) + " AND " +
+                        kinds([](const Event& e) { return makes_log_row(e); });
+        sql.audit_where =
+            "patient != 0 AND " + kinds([](const Event& e) { return audit_patient(e).value != 0; });
+        const std::string past = " main.events WHERE seq > (SELECT through FROM entries.followed)";
+        sql.web_log =
+            "SELECT seq, body FROM ("
+            "  SELECT w.seq AS seq, w.changed_at AS t, e.body AS body"
+            "  FROM entries.web_log w JOIN main.events e ON e.seq = w.seq"
+            "  WHERE w.bucket = ?4 AND w.unit = ?1 AND w.changed_at >= ?2"
+            "  UNION ALL SELECT seq, time, body FROM" +
+            past + " AND unit = ?1 AND time >= ?2 AND " + sql.log_where +
+            ") ORDER BY t, seq LIMIT ?3";
+        sql.audit =
+            "SELECT seq, body FROM ("
+            "  SELECT a.seq AS seq, e.body AS body"
+            "  FROM entries.audit a JOIN main.events e ON e.seq = a.seq"
+            "  WHERE a.bucket = ?1 AND a.patient = ?2 AND e.time >= ?3"
+            "  UNION ALL SELECT seq, body FROM" +
+            past + " AND patient = ?2 AND time >= ?3 AND " + sql.audit_where +
+            ") ORDER BY seq LIMIT ?4";
+        return sql;
+    }
+};
+static_assert(log_buckets == 64 && audit_buckets == 64, "bucket = key & 63 in the SQL below");
+
+// The web booking log's and the access audit's entries, off the commit path. They live in a
+// file of their own beside the store (PATH-entries), filled by a thread of its own from the
+// events as they commit, in transactions of many commits. The commit that acknowledges a
+// booking writes its events alone (a few pages at the end of one tree), where the entries,
+// filed by unit and by patient, dirtied up to 64 pages each (bench/README.md). In a file of
+// its own, the follower's transactions never wait for the writer's nor make it wait.
+//
+// The entries are an index of the events, never their only copy. The file records how far it
+// has followed the events (`followed`, in the same transaction as the entries it covers);
+// queries read the entries and add the committed events past that point from the store itself,
+// so a reply never misses an event committed before it was asked for. An open catches up on
+// what a crash left behind, and makes the file anew should it be missing, damaged, or another
+// store's. synchronous=NORMAL: a power loss may take the newest entries, never their
+// consistency, and the next open makes them again.
+class Follower {
+  public:
+    static constexpr std::uint64_t lag_events = 4096;  // follow once this many are waiting,
+    static constexpr auto lag = std::chrono::milliseconds(20);   // or the first waited this long
+    static constexpr std::uint64_t step_events_max = 1 << 16;    // events in one transaction
+    static constexpr std::uint64_t progress_events = 1'000'000;  // a catch-up this long says so
+    static constexpr auto retry_pause = std::chrono::milliseconds(200);
+
+    // Opens (or makes) the entries of the store at `path`, whose events run to `last_seq`,
+    // catches up with them, and starts following.
+    static std::unique_ptr<Follower> start(const std::string& path, std::uint64_t last_seq,
+                                           std::string& why) {
+        auto f = std::unique_ptr<Follower>(new Follower(path));
+        if (!f->open(last_seq, why)) {
+            // Damaged or unreadable: the entries can always be made again from the events.
+            std::cerr << "slotmatch: " << entries_path(path) << ": " << why
+                      << "; making the log and audit entries again from the events\n";
+            f = std::unique_ptr<Follower>(new Follower(path));
+            for (const char* suffix : {"", "-wal", "-shm"}) {
+                std::error_code ignored;
+                std::filesystem::remove(entries_path(path) + suffix, ignored);
+            }
+            if (!f->open(last_seq, why)) return nullptr;
+        }
+        if (!f->catch_up(last_seq, why)) return nullptr;
+        f->thread_ = std::thread([p = f.get()] { p->run(); });
+        return f;
+    }
+    ~Follower() {
+        if (thread_.joinable()) {
+            {
+                std::lock_guard lock(mutex_);
+                stopping_ = true;
+            }
+            wake_.notify_one();
+            thread_.join();
+        }
+        statements_.reset();
+        sqlite3_close(db_);
+    }
+    Follower(const Follower&) = delete;
+    Follower& operator=(const Follower&) = delete;
+
+    static std::string entries_path(const std::string& store_path) {
+        return store_path + "-entries";
+    }
+    // Attaches the entries of the store at `store_path` to `db` as `entries`.
+    static bool attach(sqlite3* db, const std::string& store_path, std::string& why) {
+        char* sql =
+            sqlite3_mprintf("ATTACH DATABASE %Q AS entries", entries_path(store_path).c_str());
+        const bool ok = sql != nullptr && exec(db, sql, "opening the log and audit entries", why);
+        sqlite3_free(sql);
+        return ok;
+    }
+
+    // The writer, after each commit: the events now run to `through`.
+    void committed(std::uint64_t through) {
+        bool wake = false;
+        {
+            std::lock_guard lock(mutex_);
+            if (target_ == followed_) {
+                waiting_since_ = std::chrono::steady_clock::now();
+                wake = true;  // the thread starts its wait of `lag`
+            }
+            target_ = through;
+            wake = wake || target_ - followed_ >= lag_events;
+        }
+        if (wake) wake_.notify_one();
+    }
+    // Runs `use` on the follower's connection (main: the store; `entries` attached) between
+    // its transactions: the writer's queries of the entries and its purge.
+    template <class Use>
+    auto with_db(Use&& use) {
+        std::lock_guard lock(db_mutex_);
+        return use(db_);
+    }
+    // Inside with_db: follows every committed event now (before a purge, so that no entry
+    // older than its cut-off is written after it).
+    bool follow_all(std::string& why) {
+        std::uint64_t to = 0;
+        {
+            std::lock_guard lock(mutex_);
+            to = target_;
+        }
+        while (through_ < to) {
+            if (!step(std::min(to, through_ + step_events_max), why)) return false;
+        }
+        return true;
+    }
+
+  private:
+    explicit Follower(std::string path) : path_(std::move(path)) {}
+
+    // The follower's statements, for ?1 < seq <= ?2.
+    struct Statements {
+        explicit Statements(sqlite3* db)
+            : log(db, ("INSERT INTO entries.web_log SELECT unit & 63, time, seq, unit"
+                       " FROM main.events WHERE seq > ?1 AND seq <= ?2 AND " +
+                       EntrySql::get().log_where)
+                          .c_str()),
+              audit(db, ("INSERT INTO entries.audit SELECT patient & 63, seq, patient"
+                         " FROM main.events WHERE seq > ?1 AND seq <= ?2 AND " +
+                         EntrySql::get().audit_where)
+                            .c_str()),
+              mark(db, "UPDATE entries.followed SET through = ?2 WHERE through = ?1") {}
+        explicit operator bool() const { return log && audit && mark; }
+        Statement log;
+        Statement audit;
+        Statement mark;
+    };
+
+    bool open(std::uint64_t last_seq, std::string& why) {
+        // CREATE for the entries file (an attached file opens as the main one does); the store
+        // itself exists (its writer has it open).
+        if (sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                            nullptr) != SQLITE_OK) {
+            why = "opening the store for the log and audit entries: " +
+                  std::string(db_ ? sqlite3_errmsg(db_) : "out of memory");
+            return false;
+        }
+        sqlite3_busy_timeout(db_, 5000);
+        const std::int64_t layout = 1;  // of the entries file (PRAGMA user_version)
+        if (!attach(db_, path_, why) ||
+            !exec(db_, "PRAGMA entries.journal_mode=WAL", "opening the entries", why) ||
+            !exec(db_, "PRAGMA entries.synchronous=NORMAL", "opening the entries", why)) {
+            return false;
+        }
+        if (const std::string integrity = query_text(db_, "PRAGMA entries.quick_check");
+            integrity != "ok") {
+            why = "damaged: " + (integrity.empty() ? sqlite_error(db_, "checking") : integrity);
+            return false;
+        }
+        if (const std::int64_t at = query_int(db_, "PRAGMA entries.user_version");
+            at != 0 && at != layout) {
+            why = "made by another slotmatch (layout " + std::to_string(at) + ")";
+            return false;
+        }
+        if (!exec(db_,
+                  "BEGIN IMMEDIATE;"
+                  "CREATE TABLE IF NOT EXISTS entries.web_log ("
+                  "  bucket INTEGER NOT NULL, changed_at INTEGER NOT NULL,"
+                  "  seq INTEGER NOT NULL, unit INTEGER NOT NULL,"
+                  "  PRIMARY KEY (bucket, changed_at, seq)) WITHOUT ROWID;"
+                  "CREATE TABLE IF NOT EXISTS entries.audit ("
+                  "  bucket INTEGER NOT NULL, seq INTEGER NOT NULL, patient INTEGER NOT NULL,"
+                  "  PRIMARY KEY (bucket, seq)) WITHOUT ROWID;"
+                  "CREATE TABLE IF NOT EXISTS entries.followed ("
+                  "  one INTEGER PRIMARY KEY CHECK (one = 0), store BLOB NOT NULL,"
+                  "  through INTEGER NOT NULL);"
+                  "INSERT OR IGNORE INTO entries.followed"
+                  "  SELECT 0, id, 0 FROM main.store_identity;"
+                  "PRAGMA entries.user_version = 1;"
+                  // Another store's entries, or ahead of these events (a store file put back
+                  // from a copy): made again from the events.
+                  "UPDATE entries.followed SET through = 0,"
+                  "  store = (SELECT id FROM main.store_identity)"
+                  "  WHERE store != (SELECT id FROM main.store_identity)"
+                  "     OR through > (SELECT ifnull(max(seq), 0) FROM main.events);"
+                  "DELETE FROM entries.web_log WHERE (SELECT through FROM entries.followed) = 0;"
+                  "DELETE FROM entries.audit WHERE (SELECT through FROM entries.followed) = 0;"
+                  "COMMIT",
+                  "opening the entries", why)) {
+            roll_back(db_);
+            return false;
+        }
+        through_ =
+            static_cast<std::uint64_t>(query_int(db_, "SELECT through FROM entries.followed"));
+        SM_ASSERT(through_ <= last_seq);
+        followed_ = target_ = through_;
+        statements_ = std::make_unique<Statements>(db_);
+        if (!*statements_) {
+            why = sqlite_error(db_, "preparing the follower");
+            return false;
+        }
+        return true;
+    }
+
+    // One transaction: the entries of the events after through_ up to `to`.
+    bool step(std::uint64_t to, std::string& why) {
+        if (!exec(db_, "BEGIN IMMEDIATE", "following the events", why)) return false;
+        for (const Statement* s : {&statements_->log, &statements_->audit, &statements_->mark}) {
+            sqlite3_bind_int64(s->get(), 1, as_sql(through_));
+            sqlite3_bind_int64(s->get(), 2, as_sql(to));
+            const int rc = sqlite3_step(s->get());
+            sqlite3_reset(s->get());
+            if (rc != SQLITE_DONE) {
+                why = sqlite_error(db_, "writing the log and audit entries");
+                roll_back(db_);
+                return false;
+            }
+        }
+        if (sqlite3_changes(db_) != 1) {
+            why = "the entries file was changed behind the follower's back";
+            roll_back(db_);
+            return false;
+        }
+        if (!exec(db_, "COMMIT", "writing the log and audit entries", why)) {
+            roll_back(db_);
+            return false;
+        }
+        through_ = to;
+        return true;
+    }
+
+    // At open: the entries of every event the file has not followed yet (after a crash, the
+    // last few transactions' worth; for a new or remade file, every event).
+    bool catch_up(std::uint64_t last_seq, std::string& why) {
+        const std::uint64_t from = through_;
+        const bool say = last_seq - from >= progress_events;
+        if (say) {
+            std::cerr << "slotmatch: " << entries_path(path_)
+                      << ": making the log and audit entries of events " << from + 1 << " to "
+                      << last_seq << "\n";
+        }
+        int said = 0;
+        while (through_ < last_seq) {
+            if (!step(std::min(last_seq, through_ + step_events_max), why)) {
+                why = entries_path(path_) + ": " + why;
+                return false;
+            }
+            const int percent = static_cast<int>(100 * (through_ - from) / (last_seq - from));
+            if (say && percent >= said + 10) {
+                said = percent;
+                std::cerr << "slotmatch: " << entries_path(path_) << ": " << percent << " %\n";
+            }
+        }
+        followed_ = target_ = through_;
+        return true;
+    }
+
+    // Follows target_ in steps, each when lag_events are waiting or the first has waited `lag`;
+    // a failed step (a full disk) is tried again after a pause, and said once. Stopping
+    // follows what was committed first (the next open would otherwise).
+    void run() {
+        std::unique_lock lock(mutex_);
+        bool failing = false;
+        for (;;) {
+            wake_.wait(lock, [&] { return stopping_ || target_ > followed_; });
+            if (target_ == followed_) return;  // stopping, and all followed
+            wake_.wait_until(lock, waiting_since_ + lag,
+                             [&] { return stopping_ || target_ - followed_ >= lag_events; });
+            const std::uint64_t to = std::min(target_, followed_ + step_events_max);
+            lock.unlock();
+            std::string why;
+            std::uint64_t through = 0;
+            const bool ok = with_db([&](sqlite3*) {
+                const bool stepped = to <= through_ || step(to, why);  // a purge may have
+                through = through_;
+                return stepped;
+            });
+            if (!ok && !failing) {
+                std::cerr << "slotmatch: " << entries_path(path_)
+                          << ": the log and audit entries are behind: " << why
+                          << " (queries read the events past them; tried again)\n";
+            }
+            failing = !ok;
+            lock.lock();
+            if (ok) {
+                followed_ = through;
+                waiting_since_ = std::chrono::steady_clock::now();
+            } else if (stopping_ || wake_.wait_for(lock, retry_pause, [&] { return stopping_; })) {
+                return;
+            }
+        }
+    }
+
+    std::string path_;
+    sqlite3* db_ = nullptr;
+    std::unique_ptr<Statements> statements_;
+    std::mutex db_mutex_;        // db_ between transactions
+    std::uint64_t through_ = 0;  // under db_mutex_: what the file has followed
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::uint64_t target_ = 0;    // under mutex_: what is committed
+    std::uint64_t followed_ = 0;  // under mutex_: through_ as the thread last saw it
+    std::chrono::steady_clock::time_point waiting_since_;  // under mutex_
+    bool stopping_ = false;                                // under mutex_
+    std::thread thread_;
+};
+
 class SqliteStore final : public EventStore {
   public:
     SqliteStore(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
@@ -278,39 +568,36 @@ class SqliteStore final : public EventStore {
                 std::string& why) const override;
     bool check(std::string& why);
     void read_last();
-    // Stores the events and their log and audit entries, inside the caller's transaction.
+    // Stores the events, inside the caller's transaction (their log and audit entries are the
+    // Follower's).
     bool insert(std::span<const Event> events, std::string& why);
-    // The writer's INSERTs, prepared at its first batch and held across commits.
-    bool prepare_inserts(std::string& why);
-
-    struct Inserts {
-        explicit Inserts(sqlite3* db)
-            : event(db,
-                    "INSERT INTO events (seq, time, kind, channel, unit, patient, booking, body)"
-                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
-              log(db, "web_log", 4),
-              audit(db, "audit", 3) {}
-        Statement event;
-        EntryInserts log;
-        EntryInserts audit;
-    };
+    // The connection the log and audit are read on: the reader's own (the entries attached),
+    // or the writer's Follower's.
+    template <class Use>
+    auto with_entries(Use&& use) const {
+        return follower_ ? follower_->with_db(use) : use(db_);
+    }
 
     sqlite3* db_;
     std::string path_;
     int writer_fd_ = -1;  // held open with the flock while this is the writer
     std::uint64_t last_seq_ = 0;
     Instant last_time_;
-    std::unique_ptr<Inserts> inserts_;            // before db_ closes (the destructor resets it)
+    // The writer's INSERT, prepared once and held across commits; finalised before db_ closes.
+    std::unique_ptr<Statement> insert_event_;
     std::unique_ptr<Checkpointer> checkpointer_;  // the writer's; ends before db_ closes
-    std::vector<Entry> log_entries_;              // a batch's, kept for their capacity
-    std::vector<Entry> audit_entries_;
+    std::unique_ptr<Follower> follower_;          // the writer's
     flatbuffers::FlatBufferBuilder body_{1024};
 };
 
 bool SqliteStore::open(bool reader, std::string& why) {
     sqlite3_busy_timeout(db_, 5000);
     if (reader) {
-        if (!exec(db_, "PRAGMA query_only=1", "opening a reader", why)) return false;
+        if (!Follower::attach(db_, path_, why) ||
+            !exec(db_, "PRAGMA query_only=1", "opening a reader", why)) {
+            why = path_ + ": " + why;
+            return false;
+        }
         if (!schema_is_current(version(), why)) {
             why = path_ + ": " + why;
             return false;
@@ -335,6 +622,7 @@ bool SqliteStore::open(bool reader, std::string& why) {
         }
     }
     read_last();
+    if (!reader && !(follower_ = Follower::start(path_, last_seq_, why))) return false;
     return true;
 }
 
@@ -344,7 +632,8 @@ void SqliteStore::read_last() {
 }
 
 SqliteStore::~SqliteStore() {
-    inserts_.reset();  // its statements are finalised before the connection closes
+    insert_event_.reset();  // finalised before the connection closes
+    follower_.reset();
     checkpointer_.reset();
     sqlite3_close(db_);
     if (writer_fd_ >= 0) ::close(writer_fd_);  // releases the flock
@@ -409,37 +698,26 @@ AppendResult SqliteStore::append(std::span<const Event> events) {
         return r;
     }
     committed(*fresh, last_seq_, last_time_, r);
+    if (!fresh->empty()) follower_->committed(last_seq_);
     return r;
 }
 
-bool SqliteStore::prepare_inserts(std::string& why) {
-    if (inserts_) return true;
-    auto inserts = std::make_unique<Inserts>(db_);
-    if (!inserts->event || !inserts->log || !inserts->audit) {
-        why = sqlite_error(db_, "preparing the inserts");
-        return false;
-    }
-    inserts_ = std::move(inserts);
-    return true;
-}
-
 bool SqliteStore::insert(std::span<const Event> events, std::string& why) {
-    if (!prepare_inserts(why)) return false;
-    std::vector<Entry>& log = log_entries_;      // web changes only: other events pay nothing
-    std::vector<Entry>& audit = audit_entries_;  // events that touched a patient
-    log.clear();
-    audit.clear();
+    if (!insert_event_) {
+        auto prepared = std::make_unique<Statement>(
+            db_,
+            "INSERT INTO events (seq, time, kind, channel, unit, patient, booking, body)"
+            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+        if (!*prepared) {
+            why = sqlite_error(db_, "preparing the insert");
+            return false;
+        }
+        insert_event_ = std::move(prepared);
+    }
     flatbuffers::FlatBufferBuilder& body = body_;
     for (const Event& e : events) {
-        if (makes_log_row(e)) {
-            log.push_back(
-                {{e.unit.value % log_buckets, e.time.value, as_sql(e.seq), e.unit.value}});
-        }
-        if (const PatientKey p = audit_patient(e); p.value != 0) {
-            audit.push_back({{as_sql(p.value % audit_buckets), as_sql(e.seq), as_sql(p.value), 0}});
-        }
         encode_stored(body, e);
-        sqlite3_stmt* s = inserts_->event.get();
+        sqlite3_stmt* s = insert_event_->get();
         sqlite3_bind_int64(s, 1, as_sql(e.seq));
         sqlite3_bind_int64(s, 2, e.time.value);
         sqlite3_bind_int(s, 3, static_cast<int>(e.kind));
@@ -456,9 +734,7 @@ bool SqliteStore::insert(std::span<const Event> events, std::string& why) {
         }
         sqlite3_reset(s);
     }
-    // The log's and the audit's entries, in the batch's transaction (R19).
-    return insert_entries(db_, inserts_->log, log, why) &&
-           insert_entries(db_, inserts_->audit, audit, why);
+    return true;
 }
 
 bool SqliteStore::select(const Query& q, const std::function<bool(const Event&)>& visit,
@@ -469,20 +745,18 @@ bool SqliteStore::select(const Query& q, const std::function<bool(const Event&)>
             return each_event(db_, "SELECT seq, body FROM events WHERE seq >= ?1 ORDER BY seq",
                               {as_sql(q.from_seq)}, "reading events", visit, why);
         case Query::Kind::web_log:
-            return each_event(db_,
-                              "SELECT w.seq, e.body FROM web_log w JOIN events e ON e.seq = w.seq"
-                              " WHERE w.unit = ?1 AND w.changed_at >= ?2 AND w.bucket = ?4"
-                              " ORDER BY w.changed_at, w.seq LIMIT ?3",
-                              {q.unit.value, q.since.value, limit, q.unit.value % log_buckets},
-                              "reading the web booking log", visit, why);
+            return with_entries([&](sqlite3* db) {
+                return each_event(db, EntrySql::get().web_log.c_str(),
+                                  {q.unit.value, q.since.value, limit, q.unit.value % log_buckets},
+                                  "reading the web booking log", visit, why);
+            });
         case Query::Kind::audit:
-            return each_event(db_,
-                              "SELECT a.seq, e.body FROM audit a JOIN events e ON e.seq = a.seq"
-                              " WHERE a.bucket = ?1 AND a.patient = ?2 AND e.time >= ?3"
-                              " ORDER BY a.seq LIMIT ?4",
-                              {as_sql(q.patient.value % audit_buckets), as_sql(q.patient.value),
-                               q.since.value, limit},
-                              "reading the audit", visit, why);
+            return with_entries([&](sqlite3* db) {
+                return each_event(db, EntrySql::get().audit.c_str(),
+                                  {as_sql(q.patient.value % audit_buckets), as_sql(q.patient.value),
+                                   q.since.value, limit},
+                                  "reading the audit", visit, why);
+            });
         case Query::Kind::entities:
             return each_event(db_,
                               "SELECT seq, body FROM events INDEXED BY events_entities"
@@ -496,27 +770,30 @@ bool SqliteStore::select(const Query& q, const std::function<bool(const Event&)>
 // The entries are kept by bucket and time: the purge deletes the head of each bucket (a range
 // before the cut-off), all in one transaction.
 std::optional<std::size_t> SqliteStore::purge_web_log(Instant cutoff, std::string& why) {
-    if (!exec(db_, "BEGIN IMMEDIATE", "purging the web booking log", why)) return std::nullopt;
-    const auto fail = [&]() -> std::optional<std::size_t> {
-        why = sqlite_error(db_, "purging the web booking log");
-        roll_back(db_);
-        return std::nullopt;
-    };
-    Statement purge(db_, "DELETE FROM web_log WHERE bucket = ?1 AND changed_at < ?2");
-    if (!purge) return fail();
-    std::size_t deleted = 0;
-    for (std::uint32_t bucket = 0; bucket < log_buckets; ++bucket) {
-        sqlite3_bind_int64(purge.get(), 1, bucket);
-        sqlite3_bind_int64(purge.get(), 2, cutoff.value);
-        if (sqlite3_step(purge.get()) != SQLITE_DONE) return fail();
-        deleted += static_cast<std::size_t>(sqlite3_changes(db_));
-        sqlite3_reset(purge.get());
-    }
-    if (!exec(db_, "COMMIT", "purging the web booking log", why)) {
-        roll_back(db_);
-        return std::nullopt;
-    }
-    return deleted;
+    return with_entries([&](sqlite3* db) -> std::optional<std::size_t> {
+        if (follower_ && !follower_->follow_all(why)) return std::nullopt;
+        if (!exec(db, "BEGIN IMMEDIATE", "purging the web booking log", why)) return std::nullopt;
+        const auto fail = [&]() -> std::optional<std::size_t> {
+            why = sqlite_error(db, "purging the web booking log");
+            roll_back(db);
+            return std::nullopt;
+        };
+        Statement purge(db, "DELETE FROM entries.web_log WHERE bucket = ?1 AND changed_at < ?2");
+        if (!purge) return fail();
+        std::size_t deleted = 0;
+        for (std::uint32_t bucket = 0; bucket < log_buckets; ++bucket) {
+            sqlite3_bind_int64(purge.get(), 1, bucket);
+            sqlite3_bind_int64(purge.get(), 2, cutoff.value);
+            if (sqlite3_step(purge.get()) != SQLITE_DONE) return fail();
+            deleted += static_cast<std::size_t>(sqlite3_changes(db));
+            sqlite3_reset(purge.get());
+        }
+        if (!exec(db, "COMMIT", "purging the web booking log", why)) {
+            roll_back(db);
+            return std::nullopt;
+        }
+        return deleted;
+    });
 }
 
 }  // namespace
