@@ -41,12 +41,41 @@ class StoreReader {
     std::int64_t count(const std::string& where = "1") const {
         return value("SELECT count(*) FROM events WHERE " + where);
     }
+    // The store's log and audit entries (PATH-entries, tools/journal/README.md) against its
+    // events up to `through`: how far the entries have followed, and for the events to
+    // `through`, the audit entries missing or extra (staff changes: holds, bookings, rebooks
+    // and reads are audited; none of them is a web change, so no log row is due).
+    std::int64_t followed(const std::string& path) const {
+        attach(path);
+        return value("SELECT through FROM entries.followed");
+    }
+    std::int64_t audit_mismatches(const std::string& path, std::int64_t through) const {
+        attach(path);
+        std::string kinds;
+        for (EventKind k : {EventKind::held, EventKind::booked, EventKind::rebooked,
+                            EventKind::cancelled, EventKind::accessed}) {
+            kinds += (kinds.empty() ? "" : ",") + std::to_string(static_cast<int>(k));
+        }
+        const std::string to = std::to_string(through);
+        return value("SELECT count(*) FROM (SELECT seq FROM events WHERE seq <= " + to +
+                     " AND patient != 0 AND kind IN (" + kinds + ")" +
+                     " EXCEPT SELECT seq FROM entries.audit WHERE seq <= " + to + ")") +
+               value("SELECT count(*) FROM (SELECT seq FROM entries.audit WHERE seq <= " + to +
+                     " EXCEPT SELECT seq FROM events)") +
+               value("SELECT count(*) FROM entries.web_log WHERE seq <= " + to);
+    }
     bool has_booking(std::uint64_t booking) const {
         return count("kind = " + std::to_string(static_cast<int>(EventKind::booked)) +
                      " AND booking = " + std::to_string(booking)) == 1;
     }
 
   private:
+    void attach(const std::string& path) const {
+        if (value("SELECT count(*) FROM pragma_database_list WHERE name = 'entries'") == 0) {
+            sqlite3_exec(db_, ("ATTACH DATABASE '" + path + "-entries' AS entries").c_str(),
+                         nullptr, nullptr, nullptr);
+        }
+    }
     std::int64_t value(const std::string& sql) const {
         sqlite3_stmt* s = nullptr;
         std::int64_t v = -1;
@@ -595,10 +624,19 @@ void Journal::kill_nine_server_scenario(const std::string& threads,
     ASSERT_EQ(::kill(server_->pid(), SIGKILL), 0);  // requests are still in flight
     server_->stop();
     ASSERT_GT(acked.size(), 1000u);
+    const bool embedded_sqlite = journal_endpoint.empty() && address.empty();
+    const std::int64_t stored_at_kill = embedded_sqlite ? StoreReader(store_).count() : 0;
 
     ASSERT_NO_FATAL_FAILURE(start_persisted(threads, journal_endpoint, address));
     ASSERT_NE(server_->output().find("slotmatchd: recovered"), std::string::npos)
         << server_->output();
+    if (embedded_sqlite) {
+        // After the crash the log and the audit are complete: the open caught up on every
+        // event stored at the kill before the server listened.
+        const StoreReader store(store_);
+        EXPECT_GE(store.followed(store_), stored_at_kill);
+        EXPECT_EQ(store.audit_mismatches(store_, stored_at_kill), 0);
+    }
     std::map<std::uint32_t, std::uint64_t> booked = bookings_of(0, contested);
     for (const auto& [slot, booking] : bookings_of(10000, contested)) {
         EXPECT_TRUE(booked.emplace(slot, booking).second) << "slot " << slot << " booked twice";
