@@ -46,6 +46,12 @@ const Holder holders[] = {
      "channel: staff\n    actor: vgr-it01\n    name: Regionens IT\n    units: [u1, u2]\n"
      "    roles: [region-admin]"},
     {"leaver", "channel: web\n    actor: old-gateway\n    name: Gamla e-tjänsten"},
+    {"trickle",
+     "channel: web\n    actor: trickle-gateway\n    name: Droppen\n    rate: 0.5\n"
+     "    burst: 40"},
+    {"trickle2",
+     "channel: web\n    actor: trickle-gateway-2\n    name: Droppen 2\n    rate: 0.5\n"
+     "    burst: 40"},
     {"flood",
      "channel: web\n    actor: flood-gateway\n    name: Flödet\n    rate: 40\n"
      "    burst: 40"},
@@ -434,7 +440,8 @@ TEST_F(Keys, AFloodingKeyGetsOverloadedWhileASecondKeyIsServed) {
 
 TEST_F(Keys, TheRateCountsOperationsSoBatchingDoesNotMultiplyIt) {
     start_server();
-    auto flood = connect("flood");  // rate 40, burst 40
+    // rate 0.5 a second, burst 40: what a slow machine's pauses add is far below one batch.
+    auto trickle = connect("trickle");
     client::RequestBuilder r;
     const auto batch_of_finds = [&](int n, std::uint64_t id) {
         r.start();
@@ -443,24 +450,31 @@ TEST_F(Keys, TheRateCountsOperationsSoBatchingDoesNotMultiplyIt) {
         }
         return r.finish({}, id);
     };
-    auto first = flood->call(batch_of_finds(30, 1), 1, timeout_ms);
+    auto first = trickle->call(batch_of_finds(30, 1), 1, timeout_ms);
     ASSERT_TRUE(first);
     ASSERT_FALSE(first->message->error());
-    // 10 tokens left (and about one more by now): a second batch of 30 is over the rate,
-    // where counting messages would have let it (and 38 more) through.
-    auto second = flood->call(batch_of_finds(30, 2), 2, timeout_ms);
+    // 10 tokens left: a second batch of 30 is over the rate, where counting messages would
+    // have let it (and 38 more) through.
+    auto second = trickle->call(batch_of_finds(30, 2), 2, timeout_ms);
     ASSERT_TRUE(second);
     ASSERT_TRUE(second->message->error());
     EXPECT_EQ(second->message->error()->code(), wire::ErrorCode::OVERLOADED);
     // A single operation still fits.
-    auto third = flood->call(find_request(r, 3), 3, timeout_ms);
+    auto third = trickle->call(find_request(r, 3), 3, timeout_ms);
     ASSERT_TRUE(third);
     EXPECT_FALSE(third->message->error());
-    // A batch larger than the burst costs the whole burst: it passes once the bucket is full.
-    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
-    auto big = flood->call(batch_of_finds(64, 4), 4, timeout_ms);
+    // A batch larger than the burst passes from a full bucket and leaves it in debt: an
+    // operation 2.5 s on (1.25 tokens refilled, which the burst alone would have allowed)
+    // still waits for the whole batch to be paid (64 - 40 tokens at 0.5 a second).
+    auto full = connect("trickle2");
+    auto big = full->call(batch_of_finds(64, 4), 4, timeout_ms);
     ASSERT_TRUE(big);
     EXPECT_FALSE(big->message->error());
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+    auto after = full->call(find_request(r, 5), 5, timeout_ms);
+    ASSERT_TRUE(after);
+    ASSERT_TRUE(after->message->error());
+    EXPECT_EQ(after->message->error()->code(), wire::ErrorCode::OVERLOADED);
 }
 
 // The same booking request, written by another encoder: another field order, defaults written

@@ -179,7 +179,7 @@ TEST_F(EventStore, AMissingDamagedForeignOrAheadEntriesFileIsMadeAgainFromTheEve
 }
 
 TEST_F(EventStore, TheLogIsFoldedIntoTheMainFileOffTheCommitPath) {
-    // The Checkpointer folds the WAL into the main file once it holds 4 MiB; SQLite's own
+    // The Checkpointer folds the WAL into the main file once it holds 16 MiB; SQLite's own
     // checkpoint at a commit is off, so without the thread the main file would not grow.
     auto store = open();
     ASSERT_TRUE(store);

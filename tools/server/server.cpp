@@ -621,9 +621,11 @@ bool Front::within_limits(Frames& f, const wire::RequestMessage* m, std::int64_t
             b.tokens = std::min(burst, b.tokens + refill);
         }
         b.at = now;
-        const double ops = m != nullptr && m->ops() != nullptr ? m->ops()->size() : 1;
-        const double cost = std::clamp(ops, 1.0, burst);
-        if (b.tokens < cost) {
+        // Every operation costs a token (a malformed message one). A batch larger than the
+        // burst is let in from a full bucket and leaves it in debt for the rest, so batching
+        // never multiplies the rate.
+        const double cost = m != nullptr ? std::max<double>(1, m->ops()->size()) : 1;
+        if (b.tokens < std::min(cost, burst)) {
             counters_.rate_limited.fetch_add(1, std::memory_order_relaxed);
             refuse(f, request_id, received_ns, ErrorCode::overloaded, "",
                    "this key is over its rate of operations (clients.yaml: rate, burst); nothing "
