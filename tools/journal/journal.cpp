@@ -10,6 +10,7 @@ Journal::Journal(zmq::context_t& ctx, const std::string& wake_endpoint, std::uin
     : capacity_(capacity),
       wake_(ctx, zmq::socket_type::push),
       first_seq_(committed + 1),
+      queue_(capacity),
       submitted_through_(committed),
       committed_(committed) {
     wake_.set(zmq::sockopt::sndhwm, 1);  // one pending wake-up says enough
@@ -32,7 +33,7 @@ void Journal::submit(std::span<const Event> events) {
         SM_ASSERT(events.front().seq == submitted_through_ + 1);
         SM_ASSERT(events.back().seq == submitted_through_ + events.size());
         submitted_through_ = events.back().seq;
-        queue_.insert(queue_.end(), events.begin(), events.end());
+        for (const Event& e : events) queue_.push_back(e);  // in place: never past capacity_
     }
     submitted();
 }
@@ -71,8 +72,7 @@ void EmbeddedJournal::stop() {
 // failure the same events stay at the head of the queue and are tried again after a pause.
 // Stopping commits what is queued first (within a few failed attempts).
 void EmbeddedJournal::run() {
-    std::vector<Event> batch;
-    batch.reserve(commit_events_max);
+    std::span<const Event> batch;  // the queue's head, in place: the front thread only adds
     int failures_while_stopping = 0;
     for (;;) {
         purge_if_due(*store_, purge_, clock_.now(), "slotmatchd: journal");
@@ -84,8 +84,9 @@ void EmbeddedJournal::run() {
                 continue;
             }
             if (queue_.empty() || failures_while_stopping > 1) return;
-            const std::size_t n = std::min(queue_.size(), commit_events_max);
-            batch.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+            // The head's contiguous part (up to the ring's end; the rest comes next time).
+            const auto head = queue_.array_one();
+            batch = {head.first, std::min(head.second, commit_events_max)};
         }
         const AppendResult r = store_->append(batch);
         {
@@ -93,8 +94,7 @@ void EmbeddedJournal::run() {
             // This thread alone takes from the queue, so the batch is still at its head.
             SM_ASSERT(queue_.size() >= batch.size() && queue_.front().seq == batch.front().seq);
             if (r.ok) {
-                queue_.erase(queue_.begin(),
-                             queue_.begin() + static_cast<std::ptrdiff_t>(batch.size()));
+                queue_.erase_begin(batch.size());
                 error_.clear();
             } else {
                 error_ = r.error;
