@@ -59,6 +59,11 @@ case $case_name in
     grep -q 'loopback' "$out" || fail "no word on loopback"
     "$bin/slotmatchd" --config "$src/tools/region/demo.yaml" --threads 0 >"$out" 2>&1; rc=$?
     [[ $rc -eq 2 ]] || fail "--threads 0: exit $rc, want 2"
+    # The journal's queue is reserved at start: a size beyond its bound is refused, not tried.
+    "$bin/slotmatchd" --config "$src/tools/region/demo.yaml" --store "sqlite:/nonexistent/s" \
+      --journal-buffer-events 100000000000 >"$out" 2>&1; rc=$?
+    [[ $rc -eq 2 ]] || fail "--journal-buffer-events 1e11: exit $rc, want 2"
+    grep -q 'journal-buffer-events must be 1024 to 16777216' "$out" || fail "no word on the bound"
     # No server: a clear message and exit 2 within the timeout, never a hang.
     start=$(date +%s)
     timeout 20 "$bin/slotmatch" --server tcp://127.0.0.1:9 --timeout-ms 300 stats >"$out" 2>&1; rc=$?

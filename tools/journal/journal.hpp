@@ -34,6 +34,8 @@ namespace slotmatch::journal {
 inline constexpr std::size_t pending_events_default = std::size_t{1}
                                                       << 16;  // --journal-buffer-events
 inline constexpr std::size_t pending_events_min = 1024;
+// The queue is a ring reserved at start (address space; pages are used as events arrive).
+inline constexpr std::size_t pending_events_max = std::size_t{1} << 24;
 inline constexpr int retry_pause_ms = 200;
 
 // Where the server's events go: the embedded journal (--store) or a slotmatch-journal

@@ -73,9 +73,11 @@ po::options_description option_descriptions() {
         "ROUTER); instead of --store")(
         "journal-buffer-events",
         po::value<std::size_t>()->default_value(journal::pending_events_default),
-        ("events queued for the journal or awaiting its acknowledgement (at least " +
-         std::to_string(journal::pending_events_min) +
-         "); when full, changes are refused with OVERLOADED and reads go on")
+        ("events queued for the journal or awaiting its acknowledgement (" +
+         std::to_string(journal::pending_events_min) + " to " +
+         std::to_string(journal::pending_events_max) + ", " + std::to_string(sizeof(Event)) +
+         " bytes each, reserved at start); when full, changes are refused with OVERLOADED and "
+         "reads go on")
             .c_str())(
         "in-flight-per-connection",
         po::value<std::size_t>()->default_value(
@@ -119,9 +121,10 @@ std::string usage_problem(const Options& o) {
         return "--key and --journal-server-key go together (the journal link's CurveZMQ)";
     }
     if (!o.key.empty() && !o.has_journal) return "--key is for the journal link: give --journal";
-    if (o.buffer_events < journal::pending_events_min) {
-        return "--journal-buffer-events must be at least " +
-               std::to_string(journal::pending_events_min);
+    if (o.buffer_events < journal::pending_events_min ||
+        o.buffer_events > journal::pending_events_max) {
+        return "--journal-buffer-events must be " + std::to_string(journal::pending_events_min) +
+               " to " + std::to_string(journal::pending_events_max);
     }
     return {};
 }
