@@ -29,12 +29,7 @@ struct Digest {
         add(s.size());
         add(std::hash<std::string_view>{}(s));
     }
-    std::uint64_t value() const {
-        std::uint64_t z = h;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-        return z ^ (z >> 31);
-    }
+    std::uint64_t value() const { return mix64(h); }
 };
 
 const rf::Schema& schema() {

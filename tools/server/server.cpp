@@ -106,11 +106,8 @@ struct RetryKey {
     RetryCache* cache = nullptr;
 };
 
-std::uint64_t mix(std::uint64_t h, std::uint64_t v) {  // splitmix64's finaliser over h ^ v
-    std::uint64_t z = h ^ (v + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2));
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
+std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
+    return codec::mix64(h ^ (v + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2)));
 }
 
 RetryKey retry_key(const wire::RequestMessage& m, const keys::KeyHolder* key, RetryCache& cache) {
@@ -281,14 +278,15 @@ class Front {
         double tokens = 0;
         Clock::time_point at{};
     };
-    struct TextHash {  // lets buckets_ be found by a string_view, without a copy per message
+    struct TextHash {  // maps below found by a string_view, without a copy per message
         using is_transparent = void;
         std::size_t operator()(std::string_view s) const {
             return std::hash<std::string_view>{}(s);
         }
     };
     std::unordered_map<std::string, Bucket, TextHash, std::equal_to<>> buckets_;  // by key
-    std::unordered_map<std::string, std::uint32_t> connection_in_flight_;         // by routing id
+    std::unordered_map<std::string, std::uint32_t, TextHash, std::equal_to<>>
+        connection_in_flight_;  // by routing id
     flatbuffers::FlatBufferBuilder builder_;
     std::vector<Event> events_;
     std::vector<zmq::socket_t> workers_;
@@ -575,15 +573,20 @@ void Front::on_request(Frames& f) {
     }
     burst_ops_ += m->ops()->size();
     RetryKey key;
-    if (m->request_id() != 0 && Service::changes_state(*m)) {
+    const bool changes = Service::changes_state(*m);
+    if (m->request_id() != 0 && changes) {
         key = retry_key(*m, sender, cache_for(sender));
         if (answered_as_retry(f, *m, received_ns, key)) return;
     }
     counters_.in_flight.fetch_add(1, std::memory_order_relaxed);
-    ++connection_in_flight_[std::string(static_cast<const char*>(f.part[0].data()),
-                                        f.part[0].size())];
+    const std::string_view connection(static_cast<const char*>(f.part[0].data()), f.part[0].size());
+    if (auto it = connection_in_flight_.find(connection); it != connection_in_flight_.end()) {
+        ++it->second;
+    } else {
+        connection_in_flight_.emplace(connection, 1);
+    }
     // Changes, and reads that the access audit records, wait for their events (persisted).
-    const bool durable = persisted_ && Service::publishes_events(*m);
+    const bool durable = persisted_ && (changes || Service::reads_patient_data(*m));
     if (workers_.empty()) {
         service_.answer(*m, builder_, sender);
         reply(f, 0, zmq::message_t(builder_.GetBufferPointer(), builder_.GetSize()), received_ns,
@@ -635,7 +638,7 @@ bool Front::within_limits(Frames& f, const wire::RequestMessage* m, std::int64_t
         b.tokens -= cost;
     }
     const auto it = connection_in_flight_.find(
-        std::string(static_cast<const char*>(f.part[0].data()), f.part[0].size()));
+        std::string_view(static_cast<const char*>(f.part[0].data()), f.part[0].size()));
     if (it != connection_in_flight_.end() && it->second >= options_.in_flight_per_connection_max) {
         counters_.in_flight_limited.fetch_add(1, std::memory_order_relaxed);
         refuse(f, request_id, received_ns, ErrorCode::overloaded, "",
@@ -662,7 +665,7 @@ RetryCache& Front::cache_for(const keys::KeyHolder* sender) {
 void Front::connection_done(const zmq::message_t& routing_id) {
     counters_.in_flight.fetch_sub(1, std::memory_order_relaxed);
     const auto it = connection_in_flight_.find(
-        std::string(static_cast<const char*>(routing_id.data()), routing_id.size()));
+        std::string_view(static_cast<const char*>(routing_id.data()), routing_id.size()));
     SM_ASSERT(it != connection_in_flight_.end() && it->second > 0);
     if (--it->second == 0) connection_in_flight_.erase(it);
 }

@@ -113,8 +113,7 @@ bool Service::all_overloaded(std::span<const std::uint8_t> reply) {
     return true;
 }
 
-bool Service::publishes_events(const wire::RequestMessage& request) {
-    if (changes_state(request)) return true;
+bool Service::reads_patient_data(const wire::RequestMessage& request) {
     for (const wire::Op* op : *request.ops()) {
         // Reads of a patient's data: answered once their audit event is committed.
         if (op->body_type() == Operation::Bookings || op->body_type() == Operation::GetBooking) {

@@ -59,10 +59,10 @@ class Service {
                                ErrorCode code, std::string_view field, std::string_view message);
     // True when one of the request's operations changes state (its reply is kept for retries).
     static bool changes_state(const wire::RequestMessage& request);
-    // True when the request publishes events: it changes state, or it reads a patient's
-    // bookings (an `accessed` event for the audit). In persisted mode its reply waits until
-    // they are committed, so no read is answered before it is on record.
-    static bool publishes_events(const wire::RequestMessage& request);
+    // True when the request reads a patient's bookings (an `accessed` event for the audit).
+    // In persisted mode its reply, like a change's, waits until its events are committed, so
+    // no read is answered before it is on record.
+    static bool reads_patient_data(const wire::RequestMessage& request);
     // True when a reply refuses every operation with OVERLOADED: nothing was changed or read,
     // so it need not wait for the journal, and a retry should run again (not be cached).
     static bool all_overloaded(std::span<const std::uint8_t> reply);

@@ -80,6 +80,13 @@ const wire::RequestMessage* verify_request(std::span<const std::uint8_t> bytes);
 // C++ and Python builders, say) that write the same request in other bytes get the same
 // digest, and a request that differs in any field gets another. Idempotent retries compare it.
 std::uint64_t request_digest(const wire::RequestMessage& request);
+// splitmix64's finaliser: every bit of the result depends on every bit of `z` (the digest's
+// last step, and the server's retry keys).
+constexpr std::uint64_t mix64(std::uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
 const wire::ReplyMessage* verify_reply(std::span<const std::uint8_t> bytes);
 const wire::EventBatch* verify_event_batch(std::span<const std::uint8_t> bytes);
 const wire::JournalAck* verify_journal_ack(std::span<const std::uint8_t> bytes);
