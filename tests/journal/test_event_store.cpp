@@ -25,10 +25,15 @@ class EventStore : public ::testing::Test {
     }
     void TearDown() override { std::filesystem::remove_all(dir_); }
 
+    // Claimed as the one writer, which keeps the log's and the audit's entries.
     std::unique_ptr<journal::EventStore> open() {
         std::string why;
         auto store = open_sqlite_store(path_, why);
         EXPECT_TRUE(store) << why;
+        if (store && !store->claim_writer(why)) {
+            ADD_FAILURE() << why;
+            return nullptr;
+        }
         return store;
     }
     static std::vector<Event> events(std::uint64_t first, std::uint64_t last) {
@@ -163,6 +168,7 @@ TEST_F(EventStore, AMissingDamagedForeignOrAheadEntriesFileIsMadeAgainFromTheEve
         std::string why;
         auto store = open_sqlite_store(other, why);
         ASSERT_TRUE(store) << why;
+        ASSERT_TRUE(store->claim_writer(why)) << why;  // it keeps its entries
         auto one = contract::log_events();
         one.resize(1);
         ASSERT_TRUE(store->append(one).ok);

@@ -580,7 +580,19 @@ class SqliteStore final : public EventStore {
     // or the writer's Follower's.
     template <class Use>
     auto with_entries(Use&& use) const {
-        return follower_ ? follower_->with_db(use) : use(db_);
+        if (follower_) return follower_->with_db(use);
+        if (reader_) return use(db_);
+        // A writer that has not claimed the store (a test, a bench): a connection of its own
+        // that only reads, with the entries the claimed writer keeps attached.
+        if (query_db_ == nullptr) {
+            std::string ignored;  // a failure shows in the query's own error
+            sqlite3_open_v2(path_.c_str(), &query_db_, SQLITE_OPEN_READWRITE, nullptr);
+            sqlite3_busy_timeout(query_db_, 5000);
+            if (Follower::attach(query_db_, path_, ignored)) {
+                exec(query_db_, "PRAGMA query_only=1", "", ignored);
+            }
+        }
+        return use(query_db_);
     }
 
     sqlite3* db_;
@@ -591,7 +603,9 @@ class SqliteStore final : public EventStore {
     // The writer's INSERT, prepared once and held across commits; finalised before db_ closes.
     std::unique_ptr<Statement> insert_event_;
     std::unique_ptr<Checkpointer> checkpointer_;  // the writer's; ends before db_ closes
-    std::unique_ptr<Follower> follower_;          // the writer's
+    std::unique_ptr<Follower> follower_;          // the claimed writer's (claim_writer)
+    bool reader_ = false;                         // open_reader's: the entries attached to db_
+    mutable sqlite3* query_db_ = nullptr;         // an unclaimed writer's queries of the entries
     flatbuffers::FlatBufferBuilder body_{1024};
 };
 
@@ -627,7 +641,7 @@ bool SqliteStore::open(bool reader, std::string& why) {
         }
     }
     read_last();
-    if (!reader && !(follower_ = Follower::start(path_, last_seq_, why))) return false;
+    reader_ = reader;
     return true;
 }
 
@@ -640,6 +654,7 @@ SqliteStore::~SqliteStore() {
     insert_event_.reset();  // finalised before the connection closes
     follower_.reset();
     checkpointer_.reset();
+    sqlite3_close(query_db_);
     sqlite3_close(db_);
     if (writer_fd_ >= 0) ::close(writer_fd_);  // releases the flock
 }
@@ -657,6 +672,15 @@ bool SqliteStore::claim_writer(std::string& why) {
         return false;
     }
     writer_fd_ = fd;
+    // The one writer alone follows the events into the entries (and makes them anew if need
+    // be): two followers would write the same entries.
+    follower_ = Follower::start(path_, last_seq_, why);
+    if (!follower_) {
+        why = path_ + ": " + why;
+        ::close(writer_fd_);
+        writer_fd_ = -1;
+        return false;
+    }
     return true;
 }
 
@@ -703,7 +727,7 @@ AppendResult SqliteStore::append(std::span<const Event> events) {
         return r;
     }
     committed(*fresh, last_seq_, last_time_, r);
-    if (!fresh->empty()) follower_->committed(last_seq_);
+    if (follower_ && !fresh->empty()) follower_->committed(last_seq_);
     return r;
 }
 
