@@ -232,9 +232,11 @@ struct EntrySql {
             "patient != 0 AND " + kinds([](const Event& e) { return audit_patient(e).value != 0; });
         const std::string past = " main.events WHERE seq > (SELECT through FROM entries.followed)";
         sql.web_log =
-            "SELECT seq, body FROM ("
+            // t among the results: SQLite then merges the two ordered halves and stops at the
+            // limit, where ORDER BY a column not selected sorted a unit's whole window first.
+            "SELECT seq, body, t FROM ("
             "  SELECT w.seq AS seq, w.changed_at AS t, e.body AS body"
-            "  FROM entries.web_log w JOIN main.events e ON e.seq = w.seq"
+            "  FROM entries.web_log w JOIN main.events e ON e.seq = w.seq AND e.unit = w.unit"
             "  WHERE w.bucket = ?4 AND w.unit = ?1 AND w.changed_at >= ?2"
             "  UNION ALL SELECT seq, time, body FROM" +
             past + " AND unit = ?1 AND time >= ?2 AND " + sql.log_where +
@@ -242,7 +244,7 @@ struct EntrySql {
         sql.audit =
             "SELECT seq, body FROM ("
             "  SELECT a.seq AS seq, e.body AS body"
-            "  FROM entries.audit a JOIN main.events e ON e.seq = a.seq"
+            "  FROM entries.audit a JOIN main.events e ON e.seq = a.seq AND e.patient = a.patient"
             "  WHERE a.bucket = ?1 AND a.patient = ?2 AND e.time >= ?3"
             "  UNION ALL SELECT seq, body FROM" +
             past + " AND patient = ?2 AND time >= ?3 AND " + sql.audit_where +
@@ -280,7 +282,9 @@ class Follower {
                                            std::string& why) {
         auto f = std::unique_ptr<Follower>(new Follower(path));
         if (!f->open(last_seq, why)) {
-            // Damaged or unreadable: the entries can always be made again from the events.
+            // Anything but damage (a full disk, a lock held, an I/O error) leaves the file be.
+            if (!f->damaged_) return nullptr;
+            // Damaged: the entries can always be made again from the events.
             std::cerr << "slotmatch: " << entries_path(path) << ": " << why
                       << "; making the log and audit entries again from the events\n";
             f = std::unique_ptr<Follower>(new Follower(path));
@@ -388,19 +392,30 @@ class Follower {
         }
         sqlite3_busy_timeout(db_, 5000);
         const std::int64_t layout = 1;  // of the entries file (PRAGMA user_version)
+        const auto damage = [&] {
+            const int code = sqlite3_errcode(db_);
+            damaged_ = code == SQLITE_CORRUPT || code == SQLITE_NOTADB;
+            return false;
+        };
         if (!attach(db_, path_, why) ||
             !exec(db_, "PRAGMA entries.journal_mode=WAL", "opening the entries", why) ||
             !exec(db_, "PRAGMA entries.synchronous=NORMAL", "opening the entries", why)) {
-            return false;
+            return damage();
         }
         if (const std::string integrity = query_text(db_, "PRAGMA entries.quick_check");
             integrity != "ok") {
-            why = "damaged: " + (integrity.empty() ? sqlite_error(db_, "checking") : integrity);
+            if (integrity.empty()) {
+                why = sqlite_error(db_, "checking the entries");
+                return damage();
+            }
+            why = "damaged: " + integrity;
+            damaged_ = true;
             return false;
         }
         if (const std::int64_t at = query_int(db_, "PRAGMA entries.user_version");
             at != 0 && at != layout) {
             why = "made by another slotmatch (layout " + std::to_string(at) + ")";
+            damaged_ = true;
             return false;
         }
         if (!exec(db_,
@@ -428,6 +443,7 @@ class Follower {
                   "DELETE FROM entries.audit WHERE (SELECT through FROM entries.followed) = 0;"
                   "COMMIT",
                   "opening the entries", why)) {
+            damage();
             roll_back(db_);
             return false;
         }
@@ -537,6 +553,7 @@ class Follower {
 
     std::string path_;
     sqlite3* db_ = nullptr;
+    bool damaged_ = false;  // open() failed for damage (made anew), not for a full disk or a lock
     std::unique_ptr<Statements> statements_;
     std::mutex db_mutex_;        // db_ between transactions
     std::uint64_t through_ = 0;  // under db_mutex_: what the file has followed
@@ -672,6 +689,7 @@ bool SqliteStore::claim_writer(std::string& why) {
         return false;
     }
     writer_fd_ = fd;
+    read_last();  // another writer may have committed between open() and the claim
     // The one writer alone follows the events into the entries (and makes them anew if need
     // be): two followers would write the same entries.
     follower_ = Follower::start(path_, last_seq_, why);
