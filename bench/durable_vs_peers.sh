@@ -2,6 +2,8 @@
 # The durable path against the disk's limit and the usual peers, in one run on one disk:
 #   - the limit: fdatasync of 4 KiB (dd oflag=dsync into a file written before), so N requests in
 #     flight can at best be acknowledged N per sync;
+#   - slotmatchd without a store: the same requests answered from memory, no disk; the most any
+#     durable figure can reach on this machine, client and server sharing its cores;
 #   - slotmatchd --store sqlite (persisted: a reply leaves once its events are committed), the
 #     staff book-then-cancel mix of slotmatch_wire_bench, N single-operation requests in flight;
 #   - Redis (appendfsync always), a Lua script that books a free slot or cancels a booked one,
@@ -9,7 +11,8 @@
 #   - PostgreSQL (synchronous_commit=on), UPDATE ... RETURNING by id that books or cancels,
 #     N clients of pgbench;
 # for N = 32 and 256; then slotmatch's open-loop latency from request to durable reply at half
-# its highest durable rate, against the fdatasync latency of the same run.
+# its highest durable rate (and without a store at the same rate), against the fdatasync
+# latency of the same run.
 #
 # Usage: bench/durable_vs_peers.sh [--build DIR] [--duration-s S] [--channel staff|web]
 #                                  [--in-flight "32 256"] [--keep]
@@ -31,7 +34,7 @@ while [[ $# -gt 0 ]]; do
     --channel) channel=$2; shift 2 ;;
     --in-flight) in_flight=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "durable_vs_peers: unknown option $1 (--help)" >&2; exit 2 ;;
   esac
 done
@@ -72,29 +75,51 @@ sync_us=$(dd if=/dev/zero of="$work/sync.bin" bs=4k count=2000 oflag=dsync conv=
   $py -c 'import sys,re; t=[l for l in sys.stdin if " s, " in l][0]; print(round(float(re.search(r"([0-9.]+) s,", t).group(1))/2000*1e6, 1))')
 say "fdatasync: $sync_us µs"
 
-# ---- slotmatchd, persisted on SQLite
+# ---- slotmatchd: starts it on the region with the options given (port in $port)
 $gen --units 100 --days 30 >"$work/region.yaml"
-port=$(free_port)
-say "slotmatchd --store sqlite (region: 100 units, 30 days)"
-"$slotmatchd" --config "$work/region.yaml" --listen "tcp://127.0.0.1:$port" \
-  --store "sqlite:$work/slotmatch.sqlite" >"$work/slotmatchd.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 1 600); do grep -q "listening on" "$work/slotmatchd.log" && break; sleep 0.1; done
-grep -q "listening on" "$work/slotmatchd.log" || { cat "$work/slotmatchd.log"; exit 1; }
+start_slotmatchd() {
+  port=$(free_port)
+  "$slotmatchd" --config "$work/region.yaml" --listen "tcp://127.0.0.1:$port" "$@" \
+    >"$work/slotmatchd.log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 1 600); do grep -q "listening on" "$work/slotmatchd.log" && break; sleep 0.1; done
+  grep -q "listening on" "$work/slotmatchd.log" || { cat "$work/slotmatchd.log"; exit 1; }
+}
+stop_slotmatchd() { kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=; }
+# The same mix at each N into array $1, files named $2-N.
+pipelined() {
+  local -n into=$1
+  for n in $in_flight; do
+    say "slotmatch ($2): $n in flight, $duration s x 3"
+    "$wire" --server "tcp://127.0.0.1:$port" --channel "$channel" --phases 2 --window "$n" \
+      --duration-s "$duration" --repetitions 3 --json "$work/$2-$n.json" >"$work/$2-$n.txt"
+    into[$n]=$(figure "$work/$2-$n.json" 2 operations/s)
+  done
+}
+
+# ---- slotmatchd, persisted on SQLite
+say "slotmatchd --store sqlite"
+start_slotmatchd --store "sqlite:$work/slotmatch.sqlite"
 declare -A sm
-for n in $in_flight; do
-  say "slotmatch: $n in flight, $duration s x 3"
-  "$wire" --server "tcp://127.0.0.1:$port" --channel "$channel" --phases 2 --window "$n" \
-    --duration-s "$duration" --repetitions 3 --json "$work/wire-$n.json" >"$work/wire-$n.txt"
-  sm[$n]=$(figure "$work/wire-$n.json" 2 operations/s)
-done
+pipelined sm persisted
 best=0; for n in $in_flight; do (( sm[$n] > best )) && best=${sm[$n]}; done
 rate=$((best / 2))
 say "slotmatch: open loop at $rate requests/s (half of $best)"
 "$wire" --server "tcp://127.0.0.1:$port" --channel "$channel" --phases 4 --rate "$rate" \
   --duration-s "$duration" --repetitions 3 --json "$work/wire-open.json" >"$work/wire-open.txt"
 p99=$(figure "$work/wire-open.json" 4 p99)
-kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=
+stop_slotmatchd
+
+# ---- slotmatchd without a store: the request path's own ceiling and latency floor, no disk
+say "slotmatchd without a store"
+start_slotmatchd
+declare -A bare
+pipelined bare memory
+say "slotmatch (memory): open loop at $rate requests/s"
+"$wire" --server "tcp://127.0.0.1:$port" --channel "$channel" --phases 4 --rate "$rate" \
+  --duration-s "$duration" --repetitions 3 --json "$work/memory-open.json" >"$work/memory-open.txt"
+bare_p99=$(figure "$work/memory-open.json" 4 p99)
+stop_slotmatchd
 
 # ---- Redis, appendfsync always
 rport=$(free_port)
@@ -144,18 +169,23 @@ for n in $in_flight; do
 done
 
 # ---- the table
-$py - "$sync_us" "$p99" "$rate" "$in_flight" "$(for n in $in_flight; do echo "$n ${sm[$n]} ${rd[$n]} ${pg[$n]}"; done)" <<'PY'
+$py - "$sync_us" "$p99" "$rate" "$in_flight" "$(for n in $in_flight; do echo "$n ${sm[$n]} ${rd[$n]} ${pg[$n]} ${bare[$n]}"; done)" "$bare_p99" <<'PY'
 import sys
 sync_us, p99, rate, ns, rows = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+bare_p99 = float(sys.argv[6])
 print(f"machine: {open('/proc/cpuinfo').read().count('processor')} cores; fdatasync of 4 KiB: {sync_us} µs")
 print()
-print("| in flight | limit (N per fdatasync) | slotmatch | Redis | PostgreSQL | slotmatch / limit | / Redis | / PostgreSQL |")
-print("|---|---|---|---|---|---|---|---|")
+print("| in flight | limit (N per fdatasync) | slotmatch | Redis | PostgreSQL | slotmatch / limit | / Redis | / PostgreSQL | slotmatch without a store | its / limit |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 for line in rows.splitlines():
-    n, sm, rd, pg = (int(x) for x in line.split())
+    n, sm, rd, pg, bare = (int(x) for x in line.split())
     limit = n / (sync_us / 1e6)
-    print(f"| {n} | {limit:,.0f} | {sm:,} | {rd:,} | {pg:,} | {sm/limit:.2f} | {sm/rd:.2f} | {sm/pg:.2f} |")
+    print(f"| {n} | {limit:,.0f} | {sm:,} | {rd:,} | {pg:,} | {sm/limit:.2f} | {sm/rd:.2f} | {sm/pg:.2f} | {bare:,} | {bare/limit:.2f} |")
+print()
+print("slotmatch without a store: the same requests answered from memory alone, with no disk: "
+      "the most any durable figure can be on this machine, client and server sharing its cores.")
 print()
 print(f"slotmatch open loop at {rate:,} requests/s: p99 request -> durable reply {p99:,.1f} µs "
-      f"= {p99/sync_us:.2f} x fdatasync")
+      f"= {p99/sync_us:.2f} x fdatasync; without a store, request -> reply {bare_p99:,.1f} µs "
+      f"= {bare_p99/sync_us:.2f} x fdatasync")
 PY
