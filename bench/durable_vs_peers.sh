@@ -2,8 +2,9 @@
 # The durable path against the disk's limit and the usual peers, in one run on one disk:
 #   - the limit: fdatasync of 4 KiB (dd oflag=dsync into a file written before), so N requests in
 #     flight can at best be acknowledged N per sync;
-#   - slotmatchd without a store: the same requests answered from memory, no disk; the most any
-#     durable figure can reach on this machine, client and server sharing its cores;
+#   - slotmatchd without a store: the same requests answered from memory, no disk; with one
+#     fdatasync added to its latency (Little's law), the bound any durable figure stays under on
+#     this machine, client and server sharing its cores;
 #   - slotmatchd --store sqlite (persisted: a reply leaves once its events are committed), the
 #     staff book-then-cancel mix of slotmatch_wire_bench, N single-operation requests in flight;
 #   - Redis (appendfsync always), a Lua script that books a free slot or cancels a booked one,
@@ -34,7 +35,7 @@ while [[ $# -gt 0 ]]; do
     --channel) channel=$2; shift 2 ;;
     --in-flight) in_flight=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "durable_vs_peers: unknown option $1 (--help)" >&2; exit 2 ;;
   esac
 done
@@ -175,15 +176,20 @@ sync_us, p99, rate, ns, rows = float(sys.argv[1]), float(sys.argv[2]), int(sys.a
 bare_p99 = float(sys.argv[6])
 print(f"machine: {open('/proc/cpuinfo').read().count('processor')} cores; fdatasync of 4 KiB: {sync_us} µs")
 print()
-print("| in flight | limit (N per fdatasync) | slotmatch | Redis | PostgreSQL | slotmatch / limit | / Redis | / PostgreSQL | slotmatch without a store | its / limit |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+print("| in flight | limit (N per fdatasync) | slotmatch | Redis | PostgreSQL | slotmatch / limit | / Redis | / PostgreSQL | without a store | its / limit | bound | slotmatch / bound |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for line in rows.splitlines():
     n, sm, rd, pg, bare = (int(x) for x in line.split())
     limit = n / (sync_us / 1e6)
-    print(f"| {n} | {limit:,.0f} | {sm:,} | {rd:,} | {pg:,} | {sm/limit:.2f} | {sm/rd:.2f} | {sm/pg:.2f} | {bare:,} | {bare/limit:.2f} |")
+    bound = n / (n / bare + sync_us / 1e6)
+    print(f"| {n} | {limit:,.0f} | {sm:,} | {rd:,} | {pg:,} | {sm/limit:.2f} | {sm/rd:.2f} | "
+          f"{sm/pg:.2f} | {bare:,} | {bare/limit:.2f} | {bound:,.0f} | {sm/bound:.2f} |")
 print()
-print("slotmatch without a store: the same requests answered from memory alone, with no disk: "
-      "the most any durable figure can be on this machine, client and server sharing its cores.")
+print("without a store: the same requests answered from memory alone (slotmatchd without --store).")
+print("bound: N / (N / without-a-store + fdatasync), Little's law: with N in flight, a durable")
+print("request takes at least what it takes without a store plus one fdatasync, so this is the")
+print("most any durable figure can reach on this machine, client and server sharing its cores.")
+print("The limit (N per fdatasync) would need a request path that costs nothing.")
 print()
 print(f"slotmatch open loop at {rate:,} requests/s: p99 request -> durable reply {p99:,.1f} µs "
       f"= {p99/sync_us:.2f} x fdatasync; without a store, request -> reply {bare_p99:,.1f} µs "

@@ -274,7 +274,7 @@ static_assert(log_buckets == 64 && audit_buckets == 64, "bucket = key & 63 in th
 // server wrote 1.0 GB where it now writes 0.6 GB for the same run, and the follower's writes
 // and checkpoints made the writer's fdatasync slow: a bystander's fdatasync took over 1 ms
 // 327 times in 20,000 while slotmatchd served 32 in flight with steps of 20 ms, 146 times with
-// steps of 1 s, 61 without a follower (docs/engine.md, "The durable path"). A query then adds
+// steps of 1 s, 61 without a follower (bench/README.md, "The follower's steps"). A query then adds
 // at most a second of events from the store: a scan of 65,536 rows, about 10 ms.
 class Follower {
   public:
