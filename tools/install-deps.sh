@@ -13,6 +13,7 @@ packages=(
   libzmq3-dev cppzmq-dev                # ZeroMQ transport (client <-> slotmatchd)
   libflatbuffers-dev flatbuffers-compiler flatbuffers-compiler-dev  # wire schema (flatc)
   libsqlite3-dev                        # the journal's event store
+  libtbb-dev                            # parallel start-up (the region's slots laid out)
   libpq-dev postgresql                  # the PostgreSQL store, and the tests' throwaway server
   clang-14 libfuzzer-14-dev             # the protocol's fuzz target (libFuzzer, ASan, UBSan)
   python3-zmq python3-flatbuffers       # tests/outside: a Python client from the docs alone

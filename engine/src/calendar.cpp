@@ -106,6 +106,16 @@ std::optional<Instant> Calendar::existing_local(LocalDay day, int minute_of_day)
     return at_local(day, minute_of_day);
 }
 
+std::optional<Instant> Calendar::steady_midnight(LocalDay day) const {
+    const auto local = date::local_days{date::days{day}};
+    const auto info = zone_->get_info(local);
+    if (info.result != date::local_info::unique) return std::nullopt;
+    const sys_s midnight{local.time_since_epoch() - info.first.offset};
+    // The offset in force at midnight holds until the next midnight at least.
+    if (info.first.end < midnight + date::days{1}) return std::nullopt;
+    return Instant{midnight.time_since_epoch().count()};
+}
+
 int Calendar::weekday(LocalDay day) {
     return static_cast<int>(date::weekday{date::sys_days{date::days{day}}}.iso_encoding()) - 1;
 }

@@ -159,6 +159,35 @@ providers:
 )") + rest.substr(1);  // drop the raw string's leading newline
 }
 
+// Schedules expand on the days the clocks do not change by adding minutes to the local midnight
+// (Calendar::steady_midnight); that must give exactly what the zone's look-up gives, and only
+// the days the clocks change may take the look-up (R11: local days; R23: real hours).
+TEST(DaylightSaving, StartsOnSteadyDaysAreTheZonesOwnAndOnlyClockChangeDaysAreUnsteady) {
+    const Calendar stockholm("Europe/Stockholm");
+    const LocalDay first = *Calendar::parse_day("2026-01-01");
+    const LocalDay last = *Calendar::parse_day("2027-12-31");
+    std::vector<std::string> unsteady;
+    for (LocalDay day = first; day <= last; ++day) {
+        const auto midnight = stockholm.steady_midnight(day);
+        if (!midnight) {
+            unsteady.push_back(Calendar::format_day(day));
+            continue;
+        }
+        for (int m = 0; m < 24 * 60; m += 5) {
+            const auto start = stockholm.existing_local(day, m);
+            ASSERT_TRUE(start) << Calendar::format_day(day) << " minute " << m;
+            ASSERT_EQ(start->value, midnight->value + m * seconds_per_minute)
+                << Calendar::format_day(day) << " minute " << m;
+        }
+    }
+    EXPECT_EQ(unsteady,
+              (std::vector<std::string>{"2026-03-29", "2026-10-25", "2027-03-28", "2027-10-31"}));
+    const Calendar utc("UTC");
+    for (LocalDay day = first; day <= last; ++day) {
+        ASSERT_EQ(utc.steady_midnight(day), Instant{std::int64_t{day} * seconds_per_day});
+    }
+}
+
 TEST(DaylightSaving, NightSchedulesNeverPutTwoSlotsOfOneResourceAtOnce) {
     auto loaded = load_region_text(night_unit(R"(
         appointment_types: [{id: t, name: Jourbesök, web_name: Jourbesök, web_bookable: true,
@@ -369,6 +398,97 @@ TEST_F(Edges, R14_RemovedSlotsStayRemovedWhenTheTypeIsScheduledAgain) {
     EXPECT_EQ(engine->slot(booked)->state, SlotState::blocked);
     EXPECT_EQ(engine->slot(was_free)->state, SlotState::blocked);
     EXPECT_EQ(engine->slot(fresh.value.id)->state, SlotState::free);  // the new one is bookable
+}
+
+// The slots a group of schedules lays out, one schedule and one slot at a time through the
+// zone's look-up, sorted plainly: what expand_group did before it took the steady days' short
+// way and spread itself over the cores, and what it must still give, id for id.
+std::vector<SlotSeed> plain_expansion(const Catalog& catalog, const Calendar& calendar) {
+    std::vector<SlotSeed> seeds;
+    for (std::uint32_t i = 0; i < catalog.schedules.size(); ++i) {
+        const Schedule& s = catalog.schedules[i];
+        const int duration = catalog.type(s.type).duration_min;
+        for (LocalDay day = s.valid_from_day; day <= s.valid_to_day; ++day) {
+            if ((s.weekdays & (1U << Calendar::weekday(day))) == 0) continue;
+            const std::int64_t block_end = calendar.at_local(day, s.to_min).value;
+            std::int64_t free_from = INT64_MIN;
+            for (int m = s.from_min; m + duration <= s.to_min; m += duration) {
+                const auto start = calendar.existing_local(day, m);
+                if (!start || start->value < free_from ||
+                    start->value + duration * seconds_per_minute > block_end) {
+                    continue;
+                }
+                seeds.push_back({start->value, s.resource.value, s.type.value,
+                                 static_cast<std::uint16_t>(duration), i, s.window_days});
+                free_from = start->value + duration * seconds_per_minute;
+            }
+        }
+    }
+    std::stable_sort(seeds.begin(), seeds.end(), [](const SlotSeed& a, const SlotSeed& b) {
+        return std::tie(a.resource, a.start_s) < std::tie(b.resource, b.start_s);
+    });
+    std::vector<SlotSeed> kept;
+    for (const SlotSeed& s : seeds) {
+        if (!kept.empty() && kept.back().resource == s.resource &&
+            kept.back().start_s + kept.back().duration_min * seconds_per_minute > s.start_s) {
+            continue;
+        }
+        kept.push_back(s);
+    }
+    std::stable_sort(kept.begin(), kept.end(), [](const SlotSeed& a, const SlotSeed& b) {
+        return std::tie(a.resource, a.type, a.start_s) < std::tie(b.resource, b.type, b.start_s);
+    });
+    return kept;
+}
+
+TEST(DaylightSaving, TheRegionsSlotsAreLaidOutAsOneCoreSlotBySlotWouldLayThemOut) {
+    auto loaded = load_region_text(R"(
+timezone: Europe/Stockholm
+providers:
+  - id: p
+    name: Region
+    units:
+      - id: jour
+        name: Jourcentralen
+        web: {booking_active: true, cancel_rebook_active: true}
+        resources:
+          - {id: natt, type: person, name: Nattläkare Berg}
+          - {id: dag, type: person, name: Distriktsläkare Ek}
+          - {id: rum, type: room, name: Rum 3}
+        appointment_types:
+          - {id: t60, name: Lång, web_name: Lång, web_bookable: true, duration_min: 60}
+          - {id: t30, name: Kort, web_name: Kort, web_bookable: true, duration_min: 30}
+          - {id: t20, name: Tjugo, web_name: Tjugo, web_bookable: true, duration_min: 20}
+        schedules:
+          - {resource: natt, appointment_type: t60, weekdays: [sun], from: "01:30", to: "02:30",
+             valid_from: 2026-01-04, valid_to: 2026-12-27}
+          - {resource: natt, appointment_type: t30, weekdays: [sun], from: "02:30", to: "04:00",
+             valid_from: 2026-01-04, valid_to: 2026-12-27}
+          - {resource: natt, appointment_type: t20, weekdays: [mon, tue, wed, thu, fri, sat],
+             from: "00:00", to: "06:00", valid_from: 2026-01-01, valid_to: 2026-12-31}
+          - {resource: dag, appointment_type: t30, weekdays: [mon, tue, wed, thu, fri],
+             from: "08:00", to: "12:00", valid_from: 2026-01-01, valid_to: 2026-12-31}
+          - {resource: dag, appointment_type: t20, weekdays: [mon, tue, wed, thu, fri],
+             from: "13:00", to: "16:40", valid_from: 2026-01-01, valid_to: 2026-12-31}
+          - {resource: rum, appointment_type: t60, weekdays: [sat, sun], from: "00:00",
+             to: "23:00", valid_from: 2026-03-01, valid_to: 2026-11-30}
+)",
+                                   "expansion");
+    ASSERT_TRUE(loaded.ok());
+    const Catalog& catalog = *loaded.catalog;
+    const Calendar calendar(catalog.timezone);
+    const auto expected = plain_expansion(catalog, calendar);
+    const auto seeds = expand_region(catalog, calendar);
+    ASSERT_GT(expected.size(), 10'000U);
+    ASSERT_EQ(seeds.size(), expected.size());
+    for (std::size_t i = 0; i < seeds.size(); ++i) {
+        ASSERT_EQ(std::tie(seeds[i].start_s, seeds[i].resource, seeds[i].type,
+                           seeds[i].duration_min, seeds[i].schedule, seeds[i].window_days),
+                  std::tie(expected[i].start_s, expected[i].resource, expected[i].type,
+                           expected[i].duration_min, expected[i].schedule,
+                           expected[i].window_days))
+            << "slot " << i << " at " << calendar.format(Instant{seeds[i].start_s});
+    }
 }
 
 TEST(DaylightSaving, AdjacentSchedulesNeverOverlapOnTheSpringNight) {

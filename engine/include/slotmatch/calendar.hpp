@@ -35,6 +35,11 @@ class Calendar {
     // clocks skip in spring): a schedule has no slot there.
     std::optional<Instant> existing_local(LocalDay day, int minute_of_day) const;
     Instant local_midnight(LocalDay day) const;
+    // The day's local midnight when the whole day keeps one offset from UTC (the clocks do not
+    // change that day): its wall-clock times are then that midnight plus their minutes, each
+    // existing once, so expanding a schedule needs one look-up a day, not two a slot. Nothing
+    // on the days the clocks change.
+    std::optional<Instant> steady_midnight(LocalDay day) const;
     // ISO weekday index, Monday = 0.
     static int weekday(LocalDay day);
 
