@@ -1,5 +1,6 @@
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
 
 #include <algorithm>
 #include <bit>
@@ -67,14 +68,25 @@ std::size_t drop_overlaps(std::span<SlotSeed> seeds) {
     return kept;
 }
 
-}  // namespace
+// Runs `work`, whose loops are oneTBB's, on every core. ThreadSanitizer cannot see oneTBB's own
+// synchronisation (Debian's libtbb is not built for it) and takes its hand-offs for races, so
+// a TSan build runs them on one thread.
+template <class Work>
+auto on_every_core(Work&& work) {
+#if defined(__SANITIZE_THREAD__)
+    tbb::task_arena arena(1);
+#else
+    tbb::task_arena arena;
+#endif
+    return arena.execute(std::forward<Work>(work));
+}
 
 // Spread over the cores with TBB: each schedule expands on its own, its slots go to its
 // resource's run (resources in order, each run's schedules in order), and each resource's run
 // is sorted, cleared of overlaps and ordered by (type, start) on its own. Runs are small (a
 // resource's slots), so this beats sorting the whole group twice (bench/README.md, "Start-up").
-std::vector<SlotSeed> expand_group(const Catalog& catalog, const Calendar& calendar,
-                                   std::span<const Schedule> schedules, const SlotIndex* existing) {
+std::vector<SlotSeed> lay_out(const Catalog& catalog, const Calendar& calendar,
+                              std::span<const Schedule> schedules, const SlotIndex* existing) {
     using Range = tbb::blocked_range<std::size_t>;
     std::vector<std::vector<SlotSeed>> each(schedules.size());
     tbb::parallel_for(Range(0, schedules.size()), [&](const Range& r) {
@@ -146,6 +158,13 @@ std::vector<SlotSeed> expand_group(const Catalog& catalog, const Calendar& calen
     return seeds;
 }
 
+}  // namespace
+
+std::vector<SlotSeed> expand_group(const Catalog& catalog, const Calendar& calendar,
+                                   std::span<const Schedule> schedules, const SlotIndex* existing) {
+    return on_every_core([&] { return lay_out(catalog, calendar, schedules, existing); });
+}
+
 std::size_t estimate_slots(const Catalog& catalog, std::span<const Schedule> schedules) {
     std::size_t n = 0;
     for (const Schedule& s : schedules) {
@@ -199,19 +218,26 @@ SlotIndex::SlotIndex(const Catalog& catalog, const Calendar&, std::vector<SlotSe
 std::optional<SlotId> SlotIndex::add_group(std::span<const SlotSeed> seeds) {
     const std::size_t first = count_.load(std::memory_order_relaxed);
     if (seeds.size() > capacity_ - first) return std::nullopt;
-    for (std::size_t i = 0; i < seeds.size(); ++i) {
-        SM_ASSERT(seeds[i].resource < resource_count_);
-        SM_ASSERT(i == 0 ||
-                  std::tie(seeds[i - 1].resource, seeds[i - 1].type, seeds[i - 1].start_s) <
-                      std::tie(seeds[i].resource, seeds[i].type, seeds[i].start_s));
-        SlotRecord& r = slots_[first + i];
-        r.start_s = seeds[i].start_s;
-        r.resource = seeds[i].resource;
-        r.type.store(seeds[i].type, std::memory_order_relaxed);
-        r.duration_min = seeds[i].duration_min;
-        r.window_days.store(seeds[i].window_days, std::memory_order_relaxed);
-        r.word.store(SlotWord::make(SlotState::free, 0, 0), std::memory_order_relaxed);
-    }
+    // On every core: a national region's first group is 23 M records, and writing them first
+    // is what makes the table's pages resident (the kernel zeroes each on its first touch).
+    using Range = tbb::blocked_range<std::size_t>;
+    on_every_core([&] {
+        tbb::parallel_for(Range(0, seeds.size()), [&](const Range& part) {
+            for (std::size_t i = part.begin(); i != part.end(); ++i) {
+                SM_ASSERT(seeds[i].resource < resource_count_);
+                SM_ASSERT(i == 0 ||
+                          std::tie(seeds[i - 1].resource, seeds[i - 1].type, seeds[i - 1].start_s) <
+                              std::tie(seeds[i].resource, seeds[i].type, seeds[i].start_s));
+                SlotRecord& r = slots_[first + i];
+                r.start_s = seeds[i].start_s;
+                r.resource = seeds[i].resource;
+                r.type.store(seeds[i].type, std::memory_order_relaxed);
+                r.duration_min = seeds[i].duration_min;
+                r.window_days.store(seeds[i].window_days, std::memory_order_relaxed);
+                r.word.store(SlotWord::make(SlotState::free, 0, 0), std::memory_order_relaxed);
+            }
+        });
+    });
     // The records are complete before they count, and before any shard lists them.
     count_.store(first + seeds.size(), std::memory_order_release);
     std::size_t i = 0;

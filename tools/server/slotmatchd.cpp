@@ -1,6 +1,7 @@
 // slotmatchd: the engine server. Loads a region, recovers what its store or journal holds, then
 // answers slotmatch requests over ZeroMQ (server.hpp has the pipeline) until SIGINT or SIGTERM.
 // `--check` only validates the region and prints its lint and summary.
+#include <malloc.h>
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <iomanip>
@@ -354,6 +355,9 @@ int run(const Options& o) {
     std::unique_ptr<journal::EventStore> store;
     if (o.has_store && !(store = open_store(o.store))) return 1;
     if (!recover(engine, store.get(), o, link)) return 1;
+    // The region's slots were laid out in many small pieces on every core (expand_group): give
+    // the heap they left back to the system (a national region: 1.8 GB resident, 1.2 after).
+    ::malloc_trim(0);
     tools::ServerCounters counters;
     tools::Service service(engine, o.has_clock ? &fixed : nullptr, counters);
     std::unique_ptr<journal::StoreQueries> queries;
