@@ -17,6 +17,7 @@
 #include <slotmatch/config.hpp>
 #include <sstream>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 
 namespace slotmatch {
@@ -372,8 +373,11 @@ class Loader {
     Catalog catalog_;
     std::vector<Diagnostic> diagnostics_;
     std::vector<PendingSchedule> pending_schedules_;
-    // Paths of the schedules that loaded without error, for the overlap check.
-    std::vector<std::pair<std::size_t, std::string>> clean_schedules_;
+    // The schedules that loaded without error (index, path) by resource, in file order, for the
+    // overlap check: only a resource's own can overlap (a national region's 54,423 schedules
+    // took a second to check against each other).
+    std::unordered_map<std::uint32_t, std::vector<std::pair<std::size_t, std::string>>>
+        clean_schedules_;
     FirstSeen provider_ids_, unit_ids_, resource_ids_, type_ids_;
 };
 
@@ -802,7 +806,7 @@ void Loader::load_schedule(const PendingSchedule& pending) {
         [](const Diagnostic& d) { return d.severity == Diagnostic::Severity::error; });
     if (clean) {
         check_overlap(schedule, path, node.Mark());
-        clean_schedules_.emplace_back(catalog_.schedules.size(), path);
+        clean_schedules_[schedule.resource.value].emplace_back(catalog_.schedules.size(), path);
     }
     catalog_.schedules.push_back(schedule);
 }
@@ -810,11 +814,10 @@ void Loader::load_schedule(const PendingSchedule& pending) {
 // A resource is in one place at a time: two schedules of one resource that share a weekday, a
 // time of day and a validity day would lay out overlapping slots.
 void Loader::check_overlap(const Schedule& s, const std::string& path, const YAML::Mark& at) {
-    for (const auto& [index, other_path] : clean_schedules_) {
+    for (const auto& [index, other_path] : clean_schedules_[s.resource.value]) {
         const Schedule& o = catalog_.schedules[index];
-        if (o.resource != s.resource || (o.weekdays & s.weekdays) == 0 || o.from_min >= s.to_min ||
-            s.from_min >= o.to_min || o.valid_from_day > s.valid_to_day ||
-            s.valid_from_day > o.valid_to_day) {
+        if ((o.weekdays & s.weekdays) == 0 || o.from_min >= s.to_min || s.from_min >= o.to_min ||
+            o.valid_from_day > s.valid_to_day || s.valid_from_day > o.valid_to_day) {
             continue;
         }
         error(path, at,
