@@ -1,10 +1,12 @@
 // slotmatch_footprint: memory per slot and start-up time for a generated region.
-//   slotmatch_footprint --units 1200 --days 60
+//   slotmatch_footprint --units 1200 --days 60 [--booked-percent 50]
 // Prints, for one run: the slot count, the time to parse and validate the region YAML, the
 // time to build the index (schedules → slots, shards, tables), and the resident memory the
 // engine added, per slot, and what one copy of the catalog adds (each appointment type added
-// live keeps one for the run). Resident memory comes from /proc/self/statm, the copy's size from
-// mallinfo2.
+// live keeps one for the run). With --booked-percent P, it then books P of every 100 slots, each
+// for a patient of its own, by the staff of the slot's unit, and prints what that added, per
+// booking, beside the sizes of the records a booking writes. Resident memory comes from
+// /proc/self/statm, the copy's size from mallinfo2.
 #include <malloc.h>
 #include <unistd.h>
 
@@ -15,7 +17,10 @@
 #include <iostream>
 #include <slotmatch/config.hpp>
 #include <slotmatch/engine.hpp>
+#include <slotmatch/patient.hpp>
+#include <slotmatch/patients.hpp>
 #include <sstream>
+#include <vector>
 
 #include "program.hpp"
 #include "region_gen.hpp"
@@ -33,6 +38,21 @@ double resident_mib() {
            (1024.0 * 1024.0);
 }
 
+// The n-th of 33.6 million personnummer: born 19YY-MM-DD (days 1-28), serial n % 1000, with
+// their Luhn digit.
+PatientKey patient_number(std::uint32_t n) {
+    char digits[16];
+    std::snprintf(digits, sizeof digits, "19%02u%02u%02u%03u", (n / 336'000) % 100,
+                  1 + (n / 28'000) % 12, 1 + (n / 1000) % 28, n % 1000);
+    int sum = 0;
+    for (int i = 2; i < 11; ++i) {
+        int d = digits[i] - '0';
+        if ((i - 2) % 2 == 0) d = d * 2 > 9 ? d * 2 - 9 : d * 2;
+        sum += d;
+    }
+    return *parse_patient_id(std::string(digits) + char('0' + (10 - sum % 10) % 10)).key;
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -45,11 +65,19 @@ int main(int argc, char** argv) {
     options.add_options()("help,h", "print this help and exit")(
         "units", po::value(&spec.units)->default_value(spec.units), "health centres")(
         "days", po::value(&spec.days)->default_value(spec.days), "days of schedules")(
-        "seed", po::value(&spec.seed)->default_value(spec.seed), "generator seed");
+        "seed", po::value(&spec.seed)->default_value(spec.seed), "generator seed")(
+        "booked-percent", po::value<int>()->default_value(0),
+        "then book this many of every 100 slots (0-100), a patient each, and print what it "
+        "added");
     int exit_code = 0;
     const auto parsed = tools::parse_command_line(argc, argv, options, "slotmatch_footprint",
                                                   "memory per slot and start-up time.", exit_code);
     if (!parsed) return exit_code;
+    const int booked_percent = (*parsed)["booked-percent"].as<int>();
+    if (booked_percent < 0 || booked_percent > 100) {
+        std::cerr << "slotmatch_footprint: --booked-percent must be 0..100\n";
+        return 2;
+    }
     std::ostringstream yaml, progress;
     if (tools::generate_region(spec, yaml, progress) != 0) {
         std::cerr << progress.str();
@@ -87,5 +115,59 @@ int main(int argc, char** argv) {
         "schedules)\n",
         static_cast<double>(mallinfo2().uordblks - before_copy) / (1024.0 * 1024.0),
         copy.resources.size(), copy.types.size(), copy.schedules.size());
-    return 0;
+    if (booked_percent == 0) return 0;
+
+    // The clock just before the region's first slot, so that every slot may still be booked.
+    std::int64_t first_start = INT64_MAX;
+    for (std::uint32_t s = 0; s < engine.slot_count(); ++s) {
+        first_start = std::min(first_start, engine.slot(SlotId{s})->start.value);
+    }
+    clock.set(Instant{first_start - seconds_per_hour});
+    const Catalog& catalog = engine.catalog();
+    std::vector<Event> drained(4096);
+    std::size_t booked = 0, refused = 0;
+    const double before_booking_mib = resident_mib();
+    t0 = std::chrono::steady_clock::now();
+    for (std::uint32_t s = 0; s < engine.slot_count(); ++s) {
+        if (static_cast<int>(s % 100) >= booked_percent) continue;
+        const SlotView slot = *engine.slot(SlotId{s});
+        const Actor staff{Channel::staff,
+                          ActorText::from("footprint"),
+                          ActorName::from("Footprint Mätning"),
+                          true,
+                          catalog.resources[slot.resource.value].unit,
+                          false};
+        BookRequest request;
+        request.slot = slot.id;
+        request.patient = patient_number(s);  // a patient of its own
+        const auto outcome = engine.book(staff, request);
+        if (outcome.ok()) {
+            ++booked;
+        } else if (refused++ == 0) {
+            std::cerr << "footprint: slot " << s << " refused: " << to_string(outcome.code) << " ("
+                      << outcome.field << ": " << outcome.message << ")\n";
+        }
+        if ((booked + refused) % 1024 == 0) engine.events().drain(drained);
+    }
+    engine.events().drain(drained);
+    const double book_s = seconds_since(t0);
+    const double added_mib = resident_mib() - before_booking_mib;
+    std::printf("booked:              %zu of %zu slots (%d %%) in %.2f s; %zu refused\n", booked,
+                engine.slot_count(), booked_percent, book_s, refused);
+    std::printf(
+        "bookings resident:   %.0f MiB = %.1f bytes per booking; process total %.0f MiB"
+        " = %.1f bytes per slot\n",
+        added_mib,
+        added_mib * 1024.0 * 1024.0 / static_cast<double>(std::max<std::size_t>(booked, 1)),
+        resident_mib(), resident_mib() * 1024.0 * 1024.0 / slots);
+    std::printf(
+        "a booking writes:    its record %zu bytes, its patient's record %zu bytes and"
+        " link %zu, the patient table's cell %zu bytes (key and pointer)\n",
+        Engine::booking_record_bytes(), sizeof(PatientRecord), sizeof(std::atomic<std::uint64_t>),
+        2 * sizeof(std::uint64_t));
+    std::printf(
+        "of the record:       actor %zu, actor name %zu, phone %zu, reason %zu bytes"
+        " (R17, R18)\n",
+        sizeof(ActorText), sizeof(ActorName), sizeof(PhoneText), sizeof(ReasonText));
+    return refused == 0 ? 0 : 1;
 }

@@ -25,6 +25,10 @@ std::size_t seed_slots(const Catalog& catalog) {
 
 }  // namespace
 
+std::size_t Engine::booking_record_bytes() {
+    return RecordTable<BookingRecord>::bytes_per_record;
+}
+
 Engine::Engine(Catalog catalog, const Clock& clock, EngineLimits limits, Seed seed)
     : catalog_(std::move(catalog)),
       calendar_(catalog_.timezone),

@@ -290,6 +290,9 @@ class Engine {
     Instant now() const { return clock_.now(); }
     std::size_t slot_count() const { return index_.size(); }
     EngineRoom room() const;
+    // The bytes one booking record takes in its table, its link included (what a booking adds
+    // besides its patient: bench/slotmatch_footprint).
+    static std::size_t booking_record_bytes();
     std::optional<SlotView> slot(SlotId s) const;
     EventRings& events() { return *events_; }
 

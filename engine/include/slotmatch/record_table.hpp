@@ -30,6 +30,9 @@ class RecordTable {
             cache_line_of(offsetof(RecordTable, released_head_) + sizeof(released_head_) - 1));
         SM_ASSERT(capacity < index_mask);
     }
+    // What one record takes once used: itself and its link in the released stack.
+    static constexpr std::size_t bytes_per_record = sizeof(T) + sizeof(std::atomic<std::uint64_t>);
+
     RecordTable(const RecordTable&) = delete;
     RecordTable& operator=(const RecordTable&) = delete;
 
