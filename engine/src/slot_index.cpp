@@ -19,14 +19,16 @@ void expand(const Catalog& catalog, const Calendar& calendar, const Schedule& sc
             std::uint32_t which, std::vector<SlotSeed>& out) {
     const int duration = catalog.type(schedule.type).duration_min;
     SM_ASSERT(duration > 0);
+    const auto add = [&](std::int64_t start) {
+        out.push_back({start, schedule.resource.value, schedule.type.value,
+                       static_cast<std::uint16_t>(duration), which, schedule.window_days});
+    };
     for (LocalDay day = schedule.valid_from_day; day <= schedule.valid_to_day; ++day) {
         if ((schedule.weekdays & (1U << Calendar::weekday(day))) == 0) continue;
         if (const auto midnight = calendar.steady_midnight(day)) {
             // No clock change this day: each start is the midnight plus its minutes.
             for (int m = schedule.from_min; m + duration <= schedule.to_min; m += duration) {
-                out.push_back({midnight->value + std::int64_t{m} * seconds_per_minute,
-                               schedule.resource.value, schedule.type.value,
-                               static_cast<std::uint16_t>(duration), which, schedule.window_days});
+                add(midnight->value + std::int64_t{m} * seconds_per_minute);
             }
             continue;
         }
@@ -41,8 +43,7 @@ void expand(const Catalog& catalog, const Calendar& calendar, const Schedule& sc
                 start->value + duration * seconds_per_minute > block_end) {
                 continue;
             }
-            out.push_back({start->value, schedule.resource.value, schedule.type.value,
-                           static_cast<std::uint16_t>(duration), which, schedule.window_days});
+            add(start->value);
             free_from = start->value + duration * seconds_per_minute;
         }
     }
@@ -81,18 +82,33 @@ auto on_every_core(Work&& work) {
     return arena.execute(std::forward<Work>(work));
 }
 
+// Calls f(i) for every i below n: in oneTBB's loop when `parallel` (inside on_every_core), else
+// here, in order. A live publication (a schedule, the days an extension adds, one slot) is
+// small: it stays on the request's thread and wakes no worker.
+template <class F>
+void each_index(std::size_t n, bool parallel, F&& f) {
+    if (!parallel) {
+        for (std::size_t i = 0; i < n; ++i) f(i);
+        return;
+    }
+    using Range = tbb::blocked_range<std::size_t>;
+    tbb::parallel_for(Range(0, n), [&](const Range& r) {
+        for (std::size_t i = r.begin(); i != r.end(); ++i) f(i);
+    });
+}
+constexpr std::size_t parallel_schedules_min = 64;
+constexpr std::size_t parallel_slots_min = std::size_t{1} << 14;
+
 // Spread over the cores with TBB: each schedule expands on its own, its slots go to its
 // resource's run (resources in order, each run's schedules in order), and each resource's run
 // is sorted, cleared of overlaps and ordered by (type, start) on its own. Runs are small (a
 // resource's slots), so this beats sorting the whole group twice (bench/README.md, "Start-up").
 std::vector<SlotSeed> lay_out(const Catalog& catalog, const Calendar& calendar,
-                              std::span<const Schedule> schedules, const SlotIndex* existing) {
-    using Range = tbb::blocked_range<std::size_t>;
+                              std::span<const Schedule> schedules, const SlotIndex* existing,
+                              bool parallel) {
     std::vector<std::vector<SlotSeed>> each(schedules.size());
-    tbb::parallel_for(Range(0, schedules.size()), [&](const Range& r) {
-        for (std::size_t i = r.begin(); i != r.end(); ++i) {
-            expand(catalog, calendar, schedules[i], static_cast<std::uint32_t>(i), each[i]);
-        }
+    each_index(schedules.size(), parallel, [&](std::size_t i) {
+        expand(catalog, calendar, schedules[i], static_cast<std::uint32_t>(i), each[i]);
     });
     // Where each resource's run starts, and where in it each schedule's slots go.
     std::size_t resources = 0;
@@ -113,38 +129,34 @@ std::vector<SlotSeed> lay_out(const Catalog& catalog, const Calendar& calendar,
         }
     }
     std::vector<SlotSeed> seeds(run.back());
-    tbb::parallel_for(Range(0, schedules.size()), [&](const Range& r) {
-        for (std::size_t i = r.begin(); i != r.end(); ++i) {
-            std::copy(each[i].begin(), each[i].end(),
-                      seeds.begin() + static_cast<std::ptrdiff_t>(at[i]));
-            std::vector<SlotSeed>().swap(each[i]);
-        }
+    each_index(schedules.size(), parallel, [&](std::size_t i) {
+        std::copy(each[i].begin(), each[i].end(),
+                  seeds.begin() + static_cast<std::ptrdiff_t>(at[i]));
+        std::vector<SlotSeed>().swap(each[i]);
     });
     std::vector<std::size_t> kept(resources, 0);
-    tbb::parallel_for(Range(0, resources), [&](const Range& r) {
-        for (std::size_t res = r.begin(); res != r.end(); ++res) {
-            std::span<SlotSeed> own(seeds.data() + run[res], run[res + 1] - run[res]);
-            own = own.first(drop_overlaps(own));
-            if (existing != nullptr) {
-                own = own.first(static_cast<std::size_t>(
-                    std::remove_if(own.begin(), own.end(),
-                                   [&](const SlotSeed& s) {
-                                       const Instant end{s.start_s +
-                                                         s.duration_min * seconds_per_minute};
-                                       return existing
-                                           ->overlapping(ResourceIdx{s.resource},
-                                                         Instant{s.start_s}, end, std::nullopt)
-                                           .has_value();
-                                   }) -
-                    own.begin()));
-            }
-            // A group's ids follow (resource, type, start), so one shard's slots are adjacent
-            // in memory (a resource has one slot at a start by now: the order is total).
-            std::sort(own.begin(), own.end(), [](const SlotSeed& a, const SlotSeed& b) {
-                return std::tie(a.type, a.start_s) < std::tie(b.type, b.start_s);
-            });
-            kept[res] = own.size();
+    each_index(resources, parallel, [&](std::size_t res) {
+        std::span<SlotSeed> own(seeds.data() + run[res], run[res + 1] - run[res]);
+        own = own.first(drop_overlaps(own));
+        if (existing != nullptr) {
+            own = own.first(static_cast<std::size_t>(
+                std::remove_if(own.begin(), own.end(),
+                               [&](const SlotSeed& s) {
+                                   const Instant end{s.start_s +
+                                                     s.duration_min * seconds_per_minute};
+                                   return existing
+                                       ->overlapping(ResourceIdx{s.resource}, Instant{s.start_s},
+                                                     end, std::nullopt)
+                                       .has_value();
+                               }) -
+                own.begin()));
         }
+        // A group's ids follow (resource, type, start), so one shard's slots are adjacent
+        // in memory (a resource has one slot at a start by now: the order is total).
+        std::sort(own.begin(), own.end(), [](const SlotSeed& a, const SlotSeed& b) {
+            return std::tie(a.type, a.start_s) < std::tie(b.type, b.start_s);
+        });
+        kept[res] = own.size();
     });
     std::size_t to = 0;
     for (std::size_t res = 0; res < resources; ++res) {
@@ -162,7 +174,10 @@ std::vector<SlotSeed> lay_out(const Catalog& catalog, const Calendar& calendar,
 
 std::vector<SlotSeed> expand_group(const Catalog& catalog, const Calendar& calendar,
                                    std::span<const Schedule> schedules, const SlotIndex* existing) {
-    return on_every_core([&] { return lay_out(catalog, calendar, schedules, existing); });
+    if (schedules.size() < parallel_schedules_min) {
+        return lay_out(catalog, calendar, schedules, existing, false);
+    }
+    return on_every_core([&] { return lay_out(catalog, calendar, schedules, existing, true); });
 }
 
 std::size_t estimate_slots(const Catalog& catalog, std::span<const Schedule> schedules) {
@@ -220,24 +235,26 @@ std::optional<SlotId> SlotIndex::add_group(std::span<const SlotSeed> seeds) {
     if (seeds.size() > capacity_ - first) return std::nullopt;
     // On every core: a national region's first group is 23 M records, and writing them first
     // is what makes the table's pages resident (the kernel zeroes each on its first touch).
-    using Range = tbb::blocked_range<std::size_t>;
-    on_every_core([&] {
-        tbb::parallel_for(Range(0, seeds.size()), [&](const Range& part) {
-            for (std::size_t i = part.begin(); i != part.end(); ++i) {
-                SM_ASSERT(seeds[i].resource < resource_count_);
-                SM_ASSERT(i == 0 ||
-                          std::tie(seeds[i - 1].resource, seeds[i - 1].type, seeds[i - 1].start_s) <
-                              std::tie(seeds[i].resource, seeds[i].type, seeds[i].start_s));
-                SlotRecord& r = slots_[first + i];
-                r.start_s = seeds[i].start_s;
-                r.resource = seeds[i].resource;
-                r.type.store(seeds[i].type, std::memory_order_relaxed);
-                r.duration_min = seeds[i].duration_min;
-                r.window_days.store(seeds[i].window_days, std::memory_order_relaxed);
-                r.word.store(SlotWord::make(SlotState::free, 0, 0), std::memory_order_relaxed);
-            }
+    const auto write = [&](bool parallel) {
+        each_index(seeds.size(), parallel, [&](std::size_t i) {
+            SM_ASSERT(seeds[i].resource < resource_count_);
+            SM_ASSERT(i == 0 ||
+                      std::tie(seeds[i - 1].resource, seeds[i - 1].type, seeds[i - 1].start_s) <
+                          std::tie(seeds[i].resource, seeds[i].type, seeds[i].start_s));
+            SlotRecord& r = slots_[first + i];
+            r.start_s = seeds[i].start_s;
+            r.resource = seeds[i].resource;
+            r.type.store(seeds[i].type, std::memory_order_relaxed);
+            r.duration_min = seeds[i].duration_min;
+            r.window_days.store(seeds[i].window_days, std::memory_order_relaxed);
+            r.word.store(SlotWord::make(SlotState::free, 0, 0), std::memory_order_relaxed);
         });
-    });
+    };
+    if (seeds.size() < parallel_slots_min) {
+        write(false);
+    } else {
+        on_every_core([&] { write(true); });
+    }
     // The records are complete before they count, and before any shard lists them.
     count_.store(first + seeds.size(), std::memory_order_release);
     std::size_t i = 0;

@@ -162,26 +162,40 @@ providers:
 // Schedules expand on the days the clocks do not change by adding minutes to the local midnight
 // (Calendar::steady_midnight); that must give exactly what the zone's look-up gives, and only
 // the days the clocks change may take the look-up (R11: local days; R23: real hours).
-TEST(DaylightSaving, StartsOnSteadyDaysAreTheZonesOwnAndOnlyClockChangeDaysAreUnsteady) {
-    const Calendar stockholm("Europe/Stockholm");
+// The days of 2026 and 2027 on which `zone` has no steady midnight, after checking that on
+// every other day each wall-clock time (every 5 minutes) is the midnight plus its minutes.
+std::vector<std::string> unsteady_days(const Calendar& zone) {
     const LocalDay first = *Calendar::parse_day("2026-01-01");
     const LocalDay last = *Calendar::parse_day("2027-12-31");
     std::vector<std::string> unsteady;
     for (LocalDay day = first; day <= last; ++day) {
-        const auto midnight = stockholm.steady_midnight(day);
+        const auto midnight = zone.steady_midnight(day);
         if (!midnight) {
             unsteady.push_back(Calendar::format_day(day));
             continue;
         }
         for (int m = 0; m < 24 * 60; m += 5) {
-            const auto start = stockholm.existing_local(day, m);
-            ASSERT_TRUE(start) << Calendar::format_day(day) << " minute " << m;
-            ASSERT_EQ(start->value, midnight->value + m * seconds_per_minute)
+            const auto start = zone.existing_local(day, m);
+            EXPECT_TRUE(start) << Calendar::format_day(day) << " minute " << m;
+            if (!start) return unsteady;
+            EXPECT_EQ(start->value, midnight->value + m * seconds_per_minute)
                 << Calendar::format_day(day) << " minute " << m;
+            if (start->value != midnight->value + m * seconds_per_minute) return unsteady;
         }
     }
-    EXPECT_EQ(unsteady,
+    return unsteady;
+}
+
+TEST(DaylightSaving, StartsOnSteadyDaysAreTheZonesOwnAndOnlyClockChangeDaysAreUnsteady) {
+    EXPECT_EQ(unsteady_days(Calendar("Europe/Stockholm")),
               (std::vector<std::string>{"2026-03-29", "2026-10-25", "2027-03-28", "2027-10-31"}));
+    // Chile's clocks change at midnight: in April 24:00 becomes 23:00 again (the day ends with
+    // an hour twice: steady, each time its first occurrence, as at_local maps it), and in
+    // September 24:00 becomes 01:00 (the next day has no midnight: unsteady).
+    const auto santiago = unsteady_days(Calendar("America/Santiago"));
+    EXPECT_EQ(santiago, (std::vector<std::string>{"2026-09-06", "2027-09-05"}));
+    const LocalDay first = *Calendar::parse_day("2026-01-01");
+    const LocalDay last = *Calendar::parse_day("2027-12-31");
     const Calendar utc("UTC");
     for (LocalDay day = first; day <= last; ++day) {
         ASSERT_EQ(utc.steady_midnight(day), Instant{std::int64_t{day} * seconds_per_day});
@@ -442,51 +456,78 @@ std::vector<SlotSeed> plain_expansion(const Catalog& catalog, const Calendar& ca
 }
 
 TEST(DaylightSaving, TheRegionsSlotsAreLaidOutAsOneCoreSlotBySlotWouldLayThemOut) {
+    // Twelve out-of-hours centres, 72 schedules: enough for the layout to take every core
+    // (expand_group goes parallel from 64); a resource's schedules are interleaved with the
+    // others' in the file, and the night ones cross both daylight-saving nights.
+    std::string units;
+    for (int u = 0; u < 12; ++u) {
+        const std::string k = std::to_string(u);
+        units += R"(
+      - id: jour)" +
+                 k + R"(
+        name: Jourcentralen )" +
+                 k + R"(
+        web: {booking_active: true, cancel_rebook_active: true}
+        resources:
+          - {id: natt)" +
+                 k + R"(, type: person, name: Nattläkare Berg}
+          - {id: dag)" +
+                 k + R"(, type: person, name: Distriktsläkare Ek}
+          - {id: rum)" +
+                 k + R"(, type: room, name: Rum 3}
+        appointment_types:
+          - {id: t60-)" +
+                 k + R"(, name: Lång, web_name: Lång, web_bookable: true, duration_min: 60}
+          - {id: t30-)" +
+                 k + R"(, name: Kort, web_name: Kort, web_bookable: true, duration_min: 30}
+          - {id: t20-)" +
+                 k + R"(, name: Tjugo, web_name: Tjugo, web_bookable: true, duration_min: 20}
+        schedules:
+          - {resource: natt)" +
+                 k + R"(, appointment_type: t20-)" + k +
+                 R"(, weekdays: [mon, tue, wed, thu, fri, sat],
+             from: "00:00", to: "06:00", valid_from: 2026-01-01, valid_to: 2026-12-31}
+          - {resource: dag)" +
+                 k + R"(, appointment_type: t30-)" + k + R"(, weekdays: [mon, tue, wed, thu, fri],
+             from: "08:00", to: "12:00", valid_from: 2026-01-01, valid_to: 2026-12-31}
+          - {resource: natt)" +
+                 k + R"(, appointment_type: t60-)" + k +
+                 R"(, weekdays: [sun], from: "01:30", to: "02:30",
+             valid_from: 2026-01-04, valid_to: 2026-12-27}
+          - {resource: rum)" +
+                 k + R"(, appointment_type: t60-)" + k + R"(, weekdays: [sat, sun], from: "00:00",
+             to: "23:00", valid_from: 2026-03-01, valid_to: 2026-11-30}
+          - {resource: natt)" +
+                 k + R"(, appointment_type: t30-)" + k +
+                 R"(, weekdays: [sun], from: "02:30", to: "04:00",
+             valid_from: 2026-01-04, valid_to: 2026-12-27}
+          - {resource: dag)" +
+                 k + R"(, appointment_type: t20-)" + k + R"(, weekdays: [mon, tue, wed, thu, fri],
+             from: "13:00", to: "16:40", valid_from: 2026-01-01, valid_to: 2026-12-31})";
+    }
     auto loaded = load_region_text(R"(
 timezone: Europe/Stockholm
 providers:
   - id: p
     name: Region
-    units:
-      - id: jour
-        name: Jourcentralen
-        web: {booking_active: true, cancel_rebook_active: true}
-        resources:
-          - {id: natt, type: person, name: Nattläkare Berg}
-          - {id: dag, type: person, name: Distriktsläkare Ek}
-          - {id: rum, type: room, name: Rum 3}
-        appointment_types:
-          - {id: t60, name: Lång, web_name: Lång, web_bookable: true, duration_min: 60}
-          - {id: t30, name: Kort, web_name: Kort, web_bookable: true, duration_min: 30}
-          - {id: t20, name: Tjugo, web_name: Tjugo, web_bookable: true, duration_min: 20}
-        schedules:
-          - {resource: natt, appointment_type: t60, weekdays: [sun], from: "01:30", to: "02:30",
-             valid_from: 2026-01-04, valid_to: 2026-12-27}
-          - {resource: natt, appointment_type: t30, weekdays: [sun], from: "02:30", to: "04:00",
-             valid_from: 2026-01-04, valid_to: 2026-12-27}
-          - {resource: natt, appointment_type: t20, weekdays: [mon, tue, wed, thu, fri, sat],
-             from: "00:00", to: "06:00", valid_from: 2026-01-01, valid_to: 2026-12-31}
-          - {resource: dag, appointment_type: t30, weekdays: [mon, tue, wed, thu, fri],
-             from: "08:00", to: "12:00", valid_from: 2026-01-01, valid_to: 2026-12-31}
-          - {resource: dag, appointment_type: t20, weekdays: [mon, tue, wed, thu, fri],
-             from: "13:00", to: "16:40", valid_from: 2026-01-01, valid_to: 2026-12-31}
-          - {resource: rum, appointment_type: t60, weekdays: [sat, sun], from: "00:00",
-             to: "23:00", valid_from: 2026-03-01, valid_to: 2026-11-30}
-)",
+    units:)" + units + "\n",
                                    "expansion");
-    ASSERT_TRUE(loaded.ok());
+    ASSERT_TRUE(loaded.ok()) << (loaded.diagnostics.empty()
+                                     ? std::string()
+                                     : loaded.diagnostics.front().path + ": " +
+                                           loaded.diagnostics.front().message);
     const Catalog& catalog = *loaded.catalog;
     const Calendar calendar(catalog.timezone);
     const auto expected = plain_expansion(catalog, calendar);
     const auto seeds = expand_region(catalog, calendar);
-    ASSERT_GT(expected.size(), 10'000U);
+    ASSERT_EQ(catalog.schedules.size(), 72U);
+    ASSERT_GT(expected.size(), 100'000U);
     ASSERT_EQ(seeds.size(), expected.size());
     for (std::size_t i = 0; i < seeds.size(); ++i) {
         ASSERT_EQ(std::tie(seeds[i].start_s, seeds[i].resource, seeds[i].type,
                            seeds[i].duration_min, seeds[i].schedule, seeds[i].window_days),
                   std::tie(expected[i].start_s, expected[i].resource, expected[i].type,
-                           expected[i].duration_min, expected[i].schedule,
-                           expected[i].window_days))
+                           expected[i].duration_min, expected[i].schedule, expected[i].window_days))
             << "slot " << i << " at " << calendar.format(Instant{seeds[i].start_s});
     }
 }

@@ -36,9 +36,10 @@ class Calendar {
     std::optional<Instant> existing_local(LocalDay day, int minute_of_day) const;
     Instant local_midnight(LocalDay day) const;
     // The day's local midnight when the whole day keeps one offset from UTC (the clocks do not
-    // change that day): its wall-clock times are then that midnight plus their minutes, each
-    // existing once, so expanding a schedule needs one look-up a day, not two a slot. Nothing
-    // on the days the clocks change.
+    // change within it): each of its wall-clock times is then that midnight plus its minutes,
+    // as at_local gives it (a zone whose clocks go back at the day's end shows its last hour
+    // twice; at_local takes the first), so expanding a schedule needs one look-up a day, not
+    // two a slot. Nothing on a day the clocks change, or one without a midnight.
     std::optional<Instant> steady_midnight(LocalDay day) const;
     // ISO weekday index, Monday = 0.
     static int weekday(LocalDay day);
