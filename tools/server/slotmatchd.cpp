@@ -318,6 +318,9 @@ void print_stop(const tools::ServerCounters& counters, const Engine& engine, boo
 
 // Loads the region and serves it; the process's exit code.
 int run(const Options& o) {
+    // With keys, SIGHUP reloads the registry: blocked before any thread is born (the start-up's
+    // oneTBB workers too), so that only serve() lets it in, on its own thread.
+    if (o.has_keys && !o.check) tools::install_reload_handler();
     LoadResult loaded = load_region_file(o.config);
     if (o.check || !loaded.diagnostics.empty()) {
         std::cout << "Checking " << o.config << '\n';
@@ -351,7 +354,6 @@ int run(const Options& o) {
     std::unique_ptr<keys::KeyRing> ring;
     journal::LinkKeys link;
     if (!open_keys(o, engine, server_pair, ring) || !open_link_keys(o, link)) return 1;
-    if (ring) tools::install_reload_handler();  // held back until serve() is up
     std::unique_ptr<journal::EventStore> store;
     if (o.has_store && !(store = open_store(o.store))) return 1;
     if (!recover(engine, store.get(), o, link)) return 1;
