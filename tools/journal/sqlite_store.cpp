@@ -269,17 +269,17 @@ static_assert(log_buckets == 64 && audit_buckets == 64, "bucket = key & 63 in th
 // store's. synchronous=NORMAL: a power loss may take the newest entries, never their
 // consistency, and the next open makes them again.
 //
-// A step rewrites the tail page of each of the 64 runs it adds to, however few entries it adds,
-// so steps are rare: once a second (or 65,536 events). In steps of 20 ms (4,096 events) the
-// server wrote 1.0 GB where it now writes 0.6 GB for the same run, and the follower's writes
-// and checkpoints made the writer's fdatasync slow: a bystander's fdatasync took over 1 ms
-// 327 times in 20,000 while slotmatchd served 32 in flight with steps of 20 ms, 146 times with
-// steps of 1 s, 61 without a follower (bench/README.md, "The follower's steps"). A query then adds
-// at most a second of events from the store: a scan of 65,536 rows, about 10 ms.
+// A step rewrites the tail page of each run it adds to (64 runs in each of the two tables),
+// however few entries it adds, so steps are few: every quarter of a second (or 16,384 events).
+// Steps of 20 ms (4,096 events) wrote 1.29 GB in a run where these write 0.91 GB, and the
+// follower's writes made fdatasync slow: a bystander's fdatasync took over 1 ms 277 times in
+// 20,000 beside 20 ms steps, 127 times beside these, 104 beside steps of 1 s
+// (bench/README.md, "The follower's steps"). Rarer steps would make a query's scan of the
+// events past the entries longer, and a query on this connection wait for a longer step.
 class Follower {
   public:
-    static constexpr std::uint64_t lag_events = 1 << 16;  // follow once this many are waiting,
-    static constexpr auto lag = std::chrono::milliseconds(1000);  // or the first waited this long
+    static constexpr std::uint64_t lag_events = 1 << 14;  // follow once this many are waiting,
+    static constexpr auto lag = std::chrono::milliseconds(250);  // or the first waited this long
     static constexpr std::uint64_t step_events_max = 1 << 16;    // events in one transaction
     static constexpr std::uint64_t progress_events = 1'000'000;  // a catch-up this long says so
     static constexpr auto retry_pause = std::chrono::milliseconds(200);
