@@ -2,9 +2,9 @@
 # The durable path against the disk's limit and the usual peers, in one run on one disk:
 #   - the limit: fdatasync of 4 KiB (dd oflag=dsync into a file written before), so N requests in
 #     flight can at best be acknowledged N per sync;
-#   - slotmatchd without a store: the same requests answered from memory, no disk; with one
-#     fdatasync added to its latency (Little's law), the bound any durable figure stays under on
-#     this machine, client and server sharing its cores;
+#   - slotmatchd without a store: the same requests answered from memory, no disk, at each N
+#     and one at a time (its round trip R0); a durable figure at N in flight cannot pass
+#     N / (R0 + fdatasync) (Little's law) nor the best rate without a store (the CPU);
 #   - slotmatchd --store sqlite (persisted: a reply leaves once its events are committed), the
 #     staff book-then-cancel mix of slotmatch_wire_bench, N single-operation requests in flight;
 #   - Redis (appendfsync always), a Lua script that books a free slot or cancels a booked one,
@@ -18,7 +18,7 @@
 # Usage: bench/durable_vs_peers.sh [--build DIR] [--duration-s S] [--channel staff|web]
 #                                  [--in-flight "32 256"] [--keep]
 # Needs the release build (cmake --preset release && cmake --build --preset release) and
-# Debian's redis-server and postgresql (tools/install-deps.sh --bench installs them).
+# Debian's redis-server and postgresql (tools/install-deps.sh installs them).
 # Everything runs on 127.0.0.1 in a mktemp -d folder under ${TMPDIR:-/tmp}, removed at the end.
 set -euo pipefail
 
@@ -46,9 +46,9 @@ for f in "$slotmatchd" "$gen" "$wire"; do
   [[ -x $f ]] || { echo "durable_vs_peers: $f is missing: cmake --preset release && cmake --build --preset release" >&2; exit 2; }
 done
 command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null ||
-  { echo "durable_vs_peers: no redis-server (tools/install-deps.sh --bench)" >&2; exit 2; }
+  { echo "durable_vs_peers: no redis-server (tools/install-deps.sh)" >&2; exit 2; }
 pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-[[ -x $pgbin/pgbench ]] || { echo "durable_vs_peers: no PostgreSQL (tools/install-deps.sh --bench)" >&2; exit 2; }
+[[ -x $pgbin/pgbench ]] || { echo "durable_vs_peers: no PostgreSQL (tools/install-deps.sh)" >&2; exit 2; }
 py=/usr/bin/python3
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/slotmatch-durable.XXXXXX")
@@ -90,6 +90,7 @@ stop_slotmatchd() { kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; 
 # The same mix at each N into array $1, files named $2-N.
 pipelined() {
   local -n into=$1
+  local n
   for n in $in_flight; do
     say "slotmatch ($2): $n in flight, $duration s x 3"
     "$wire" --server "tcp://127.0.0.1:$port" --channel "$channel" --phases 2 --window "$n" \
@@ -107,8 +108,8 @@ best=0; for n in $in_flight; do (( sm[$n] > best )) && best=${sm[$n]}; done
 rate=$((best / 2))
 say "slotmatch: open loop at $rate requests/s (half of $best)"
 "$wire" --server "tcp://127.0.0.1:$port" --channel "$channel" --phases 4 --rate "$rate" \
-  --duration-s "$duration" --repetitions 3 --json "$work/wire-open.json" >"$work/wire-open.txt"
-p99=$(figure "$work/wire-open.json" 4 p99)
+  --duration-s "$duration" --repetitions 3 --json "$work/persisted-open.json" >"$work/persisted-open.txt"
+p99=$(figure "$work/persisted-open.json" 4 p99)
 stop_slotmatchd
 
 # ---- slotmatchd without a store: the request path's own ceiling and latency floor, no disk
@@ -120,6 +121,10 @@ say "slotmatch (memory): open loop at $rate requests/s"
 "$wire" --server "tcp://127.0.0.1:$port" --channel "$channel" --phases 4 --rate "$rate" \
   --duration-s "$duration" --repetitions 3 --json "$work/memory-open.json" >"$work/memory-open.txt"
 bare_p99=$(figure "$work/memory-open.json" 4 p99)
+say "slotmatch (memory): one request at a time, $duration s x 3"
+"$wire" --server "tcp://127.0.0.1:$port" --channel "$channel" --phases 1 \
+  --duration-s "$duration" --repetitions 3 --json "$work/memory-one.json" >"$work/memory-one.txt"
+r0=$(figure "$work/memory-one.json" 1 p50)
 stop_slotmatchd
 
 # ---- Redis, appendfsync always
@@ -170,10 +175,11 @@ for n in $in_flight; do
 done
 
 # ---- the table
-$py - "$sync_us" "$p99" "$rate" "$in_flight" "$(for n in $in_flight; do echo "$n ${sm[$n]} ${rd[$n]} ${pg[$n]} ${bare[$n]}"; done)" "$bare_p99" <<'PY'
+$py - "$sync_us" "$p99" "$rate" "$in_flight" "$(for n in $in_flight; do echo "$n ${sm[$n]} ${rd[$n]} ${pg[$n]} ${bare[$n]}"; done)" "$bare_p99" "$r0" <<'PY'
 import sys
 sync_us, p99, rate, ns, rows = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
-bare_p99 = float(sys.argv[6])
+bare_p99, r0_us = float(sys.argv[6]), float(sys.argv[7])
+best_bare = max(int(line.split()[4]) for line in rows.splitlines())
 print(f"machine: {open('/proc/cpuinfo').read().count('processor')} cores; fdatasync of 4 KiB: {sync_us} µs")
 print()
 print("| in flight | limit (N per fdatasync) | slotmatch | Redis | PostgreSQL | slotmatch / limit | / Redis | / PostgreSQL | without a store | its / limit | bound | slotmatch / bound |")
@@ -181,15 +187,16 @@ print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for line in rows.splitlines():
     n, sm, rd, pg, bare = (int(x) for x in line.split())
     limit = n / (sync_us / 1e6)
-    bound = n / (n / bare + sync_us / 1e6)
+    bound = min(n / ((r0_us + sync_us) / 1e6), best_bare)
     print(f"| {n} | {limit:,.0f} | {sm:,} | {rd:,} | {pg:,} | {sm/limit:.2f} | {sm/rd:.2f} | "
           f"{sm/pg:.2f} | {bare:,} | {bare/limit:.2f} | {bound:,.0f} | {sm/bound:.2f} |")
 print()
 print("without a store: the same requests answered from memory alone (slotmatchd without --store).")
-print("bound: N / (N / without-a-store + fdatasync), Little's law: with N in flight, a durable")
-print("request takes at least what it takes without a store plus one fdatasync, so this is the")
-print("most any durable figure can reach on this machine, client and server sharing its cores.")
-print("The limit (N per fdatasync) would need a request path that costs nothing.")
+print(f"bound: the lower of N / (R0 + fdatasync) and the best rate without a store ({best_bare:,}).")
+print(f"R0 = {r0_us:,.1f} µs, the median round trip without a store, one request at a time. With N")
+print("in flight a durable request takes at least R0 plus one fdatasync (Little's law), and no")
+print("durable figure can pass what the CPU does without a disk. The limit (N per fdatasync)")
+print("would need a request path that costs nothing.")
 print()
 print(f"slotmatch open loop at {rate:,} requests/s: p99 request -> durable reply {p99:,.1f} µs "
       f"= {p99/sync_us:.2f} x fdatasync; without a store, request -> reply {bare_p99:,.1f} µs "

@@ -358,7 +358,8 @@ int run(const Options& o) {
     if (o.has_store && !(store = open_store(o.store))) return 1;
     if (!recover(engine, store.get(), o, link)) return 1;
     // The region's slots were laid out in many small pieces on every core (expand_group): give
-    // the heap they left back to the system (a national region: 1.8 GB resident, 1.2 after).
+    // the heap they left back to the system (a national region: 1.8 GB resident, 1.2 after;
+    // bench/README.md, "Start-up of a national region").
     ::malloc_trim(0);
     tools::ServerCounters counters;
     tools::Service service(engine, o.has_clock ? &fixed : nullptr, counters);
