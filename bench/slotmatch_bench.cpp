@@ -15,6 +15,7 @@
 #include <slotmatch/patient.hpp>
 #include <sstream>
 
+#include "bench_patients.hpp"
 #include "region_gen.hpp"
 
 namespace slotmatch::bench {
@@ -81,17 +82,10 @@ Actor web() {
 }
 
 PatientKey patient(std::uint32_t lane, std::uint32_t n) {
-    // 12 digits with a valid Luhn digit: born 1950-01-01 + lane, serial n.
-    char digits[16];
-    std::snprintf(digits, sizeof digits, "19%02u01%02u%03u", 50 + lane % 40, 1 + (n / 1000) % 28,
-                  n % 1000);
-    int sum = 0;
-    for (int i = 2; i < 11; ++i) {
-        int d = digits[i] - '0';
-        if ((i - 2) % 2 == 0) d = d * 2 > 9 ? d * 2 - 9 : d * 2;
-        sum += d;
-    }
-    return *parse_patient_id(std::string(digits) + char('0' + (10 - sum % 10) % 10)).key;
+    // Born in January 1950 + lane, on day 1 + n / 1000 (mod 28), serial n.
+    return *parse_patient_id(
+                personnummer(static_cast<int>(1950 + lane % 40), 1, 1 + (n / 1000) % 28, n % 1000))
+                .key;
 }
 
 // One thread's share of the region: free slots the web may book, cancel and rebook, in units

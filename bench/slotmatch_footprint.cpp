@@ -22,6 +22,7 @@
 #include <sstream>
 #include <vector>
 
+#include "bench_patients.hpp"
 #include "program.hpp"
 #include "region_gen.hpp"
 
@@ -41,16 +42,10 @@ double resident_mib() {
 // The n-th of 33.6 million personnummer: born 19YY-MM-DD (days 1-28), serial n % 1000, with
 // their Luhn digit.
 PatientKey patient_number(std::uint32_t n) {
-    char digits[16];
-    std::snprintf(digits, sizeof digits, "19%02u%02u%02u%03u", (n / 336'000) % 100,
-                  1 + (n / 28'000) % 12, 1 + (n / 1000) % 28, n % 1000);
-    int sum = 0;
-    for (int i = 2; i < 11; ++i) {
-        int d = digits[i] - '0';
-        if ((i - 2) % 2 == 0) d = d * 2 > 9 ? d * 2 - 9 : d * 2;
-        sum += d;
-    }
-    return *parse_patient_id(std::string(digits) + char('0' + (10 - sum % 10) % 10)).key;
+    return *parse_patient_id(bench::personnummer(static_cast<int>(1900 + (n / 336'000) % 100),
+                                                 1 + (n / 28'000) % 12, 1 + (n / 1000) % 28,
+                                                 n % 1000))
+                .key;
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {

@@ -43,6 +43,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "bench_patients.hpp"
 #include "bench_report.hpp"
 #include "child_process.hpp"
 #include "client.hpp"
@@ -181,18 +182,7 @@ std::string personnummer(std::size_t i) {
     int y = 0;
     unsigned m = 0, d = 0;
     civil_from_days(-10957 + static_cast<long>(i / 900), y, m, d);  // 1940-01-01 is day -10957
-    char text[32];
-    std::snprintf(text, sizeof text, "%04d%02u%02u%03u", y, m, d,
-                  static_cast<unsigned>(100 + i % 900));
-    int sum = 0;
-    for (std::size_t k = 2; k < 11; ++k) {
-        int v = text[k] - '0';
-        if (k % 2 == 0 && (v *= 2) > 9) v -= 9;
-        sum += v;
-    }
-    text[11] = static_cast<char>('0' + (10 - sum % 10) % 10);
-    text[12] = '\0';
-    return text;
+    return bench::personnummer(y, m, d, static_cast<unsigned>(100 + i % 900));
 }
 
 // ---------------------------------------------------------------- statistics
