@@ -1,8 +1,10 @@
 // Edges: capacity that refusals must not consume, holds and bookings racing blocking events,
 // the daylight-saving nights, ended visits, event contents and the order of refusal codes.
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
+#include <map>
 #include <mutex>
 #include <set>
 #include <slotmatch/failpoint.hpp>
@@ -455,10 +457,10 @@ std::vector<SlotSeed> plain_expansion(const Catalog& catalog, const Calendar& ca
     return kept;
 }
 
-TEST(DaylightSaving, TheRegionsSlotsAreLaidOutAsOneCoreSlotBySlotWouldLayThemOut) {
-    // Twelve out-of-hours centres, 72 schedules: enough for the layout to take every core
-    // (expand_group goes parallel from 64); a resource's schedules are interleaved with the
-    // others' in the file, and the night ones cross both daylight-saving nights.
+// Twelve out-of-hours centres, 72 schedules: enough for the layout to take every core
+// (expand_group goes parallel from 64); a resource's schedules are interleaved with the
+// others' in the file, and the night ones cross both daylight-saving nights.
+Catalog twelve_centres() {
     std::string units;
     for (int u = 0; u < 12; ++u) {
         const std::string k = std::to_string(u);
@@ -512,16 +514,16 @@ providers:
     name: Region
     units:)" + units + "\n",
                                    "expansion");
-    ASSERT_TRUE(loaded.ok()) << (loaded.diagnostics.empty()
+    EXPECT_TRUE(loaded.ok()) << (loaded.diagnostics.empty()
                                      ? std::string()
                                      : loaded.diagnostics.front().path + ": " +
                                            loaded.diagnostics.front().message);
-    const Catalog& catalog = *loaded.catalog;
-    const Calendar calendar(catalog.timezone);
-    const auto expected = plain_expansion(catalog, calendar);
-    const auto seeds = expand_region(catalog, calendar);
-    ASSERT_EQ(catalog.schedules.size(), 72U);
-    ASSERT_GT(expected.size(), 100'000U);
+    return loaded.ok() ? std::move(*loaded.catalog) : Catalog{};
+}
+
+// Same seeds, field by field, in the same order.
+void expect_same_seeds(const std::vector<SlotSeed>& seeds, const std::vector<SlotSeed>& expected,
+                       const Calendar& calendar) {
     ASSERT_EQ(seeds.size(), expected.size());
     for (std::size_t i = 0; i < seeds.size(); ++i) {
         ASSERT_EQ(std::tie(seeds[i].start_s, seeds[i].resource, seeds[i].type,
@@ -530,6 +532,49 @@ providers:
                            expected[i].duration_min, expected[i].schedule, expected[i].window_days))
             << "slot " << i << " at " << calendar.format(Instant{seeds[i].start_s});
     }
+}
+
+TEST(DaylightSaving, TheRegionsSlotsAreLaidOutAsOneCoreSlotBySlotWouldLayThemOut) {
+    const Catalog catalog = twelve_centres();
+    ASSERT_EQ(catalog.schedules.size(), 72U);
+    const Calendar calendar(catalog.timezone);
+    const auto expected = plain_expansion(catalog, calendar);
+    ASSERT_GT(expected.size(), 100'000U);
+    expect_same_seeds(expand_region(catalog, calendar), expected, calendar);
+}
+
+// A later group over slots already published (a schedule extended, published again): what
+// overlaps a published slot of its resource is left out, the rest laid out as one core would.
+TEST(DaylightSaving, ALaterGroupIsLaidOutAroundThePublishedSlotsAsOneCoreWould) {
+    const Catalog catalog = twelve_centres();
+    ASSERT_EQ(catalog.schedules.size(), 72U);
+    const Calendar calendar(catalog.timezone);
+    // Published first: every schedule up to 2026-06-30.
+    Catalog first = catalog;
+    const LocalDay june_30 = *Calendar::parse_day("2026-06-30");
+    for (Schedule& s : first.schedules) s.valid_to_day = std::min(s.valid_to_day, june_30);
+    const SlotIndex index(first, calendar, std::size_t{1} << 20);
+    // Expected: the whole year's slots, less those overlapping a first-half slot of their
+    // resource (by a plain search of the first half's slots).
+    std::map<std::uint32_t, std::vector<std::pair<std::int64_t, std::int64_t>>> published;
+    for (const SlotSeed& f : plain_expansion(first, calendar)) {
+        published[f.resource].emplace_back(f.start_s,
+                                           f.start_s + f.duration_min * seconds_per_minute);
+    }
+    // A resource's published slots do not overlap each other: sorted by start, the one that
+    // starts last before a slot's end is the only one that can overlap it.
+    for (auto& [resource, taken] : published) std::sort(taken.begin(), taken.end());
+    std::vector<SlotSeed> expected;
+    for (const SlotSeed& e : plain_expansion(catalog, calendar)) {
+        const std::int64_t end = e.start_s + e.duration_min * seconds_per_minute;
+        const auto& taken = published[e.resource];
+        auto after = std::lower_bound(taken.begin(), taken.end(),
+                                      std::pair<std::int64_t, std::int64_t>{end, INT64_MIN});
+        if (after == taken.begin() || std::prev(after)->second <= e.start_s) expected.push_back(e);
+    }
+    ASSERT_GT(expected.size(), 50'000U);
+    expect_same_seeds(expand_group(catalog, calendar, catalog.schedules, &index), expected,
+                      calendar);
 }
 
 TEST(DaylightSaving, AdjacentSchedulesNeverOverlapOnTheSpringNight) {
