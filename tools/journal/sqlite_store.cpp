@@ -332,6 +332,11 @@ class Follower {
         sqlite3_free(sql);
         return ok;
     }
+    // The same, on a connection that only reads from then on (a reader's, a query's).
+    static bool attach_to_read(sqlite3* db, const std::string& store_path, std::string& why) {
+        return attach(db, store_path, why) &&
+               exec(db, "PRAGMA query_only=1", "opening the store to read", why);
+    }
 
     // The writer, after each commit: the events now run to `through`.
     void committed(std::uint64_t through) {
@@ -613,9 +618,7 @@ class SqliteStore final : public EventStore {
             std::string ignored;  // a failure shows in the query's own error
             sqlite3_open_v2(path_.c_str(), &query_db_, SQLITE_OPEN_READWRITE, nullptr);
             sqlite3_busy_timeout(query_db_, 5000);
-            if (Follower::attach(query_db_, path_, ignored)) {
-                exec(query_db_, "PRAGMA query_only=1", "", ignored);
-            }
+            Follower::attach_to_read(query_db_, path_, ignored);
         }
         return use(query_db_);
     }
@@ -637,8 +640,7 @@ class SqliteStore final : public EventStore {
 bool SqliteStore::open(bool reader, std::string& why) {
     sqlite3_busy_timeout(db_, 5000);
     if (reader) {
-        if (!Follower::attach(db_, path_, why) ||
-            !exec(db_, "PRAGMA query_only=1", "opening a reader", why)) {
+        if (!Follower::attach_to_read(db_, path_, why)) {
             why = path_ + ": " + why;
             return false;
         }

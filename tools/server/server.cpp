@@ -579,7 +579,7 @@ void Front::on_request(Frames& f) {
         if (answered_as_retry(f, *m, received_ns, key)) return;
     }
     counters_.in_flight.fetch_add(1, std::memory_order_relaxed);
-    const std::string_view connection(static_cast<const char*>(f.part[0].data()), f.part[0].size());
+    const std::string_view connection = f.part[0].to_string_view();
     if (auto it = connection_in_flight_.find(connection); it != connection_in_flight_.end()) {
         ++it->second;
     } else {
@@ -637,8 +637,7 @@ bool Front::within_limits(Frames& f, const wire::RequestMessage* m, std::int64_t
         }
         b.tokens -= cost;
     }
-    const auto it = connection_in_flight_.find(
-        std::string_view(static_cast<const char*>(f.part[0].data()), f.part[0].size()));
+    const auto it = connection_in_flight_.find(f.part[0].to_string_view());
     if (it != connection_in_flight_.end() && it->second >= options_.in_flight_per_connection_max) {
         counters_.in_flight_limited.fetch_add(1, std::memory_order_relaxed);
         refuse(f, request_id, received_ns, ErrorCode::overloaded, "",
@@ -664,8 +663,7 @@ RetryCache& Front::cache_for(const keys::KeyHolder* sender) {
 
 void Front::connection_done(const zmq::message_t& routing_id) {
     counters_.in_flight.fetch_sub(1, std::memory_order_relaxed);
-    const auto it = connection_in_flight_.find(
-        std::string_view(static_cast<const char*>(routing_id.data()), routing_id.size()));
+    const auto it = connection_in_flight_.find(routing_id.to_string_view());
     SM_ASSERT(it != connection_in_flight_.end() && it->second > 0);
     if (--it->second == 0) connection_in_flight_.erase(it);
 }
