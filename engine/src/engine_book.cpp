@@ -304,7 +304,12 @@ Outcome<bool> Engine::check_take(const Actor& actor, const SlotRecord& rec, std:
         return Out::refuse(ErrorCode::patient_already_occupied, "patient",
                            "the patient has an overlapping booking");
     }
-    if (!target.replacing && patient->booking_count == patient_bookings_max) {
+    // A rebook takes the place of its source in the list, when the list has it: a test clock
+    // moved back can make a booking the list forgot as ended (forget_ended) current again.
+    const auto listed = patient->bookings.begin() + patient->booking_count;
+    if (patient->booking_count == patient_bookings_max &&
+        !(target.replacing &&
+          std::find(patient->bookings.begin(), listed, *target.replacing) != listed)) {
         return Out::refuse(ErrorCode::patient_already_occupied, "patient",
                            bookings_full_text.view());
     }
