@@ -22,16 +22,12 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include <slotmatch/event_fold.hpp>
+
 #include "engine_records.hpp"
 
 namespace slotmatch {
 namespace {
-
-// Versions are 22 bits and wrap: a is newer than b when it is less than half the range ahead.
-bool newer(std::uint32_t a, std::uint32_t b) {
-    const std::uint32_t ahead = (a - b) & SlotWord::version_mask;
-    return ahead != 0 && ahead < (std::uint32_t{1} << (SlotWord::version_bits - 1));
-}
 
 // FNV-1a over 64-bit words.
 class Fingerprint {
@@ -72,9 +68,15 @@ bool hand_out(const Seen& seen, Table& table, const char* what, std::uint64_t& c
 
 }  // namespace
 
-class Engine::Restorer {
+// The fold of every stored event (event_fold.hpp), or of a snapshot's (`base`) and the ones
+// after it, applied to the engine.
+class Engine::Restorer : private EventFold {
   public:
-    explicit Restorer(Engine& engine) : e_(engine) {}
+    Restorer(Engine& engine, const FoldState* base)
+        : EventFold(base != nullptr ? EventFold(*base) : EventFold()),
+          e_(engine),
+          base_seq_(base != nullptr ? base->seq : 0),
+          last_seq_(base_seq_) {}
     bool first_pass(const EventScan& scan, std::string& why);
     // The catalog's appointment types numbered as the store numbers them (before anything is
     // laid out: the types added live are in no region file).
@@ -140,18 +142,14 @@ class Engine::Restorer {
         std::uint64_t seq = 0;
     };
 
-    // First pass: one event at a time, into the maps below.
+    // First pass: one event at a time, into the fold and the maps below.
     void note(const Event& ev);
-    void note_slot(const SlotSnapshot& s);
-    void note_slots(const Event& ev);  // the changed slot's snapshots before and after
     void note_block(const Event& ev);
-    void note_booking(BookingId b, SlotId slot, PatientKey patient);
     void note_schedule(const Event& ev);
     // A slot whose newest snapshot names a booking or hold whose record a newer one reused has
     // seen that one end (its ending event was numbered after the cut): it rests.
     void drop_superseded();
-    void note_hold(HoldId h);
-    // The slot's final state names this booking (or hold).
+    // The slot's final state names this booking (or hold) (after drop_superseded).
     bool live(BookingId b, SlotId s) const;
     bool live(HoldId h, SlotId s) const;
     // The slot table from the publication groups (or the region file's seed when the store
@@ -179,18 +177,12 @@ class Engine::Restorer {
     bool apply_waitlist(std::string& why);
 
     Engine& e_;
+    // The snapshot's last event: the events at or below it are the ones it kept (increasing,
+    // with gaps); the events after it follow without one.
+    std::uint64_t base_seq_ = 0;
     std::uint64_t last_seq_ = 0;
-    std::unordered_map<std::uint32_t, SlotSnapshot> latest_;       // per slot: newest snapshot
+    std::uint64_t last_kept_ = 0;
     std::unordered_map<std::uint32_t, std::uint64_t> retyped_at_;  // slot: its last type change
-    // Per booking record: the newest generation an id names, and that booking's slot and
-    // patient (an ended booking's record keeps them, so its id is answered as before).
-    struct BookingSeen {
-        std::uint32_t generation = 0;
-        SlotId slot;
-        PatientKey patient;
-    };
-    std::unordered_map<std::uint64_t, BookingSeen> booking_gen_;
-    std::unordered_map<std::uint64_t, std::uint32_t> hold_gen_;
     std::unordered_set<std::uint64_t> detailed_;  // live booking records whose fields are in place
     std::unordered_map<std::uint32_t, std::uint64_t> published_at_;  // slot: its publish event
     std::vector<SlotId> removed_;                                    // slots a type removal took
@@ -221,17 +213,6 @@ class Engine::Restorer {
     std::size_t next_typed_ = 0;
 };
 
-void Engine::Restorer::note_slot(const SlotSnapshot& s) {
-    auto [it, fresh] = latest_.try_emplace(s.slot.value, s);
-    if (!fresh && newer(s.version, it->second.version)) it->second = s;
-}
-
-void Engine::Restorer::note_booking(BookingId b, SlotId slot, PatientKey patient) {
-    if ((b.value & booking_index_mask) == 0) return;
-    BookingSeen& seen = booking_gen_[index_of(b)];
-    if (generation_of(b) >= seen.generation) seen = {generation_of(b), slot, patient};
-}
-
 void Engine::Restorer::drop_superseded() {
     for (auto& [id, snap] : latest_) {
         if (snap.state == SlotState::booked &&
@@ -242,12 +223,6 @@ void Engine::Restorer::drop_superseded() {
             snap.state = SlotState::free;
         }
     }
-}
-
-void Engine::Restorer::note_hold(HoldId h) {
-    if ((h.value & booking_index_mask) == 0) return;
-    std::uint32_t& g = hold_gen_[index_of(h)];
-    g = std::max(g, generation_of(h));
 }
 
 bool Engine::Restorer::live(BookingId b, SlotId s) const {
@@ -265,6 +240,16 @@ bool Engine::Restorer::first_pass(const EventScan& scan, std::string& why) {
     std::string problem;
     const bool read = scan(
         [&](const Event& ev) {
+            if (ev.seq <= base_seq_) {  // kept by the snapshot
+                if (ev.seq <= last_kept_) {
+                    problem = "the snapshot's kept events are out of order at event " +
+                              std::to_string(ev.seq);
+                    return false;
+                }
+                last_kept_ = ev.seq;
+                note(ev);
+                return true;
+            }
             if (ev.seq != last_seq_ + 1) {
                 problem = "event " + std::to_string(last_seq_ + 1) +
                           " is missing (the next stored event is " + std::to_string(ev.seq) + ")";
@@ -287,41 +272,19 @@ bool Engine::Restorer::first_pass(const EventScan& scan, std::string& why) {
 
 // What one event, in sequence order, tells about the final state.
 void Engine::Restorer::note(const Event& ev) {
+    EventFold::note(ev);  // the slots' snapshots, the booking and hold ids
     switch (ev.kind) {
-        case EventKind::held:
-            note_slots(ev);
-            note_hold(ev.after.hold);
-            break;
-        case EventKind::hold_expired:
-            note_slots(ev);
-            note_hold(ev.before.hold);
-            break;
         case EventKind::booked:
-            note_slots(ev);
-            note_hold(ev.before.hold);
-            note_booking(ev.booking, ev.after.slot, ev.patient);
             if (ev.from_waitlist) {
                 waitlist_.push_back({false, ev.unit, ev.after.type, ev.patient, {}, ev.entry});
             }
             break;
-        case EventKind::rebooked:
-            note_slots(ev);
-            note_slot(ev.released);
-            note_booking(ev.before.booking, ev.before.slot, ev.patient);
-            note_booking(ev.booking, ev.after.slot, ev.patient);
-            break;
-        case EventKind::cancelled:
-            note_slots(ev);
-            note_booking(ev.booking, ev.before.slot, ev.patient);
-            break;
         case EventKind::slot_published:
-            note_slot(ev.after);
             published_.push_back(
                 {ev.after.slot, ev.resource, ev.after.type, ev.after.start, ev.seq});
             published_at_[ev.after.slot.value] = ev.seq;
             break;
         case EventKind::slot_type_changed:
-            note_slots(ev);
             retyped_at_[ev.after.slot.value] = ev.seq;
             ++summary.type_changes;
             break;
@@ -343,8 +306,6 @@ void Engine::Restorer::note(const Event& ev) {
         case EventKind::waitlist_removed:
             waitlist_.push_back({false, ev.unit, ev.type, ev.patient, {}, ev.entry});
             break;
-        case EventKind::accessed:  // a read or a refusal, for the audit: no state
-            break;
         case EventKind::schedule_published:
         case EventKind::schedule_extended:
         case EventKind::schedule_ended:
@@ -352,7 +313,6 @@ void Engine::Restorer::note(const Event& ev) {
             note_schedule(ev);
             break;
         case EventKind::one_slot_removed:
-            note_slots(ev);
             single_removed_.push_back({ev.after.slot, ev.seq});
             break;
         case EventKind::type_changed:
@@ -367,6 +327,8 @@ void Engine::Restorer::note(const Event& ev) {
                                                                      : ev.type.value,
                                  std::string(ev.reason.view()), ev.seq});
             if (ev.entity == EntityKind::type) types_.push_back(recorded_type(ev));
+            break;
+        default:  // held, hold_expired, rebooked, cancelled: the fold's alone; accessed: none
             break;
     }
 }
@@ -395,11 +357,6 @@ void Engine::Restorer::note_schedule(const Event& ev) {
         group.clear();
     }
     group.push_back(s);
-}
-
-void Engine::Restorer::note_slots(const Event& ev) {
-    note_slot(ev.before);
-    note_slot(ev.after);
 }
 
 // A blocking event, or its end: the last event about a block gives its range.
@@ -1062,9 +1019,10 @@ bool Engine::Restorer::apply_waitlist(std::string& why) {
     return true;
 }
 
-std::optional<RestoreSummary> Engine::restore(const EventScan& scan, std::string& why) {
+std::optional<RestoreSummary> Engine::restore(const EventScan& scan, std::string& why,
+                                              const FoldState* base) {
     SM_ASSERT(events_->next_seq() == 1 && bookings_->handed_out() == 0);
-    Restorer r(*this);
+    Restorer r(*this, base);
     if (!r.first_pass(scan, why) || !r.number_types(why)) return std::nullopt;
     size_tables(r.slots_stored());
     if (!r.second_pass(scan, why) || !r.apply(why)) return std::nullopt;

@@ -17,6 +17,7 @@
 #include <slotmatch/calendar.hpp>
 #include <slotmatch/catalog.hpp>
 #include <slotmatch/clock.hpp>
+#include <slotmatch/event_fold.hpp>
 #include <slotmatch/event_ring.hpp>
 #include <slotmatch/events.hpp>
 #include <slotmatch/patients.hpp>
@@ -411,7 +412,10 @@ class Engine {
     // schedule changes), and continues the event numbering after them. `scan` is called
     // twice. Nothing, with the reason in `why`, when the events are not a gap-free sequence
     // from 1 or do not fit this region's config. docs/engine.md has the rules it relies on.
-    std::optional<RestoreSummary> restore(const EventScan& scan, std::string& why);
+    // From a snapshot (`base`, event_fold.hpp): `scan` gives the events it kept (its seq and
+    // below, in order), then every event after its seq, without a gap.
+    std::optional<RestoreSummary> restore(const EventScan& scan, std::string& why,
+                                          const FoldState* base = nullptr);
     // A fingerprint of the booking state: every slot's facts, state and owner, the active
     // bookings with their details, live holds, blocks and the waitlist. Slot versions are left
     // out (they only order changes; recovery continues them, it does not reproduce them).
