@@ -8,7 +8,9 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <algorithm>
 #include <map>
 #include <set>
 #include <slotmatch/patient.hpp>
@@ -166,9 +168,14 @@ class Journal : public ::testing::Test {
     // Books slots[0..count) for patients 0..count-1, pipelined, and waits for every reply;
     // the booking ids in the order the replies came (0 for a refusal or a missing reply).
     std::vector<std::uint64_t> book_first(const std::vector<std::uint32_t>& slots, int count) {
-        for (int n = 0; n < count; ++n) send_book(slots[static_cast<std::size_t>(n)], n);
+        return book_range(slots, 0, count);
+    }
+    // Books slots[from..to) for patients from..to-1 the same way.
+    std::vector<std::uint64_t> book_range(const std::vector<std::uint32_t>& slots, int from,
+                                          int to) {
+        for (int n = from; n < to; ++n) send_book(slots[static_cast<std::size_t>(n)], n);
         std::vector<std::uint64_t> ids;
-        for (int n = 0; n < count; ++n) {
+        for (int n = from; n < to; ++n) {
             auto reply = connection_->receive(timeout_ms);
             EXPECT_TRUE(reply) << "no reply to booking " << n;
             ids.push_back(reply ? booked_id(*reply) : 0);
@@ -523,6 +530,92 @@ TEST_F(Journal, ARestartFromTheStoreHasTheSameStateHashOnPostgresql) {
     if (address.empty())
         GTEST_SKIP() << "no throwaway PostgreSQL (run by ctest's Journal.Postgresql)";
     restart_scenario(address);
+}
+
+// Snapshots (issue 14): each clean stop leaves one (the newest two are kept). After kill -9, a
+// start reads the newest and only the events after it, and has every acknowledged booking and
+// the state hash a replay of every event gives. A damaged newest snapshot is passed over,
+// saying so, for the one before it; with none, every event is replayed.
+TEST_F(Journal, KillNineRecoversFromTheNewestSnapshotAndTheEventsAfterIt) {
+    const std::filesystem::path shelf = store_ + "-snapshots";
+    const auto snapshot_files = [&] {
+        std::vector<std::filesystem::path> files;
+        for (const auto& f : std::filesystem::directory_iterator(shelf)) files.push_back(f.path());
+        std::sort(files.begin(), files.end());
+        return files;
+    };
+    ASSERT_NO_FATAL_FAILURE(start("persisted"));
+    const auto slots = free_slots(90);
+    ASSERT_EQ(slots.size(), 90u);
+    std::vector<std::uint64_t> acked = book_range(slots, 0, 30);
+    ASSERT_EQ(server_->stop(), 0) << server_->output();
+    EXPECT_NE(server_->output().find("slotmatchd: snapshot at event"), std::string::npos)
+        << server_->output();
+    ASSERT_EQ(snapshot_files().size(), 1u);
+    const std::filesystem::path older = snapshot_files().back();
+
+    ASSERT_NO_FATAL_FAILURE(start("persisted"));
+    EXPECT_NE(server_->output().find("and the 0 events after it"), std::string::npos)
+        << server_->output();
+    for (std::uint64_t id : book_range(slots, 30, 50)) acked.push_back(id);
+    ASSERT_EQ(server_->stop(), 0) << server_->output();
+    ASSERT_EQ(snapshot_files().size(), 2u);
+    const std::filesystem::path newer = snapshot_files().back();
+
+    ASSERT_NO_FATAL_FAILURE(start("persisted"));
+    for (std::uint64_t id : book_range(slots, 50, 70)) acked.push_back(id);
+    for (std::uint64_t id : acked) ASSERT_NE(id, 0u);
+    client::RequestBuilder r;
+    r.start();
+    for (int n = 0; n < 5; ++n) r.add(wire::CreateCancel(r.fbb(), acked[n]));
+    const std::uint64_t id = client::new_request_id();
+    auto cancelled = connection_->call(r.finish(staff(), id), id, timeout_ms);
+    ASSERT_TRUE(cancelled && cancelled->message->results());
+    ASSERT_EQ(::kill(server_->pid(), SIGKILL), 0);
+    server_->stop();
+
+    // The newest snapshot and the events after it.
+    ASSERT_NO_FATAL_FAILURE(start("persisted"));
+    std::string out = server_->output();
+    const std::string newer_seq = std::to_string(std::stoull(newer.filename().string()));
+    EXPECT_NE(out.find("recovering from the snapshot at event " + newer_seq), std::string::npos)
+        << out;
+    EXPECT_EQ(out.find("and the 0 events after it"), std::string::npos) << out;
+    const std::string hash = printed_hash(out, "slotmatchd: recovered");
+    ASSERT_FALSE(hash.empty()) << out;
+    const auto booked = bookings_of(0, 70);
+    EXPECT_EQ(booked.size(), 65u);
+    for (int n = 5; n < 70; ++n) {
+        const auto it = booked.find(slots[static_cast<std::size_t>(n)]);
+        ASSERT_NE(it, booked.end()) << "acknowledged booking " << n << " lost";
+        EXPECT_EQ(it->second, acked[static_cast<std::size_t>(n)]);
+    }
+    ASSERT_EQ(::kill(server_->pid(), SIGKILL), 0);
+    server_->stop();
+
+    // A damaged newest snapshot: the one before it, and the same state.
+    {
+        std::fstream f(newer, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(static_cast<std::streamoff>(std::filesystem::file_size(newer) / 2));
+        f.put('\x5a');
+    }
+    ASSERT_NO_FATAL_FAILURE(start("persisted"));
+    out = server_->output();
+    EXPECT_NE(out.find("the snapshot at event " + newer_seq), std::string::npos) << out;
+    EXPECT_NE(out.find("its checksum does not match"), std::string::npos) << out;
+    const std::string older_seq = std::to_string(std::stoull(older.filename().string()));
+    EXPECT_NE(out.find("recovering from the snapshot at event " + older_seq), std::string::npos)
+        << out;
+    EXPECT_EQ(printed_hash(out, "slotmatchd: recovered"), hash) << out;
+    ASSERT_EQ(::kill(server_->pid(), SIGKILL), 0);
+    server_->stop();
+
+    // No snapshot at all: every event, and the same state.
+    std::filesystem::remove_all(shelf);
+    ASSERT_NO_FATAL_FAILURE(start("persisted"));
+    out = server_->output();
+    EXPECT_EQ(out.find("recovering from the snapshot"), std::string::npos) << out;
+    EXPECT_EQ(printed_hash(out, "slotmatchd: recovered"), hash) << out;
 }
 
 // kill -9 of slotmatchd under load: two clients book the same 3,000 slots in opposite orders
@@ -1015,6 +1108,9 @@ TEST_F(Journal, AStoreWithADamagedEventIsRefusedAtStartNamingIt) {
             nullptr, nullptr, nullptr),
         SQLITE_OK);
     sqlite3_close(db);
+    // The stop left a snapshot past the damaged event, and a start reads only what follows
+    // it: without one, it reads every event.
+    std::filesystem::remove_all(store_ + "-snapshots");
     expect_refused_start(
         {"--config", config_, "--clock", clock_flag, "--store", "sqlite:" + store_},
         "event " + damaged + " is damaged");

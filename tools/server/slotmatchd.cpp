@@ -15,6 +15,7 @@
 #include "server.hpp"
 #include "service.hpp"
 #include "sidecar_link.hpp"
+#include "snapshot.hpp"
 
 namespace po = boost::program_options;
 using namespace slotmatch;
@@ -37,6 +38,7 @@ struct Options {
     std::string keys{};                // --keys DIR: CurveZMQ, and the registry of client keys
     std::string key{};                 // --key DIR/NAME: this server's pair on the journal link
     std::string journal_server_key{};  // --journal-server-key FILE: the journal's public key
+    std::uint64_t snapshot_every = 2'000'000;  // --snapshot-every
     // Given on the command line (an empty value is given, and refused as such).
     bool has_config = false, has_store = false, has_journal = false, has_clock = false,
          has_keys = false;
@@ -89,6 +91,10 @@ po::options_description option_descriptions() {
         "committed) or applied (replies leave at once)")(
         "clock", po::value<std::string>(),
         "fixed:ISO8601 — a clock that stands still until `slotmatch admin clock --set` (tests)")(
+        "snapshot-every", po::value<std::uint64_t>()->default_value(2'000'000),
+        "with --store sqlite:PATH: make a snapshot of the store's history (in PATH-snapshots/) "
+        "whenever this many events were committed past the last one, and at a clean stop; a "
+        "start reads the newest snapshot and only the events after it. 0: at a clean stop only")(
         "accept-orphans",
         "with --store or --journal: when the region file ends a schedule past booked slots, keep "
         "those bookings as bookings of slots no longer offered (staff find them with `slotmatch "
@@ -161,6 +167,7 @@ std::optional<Options> command_line(int argc, char** argv, int& exit_code) {
     o.keys = text("keys");
     o.key = text("key");
     o.journal_server_key = text("journal-server-key");
+    o.snapshot_every = vm["snapshot-every"].as<std::uint64_t>();
     if (const std::string problem = usage_problem(o); !problem.empty()) {
         std::cerr << "slotmatchd: " << problem << '\n';
         exit_code = 2;
@@ -178,17 +185,42 @@ std::unique_ptr<journal::EventStore> open_store(const std::string& address) {
     return store;
 }
 
-// Recovery: the engine continues from every event the store (or the journal's) holds.
+void say(const std::string& text) { std::cout << ("slotmatchd: " + text + "\n") << std::flush; }
+
+// Recovery: the engine continues from every event the store (or the journal's) holds: from its
+// newest snapshot and the events after it, where it has one.
 bool recover(Engine& engine, journal::EventStore* store, const Options& o,
              const journal::LinkKeys& link) {
     zmq::context_t ctx(1);
     EventScan scan;
     std::string source;
+    std::optional<journal::Snapshot> snapshot;
     if (store) {
-        scan = [store](const std::function<bool(const Event&)>& visit, std::string& why) {
-            return store->scan(1, visit, why);
+        std::string no_shelf;
+        if (const auto shelf = journal::SnapshotShelf::of_store(o.store, no_shelf)) {
+            snapshot = journal::newest_snapshot(*shelf, *store, [](const std::string& why) {
+                say(why + "; the one before it is tried, then a replay of every event");
+            });
+        }
+        const std::uint64_t after = snapshot ? snapshot->fold.seq : 0;
+        scan = [store, &snapshot, after](const std::function<bool(const Event&)>& visit,
+                                         std::string& why) {
+            if (snapshot) {
+                bool stopped = false;
+                ConfigArena configs;
+                const bool read = snapshot->each_kept(
+                    [&](const Event& e) { return !(stopped = !visit(e)); }, why, &configs);
+                if (!read) return false;
+                if (stopped) return true;
+            }
+            return store->scan(after + 1, visit, why);
         };
         source = o.store;
+        if (snapshot) {
+            say("recovering from the snapshot at event " + std::to_string(after) + " (" +
+                std::to_string(snapshot->kept_seqs.size()) + " events kept) and the " +
+                std::to_string(store->last_seq() - after) + " events after it");
+        }
     } else if (o.has_journal) {
         scan = [&](const std::function<bool(const Event&)>& visit, std::string& why) {
             return journal::scan_remote(ctx, o.journal, link, visit, why);
@@ -198,7 +230,7 @@ bool recover(Engine& engine, journal::EventStore* store, const Options& o,
     if (!scan) return true;
     const auto began = std::chrono::steady_clock::now();
     std::string why;
-    const auto restored = engine.restore(scan, why);
+    const auto restored = engine.restore(scan, why, snapshot ? &snapshot->fold : nullptr);
     if (!restored) {
         std::cerr << "slotmatchd: cannot start from " << source << ": " << why << '\n';
         return false;
@@ -357,6 +389,15 @@ int run(const Options& o) {
     std::unique_ptr<journal::EventStore> store;
     if (o.has_store && !(store = open_store(o.store))) return 1;
     if (!recover(engine, store.get(), o, link)) return 1;
+    std::optional<journal::Snapshotter> snapshots;
+    if (o.has_store) {
+        std::string no_shelf;
+        if (journal::SnapshotShelf::of_store(o.store, no_shelf)) {
+            snapshots.emplace(o.store, o.snapshot_every, say);
+        } else {
+            say(no_shelf);
+        }
+    }
     // The region's slots were laid out in many small pieces on every core (expand_group): give
     // the heap they left back to the system (a national region: 1.8 GB resident, 1.2 after;
     // bench/README.md, "Start-up of a national region").
@@ -389,6 +430,7 @@ int run(const Options& o) {
             std::cout << "slotmatchd: listening on " << endpoint << std::endl;
         },
         startup);
+    if (snapshots) snapshots->finish();  // the journal has committed its last event
     if (rc != 0) return rc;
     print_stop(counters, engine, journalled);
     return 0;

@@ -1,0 +1,488 @@
+// Snapshots of a store's history (snapshot.hpp).
+#include "snapshot.hpp"
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <boost/crc.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+#include <slotmatch/assert.hpp>
+#include <string_view>
+#include <system_error>
+
+namespace slotmatch::journal {
+namespace {
+
+constexpr std::string_view magic = "SLOTMATCH-SNAPSHOT\n";
+constexpr std::uint32_t format_version = 1;
+constexpr const char* suffix = ".snapshot";
+
+std::uint32_t crc32_of(const char* data, std::size_t size) {
+    boost::crc_32_type crc;
+    crc.process_bytes(data, size);
+    return crc.checksum();
+}
+
+// Appends plain values in native byte order.
+class Writer {
+  public:
+    template <typename T>
+    void put(const T& v) {
+        static_assert(std::is_trivially_copyable_v<T>);
+        out_.append(reinterpret_cast<const char*>(&v), sizeof v);
+    }
+    void put_bytes(const std::uint8_t* data, std::size_t size) {
+        out_.append(reinterpret_cast<const char*>(data), size);
+    }
+    std::string& bytes() { return out_; }
+
+  private:
+    std::string out_;
+};
+
+// Reads them back; every read is bounds-checked, and a short file reads as damaged.
+class Reader {
+  public:
+    explicit Reader(std::string_view in) : in_(in) {}
+    template <typename T>
+    bool get(T& v) {
+        if (in_.size() - at_ < sizeof v) return false;
+        std::memcpy(&v, in_.data() + at_, sizeof v);
+        at_ += sizeof v;
+        return true;
+    }
+    bool skip(std::size_t n, std::string_view& out) {
+        if (in_.size() - at_ < n) return false;
+        out = in_.substr(at_, n);
+        at_ += n;
+        return true;
+    }
+    // A count of records of `each` bytes that must fit in what is left.
+    bool count(std::uint64_t& n, std::size_t each) {
+        return get(n) && n <= (in_.size() - at_) / each;
+    }
+    bool done() const { return at_ == in_.size(); }
+
+  private:
+    std::string_view in_;
+    std::size_t at_ = 0;
+};
+
+void put_slot(Writer& w, const SlotSnapshot& s) {
+    w.put(s.slot.value);
+    w.put(static_cast<std::uint8_t>(s.state));
+    w.put(s.version);
+    w.put(s.type.value);
+    w.put(s.start.value);
+    w.put(s.booking.value);
+    w.put(s.hold.value);
+    w.put(s.patient.value);
+}
+constexpr std::size_t slot_bytes = 4 + 1 + 4 + 4 + 8 + 8 + 8 + 8;
+
+bool get_slot(Reader& r, SlotSnapshot& s) {
+    std::uint8_t state = 0;
+    if (!r.get(s.slot.value) || !r.get(state) || !r.get(s.version) || !r.get(s.type.value) ||
+        !r.get(s.start.value) || !r.get(s.booking.value) || !r.get(s.hold.value) ||
+        !r.get(s.patient.value) || state > static_cast<std::uint8_t>(SlotState::blocked)) {
+        return false;
+    }
+    s.state = static_cast<SlotState>(state);
+    return true;
+}
+
+bool read_file(const std::filesystem::path& path, std::string& out, std::string& why) {
+    std::ifstream in(path, std::ios::binary | std::ios::ate);
+    if (!in) {
+        why = "cannot open " + path.string();
+        return false;
+    }
+    out.resize(static_cast<std::size_t>(in.tellg()));
+    in.seekg(0);
+    if (!in.read(out.data(), static_cast<std::streamsize>(out.size()))) {
+        why = "cannot read " + path.string();
+        return false;
+    }
+    return true;
+}
+
+bool write_all(int fd, const std::string& bytes) {
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+        const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        done += static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
+// The snapshot's bytes: the fold, the fingerprint of its last event, the kept events.
+std::string encode(const FoldState& fold, std::uint64_t fingerprint,
+                   const std::vector<std::uint64_t>& kept_seqs,
+                   const std::vector<std::uint32_t>& kept_sizes, const std::string& kept_bodies) {
+    Writer w;
+    w.bytes().append(magic);
+    w.put(format_version);
+    w.put(fold.seq);
+    w.put(fingerprint);
+    w.put(static_cast<std::uint64_t>(fold.slots.size()));
+    for (const SlotSnapshot& s : fold.slots) put_slot(w, s);
+    w.put(static_cast<std::uint64_t>(fold.bookings.size()));
+    for (const FoldState::BookingSeen& b : fold.bookings) {
+        w.put(b.index);
+        w.put(b.generation);
+        w.put(b.slot.value);
+        w.put(b.patient.value);
+    }
+    w.put(static_cast<std::uint64_t>(fold.holds.size()));
+    for (const FoldState::HoldSeen& h : fold.holds) {
+        w.put(h.index);
+        w.put(h.generation);
+    }
+    w.put(static_cast<std::uint64_t>(kept_seqs.size()));
+    for (std::size_t i = 0; i < kept_seqs.size(); ++i) {
+        w.put(kept_seqs[i]);
+        w.put(kept_sizes[i]);
+    }
+    w.bytes().append(kept_bodies);
+    w.put(crc32_of(w.bytes().data(), w.bytes().size()));
+    return std::move(w.bytes());
+}
+
+bool decode(std::string_view bytes, Snapshot& s, std::string& why) {
+    if (bytes.size() < magic.size() + 4 || bytes.substr(0, magic.size()) != magic) {
+        why = "not a slotmatch snapshot";
+        return false;
+    }
+    std::uint32_t stored_crc = 0;
+    std::memcpy(&stored_crc, bytes.data() + bytes.size() - 4, 4);
+    const std::string_view body = bytes.substr(0, bytes.size() - 4);
+    if (crc32_of(body.data(), body.size()) != stored_crc) {
+        why = "its checksum does not match (the file is damaged)";
+        return false;
+    }
+    Reader r(body.substr(magic.size()));
+    std::uint32_t version = 0;
+    if (!r.get(version) || version != format_version) {
+        why = "format " + std::to_string(version) + ", this slotmatch reads format " +
+              std::to_string(format_version);
+        return false;
+    }
+    std::uint64_t n = 0;
+    bool ok = r.get(s.fold.seq) && r.get(s.fingerprint) && r.count(n, slot_bytes);
+    for (std::uint64_t i = 0; ok && i < n; ++i) ok = get_slot(r, s.fold.slots.emplace_back());
+    ok = ok && r.count(n, 24);
+    for (std::uint64_t i = 0; ok && i < n; ++i) {
+        FoldState::BookingSeen& b = s.fold.bookings.emplace_back();
+        ok = r.get(b.index) && r.get(b.generation) && r.get(b.slot.value) && r.get(b.patient.value);
+    }
+    ok = ok && r.count(n, 12);
+    for (std::uint64_t i = 0; ok && i < n; ++i) {
+        FoldState::HoldSeen& h = s.fold.holds.emplace_back();
+        ok = r.get(h.index) && r.get(h.generation);
+    }
+    ok = ok && r.count(n, 12);
+    std::uint64_t total = 0;
+    for (std::uint64_t i = 0; ok && i < n; ++i) {
+        ok = r.get(s.kept_seqs.emplace_back()) && r.get(s.kept_sizes.emplace_back());
+        total += ok ? s.kept_sizes.back() : 0;
+    }
+    std::string_view bodies;
+    if (!ok || !r.skip(total, bodies) || !r.done()) {
+        why = "its layout is damaged";
+        return false;
+    }
+    s.kept_bodies.assign(bodies);
+    s.file_bytes = bytes.size();
+    return true;
+}
+
+}  // namespace
+
+bool Snapshot::each_kept(const std::function<bool(const Event&)>& visit, std::string& why,
+                         ConfigArena* configs) const {
+    std::size_t at = 0;
+    Event ev;
+    for (std::size_t i = 0; i < kept_seqs.size(); ++i) {
+        const auto* data = reinterpret_cast<const std::uint8_t*>(kept_bodies.data() + at);
+        if (!decode_stored(kept_seqs[i], data, kept_sizes[i], ev, why, configs)) {
+            why = "a snapshot's kept " + why;
+            return false;
+        }
+        at += kept_sizes[i];
+        if (!visit(ev)) return true;
+    }
+    return true;
+}
+
+std::optional<SnapshotShelf> SnapshotShelf::of_store(const std::string& address,
+                                                     std::string& why) {
+    if (address.rfind("sqlite:", 0) == 0 && address.size() > 7) {
+        return SnapshotShelf(address.substr(7) + "-snapshots");
+    }
+    why = "snapshots are kept for sqlite: stores only (not yet in PostgreSQL)";
+    return std::nullopt;
+}
+
+std::filesystem::path SnapshotShelf::file(std::uint64_t seq) const {
+    char name[40];
+    std::snprintf(name, sizeof name, "%020llu%s", static_cast<unsigned long long>(seq), suffix);
+    return dir_ / name;
+}
+
+std::vector<std::uint64_t> SnapshotShelf::seqs() const {
+    std::vector<std::uint64_t> out;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (name.size() != 20 + std::strlen(suffix) || !name.ends_with(suffix)) continue;
+        if (name.find_first_not_of("0123456789") != 20) continue;
+        out.push_back(std::stoull(name.substr(0, 20)));
+    }
+    std::sort(out.rbegin(), out.rend());
+    return out;
+}
+
+bool SnapshotShelf::put(std::uint64_t seq, const std::string& bytes, std::size_t keep,
+                        std::string& why) const {
+    std::error_code ec;
+    std::filesystem::create_directories(dir_, ec);
+    if (ec) {
+        why = "cannot make " + dir_.string() + ": " + ec.message();
+        return false;
+    }
+    const std::filesystem::path target = file(seq);
+    const std::filesystem::path temp = target.string() + ".partial";
+    const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        why = "cannot write " + temp.string() + ": " + std::strerror(errno);
+        return false;
+    }
+    const bool written = write_all(fd, bytes) && ::fdatasync(fd) == 0;
+    const int error = errno;
+    ::close(fd);
+    if (!written) {
+        std::filesystem::remove(temp, ec);
+        why = "cannot write " + temp.string() + ": " + std::strerror(error);
+        return false;
+    }
+    std::filesystem::rename(temp, target, ec);
+    if (ec) {
+        why = "cannot rename " + temp.string() + ": " + ec.message();
+        return false;
+    }
+    if (const int dir = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dir >= 0) {
+        ::fsync(dir);
+        ::close(dir);
+    }
+    const std::vector<std::uint64_t> all = seqs();
+    for (std::size_t i = keep; i < all.size(); ++i) std::filesystem::remove(file(all[i]), ec);
+    return true;
+}
+
+std::uint64_t event_fingerprint(const Event& e) {
+    flatbuffers::FlatBufferBuilder b;
+    encode_stored(b, e);
+    std::uint64_t h = 14695981039346656037ULL;
+    for (std::size_t i = 0; i < b.GetSize(); ++i) {
+        h ^= b.GetBufferPointer()[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+std::optional<Snapshot> read_snapshot(const SnapshotShelf& shelf, std::uint64_t seq,
+                                      const EventStore& store, std::string& why) {
+    std::string bytes;
+    Snapshot s;
+    if (!read_file(shelf.file(seq), bytes, why) || !decode(bytes, s, why)) return std::nullopt;
+    if (s.fold.seq != seq) {
+        why = "it says it is the snapshot at event " + std::to_string(s.fold.seq);
+        return std::nullopt;
+    }
+    if (seq > store.last_seq()) {
+        why = "it is ahead of the store, whose last event is " + std::to_string(store.last_seq()) +
+              " (another store's snapshot?)";
+        return std::nullopt;
+    }
+    std::optional<std::uint64_t> stored;
+    std::string problem;
+    if (!store.scan(
+            seq,
+            [&](const Event& e) {
+                if (e.seq == seq) stored = event_fingerprint(e);
+                return false;
+            },
+            problem)) {
+        why = "the store's event " + std::to_string(seq) + " cannot be read: " + problem;
+        return std::nullopt;
+    }
+    if (stored != s.fingerprint) {
+        why = "the store's event " + std::to_string(seq) +
+              " is not the one it was made from (another store's snapshot)";
+        return std::nullopt;
+    }
+    ConfigArena configs;
+    if (!s.each_kept([](const Event&) { return true; }, why, &configs)) return std::nullopt;
+    return s;
+}
+
+std::optional<Snapshot> newest_snapshot(const SnapshotShelf& shelf, const EventStore& store,
+                                        const std::function<void(const std::string&)>& say) {
+    for (const std::uint64_t seq : shelf.seqs()) {
+        std::string why;
+        if (auto s = read_snapshot(shelf, seq, store, why)) return s;
+        say("the snapshot at event " + std::to_string(seq) + " (" + shelf.file(seq).string() +
+            ") is not used: " + why);
+    }
+    return std::nullopt;
+}
+
+std::optional<SnapshotMade> make_snapshot(const EventStore& store, const SnapshotShelf& shelf,
+                                          std::string& why) {
+    std::optional<Snapshot> base = newest_snapshot(shelf, store, [](const std::string&) {});
+    SnapshotMade made;
+    made.from = base ? base->fold.seq : 0;
+    EventFold fold = base ? EventFold(base->fold) : EventFold();
+    // First pass: the fold, up to the last event the store holds now.
+    std::uint64_t last = made.from;
+    std::uint64_t fingerprint = base ? base->fingerprint : 0;
+    if (!store.scan(
+            made.from + 1,
+            [&](const Event& e) {
+                fold.note(e);
+                last = e.seq;
+                ++made.events_read;
+                return true;
+            },
+            why)) {
+        return std::nullopt;
+    }
+    made.seq = last;
+    if (last == made.from) {  // nothing new
+        made.kept = base ? base->kept_seqs.size() : 0;
+        made.bytes = base ? base->file_bytes : 0;
+        return made;
+    }
+    // Second pass: the events recovery past `last` still needs, the base's and the new ones.
+    std::vector<std::uint64_t> seqs;
+    std::vector<std::uint32_t> sizes;
+    std::string bodies;
+    flatbuffers::FlatBufferBuilder b;
+    const auto keep = [&](const Event& e) {
+        encode_stored(b, e);
+        seqs.push_back(e.seq);
+        sizes.push_back(static_cast<std::uint32_t>(b.GetSize()));
+        bodies.append(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
+    };
+    ConfigArena configs;
+    if (base && !base->each_kept(
+                    [&](const Event& e) {
+                        if (fold.keeps(e)) keep(e);
+                        return true;
+                    },
+                    why, &configs)) {
+        return std::nullopt;
+    }
+    if (!store.scan(
+            made.from + 1,
+            [&](const Event& e) {
+                if (e.seq > last) return false;
+                if (fold.keeps(e)) keep(e);
+                if (e.seq == last) fingerprint = event_fingerprint(e);
+                return true;
+            },
+            why)) {
+        return std::nullopt;
+    }
+    const std::string bytes = encode(fold.state(last), fingerprint, seqs, sizes, bodies);
+    if (!shelf.put(last, bytes, snapshots_kept, why)) return std::nullopt;
+    made.kept = seqs.size();
+    made.bytes = bytes.size();
+    return made;
+}
+
+Snapshotter::Snapshotter(std::string address, std::uint64_t every,
+                         std::function<void(const std::string&)> say, int poll_ms)
+    : address_(std::move(address)), every_(every), say_(std::move(say)), poll_ms_(poll_ms) {
+    if (every_ > 0) thread_ = std::thread([this] { run(); });
+}
+
+Snapshotter::~Snapshotter() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+}
+
+void Snapshotter::finish() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    snapshot_now();
+}
+
+bool Snapshotter::snapshot_now() {
+    std::string why;
+    auto shelf = SnapshotShelf::of_store(address_, why);
+    auto store = shelf ? open_reader(address_, why) : nullptr;
+    if (!store) {
+        say_("no snapshot: " + why);
+        return false;
+    }
+    const std::vector<std::uint64_t> have = shelf->seqs();
+    if (store->last_seq() == 0 || (!have.empty() && have.front() == store->last_seq())) {
+        return true;
+    }
+    const auto began = std::chrono::steady_clock::now();
+    const auto made = make_snapshot(*store, *shelf, why);
+    if (!made) {
+        say_("no snapshot: " + why + " (recovery replays the events past the last one)");
+        return false;
+    }
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - began;
+    std::ostringstream text;
+    text << "snapshot at event " << made->seq << " in " << std::fixed << std::setprecision(2)
+         << took.count() << " s: " << made->events_read << " events folded into "
+         << (made->from == 0 ? std::string("nothing") : "the snapshot at " + std::to_string(made->from))
+         << ", " << made->kept << " kept, " << std::setprecision(1)
+         << static_cast<double>(made->bytes) / 1e6 << " MB (" << shelf->file(made->seq).string()
+         << ")";
+    say_(text.str());
+    return true;
+}
+
+void Snapshotter::run() {
+    // Serving comes first: this thread takes what CPU the request path leaves.
+    ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
+    std::string why;
+    const auto shelf = SnapshotShelf::of_store(address_, why);
+    if (!shelf) return;
+    for (;;) {
+        {
+            std::unique_lock lock(mutex_);
+            wake_.wait_for(lock, std::chrono::milliseconds(poll_ms_), [this] { return stopping_; });
+            if (stopping_) return;
+        }
+        auto store = open_reader(address_, why);
+        if (!store) continue;
+        const std::vector<std::uint64_t> have = shelf->seqs();
+        const std::uint64_t newest = have.empty() ? 0 : have.front();
+        if (store->last_seq() >= newest + every_) snapshot_now();
+    }
+}
+
+}  // namespace slotmatch::journal

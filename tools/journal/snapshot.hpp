@@ -1,0 +1,129 @@
+// Snapshots of a store's history (docs/operations.md, "Snapshots"): the fold of its events up
+// to a sequence number (engine/include/slotmatch/event_fold.hpp) in one checksummed file, so
+// that recovery reads the snapshot and only the events after it. The events stay the legal
+// record; a snapshot is made from committed events only, never from the live engine, so it is
+// a consistent cut by construction and making one never stops service.
+//
+// Where they go: `sqlite:PATH` keeps them as files in PATH-snapshots/, the newest two (a damaged
+// newest one falls back to the one before). Each is written to a temporary file, synced, and
+// renamed into place, so a crash leaves the old ones whole.
+//
+// The file (native byte order: a snapshot is read on the machine, or the kind of machine, that
+// wrote it): "SLOTMATCH-SNAPSHOT\n", format version, the last event folded in and a fingerprint
+// of that event as the store holds it (a snapshot of another store's history is refused), the
+// fold's slot snapshots and booking and hold generations, the kept events as stored
+// (FlatBuffers wire::Event), and a CRC-32 of everything before it (Boost.CRC).
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <slotmatch/event_fold.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "event_store.hpp"
+
+namespace slotmatch::journal {
+
+// A snapshot read back and checked: its fold, and its kept events as stored.
+struct Snapshot {
+    FoldState fold;
+    std::uint64_t fingerprint = 0;  // of event fold.seq, as encode_stored writes it
+    // The kept events' bodies, one after another, each with its sequence number.
+    std::vector<std::uint64_t> kept_seqs;
+    std::vector<std::uint32_t> kept_sizes;
+    std::string kept_bodies;
+    std::size_t file_bytes = 0;
+
+    // Each kept event, decoded (settings changes into `configs`), in order, until `visit`
+    // returns false; false with `why` when one does not decode.
+    bool each_kept(const std::function<bool(const Event&)>& visit, std::string& why,
+                   ConfigArena* configs) const;
+};
+
+// Where a store's snapshots are kept.
+class SnapshotShelf {
+  public:
+    explicit SnapshotShelf(std::filesystem::path dir) : dir_(std::move(dir)) {}
+    // The shelf of the store at `address`; nothing, saying why, for a store that keeps none
+    // here (PostgreSQL: not yet).
+    static std::optional<SnapshotShelf> of_store(const std::string& address, std::string& why);
+    const std::filesystem::path& dir() const { return dir_; }
+    // The snapshots there, newest (highest sequence number) first.
+    std::vector<std::uint64_t> seqs() const;
+    std::filesystem::path file(std::uint64_t seq) const;
+    // Writes `bytes` as the snapshot at `seq` (temporary file, fsync, rename, fsync of the
+    // folder), then removes all but the newest `keep`. False with `why` (a full disk).
+    bool put(std::uint64_t seq, const std::string& bytes, std::size_t keep, std::string& why) const;
+
+  private:
+    std::filesystem::path dir_;
+};
+
+inline constexpr std::size_t snapshots_kept = 2;
+
+// The fingerprint of a stored event (FNV-1a over encode_stored's bytes).
+std::uint64_t event_fingerprint(const Event& e);
+
+// Reads and checks the snapshot at `seq`: its checksum, its layout, and that `store` holds its
+// last event with the same fingerprint. Nothing, saying why, when it is damaged or not this
+// store's.
+std::optional<Snapshot> read_snapshot(const SnapshotShelf& shelf, std::uint64_t seq,
+                                      const EventStore& store, std::string& why);
+// The newest snapshot that reads and checks, for recovery; each one passed over is told to
+// `say` with the reason. Nothing when there is none (recovery replays every event).
+std::optional<Snapshot> newest_snapshot(const SnapshotShelf& shelf, const EventStore& store,
+                                        const std::function<void(const std::string&)>& say);
+
+struct SnapshotMade {
+    std::uint64_t seq = 0;   // the last event folded in
+    std::uint64_t from = 0;  // the snapshot it was folded from (0: the whole history)
+    std::size_t events_read = 0;
+    std::size_t kept = 0;
+    std::size_t bytes = 0;
+};
+// Folds the newest snapshot and the committed events after it into a new one, up to the last
+// event `store` holds (a reader's view: one consistent read). Nothing new (the newest already
+// covers every event): a SnapshotMade for it. Nothing, saying why, when the store cannot be
+// read or the shelf written.
+std::optional<SnapshotMade> make_snapshot(const EventStore& store, const SnapshotShelf& shelf,
+                                          std::string& why);
+
+// Makes the snapshots of a running server's store, on a thread of its own (at a lower
+// priority than serving) with a reader connection of its own: whenever `every` events have
+// been committed past the newest snapshot (looked at every `poll_ms`), and once more at
+// finish(), after the journal has committed its last event. Each snapshot made, and each that
+// fails (a full disk: the events stay, recovery replays more), is told to `say`.
+class Snapshotter {
+  public:
+    Snapshotter(std::string address, std::uint64_t every,
+                std::function<void(const std::string&)> say, int poll_ms = 2000);
+    ~Snapshotter();
+    Snapshotter(const Snapshotter&) = delete;
+    Snapshotter& operator=(const Snapshotter&) = delete;
+    // Ends the thread and makes the last snapshot (the caller's journal has stopped).
+    void finish();
+    // Makes a snapshot now if events were committed past the newest one; false after telling
+    // `say` why one could not be made.
+    bool snapshot_now();
+
+  private:
+    void run();
+
+    std::string address_;
+    std::uint64_t every_;
+    std::function<void(const std::string&)> say_;
+    int poll_ms_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool stopping_ = false;  // under mutex_
+    std::thread thread_;
+};
+
+}  // namespace slotmatch::journal
