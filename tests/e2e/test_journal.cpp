@@ -1090,6 +1090,62 @@ TEST_F(Journal, ADamagedStoreIsRefusedAtStart) {
         "not a slotmatch store");
 }
 
+// A damaged page (here of an index a start does not read) is found by SQLite's check of the
+// whole store: at once when a start reads every event, and right after a start from a
+// snapshot, which leaves that check (its time grows with the history) to a thread of its own;
+// serving goes on, and no more snapshots are made of the damaged store.
+TEST_F(Journal, ADamagedPageIsFoundAtStartOrRightAfterAStartFromASnapshot) {
+    ASSERT_NO_FATAL_FAILURE(start("persisted"));
+    const auto slots = free_slots(4);
+    ASSERT_EQ(slots.size(), 4u);
+    book_first(slots, 3);
+    ASSERT_FALSE(HasFailure()) << "a booking got no reply";
+    ASSERT_EQ(server_->stop(), 0);
+    {
+        sqlite3* db = nullptr;
+        ASSERT_EQ(sqlite3_open(store_.c_str(), &db), SQLITE_OK);
+        ASSERT_EQ(sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr),
+                  SQLITE_OK);
+        sqlite3_stmt* q = nullptr;
+        ASSERT_EQ(sqlite3_prepare_v2(db,
+                                     "SELECT pageno FROM dbstat WHERE name = 'events_entities' "
+                                     "ORDER BY pageno LIMIT 1",
+                                     -1, &q, nullptr),
+                  SQLITE_OK);
+        ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
+        const std::int64_t page = sqlite3_column_int64(q, 0);
+        sqlite3_finalize(q);
+        sqlite3_close(db);
+        std::fstream f(store_, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(static_cast<std::streamoff>((page - 1) * 4096));
+        f.write(std::string(16, '\xff').data(), 16);
+    }
+    const auto snapshots_before = std::distance(
+        std::filesystem::directory_iterator(store_ + "-snapshots"), {});
+    ASSERT_NO_FATAL_FAILURE(start("persisted"));
+    for (int i = 0; i < 200 && server_->output().find("THE STORE IS DAMAGED") == std::string::npos;
+         ++i) {
+        ::usleep(50'000);
+    }
+    EXPECT_NE(server_->output().find("THE STORE IS DAMAGED: the store is damaged"),
+              std::string::npos)
+        << server_->output();
+    send_book(slots[3], 3);  // serving goes on
+    auto reply = connection_->receive(timeout_ms);
+    ASSERT_TRUE(reply);
+    EXPECT_NE(booked_id(*reply), 0u);
+    ASSERT_EQ(server_->stop(), 0);
+    EXPECT_EQ(std::distance(std::filesystem::directory_iterator(store_ + "-snapshots"), {}),
+              snapshots_before);
+    EXPECT_EQ(server_->output().find("slotmatchd: snapshot at event"), std::string::npos)
+        << server_->output();
+
+    std::filesystem::remove_all(store_ + "-snapshots");
+    expect_refused_start(
+        {"--config", config_, "--clock", clock_flag, "--store", "sqlite:" + store_},
+        "the store is damaged");
+}
+
 // A store with one damaged event (its body overwritten, as a torn write or a bad sector would
 // leave it) is refused at start, naming the event, and left as it was.
 TEST_F(Journal, AStoreWithADamagedEventIsRefusedAtStartNamingIt) {

@@ -246,9 +246,10 @@ bool decode_stored(std::uint64_t seq, const std::uint8_t* data, std::size_t size
 
 namespace {
 
-std::unique_ptr<EventStore> open(const std::string& address, std::string& why, bool reader) {
+std::unique_ptr<EventStore> open(const std::string& address, std::string& why, bool reader,
+                                 WholeCheck check = WholeCheck::at_open) {
     if (address.rfind("sqlite:", 0) == 0 && address.size() > 7) {
-        return open_sqlite_store(address.substr(7), why, reader);
+        return open_sqlite_store(address.substr(7), why, reader, check);
     }
     if (address.rfind("postgresql://", 0) == 0 || address.rfind("postgres://", 0) == 0) {
         return open_pg_store(address, why, reader);
@@ -259,8 +260,9 @@ std::unique_ptr<EventStore> open(const std::string& address, std::string& why, b
 
 }  // namespace
 
-std::unique_ptr<EventStore> open_store(const std::string& address, std::string& why) {
-    return open(address, why, false);
+std::unique_ptr<EventStore> open_store(const std::string& address, std::string& why,
+                                       WholeCheck check) {
+    return open(address, why, false, check);
 }
 
 std::unique_ptr<EventStore> open_reader(const std::string& address, std::string& why) {

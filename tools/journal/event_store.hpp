@@ -63,6 +63,13 @@ class EventStore {
     // The events filed under `patient` at or after `since`, in sequence order, at most `limit`.
     bool audit(PatientKey patient, Instant since, std::size_t limit, std::vector<Event>& out,
                std::string& why) const;
+    // SQLite's check of the whole file (PRAGMA quick_check, over every page: its time grows
+    // with the history) for a store opened with WholeCheck::later; false with the damage in
+    // `why`. PostgreSQL: nothing to do here (the server checks its own pages).
+    virtual bool check_whole(std::string& why) const {
+        (void)why;
+        return true;
+    }
     // The appointment types the store records (entity_recorded), with the whole definition of
     // the ones added live: number_types_as_stored numbers a region file's types by them.
     bool recorded_types(std::vector<RecordedType>& out, std::string& why) const;
@@ -89,16 +96,22 @@ class EventStore {
                         std::string& why) const = 0;
 };
 
+// When a writer's open checks the whole store: at once (the default), or later, by
+// check_whole() (a start from a snapshot reads only the events after it, and must not wait for
+// a check of every page: slotmatchd runs it in the background then).
+enum class WholeCheck : std::uint8_t { at_open, later };
 // "sqlite:PATH" or a libpq URI "postgresql://..."; nothing, with the reason in `why`, when the
 // store cannot be opened, is damaged, or the address is neither.
-std::unique_ptr<EventStore> open_store(const std::string& address, std::string& why);
+std::unique_ptr<EventStore> open_store(const std::string& address, std::string& why,
+                                       WholeCheck check = WholeCheck::at_open);
 // A second connection to a store another connection writes (a reader for queries): no
 // integrity check, no migration; refused when the store is not at schema_version.
 std::unique_ptr<EventStore> open_reader(const std::string& address, std::string& why);
 // The backends open_store chooses from. SQLite: WAL with synchronous=FULL, its own integrity
 // check, flock(2) for the one writer. PostgreSQL: synchronous_commit=on, an advisory lock.
 std::unique_ptr<EventStore> open_sqlite_store(const std::string& path, std::string& why,
-                                              bool reader = false);
+                                              bool reader = false,
+                                              WholeCheck check = WholeCheck::at_open);
 std::unique_ptr<EventStore> open_pg_store(const std::string& uri, std::string& why,
                                           bool reader = false);
 

@@ -410,10 +410,14 @@ std::optional<SnapshotMade> make_snapshot(const EventStore& store, const Snapsho
     return made;
 }
 
-Snapshotter::Snapshotter(std::string address, std::uint64_t every,
+Snapshotter::Snapshotter(std::string address, std::uint64_t every, bool check_store,
                          std::function<void(const std::string&)> say, int poll_ms)
-    : address_(std::move(address)), every_(every), say_(std::move(say)), poll_ms_(poll_ms) {
-    if (every_ > 0) thread_ = std::thread([this] { run(); });
+    : address_(std::move(address)),
+      every_(every),
+      check_store_(check_store),
+      say_(std::move(say)),
+      poll_ms_(poll_ms) {
+    if (every_ > 0 || check_store_) thread_ = std::thread([this] { run(); });
 }
 
 Snapshotter::~Snapshotter() {
@@ -436,6 +440,7 @@ void Snapshotter::finish() {
 }
 
 bool Snapshotter::snapshot_now() {
+    if (damaged_.load()) return false;
     std::string why;
     auto shelf = SnapshotShelf::of_store(address_, why);
     auto store = shelf ? open_reader(address_, why) : nullptr;
@@ -469,8 +474,26 @@ void Snapshotter::run() {
     // Serving comes first: this thread takes what CPU the request path leaves.
     ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
     std::string why;
+    if (check_store_) {
+        const auto began = std::chrono::steady_clock::now();
+        auto store = open_reader(address_, why);
+        if (store && store->check_whole(why)) {
+            const std::chrono::duration<double> took = std::chrono::steady_clock::now() - began;
+            std::ostringstream text;
+            text << "the whole store checked (PRAGMA quick_check) in " << std::fixed
+                 << std::setprecision(2) << took.count() << " s: no damage";
+            say_(text.str());
+        } else {
+            damaged_.store(true);
+            say_("THE STORE IS DAMAGED: " + why +
+                 ". Serving goes on and new events are still committed, but no more snapshots "
+                 "are made; stop slotmatchd and restore the store from a copy "
+                 "(docs/operations.md, \"Snapshots\")");
+            return;
+        }
+    }
     const auto shelf = SnapshotShelf::of_store(address_, why);
-    if (!shelf) return;
+    if (!shelf || every_ == 0) return;
     for (;;) {
         {
             std::unique_lock lock(mutex_);

@@ -15,6 +15,7 @@
 // (FlatBuffers wire::Event), and a CRC-32 of everything before it (Boost.CRC).
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
@@ -100,9 +101,11 @@ std::optional<SnapshotMade> make_snapshot(const EventStore& store, const Snapsho
 // been committed past the newest snapshot (looked at every `poll_ms`), and once more at
 // finish(), after the journal has committed its last event. Each snapshot made, and each that
 // fails (a full disk: the events stay, recovery replays more), is told to `say`.
+// `check_store`: first check the whole store (EventStore::check_whole), which a start from a
+// snapshot left for later; a damaged store is told to `say` and gets no more snapshots.
 class Snapshotter {
   public:
-    Snapshotter(std::string address, std::uint64_t every,
+    Snapshotter(std::string address, std::uint64_t every, bool check_store,
                 std::function<void(const std::string&)> say, int poll_ms = 2000);
     ~Snapshotter();
     Snapshotter(const Snapshotter&) = delete;
@@ -118,6 +121,8 @@ class Snapshotter {
 
     std::string address_;
     std::uint64_t every_;
+    bool check_store_;
+    std::atomic<bool> damaged_{false};
     std::function<void(const std::string&)> say_;
     int poll_ms_;
     std::mutex mutex_;

@@ -588,7 +588,7 @@ class SqliteStore final : public EventStore {
 
     // A reader opens an existing store without checking or migrating it (the writer did),
     // and may only read (query_only), so it can never take the writer's lock.
-    bool open(bool reader, std::string& why);
+    bool open(bool reader, WholeCheck whole, std::string& why);
 
     AppendResult append(std::span<const Event> events) override;
     std::uint64_t last_seq() const override { return last_seq_; }
@@ -601,7 +601,8 @@ class SqliteStore final : public EventStore {
   private:
     bool select(const Query& q, const std::function<bool(const Event&)>& visit,
                 std::string& why) const override;
-    bool check(std::string& why);
+    bool check(WholeCheck whole, std::string& why);
+    bool check_whole(std::string& why) const override;
     void read_last();
     // Stores the events, inside the caller's transaction (their log and audit entries are the
     // Follower's).
@@ -637,7 +638,7 @@ class SqliteStore final : public EventStore {
     flatbuffers::FlatBufferBuilder body_{1024};
 };
 
-bool SqliteStore::open(bool reader, std::string& why) {
+bool SqliteStore::open(bool reader, WholeCheck whole, std::string& why) {
     sqlite3_busy_timeout(db_, 5000);
     if (reader) {
         if (!Follower::attach_to_read(db_, path_, why)) {
@@ -657,7 +658,7 @@ bool SqliteStore::open(bool reader, std::string& why) {
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
             "version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
             false};
-        if (!check(why) || !migrate(sqlite, why)) {
+        if (!check(whole, why) || !migrate(sqlite, why)) {
             why = path_ + ": " + why;
             return false;
         }
@@ -714,7 +715,7 @@ bool SqliteStore::claim_writer(std::string& why) {
 
 // WAL with synchronous=FULL, and SQLite's own consistency check, so that a torn or damaged
 // file is refused before it is trusted.
-bool SqliteStore::check(std::string& why) {
+bool SqliteStore::check(WholeCheck whole, std::string& why) {
     const std::string mode = query_text(db_, "PRAGMA journal_mode=WAL");
     if (mode != "wal") {
         why = mode.empty() ? sqlite_error(db_, "reading the store") : "cannot use WAL mode";
@@ -724,7 +725,11 @@ bool SqliteStore::check(std::string& why) {
     // The index pages the inserts touch stay in memory (64 MiB); checkpoints are the
     // Checkpointer's (open() starts it once the store is checked and migrated).
     if (!exec(db_, "PRAGMA cache_size=-65536", "sizing the cache", why)) return false;
-    const std::string integrity = query_text(db_, "PRAGMA quick_check");
+    return whole == WholeCheck::later || check_whole(why);
+}
+
+bool SqliteStore::check_whole(std::string& why) const {
+    const std::string integrity = query_text(db_, "PRAGMA main.quick_check");
     if (integrity != "ok") {
         why = "the store is damaged: " +
               (integrity.empty() ? sqlite_error(db_, "integrity check") : integrity);
@@ -856,7 +861,7 @@ std::optional<std::size_t> SqliteStore::purge_web_log(Instant cutoff, std::strin
 }  // namespace
 
 std::unique_ptr<EventStore> open_sqlite_store(const std::string& path, std::string& why,
-                                              bool reader) {
+                                              bool reader, WholeCheck check) {
     sqlite3* db = nullptr;
     const int flags = SQLITE_OPEN_READWRITE | (reader ? 0 : SQLITE_OPEN_CREATE);
     if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
@@ -865,7 +870,7 @@ std::unique_ptr<EventStore> open_sqlite_store(const std::string& path, std::stri
         return nullptr;
     }
     auto store = std::make_unique<SqliteStore>(db, path);
-    if (!store->open(reader, why)) return nullptr;
+    if (!store->open(reader, check, why)) return nullptr;
     return store;
 }
 

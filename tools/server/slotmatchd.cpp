@@ -179,7 +179,7 @@ std::optional<Options> command_line(int argc, char** argv, int& exit_code) {
 // The embedded journal's store, claimed as its one writer; nothing after saying why.
 std::unique_ptr<journal::EventStore> open_store(const std::string& address) {
     std::string why;
-    auto store = journal::open_store(address, why);
+    auto store = journal::open_store(address, why, journal::WholeCheck::later);
     if (store && !store->claim_writer(why)) store.reset();
     if (!store) std::cerr << "slotmatchd: cannot use the store: " << why << '\n';
     return store;
@@ -189,8 +189,9 @@ void say(const std::string& text) { std::cout << ("slotmatchd: " + text + "\n") 
 
 // Recovery: the engine continues from every event the store (or the journal's) holds: from its
 // newest snapshot and the events after it, where it has one.
+// `from_snapshot`: whether it did (and left the check of the whole store for later).
 bool recover(Engine& engine, journal::EventStore* store, const Options& o,
-             const journal::LinkKeys& link) {
+             const journal::LinkKeys& link, bool& from_snapshot) {
     zmq::context_t ctx(1);
     EventScan scan;
     std::string source;
@@ -201,6 +202,13 @@ bool recover(Engine& engine, journal::EventStore* store, const Options& o,
             snapshot = journal::newest_snapshot(*shelf, *store, [](const std::string& why) {
                 say(why + "; the one before it is tried, then a replay of every event");
             });
+        }
+        // Without a snapshot every event is read: the store is checked whole first, as
+        // before there were snapshots. From one, the check is the Snapshotter's, after start.
+        std::string damage;
+        if (!snapshot && !store->check_whole(damage)) {
+            std::cerr << "slotmatchd: cannot use the store: " << o.store << ": " << damage << '\n';
+            return false;
         }
         const std::uint64_t after = snapshot ? snapshot->fold.seq : 0;
         scan = [store, &snapshot, after](const std::function<bool(const Event&)>& visit,
@@ -216,6 +224,7 @@ bool recover(Engine& engine, journal::EventStore* store, const Options& o,
             return store->scan(after + 1, visit, why);
         };
         source = o.store;
+        from_snapshot = snapshot.has_value();
         if (snapshot) {
             say("recovering from the snapshot at event " + std::to_string(after) + " (" +
                 std::to_string(snapshot->kept_seqs.size()) + " events kept) and the " +
@@ -388,12 +397,13 @@ int run(const Options& o) {
     if (!open_keys(o, engine, server_pair, ring) || !open_link_keys(o, link)) return 1;
     std::unique_ptr<journal::EventStore> store;
     if (o.has_store && !(store = open_store(o.store))) return 1;
-    if (!recover(engine, store.get(), o, link)) return 1;
+    bool from_snapshot = false;
+    if (!recover(engine, store.get(), o, link, from_snapshot)) return 1;
     std::optional<journal::Snapshotter> snapshots;
     if (o.has_store) {
         std::string no_shelf;
         if (journal::SnapshotShelf::of_store(o.store, no_shelf)) {
-            snapshots.emplace(o.store, o.snapshot_every, say);
+            snapshots.emplace(o.store, o.snapshot_every, from_snapshot, say);
         } else {
             say(no_shelf);
         }
