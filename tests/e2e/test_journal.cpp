@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <algorithm>
 #include <map>
 #include <set>
@@ -366,6 +367,7 @@ class Journal : public ::testing::Test {
     void kill_nine_server_scenario(const std::string& threads,
                                    const std::string& journal_endpoint = "",
                                    const std::string& address = "");
+    void snapshot_scenario(const std::string& address);
     // slotmatchd persisted, journalled to `address` (embedded) or to the journal at `endpoint`.
     void start_persisted(const std::string& threads, const std::string& endpoint,
                          const std::string& address = "") {
@@ -532,37 +534,87 @@ TEST_F(Journal, ARestartFromTheStoreHasTheSameStateHashOnPostgresql) {
     restart_scenario(address);
 }
 
+// The snapshots a store holds, and two ways to spoil them: files beside a SQLite store, rows
+// of a PostgreSQL one.
+struct SnapshotAccess {
+    std::function<std::vector<std::uint64_t>()> seqs;  // ascending
+    std::function<void(std::uint64_t)> damage;         // a byte in its middle changed
+    std::function<void()> remove_all;
+};
+
+SnapshotAccess snapshot_access(const std::string& address) {
+    if (address.rfind("sqlite:", 0) == 0) {
+        const std::filesystem::path shelf = address.substr(7) + "-snapshots";
+        const auto file = [shelf](std::uint64_t seq) {
+            char name[40];
+            std::snprintf(name, sizeof name, "%020llu.snapshot",
+                          static_cast<unsigned long long>(seq));
+            return shelf / name;
+        };
+        return {[shelf] {
+                    std::vector<std::uint64_t> seqs;
+                    for (const auto& f : std::filesystem::directory_iterator(shelf)) {
+                        seqs.push_back(std::stoull(f.path().filename().string()));
+                    }
+                    std::sort(seqs.begin(), seqs.end());
+                    return seqs;
+                },
+                [file](std::uint64_t seq) {
+                    std::fstream f(file(seq), std::ios::in | std::ios::out | std::ios::binary);
+                    f.seekp(static_cast<std::streamoff>(std::filesystem::file_size(file(seq)) / 2));
+                    f.put('\x5a');
+                },
+                [shelf] { std::filesystem::remove_all(shelf); }};
+    }
+    const auto sql = [address](const std::string& text) {
+        PGconn* db = PQconnectdb(address.c_str());
+        EXPECT_EQ(PQstatus(db), CONNECTION_OK) << PQerrorMessage(db);
+        PGresult* r = PQexec(db, text.c_str());
+        EXPECT_TRUE(PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK)
+            << PQerrorMessage(db);
+        std::vector<std::uint64_t> column;
+        if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+            for (int i = 0; i < PQntuples(r); ++i) column.push_back(std::stoull(PQgetvalue(r, i, 0)));
+        }
+        PQclear(r);
+        PQfinish(db);
+        return column;
+    };
+    return {[sql] { return sql("SELECT seq FROM snapshots ORDER BY seq"); },
+            [sql](std::uint64_t seq) {
+                sql("UPDATE snapshot_parts SET body = overlay(body placing '\\x5a'::bytea from "
+                    "length(body) / 2) WHERE part = 0 AND seq = " +
+                    std::to_string(seq));
+            },
+            [sql] { sql("DELETE FROM snapshot_parts; DELETE FROM snapshots"); }};
+}
+
 // Snapshots (issue 14): each clean stop leaves one (the newest two are kept). After kill -9, a
 // start reads the newest and only the events after it, and has every acknowledged booking and
 // the state hash a replay of every event gives. A damaged newest snapshot is passed over,
 // saying so, for the one before it; with none, every event is replayed.
-TEST_F(Journal, KillNineRecoversFromTheNewestSnapshotAndTheEventsAfterIt) {
-    const std::filesystem::path shelf = store_ + "-snapshots";
-    const auto snapshot_files = [&] {
-        std::vector<std::filesystem::path> files;
-        for (const auto& f : std::filesystem::directory_iterator(shelf)) files.push_back(f.path());
-        std::sort(files.begin(), files.end());
-        return files;
-    };
-    ASSERT_NO_FATAL_FAILURE(start("persisted"));
+void Journal::snapshot_scenario(const std::string& address) {
+    const SnapshotAccess shelf = snapshot_access(address);
+    ASSERT_NO_FATAL_FAILURE(start("persisted", "1", address));
     const auto slots = free_slots(90);
     ASSERT_EQ(slots.size(), 90u);
     std::vector<std::uint64_t> acked = book_range(slots, 0, 30);
     ASSERT_EQ(server_->stop(), 0) << server_->output();
     EXPECT_NE(server_->output().find("slotmatchd: snapshot at event"), std::string::npos)
         << server_->output();
-    ASSERT_EQ(snapshot_files().size(), 1u);
-    const std::filesystem::path older = snapshot_files().back();
+    ASSERT_EQ(shelf.seqs().size(), 1u);
+    const std::uint64_t older = shelf.seqs().back();
 
-    ASSERT_NO_FATAL_FAILURE(start("persisted"));
+    ASSERT_NO_FATAL_FAILURE(start("persisted", "1", address));
     EXPECT_NE(server_->output().find("and the 0 events after it"), std::string::npos)
         << server_->output();
     for (std::uint64_t id : book_range(slots, 30, 50)) acked.push_back(id);
     ASSERT_EQ(server_->stop(), 0) << server_->output();
-    ASSERT_EQ(snapshot_files().size(), 2u);
-    const std::filesystem::path newer = snapshot_files().back();
+    ASSERT_EQ(shelf.seqs().size(), 2u);
+    const std::uint64_t newer = shelf.seqs().back();
+    ASSERT_GT(newer, older);
 
-    ASSERT_NO_FATAL_FAILURE(start("persisted"));
+    ASSERT_NO_FATAL_FAILURE(start("persisted", "1", address));
     for (std::uint64_t id : book_range(slots, 50, 70)) acked.push_back(id);
     for (std::uint64_t id : acked) ASSERT_NE(id, 0u);
     client::RequestBuilder r;
@@ -575,10 +627,10 @@ TEST_F(Journal, KillNineRecoversFromTheNewestSnapshotAndTheEventsAfterIt) {
     server_->stop();
 
     // The newest snapshot and the events after it.
-    ASSERT_NO_FATAL_FAILURE(start("persisted"));
+    ASSERT_NO_FATAL_FAILURE(start("persisted", "1", address));
     std::string out = server_->output();
-    const std::string newer_seq = std::to_string(std::stoull(newer.filename().string()));
-    EXPECT_NE(out.find("recovering from the snapshot at event " + newer_seq), std::string::npos)
+    EXPECT_NE(out.find("recovering from the snapshot at event " + std::to_string(newer)),
+              std::string::npos)
         << out;
     EXPECT_EQ(out.find("and the 0 events after it"), std::string::npos) << out;
     const std::string hash = printed_hash(out, "slotmatchd: recovered");
@@ -594,28 +646,36 @@ TEST_F(Journal, KillNineRecoversFromTheNewestSnapshotAndTheEventsAfterIt) {
     server_->stop();
 
     // A damaged newest snapshot: the one before it, and the same state.
-    {
-        std::fstream f(newer, std::ios::in | std::ios::out | std::ios::binary);
-        f.seekp(static_cast<std::streamoff>(std::filesystem::file_size(newer) / 2));
-        f.put('\x5a');
-    }
-    ASSERT_NO_FATAL_FAILURE(start("persisted"));
+    shelf.damage(newer);
+    ASSERT_NO_FATAL_FAILURE(start("persisted", "1", address));
     out = server_->output();
-    EXPECT_NE(out.find("the snapshot at event " + newer_seq), std::string::npos) << out;
+    EXPECT_NE(out.find("the snapshot at event " + std::to_string(newer)), std::string::npos)
+        << out;
     EXPECT_NE(out.find("its checksum does not match"), std::string::npos) << out;
-    const std::string older_seq = std::to_string(std::stoull(older.filename().string()));
-    EXPECT_NE(out.find("recovering from the snapshot at event " + older_seq), std::string::npos)
+    EXPECT_NE(out.find("recovering from the snapshot at event " + std::to_string(older)),
+              std::string::npos)
         << out;
     EXPECT_EQ(printed_hash(out, "slotmatchd: recovered"), hash) << out;
     ASSERT_EQ(::kill(server_->pid(), SIGKILL), 0);
     server_->stop();
 
     // No snapshot at all: every event, and the same state.
-    std::filesystem::remove_all(shelf);
-    ASSERT_NO_FATAL_FAILURE(start("persisted"));
+    shelf.remove_all();
+    ASSERT_NO_FATAL_FAILURE(start("persisted", "1", address));
     out = server_->output();
     EXPECT_EQ(out.find("recovering from the snapshot"), std::string::npos) << out;
     EXPECT_EQ(printed_hash(out, "slotmatchd: recovered"), hash) << out;
+}
+
+TEST_F(Journal, KillNineRecoversFromTheNewestSnapshotAndTheEventsAfterIt) {
+    snapshot_scenario("sqlite:" + store_);
+}
+
+TEST_F(Journal, KillNineRecoversFromTheNewestSnapshotAndTheEventsAfterItOnPostgresql) {
+    const std::string address = fresh_pg_database();
+    if (address.empty())
+        GTEST_SKIP() << "no throwaway PostgreSQL (run by ctest's Journal.Postgresql)";
+    snapshot_scenario(address);
 }
 
 // kill -9 of slotmatchd under load: two clients book the same 3,000 slots in opposite orders

@@ -291,6 +291,7 @@ TYPED_TEST_P(StoreContract, MigratingASchema1StoreFillsTheLogAndTheAudit) {
     TypeParam::run_sql(this->address_,
                        "DROP TABLE IF EXISTS web_log; DROP TABLE IF EXISTS audit;"
                        " DROP TABLE IF EXISTS store_identity; DROP INDEX events_entities;"
+                       " DROP TABLE IF EXISTS snapshot_parts; DROP TABLE IF EXISTS snapshots;"
                        " DELETE FROM schema_migrations WHERE version > 1");
     auto store = this->open();
     ASSERT_TRUE(store);

@@ -16,7 +16,7 @@
 namespace slotmatch::testing {
 namespace {
 
-using journal::SnapshotShelf;
+using journal::FileShelf;
 
 class Snapshots : public RuleRegion {
   protected:
@@ -27,7 +27,7 @@ class Snapshots : public RuleRegion {
         std::string why;
         store_ = journal::open_store(address_, why);
         ASSERT_TRUE(store_) << why;
-        shelf_.emplace(*SnapshotShelf::of_store(address_, why));
+        shelf_.emplace((dir_ / "store.sqlite-snapshots"));
         for (std::uint32_t i = 0; i < engine->slot_count() && future_.size() < 60; ++i) {
             const auto v = engine->slot(SlotId{i});
             if (v->unit == unit("u1") && v->start.value > engine->now().value) {
@@ -93,7 +93,7 @@ class Snapshots : public RuleRegion {
     std::filesystem::path dir_;
     std::string address_;
     std::unique_ptr<journal::EventStore> store_;
-    std::optional<SnapshotShelf> shelf_;
+    std::optional<FileShelf> shelf_;
     std::vector<BookingId> bookings_;
     std::vector<SlotId> future_;  // slots of u1 that start after now
 };
@@ -175,7 +175,7 @@ TEST_F(Snapshots, ADamagedOrForeignOneIsPassedOverSayingWhy) {
     }
     const auto appended = other->append(foreign);
     ASSERT_TRUE(appended.ok) << appended.error;
-    const auto other_shelf = *SnapshotShelf::of_store(other_address, other_why);
+    const FileShelf other_shelf(other_dir / "store.sqlite-snapshots");
     std::filesystem::create_directories(other_shelf.dir());
     std::filesystem::copy_file(shelf_->file(older->seq), other_shelf.file(older->seq));
     EXPECT_FALSE(journal::read_snapshot(other_shelf, older->seq, *other, why));

@@ -90,6 +90,20 @@ const Migration migrations[schema_version] = {
      "DROP TABLE web_log;"
      "DROP TABLE audit;",
      "SELECT 1;"},
+    // 6: snapshots of the history (snapshot.hpp). PostgreSQL keeps them here: a row per
+    // snapshot, written last in its transaction, and its bytes in parts (a bytea holds at most
+    // 1 GB). SQLite keeps them as files beside the store (a write of many megabytes here would
+    // hold the store's one write lock).
+    {"SELECT 1;",
+     "CREATE TABLE snapshot_parts ("
+     "  seq BIGINT NOT NULL,"
+     "  part INTEGER NOT NULL,"
+     "  body BYTEA NOT NULL,"
+     "  PRIMARY KEY (seq, part));"
+     "CREATE TABLE snapshots ("
+     "  seq BIGINT PRIMARY KEY,"
+     "  parts INTEGER NOT NULL,"
+     "  bytes BIGINT NOT NULL);"},
 };
 // The numbers the backfills above write: the web channel; the kinds that make log rows
 // (makes_log_row); the audited kinds (audit_patient); the buckets.

@@ -129,7 +129,7 @@ inline constexpr const char* writer_taken =
 // The schema, one version at a time: migrations[v] takes a store from version v to v + 1, in
 // each backend's SQL. Both stores run the same list, so a new version cannot reach one and
 // miss the other.
-inline constexpr int schema_version = 5;
+inline constexpr int schema_version = 6;
 struct Migration {
     const char* sqlite;
     const char* postgresql;

@@ -4,12 +4,14 @@
 #include <endian.h>
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <cstring>
 #include <slotmatch/assert.hpp>
 #include <vector>
 
 #include "access_audit.hpp"
 #include "event_store.hpp"
+#include "snapshot.hpp"
 
 namespace slotmatch::journal {
 
@@ -406,13 +408,147 @@ std::optional<std::size_t> PgStore::purge_web_log(Instant cutoff, std::string& w
 
 }  // namespace
 
-std::unique_ptr<EventStore> open_pg_store(const std::string& given, std::string& why, bool reader) {
-    // A server that does not answer must not hang the journal (or a stop) for ever.
+namespace {
+
+// A server that does not answer must not hang the journal (or a stop) for ever.
+std::string with_timeouts(const std::string& given) {
     std::string uri = given;
     if (uri.find("connect_timeout=") == std::string::npos) {
         uri += (uri.find('?') == std::string::npos ? "?" : "&");
         uri += "connect_timeout=10&keepalives=1";
     }
+    return uri;
+}
+
+// Snapshots in the database (schema 6): a snapshot's bytes in parts of part_bytes, then its
+// row, in one transaction; the older ones beyond `keep` deleted in the same transaction.
+class PgShelf final : public SnapshotShelf {
+  public:
+    explicit PgShelf(pg_conn* db) : db_(db) {}
+    ~PgShelf() override { PQfinish(db_); }
+    PgShelf(const PgShelf&) = delete;
+    PgShelf& operator=(const PgShelf&) = delete;
+
+    std::vector<std::uint64_t> seqs() const override {
+        std::vector<std::uint64_t> out;
+        reconnect_if_lost(db_);
+        Result r(PQexec(db_, "SELECT seq FROM snapshots ORDER BY seq DESC"));
+        if (!r.ok()) return out;
+        for (int i = 0; i < PQntuples(r.get()); ++i) {
+            out.push_back(std::stoull(PQgetvalue(r.get(), i, 0)));
+        }
+        return out;
+    }
+    bool get(std::uint64_t seq, std::string& bytes, std::string& why) const override {
+        reconnect_if_lost(db_);
+        const std::string n = std::to_string(seq);
+        const char* params[] = {n.c_str()};
+        Result head(PQexecParams(db_, "SELECT parts, bytes FROM snapshots WHERE seq = $1", 1,
+                                 nullptr, params, nullptr, nullptr, 0));
+        if (!head.ok() || PQntuples(head.get()) != 1) {
+            why = head.ok() ? "it is not in the database" : pg_error(db_, "reading it");
+            return false;
+        }
+        const long parts = std::stol(PQgetvalue(head.get(), 0, 0));
+        const auto size = static_cast<std::size_t>(std::stoull(PQgetvalue(head.get(), 0, 1)));
+        bytes.clear();
+        bytes.reserve(size);
+        for (long part = 0; part < parts; ++part) {  // one part at a time: bounded memory
+            const std::string k = std::to_string(part);
+            const char* key[] = {n.c_str(), k.c_str()};
+            Result r(PQexecParams(db_,
+                                  "SELECT body FROM snapshot_parts WHERE seq = $1 AND part = $2",
+                                  2, nullptr, key, nullptr, nullptr, 1));
+            if (!r.ok() || PQntuples(r.get()) != 1) {
+                why = r.ok() ? "its part " + k + " is missing" : pg_error(db_, "reading it");
+                return false;
+            }
+            bytes.append(PQgetvalue(r.get(), 0, 0),
+                         static_cast<std::size_t>(PQgetlength(r.get(), 0, 0)));
+        }
+        if (bytes.size() != size) {
+            why = "its parts hold " + std::to_string(bytes.size()) + " bytes of " +
+                  std::to_string(size);
+            return false;
+        }
+        return true;
+    }
+    bool put(std::uint64_t seq, const std::string& bytes, std::size_t keep,
+             std::string& why) const override {
+        reconnect_if_lost(db_);
+        if (!exec(db_, "BEGIN", "storing a snapshot", why)) return false;
+        const auto fail = [&](const std::string& doing) {
+            why = pg_error(db_, doing);
+            std::string ignored;
+            exec(db_, "ROLLBACK", "", ignored);
+            return false;
+        };
+        const std::string n = std::to_string(seq);
+        for (const char* sql : {"DELETE FROM snapshot_parts WHERE seq = $1",
+                                "DELETE FROM snapshots WHERE seq = $1"}) {
+            const char* params[] = {n.c_str()};
+            Result r(PQexecParams(db_, sql, 1, nullptr, params, nullptr, nullptr, 0));
+            if (!r.ok()) return fail("storing a snapshot");
+        }
+        long parts = 0;
+        std::size_t at = 0;
+        do {  // one part at least: an empty snapshot has one empty part
+            const std::string k = std::to_string(parts);
+            const std::size_t size = std::min(part_bytes, bytes.size() - at);
+            const char* values[] = {n.c_str(), k.c_str(), bytes.data() + at};
+            const int lengths[] = {0, 0, static_cast<int>(size)};
+            const int formats[] = {0, 0, 1};
+            Result r(PQexecParams(db_,
+                                  "INSERT INTO snapshot_parts (seq, part, body) VALUES ($1, $2, $3)",
+                                  3, nullptr, values, lengths, formats, 0));
+            if (!r.ok()) return fail("storing a snapshot's part " + k);
+            at += size;
+            ++parts;
+        } while (at < bytes.size());
+        const std::string p = std::to_string(parts), b = std::to_string(bytes.size());
+        const char* row[] = {n.c_str(), p.c_str(), b.c_str()};
+        Result r(PQexecParams(db_, "INSERT INTO snapshots (seq, parts, bytes) VALUES ($1, $2, $3)",
+                              3, nullptr, row, nullptr, nullptr, 0));
+        if (!r.ok()) return fail("storing a snapshot");
+        // The older ones beyond the newest `keep`.
+        const std::string k = std::to_string(keep);
+        const char* keep_param[] = {k.c_str()};
+        for (const char* sql :
+             {"DELETE FROM snapshot_parts WHERE seq NOT IN "
+              "(SELECT seq FROM snapshots ORDER BY seq DESC LIMIT $1)",
+              "DELETE FROM snapshots WHERE seq NOT IN "
+              "(SELECT seq FROM snapshots ORDER BY seq DESC LIMIT $1)"}) {
+            Result d(PQexecParams(db_, sql, 1, nullptr, keep_param, nullptr, nullptr, 0));
+            if (!d.ok()) return fail("removing older snapshots");
+        }
+        return exec(db_, "COMMIT", "storing a snapshot", why);
+    }
+    std::string where(std::uint64_t seq) const override {
+        return "row " + std::to_string(seq) + " of the snapshots table";
+    }
+
+  private:
+    static constexpr std::size_t part_bytes = std::size_t{64} << 20;
+    pg_conn* db_;
+};
+
+}  // namespace
+
+std::unique_ptr<SnapshotShelf> open_pg_shelf(const std::string& given, std::string& why) {
+    const std::string uri = with_timeouts(given);
+    pg_conn* db = PQconnectdb(uri.c_str());
+    if (db == nullptr || PQstatus(db) != CONNECTION_OK) {
+        why = pg_error(db, "cannot connect to " + uri);
+        PQfinish(db);
+        return nullptr;
+    }
+    std::string ignored;
+    exec(db, session_settings, "", ignored);
+    return std::make_unique<PgShelf>(db);
+}
+
+std::unique_ptr<EventStore> open_pg_store(const std::string& given, std::string& why, bool reader) {
+    const std::string uri = with_timeouts(given);
     pg_conn* db = PQconnectdb(uri.c_str());
     if (db == nullptr || PQstatus(db) != CONNECTION_OK) {
         why = pg_error(db, "cannot connect to " + uri);

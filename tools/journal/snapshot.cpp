@@ -223,22 +223,29 @@ bool Snapshot::each_kept(const std::function<bool(const Event&)>& visit, std::st
     return true;
 }
 
-std::optional<SnapshotShelf> SnapshotShelf::of_store(const std::string& address,
-                                                     std::string& why) {
+std::unique_ptr<SnapshotShelf> SnapshotShelf::of_store(const std::string& address,
+                                                       std::string& why) {
     if (address.rfind("sqlite:", 0) == 0 && address.size() > 7) {
-        return SnapshotShelf(address.substr(7) + "-snapshots");
+        return std::make_unique<FileShelf>(address.substr(7) + "-snapshots");
     }
-    why = "snapshots are kept for sqlite: stores only (not yet in PostgreSQL)";
-    return std::nullopt;
+    if (address.rfind("postgresql://", 0) == 0 || address.rfind("postgres://", 0) == 0) {
+        return open_pg_shelf(address, why);
+    }
+    why = "a store is sqlite:PATH or postgresql://USER@HOST:PORT/DB, not " + address;
+    return nullptr;
 }
 
-std::filesystem::path SnapshotShelf::file(std::uint64_t seq) const {
+bool FileShelf::get(std::uint64_t seq, std::string& bytes, std::string& why) const {
+    return read_file(file(seq), bytes, why);
+}
+
+std::filesystem::path FileShelf::file(std::uint64_t seq) const {
     char name[40];
     std::snprintf(name, sizeof name, "%020llu%s", static_cast<unsigned long long>(seq), suffix);
     return dir_ / name;
 }
 
-std::vector<std::uint64_t> SnapshotShelf::seqs() const {
+std::vector<std::uint64_t> FileShelf::seqs() const {
     std::vector<std::uint64_t> out;
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
@@ -251,8 +258,8 @@ std::vector<std::uint64_t> SnapshotShelf::seqs() const {
     return out;
 }
 
-bool SnapshotShelf::put(std::uint64_t seq, const std::string& bytes, std::size_t keep,
-                        std::string& why) const {
+bool FileShelf::put(std::uint64_t seq, const std::string& bytes, std::size_t keep,
+                    std::string& why) const {
     std::error_code ec;
     std::filesystem::create_directories(dir_, ec);
     if (ec) {
@@ -303,7 +310,7 @@ std::optional<Snapshot> read_snapshot(const SnapshotShelf& shelf, std::uint64_t 
                                       const EventStore& store, std::string& why) {
     std::string bytes;
     Snapshot s;
-    if (!read_file(shelf.file(seq), bytes, why) || !decode(bytes, s, why)) return std::nullopt;
+    if (!shelf.get(seq, bytes, why) || !decode(bytes, s, why)) return std::nullopt;
     if (s.fold.seq != seq) {
         why = "it says it is the snapshot at event " + std::to_string(s.fold.seq);
         return std::nullopt;
@@ -340,7 +347,7 @@ std::optional<Snapshot> newest_snapshot(const SnapshotShelf& shelf, const EventS
     for (const std::uint64_t seq : shelf.seqs()) {
         std::string why;
         if (auto s = read_snapshot(shelf, seq, store, why)) return s;
-        say("the snapshot at event " + std::to_string(seq) + " (" + shelf.file(seq).string() +
+        say("the snapshot at event " + std::to_string(seq) + " (" + shelf.where(seq) +
             ") is not used: " + why);
     }
     return std::nullopt;
@@ -442,7 +449,7 @@ void Snapshotter::finish() {
 bool Snapshotter::snapshot_now() {
     if (damaged_.load()) return false;
     std::string why;
-    auto shelf = SnapshotShelf::of_store(address_, why);
+    const auto shelf = SnapshotShelf::of_store(address_, why);
     auto store = shelf ? open_reader(address_, why) : nullptr;
     if (!store) {
         say_("no snapshot: " + why);
@@ -464,7 +471,7 @@ bool Snapshotter::snapshot_now() {
          << took.count() << " s: " << made->events_read << " events folded into "
          << (made->from == 0 ? std::string("nothing") : "the snapshot at " + std::to_string(made->from))
          << ", " << made->kept << " kept, " << std::setprecision(1)
-         << static_cast<double>(made->bytes) / 1e6 << " MB (" << shelf->file(made->seq).string()
+         << static_cast<double>(made->bytes) / 1e6 << " MB (" << shelf->where(made->seq)
          << ")";
     say_(text.str());
     return true;

@@ -4,9 +4,12 @@
 // record; a snapshot is made from committed events only, never from the live engine, so it is
 // a consistent cut by construction and making one never stops service.
 //
-// Where they go: `sqlite:PATH` keeps them as files in PATH-snapshots/, the newest two (a damaged
-// newest one falls back to the one before). Each is written to a temporary file, synced, and
-// renamed into place, so a crash leaves the old ones whole.
+// Where they go (a shelf), the newest two kept (a damaged newest one falls back to the one
+// before): `sqlite:PATH` keeps them as files in PATH-snapshots/, each written to a temporary
+// file, synced, and renamed into place, so a crash leaves the old ones whole (in the store
+// itself a write of many megabytes would hold its one write lock, and the journal's commits
+// with it); PostgreSQL keeps them in the database (snapshots, snapshot_parts: schema 6), each
+// written in one transaction.
 //
 // The file (native byte order: a snapshot is read on the machine, or the kind of machine, that
 // wrote it): "SLOTMATCH-SNAPSHOT\n", format version, the last event folded in and a fingerprint
@@ -51,21 +54,41 @@ struct Snapshot {
 // Where a store's snapshots are kept.
 class SnapshotShelf {
   public:
-    explicit SnapshotShelf(std::filesystem::path dir) : dir_(std::move(dir)) {}
-    // The shelf of the store at `address`; nothing, saying why, for a store that keeps none
-    // here (PostgreSQL: not yet).
-    static std::optional<SnapshotShelf> of_store(const std::string& address, std::string& why);
+    virtual ~SnapshotShelf() = default;
+    // The shelf of the store at `address` (sqlite:PATH or postgresql://...); nothing, saying
+    // why, when it cannot be reached.
+    static std::unique_ptr<SnapshotShelf> of_store(const std::string& address, std::string& why);
+    // The snapshots there, newest (highest sequence number) first (none when unreadable).
+    virtual std::vector<std::uint64_t> seqs() const = 0;
+    // The bytes of the snapshot at `seq`; false with `why`.
+    virtual bool get(std::uint64_t seq, std::string& bytes, std::string& why) const = 0;
+    // Stores `bytes` as the snapshot at `seq` durably, then removes all but the newest `keep`.
+    // False with `why` (a full disk), the older ones left as they were.
+    virtual bool put(std::uint64_t seq, const std::string& bytes, std::size_t keep,
+                     std::string& why) const = 0;
+    // Where the snapshot at `seq` is, for messages.
+    virtual std::string where(std::uint64_t seq) const = 0;
+};
+
+// Files in a folder (sqlite: stores).
+class FileShelf final : public SnapshotShelf {
+  public:
+    explicit FileShelf(std::filesystem::path dir) : dir_(std::move(dir)) {}
     const std::filesystem::path& dir() const { return dir_; }
-    // The snapshots there, newest (highest sequence number) first.
-    std::vector<std::uint64_t> seqs() const;
     std::filesystem::path file(std::uint64_t seq) const;
-    // Writes `bytes` as the snapshot at `seq` (temporary file, fsync, rename, fsync of the
-    // folder), then removes all but the newest `keep`. False with `why` (a full disk).
-    bool put(std::uint64_t seq, const std::string& bytes, std::size_t keep, std::string& why) const;
+    std::vector<std::uint64_t> seqs() const override;
+    bool get(std::uint64_t seq, std::string& bytes, std::string& why) const override;
+    // Temporary file, fsync, rename, fsync of the folder.
+    bool put(std::uint64_t seq, const std::string& bytes, std::size_t keep,
+             std::string& why) const override;
+    std::string where(std::uint64_t seq) const override { return file(seq).string(); }
 
   private:
     std::filesystem::path dir_;
 };
+
+// Rows of a PostgreSQL store (pg_store.cpp): a connection of its own.
+std::unique_ptr<SnapshotShelf> open_pg_shelf(const std::string& uri, std::string& why);
 
 inline constexpr std::size_t snapshots_kept = 2;
 
