@@ -250,6 +250,33 @@ TEST_F(Edges, EndedVisitsDoNotCountAgainstThePatientsLimit) {
     }
 }
 
+// A patient's list forgets visits that have ended by the clock. A test clock moved back (admin
+// clock) makes such a booking current again while the list no longer holds it; a rebook of it
+// into a full list is refused like a new booking, and nothing changes (found by the fuzz run at
+// 79fef6e: the rebook tripped record_booking's assert).
+TEST_F(Edges, ARebookOfABookingTheFullListForgotIsRefusedAndChangesNothing) {
+    std::vector<BookingView> made;
+    for (int d = 0; made.size() < 17; ++d) {  // weekdays from Monday 03-02 on
+        char when[32];
+        const int day = 2 + d + 2 * (d / 5);
+        std::snprintf(when, sizeof when, "2026-03-%02dT08:00", day);
+        if (made.size() == 16) clock->set(Instant{made[0].slot.end.value});  // the first is over
+        auto b = book(staff(), slot("r1", "all3", when), patient(1));
+        ASSERT_TRUE(b.ok()) << when << " " << b.message;
+        made.push_back(b.value);
+    }
+    // The 17th booking made the list forget the first; the clock goes back before it.
+    clock->set(at("2026-03-02T07:00:00+01:00"));
+    const SlotId target = slot("r1", "all3", "2026-03-02T08:20");
+    auto moved = engine->rebook(staff(), RebookRequest{made[0].id, target, {}});
+    EXPECT_EQ(moved.code, ErrorCode::patient_already_occupied) << moved.message;
+    const auto first = engine->booking(made[0].id);
+    ASSERT_TRUE(first);
+    EXPECT_TRUE(first->active);
+    EXPECT_EQ(engine->slot(made[0].slot.id)->state, SlotState::booked);
+    EXPECT_EQ(engine->slot(target)->state, SlotState::free);
+}
+
 TEST_F(Edges, ACancelEventShowsTheStateTheCancelLeft) {
     auto a = book(web(), slot("r1", "all3", "2026-03-03T08:00"), patient(1));
     ASSERT_TRUE(a.ok());
