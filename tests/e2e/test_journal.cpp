@@ -908,6 +908,62 @@ TEST_F(Journal, ARestartThroughTheSidecarRecoversFromTheJournalsStore) {
     EXPECT_EQ(bookings_of(0, 5000).size(), 5000u);
 }
 
+// Snapshots through the sidecar (issue 14): slotmatch-journal makes them of its store (here at
+// its clean stop), and a slotmatchd recovering over the link reads the newest and only the
+// events after it, with the state hash a replay of every event gives.
+TEST_F(Journal, ARestartThroughTheSidecarRecoversFromTheJournalsSnapshot) {
+    auto journal = start_journal("tcp://127.0.0.1:*", "sqlite:" + store_);
+    ASSERT_FALSE(journal->endpoint().empty());
+    std::vector<std::string> args{"--config", config_,     "--clock",
+                                  clock_flag, "--journal", journal->endpoint()};
+    server_ = std::make_unique<ServerProcess>(args);
+    ASSERT_FALSE(server_->endpoint().empty()) << server_->output();
+    EXPECT_EQ(server_->output().find("recovering from the journal's snapshot"), std::string::npos)
+        << server_->output();
+    connection_ = std::make_unique<client::Connection>(server_->endpoint());
+    const auto slots = free_slots(40);
+    ASSERT_EQ(slots.size(), 40u);
+    book_range(slots, 0, 20);
+    ASSERT_EQ(server_->stop(), 0) << server_->output();
+    ASSERT_EQ(journal->stop(), 0) << journal->output();
+    EXPECT_NE(journal->output().find("slotmatch-journal: snapshot at event"), std::string::npos)
+        << journal->output();
+
+    journal = start_journal("tcp://127.0.0.1:*", "sqlite:" + store_);
+    ASSERT_FALSE(journal->endpoint().empty());
+    args.back() = journal->endpoint();
+    server_ = std::make_unique<ServerProcess>(args);
+    ASSERT_FALSE(server_->endpoint().empty()) << server_->output();
+    connection_ = std::make_unique<client::Connection>(server_->endpoint());
+    book_range(slots, 20, 30);  // events after the snapshot
+    ASSERT_EQ(::kill(server_->pid(), SIGKILL), 0);
+    server_->stop();
+
+    server_ = std::make_unique<ServerProcess>(args);
+    ASSERT_FALSE(server_->endpoint().empty()) << server_->output();
+    std::string out = server_->output();
+    EXPECT_NE(out.find("recovering from the journal's snapshot at event"), std::string::npos)
+        << out;
+    const std::string hash = printed_hash(out, "slotmatchd: recovered");
+    ASSERT_FALSE(hash.empty()) << out;
+    connection_ = std::make_unique<client::Connection>(server_->endpoint());
+    EXPECT_EQ(bookings_of(0, 30).size(), 30u);
+    ASSERT_EQ(::kill(server_->pid(), SIGKILL), 0);
+    server_->stop();
+
+    // The same state from every event: the journal without its snapshots.
+    ASSERT_EQ(journal->stop(), 0) << journal->output();
+    std::filesystem::remove_all(store_ + "-snapshots");
+    journal = start_journal("tcp://127.0.0.1:*", "sqlite:" + store_);
+    ASSERT_FALSE(journal->endpoint().empty());
+    args.back() = journal->endpoint();
+    server_ = std::make_unique<ServerProcess>(args);
+    ASSERT_FALSE(server_->endpoint().empty()) << server_->output();
+    out = server_->output();
+    EXPECT_EQ(out.find("recovering from the journal's snapshot"), std::string::npos) << out;
+    EXPECT_EQ(printed_hash(out, "slotmatchd: recovered"), hash) << out;
+}
+
 // Group commit in the sidecar: 200 batches sent back to back by one DEALER (without waiting
 // for acknowledgements) are each acknowledged, stored once and in order, in far fewer
 // transactions than batches (the journal's stop line counts them).

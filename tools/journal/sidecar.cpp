@@ -44,6 +44,25 @@ zmq::message_t replay(const EventStore& store, std::uint64_t from) {
     return zmq::message_t(b.GetBufferPointer(), b.GetSize());
 }
 
+// Recovery from a snapshot: the newest of the store's that reads and checks, as an EventBatch
+// carrying its bytes (none: empty). The ones passed over are said on stderr.
+zmq::message_t newest_snapshot_message(const EventStore& store, const SnapshotShelf* shelf) {
+    std::optional<Snapshot> newest;
+    if (shelf != nullptr) {
+        newest = newest_snapshot(*shelf, store, [](const std::string& why) {
+            std::cerr << "slotmatch-journal: " << why << '\n';
+        });
+    }
+    const std::string bytes = newest ? encode_snapshot(*newest) : std::string();
+    flatbuffers::FlatBufferBuilder b(bytes.size() + 1024);
+    const auto body =
+        b.CreateVector(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+    wire::EventBatchBuilder batch(b);
+    batch.add_snapshot(body);
+    b.Finish(batch.Finish(), codec::event_batch_identifier);
+    return zmq::message_t(b.GetBufferPointer(), b.GetSize());
+}
+
 void send_to(zmq::socket_t& router, zmq::message_t& identity, zmq::message_t&& body) {
     try {
         router.send(identity, zmq::send_flags::sndmore | zmq::send_flags::dontwait);
@@ -105,13 +124,16 @@ std::size_t Sidecar::serve_available(zmq::socket_t& router) {
         while (body.more()) (void)router.recv(body, zmq::recv_flags::none);  // not our framing
         take(router, std::move(identity), body, group);
     }
-    if (group.pending.empty() && group.replays.empty()) return 0;
+    if (group.pending.empty() && group.replays.empty() && group.snapshot_asks.empty()) return 0;
     const AppendResult committed = commit(group.events);
     const std::uint64_t through = store_.last_seq();
     for (Pending& p : group.pending) acknowledge(router, p, committed, through);
     // After the commit, so a replay sees every batch that arrived before it.
     for (auto& [identity, from] : group.replays) send_to(router, identity, replay(store_, from));
-    return group.pending.size() + group.replays.size();
+    for (zmq::message_t& identity : group.snapshot_asks) {
+        send_to(router, identity, newest_snapshot_message(store_, shelf_));
+    }
+    return group.pending.size() + group.replays.size() + group.snapshot_asks.size();
 }
 
 void Sidecar::take(zmq::socket_t& router, zmq::message_t identity, const zmq::message_t& body,
@@ -155,6 +177,10 @@ void Sidecar::take(zmq::socket_t& router, zmq::message_t identity, const zmq::me
         kind == codec::MessageKind::request || kind == codec::MessageKind::event_batch
             ? codec::verify_event_batch(bytes)
             : nullptr;
+    if (batch != nullptr && batch->snapshot_wanted()) {
+        group.snapshot_asks.push_back(std::move(identity));
+        return;
+    }
     if (batch != nullptr && batch->replay_from() > 0) {
         group.replays.emplace_back(std::move(identity), batch->replay_from());
         return;

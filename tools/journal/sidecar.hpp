@@ -26,6 +26,7 @@
 
 #include "event_store.hpp"
 #include "gate.hpp"
+#include "snapshot.hpp"
 #include "store_queries.hpp"
 
 namespace slotmatch::journal {
@@ -35,8 +36,10 @@ class Sidecar {
     // `queries`: null when started without the region (queries are then refused). `keys`: the
     // registry of the journal's --keys (null without): event batches are taken only from its
     // engine keys, and a query acts as its key (keys::actor_of).
-    Sidecar(EventStore& store, StoreQueries* queries, const keys::KeyRing* keys = nullptr)
-        : store_(store), queries_(queries), keys_(keys) {}
+    // `shelf`: where the store's snapshots are (null: none are offered to a recovering server).
+    Sidecar(EventStore& store, StoreQueries* queries, const keys::KeyRing* keys = nullptr,
+            const SnapshotShelf* shelf = nullptr)
+        : store_(store), queries_(queries), keys_(keys), shelf_(shelf) {}
 
     // Serves `router` until `stop` becomes true: group commits, replays, queries, and the purge.
     // `between`: called between polls (the program's SIGHUP reload).
@@ -67,6 +70,7 @@ class Sidecar {
         std::vector<Event> events;
         ConfigArena configs;  // the settings changes among the events, until they are stored
         std::vector<std::pair<zmq::message_t, std::uint64_t>> replays;  // after the commit
+        std::vector<zmq::message_t> snapshot_asks;  // answered after the commit too
     };
     // Sorts one message into the group (a query is answered at once).
     void take(zmq::socket_t& router, zmq::message_t identity, const zmq::message_t& body,
@@ -83,6 +87,7 @@ class Sidecar {
     EventStore& store_;
     StoreQueries* queries_;
     const keys::KeyRing* keys_;
+    const SnapshotShelf* shelf_;
     std::uint64_t producer_ = 0;  // the slotmatchd run whose events are taken
     std::uint64_t batches_ = 0;
     std::uint64_t commits_ = 0;

@@ -97,6 +97,53 @@ bool scan_remote(zmq::context_t& ctx, const std::string& endpoint, const LinkKey
     }
 }
 
+std::optional<Snapshot> fetch_remote_snapshot(zmq::context_t& ctx, const std::string& endpoint,
+                                              const LinkKeys& link, std::string& why) {
+    auto socket = link_socket(ctx, endpoint, link, why);
+    if (!socket) return std::nullopt;
+    flatbuffers::FlatBufferBuilder b;
+    wire::EventBatchBuilder ask_for(b);
+    ask_for.add_snapshot_wanted(true);
+    b.Finish(ask_for.Finish(), codec::event_batch_identifier);
+    auto m = ask(*socket, endpoint, link, zmq::message_t(b.GetBufferPointer(), b.GetSize()), why);
+    if (!m) return std::nullopt;
+    const std::span<const std::uint8_t> bytes{static_cast<const std::uint8_t*>(m->data()),
+                                              m->size()};
+    const wire::EventBatch* batch = codec::verify_event_batch(bytes);
+    if (batch == nullptr) {
+        why = "the peer at " + endpoint + " is not a slotmatch journal";
+        return std::nullopt;
+    }
+    if (batch->snapshot() == nullptr || batch->snapshot()->size() == 0) {
+        why.clear();  // none: not a failure
+        return std::nullopt;
+    }
+    const std::string_view body(reinterpret_cast<const char*>(batch->snapshot()->data()),
+                                batch->snapshot()->size());
+    std::optional<Snapshot> s = decode_snapshot(body, why);
+    if (!s) {
+        why = "the journal's snapshot: " + why;
+        return std::nullopt;
+    }
+    // Its last event, as the journal's store holds it now.
+    std::optional<std::uint64_t> stored;
+    if (!scan_remote(
+            ctx, endpoint, link,
+            [&](const Event& e) {
+                if (e.seq == s->fold.seq) stored = event_fingerprint(e);
+                return false;
+            },
+            why, s->fold.seq)) {
+        return std::nullopt;
+    }
+    if (stored != s->fingerprint) {
+        why = "the journal's snapshot at event " + std::to_string(s->fold.seq) +
+              " is not of the events it holds";
+        return std::nullopt;
+    }
+    return s;
+}
+
 std::unique_ptr<RemoteJournal> RemoteJournal::connect(zmq::context_t& ctx,
                                                       const std::string& endpoint,
                                                       const LinkKeys& link,

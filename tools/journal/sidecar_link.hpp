@@ -9,6 +9,7 @@
 
 #include "gate.hpp"
 #include "journal.hpp"
+#include "snapshot.hpp"
 
 namespace slotmatch::journal {
 
@@ -32,6 +33,12 @@ inline constexpr int hello_timeout_ms = 5000;
 bool scan_remote(zmq::context_t& ctx, const std::string& endpoint, const LinkKeys& link,
                  const std::function<bool(const Event&)>& visit, std::string& why,
                  std::uint64_t from = 1);
+// Recovery from the journal's newest snapshot: its bytes over the link, decoded, and checked
+// against the journal's event of its number. Nothing when the journal has none; nothing,
+// saying why in `why`, when it cannot be had or does not check (recovery replays every
+// event then).
+std::optional<Snapshot> fetch_remote_snapshot(zmq::context_t& ctx, const std::string& endpoint,
+                                              const LinkKeys& link, std::string& why);
 
 class RemoteJournal final : public Journal {
   public:

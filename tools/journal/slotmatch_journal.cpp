@@ -35,7 +35,12 @@ std::optional<po::variables_map> command_line(int argc, char** argv, int& exit_c
         "sqlite:PATH or postgresql://USER@HOST:PORT/DB — the event store (created or migrated)")(
         "config", po::value<std::string>(),
         "the region slotmatchd serves (the same file): with it the journal answers staff's web "
-        "booking log and access audit queries (slotmatch --server THIS_ENDPOINT log|audit ...)");
+        "booking log and access audit queries (slotmatch --server THIS_ENDPOINT log|audit ...)")(
+        "snapshot-every", po::value<std::uint64_t>()->default_value(2'000'000),
+        "make a snapshot of the store's history whenever this many events were committed past "
+        "the last one, and at a clean stop; a slotmatchd recovering through this journal reads "
+        "the newest snapshot and only the events after it (docs/operations.md). 0: at a clean "
+        "stop only");
     return tools::parse_command_line(argc, argv, options, "slotmatch-journal",
                                      "the persistence sidecar: commits slotmatchd's events to "
                                      "SQLite or PostgreSQL and acknowledges them",
@@ -163,7 +168,14 @@ int main(int argc, char** argv) {
                   << " client keys; SIGHUP reloads clients.yaml" << std::endl;
     }
     if (ring) tools::accept_reload_signal();  // the gate's thread is up, born without it
-    journal::Sidecar sidecar(*store, queries.queries.get(), ring.get());
+    const auto shelf = journal::SnapshotShelf::of_store(address, why);
+    if (!shelf) std::cerr << "slotmatch-journal: no snapshots: " << why << '\n';
+    journal::Snapshotter snapshots(address, (*vm)["snapshot-every"].as<std::uint64_t>(), false,
+                                   [](const std::string& text) {
+                                       std::cout << ("slotmatch-journal: " + text + "\n")
+                                                 << std::flush;
+                                   });
+    journal::Sidecar sidecar(*store, queries.queries.get(), ring.get(), shelf.get());
     sidecar.run(router, tools::stop_requested, [&] {
         if (!ring || !tools::reload_requested.exchange(false)) return;
         std::string reload_why;
@@ -176,6 +188,7 @@ int main(int argc, char** argv) {
                       << reload_why << std::endl;
         }
     });
+    snapshots.finish();  // every event taken is committed
     std::cout << "slotmatch-journal: stopped after " << sidecar.batches() << " batches in "
               << sidecar.commits() << " commits; the store holds " << store->last_seq() << " events"
               << std::endl;

@@ -207,6 +207,18 @@ bool decode(std::string_view bytes, Snapshot& s, std::string& why) {
 
 }  // namespace
 
+std::string encode_snapshot(const Snapshot& s) {
+    return encode(s.fold, s.fingerprint, s.kept_seqs, s.kept_sizes, s.kept_bodies);
+}
+
+std::optional<Snapshot> decode_snapshot(std::string_view bytes, std::string& why) {
+    Snapshot s;
+    if (!decode(bytes, s, why)) return std::nullopt;
+    ConfigArena configs;
+    if (!s.each_kept([](const Event&) { return true; }, why, &configs)) return std::nullopt;
+    return s;
+}
+
 bool Snapshot::each_kept(const std::function<bool(const Event&)>& visit, std::string& why,
                          ConfigArena* configs) const {
     std::size_t at = 0;
@@ -309,8 +321,10 @@ std::uint64_t event_fingerprint(const Event& e) {
 std::optional<Snapshot> read_snapshot(const SnapshotShelf& shelf, std::uint64_t seq,
                                       const EventStore& store, std::string& why) {
     std::string bytes;
-    Snapshot s;
-    if (!shelf.get(seq, bytes, why) || !decode(bytes, s, why)) return std::nullopt;
+    if (!shelf.get(seq, bytes, why)) return std::nullopt;
+    std::optional<Snapshot> read = decode_snapshot(bytes, why);
+    if (!read) return std::nullopt;
+    Snapshot& s = *read;
     if (s.fold.seq != seq) {
         why = "it says it is the snapshot at event " + std::to_string(s.fold.seq);
         return std::nullopt;
@@ -337,9 +351,7 @@ std::optional<Snapshot> read_snapshot(const SnapshotShelf& shelf, std::uint64_t 
               " is not the one it was made from (another store's snapshot)";
         return std::nullopt;
     }
-    ConfigArena configs;
-    if (!s.each_kept([](const Event&) { return true; }, why, &configs)) return std::nullopt;
-    return s;
+    return read;
 }
 
 std::optional<Snapshot> newest_snapshot(const SnapshotShelf& shelf, const EventStore& store,

@@ -28,6 +28,7 @@
 #include <optional>
 #include <slotmatch/event_fold.hpp>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -94,6 +95,11 @@ inline constexpr std::size_t snapshots_kept = 2;
 
 // The fingerprint of a stored event (FNV-1a over encode_stored's bytes).
 std::uint64_t event_fingerprint(const Event& e);
+
+// A snapshot's bytes (the file's format), and back: nothing, saying why, when they are damaged
+// (checksum, layout) or not a snapshot. The journal sends them over the link this way.
+std::string encode_snapshot(const Snapshot& s);
+std::optional<Snapshot> decode_snapshot(std::string_view bytes, std::string& why);
 
 // Reads and checks the snapshot at `seq`: its checksum, its layout, and that `store` holds its
 // last event with the same fingerprint. Nothing, saying why, when it is damaged or not this

@@ -194,7 +194,9 @@ void say(const std::string& text) { std::cout << ("slotmatchd: " + text + "\n") 
 bool recover(Engine& engine, journal::EventStore* store, const Options& o,
              const journal::LinkKeys& link, bool& from_snapshot) {
     zmq::context_t ctx(1);
-    EventScan scan;
+    // The stored events from a number on: the store's, or the journal's over the link.
+    std::function<bool(std::uint64_t, const std::function<bool(const Event&)>&, std::string&)>
+        events_from;
     std::string source;
     std::optional<journal::Snapshot> snapshot;
     if (store) {
@@ -211,33 +213,43 @@ bool recover(Engine& engine, journal::EventStore* store, const Options& o,
             std::cerr << "slotmatchd: cannot use the store: " << o.store << ": " << damage << '\n';
             return false;
         }
-        const std::uint64_t after = snapshot ? snapshot->fold.seq : 0;
-        scan = [store, &snapshot, after](const std::function<bool(const Event&)>& visit,
-                                         std::string& why) {
-            if (snapshot) {
-                bool stopped = false;
-                ConfigArena configs;
-                const bool read = snapshot->each_kept(
-                    [&](const Event& e) { return !(stopped = !visit(e)); }, why, &configs);
-                if (!read) return false;
-                if (stopped) return true;
-            }
-            return store->scan(after + 1, visit, why);
+        events_from = [store](std::uint64_t from, const auto& visit, std::string& why) {
+            return store->scan(from, visit, why);
         };
         source = o.store;
-        from_snapshot = snapshot.has_value();
         if (snapshot) {
-            say("recovering from the snapshot at event " + std::to_string(after) + " (" +
-                std::to_string(snapshot->kept_seqs.size()) + " events kept) and the " +
-                std::to_string(store->last_seq() - after) + " events after it");
+            say("recovering from the snapshot at event " + std::to_string(snapshot->fold.seq) +
+                " (" + std::to_string(snapshot->kept_seqs.size()) + " events kept) and the " +
+                std::to_string(store->last_seq() - snapshot->fold.seq) + " events after it");
         }
     } else if (o.has_journal) {
-        scan = [&](const std::function<bool(const Event&)>& visit, std::string& why) {
-            return journal::scan_remote(ctx, o.journal, link, visit, why);
+        std::string not_used;
+        snapshot = journal::fetch_remote_snapshot(ctx, o.journal, link, not_used);
+        if (!snapshot && !not_used.empty()) say(not_used + "; a replay of every event instead");
+        events_from = [&](std::uint64_t from, const auto& visit, std::string& why) {
+            return journal::scan_remote(ctx, o.journal, link, visit, why, from);
         };
         source = "the journal at " + o.journal;
+        if (snapshot) {
+            say("recovering from the journal's snapshot at event " +
+                std::to_string(snapshot->fold.seq) + " (" +
+                std::to_string(snapshot->kept_seqs.size()) + " events kept) and the events after it");
+        }
     }
-    if (!scan) return true;
+    if (!events_from) return true;
+    from_snapshot = snapshot.has_value();
+    // The snapshot's kept events, then the events after it (or every event).
+    const EventScan scan = [&](const std::function<bool(const Event&)>& visit, std::string& why) {
+        if (snapshot) {
+            bool stopped = false;
+            ConfigArena configs;
+            const bool read = snapshot->each_kept(
+                [&](const Event& e) { return !(stopped = !visit(e)); }, why, &configs);
+            if (!read) return false;
+            if (stopped) return true;
+        }
+        return events_from(snapshot ? snapshot->fold.seq + 1 : 1, visit, why);
+    };
     const auto began = std::chrono::steady_clock::now();
     std::string why;
     const auto restored = engine.restore(scan, why, snapshot ? &snapshot->fold : nullptr);
