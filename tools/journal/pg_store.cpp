@@ -204,6 +204,9 @@ class PgStore final : public EventStore {
 
     pg_conn* db_;
     bool writer_ = false;
+    // Another writer stored events while this one's session was gone: it never writes again
+    // (a standby took over; docs/operations.md).
+    std::string fenced_;
     std::uint64_t last_seq_ = 0;
     Instant last_time_;
     EventsInsert insert_;
@@ -253,17 +256,33 @@ bool PgStore::reconnect(AppendResult& r) {
         r.error = pg_error(db_, "reconnecting to the store");
         return false;
     }
-    // The claim went with the old session; another writer may hold it now.
+    // The claim went with the old session; another writer may hold it now, or may have held
+    // it and written meanwhile: then this one's numbering no longer continues the store's, and
+    // an event of the same number there is another's, not this one's to skip.
     if (writer_ && query_int(db_, writer_lock_sql) != 1) {
         r.error = std::string("after reconnecting: ") + writer_taken;
         return false;
     }
+    const std::uint64_t mine = last_seq_;
     read_last();
+    if (writer_ && last_seq_ != mine) {
+        fenced_ = "fenced: another writer stored events " + std::to_string(mine + 1) + ".." +
+                  std::to_string(last_seq_) +
+                  " while this one's connection was gone; this one stores nothing more";
+        last_seq_ = mine;
+        r.error = fenced_;
+        return false;
+    }
     return true;
 }
 
 AppendResult PgStore::append(std::span<const Event> events) {
     AppendResult r;
+    if (!fenced_.empty()) {
+        r.committed_through = last_seq_;
+        r.error = fenced_;
+        return r;
+    }
     if (PQstatus(db_) != CONNECTION_OK && !reconnect(r)) return r;
     const auto fresh = new_events(events, last_seq_, r);
     if (!fresh) return r;
