@@ -964,6 +964,85 @@ TEST_F(Journal, ARestartThroughTheSidecarRecoversFromTheJournalsSnapshot) {
     EXPECT_EQ(printed_hash(out, "slotmatchd: recovered"), hash) << out;
 }
 
+// A free loopback endpoint for a server that must be reached before it listens (a standby).
+std::string free_loopback_endpoint() {
+    zmq::context_t ctx(1);
+    zmq::socket_t probe(ctx, zmq::socket_type::router);
+    probe.bind("tcp://127.0.0.1:*");
+    return probe.get(zmq::sockopt::last_endpoint);
+}
+
+// A hot standby on PostgreSQL (issue 14): `slotmatchd --standby` waits, not listening, while
+// the primary holds the store's writer lock. kill -9 of the primary frees it; the standby
+// recovers, listens, and takes the bookings that a client of both endpoints sends again
+// (client::Connection's failover). Every booking the primary acknowledged is there under its
+// id, no slot is booked twice, and the old primary that comes back is refused, or waits as a
+// standby in its turn.
+TEST_F(Journal, AStandbyTakesOverWhenThePrimaryIsKilledOnPostgresql) {
+    const std::string address = fresh_pg_database();
+    if (address.empty())
+        GTEST_SKIP() << "no throwaway PostgreSQL (run by ctest's Journal.Postgresql)";
+    ASSERT_NO_FATAL_FAILURE(start("persisted", "1", address));
+    const std::string primary = server_->endpoint();
+    const std::string standby_endpoint = free_loopback_endpoint();
+    const std::vector<std::string> standby_args{"--config", config_,          "--clock",
+                                                clock_flag, "--store",        address,
+                                                "--standby", "--listen", standby_endpoint};
+    process::ServerProcess standby;
+    std::string why;
+    ASSERT_TRUE(standby.start(SLOTMATCHD_PATH, standby_args, 30, why,
+                              "slotmatchd: standby: another slotmatchd holds"))
+        << why;
+    const auto slots = free_slots(60);
+    ASSERT_EQ(slots.size(), 60u);
+    connection_ = std::make_unique<client::Connection>(primary + "," + standby_endpoint);
+    const auto book_one = [&](int n) -> std::uint64_t {
+        client::RequestBuilder r;
+        r.start();
+        add_booking(r, slots[static_cast<std::size_t>(n)], n);
+        const std::uint64_t id = client::new_request_id();
+        auto reply = connection_->call(r.finish(gateway(), id), id, 30'000);
+        return reply ? booked_id(*reply) : 0;
+    };
+    std::map<std::uint32_t, std::uint64_t> acked;
+    for (int n = 0; n < 40; ++n) {
+        const std::uint64_t booking = book_one(n);
+        ASSERT_NE(booking, 0u) << "booking " << n;
+        acked[slots[static_cast<std::size_t>(n)]] = booking;
+    }
+    EXPECT_EQ(standby.output().find("taking over"), std::string::npos) << standby.output();
+
+    ASSERT_EQ(::kill(server_->pid(), SIGKILL), 0);
+    server_->stop();
+    for (int n = 40; n < 50; ++n) {  // through the failover: the standby answers now
+        const std::uint64_t booking = book_one(n);
+        ASSERT_NE(booking, 0u) << "booking " << n << "\n" << standby.output();
+        acked[slots[static_cast<std::size_t>(n)]] = booking;
+    }
+    EXPECT_NE(standby.output().find("slotmatchd: standby: the store's writer lock is free"),
+              std::string::npos)
+        << standby.output();
+    EXPECT_NE(standby.output().find("slotmatchd: listening on " + standby_endpoint),
+              std::string::npos)
+        << standby.output();
+    const auto booked = bookings_of(0, 60);  // bookings_of: one slot, one booking
+    EXPECT_EQ(booked, acked);
+
+    // The old primary comes back: refused while the new one writes, or a standby in its turn.
+    expect_refused_start({"--config", config_, "--clock", clock_flag, "--store", address},
+                         "one writer per store");
+    process::ServerProcess again;
+    auto again_args = standby_args;
+    again_args.back() = free_loopback_endpoint();
+    ASSERT_TRUE(again.start(SLOTMATCHD_PATH, again_args, 30, why,
+                            "slotmatchd: standby: another slotmatchd holds"))
+        << why;
+    ::usleep(300'000);
+    EXPECT_EQ(again.output().find("taking over"), std::string::npos) << again.output();
+    EXPECT_EQ(book_one(50) != 0, true);  // the new primary goes on
+    EXPECT_EQ(again.stop(), 0) << again.output();
+}
+
 // Group commit in the sidecar: 200 batches sent back to back by one DEALER (without waiting
 // for acknowledgements) are each acknowledged, stored once and in order, in far fewer
 // transactions than batches (the journal's stop line counts them).

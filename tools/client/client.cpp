@@ -54,7 +54,17 @@ Connection::Connection(const std::string& server, int send_hwm_messages,
     socket_.set(zmq::sockopt::sndhwm, send_hwm_messages);
     socket_.set(zmq::sockopt::rcvhwm, send_hwm_messages);
     socket_.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(codec::reply_bytes_max));
-    socket_.connect(server);
+    std::vector<std::string> each;
+    for (std::size_t at = 0;;) {
+        const std::size_t comma = server.find(',', at);
+        each.push_back(server.substr(at, comma == std::string::npos ? comma : comma - at));
+        if (comma == std::string::npos) break;
+        at = comma + 1;
+    }
+    endpoints_ = each.size();
+    // Several: only to a server whose connection is up (a standby does not listen).
+    if (endpoints_ > 1) socket_.set(zmq::sockopt::immediate, 1);
+    for (const std::string& endpoint : each) socket_.connect(endpoint);
 }
 
 bool Connection::send(std::span<const std::uint8_t> request, int timeout_ms) {
@@ -100,12 +110,21 @@ std::optional<Reply> Connection::receive(int timeout_ms) {
 std::optional<Reply> Connection::call(std::span<const std::uint8_t> request,
                                       std::uint64_t request_id, int timeout_ms) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    const auto left_ms = [&] {
+        return static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    deadline - std::chrono::steady_clock::now())
+                                    .count());
+    };
     if (!send(request, timeout_ms)) return std::nullopt;
     for (;;) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) return std::nullopt;
-        auto reply = receive(static_cast<int>(left.count()));
+        if (left_ms() <= 0) return std::nullopt;
+        // Several endpoints: a primary that died took the request with it; the same request
+        // (same id: a server that has it answers from its retry cache) goes to the one up now.
+        auto reply = receive(endpoints_ > 1 ? std::min(left_ms(), failover_resend_ms) : left_ms());
+        if (!reply && endpoints_ > 1 && left_ms() > 0) {
+            if (!send(request, left_ms())) return std::nullopt;
+            continue;
+        }
         if (!reply) return std::nullopt;
         // A malformed request is answered with request id 0 (its id could not be read).
         if (reply->message->request_id() == request_id || reply->message->request_id() == 0) {

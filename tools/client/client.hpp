@@ -84,9 +84,14 @@ std::optional<CurveKeys> read_curve_keys(const std::string& pair_prefix,
 class Connection {
   public:
     // Connects (ZeroMQ connects lazily: a missing server shows as a timeout on receive), with
-    // CurveZMQ when `curve` is given.
+    // CurveZMQ when `curve` is given. `server` may name several endpoints, comma-separated: a
+    // primary and its standbys (docs/operations.md, "A hot standby"). Requests then go only
+    // to a server whose connection is up (ZMQ_IMMEDIATE), and a standby listens only once it
+    // has taken over, so they reach the one primary; call() sends a request again, under the
+    // same id, when no reply came within failover_resend_ms.
     explicit Connection(const std::string& server, int send_hwm_messages = 100'000,
                         const std::optional<CurveKeys>& curve = std::nullopt);
+    static constexpr int failover_resend_ms = 500;
 
     // Queues a request; false if ZeroMQ cannot take it within timeout_ms.
     bool send(std::span<const std::uint8_t> request, int timeout_ms);
@@ -102,12 +107,14 @@ class Connection {
                               int timeout_ms);
 
     std::uint64_t malformed_replies() const { return malformed_; }
+    std::size_t endpoints() const { return endpoints_; }
     zmq::socket_t& socket() { return socket_; }
 
   private:
     zmq::context_t ctx_;
     zmq::socket_t socket_;
     std::uint64_t malformed_ = 0;
+    std::size_t endpoints_ = 0;
 };
 
 // The whole region's catalog (entity names for rendering replies); nothing on timeout or a

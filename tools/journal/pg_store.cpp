@@ -245,6 +245,7 @@ bool PgStore::claim_writer(std::string& why) {
         return false;
     }
     writer_ = true;
+    read_last();  // another writer may have committed between open() and the claim (a standby)
     return true;
 }
 

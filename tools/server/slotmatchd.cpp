@@ -7,6 +7,7 @@
 #include <iomanip>
 #include <iostream>
 #include <optional>
+#include <thread>
 #include <zmq.hpp>
 
 #include "program.hpp"
@@ -34,6 +35,7 @@ struct Options {
     std::string durability;
     std::string clock;  // --clock fixed:...
     bool accept_orphans = false;
+    bool standby = false;  // --standby: wait for the store's writer lock, then take over
     std::size_t in_flight_per_connection = tools::ServerOptions{}.in_flight_per_connection_max;
     std::string keys{};                // --keys DIR: CurveZMQ, and the registry of client keys
     std::string key{};                 // --key DIR/NAME: this server's pair on the journal link
@@ -96,6 +98,12 @@ po::options_description option_descriptions() {
         "PostgreSQL: in the database) "
         "whenever this many events were committed past the last one, and at a clean stop; a "
         "start reads the newest snapshot and only the events after it. 0: at a clean stop only")(
+        "standby",
+        "with --store postgresql://...: a hot standby. It loads the region, then waits while "
+        "another slotmatchd holds the store's writer lock (the primary), answering nothing "
+        "and not listening; once the lock is free (the primary died or lost its connection) it "
+        "recovers from the newest snapshot and the events after it, listens, and is the one "
+        "writer (docs/operations.md, \"A hot standby\")")(
         "accept-orphans",
         "with --store or --journal: when the region file ends a schedule past booked slots, keep "
         "those bookings as bookings of slots no longer offered (staff find them with `slotmatch "
@@ -122,6 +130,10 @@ std::string usage_problem(const Options& o) {
         return "--store takes sqlite:PATH or postgresql://USER@HOST:PORT/DB";
     }
     if (o.has_store && o.has_journal) return "give --store or --journal, not both";
+    if (o.standby && !(o.has_store && o.store.rfind("postgresql://", 0) == 0)) {
+        return "--standby follows a PostgreSQL store: give --store postgresql://... (a SQLite "
+               "store is one machine's file)";
+    }
     if (o.in_flight_per_connection == 0) return "--in-flight-per-connection must be at least 1";
     if (o.has_keys && o.keys.empty())
         return "--keys takes the folder of server.key and clients.yaml";
@@ -163,6 +175,7 @@ std::optional<Options> command_line(int argc, char** argv, int& exit_code) {
     o.has_journal = vm.count("journal") > 0;
     o.has_clock = vm.count("clock") > 0;
     o.accept_orphans = vm.count("accept-orphans") > 0;
+    o.standby = vm.count("standby") > 0;
     o.has_keys = vm.count("keys") > 0;
     o.in_flight_per_connection = vm["in-flight-per-connection"].as<std::size_t>();
     o.keys = text("keys");
@@ -187,6 +200,26 @@ std::unique_ptr<journal::EventStore> open_store(const std::string& address) {
 }
 
 void say(const std::string& text) { std::cout << ("slotmatchd: " + text + "\n") << std::flush; }
+
+// --standby: the store, once this process holds its writer lock (tried every
+// standby_poll_ms); nothing when stopped first (SIGTERM) or when the store cannot be opened.
+constexpr int standby_poll_ms = 100;
+std::unique_ptr<journal::EventStore> take_over(const std::string& address) {
+    std::string why;
+    auto store = journal::open_store(address, why, journal::WholeCheck::later);
+    if (!store) {
+        std::cerr << "slotmatchd: cannot use the store: " << why << '\n';
+        return nullptr;
+    }
+    say("standby: another slotmatchd holds the store " + address +
+        " (its writer lock); waiting to take over, answering nothing");
+    while (!store->claim_writer(why)) {
+        if (tools::stop_requested.load()) return nullptr;
+        std::this_thread::sleep_for(std::chrono::milliseconds(standby_poll_ms));
+    }
+    say("standby: the store's writer lock is free (the primary is gone): taking over");
+    return store;
+}
 
 // Recovery: the engine continues from every event the store (or the journal's) holds: from its
 // newest snapshot and the events after it, where it has one.
@@ -409,7 +442,12 @@ int run(const Options& o) {
     journal::LinkKeys link;
     if (!open_keys(o, engine, server_pair, ring) || !open_link_keys(o, link)) return 1;
     std::unique_ptr<journal::EventStore> store;
-    if (o.has_store && !(store = open_store(o.store))) return 1;
+    if (o.standby) {
+        tools::install_stop_handlers();
+        if (!(store = take_over(o.store))) return tools::stop_requested.load() ? 0 : 1;
+    } else if (o.has_store && !(store = open_store(o.store))) {
+        return 1;
+    }
     bool from_snapshot = false;
     if (!recover(engine, store.get(), o, link, from_snapshot)) return 1;
     std::optional<journal::Snapshotter> snapshots;
