@@ -83,6 +83,8 @@ class Engine::Restorer : private EventFold {
     bool number_types(std::string& why);
     bool second_pass(const EventScan& scan, std::string& why);
     bool apply(std::string& why);
+    // Engine::prelay: the first group alone, laid out (0 slots when there is no whole one).
+    std::size_t lay_out_first_group(std::string& why);
     // The slots the store's publications lay out (ids below this).
     std::size_t slots_stored() const;
     RestoreSummary summary;
@@ -158,6 +160,18 @@ class Engine::Restorer : private EventFold {
     bool check_entities(std::string& why);
     bool lay_out_group(std::uint32_t first, const std::vector<ScheduleEvent>& group,
                        std::string& why);
+    // The schedules a group lays out, as the engine's lay_out takes them; false, saying why,
+    // when the group does not fit what was laid out before it (`slots_before` slots and
+    // `schedules_before` schedules) or the region file.
+    bool group_specs(std::uint32_t first, const std::vector<ScheduleEvent>& group,
+                     std::size_t slots_before, std::size_t schedules_before,
+                     std::vector<Schedule>& specs, std::vector<ScheduleId>& ids,
+                     std::string& why) const;
+    // The room the slot index needs for what is stored, the region file's diff at this start
+    // and the run's publications.
+    std::size_t index_room() const;
+    // prelay()'s group is the first group the events record, laid out the same way.
+    bool prelaid_is_first_group() const;
     bool lay_out_published(const Published& p, std::string& why);
     // Between publications, in sequence order: the removals made before the next one (it left
     // out only slots that were not removed then), and the types of the slots laid out so far.
@@ -434,6 +448,15 @@ bool Engine::Restorer::apply_structure(std::string& why) {
     }
     std::sort(typed_slots_.begin(), typed_slots_.end());
     const std::uint64_t after_all = std::numeric_limits<std::uint64_t>::max();
+    // The first group as prelay() laid it out, when the events record the same one; anything
+    // else prelay() laid out goes.
+    const bool prelaid = prelaid_is_first_group();
+    summary.prelaid_slots = prelaid ? e_.index_.size() : 0;
+    if (e_.prelaid_ && !prelaid) {
+        e_.index_.reset(e_.index_.capacity());
+        e_.schedules_.clear();
+    }
+    e_.prelaid_.reset();
     if (groups_.empty()) {
         // No publication recorded: a new store, or one written before slot ids were kept. The
         // region file's schedules are the first group, numbered as they always were; the start
@@ -450,10 +473,10 @@ bool Engine::Restorer::apply_structure(std::string& why) {
     if (!check_entities(why)) return false;
     // Room for what is stored, what the region file's diff may add at this start, and the
     // run's publications.
-    const Catalog& c = e_.catalog_;
-    e_.index_.reset(std::max(e_.index_.capacity(), slots_stored() + estimate_slots(c, c.schedules) +
-                                                       e_.limits_.published_slots_max));
-    e_.schedules_.clear();
+    if (!prelaid) {
+        e_.index_.reset(index_room());
+        e_.schedules_.clear();
+    }
     e_.seed_unrecorded_ = false;
     // Ids were given in this order: a group at a time, a published slot at a time.
     std::sort(published_.begin(), published_.end(),
@@ -464,7 +487,8 @@ bool Engine::Restorer::apply_structure(std::string& why) {
         if (single == published_.end() ||
             (group != groups_.end() && group->first < single->slot.value)) {
             if (!settle_types(why) || !apply_removals_before(group->second.front().seq, why) ||
-                !lay_out_group(group->first, group->second, why)) {
+                !((prelaid && group->first == 0) ||
+                  lay_out_group(group->first, group->second, why))) {
                 return false;
             }
             ++group;
@@ -642,29 +666,29 @@ bool Engine::Restorer::check_entities(std::string& why) {
     return true;
 }
 
-bool Engine::Restorer::lay_out_group(std::uint32_t first, const std::vector<ScheduleEvent>& group,
-                                     std::string& why) {
+bool Engine::Restorer::group_specs(std::uint32_t first, const std::vector<ScheduleEvent>& group,
+                                   std::size_t slots_before, std::size_t schedules_before,
+                                   std::vector<Schedule>& specs, std::vector<ScheduleId>& ids,
+                                   std::string& why) const {
     const ScheduleFacts& head = group.front().facts;
     const std::string where = "the publication group at slot " + std::to_string(first);
-    if (group.size() != head.group_schedules || first != e_.index_.size()) {
+    if (group.size() != head.group_schedules || first != slots_before) {
         why = where + " is incomplete, or its ids do not follow the ones before" + other_config;
         return false;
     }
-    std::vector<Schedule> specs;
-    std::vector<ScheduleId> ids;
     for (const ScheduleEvent& ev : group) {
         const ScheduleFacts& f = ev.facts;
         Schedule s{ev.resource, ev.type,          f.weekdays,     f.from_min,
                    f.to_min,    f.valid_from_day, f.valid_to_day, f.window_days};
         const bool extension = ev.kind == EventKind::schedule_extended;
         if (extension) {
-            if (f.id.value == 0 || f.id.value > e_.schedules_.size()) {
+            if (f.id.value == 0 || f.id.value > schedules_before) {
                 why = where + " extends schedule " + std::to_string(f.id.value) +
                       ", which was not published before it";
                 return false;
             }
             s.valid_from_day = f.day;
-        } else if (f.id.value != e_.schedules_.size() + specs.size() + 1) {
+        } else if (f.id.value != schedules_before + specs.size() + 1) {
             why = where + " publishes schedule " + std::to_string(f.id.value) + " out of turn";
             return false;
         }
@@ -676,15 +700,85 @@ bool Engine::Restorer::lay_out_group(std::uint32_t first, const std::vector<Sche
         specs.push_back(s);
         ids.push_back(f.id);
     }
+    return true;
+}
+
+bool Engine::Restorer::lay_out_group(std::uint32_t first, const std::vector<ScheduleEvent>& group,
+                                     std::string& why) {
+    std::vector<Schedule> specs;
+    std::vector<ScheduleId> ids;
+    if (!group_specs(first, group, e_.index_.size(), e_.schedules_.size(), specs, ids, why)) {
+        return false;
+    }
+    const ScheduleFacts& head = group.front().facts;
     std::vector<std::size_t> slots;
     const auto laid = e_.lay_out(specs, ids, head.seed, slots);
     std::size_t total = 0;
     for (std::size_t n : slots) total += n;
     if (!laid || laid->value != first || total != head.group_slots) {
-        why = where + " lays out " + std::to_string(total) + " slots now and had " +
-              std::to_string(head.group_slots) +
+        why = "the publication group at slot " + std::to_string(first) + " lays out " +
+              std::to_string(total) + " slots now and had " + std::to_string(head.group_slots) +
               " (another region config, or the time zone's rules changed)";
         return false;
+    }
+    return true;
+}
+
+std::size_t Engine::Restorer::index_room() const {
+    const Catalog& c = e_.catalog_;
+    return std::max(e_.index_.capacity(), slots_stored() + estimate_slots(c, c.schedules) +
+                                              e_.limits_.published_slots_max);
+}
+
+std::size_t Engine::Restorer::lay_out_first_group(std::string& why) {
+    const auto group = groups_.find(0);
+    if (group == groups_.end() ||
+        group->second.size() != group->second.front().facts.group_schedules) {
+        return 0;
+    }
+    e_.index_.reset(index_room());
+    e_.schedules_.clear();
+    Prelaid laid;
+    if (!group_specs(0, group->second, 0, 0, laid.specs, laid.ids, why) ||
+        !lay_out_group(0, group->second, why)) {
+        e_.index_.reset(e_.index_.capacity());
+        e_.schedules_.clear();
+        return 0;
+    }
+    for (const Schedule& s : laid.specs) {
+        laid.durations.push_back(e_.catalog_.type(s.type).duration_min);
+    }
+    laid.seed = group->second.front().facts.seed;
+    laid.slots = e_.index_.size();
+    e_.prelaid_ = std::move(laid);
+    return e_.index_.size();
+}
+
+bool Engine::Restorer::prelaid_is_first_group() const {
+    const auto group = groups_.find(0);
+    if (!e_.prelaid_ || group == groups_.end() || e_.index_.size() != e_.prelaid_->slots ||
+        e_.schedules_.size() != e_.prelaid_->specs.size() ||
+        group->second.front().facts.group_slots != e_.prelaid_->slots ||
+        group->second.front().facts.seed != e_.prelaid_->seed ||
+        e_.index_.capacity() < index_room()) {
+        return false;
+    }
+    // The same schedules as the events give them now, with the same durations: the same slots.
+    std::vector<Schedule> specs;
+    std::vector<ScheduleId> ids;
+    std::string why;
+    const Engine::Prelaid& laid = *e_.prelaid_;
+    if (!group_specs(0, group->second, 0, 0, specs, ids, why) || ids != laid.ids) return false;
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+        const Schedule& a = specs[i];
+        const Schedule& b = laid.specs[i];
+        if (a.resource != b.resource || a.type != b.type || a.weekdays != b.weekdays ||
+            a.from_min != b.from_min || a.to_min != b.to_min ||
+            a.valid_from_day != b.valid_from_day || a.valid_to_day != b.valid_to_day ||
+            a.window_days != b.window_days ||
+            e_.catalog_.type(a.type).duration_min != laid.durations[i]) {
+            return false;
+        }
     }
     return true;
 }
@@ -1028,6 +1122,19 @@ std::optional<RestoreSummary> Engine::restore(const EventScan& scan, std::string
     if (!r.second_pass(scan, why) || !r.apply(why)) return std::nullopt;
     events_->continue_from(r.summary.last_seq + 1);
     return r.summary;
+}
+
+std::size_t Engine::prelay(const EventScan& scan, std::string& why) {
+    SM_ASSERT(events_->next_seq() == 1 && bookings_->handed_out() == 0);
+    // Every event counts as kept (only their order is checked): the first group is all that
+    // is wanted of them.
+    FoldState all_kept;
+    all_kept.seq = std::numeric_limits<std::uint64_t>::max();
+    // The types are not numbered as the store numbers them here (restore() does): a group
+    // whose types the numbering moves gets other durations, and restore() lays it out again.
+    Restorer r(*this, &all_kept);
+    if (!r.first_pass(scan, why)) return 0;
+    return r.lay_out_first_group(why);
 }
 
 std::uint64_t Engine::state_hash() const {

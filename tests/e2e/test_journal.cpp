@@ -1019,6 +1019,13 @@ TEST_F(Journal, AStandbyTakesOverWhenThePrimaryIsKilledOnPostgresql) {
         ASSERT_NE(booking, 0u) << "booking " << n << "\n" << standby.output();
         acked[slots[static_cast<std::size_t>(n)]] = booking;
     }
+    // Its head start: the region's slots were laid out while it waited, and kept.
+    EXPECT_NE(standby.output().find("standby: laid out the region's first publication ahead: "),
+              std::string::npos)
+        << standby.output();
+    EXPECT_EQ(standby.output().find("ahead: 0 slots"), std::string::npos) << standby.output();
+    EXPECT_NE(standby.output().find(" slots were laid out ahead)"), std::string::npos)
+        << standby.output();
     EXPECT_NE(standby.output().find("slotmatchd: standby: the store's writer lock is free"),
               std::string::npos)
         << standby.output();

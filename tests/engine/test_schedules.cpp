@@ -20,6 +20,14 @@ class SlotIdentity : public StoreHistory {
         return e;
     }
     static LocalDay day(const char* iso) { return *Calendar::parse_day(iso); }
+    static EventScan scan_of(const std::vector<Event>& events) {
+        return [&events](const std::function<bool(const Event&)>& visit, std::string&) {
+            for (const Event& e : events) {
+                if (!visit(e)) break;
+            }
+            return true;
+        };
+    }
     // The (last) schedule of resource `res` and type `typ`.
     ScheduleId schedule_of(const Engine& e, const char* res, const char* typ) const {
         ScheduleId found;
@@ -678,6 +686,72 @@ TEST_F(SlotIdentity, AFileExtendingAScheduleStaffEndedWholeChangesNoSlot) {
     ASSERT_TRUE(third);
     EXPECT_TRUE(third->seed_changes().empty());
     EXPECT_EQ(third->state_hash(), second->state_hash());
+}
+
+// A hot standby lays out the first publication group ahead (Engine::prelay, issue 14): the
+// restore at its takeover keeps it when the store records the same group, with everything that
+// happened after the prelay applied on top, in the state the primary had.
+TEST_F(SlotIdentity, AStandbysPrelaidFirstGroupIsKeptAndTheHistoryAfterItApplied) {
+    auto primary = started();
+    ASSERT_TRUE(primary);
+    const std::size_t seed_slots = primary->slot_count();
+    ASSERT_TRUE(
+        book_on(*primary, staff(), slot_of(*primary, "r1", "all3", "2026-03-03T08:00"), patient(1))
+            .ok());
+    collect(*primary);
+    const std::vector<Event> before = log;
+    auto loaded = load_region_text(rule_region_yaml, "standby");
+    Engine standby(std::move(*loaded.catalog), *clock, limits(), Engine::Seed::none);
+    std::string why;
+    EXPECT_EQ(standby.prelay(scan_of(before), why), seed_slots) << why;
+    EXPECT_EQ(standby.slot_count(), seed_slots);
+    // The primary goes on: a booking, a cancellation, a schedule ended (R14), an extension.
+    ASSERT_TRUE(
+        book_on(*primary, staff(), slot_of(*primary, "r1", "all3", "2026-03-03T08:20"), patient(2))
+            .ok());
+    ASSERT_TRUE(end_after(*primary, schedule_of(*primary, "r1", "all3"), "2026-11-30").ok());
+    collect(*primary);
+    const auto summary = standby.restore(scan_of(log), why);
+    ASSERT_TRUE(summary) << why;
+    EXPECT_EQ(summary->prelaid_slots, seed_slots);
+    EXPECT_EQ(standby.state_hash(), primary->state_hash());
+    EXPECT_EQ(standby.slot_count(), primary->slot_count());
+    auto cold = from_store(rule_region_yaml);
+    ASSERT_TRUE(cold);
+    EXPECT_EQ(last.prelaid_slots, 0u);
+    EXPECT_EQ(cold->state_hash(), standby.state_hash());
+    // And it serves as the primary did: the next booking gets the next id.
+    const auto next =
+        book_on(standby, staff(), slot_of(standby, "r1", "all3", "2026-03-03T08:40"), patient(3));
+    ASSERT_TRUE(next.ok());
+}
+
+// A prelaid group the store does not record (the standby read another store, or the first
+// group was recorded again with other schedules) is dropped and the store's laid out.
+TEST_F(SlotIdentity, APrelaidGroupTheStoreDoesNotRecordIsLaidOutAgain) {
+    auto other = started(region_with_r1_all3_until("2026-06-30"));
+    ASSERT_TRUE(other);
+    const std::vector<Event> others = log;
+    log.clear();
+    auto primary = started();
+    ASSERT_TRUE(primary);
+    ASSERT_NE(primary->slot_count(), other->slot_count());
+    auto loaded = load_region_text(rule_region_yaml, "standby");
+    Engine standby(std::move(*loaded.catalog), *clock, limits(), Engine::Seed::none);
+    std::string why;
+    EXPECT_EQ(standby.prelay(scan_of(others), why), other->slot_count()) << why;
+    const auto summary = standby.restore(scan_of(log), why);
+    ASSERT_TRUE(summary) << why;
+    EXPECT_EQ(summary->prelaid_slots, 0u);
+    EXPECT_EQ(standby.slot_count(), primary->slot_count());
+    EXPECT_EQ(standby.state_hash(), primary->state_hash());
+
+    // Events that record no whole first group: nothing is laid out ahead.
+    Engine empty(std::move(*load_region_text(rule_region_yaml, "standby").catalog), *clock,
+                 limits(), Engine::Seed::none);
+    const std::vector<Event> entities_only(log.begin(), log.begin() + 3);
+    EXPECT_EQ(empty.prelay(scan_of(entities_only), why), 0u);
+    EXPECT_EQ(empty.slot_count(), 0u);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // Snapshots of a store's history (snapshot.hpp).
 #include "snapshot.hpp"
 
+#include "binary_io.hpp"
+
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -21,7 +23,8 @@ namespace slotmatch::journal {
 namespace {
 
 constexpr std::string_view magic = "SLOTMATCH-SNAPSHOT\n";
-constexpr std::uint32_t format_version = 1;
+// 2 added the region image (region_image.hpp); a format-1 snapshot reads as one without it.
+constexpr std::uint32_t format_version = 2;
 constexpr const char* suffix = ".snapshot";
 
 std::uint32_t crc32_of(const char* data, std::size_t size) {
@@ -29,51 +32,6 @@ std::uint32_t crc32_of(const char* data, std::size_t size) {
     crc.process_bytes(data, size);
     return crc.checksum();
 }
-
-// Appends plain values in native byte order.
-class Writer {
-  public:
-    template <typename T>
-    void put(const T& v) {
-        static_assert(std::is_trivially_copyable_v<T>);
-        out_.append(reinterpret_cast<const char*>(&v), sizeof v);
-    }
-    void put_bytes(const std::uint8_t* data, std::size_t size) {
-        out_.append(reinterpret_cast<const char*>(data), size);
-    }
-    std::string& bytes() { return out_; }
-
-  private:
-    std::string out_;
-};
-
-// Reads them back; every read is bounds-checked, and a short file reads as damaged.
-class Reader {
-  public:
-    explicit Reader(std::string_view in) : in_(in) {}
-    template <typename T>
-    bool get(T& v) {
-        if (in_.size() - at_ < sizeof v) return false;
-        std::memcpy(&v, in_.data() + at_, sizeof v);
-        at_ += sizeof v;
-        return true;
-    }
-    bool skip(std::size_t n, std::string_view& out) {
-        if (in_.size() - at_ < n) return false;
-        out = in_.substr(at_, n);
-        at_ += n;
-        return true;
-    }
-    // A count of records of `each` bytes that must fit in what is left.
-    bool count(std::uint64_t& n, std::size_t each) {
-        return get(n) && n <= (in_.size() - at_) / each;
-    }
-    bool done() const { return at_ == in_.size(); }
-
-  private:
-    std::string_view in_;
-    std::size_t at_ = 0;
-};
 
 void put_slot(Writer& w, const SlotSnapshot& s) {
     w.put(s.slot.value);
@@ -127,7 +85,8 @@ bool write_all(int fd, const std::string& bytes) {
 // The snapshot's bytes: the fold, the fingerprint of its last event, the kept events.
 std::string encode(const FoldState& fold, std::uint64_t fingerprint,
                    const std::vector<std::uint64_t>& kept_seqs,
-                   const std::vector<std::uint32_t>& kept_sizes, const std::string& kept_bodies) {
+                   const std::vector<std::uint32_t>& kept_sizes, const std::string& kept_bodies,
+                   std::string_view region) {
     Writer w;
     w.bytes().append(magic);
     w.put(format_version);
@@ -153,6 +112,7 @@ std::string encode(const FoldState& fold, std::uint64_t fingerprint,
         w.put(kept_sizes[i]);
     }
     w.bytes().append(kept_bodies);
+    w.put_text(region);
     w.put(crc32_of(w.bytes().data(), w.bytes().size()));
     return std::move(w.bytes());
 }
@@ -171,8 +131,8 @@ bool decode(std::string_view bytes, Snapshot& s, std::string& why) {
     }
     Reader r(body.substr(magic.size()));
     std::uint32_t version = 0;
-    if (!r.get(version) || version != format_version) {
-        why = "format " + std::to_string(version) + ", this slotmatch reads format " +
+    if (!r.get(version) || version == 0 || version > format_version) {
+        why = "format " + std::to_string(version) + ", this slotmatch reads formats 1 to " +
               std::to_string(format_version);
         return false;
     }
@@ -196,7 +156,8 @@ bool decode(std::string_view bytes, Snapshot& s, std::string& why) {
         total += ok ? s.kept_sizes.back() : 0;
     }
     std::string_view bodies;
-    if (!ok || !r.skip(total, bodies) || !r.done()) {
+    ok = ok && r.skip(total, bodies) && (version < 2 || r.get_text(s.region));
+    if (!ok || !r.done()) {
         why = "its layout is damaged";
         return false;
     }
@@ -208,7 +169,7 @@ bool decode(std::string_view bytes, Snapshot& s, std::string& why) {
 }  // namespace
 
 std::string encode_snapshot(const Snapshot& s) {
-    return encode(s.fold, s.fingerprint, s.kept_seqs, s.kept_sizes, s.kept_bodies);
+    return encode(s.fold, s.fingerprint, s.kept_seqs, s.kept_sizes, s.kept_bodies, s.region);
 }
 
 std::optional<Snapshot> decode_snapshot(std::string_view bytes, std::string& why) {
@@ -366,7 +327,7 @@ std::optional<Snapshot> newest_snapshot(const SnapshotShelf& shelf, const EventS
 }
 
 std::optional<SnapshotMade> make_snapshot(const EventStore& store, const SnapshotShelf& shelf,
-                                          std::string& why) {
+                                          std::string& why, std::string_view region) {
     std::optional<Snapshot> base = newest_snapshot(shelf, store, [](const std::string&) {});
     SnapshotMade made;
     made.from = base ? base->fold.seq : 0;
@@ -422,7 +383,8 @@ std::optional<SnapshotMade> make_snapshot(const EventStore& store, const Snapsho
             why)) {
         return std::nullopt;
     }
-    const std::string bytes = encode(fold.state(last), fingerprint, seqs, sizes, bodies);
+    const std::string bytes =
+        encode(fold.state(last), fingerprint, seqs, sizes, bodies, region);
     if (!shelf.put(last, bytes, snapshots_kept, why)) return std::nullopt;
     made.kept = seqs.size();
     made.bytes = bytes.size();
@@ -430,8 +392,10 @@ std::optional<SnapshotMade> make_snapshot(const EventStore& store, const Snapsho
 }
 
 Snapshotter::Snapshotter(std::string address, std::uint64_t every, bool check_store,
-                         std::function<void(const std::string&)> say, int poll_ms)
+                         std::function<void(const std::string&)> say, std::string region,
+                         int poll_ms)
     : address_(std::move(address)),
+      region_(std::move(region)),
       every_(every),
       check_store_(check_store),
       say_(std::move(say)),
@@ -472,7 +436,7 @@ bool Snapshotter::snapshot_now() {
         return true;
     }
     const auto began = std::chrono::steady_clock::now();
-    const auto made = make_snapshot(*store, *shelf, why);
+    const auto made = make_snapshot(*store, *shelf, why, region_);
     if (!made) {
         say_("no snapshot: " + why + " (recovery replays the events past the last one)");
         return false;

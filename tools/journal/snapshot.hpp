@@ -15,7 +15,8 @@
 // wrote it): "SLOTMATCH-SNAPSHOT\n", format version, the last event folded in and a fingerprint
 // of that event as the store holds it (a snapshot of another store's history is refused), the
 // fold's slot snapshots and booking and hold generations, the kept events as stored
-// (FlatBuffers wire::Event), and a CRC-32 of everything before it (Boost.CRC).
+// (FlatBuffers wire::Event), the image of the region file the server ran with (region_image.hpp,
+// format 2 on), and a CRC-32 of everything before it (Boost.CRC).
 #pragma once
 
 #include <atomic>
@@ -44,6 +45,8 @@ struct Snapshot {
     std::vector<std::uint64_t> kept_seqs;
     std::vector<std::uint32_t> kept_sizes;
     std::string kept_bodies;
+    // The region file the server ran with, when it gave one (region_image.hpp); empty if not.
+    std::string region;
     std::size_t file_bytes = 0;
 
     // Each kept event, decoded (settings changes into `configs`), in order, until `visit`
@@ -121,9 +124,9 @@ struct SnapshotMade {
 // Folds the newest snapshot and the committed events after it into a new one, up to the last
 // event `store` holds (a reader's view: one consistent read). Nothing new (the newest already
 // covers every event): a SnapshotMade for it. Nothing, saying why, when the store cannot be
-// read or the shelf written.
+// read or the shelf written. `region`: the image of the region file to keep in it.
 std::optional<SnapshotMade> make_snapshot(const EventStore& store, const SnapshotShelf& shelf,
-                                          std::string& why);
+                                          std::string& why, std::string_view region = {});
 
 // Makes the snapshots of a running server's store, on a thread of its own (at a lower
 // priority than serving) with a reader connection of its own: whenever `every` events have
@@ -134,8 +137,10 @@ std::optional<SnapshotMade> make_snapshot(const EventStore& store, const Snapsho
 // snapshot left for later; a damaged store is told to `say` and gets no more snapshots.
 class Snapshotter {
   public:
+    // `region`: the image of the region file the server runs with, kept in each snapshot.
     Snapshotter(std::string address, std::uint64_t every, bool check_store,
-                std::function<void(const std::string&)> say, int poll_ms = 2000);
+                std::function<void(const std::string&)> say, std::string region = {},
+                int poll_ms = 2000);
     ~Snapshotter();
     Snapshotter(const Snapshotter&) = delete;
     Snapshotter& operator=(const Snapshotter&) = delete;
@@ -149,6 +154,7 @@ class Snapshotter {
     void run();
 
     std::string address_;
+    std::string region_;
     std::uint64_t every_;
     bool check_store_;
     std::atomic<bool> damaged_{false};

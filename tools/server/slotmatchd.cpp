@@ -7,10 +7,12 @@
 #include <iomanip>
 #include <iostream>
 #include <optional>
+#include <sstream>
 #include <thread>
 #include <zmq.hpp>
 
 #include "program.hpp"
+#include "region_image.hpp"
 #include "region_file.hpp"
 #include "report.hpp"
 #include "server.hpp"
@@ -201,10 +203,42 @@ std::unique_ptr<journal::EventStore> open_store(const std::string& address) {
 
 void say(const std::string& text) { std::cout << ("slotmatchd: " + text + "\n") << std::flush; }
 
+std::optional<journal::Snapshot> newest_snapshot(const journal::EventStore& store,
+                                                 const Options& o);
+
+constexpr int standby_prelay_retry_s = 5;
+
+// --standby's head start: the region's first publication group laid out from the store's
+// newest snapshot (its kept events), or from its events, while the primary serves; the
+// takeover's recovery keeps it when the store still records the same group (Engine::prelay).
+std::size_t prelay(Engine& engine, const journal::EventStore& store, const Options& o) {
+    const auto began = std::chrono::steady_clock::now();
+    const std::optional<journal::Snapshot> snapshot = newest_snapshot(store, o);
+    std::string why;
+    ConfigArena configs;
+    const std::size_t laid = engine.prelay(
+        [&](const std::function<bool(const Event&)>& visit, std::string& problem) {
+            if (snapshot) return snapshot->each_kept(visit, problem, &configs);
+            return store.scan(1, visit, problem);
+        },
+        why);
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - began;
+    std::ostringstream text;
+    text << "standby: laid out the region's first publication ahead: " << laid << " slots in "
+         << std::fixed << std::setprecision(2) << took.count() << " s";
+    if (laid == 0) {
+        text << " (" << (why.empty() ? "the store records none yet" : why)
+             << "; tried again every " << standby_prelay_retry_s << " s)";
+    }
+    say(text.str());
+    return laid;
+}
+
 // --standby: the store, once this process holds its writer lock (tried every
 // standby_poll_ms); nothing when stopped first (SIGTERM) or when the store cannot be opened.
 constexpr int standby_poll_ms = 100;
-std::unique_ptr<journal::EventStore> take_over(const std::string& address) {
+std::unique_ptr<journal::EventStore> take_over(Engine& engine, const Options& o) {
+    const std::string& address = o.store;
     std::string why;
     auto store = journal::open_store(address, why, journal::WholeCheck::later);
     if (!store) {
@@ -213,9 +247,13 @@ std::unique_ptr<journal::EventStore> take_over(const std::string& address) {
     }
     say("standby: another slotmatchd holds the store " + address +
         " (its writer lock); waiting to take over, answering nothing");
-    while (!store->claim_writer(why)) {
+    bool laid = prelay(engine, *store, o) > 0;
+    for (int polls = 1; !store->claim_writer(why); ++polls) {
         if (tools::stop_requested.load()) return nullptr;
         std::this_thread::sleep_for(std::chrono::milliseconds(standby_poll_ms));
+        if (!laid && polls % (standby_prelay_retry_s * 1000 / standby_poll_ms) == 0) {
+            laid = prelay(engine, *store, o) > 0;
+        }
     }
     say("standby: the store's writer lock is free (the primary is gone): taking over");
     return store;
@@ -224,21 +262,61 @@ std::unique_ptr<journal::EventStore> take_over(const std::string& address) {
 // Recovery: the engine continues from every event the store (or the journal's) holds: from its
 // newest snapshot and the events after it, where it has one.
 // `from_snapshot`: whether it did (and left the check of the whole store for later).
+// The newest snapshot of the store (--store) that reads and checks; each one passed over is
+// said, with why.
+std::optional<journal::Snapshot> newest_snapshot(const journal::EventStore& store,
+                                                 const Options& o) {
+    std::string no_shelf;
+    const auto shelf = journal::SnapshotShelf::of_store(o.store, no_shelf);
+    if (!shelf) return std::nullopt;
+    return journal::newest_snapshot(*shelf, store, [](const std::string& why) {
+        say(why + "; the one before it is tried, then a replay of every event");
+    });
+}
+
+// The region file as loaded, and its image for the snapshots (--store).
+struct Region {
+    LoadResult loaded;
+    std::string image;
+};
+
+// The region file: from the snapshot's image when the file is byte for byte the one the
+// snapshot was made with (no YAML parse: region_image.hpp), else parsed.
+Region load_region(const Options& o, const journal::Snapshot* snapshot) {
+    Region region;
+    const auto text = journal::read_region_text(o.config);
+    if (!text) {
+        region.loaded = load_region_file(o.config);  // says why it cannot be read
+        return region;
+    }
+    if (snapshot && !snapshot->region.empty() && !o.check) {
+        std::string why;
+        if (auto kept = journal::decode_region(snapshot->region, text->key, why)) {
+            say("region file " + o.config + " unchanged since the snapshot at event " +
+                std::to_string(snapshot->fold.seq) + ": its catalog is read from the snapshot");
+            region.loaded = std::move(*kept);
+            region.image = snapshot->region;
+            return region;
+        }
+        if (!why.empty()) say("the snapshot's region file is not used: " + why);
+    }
+    region.loaded = load_region_text(text->text, o.config);
+    if (o.has_store && region.loaded.ok()) {
+        region.image = journal::encode_region(text->key, region.loaded);
+    }
+    return region;
+}
+
+// `snapshot`: with --store, the store's newest (newest_snapshot).
 bool recover(Engine& engine, journal::EventStore* store, const Options& o,
-             const journal::LinkKeys& link, bool& from_snapshot) {
+             const journal::LinkKeys& link, std::optional<journal::Snapshot>& snapshot,
+             bool& from_snapshot) {
     zmq::context_t ctx(1);
     // The stored events from a number on: the store's, or the journal's over the link.
     std::function<bool(std::uint64_t, const std::function<bool(const Event&)>&, std::string&)>
         events_from;
     std::string source;
-    std::optional<journal::Snapshot> snapshot;
     if (store) {
-        std::string no_shelf;
-        if (const auto shelf = journal::SnapshotShelf::of_store(o.store, no_shelf)) {
-            snapshot = journal::newest_snapshot(*shelf, *store, [](const std::string& why) {
-                say(why + "; the one before it is tried, then a replay of every event");
-            });
-        }
         // Without a snapshot every event is read: the store is checked whole first, as
         // before there were snapshots. From one, the check is the Snapshotter's, after start.
         std::string damage;
@@ -293,7 +371,12 @@ bool recover(Engine& engine, journal::EventStore* store, const Options& o,
     if (restored->events == 0) return true;
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - began;
     std::cout << "slotmatchd: recovered " << restored->events << " events from " << source << " in "
-              << std::fixed << std::setprecision(2) << took.count() << " s: " << restored->bookings
+              << std::fixed << std::setprecision(2) << took.count() << " s"
+              << (restored->prelaid_slots > 0
+                      ? " (the first publication's " + std::to_string(restored->prelaid_slots) +
+                            " slots were laid out ahead)"
+                      : std::string())
+              << ": " << restored->bookings
               << " bookings, " << restored->holds << " holds, " << restored->blocks << " blocks, "
               << restored->waitlist << " waiting, " << restored->published_slots
               << " published slots, " << restored->type_changes << " type changes, "
@@ -408,7 +491,16 @@ int run(const Options& o) {
     // With keys, SIGHUP reloads the registry: blocked before any thread is born (the start-up's
     // oneTBB workers too), so that only serve() lets it in, on its own thread.
     if (o.has_keys && !o.check) tools::install_reload_handler();
-    LoadResult loaded = load_region_file(o.config);
+    // The store and its newest snapshot come first: the snapshot may spare the YAML's parse.
+    // A standby takes its store over later, and reads the snapshot then.
+    std::unique_ptr<journal::EventStore> store;
+    std::optional<journal::Snapshot> snapshot;
+    if (o.has_store && !o.check && !o.standby) {
+        if (!(store = open_store(o.store))) return 1;
+        snapshot = newest_snapshot(*store, o);
+    }
+    Region region = load_region(o, snapshot ? &*snapshot : nullptr);
+    LoadResult& loaded = region.loaded;
     if (o.check || !loaded.diagnostics.empty()) {
         std::cout << "Checking " << o.config << '\n';
         tools::print_diagnostics(std::cout, loaded);
@@ -441,19 +533,18 @@ int run(const Options& o) {
     std::unique_ptr<keys::KeyRing> ring;
     journal::LinkKeys link;
     if (!open_keys(o, engine, server_pair, ring) || !open_link_keys(o, link)) return 1;
-    std::unique_ptr<journal::EventStore> store;
     if (o.standby) {
         tools::install_stop_handlers();
-        if (!(store = take_over(o.store))) return tools::stop_requested.load() ? 0 : 1;
-    } else if (o.has_store && !(store = open_store(o.store))) {
-        return 1;
+        if (!(store = take_over(engine, o))) return tools::stop_requested.load() ? 0 : 1;
+        snapshot = newest_snapshot(*store, o);
     }
     bool from_snapshot = false;
-    if (!recover(engine, store.get(), o, link, from_snapshot)) return 1;
+    if (!recover(engine, store.get(), o, link, snapshot, from_snapshot)) return 1;
+    snapshot.reset();
     std::optional<journal::Snapshotter> snapshots;
     // SQLite's check of every page, which a start from a snapshot skipped (PostgreSQL has none).
     const bool check_later = from_snapshot && o.store.rfind("sqlite:", 0) == 0;
-    if (o.has_store) snapshots.emplace(o.store, o.snapshot_every, check_later, say);
+    if (o.has_store) snapshots.emplace(o.store, o.snapshot_every, check_later, say, std::move(region.image));
     // The region's slots were laid out in many small pieces on every core (expand_group): give
     // the heap they left back to the system (a national region: 1.8 GB resident, 1.2 after;
     // bench/README.md, "Start-up of a national region").

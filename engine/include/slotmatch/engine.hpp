@@ -262,6 +262,7 @@ struct RestoreSummary {
     std::size_t schedules = 0;  // published by the stored events
     std::size_t schedules_ended = 0;
     bool seed_unrecorded = false;  // the region file's seed is laid out, not yet recorded
+    std::size_t prelaid_slots = 0;  // the first group's slots as prelay() had laid them out
 };
 
 // One pass over the stored events in sequence order: `visit` for each until it returns false.
@@ -416,6 +417,14 @@ class Engine {
     // below, in order), then every event after its seq, without a gap.
     std::optional<RestoreSummary> restore(const EventScan& scan, std::string& why,
                                           const FoldState* base = nullptr);
+    // A standby's head start (docs/operations.md, "A hot standby"): lays out the first
+    // publication group that `scan`'s events record (a snapshot's kept events, or a store's
+    // events), on an engine that has done nothing yet, so that restore() keeps it instead of
+    // laying it out again: a national region's first group is its 23 M slots. restore() keeps
+    // it only when the events it reads record the same group, laid out from the same
+    // schedules with the same durations; otherwise it lays everything out as always. The
+    // number of slots laid out (0: the events record no whole first group).
+    std::size_t prelay(const EventScan& scan, std::string& why);
     // A fingerprint of the booking state: every slot's facts, state and owner, the active
     // bookings with their details, live holds, blocks and the waitlist. Slot versions are left
     // out (they only order changes; recovery continues them, it does not reproduce them).
@@ -613,6 +622,15 @@ class Engine {
     // taken by find/hold/book/rebook/cancel.
     mutable std::mutex admin_mutex_;
     std::vector<ScheduleView> schedules_;  // under admin_mutex_: schedule id - 1
+    // prelay()'s first group, as laid out: what restore() compares before keeping it.
+    struct Prelaid {
+        std::vector<Schedule> specs;
+        std::vector<ScheduleId> ids;
+        std::vector<int> durations;  // of each spec's type, as laid out
+        bool seed = false;
+        std::size_t slots = 0;
+    };
+    std::optional<Prelaid> prelaid_;
     // Every settings change made or recovered, kept for as long as the engine runs: the
     // settings pointers below and the events point at them (under admin_mutex_ to add).
     std::deque<ConfigChange> configs_;
