@@ -4,7 +4,8 @@
 #     (slotmatch-gen --units U --days D), a primary slotmatchd --store postgresql://... and a
 #     slotmatchd --standby on the same store;
 #   - history first: slotmatch_wire_bench books and cancels on the primary for --load-s seconds;
-#   - then, each round: kill -9 of the primary, and at once `slotmatch --server PRIMARY,STANDBY
+#   - then, each round: a --standby that has laid the region out ahead (Engine::prelay), kill -9
+#     of the primary, and at once `slotmatch --server PRIMARY,STANDBY
 #     book --unit u0 --type u0-t0 --patient ...` (the client library's failover); the time from
 #     the kill to that booking's acknowledgement is the takeover. The killed primary comes back
 #     as the next standby, so the rounds alternate between the two.
@@ -88,6 +89,9 @@ for round in $(seq 1 "$rounds"); do
   standby=$((1 - primary))
   start "standby-$round" "$standby" --standby
   wait_for "$work/standby-$round.log" "slotmatchd: standby: another slotmatchd holds"
+  # A standby runs long before the primary fails: it has laid the region out by then.
+  wait_for "$work/standby-$round.log" "slotmatchd: standby: laid out the region's first publication ahead"
+  grep -o "laid out the region's first publication ahead: .*" "$work/standby-$round.log" | sed 's/^/[standby_takeover] standby: /'
   sleep 0.5
   patient=$($py -c "
 import sys; n=int(sys.argv[1]); d='1980010%d%03d' % (1 + n % 9, 100 + n)
@@ -103,7 +107,7 @@ print(d+str((10-s%10)%10))" "$round")
   t1=$(date +%s.%N)
   took=$(echo "$t1 - $t0" | bc)
   times+=("$took")
-  recovered=$(grep -o "recovered [0-9]* events.* in [0-9.]* s" "$work/standby-$round.log" | sed 's/:.* in / in /')
+  recovered=$(grep -o "recovered [0-9]* events.* in [0-9.]* s[^:]*" "$work/standby-$round.log" | sed 's/ from [^ ]* in / in /')
   printf '[standby_takeover] round %d: kill -9 -> first acknowledged booking on the standby: %.3f s (%s)\n' \
     "$round" "$took" "$recovered"
   primary=$standby
