@@ -14,14 +14,16 @@ namespace slotmatch {
 namespace {
 
 // Schedule → slots: back-to-back slots of the type's duration from `from` to `to` on every
-// matching local day, each start converted through the zone (R11: local calendar days).
-void expand(const Catalog& catalog, const Calendar& calendar, const Schedule& schedule,
-            std::uint32_t which, std::vector<SlotSeed>& out) {
+// matching local day, each start converted through the zone (R11: local calendar days),
+// written from `out` on (room for estimate_slots of the schedule). How many it wrote.
+std::size_t expand(const Catalog& catalog, const Calendar& calendar, const Schedule& schedule,
+                   std::uint32_t which, SlotSeed* out) {
     const int duration = catalog.type(schedule.type).duration_min;
     SM_ASSERT(duration > 0);
+    std::size_t n = 0;
     const auto add = [&](std::int64_t start) {
-        out.push_back({start, schedule.resource.value, schedule.type.value,
-                       static_cast<std::uint16_t>(duration), which, schedule.window_days});
+        out[n++] = {start, schedule.resource.value, schedule.type.value,
+                    static_cast<std::uint16_t>(duration), which, schedule.window_days};
     };
     for (LocalDay day = schedule.valid_from_day; day <= schedule.valid_to_day; ++day) {
         if ((schedule.weekdays & (1U << Calendar::weekday(day))) == 0) continue;
@@ -47,6 +49,7 @@ void expand(const Catalog& catalog, const Calendar& calendar, const Schedule& sc
             free_from = start->value + duration * seconds_per_minute;
         }
     }
+    return n;
 }
 
 // One resource is in one place at a time. The config refuses schedules that overlap on the
@@ -99,44 +102,59 @@ void each_index(std::size_t n, bool parallel, F&& f) {
 constexpr std::size_t parallel_schedules_min = 64;
 constexpr std::size_t parallel_slots_min = std::size_t{1} << 14;
 
-// Spread over the cores with TBB: each schedule expands on its own, its slots go to its
-// resource's run (resources in order, each run's schedules in order), and each resource's run
-// is sorted, cleared of overlaps and ordered by (type, start) on its own. Runs are small (a
-// resource's slots), so this beats sorting the whole group twice (bench/README.md, "Start-up").
+// Spread over the cores with TBB: each schedule expands on its own, straight into its
+// resource's run (resources in order, each run's schedules in order, each with room for its
+// estimate_slots), and each resource's run is closed up, sorted, cleared of overlaps and
+// ordered by (type, start) on its own. Runs are small (a resource's slots), so this beats
+// sorting the whole group twice (bench/README.md, "Start-up"). One array holds every slot on
+// the way: a vector per schedule and a copy into the group took a national region's 23 M slots
+// through twice the memory, and a start from a snapshot, whose heap no YAML parse had grown,
+// paid for its first touch.
 std::vector<SlotSeed> lay_out(const Catalog& catalog, const Calendar& calendar,
                               std::span<const Schedule> schedules, const SlotIndex* existing,
                               bool parallel) {
-    std::vector<std::vector<SlotSeed>> each(schedules.size());
-    each_index(schedules.size(), parallel, [&](std::size_t i) {
-        expand(catalog, calendar, schedules[i], static_cast<std::uint32_t>(i), each[i]);
-    });
-    // Where each resource's run starts, and where in it each schedule's slots go.
     std::size_t resources = 0;
     for (const Schedule& s : schedules) {
         resources = std::max<std::size_t>(resources, std::size_t{s.resource.value} + 1);
     }
+    // Where each resource's run starts, and where in it each schedule's room is.
+    std::vector<std::size_t> room(schedules.size());
     std::vector<std::size_t> run(resources + 1, 0);
     for (std::size_t i = 0; i < schedules.size(); ++i) {
-        run[schedules[i].resource.value + 1] += each[i].size();
+        room[i] = estimate_slots(catalog, schedules.subspan(i, 1));
+        run[schedules[i].resource.value + 1] += room[i];
     }
     std::partial_sum(run.begin(), run.end(), run.begin());
     std::vector<std::size_t> at(schedules.size());
+    std::vector<std::vector<std::size_t>> of_resource(resources);  // its schedules, in order
     {
         std::vector<std::size_t> next(run.begin(), run.end() - 1);
         for (std::size_t i = 0; i < schedules.size(); ++i) {
             at[i] = next[schedules[i].resource.value];
-            next[schedules[i].resource.value] += each[i].size();
+            next[schedules[i].resource.value] += room[i];
+            of_resource[schedules[i].resource.value].push_back(i);
         }
     }
     std::vector<SlotSeed> seeds(run.back());
+    std::vector<std::size_t> laid(schedules.size(), 0);
     each_index(schedules.size(), parallel, [&](std::size_t i) {
-        std::copy(each[i].begin(), each[i].end(),
-                  seeds.begin() + static_cast<std::ptrdiff_t>(at[i]));
-        std::vector<SlotSeed>().swap(each[i]);
+        laid[i] = expand(catalog, calendar, schedules[i], static_cast<std::uint32_t>(i),
+                         seeds.data() + at[i]);
+        SM_ASSERT(laid[i] <= room[i]);
     });
     std::vector<std::size_t> kept(resources, 0);
     each_index(resources, parallel, [&](std::size_t res) {
-        std::span<SlotSeed> own(seeds.data() + run[res], run[res + 1] - run[res]);
+        // Its schedules' slots closed up at the front of its run.
+        std::size_t filled = run[res];
+        for (const std::size_t i : of_resource[res]) {
+            if (filled != at[i]) {
+                std::move(seeds.begin() + static_cast<std::ptrdiff_t>(at[i]),
+                          seeds.begin() + static_cast<std::ptrdiff_t>(at[i] + laid[i]),
+                          seeds.begin() + static_cast<std::ptrdiff_t>(filled));
+            }
+            filled += laid[i];
+        }
+        std::span<SlotSeed> own(seeds.data() + run[res], filled - run[res]);
         own = own.first(drop_overlaps(own));
         if (existing != nullptr) {
             own = own.first(static_cast<std::size_t>(
