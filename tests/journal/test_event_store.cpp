@@ -184,6 +184,67 @@ TEST_F(EventStore, AMissingDamagedForeignOrAheadEntriesFileIsMadeAgainFromTheEve
     expect_complete_entries();
 }
 
+// A writer opened with WholeCheck::later (slotmatchd's start from a snapshot) does not check
+// the entries at open; a reader's check_entries does it after the start. Damaged ones are
+// marked, queries still answer from the events past the mark, and the writer's next open makes
+// them again from the events.
+TEST_F(EventStore, EntriesFoundDamagedAfterTheStartAreMadeAgainAtTheNextOpen) {
+    {
+        auto store = open();
+        ASSERT_TRUE(store);
+        ASSERT_TRUE(store->append(contract::log_events()).ok);
+        std::uint64_t seq = 7;
+        for (int batch = 0; batch < 40; ++batch, seq += 256) {
+            ASSERT_TRUE(store->append(events(seq, seq + 255)).ok);
+        }
+    }
+    const std::string entries = path_ + "-entries";
+    const auto pages = std::filesystem::file_size(entries) / 4096;
+    ASSERT_GE(pages, 4u) << "too few entries to damage one page of";
+    const std::filesystem::path intact = dir_ / "intact-entries";
+    std::filesystem::copy_file(entries, intact);
+    const std::string damage(4096, 'x');
+    const auto still_damaged = [&] {
+        std::ifstream in(entries, std::ios::binary);
+        const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+        return bytes.find(damage) != std::string::npos;
+    };
+    // A page the open does not read (the open reads some, and makes damaged ones again at once,
+    // as the test above shows): one of the entries' leaves.
+    std::string why;
+    std::unique_ptr<journal::EventStore> writer;
+    for (auto page = pages - 1; page >= 1; --page) {
+        writer.reset();
+        for (const char* suffix : {"-wal", "-shm"}) std::filesystem::remove(entries + suffix);
+        std::filesystem::copy_file(intact, entries,
+                                   std::filesystem::copy_options::overwrite_existing);
+        {
+            std::fstream file(entries, std::ios::in | std::ios::out | std::ios::binary);
+            file.seekp(static_cast<std::streamoff>(page * 4096));
+            file << damage;
+        }
+        writer = open_sqlite_store(path_, why, false, journal::WholeCheck::later);
+        ASSERT_TRUE(writer) << why;
+        ASSERT_TRUE(writer->claim_writer(why)) << why;  // no check of the entries: it starts
+        if (still_damaged()) break;
+    }
+    ASSERT_TRUE(still_damaged()) << "every damaged page was found at open";
+    auto reader = journal::open_reader("sqlite:" + path_, why);
+    ASSERT_TRUE(reader) << why;
+    EXPECT_FALSE(reader->check_entries(why));
+    EXPECT_NE(why.find("damaged"), std::string::npos) << why;
+    EXPECT_TRUE(std::filesystem::exists(entries + "-damaged"));
+    reader.reset();
+    writer.reset();
+    ASSERT_TRUE(open());  // made again from the events
+    EXPECT_FALSE(std::filesystem::exists(entries + "-damaged"));
+    reader = journal::open_reader("sqlite:" + path_, why);
+    ASSERT_TRUE(reader) << why;
+    EXPECT_TRUE(reader->check_entries(why)) << why;
+    EXPECT_EQ(entries_number("SELECT through FROM followed"),
+              static_cast<std::int64_t>(6 + 40 * 256));
+}
+
 TEST_F(EventStore, TheLogIsFoldedIntoTheMainFileOffTheCommitPath) {
     // The Checkpointer folds the WAL into the main file once it holds 16 MiB; SQLite's own
     // checkpoint at a commit is off, so without the thread the main file would not grow.

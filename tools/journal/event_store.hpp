@@ -70,6 +70,14 @@ class EventStore {
         (void)why;
         return true;
     }
+    // SQLite: the check of the web booking log's and audit's entries, the file beside the
+    // store (PRAGMA quick_check), on a reader; a writer opened with WholeCheck::later leaves it
+    // to this. False with the damage in `why`: the file is marked, and the writer's next open
+    // makes the entries again from the events (they hold nothing else). PostgreSQL: nothing.
+    virtual bool check_entries(std::string& why) const {
+        (void)why;
+        return true;
+    }
     // The appointment types the store records (entity_recorded), with the whole definition of
     // the ones added live: number_types_as_stored numbers a region file's types by them.
     bool recorded_types(std::vector<RecordedType>& out, std::string& why) const;
@@ -97,8 +105,8 @@ class EventStore {
 };
 
 // When a writer's open checks the whole store: at once (the default), or later, by
-// check_whole() (a start from a snapshot reads only the events after it, and must not wait for
-// a check of every page: slotmatchd runs it in the background then).
+// check_whole() and check_entries() (a start from a snapshot reads only the events after it,
+// and must not wait for a check of every page: slotmatchd runs them in the background then).
 enum class WholeCheck : std::uint8_t { at_open, later };
 // "sqlite:PATH" or a libpq URI "postgresql://..."; nothing, with the reason in `why`, when the
 // store cannot be opened, is damaged, or the address is neither.

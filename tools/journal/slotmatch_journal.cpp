@@ -170,7 +170,7 @@ int main(int argc, char** argv) {
     if (ring) tools::accept_reload_signal();  // the gate's thread is up, born without it
     const auto shelf = journal::SnapshotShelf::of_store(address, why);
     if (!shelf) std::cerr << "slotmatch-journal: no snapshots: " << why << '\n';
-    journal::Snapshotter snapshots(address, (*vm)["snapshot-every"].as<std::uint64_t>(), false,
+    journal::Snapshotter snapshots(address, (*vm)["snapshot-every"].as<std::uint64_t>(), {},
                                    [](const std::string& text) {
                                        std::cout << ("slotmatch-journal: " + text + "\n")
                                                  << std::flush;

@@ -133,12 +133,19 @@ std::optional<SnapshotMade> make_snapshot(const EventStore& store, const Snapsho
 // been committed past the newest snapshot (looked at every `poll_ms`), and once more at
 // finish(), after the journal has committed its last event. Each snapshot made, and each that
 // fails (a full disk: the events stay, recovery replays more), is told to `say`.
-// `check_store`: first check the whole store (EventStore::check_whole), which a start from a
-// snapshot left for later; a damaged store is told to `say` and gets no more snapshots.
+// `checks`: what it checks first, which the writer's open left for later
+// (WholeCheck::later): the whole store (EventStore::check_whole; a damaged store is told to
+// `say` and gets no more snapshots), and the web booking log's and audit's entries
+// (EventStore::check_entries; damaged ones are told to `say`, and made again at the next
+// start).
+struct StoreChecks {
+    bool whole = false;
+    bool entries = false;
+};
 class Snapshotter {
   public:
     // `region`: the image of the region file the server runs with, kept in each snapshot.
-    Snapshotter(std::string address, std::uint64_t every, bool check_store,
+    Snapshotter(std::string address, std::uint64_t every, StoreChecks checks,
                 std::function<void(const std::string&)> say, std::string region = {},
                 int poll_ms = 2000);
     ~Snapshotter();
@@ -156,7 +163,7 @@ class Snapshotter {
     std::string address_;
     std::string region_;
     std::uint64_t every_;
-    bool check_store_;
+    StoreChecks checks_;
     std::atomic<bool> damaged_{false};
     std::function<void(const std::string&)> say_;
     int poll_ms_;

@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -286,21 +287,22 @@ class Follower {
 
     // Opens (or makes) the entries of the store at `path`, whose events run to `last_seq`,
     // catches up with them, and starts following.
+    // `check`: PRAGMA quick_check of the entries first (else EventStore::check_entries, later).
     static std::unique_ptr<Follower> start(const std::string& path, std::uint64_t last_seq,
-                                           std::string& why) {
+                                           bool check, std::string& why) {
         auto f = std::unique_ptr<Follower>(new Follower(path));
-        if (!f->open(last_seq, why)) {
+        if (!f->open(last_seq, check, why)) {
             // Anything but damage (a full disk, a lock held, an I/O error) leaves the file be.
             if (!f->damaged_) return nullptr;
             // Damaged: the entries can always be made again from the events.
             std::cerr << "slotmatch: " << entries_path(path) << ": " << why
                       << "; making the log and audit entries again from the events\n";
             f = std::unique_ptr<Follower>(new Follower(path));
-            for (const char* suffix : {"", "-wal", "-shm"}) {
+            for (const char* suffix : {"", "-wal", "-shm", damaged_suffix}) {
                 std::error_code ignored;
                 std::filesystem::remove(entries_path(path) + suffix, ignored);
             }
-            if (!f->open(last_seq, why)) return nullptr;
+            if (!f->open(last_seq, false, why)) return nullptr;
         }
         if (!f->catch_up(last_seq, why)) return nullptr;
         f->thread_ = std::thread([p = f.get()] { p->run(); });
@@ -324,6 +326,9 @@ class Follower {
     static std::string entries_path(const std::string& store_path) {
         return store_path + "-entries";
     }
+    // Beside the entries: a check found them damaged (check_entries); the next open makes them
+    // again.
+    static constexpr const char* damaged_suffix = "-damaged";
     // Attaches the entries of the store at `store_path` to `db` as `entries`.
     static bool attach(sqlite3* db, const std::string& store_path, std::string& why) {
         char* sql =
@@ -394,7 +399,12 @@ class Follower {
         Statement mark;
     };
 
-    bool open(std::uint64_t last_seq, std::string& why) {
+    bool open(std::uint64_t last_seq, bool check, std::string& why) {
+        if (std::filesystem::exists(entries_path(path_) + damaged_suffix)) {
+            why = "a check after the last start found them damaged";
+            damaged_ = true;
+            return false;
+        }
         // CREATE for the entries file (an attached file opens as the main one does); the store
         // itself exists (its writer has it open).
         if (sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
@@ -415,7 +425,8 @@ class Follower {
             !exec(db_, "PRAGMA entries.synchronous=NORMAL", "opening the entries", why)) {
             return damage();
         }
-        if (const std::string integrity = query_text(db_, "PRAGMA entries.quick_check");
+        if (const std::string integrity =
+                check ? query_text(db_, "PRAGMA entries.quick_check") : std::string("ok");
             integrity != "ok") {
             if (integrity.empty()) {
                 why = sqlite_error(db_, "checking the entries");
@@ -451,10 +462,7 @@ class Follower {
                   "UPDATE entries.followed SET through = 0,"
                   "  store = (SELECT id FROM main.store_identity)"
                   "  WHERE store != (SELECT id FROM main.store_identity)"
-                  "     OR through > (SELECT ifnull(max(seq), 0) FROM main.events);"
-                  "DELETE FROM entries.web_log WHERE (SELECT through FROM entries.followed) = 0;"
-                  "DELETE FROM entries.audit WHERE (SELECT through FROM entries.followed) = 0;"
-                  "COMMIT",
+                  "     OR through > (SELECT ifnull(max(seq), 0) FROM main.events);",
                   "opening the entries", why)) {
             damage();
             roll_back(db_);
@@ -462,6 +470,15 @@ class Follower {
         }
         through_ =
             static_cast<std::uint64_t>(query_int(db_, "SELECT through FROM entries.followed"));
+        // Entries to make anew start empty. (Only then: a DELETE whose WHERE is false still
+        // reads every page of its table, and an open would read the whole file.)
+        if (!(through_ != 0 || exec(db_, "DELETE FROM entries.web_log; DELETE FROM entries.audit",
+                                    "opening the entries", why)) ||
+            !exec(db_, "COMMIT", "opening the entries", why)) {
+            damage();
+            roll_back(db_);
+            return false;
+        }
         SM_ASSERT(through_ <= last_seq);
         followed_ = target_ = through_;
         statements_ = std::make_unique<Statements>(db_);
@@ -603,6 +620,7 @@ class SqliteStore final : public EventStore {
                 std::string& why) const override;
     bool check(WholeCheck whole, std::string& why);
     bool check_whole(std::string& why) const override;
+    bool check_entries(std::string& why) const override;
     void read_last();
     // Stores the events, inside the caller's transaction (their log and audit entries are the
     // Follower's).
@@ -634,12 +652,14 @@ class SqliteStore final : public EventStore {
     std::unique_ptr<Checkpointer> checkpointer_;  // the writer's; ends before db_ closes
     std::unique_ptr<Follower> follower_;          // the claimed writer's (claim_writer)
     bool reader_ = false;                         // open_reader's: the entries attached to db_
+    WholeCheck whole_ = WholeCheck::at_open;      // later: the entries' check too
     mutable sqlite3* query_db_ = nullptr;         // an unclaimed writer's queries of the entries
     flatbuffers::FlatBufferBuilder body_{1024};
 };
 
 bool SqliteStore::open(bool reader, WholeCheck whole, std::string& why) {
     sqlite3_busy_timeout(db_, 5000);
+    whole_ = whole;
     if (reader) {
         if (!Follower::attach_to_read(db_, path_, why)) {
             why = path_ + ": " + why;
@@ -703,7 +723,7 @@ bool SqliteStore::claim_writer(std::string& why) {
     read_last();  // another writer may have committed between open() and the claim
     // The one writer alone follows the events into the entries (and makes them anew if need
     // be): two followers would write the same entries.
-    follower_ = Follower::start(path_, last_seq_, why);
+    follower_ = Follower::start(path_, last_seq_, whole_ == WholeCheck::at_open, why);
     if (!follower_) {
         why = path_ + ": " + why;
         ::close(writer_fd_);
@@ -736,6 +756,17 @@ bool SqliteStore::check_whole(std::string& why) const {
         return false;
     }
     return true;
+}
+
+bool SqliteStore::check_entries(std::string& why) const {
+    SM_ASSERT(reader_);  // a reader has the entries attached
+    const std::string integrity = query_text(db_, "PRAGMA entries.quick_check");
+    if (integrity == "ok") return true;
+    why = integrity.empty() ? sqlite_error(db_, "checking the log and audit entries")
+                            : "damaged: " + integrity;
+    // Marked for the writer's next open, which makes them again from the events.
+    std::ofstream(Follower::entries_path(path_) + Follower::damaged_suffix) << why << '\n';
+    return false;
 }
 
 int SqliteStore::version() const {

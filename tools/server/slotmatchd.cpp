@@ -542,12 +542,18 @@ int run(const Options& o) {
     if (!recover(engine, store.get(), o, link, snapshot, from_snapshot)) return 1;
     snapshot.reset();
     std::optional<journal::Snapshotter> snapshots;
-    // SQLite's check of every page, which a start from a snapshot skipped (PostgreSQL has none).
-    const bool check_later = from_snapshot && o.store.rfind("sqlite:", 0) == 0;
-    if (o.has_store) snapshots.emplace(o.store, o.snapshot_every, check_later, say, std::move(region.image));
-    // The region's slots were laid out in many small pieces on every core (expand_group): give
-    // the heap they left back to the system (a national region: 1.8 GB resident, 1.2 after;
-    // bench/README.md, "Start-up of a national region").
+    // SQLite's checks of every page, which the start left for later: of the store when it
+    // started from a snapshot (else recover() checked it), and of the web booking log's and
+    // audit's entries always (PostgreSQL has neither).
+    const bool sqlite = o.store.rfind("sqlite:", 0) == 0;
+    if (o.has_store) {
+        snapshots.emplace(o.store, o.snapshot_every,
+                          journal::StoreChecks{from_snapshot && sqlite, sqlite}, say,
+                          std::move(region.image));
+    }
+    // Give the start-up's heap back to the system: the YAML's nodes, the layout's pieces
+    // (expand_group) and the recovery's maps (a national region: 1.8 GB resident before this
+    // was done, 1.2 after; bench/README.md, "Start-up of a national region").
     ::malloc_trim(0);
     tools::ServerCounters counters;
     tools::Service service(engine, o.has_clock ? &fixed : nullptr, counters);
