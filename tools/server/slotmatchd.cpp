@@ -103,7 +103,7 @@ po::options_description option_descriptions() {
         "standby",
         "with --store postgresql://...: a hot standby. It loads the region, then waits while "
         "another slotmatchd holds the store's writer lock (the primary), answering nothing "
-        "and not listening; once the lock is free (the primary died or lost its connection) it "
+        "and not listening, and lays the region's slots out ahead meanwhile; once the lock is free (the primary died or lost its connection) it "
         "recovers from the newest snapshot and the events after it, listens, and is the one "
         "writer (docs/operations.md, \"A hot standby\")")(
         "accept-orphans",
