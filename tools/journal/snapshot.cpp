@@ -457,39 +457,32 @@ void Snapshotter::run() {
     // Serving comes first: this thread takes what CPU the request path leaves.
     ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
     std::string why;
-    if (checks_.whole) {
+    // One check on a reader of its own: said with its time when it passes; false with `why`.
+    const auto check = [&](bool (EventStore::*run_check)(std::string&) const, const char* what) {
         const auto began = std::chrono::steady_clock::now();
         auto store = open_reader(address_, why);
-        if (store && store->check_whole(why)) {
-            const std::chrono::duration<double> took = std::chrono::steady_clock::now() - began;
-            std::ostringstream text;
-            text << "the whole store checked (PRAGMA quick_check) in " << std::fixed
-                 << std::setprecision(2) << took.count() << " s: no damage";
-            say_(text.str());
-        } else {
-            damaged_.store(true);
-            say_("THE STORE IS DAMAGED: " + why +
-                 ". Serving goes on and new events are still committed, but no more snapshots "
-                 "are made; stop slotmatchd and restore the store from a copy "
-                 "(docs/operations.md, \"Snapshots\")");
-            return;
-        }
+        if (!store || !((*store).*run_check)(why)) return false;
+        const std::chrono::duration<double> took = std::chrono::steady_clock::now() - began;
+        std::ostringstream text;
+        text << what << " checked (PRAGMA quick_check) in " << std::fixed << std::setprecision(2)
+             << took.count() << " s: no damage";
+        say_(text.str());
+        return true;
+    };
+    if (checks_.whole && !check(&EventStore::check_whole, "the whole store")) {
+        damaged_.store(true);
+        say_("THE STORE IS DAMAGED: " + why +
+             ". Serving goes on and new events are still committed, but no more snapshots "
+             "are made; stop slotmatchd and restore the store from a copy "
+             "(docs/operations.md, \"Snapshots\")");
+        return;
     }
-    if (checks_.entries) {
-        const auto began = std::chrono::steady_clock::now();
-        auto store = open_reader(address_, why);
-        if (store && store->check_entries(why)) {
-            const std::chrono::duration<double> took = std::chrono::steady_clock::now() - began;
-            std::ostringstream text;
-            text << "the web booking log's and audit's entries checked (PRAGMA quick_check) in "
-                 << std::fixed << std::setprecision(2) << took.count() << " s: no damage";
-            say_(text.str());
-        } else {
-            say_("THE WEB BOOKING LOG'S AND AUDIT'S ENTRIES ARE DAMAGED: " + why +
-                 ". The events are not: serving and snapshots go on, but `slotmatch log` and "
-                 "`slotmatch audit` may miss entries until the next start, which makes them "
-                 "again from the events (docs/operations.md, \"Snapshots\")");
-        }
+    if (checks_.entries &&
+        !check(&EventStore::check_entries, "the web booking log's and audit's entries")) {
+        say_("THE WEB BOOKING LOG'S AND AUDIT'S ENTRIES ARE DAMAGED: " + why +
+             ". The events are not: serving and snapshots go on, but `slotmatch log` and "
+             "`slotmatch audit` may miss entries until the next start, which makes them "
+             "again from the events (docs/operations.md, \"Snapshots\")");
     }
     const auto shelf = SnapshotShelf::of_store(address_, why);
     if (!shelf || every_ == 0) return;
