@@ -1,7 +1,3 @@
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-#include <tbb/task_arena.h>
-
 #include <algorithm>
 #include <bit>
 #include <climits>
@@ -9,6 +5,8 @@
 #include <numeric>
 #include <slotmatch/slot_index.hpp>
 #include <span>
+
+#include "on_every_core.hpp"
 
 namespace slotmatch {
 namespace {
@@ -23,7 +21,7 @@ std::size_t expand(const Catalog& catalog, const Calendar& calendar, const Sched
     std::size_t n = 0;
     const auto add = [&](std::int64_t start) {
         out[n++] = {start, schedule.resource.value, schedule.type.value,
-                    static_cast<std::uint16_t>(duration), which, schedule.window_days};
+                    static_cast<std::uint16_t>(duration), schedule.window_days, which};
     };
     for (LocalDay day = schedule.valid_from_day; day <= schedule.valid_to_day; ++day) {
         if ((schedule.weekdays & (1U << Calendar::weekday(day))) == 0) continue;
@@ -72,33 +70,6 @@ std::size_t drop_overlaps(std::span<SlotSeed> seeds) {
     return kept;
 }
 
-// Runs `work`, whose loops are oneTBB's, on every core. ThreadSanitizer cannot see oneTBB's own
-// synchronisation (Debian's libtbb is not built for it) and takes its hand-offs for races, so
-// a TSan build runs them on one thread.
-template <class Work>
-auto on_every_core(Work&& work) {
-#if defined(__SANITIZE_THREAD__)
-    tbb::task_arena arena(1);
-#else
-    tbb::task_arena arena;
-#endif
-    return arena.execute(std::forward<Work>(work));
-}
-
-// Calls f(i) for every i below n: in oneTBB's loop when `parallel` (inside on_every_core), else
-// here, in order. A live publication (a schedule, the days an extension adds, one slot) is
-// small: it stays on the request's thread and wakes no worker.
-template <class F>
-void each_index(std::size_t n, bool parallel, F&& f) {
-    if (!parallel) {
-        for (std::size_t i = 0; i < n; ++i) f(i);
-        return;
-    }
-    using Range = tbb::blocked_range<std::size_t>;
-    tbb::parallel_for(Range(0, n), [&](const Range& r) {
-        for (std::size_t i = r.begin(); i != r.end(); ++i) f(i);
-    });
-}
 constexpr std::size_t parallel_schedules_min = 64;
 constexpr std::size_t parallel_slots_min = std::size_t{1} << 14;
 
@@ -216,7 +187,7 @@ std::vector<SlotSeed> expand_region(const Catalog& catalog, const Calendar& cale
 }
 
 SlotIndex::SlotIndex(std::size_t resources, std::size_t capacity)
-    : capacity_(std::max<std::size_t>(capacity, 1)), slots_(capacity_), resource_count_(resources) {
+    : capacity_(std::max<std::size_t>(capacity, 1)), slots_(capacity_, Filling::dense), resource_count_(resources) {
     SM_ASSERT(capacity_ < (std::size_t{1} << 32));
     resource_shards_ = std::make_unique<std::atomic<const std::vector<Shard*>*>[]>(resource_count_);
     for (std::size_t r = 0; r < resource_count_; ++r) {

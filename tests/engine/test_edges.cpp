@@ -462,7 +462,7 @@ std::vector<SlotSeed> plain_expansion(const Catalog& catalog, const Calendar& ca
                     continue;
                 }
                 seeds.push_back({start->value, s.resource.value, s.type.value,
-                                 static_cast<std::uint16_t>(duration), i, s.window_days});
+                                 static_cast<std::uint16_t>(duration), s.window_days, i});
                 free_from = start->value + duration * seconds_per_minute;
             }
         }

@@ -88,9 +88,11 @@ struct SlotSeed {
     std::uint32_t resource;
     std::uint32_t type;
     std::uint16_t duration_min;
+    std::int16_t window_days = 0;  // its schedule's day count (R10); 0: the type's
     std::uint32_t schedule = 0;    // which of the group's schedules laid it out
-    std::int16_t window_days = 0;  // that schedule's day count (R10); 0: the type's
 };
+// A national region lays 23 M of them out at its start: no padding.
+static_assert(sizeof(SlotSeed) == 24);
 
 class SlotIndex;
 
