@@ -765,6 +765,11 @@ bool Engine::Restorer::prelaid_is_first_group() const {
         e_.index_.capacity() < index_room()) {
         return false;
     }
+    // A removal recorded before the group (of a type, a schedule or a slot) applies to nothing
+    // laid out at the time, and would apply to the prelaid slots: the group is laid out again.
+    if (!removal_steps_.empty() && removal_steps_.front().seq < group->second.front().seq) {
+        return false;
+    }
     // The same schedules as the events give them now, with the same durations: the same slots.
     std::vector<Schedule> specs;
     std::vector<ScheduleId> ids;

@@ -245,6 +245,52 @@ TEST_F(EventStore, EntriesFoundDamagedAfterTheStartAreMadeAgainAtTheNextOpen) {
               static_cast<std::int64_t>(6 + 40 * 256));
 }
 
+// Damage that only the catch-up at open meets: the open reads no page of the entries' tables
+// and, from a snapshot, checks none. The entries are made again at once and the writer starts
+// (before, every start failed on them).
+TEST_F(EventStore, EntriesFoundDamagedByTheCatchUpAreMadeAgainAtOnce) {
+    {
+        auto store = open();
+        ASSERT_TRUE(store);
+        ASSERT_TRUE(store->append(contract::log_events()).ok);
+        std::uint64_t seq = 7;
+        for (int batch = 0; batch < 40; ++batch, seq += 256) {
+            ASSERT_TRUE(store->append(events(seq, seq + 255)).ok);
+        }
+    }
+    const std::string entries = path_ + "-entries";
+    const std::int64_t log_rows = entries_number("SELECT count(*) FROM web_log");
+    ASSERT_GT(log_rows, 3) << "the later events make no log entries to catch up on";
+    // Behind the events (a crash before the follower's last steps), compacted: the log's table
+    // then fits its root page, which the catch-up's first entry reads.
+    entries_sql(
+        "DELETE FROM web_log WHERE seq > 6; DELETE FROM audit WHERE seq > 6;"
+        "UPDATE followed SET through = 6; VACUUM");
+    const std::int64_t root =
+        entries_number("SELECT rootpage FROM sqlite_master WHERE name = 'web_log'");
+    ASSERT_GT(root, 1);
+    {
+        std::fstream file(entries, std::ios::in | std::ios::out | std::ios::binary);
+        file.seekp(static_cast<std::streamoff>((root - 1) * 4096));
+        file << std::string(4096, 'x');
+    }
+    std::string why;
+    ::testing::internal::CaptureStderr();
+    auto writer = open_sqlite_store(path_, why, false, journal::WholeCheck::later);
+    const bool claimed = writer && writer->claim_writer(why);
+    const std::string said = ::testing::internal::GetCapturedStderr();
+    ASSERT_TRUE(claimed) << why << said;
+    EXPECT_NE(said.find("writing the log and audit entries"), std::string::npos) << said;
+    EXPECT_NE(said.find("again from the events"), std::string::npos) << said;
+    writer.reset();
+    EXPECT_EQ(entries_number("SELECT through FROM followed"),
+              static_cast<std::int64_t>(6 + 40 * 256));
+    EXPECT_EQ(entries_number("SELECT count(*) FROM web_log"), log_rows);
+    auto reader = journal::open_reader("sqlite:" + path_, why);
+    ASSERT_TRUE(reader) << why;
+    EXPECT_TRUE(reader->check_entries(why)) << why;
+}
+
 TEST_F(EventStore, TheLogIsFoldedIntoTheMainFileOffTheCommitPath) {
     // The Checkpointer folds the WAL into the main file once it holds 16 MiB; SQLite's own
     // checkpoint at a commit is off, so without the thread the main file would not grow.

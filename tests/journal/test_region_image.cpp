@@ -132,6 +132,22 @@ TEST(RegionImage, AFileThatChangedByOneByteIsParsedAgain) {
     std::filesystem::remove_all(dir);
 }
 
+// Another build of slotmatchd (an upgrade) may load the same file into another catalog: an
+// image another program wrote is not used, and that is not damage either.
+TEST(RegionImage, AnImageAnotherProgramWroteIsParsedAgain) {
+    const auto text = journal::read_region_text(demo);
+    ASSERT_TRUE(text);
+    EXPECT_NE(text->key.program, 0u) << "this program's bytes were not read";
+    EXPECT_EQ(journal::read_region_text(demo)->key, text->key);
+    journal::RegionKey other = text->key;
+    other.program ^= 1;
+    const std::string image = journal::encode_region(other, load_region_text(text->text, demo));
+    std::string why;
+    EXPECT_FALSE(journal::decode_region(image, text->key, why));
+    EXPECT_TRUE(why.empty()) << "another program's image is not damage: " << why;
+    EXPECT_TRUE(journal::decode_region(image, other, why)) << why;
+}
+
 TEST(RegionImage, ADamagedImageIsRefusedNeverHalfRead) {
     const auto text = journal::read_region_text(demo);
     ASSERT_TRUE(text);

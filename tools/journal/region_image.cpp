@@ -10,7 +10,7 @@
 namespace slotmatch::journal {
 namespace {
 
-constexpr std::uint32_t image_version = 1;
+constexpr std::uint32_t image_version = 2;  // 2: the key names the program
 
 // The image holds every field of the catalog. A field added to one of these structs must be
 // added to put_catalog and get_catalog too (and image_version moved on); these sizes are
@@ -207,6 +207,18 @@ bool get_catalog(Reader& r, Catalog& c) {
            c.type_by_id.size() == c.types.size();
 }
 
+// The running program's bytes, hashed once (2 MB for a release build of slotmatchd); 0 where
+// they cannot be read.
+std::uint64_t program_hash() {
+    static const std::uint64_t hash = [] {
+        std::ifstream file("/proc/self/exe", std::ios::binary);
+        const std::string bytes((std::istreambuf_iterator<char>(file)),
+                                std::istreambuf_iterator<char>());
+        return file.bad() || bytes.empty() ? 0 : fnv1a(bytes);
+    }();
+    return hash;
+}
+
 }  // namespace
 
 std::optional<RegionText> read_region_text(const std::string& path) {
@@ -215,7 +227,7 @@ std::optional<RegionText> read_region_text(const std::string& path) {
     RegionText read;
     read.text.assign(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
     if (file.bad()) return std::nullopt;
-    read.key = {read.text.size(), fnv1a(read.text)};
+    read.key = {read.text.size(), fnv1a(read.text), program_hash()};
     return read;
 }
 
@@ -224,6 +236,7 @@ std::string encode_region(const RegionKey& key, const LoadResult& loaded) {
     w.put(image_version);
     w.put(key.bytes);
     w.put(key.hash);
+    w.put(key.program);
     put_catalog(w, *loaded.catalog);
     w.put(static_cast<std::uint64_t>(loaded.diagnostics.size()));
     for (const Diagnostic& d : loaded.diagnostics) {
@@ -241,7 +254,8 @@ std::optional<LoadResult> decode_region(std::string_view image, const RegionKey&
     Reader r(image);
     std::uint32_t version = 0;
     RegionKey key;
-    if (!r.get(version) || version != image_version || !r.get(key.bytes) || !r.get(key.hash)) {
+    if (!r.get(version) || version != image_version || !r.get(key.bytes) || !r.get(key.hash) ||
+        !r.get(key.program)) {
         why = "its region image is of another format";
         return std::nullopt;
     }

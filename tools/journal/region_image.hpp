@@ -14,10 +14,13 @@
 
 namespace slotmatch::journal {
 
-// The region file's size and FNV-1a hash of its bytes.
+// The region file's size and FNV-1a hash of its bytes, and the hash of the program that read
+// it: another build (an upgrade) may load the same file into another catalog, so its start
+// parses the YAML again.
 struct RegionKey {
     std::uint64_t bytes = 0;
     std::uint64_t hash = 0;
+    std::uint64_t program = 0;
     bool operator==(const RegionKey&) const = default;
 };
 

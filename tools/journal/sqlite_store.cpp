@@ -291,7 +291,9 @@ class Follower {
     static std::unique_ptr<Follower> start(const std::string& path, std::uint64_t last_seq,
                                            bool check, std::string& why) {
         auto f = std::unique_ptr<Follower>(new Follower(path));
-        if (!f->open(last_seq, check, why)) {
+        // Damage shows at the open, or only when the catch-up writes to a damaged page (the
+        // open read no page of the entries' tables).
+        if (!f->open(last_seq, check, why) || !f->catch_up(last_seq, why)) {
             // Anything but damage (a full disk, a lock held, an I/O error) leaves the file be.
             if (!f->damaged_) return nullptr;
             // Damaged: the entries can always be made again from the events.
@@ -302,9 +304,8 @@ class Follower {
                 std::error_code ignored;
                 std::filesystem::remove(entries_path(path) + suffix, ignored);
             }
-            if (!f->open(last_seq, false, why)) return nullptr;
+            if (!f->open(last_seq, false, why) || !f->catch_up(last_seq, why)) return nullptr;
         }
-        if (!f->catch_up(last_seq, why)) return nullptr;
         f->thread_ = std::thread([p = f.get()] { p->run(); });
         return f;
     }
@@ -329,6 +330,9 @@ class Follower {
     // Beside the entries: a check found them damaged (check_entries); the next open makes them
     // again.
     static constexpr const char* damaged_suffix = "-damaged";
+    static void mark_damaged(const std::string& store_path, const std::string& why) {
+        std::ofstream(entries_path(store_path) + damaged_suffix) << why << '\n';
+    }
     // Attaches the entries of the store at `store_path` to `db` as `entries`.
     static bool attach(sqlite3* db, const std::string& store_path, std::string& why) {
         char* sql =
@@ -502,6 +506,7 @@ class Follower {
             sqlite3_reset(s->get());
             if (rc != SQLITE_DONE) {
                 why = sqlite_error(db_, "writing the log and audit entries");
+                note_damage();
                 roll_back(db_);
                 return false;
             }
@@ -512,11 +517,19 @@ class Follower {
             return false;
         }
         if (!exec(db_, "COMMIT", "writing the log and audit entries", why)) {
+            note_damage();
             roll_back(db_);
             return false;
         }
         through_ = to;
         return true;
+    }
+
+    // After a failed statement: damaged_ when SQLite found a damaged page (of the entries, or
+    // of the events it read: a remade file finds the latter again, and the start then fails).
+    void note_damage() {
+        const int code = sqlite3_errcode(db_);
+        damaged_ = damaged_ || code == SQLITE_CORRUPT || code == SQLITE_NOTADB;
     }
 
     // At open: the entries of every event the file has not followed yet (after a crash, the
@@ -569,6 +582,8 @@ class Follower {
                 std::cerr << "slotmatch: " << entries_path(path_)
                           << ": the log and audit entries are behind: " << why
                           << " (queries read the events past them; tried again)\n";
+                // Damaged while following: marked, so that the next open makes them again.
+                if (with_db([&](sqlite3*) { return damaged_; })) mark_damaged(path_, why);
             }
             failing = !ok;
             lock.lock();
@@ -762,10 +777,16 @@ bool SqliteStore::check_entries(std::string& why) const {
     SM_ASSERT(reader_);  // a reader has the entries attached
     const std::string integrity = query_text(db_, "PRAGMA entries.quick_check");
     if (integrity == "ok") return true;
-    why = integrity.empty() ? sqlite_error(db_, "checking the log and audit entries")
-                            : "damaged: " + integrity;
+    if (integrity.empty()) {
+        why = sqlite_error(db_, "checking the log and audit entries");
+        // Only damage is marked: a busy file or an I/O error says nothing of the pages.
+        const int code = sqlite3_errcode(db_);
+        if (code != SQLITE_CORRUPT && code != SQLITE_NOTADB) return false;
+    } else {
+        why = "damaged: " + integrity;
+    }
     // Marked for the writer's next open, which makes them again from the events.
-    std::ofstream(Follower::entries_path(path_) + Follower::damaged_suffix) << why << '\n';
+    Follower::mark_damaged(path_, why);
     return false;
 }
 
