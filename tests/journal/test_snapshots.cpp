@@ -2,6 +2,7 @@
 // with the events of a real engine: made from the committed events, each from the one before;
 // read back only when whole and this store's; recovery from one and the events after it gives
 // the state a replay of every event gives.
+#include <mutex>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -97,6 +98,41 @@ class Snapshots : public RuleRegion {
     std::vector<BookingId> bookings_;
     std::vector<SlotId> future_;  // slots of u1 that start after now
 };
+
+// A start that parsed its region file (it changed, or another build made the snapshot) has the
+// Snapshotter make the newest snapshot again with the file's image, so that the next start
+// reads the catalog from it even with no event since: same event, same fold, the new image.
+TEST_F(Snapshots, ANewRegionImageMakesTheNewestAgainWithIt) {
+    std::string why;
+    ASSERT_TRUE(store_->claim_writer(why)) << why;  // as slotmatchd's: its readers see entries
+    some_history(4, 300);
+    ASSERT_TRUE(journal::make_snapshot(*store_, *shelf_, why, "image of the old file")) << why;
+    const std::uint64_t seq = store_->last_seq();
+    // Nothing new and no new image: the newest stands.
+    const auto same = journal::make_snapshot(*store_, *shelf_, why, "image of the new file");
+    ASSERT_TRUE(same) << why;
+    EXPECT_EQ(journal::read_snapshot(*shelf_, seq, *store_, why)->region, "image of the old file");
+    std::vector<std::string> said;
+    std::mutex said_mutex;
+    {
+        journal::Snapshotter snapshots(
+            address_, 0, {},
+            [&](const std::string& line) {
+                std::lock_guard lock(said_mutex);
+                said.push_back(line);
+            },
+            "image of the new file", true);
+        snapshots.finish();
+    }
+    const auto made = journal::read_snapshot(*shelf_, seq, *store_, why);
+    ASSERT_TRUE(made) << why;
+    EXPECT_EQ(made->region, "image of the new file");
+    EXPECT_EQ(shelf_->seqs(), (std::vector<std::uint64_t>{seq}));
+    ASSERT_EQ(said.size(), 1u);
+    EXPECT_NE(said[0].find("made again with the region file as it is now"), std::string::npos)
+        << said[0];
+    EXPECT_EQ(recovered_hash(&*made), engine->state_hash());
+}
 
 TEST_F(Snapshots, EachIsFoldedFromTheOneBeforeAndRecoversTheWholeHistory) {
     some_history(1, 400);

@@ -63,21 +63,27 @@ class EventStore {
     // The events filed under `patient` at or after `since`, in sequence order, at most `limit`.
     bool audit(PatientKey patient, Instant since, std::size_t limit, std::vector<Event>& out,
                std::string& why) const;
+    // What a check of every page found: no damage; damage (`why` says where); or nothing,
+    // because it could not run to its end (a busy file, an I/O error, interrupt()).
+    enum class PageCheck : std::uint8_t { sound, damaged, not_done };
     // SQLite's check of the whole file (PRAGMA quick_check, over every page: its time grows
-    // with the history) for a store opened with WholeCheck::later; false with the damage in
-    // `why`. PostgreSQL: nothing to do here (the server checks its own pages).
-    virtual bool check_whole(std::string& why) const {
+    // with the history) for a store opened with WholeCheck::later. PostgreSQL: nothing to do
+    // here (the server checks its own pages).
+    virtual PageCheck check_whole(std::string& why) const {
         (void)why;
-        return true;
+        return PageCheck::sound;
     }
     // SQLite: the check of the web booking log's and audit's entries, the file beside the
     // store (PRAGMA quick_check), on a reader; a writer opened with WholeCheck::later leaves it
-    // to this. False with the damage in `why`: the file is marked, and the writer's next open
-    // makes the entries again from the events (they hold nothing else). PostgreSQL: nothing.
-    virtual bool check_entries(std::string& why) const {
+    // to this. Damaged ones are marked, and the writer's next open makes the entries again from
+    // the events (they hold nothing else). PostgreSQL: nothing.
+    virtual PageCheck check_entries(std::string& why) const {
         (void)why;
-        return true;
+        return PageCheck::sound;
     }
+    // From another thread: cuts the connection's running check (or query) short. A whole
+    // check of a large store takes minutes, and a stop must not wait for it.
+    virtual void interrupt() const {}
     // The appointment types the store records (entity_recorded), with the whole definition of
     // the ones added live: number_types_as_stored numbers a region file's types by them.
     bool recorded_types(std::vector<RecordedType>& out, std::string& why) const;

@@ -327,7 +327,8 @@ std::optional<Snapshot> newest_snapshot(const SnapshotShelf& shelf, const EventS
 }
 
 std::optional<SnapshotMade> make_snapshot(const EventStore& store, const SnapshotShelf& shelf,
-                                          std::string& why, std::string_view region) {
+                                          std::string& why, std::string_view region,
+                                          bool region_new) {
     std::optional<Snapshot> base = newest_snapshot(shelf, store, [](const std::string&) {});
     SnapshotMade made;
     made.from = base ? base->fold.seq : 0;
@@ -347,7 +348,7 @@ std::optional<SnapshotMade> make_snapshot(const EventStore& store, const Snapsho
         return std::nullopt;
     }
     made.seq = last;
-    if (last == made.from) {  // nothing new
+    if (last == made.from && !(region_new && base)) {  // nothing new
         made.kept = base ? base->kept_seqs.size() : 0;
         made.bytes = base ? base->file_bytes : 0;
         return made;
@@ -393,36 +394,38 @@ std::optional<SnapshotMade> make_snapshot(const EventStore& store, const Snapsho
 
 Snapshotter::Snapshotter(std::string address, std::uint64_t every, StoreChecks checks,
                          std::function<void(const std::string&)> say, std::string region,
-                         int poll_ms)
+                         bool region_new, int poll_ms)
     : address_(std::move(address)),
       region_(std::move(region)),
       every_(every),
       checks_(checks),
+      region_new_(region_new),
       say_(std::move(say)),
       poll_ms_(poll_ms) {
-    if (every_ > 0 || checks_.whole || checks_.entries) thread_ = std::thread([this] { run(); });
+    if (every_ > 0 || checks_.whole || checks_.entries || region_new_) thread_ = std::thread([this] { run(); });
 }
 
 Snapshotter::~Snapshotter() {
-    {
-        std::lock_guard lock(mutex_);
-        stopping_ = true;
-    }
-    wake_.notify_all();
+    stop();
     if (thread_.joinable()) thread_.join();
 }
 
-void Snapshotter::finish() {
+void Snapshotter::stop() {
     {
         std::lock_guard lock(mutex_);
         stopping_ = true;
+        if (checking_ != nullptr) checking_->interrupt();
     }
     wake_.notify_all();
+}
+
+void Snapshotter::finish() {
+    stop();
     if (thread_.joinable()) thread_.join();
     snapshot_now();
 }
 
-bool Snapshotter::snapshot_now() {
+bool Snapshotter::snapshot_now(bool region_new) {
     if (damaged_.load()) return false;
     std::string why;
     const auto shelf = SnapshotShelf::of_store(address_, why);
@@ -432,11 +435,12 @@ bool Snapshotter::snapshot_now() {
         return false;
     }
     const std::vector<std::uint64_t> have = shelf->seqs();
-    if (store->last_seq() == 0 || (!have.empty() && have.front() == store->last_seq())) {
+    if (store->last_seq() == 0 ||
+        (!have.empty() && have.front() == store->last_seq() && !region_new)) {
         return true;
     }
     const auto began = std::chrono::steady_clock::now();
-    const auto made = make_snapshot(*store, *shelf, why, region_);
+    const auto made = make_snapshot(*store, *shelf, why, region_, region_new);
     if (!made) {
         say_("no snapshot: " + why + " (recovery replays the events past the last one)");
         return false;
@@ -448,7 +452,7 @@ bool Snapshotter::snapshot_now() {
          << (made->from == 0 ? std::string("nothing") : "the snapshot at " + std::to_string(made->from))
          << ", " << made->kept << " kept, " << std::setprecision(1)
          << static_cast<double>(made->bytes) / 1e6 << " MB (" << shelf->where(made->seq)
-         << ")";
+         << ")" << (region_new ? ", made again with the region file as it is now" : "");
     say_(text.str());
     return true;
 }
@@ -456,20 +460,43 @@ bool Snapshotter::snapshot_now() {
 void Snapshotter::run() {
     // Serving comes first: this thread takes what CPU the request path leaves.
     ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
+    // First, as it is quick (the newest snapshot read and written again): the next start can
+    // then skip the YAML even if this one is killed before `every` events.
+    if (region_new_) snapshot_now(true);
     std::string why;
-    // One check on a reader of its own: said with its time when it passes; false with `why`.
-    const auto check = [&](bool (EventStore::*run_check)(std::string&) const, const char* what) {
+    // One check on a reader of its own, said with its time when it passes, and said when it
+    // could not be done (`why` holds the damage when it found some).
+    using PageCheck = EventStore::PageCheck;
+    const auto check = [&](PageCheck (EventStore::*run_check)(std::string&) const,
+                           const std::string& what) {
         const auto began = std::chrono::steady_clock::now();
         auto store = open_reader(address_, why);
-        if (!store || !((*store).*run_check)(why)) return false;
+        PageCheck found = PageCheck::not_done;
+        if (store) {
+            {
+                std::lock_guard lock(mutex_);
+                if (stopping_) return PageCheck::not_done;
+                checking_ = store.get();
+            }
+            found = ((*store).*run_check)(why);
+            std::lock_guard lock(mutex_);
+            checking_ = nullptr;
+            if (found == PageCheck::not_done && stopping_) {
+                say_(what + " not checked: the stop came first (the next start from a "
+                            "snapshot checks it)");
+                return found;
+            }
+        }
+        if (found == PageCheck::not_done) say_(what + " not checked: " + why);
+        if (found != PageCheck::sound) return found;
         const std::chrono::duration<double> took = std::chrono::steady_clock::now() - began;
         std::ostringstream text;
         text << what << " checked (PRAGMA quick_check) in " << std::fixed << std::setprecision(2)
              << took.count() << " s: no damage";
         say_(text.str());
-        return true;
+        return found;
     };
-    if (checks_.whole && !check(&EventStore::check_whole, "the whole store")) {
+    if (checks_.whole && check(&EventStore::check_whole, "the whole store") == PageCheck::damaged) {
         damaged_.store(true);
         say_("THE STORE IS DAMAGED: " + why +
              ". Serving goes on and new events are still committed, but no more snapshots "
@@ -477,8 +504,8 @@ void Snapshotter::run() {
              "(docs/operations.md, \"Snapshots\")");
         return;
     }
-    if (checks_.entries &&
-        !check(&EventStore::check_entries, "the web booking log's and audit's entries")) {
+    if (checks_.entries && check(&EventStore::check_entries,
+                                 "the web booking log's and audit's entries") == PageCheck::damaged) {
         say_("THE WEB BOOKING LOG'S AND AUDIT'S ENTRIES ARE DAMAGED: " + why +
              ". The events are not: serving and snapshots go on, but `slotmatch log` and "
              "`slotmatch audit` may miss entries until the next start, which makes them "

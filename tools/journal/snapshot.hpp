@@ -125,8 +125,10 @@ struct SnapshotMade {
 // event `store` holds (a reader's view: one consistent read). Nothing new (the newest already
 // covers every event): a SnapshotMade for it. Nothing, saying why, when the store cannot be
 // read or the shelf written. `region`: the image of the region file to keep in it.
+// `region_new`: the newest does not keep that image: made again even with nothing new.
 std::optional<SnapshotMade> make_snapshot(const EventStore& store, const SnapshotShelf& shelf,
-                                          std::string& why, std::string_view region = {});
+                                          std::string& why, std::string_view region = {},
+                                          bool region_new = false);
 
 // Makes the snapshots of a running server's store, on a thread of its own (at a lower
 // priority than serving) with a reader connection of its own: whenever `every` events have
@@ -137,7 +139,10 @@ std::optional<SnapshotMade> make_snapshot(const EventStore& store, const Snapsho
 // (WholeCheck::later): the whole store (EventStore::check_whole; a damaged store is told to
 // `say` and gets no more snapshots), and the web booking log's and audit's entries
 // (EventStore::check_entries; damaged ones are told to `say`, and made again at the next
-// start).
+// start). A stop cuts a running check short (a national store's took minutes), and says so.
+// `region_new`: the newest snapshot does not keep `region` (the region file changed since, or
+// another build of slotmatchd made it): the thread first makes it again with it, so that the
+// next start reads the catalog from it (region_image.hpp) without waiting for `every` events.
 struct StoreChecks {
     bool whole = false;
     bool entries = false;
@@ -147,15 +152,15 @@ class Snapshotter {
     // `region`: the image of the region file the server runs with, kept in each snapshot.
     Snapshotter(std::string address, std::uint64_t every, StoreChecks checks,
                 std::function<void(const std::string&)> say, std::string region = {},
-                int poll_ms = 2000);
+                bool region_new = false, int poll_ms = 2000);
     ~Snapshotter();
     Snapshotter(const Snapshotter&) = delete;
     Snapshotter& operator=(const Snapshotter&) = delete;
     // Ends the thread and makes the last snapshot (the caller's journal has stopped).
     void finish();
-    // Makes a snapshot now if events were committed past the newest one; false after telling
-    // `say` why one could not be made.
-    bool snapshot_now();
+    // Makes a snapshot now if events were committed past the newest one (or `region_new`);
+    // false after telling `say` why one could not be made.
+    bool snapshot_now(bool region_new = false);
 
   private:
     void run();
@@ -164,12 +169,16 @@ class Snapshotter {
     std::string region_;
     std::uint64_t every_;
     StoreChecks checks_;
+    bool region_new_;
     std::atomic<bool> damaged_{false};
     std::function<void(const std::string&)> say_;
     int poll_ms_;
     std::mutex mutex_;
     std::condition_variable wake_;
     bool stopping_ = false;  // under mutex_
+    // Under mutex_: the reader whose check runs now, which a stop interrupts.
+    const EventStore* checking_ = nullptr;
+    void stop();  // sets stopping_, cuts a running check short
     std::thread thread_;
 };
 

@@ -634,8 +634,9 @@ class SqliteStore final : public EventStore {
     bool select(const Query& q, const std::function<bool(const Event&)>& visit,
                 std::string& why) const override;
     bool check(WholeCheck whole, std::string& why);
-    bool check_whole(std::string& why) const override;
-    bool check_entries(std::string& why) const override;
+    PageCheck check_whole(std::string& why) const override;
+    PageCheck check_entries(std::string& why) const override;
+    void interrupt() const override { sqlite3_interrupt(db_); }
     void read_last();
     // Stores the events, inside the caller's transaction (their log and audit entries are the
     // Follower's).
@@ -760,34 +761,42 @@ bool SqliteStore::check(WholeCheck whole, std::string& why) {
     // The index pages the inserts touch stay in memory (64 MiB); checkpoints are the
     // Checkpointer's (open() starts it once the store is checked and migrated).
     if (!exec(db_, "PRAGMA cache_size=-65536", "sizing the cache", why)) return false;
-    return whole == WholeCheck::later || check_whole(why);
+    return whole == WholeCheck::later || check_whole(why) == PageCheck::sound;
 }
 
-bool SqliteStore::check_whole(std::string& why) const {
-    const std::string integrity = query_text(db_, "PRAGMA main.quick_check");
-    if (integrity != "ok") {
-        why = "the store is damaged: " +
-              (integrity.empty() ? sqlite_error(db_, "integrity check") : integrity);
-        return false;
-    }
-    return true;
-}
+namespace {
 
-bool SqliteStore::check_entries(std::string& why) const {
-    SM_ASSERT(reader_);  // a reader has the entries attached
-    const std::string integrity = query_text(db_, "PRAGMA entries.quick_check");
-    if (integrity == "ok") return true;
-    if (integrity.empty()) {
-        why = sqlite_error(db_, "checking the log and audit entries");
-        // Only damage is marked: a busy file or an I/O error says nothing of the pages.
-        const int code = sqlite3_errcode(db_);
-        if (code != SQLITE_CORRUPT && code != SQLITE_NOTADB) return false;
-    } else {
+// PRAGMA quick_check of `schema` ("main", "entries"): damaged when it finds damage or SQLite
+// meets a damaged page on the way; not done when it stops for anything else.
+EventStore::PageCheck quick_check(sqlite3* db, const std::string& schema, std::string& why) {
+    const std::string integrity = query_text(db, ("PRAGMA " + schema + ".quick_check").c_str());
+    if (integrity == "ok") return EventStore::PageCheck::sound;
+    if (!integrity.empty()) {
         why = "damaged: " + integrity;
+        return EventStore::PageCheck::damaged;
     }
-    // Marked for the writer's next open, which makes them again from the events.
-    Follower::mark_damaged(path_, why);
-    return false;
+    const int code = sqlite3_errcode(db);
+    why = sqlite_error(db, "checking every page");
+    if (code != SQLITE_CORRUPT && code != SQLITE_NOTADB) return EventStore::PageCheck::not_done;
+    why = "damaged: " + why;
+    return EventStore::PageCheck::damaged;
+}
+
+}  // namespace
+
+EventStore::PageCheck SqliteStore::check_whole(std::string& why) const {
+    const PageCheck found = quick_check(db_, "main", why);
+    if (found == PageCheck::damaged) why = "the store is " + why;
+    return found;
+}
+
+EventStore::PageCheck SqliteStore::check_entries(std::string& why) const {
+    SM_ASSERT(reader_);  // a reader has the entries attached
+    const PageCheck found = quick_check(db_, "entries", why);
+    // Marked for the writer's next open, which makes them again from the events. (A busy file
+    // or an I/O error says nothing of the pages: not marked.)
+    if (found == PageCheck::damaged) Follower::mark_damaged(path_, why);
+    return found;
 }
 
 int SqliteStore::version() const {

@@ -321,7 +321,7 @@ bool recover(Engine& engine, journal::EventStore* store, const Options& o,
         // Without a snapshot every event is read: the store is checked whole first, as
         // before there were snapshots. From one, the check is the Snapshotter's, after start.
         std::string damage;
-        if (!snapshot && !store->check_whole(damage)) {
+        if (!snapshot && store->check_whole(damage) != journal::EventStore::PageCheck::sound) {
             std::cerr << "slotmatchd: cannot use the store: " << o.store << ": " << damage << '\n';
             return false;
         }
@@ -541,6 +541,9 @@ int run(const Options& o) {
     }
     bool from_snapshot = false;
     if (!recover(engine, store.get(), o, link, snapshot, from_snapshot)) return 1;
+    // The newest snapshot keeps another region image (the file changed, or another build made
+    // it): the Snapshotter makes it again with this one.
+    const bool region_new = snapshot && !region.image.empty() && region.image != snapshot->region;
     snapshot.reset();
     std::optional<journal::Snapshotter> snapshots;
     // SQLite's checks of every page, which the start left for later: of the store when it
@@ -550,7 +553,7 @@ int run(const Options& o) {
     if (o.has_store) {
         snapshots.emplace(o.store, o.snapshot_every,
                           journal::StoreChecks{from_snapshot && sqlite, sqlite}, say,
-                          std::move(region.image));
+                          std::move(region.image), region_new);
     }
     // Give the start-up's heap back to the system: the YAML's nodes, the layout's pieces
     // (expand_group) and the recovery's maps (a national region: 1.8 GB resident before this
