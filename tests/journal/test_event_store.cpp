@@ -40,6 +40,17 @@ class EventStore : public ::testing::Test {
     static std::vector<Event> events(std::uint64_t first, std::uint64_t last) {
         return contract::events(first, last);
     }
+    // log_events(), then 40 batches of 256 events (6 + 10,240 events), by a writer that then
+    // closes: entries several pages long, for the tests that damage or check them.
+    void fill_with_history() {
+        auto store = open();
+        ASSERT_TRUE(store);
+        ASSERT_TRUE(store->append(contract::log_events()).ok);
+        std::uint64_t seq = 7;
+        for (int batch = 0; batch < 40; ++batch, seq += 256) {
+            ASSERT_TRUE(store->append(events(seq, seq + 255)).ok);
+        }
+    }
     // Scans everything; how many events it passed before it stopped.
     static bool scan_all(const journal::EventStore& store, std::size_t& seen, std::string& why) {
         seen = 0;
@@ -190,15 +201,7 @@ TEST_F(EventStore, AMissingDamagedForeignOrAheadEntriesFileIsMadeAgainFromTheEve
 // marked, queries still answer from the events past the mark, and the writer's next open makes
 // them again from the events.
 TEST_F(EventStore, EntriesFoundDamagedAfterTheStartAreMadeAgainAtTheNextOpen) {
-    {
-        auto store = open();
-        ASSERT_TRUE(store);
-        ASSERT_TRUE(store->append(contract::log_events()).ok);
-        std::uint64_t seq = 7;
-        for (int batch = 0; batch < 40; ++batch, seq += 256) {
-            ASSERT_TRUE(store->append(events(seq, seq + 255)).ok);
-        }
-    }
+    ASSERT_NO_FATAL_FAILURE(fill_with_history());
     const std::string entries = path_ + "-entries";
     const auto pages = std::filesystem::file_size(entries) / 4096;
     ASSERT_GE(pages, 4u) << "too few entries to damage one page of";
@@ -250,15 +253,7 @@ TEST_F(EventStore, EntriesFoundDamagedAfterTheStartAreMadeAgainAtTheNextOpen) {
 // and, from a snapshot, checks none. The entries are made again at once and the writer starts
 // (before, every start failed on them).
 TEST_F(EventStore, EntriesFoundDamagedByTheCatchUpAreMadeAgainAtOnce) {
-    {
-        auto store = open();
-        ASSERT_TRUE(store);
-        ASSERT_TRUE(store->append(contract::log_events()).ok);
-        std::uint64_t seq = 7;
-        for (int batch = 0; batch < 40; ++batch, seq += 256) {
-            ASSERT_TRUE(store->append(events(seq, seq + 255)).ok);
-        }
-    }
+    ASSERT_NO_FATAL_FAILURE(fill_with_history());
     const std::string entries = path_ + "-entries";
     const std::int64_t log_rows = entries_number("SELECT count(*) FROM web_log");
     ASSERT_GT(log_rows, 3) << "the later events make no log entries to catch up on";
@@ -295,15 +290,7 @@ TEST_F(EventStore, EntriesFoundDamagedByTheCatchUpAreMadeAgainAtOnce) {
 // A check cut short (slotmatchd's stop interrupts it: a national store's whole check took
 // minutes) is not done, which is not damage: nothing is marked, and the next check passes.
 TEST_F(EventStore, ACheckCutShortIsNotDamage) {
-    {
-        auto store = open();
-        ASSERT_TRUE(store);
-        ASSERT_TRUE(store->append(contract::log_events()).ok);
-        std::uint64_t seq = 7;
-        for (int batch = 0; batch < 40; ++batch, seq += 256) {
-            ASSERT_TRUE(store->append(events(seq, seq + 255)).ok);
-        }
-    }
+    ASSERT_NO_FATAL_FAILURE(fill_with_history());
     auto writer = open();
     ASSERT_TRUE(writer);
     std::string why;
