@@ -2,6 +2,10 @@
 // expires holds on its own, and stops cleanly on SIGTERM.
 #include <signal.h>
 
+#include <algorithm>
+#include <fstream>
+#include <vector>
+#include <cstdlib>
 #include <map>
 #include <slotmatch/patient.hpp>
 
@@ -181,6 +185,52 @@ TEST_P(Server, SigtermAnswersWhatHasArrivedAndEveryAnswerLeaves) {
     const std::size_t counted = std::stoul(out.substr(at + mark.size()));
     EXPECT_EQ(answered + 1, counted) << "every answer the server counted reaches the client";
     EXPECT_EQ(answered, pipelined) << "the requests that had arrived are answered first";
+}
+
+// The start's memory on transparent huge pages (docs/operations.md, "Memory at the start: huge
+// pages"): slotmatchd runs itself again once with glibc's malloc tunable, unless the tunable is
+// named already, and advises its slot table MADV_HUGEPAGE (smaps: VmFlags "hg").
+TEST(HugePages, TheServerRunsWithTheMallocTunableAndItsSlotTableAdvised) {
+    const std::string config = write_temp_file("region.yaml", rule_region_yaml);
+    const auto environment_of = [](pid_t pid) {
+        std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+        std::vector<std::string> vars;
+        for (std::string var; std::getline(in, var, '\0');) vars.push_back(var);
+        return vars;
+    };
+    const auto has = [](const std::vector<std::string>& vars, const std::string& var) {
+        return std::find(vars.begin(), vars.end(), var) != vars.end();
+    };
+    const auto advised_huge = [](pid_t pid) {
+        std::ifstream in("/proc/" + std::to_string(pid) + "/smaps");
+        for (std::string line; std::getline(in, line);) {
+            if (line.rfind("VmFlags:", 0) == 0 && (line + " ").find(" hg ") != std::string::npos) {
+                return true;
+            }
+        }
+        return false;
+    };
+    const std::vector<std::string> args{"--config", config, "--clock",
+                                        "fixed:2026-03-02T07:00:00+01:00"};
+    ::unsetenv("GLIBC_TUNABLES");
+    {
+        ServerProcess server(args);
+        ASSERT_FALSE(server.endpoint().empty()) << server.output();
+        const auto vars = environment_of(server.pid());
+        EXPECT_TRUE(has(vars, "GLIBC_TUNABLES=glibc.malloc.hugetlb=1"));
+        EXPECT_TRUE(has(vars, "SLOTMATCHD_RESTARTED_FOR_HUGE_PAGES=1"));
+        EXPECT_TRUE(advised_huge(server.pid()));
+    }
+    // Named by the user (=0: 4 KiB pages): started once, as it was.
+    ::setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=0", 1);
+    {
+        ServerProcess server(args);
+        ASSERT_FALSE(server.endpoint().empty()) << server.output();
+        const auto vars = environment_of(server.pid());
+        EXPECT_TRUE(has(vars, "GLIBC_TUNABLES=glibc.malloc.hugetlb=0"));
+        EXPECT_FALSE(has(vars, "SLOTMATCHD_RESTARTED_FOR_HUGE_PAGES=1"));
+    }
+    ::unsetenv("GLIBC_TUNABLES");
 }
 
 INSTANTIATE_TEST_SUITE_P(Threads, Server, ::testing::Values(1u, 2u),

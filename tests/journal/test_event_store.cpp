@@ -40,6 +40,22 @@ class EventStore : public ::testing::Test {
     static std::vector<Event> events(std::uint64_t first, std::uint64_t last) {
         return contract::events(first, last);
     }
+    // Page `page` (from 0) of `file` overwritten: a damaged page.
+    static void damage_page(const std::string& file, std::uint64_t page) {
+        std::fstream out(file, std::ios::in | std::ios::out | std::ios::binary);
+        out.seekp(static_cast<std::streamoff>(page * 4096));
+        out << std::string(4096, 'x');
+    }
+    // slotmatchd's start from a snapshot: a writer opened with WholeCheck::later claims the
+    // store. Whether it did; what the store printed in `said`.
+    bool claim_later(std::unique_ptr<journal::EventStore>& writer, std::string& why,
+                     std::string& said) {
+        ::testing::internal::CaptureStderr();
+        writer = open_sqlite_store(path_, why, false, journal::WholeCheck::later);
+        const bool claimed = writer && writer->claim_writer(why);
+        said = ::testing::internal::GetCapturedStderr();
+        return claimed;
+    }
     // log_events(), then 40 batches of 256 events (6 + 10,240 events), by a writer that then
     // closes: entries several pages long, for the tests that damage or check them.
     void fill_with_history() {
@@ -265,17 +281,11 @@ TEST_F(EventStore, EntriesFoundDamagedByTheCatchUpAreMadeAgainAtOnce) {
     const std::int64_t root =
         entries_number("SELECT rootpage FROM sqlite_master WHERE name = 'web_log'");
     ASSERT_GT(root, 1);
-    {
-        std::fstream file(entries, std::ios::in | std::ios::out | std::ios::binary);
-        file.seekp(static_cast<std::streamoff>((root - 1) * 4096));
-        file << std::string(4096, 'x');
-    }
+    damage_page(entries, static_cast<std::uint64_t>(root - 1));
     std::string why;
-    ::testing::internal::CaptureStderr();
-    auto writer = open_sqlite_store(path_, why, false, journal::WholeCheck::later);
-    const bool claimed = writer && writer->claim_writer(why);
-    const std::string said = ::testing::internal::GetCapturedStderr();
-    ASSERT_TRUE(claimed) << why << said;
+    std::string said;
+    std::unique_ptr<journal::EventStore> writer;
+    ASSERT_TRUE(claim_later(writer, why, said)) << why << said;
     EXPECT_NE(said.find("writing the log and audit entries"), std::string::npos) << said;
     EXPECT_NE(said.find("again from the events"), std::string::npos) << said;
     writer.reset();
@@ -285,6 +295,45 @@ TEST_F(EventStore, EntriesFoundDamagedByTheCatchUpAreMadeAgainAtOnce) {
     auto reader = journal::open_reader("sqlite:" + path_, why);
     ASSERT_TRUE(reader) << why;
     EXPECT_EQ(reader->check_entries(why), journal::EventStore::PageCheck::sound) << why;
+}
+
+// Damage the catch-up meets in the events it reads, not in the entries: the entries are left as
+// they are (not made again from 10 M events, which would fail the same way), and the start
+// fails, saying where the damage is.
+TEST_F(EventStore, DamagedEventsMetByTheCatchUpLeaveTheEntriesAlone) {
+    ASSERT_NO_FATAL_FAILURE(fill_with_history());
+    const std::string entries = path_ + "-entries";
+    entries_sql(
+        "DELETE FROM web_log WHERE seq > 6; DELETE FROM audit WHERE seq > 6;"
+        "UPDATE followed SET through = 6");
+    const std::filesystem::path intact = dir_ / "intact.sqlite";
+    const std::filesystem::path intact_entries = dir_ / "intact.sqlite-entries";
+    std::filesystem::copy_file(path_, intact);
+    std::filesystem::copy_file(entries, intact_entries);
+    const auto pages = std::filesystem::file_size(path_) / 4096;
+    bool met = false;
+    // A page of the events that the writer's open does not read and the catch-up does.
+    for (auto page = pages - 1; page >= 1 && !met; --page) {
+        for (const std::string& file : {path_, entries}) {
+            for (const char* suffix : {"-wal", "-shm"}) std::filesystem::remove(file + suffix);
+        }
+        std::filesystem::copy_file(intact, path_, std::filesystem::copy_options::overwrite_existing);
+        std::filesystem::copy_file(intact_entries, entries,
+                                   std::filesystem::copy_options::overwrite_existing);
+        damage_page(path_, page);
+        std::string why;
+        std::string said;
+        std::unique_ptr<journal::EventStore> writer;
+        const bool claimed = claim_later(writer, why, said);
+        if (!writer || claimed) continue;  // the open read it, or the catch-up did not
+        met = true;
+        EXPECT_NE(why.find("the damage is in the events"), std::string::npos) << why;
+        EXPECT_EQ(said.find("again from the events"), std::string::npos) << said;
+        writer.reset();
+        EXPECT_EQ(entries_number("SELECT through FROM followed"), 6);
+        EXPECT_EQ(entries_number("SELECT count(*) FROM web_log"), 3);
+    }
+    EXPECT_TRUE(met) << "no damaged page of the events was met by the catch-up alone";
 }
 
 // A check cut short (slotmatchd's stop interrupts it: a national store's whole check took

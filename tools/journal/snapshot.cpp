@@ -414,9 +414,18 @@ void Snapshotter::stop() {
     {
         std::lock_guard lock(mutex_);
         stopping_ = true;
-        if (checking_ != nullptr) checking_->interrupt();
     }
     wake_.notify_all();
+    // Until the running check has ended: an interrupt that comes before its statement runs is
+    // lost (SQLite clears it when a statement starts on an idle connection).
+    for (;;) {
+        {
+            std::lock_guard lock(mutex_);
+            if (checking_ == nullptr) return;
+            checking_->interrupt();
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
 }
 
 void Snapshotter::finish() {

@@ -296,6 +296,12 @@ class Follower {
         if (!f->open(last_seq, check, why) || !f->catch_up(last_seq, why)) {
             // Anything but damage (a full disk, a lock held, an I/O error) leaves the file be.
             if (!f->damaged_) return nullptr;
+            // The open and the catch-up read the events too: damage SQLite met there is not
+            // the entries'.
+            if (f->corrupt_met_ && !f->entries_damaged()) {
+                why += " (the log and audit entries are sound: the damage is in the events)";
+                return nullptr;
+            }
             // Damaged: the entries can always be made again from the events.
             std::cerr << "slotmatch: " << entries_path(path) << ": " << why
                       << "; making the log and audit entries again from the events\n";
@@ -420,8 +426,7 @@ class Follower {
         sqlite3_busy_timeout(db_, 5000);
         const std::int64_t layout = 1;  // of the entries file (PRAGMA user_version)
         const auto damage = [&] {
-            const int code = sqlite3_errcode(db_);
-            damaged_ = code == SQLITE_CORRUPT || code == SQLITE_NOTADB;
+            note_damage();
             return false;
         };
         if (!attach(db_, path_, why) ||
@@ -525,11 +530,18 @@ class Follower {
         return true;
     }
 
+    // Whether PRAGMA quick_check finds the entries damaged (seconds for a national store's: only
+    // after a statement met damage).
+    bool entries_damaged() const {
+        return db_ == nullptr || query_text(db_, "PRAGMA entries.quick_check") != "ok";
+    }
+
     // After a failed statement: damaged_ when SQLite found a damaged page (of the entries, or
     // of the events it read: a remade file finds the latter again, and the start then fails).
     void note_damage() {
         const int code = sqlite3_errcode(db_);
-        damaged_ = damaged_ || code == SQLITE_CORRUPT || code == SQLITE_NOTADB;
+        corrupt_met_ = corrupt_met_ || code == SQLITE_CORRUPT || code == SQLITE_NOTADB;
+        damaged_ = damaged_ || corrupt_met_;
     }
 
     // At open: the entries of every event the file has not followed yet (after a crash, the
@@ -564,6 +576,7 @@ class Follower {
     void run() {
         std::unique_lock lock(mutex_);
         bool failing = false;
+        bool looked = false;
         for (;;) {
             wake_.wait(lock, [&] { return stopping_ || target_ > followed_; });
             if (target_ == followed_) return;  // stopping, and all followed
@@ -582,8 +595,12 @@ class Follower {
                 std::cerr << "slotmatch: " << entries_path(path_)
                           << ": the log and audit entries are behind: " << why
                           << " (queries read the events past them; tried again)\n";
-                // Damaged while following: marked, so that the next open makes them again.
-                if (with_db([&](sqlite3*) { return damaged_; })) mark_damaged(path_, why);
+            }
+            // Damage met while following, looked into once: the entries' own is marked, so that
+            // the next open makes them again (the events' is the store's check's to find).
+            if (!ok && !looked && with_db([&](sqlite3*) { return damaged_; })) {
+                looked = true;
+                if (with_db([&](sqlite3*) { return entries_damaged(); })) mark_damaged(path_, why);
             }
             failing = !ok;
             lock.lock();
@@ -599,6 +616,7 @@ class Follower {
     std::string path_;
     sqlite3* db_ = nullptr;
     bool damaged_ = false;  // open() failed for damage (made anew), not for a full disk or a lock
+    bool corrupt_met_ = false;  // SQLite met a damaged page: the entries', or the events'
     std::unique_ptr<Statements> statements_;
     std::mutex db_mutex_;        // db_ between transactions
     std::uint64_t through_ = 0;  // under db_mutex_: what the file has followed

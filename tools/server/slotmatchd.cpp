@@ -2,6 +2,7 @@
 // answers slotmatch requests over ZeroMQ (server.hpp has the pipeline) until SIGINT or SIGTERM.
 // `--check` only validates the region and prints its lint and summary.
 #include <malloc.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 #include <boost/program_options.hpp>
 #include <chrono>
@@ -600,16 +601,35 @@ int run(const Options& o) {
 // read only as the process starts: so slotmatchd starts itself again, once, with it added to
 // GLIBC_TUNABLES, unless that already names the tunable (set it to 0 to keep 4 KiB pages).
 // The slot table, mapped directly, asks for huge pages itself (ZeroedArray, Filling::dense).
-// With both, a national restart from its snapshot took 3.0-5.4 s instead of 8.6-9.3 s
-// (bench/README.md, "Restart after kill -9").
+// With both, a national restart from its snapshot took 3.0-5.4 s instead of 8.6-9.3 s (bench/
+// README.md, "Huge pages, 24-byte seeds, the state hash on every core").
+// Once only: a program run in secure mode (setuid, file capabilities) has the tunable taken out
+// of its environment by glibc, so the restarted one is told by a variable of its own that it
+// was restarted, and such a program is not restarted at all.
 void restart_with_huge_pages(char** argv) {
     constexpr std::string_view tunable = "glibc.malloc.hugetlb";
+    constexpr const char* restarted = "SLOTMATCHD_RESTARTED_FOR_HUGE_PAGES";
+    if (::getauxval(AT_SECURE) != 0) return;
+    if (std::getenv(restarted) != nullptr) {
+        ::unsetenv(restarted);
+        return;
+    }
     const char* set = std::getenv("GLIBC_TUNABLES");
-    std::string tunables = set != nullptr ? set : "";
-    if (tunables.find(tunable) != std::string::npos) return;
-    tunables += (tunables.empty() ? "" : ":") + std::string(tunable) + "=1";
-    if (::setenv("GLIBC_TUNABLES", tunables.c_str(), 1) != 0) return;
-    ::execv("/proc/self/exe", argv);  // returns only if it failed: go on with 4 KiB pages
+    const std::string before = set != nullptr ? set : "";
+    if (before.find(tunable) != std::string::npos) return;
+    const std::string tunables = before + (before.empty() ? "" : ":") + std::string(tunable) + "=1";
+    if (::setenv("GLIBC_TUNABLES", tunables.c_str(), 1) != 0 ||
+        ::setenv(restarted, "1", 1) != 0) {
+        return;
+    }
+    ::execv("/proc/self/exe", argv);
+    // Failed: go on with 4 KiB pages, and the environment as it was.
+    ::unsetenv(restarted);
+    if (set == nullptr) {
+        ::unsetenv("GLIBC_TUNABLES");
+    } else {
+        ::setenv("GLIBC_TUNABLES", before.c_str(), 1);
+    }
 }
 
 }  // namespace
