@@ -607,6 +607,11 @@ int run(const Options& o) {
 // of its environment by glibc, so the restarted one is told by a variable of its own that it
 // was restarted, and such a program is not restarted at all.
 void restart_with_huge_pages(char** argv) {
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+    // A sanitizer's own allocator ignores the tunable, and its start is slow: no restart.
+    (void)argv;
+    return;
+#endif
     constexpr std::string_view tunable = "glibc.malloc.hugetlb";
     constexpr const char* restarted = "SLOTMATCHD_RESTARTED_FOR_HUGE_PAGES";
     if (::getauxval(AT_SECURE) != 0) return;
