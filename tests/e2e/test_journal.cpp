@@ -1015,6 +1015,18 @@ TEST_F(Journal, AStandbyTakesOverWhenThePrimaryIsKilledOnPostgresql) {
         acked[slots[static_cast<std::size_t>(n)]] = booking;
     }
     EXPECT_EQ(standby.output().find("taking over"), std::string::npos) << standby.output();
+    // It follows the store while it waits: every event the primary committed is folded in
+    // before the primary dies (tried every second).
+    std::string no_reader;
+    const auto reader = journal::open_reader(address, no_reader);
+    ASSERT_NE(reader, nullptr) << no_reader;
+    const std::string followed =
+        "standby: followed the store to event " + std::to_string(reader->last_seq()) + ":";
+    for (int waited = 0; waited < 300 && standby.output().find(followed) == std::string::npos;
+         ++waited) {
+        ::usleep(100'000);
+    }
+    ASSERT_NE(standby.output().find(followed), std::string::npos) << standby.output();
 
     ASSERT_EQ(::kill(server_->pid(), SIGKILL), 0);
     server_->stop();
@@ -1032,6 +1044,13 @@ TEST_F(Journal, AStandbyTakesOverWhenThePrimaryIsKilledOnPostgresql) {
         << standby.output();
     EXPECT_NE(standby.output().find("slotmatchd: standby: the store's writer lock is free"),
               std::string::npos)
+        << standby.output();
+    // Its recovery read none of the events it had followed again.
+    EXPECT_NE(standby.output().find("recovering from the events followed up to event " +
+                                    std::to_string(reader->last_seq()) + " ("),
+              std::string::npos)
+        << standby.output();
+    EXPECT_NE(standby.output().find(" and the 0 events after it"), std::string::npos)
         << standby.output();
     EXPECT_NE(standby.output().find("slotmatchd: listening on " + standby_endpoint),
               std::string::npos)

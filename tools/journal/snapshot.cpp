@@ -285,15 +285,20 @@ std::optional<Snapshot> read_snapshot(const SnapshotShelf& shelf, std::uint64_t 
     if (!shelf.get(seq, bytes, why)) return std::nullopt;
     std::optional<Snapshot> read = decode_snapshot(bytes, why);
     if (!read) return std::nullopt;
-    Snapshot& s = *read;
-    if (s.fold.seq != seq) {
-        why = "it says it is the snapshot at event " + std::to_string(s.fold.seq);
+    if (read->fold.seq != seq) {
+        why = "it says it is the snapshot at event " + std::to_string(read->fold.seq);
         return std::nullopt;
     }
+    if (!matches_store(*read, store, why)) return std::nullopt;
+    return read;
+}
+
+bool matches_store(const Snapshot& s, const EventStore& store, std::string& why) {
+    const std::uint64_t seq = s.fold.seq;
     if (seq > store.last_seq()) {
         why = "it is ahead of the store, whose last event is " + std::to_string(store.last_seq()) +
               " (another store's snapshot?)";
-        return std::nullopt;
+        return false;
     }
     std::optional<std::uint64_t> stored;
     std::string problem;
@@ -305,14 +310,14 @@ std::optional<Snapshot> read_snapshot(const SnapshotShelf& shelf, std::uint64_t 
             },
             problem)) {
         why = "the store's event " + std::to_string(seq) + " cannot be read: " + problem;
-        return std::nullopt;
+        return false;
     }
     if (stored != s.fingerprint) {
         why = "the store's event " + std::to_string(seq) +
               " is not the one it was made from (another store's snapshot)";
-        return std::nullopt;
+        return false;
     }
-    return read;
+    return true;
 }
 
 std::optional<Snapshot> newest_snapshot(const SnapshotShelf& shelf, const EventStore& store,
@@ -326,68 +331,89 @@ std::optional<Snapshot> newest_snapshot(const SnapshotShelf& shelf, const EventS
     return std::nullopt;
 }
 
-std::optional<SnapshotMade> make_snapshot(const EventStore& store, const SnapshotShelf& shelf,
-                                          std::string& why, std::string_view region,
-                                          bool region_new) {
-    std::optional<Snapshot> base = newest_snapshot(shelf, store, [](const std::string&) {});
-    SnapshotMade made;
-    made.from = base ? base->fold.seq : 0;
-    EventFold fold = base ? EventFold(base->fold) : EventFold();
+bool fold_forward(const EventStore& store, std::optional<Snapshot>& snapshot,
+                  std::size_t& events_read, std::string& why) {
+    const std::uint64_t from = snapshot ? snapshot->fold.seq : 0;
+    EventFold fold = snapshot ? EventFold(snapshot->fold) : EventFold();
     // First pass: the fold, up to the last event the store holds now.
-    std::uint64_t last = made.from;
-    std::uint64_t fingerprint = base ? base->fingerprint : 0;
+    std::uint64_t last = from;
+    events_read = 0;
     if (!store.scan(
-            made.from + 1,
+            from + 1,
             [&](const Event& e) {
                 fold.note(e);
                 last = e.seq;
-                ++made.events_read;
+                ++events_read;
                 return true;
             },
             why)) {
-        return std::nullopt;
+        return false;
     }
-    made.seq = last;
-    if (last == made.from && !(region_new && base)) {  // nothing new
-        made.kept = base ? base->kept_seqs.size() : 0;
-        made.bytes = base ? base->file_bytes : 0;
-        return made;
-    }
-    // Second pass: the events recovery past `last` still needs, the base's and the new ones.
-    std::vector<std::uint64_t> seqs;
-    std::vector<std::uint32_t> sizes;
-    std::string bodies;
-    flatbuffers::FlatBufferBuilder b;
-    const auto keep = [&](const Event& e) {
-        encode_stored(b, e);
-        seqs.push_back(e.seq);
-        sizes.push_back(static_cast<std::uint32_t>(b.GetSize()));
-        bodies.append(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
+    if (last == from) return true;  // nothing new
+    // Second pass: the events recovery past `last` still needs, the snapshot's and the new
+    // ones. The snapshot's are kept as they are stored; the new ones are encoded so.
+    Snapshot next;
+    const auto keep_bytes = [&](std::uint64_t seq, const char* data, std::size_t size) {
+        next.kept_seqs.push_back(seq);
+        next.kept_sizes.push_back(static_cast<std::uint32_t>(size));
+        next.kept_bodies.append(data, size);
     };
-    ConfigArena configs;
-    if (base && !base->each_kept(
-                    [&](const Event& e) {
-                        if (fold.keeps(e)) keep(e);
-                        return true;
-                    },
-                    why, &configs)) {
-        return std::nullopt;
+    if (snapshot) {
+        ConfigArena configs;
+        std::size_t at = 0;
+        Event ev;
+        for (std::size_t i = 0; i < snapshot->kept_seqs.size(); ++i) {
+            const char* data = snapshot->kept_bodies.data() + at;
+            const std::uint32_t size = snapshot->kept_sizes[i];
+            if (!decode_stored(snapshot->kept_seqs[i], reinterpret_cast<const std::uint8_t*>(data),
+                               size, ev, why, &configs)) {
+                why = "a snapshot's kept " + why;
+                return false;
+            }
+            if (fold.keeps(ev)) keep_bytes(ev.seq, data, size);
+            at += size;
+        }
     }
+    flatbuffers::FlatBufferBuilder b;
+    std::uint64_t fingerprint = 0;
     if (!store.scan(
-            made.from + 1,
+            from + 1,
             [&](const Event& e) {
                 if (e.seq > last) return false;
-                if (fold.keeps(e)) keep(e);
+                if (fold.keeps(e)) {
+                    encode_stored(b, e);
+                    keep_bytes(e.seq, reinterpret_cast<const char*>(b.GetBufferPointer()),
+                               b.GetSize());
+                }
                 if (e.seq == last) fingerprint = event_fingerprint(e);
                 return true;
             },
             why)) {
-        return std::nullopt;
+        return false;
     }
-    const std::string bytes =
-        encode(fold.state(last), fingerprint, seqs, sizes, bodies, region);
-    if (!shelf.put(last, bytes, snapshots_kept, why)) return std::nullopt;
-    made.kept = seqs.size();
+    next.fold = fold.state(last);
+    next.fingerprint = fingerprint;
+    if (snapshot) next.region = std::move(snapshot->region);
+    snapshot = std::move(next);
+    return true;
+}
+
+std::optional<SnapshotMade> make_snapshot(const EventStore& store, const SnapshotShelf& shelf,
+                                          std::string& why, std::string_view region,
+                                          bool region_new) {
+    std::optional<Snapshot> snapshot = newest_snapshot(shelf, store, [](const std::string&) {});
+    SnapshotMade made;
+    made.from = snapshot ? snapshot->fold.seq : 0;
+    if (!fold_forward(store, snapshot, made.events_read, why)) return std::nullopt;
+    made.seq = snapshot ? snapshot->fold.seq : 0;
+    made.kept = snapshot ? snapshot->kept_seqs.size() : 0;
+    if (made.events_read == 0 && !(region_new && snapshot)) {  // nothing new
+        made.bytes = snapshot ? snapshot->file_bytes : 0;
+        return made;
+    }
+    snapshot->region = region;
+    const std::string bytes = encode_snapshot(*snapshot);
+    if (!shelf.put(made.seq, bytes, snapshots_kept, why)) return std::nullopt;
     made.bytes = bytes.size();
     return made;
 }

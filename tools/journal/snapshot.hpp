@@ -47,7 +47,7 @@ struct Snapshot {
     std::string kept_bodies;
     // The region file the server ran with, when it gave one (region_image.hpp); empty if not.
     std::string region;
-    std::size_t file_bytes = 0;
+    std::size_t file_bytes = 0;  // 0: folded in memory (fold_forward), never read from a shelf
 
     // Each kept event, decoded (settings changes into `configs`), in order, until `visit`
     // returns false; false with `why` when one does not decode.
@@ -109,10 +109,22 @@ std::optional<Snapshot> decode_snapshot(std::string_view bytes, std::string& why
 // store's.
 std::optional<Snapshot> read_snapshot(const SnapshotShelf& shelf, std::uint64_t seq,
                                       const EventStore& store, std::string& why);
+// Whether `store` holds the event `s` was folded up to, as it was folded (its fingerprint): a
+// snapshot of another store's history, or ahead of it, is not; false with `why`.
+bool matches_store(const Snapshot& s, const EventStore& store, std::string& why);
 // The newest snapshot that reads and checks, for recovery; each one passed over is told to
 // `say` with the reason. Nothing when there is none (recovery replays every event).
 std::optional<Snapshot> newest_snapshot(const SnapshotShelf& shelf, const EventStore& store,
                                         const std::function<void(const std::string&)>& say);
+
+// Folds the committed events after `snapshot` (nothing: the whole history) into it, in memory,
+// up to the last event `store` holds (a reader's view): its fold moves on, and its kept events
+// are the ones recovery past that event still needs (its region image stays). How many events
+// were read in `events_read` (0: nothing new, `snapshot` left as it was). False, saying why, when
+// the store cannot be read; `snapshot` is then as it was. A standby follows its primary's store
+// this way (slotmatchd --standby), and make_snapshot() folds the newest snapshot on the shelf.
+bool fold_forward(const EventStore& store, std::optional<Snapshot>& snapshot,
+                  std::size_t& events_read, std::string& why);
 
 struct SnapshotMade {
     std::uint64_t seq = 0;   // the last event folded in

@@ -105,8 +105,10 @@ po::options_description option_descriptions() {
         "standby",
         "with --store postgresql://...: a hot standby. It loads the region, then waits while "
         "another slotmatchd holds the store's writer lock (the primary), answering nothing "
-        "and not listening, and lays the region's slots out ahead meanwhile; once the lock is free (the primary died or lost its connection) it "
-        "recovers from the newest snapshot and the events after it, listens, and is the one "
+        "and not listening; meanwhile it lays the region's slots out ahead and follows the "
+        "store, folding the events the primary commits into the newest snapshot in memory "
+        "every second. Once the lock is free (the primary died or lost its connection) it "
+        "recovers from what it followed and the events after it, listens, and is the one "
         "writer (docs/operations.md, \"A hot standby\")")(
         "accept-orphans",
         "with --store or --journal: when the region file ends a schedule past booked slots, keep "
@@ -210,12 +212,12 @@ std::optional<journal::Snapshot> newest_snapshot(const journal::EventStore& stor
 
 constexpr int standby_prelay_retry_s = 5;
 
-// --standby's head start: the region's first publication group laid out from the store's
-// newest snapshot (its kept events), or from its events, while the primary serves; the
+// --standby's head start: the region's first publication group laid out from the snapshot it
+// follows (its kept events), or from the store's events, while the primary serves; the
 // takeover's recovery keeps it when the store still records the same group (Engine::prelay).
-std::size_t prelay(Engine& engine, const journal::EventStore& store, const Options& o) {
+std::size_t prelay(Engine& engine, const journal::EventStore& store,
+                   const std::optional<journal::Snapshot>& snapshot) {
     const auto began = std::chrono::steady_clock::now();
-    const std::optional<journal::Snapshot> snapshot = newest_snapshot(store, o);
     std::string why;
     ConfigArena configs;
     const std::size_t laid = engine.prelay(
@@ -236,10 +238,35 @@ std::size_t prelay(Engine& engine, const journal::EventStore& store, const Optio
     return laid;
 }
 
+// --standby follows the primary's store: the events committed after the snapshot it holds are
+// folded into it (journal::fold_forward, in memory) every standby_follow_ms, so that the
+// takeover reads only the events of the last moments, however long the primary served.
+constexpr int standby_follow_ms = 1000;
+void follow(const journal::EventStore& store, std::optional<journal::Snapshot>& followed) {
+    const auto began = std::chrono::steady_clock::now();
+    std::size_t read = 0;
+    std::string why;
+    if (!journal::fold_forward(store, followed, read, why)) {
+        say("standby: the store's events cannot be followed now: " + why +
+            " (tried again in " + std::to_string(standby_follow_ms) + " ms)");
+        return;
+    }
+    if (read == 0) return;
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - began;
+    std::ostringstream text;
+    text << "standby: followed the store to event " << followed->fold.seq << ": " << read
+         << " events folded in " << std::fixed << std::setprecision(2) << took.count() << " s, "
+         << followed->kept_seqs.size() << " kept";
+    say(text.str());
+}
+
 // --standby: the store, once this process holds its writer lock (tried every
-// standby_poll_ms); nothing when stopped first (SIGTERM) or when the store cannot be opened.
+// standby_poll_ms), and in `followed` its events as followed until then (the shelf's newest
+// snapshot, when that is newer); nothing when stopped first (SIGTERM) or when the store cannot
+// be opened.
 constexpr int standby_poll_ms = 100;
-std::unique_ptr<journal::EventStore> take_over(Engine& engine, const Options& o) {
+std::unique_ptr<journal::EventStore> take_over(Engine& engine, const Options& o,
+                                               std::optional<journal::Snapshot>& followed) {
     const std::string& address = o.store;
     std::string why;
     auto store = journal::open_store(address, why, journal::WholeCheck::later);
@@ -249,15 +276,35 @@ std::unique_ptr<journal::EventStore> take_over(Engine& engine, const Options& o)
     }
     say("standby: another slotmatchd holds the store " + address +
         " (its writer lock); waiting to take over, answering nothing");
-    bool laid = prelay(engine, *store, o) > 0;
+    followed = newest_snapshot(*store, o);
+    bool laid = prelay(engine, *store, followed) > 0;
+    follow(*store, followed);
+    auto followed_at = std::chrono::steady_clock::now();
     for (int polls = 1; !store->claim_writer(why); ++polls) {
         if (tools::stop_requested.load()) return nullptr;
         std::this_thread::sleep_for(std::chrono::milliseconds(standby_poll_ms));
         if (!laid && polls % (standby_prelay_retry_s * 1000 / standby_poll_ms) == 0) {
-            laid = prelay(engine, *store, o) > 0;
+            laid = prelay(engine, *store, followed) > 0;
+        }
+        if (std::chrono::steady_clock::now() - followed_at >=
+            std::chrono::milliseconds(standby_follow_ms)) {
+            follow(*store, followed);
+            followed_at = std::chrono::steady_clock::now();
         }
     }
     say("standby: the store's writer lock is free (the primary is gone): taking over");
+    // What it followed is recovered from, when the store still holds it as followed and the
+    // primary's last snapshot is not newer.
+    if (followed && !journal::matches_store(*followed, *store, why)) {
+        say("standby: what it followed is not used: " + why);
+        followed.reset();
+    }
+    std::string no_shelf;
+    const auto shelf = journal::SnapshotShelf::of_store(o.store, no_shelf);
+    const std::vector<std::uint64_t> on_shelf = shelf ? shelf->seqs() : std::vector<std::uint64_t>{};
+    if (!followed || (!on_shelf.empty() && on_shelf.front() > followed->fold.seq)) {
+        followed = newest_snapshot(*store, o);
+    }
     return store;
 }
 
@@ -331,7 +378,10 @@ bool recover(Engine& engine, journal::EventStore* store, const Options& o,
         };
         source = o.store;
         if (snapshot) {
-            say("recovering from the snapshot at event " + std::to_string(snapshot->fold.seq) +
+            say("recovering from " +
+                std::string(snapshot->file_bytes == 0 ? "the events followed up to event "
+                                                      : "the snapshot at event ") +
+                std::to_string(snapshot->fold.seq) +
                 " (" + std::to_string(snapshot->kept_seqs.size()) + " events kept) and the " +
                 std::to_string(store->last_seq() - snapshot->fold.seq) + " events after it");
         }
@@ -537,8 +587,9 @@ int run(const Options& o) {
     if (!open_keys(o, engine, server_pair, ring) || !open_link_keys(o, link)) return 1;
     if (o.standby) {
         tools::install_stop_handlers();
-        if (!(store = take_over(engine, o))) return tools::stop_requested.load() ? 0 : 1;
-        snapshot = newest_snapshot(*store, o);
+        if (!(store = take_over(engine, o, snapshot))) {
+            return tools::stop_requested.load() ? 0 : 1;
+        }
     }
     bool from_snapshot = false;
     if (!recover(engine, store.get(), o, link, snapshot, from_snapshot)) return 1;
