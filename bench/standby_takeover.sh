@@ -3,9 +3,10 @@
 #   - a throwaway PostgreSQL (tests/journal/pg/throwaway_pg.sh), a generated region
 #     (slotmatch-gen --units U --days D), a primary slotmatchd --store postgresql://... and a
 #     slotmatchd --standby on the same store;
-#   - history first: slotmatch_wire_bench books and cancels on the primary for --load-s seconds;
-#   - then, each round: a --standby that has laid the region out ahead (Engine::prelay), kill -9
-#     of the primary, and at once `slotmatch --server PRIMARY,STANDBY
+#   - history first: slotmatch_wire_bench books and cancels on the primary for --load-s seconds,
+#     while the first round's --standby follows the store;
+#   - then, each round: a --standby that has laid the region out ahead (Engine::prelay) and
+#     followed the store to its last event (journal::fold_forward), kill -9 of the primary, and at once `slotmatch --server PRIMARY,STANDBY
 #     book --unit u0 --type u0-t0 --patient ...` (the client library's failover); the time from
 #     the kill to that booking's acknowledgement is the takeover. The killed primary comes back
 #     as the next standby, so the rounds alternate between the two.
@@ -76,9 +77,21 @@ start() {
   pid[$which]=$!
 }
 
+# A standby whose "followed the store" lines have stopped for 2 s: it has folded every event.
+followed_all() {
+  local n
+  while :; do
+    n=$(grep -c "standby: followed the store" "$1" || true)
+    sleep 2
+    [[ $(grep -c "standby: followed the store" "$1" || true) == "$n" ]] && break
+  done
+}
+
 start primary-0 0
 wait_for "$work/primary-0.log" "listening on"
-echo "[standby_takeover] history: $load_s s of book-then-cancel on the primary"
+start standby-1 1 --standby
+wait_for "$work/standby-1.log" "slotmatchd: standby: another slotmatchd holds"
+echo "[standby_takeover] history: $load_s s of book-then-cancel on the primary, the standby following"
 "$wire" --server "$(endpoint 0)" --phases 2 --window 32 --duration-s "$load_s" --repetitions 1 \
   --warmup-s 0 >"$work/load.txt" 2>&1
 grep -E "pipelined, window 32:" "$work/load.txt" || true
@@ -87,12 +100,16 @@ primary=0
 times=()
 for round in $(seq 1 "$rounds"); do
   standby=$((1 - primary))
-  start "standby-$round" "$standby" --standby
+  ((round == 1)) || start "standby-$round" "$standby" --standby
   wait_for "$work/standby-$round.log" "slotmatchd: standby: another slotmatchd holds"
-  # A standby runs long before the primary fails: it has laid the region out by then.
+  # A standby runs long before the primary fails: it has laid the region out by then, and
+  # followed the store.
   wait_for "$work/standby-$round.log" "slotmatchd: standby: laid out the region's first publication ahead"
   grep -o "laid out the region's first publication ahead: .*" "$work/standby-$round.log" | sed 's/^/[standby_takeover] standby: /'
-  sleep 0.5
+  wait_for "$work/standby-$round.log" "slotmatchd: standby: followed the store"
+  followed_all "$work/standby-$round.log"
+  grep "standby: followed the store" "$work/standby-$round.log" |
+    awk -v r="$round" '{n++; s=$0} END {sub(/.*followed the store/, "followed the store", s); printf "[standby_takeover] standby: %d folds while it waited, the last: %s\n", n, s}'
   patient=$($py -c "
 import sys; n=int(sys.argv[1]); d='1980010%d%03d' % (1 + n % 9, 100 + n)
 s=0

@@ -242,7 +242,9 @@ std::size_t prelay(Engine& engine, const journal::EventStore& store,
 // folded into it (journal::fold_forward, in memory) every standby_follow_ms, so that the
 // takeover reads only the events of the last moments, however long the primary served.
 constexpr int standby_follow_ms = 1000;
-void follow(const journal::EventStore& store, std::optional<journal::Snapshot>& followed) {
+// Says each fold of new events, and the first one always.
+void follow(const journal::EventStore& store, std::optional<journal::Snapshot>& followed,
+            bool first = false) {
     const auto began = std::chrono::steady_clock::now();
     std::size_t read = 0;
     std::string why;
@@ -251,12 +253,12 @@ void follow(const journal::EventStore& store, std::optional<journal::Snapshot>& 
             " (tried again in " + std::to_string(standby_follow_ms) + " ms)");
         return;
     }
-    if (read == 0) return;
+    if (read == 0 && !first) return;
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - began;
     std::ostringstream text;
-    text << "standby: followed the store to event " << followed->fold.seq << ": " << read
-         << " events folded in " << std::fixed << std::setprecision(2) << took.count() << " s, "
-         << followed->kept_seqs.size() << " kept";
+    text << "standby: followed the store to event " << (followed ? followed->fold.seq : 0)
+         << ": " << read << " events folded in " << std::fixed << std::setprecision(2)
+         << took.count() << " s, " << (followed ? followed->kept_seqs.size() : 0) << " kept";
     say(text.str());
 }
 
@@ -278,7 +280,7 @@ std::unique_ptr<journal::EventStore> take_over(Engine& engine, const Options& o,
         " (its writer lock); waiting to take over, answering nothing");
     followed = newest_snapshot(*store, o);
     bool laid = prelay(engine, *store, followed) > 0;
-    follow(*store, followed);
+    follow(*store, followed, true);
     auto followed_at = std::chrono::steady_clock::now();
     for (int polls = 1; !store->claim_writer(why); ++polls) {
         if (tools::stop_requested.load()) return nullptr;
