@@ -168,6 +168,51 @@ TEST_F(Snapshots, EachIsFoldedFromTheOneBeforeAndRecoversTheWholeHistory) {
     EXPECT_EQ(shelf_->seqs().size(), journal::snapshots_kept);
 }
 
+// A standby's following (slotmatchd --standby): the committed events folded in memory a few at
+// a time, from the newest snapshot, recover the state a replay of every event gives. A store
+// that no longer holds the last event folded, as it was folded (another history under the same
+// numbers), is not followed on: the fold is refused, saying why, and left as it was.
+TEST_F(Snapshots, FollowingAStoreInStepsRecoversTheWholeHistoryAndStopsAtAnotherOne) {
+    some_history(1, 100);
+    std::string why;
+    ASSERT_TRUE(journal::make_snapshot(*store_, *shelf_, why)) << why;
+    std::optional<journal::Snapshot> followed =
+        journal::newest_snapshot(*shelf_, *store_, [](const std::string&) {});
+    ASSERT_TRUE(followed);
+    std::size_t read = 0;
+    ASSERT_TRUE(journal::fold_forward(*store_, followed, read, why)) << why;
+    EXPECT_EQ(read, 0u);  // nothing new
+    for (int step = 2; step <= 4; ++step) {
+        some_history(step, 100);
+        ASSERT_TRUE(journal::fold_forward(*store_, followed, read, why)) << why;
+        EXPECT_GT(read, 0u);
+        EXPECT_EQ(followed->fold.seq, store_->last_seq());
+        EXPECT_EQ(followed->file_bytes, 0u);  // in memory
+    }
+    EXPECT_EQ(recovered_hash(&*followed), recovered_hash(nullptr));
+    EXPECT_EQ(recovered_hash(&*followed), engine->state_hash());
+
+    // Another store under the same numbers.
+    const std::filesystem::path other_dir = dir_ / "other";
+    std::filesystem::create_directories(other_dir);
+    auto other = journal::open_store("sqlite:" + (other_dir / "store.sqlite").string(), why);
+    ASSERT_TRUE(other) << why;
+    std::vector<Event> foreign;
+    for (std::uint64_t s = 1; s <= store_->last_seq() + 5; ++s) {
+        Event e;
+        e.seq = s;
+        e.kind = EventKind::accessed;
+        e.time = Instant{1'772'431'200};
+        foreign.push_back(e);
+    }
+    ASSERT_TRUE(other->append(foreign).ok);
+    const std::uint64_t at = followed->fold.seq;
+    why.clear();
+    EXPECT_FALSE(journal::fold_forward(*other, followed, read, why));
+    EXPECT_NE(why.find("is not the one folded"), std::string::npos) << why;
+    EXPECT_EQ(followed->fold.seq, at);
+}
+
 TEST_F(Snapshots, ADamagedOrForeignOneIsPassedOverSayingWhy) {
     some_history(1, 200);
     std::string why;

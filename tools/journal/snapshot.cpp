@@ -334,10 +334,37 @@ std::optional<Snapshot> newest_snapshot(const SnapshotShelf& shelf, const EventS
 bool fold_forward(const EventStore& store, std::optional<Snapshot>& snapshot,
                   std::size_t& events_read, std::string& why) {
     const std::uint64_t from = snapshot ? snapshot->fold.seq : 0;
+    events_read = 0;
+    // The store still holds the event the snapshot was folded up to, as it was folded (a store
+    // rolled back, or replaced, is not followed on), and whether anything came after it: the
+    // fold's maps are built only then.
+    bool more = false;
+    if (from > 0) {
+        std::optional<std::uint64_t> stored;
+        if (!store.scan(
+                from,
+                [&](const Event& e) {
+                    if (e.seq == from) {
+                        stored = event_fingerprint(e);
+                        return true;
+                    }
+                    more = true;
+                    return false;
+                },
+                why)) {
+            return false;
+        }
+        if (stored != snapshot->fingerprint) {
+            why = "the store's event " + std::to_string(from) +
+                  (stored ? " is not the one folded (the store was rolled back or replaced)"
+                          : " is gone (the store was rolled back or replaced)");
+            return false;
+        }
+        if (!more) return true;  // nothing new
+    }
     EventFold fold = snapshot ? EventFold(snapshot->fold) : EventFold();
     // First pass: the fold, up to the last event the store holds now.
     std::uint64_t last = from;
-    events_read = 0;
     if (!store.scan(
             from + 1,
             [&](const Event& e) {

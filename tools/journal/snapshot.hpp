@@ -121,7 +121,8 @@ std::optional<Snapshot> newest_snapshot(const SnapshotShelf& shelf, const EventS
 // up to the last event `store` holds (a reader's view): its fold moves on, and its kept events
 // are the ones recovery past that event still needs (its region image stays). How many events
 // were read in `events_read` (0: nothing new, `snapshot` left as it was). False, saying why, when
-// the store cannot be read; `snapshot` is then as it was. A standby follows its primary's store
+// the store cannot be read, or no longer holds the snapshot's last event as it was folded (it
+// was rolled back or replaced); `snapshot` is then as it was. A standby follows its primary's store
 // this way (slotmatchd --standby), and make_snapshot() folds the newest snapshot on the shelf.
 bool fold_forward(const EventStore& store, std::optional<Snapshot>& snapshot,
                   std::size_t& events_read, std::string& why);

@@ -242,24 +242,27 @@ std::size_t prelay(Engine& engine, const journal::EventStore& store,
 // folded into it (journal::fold_forward, in memory) every standby_follow_ms, so that the
 // takeover reads only the events of the last moments, however long the primary served.
 constexpr int standby_follow_ms = 1000;
-// Says each fold of new events, and the first one always.
-void follow(const journal::EventStore& store, std::optional<journal::Snapshot>& followed,
+// Says each fold of new events, and the first one always; false after saying why it could
+// not fold.
+bool follow(const journal::EventStore& store, std::optional<journal::Snapshot>& followed,
             bool first = false) {
     const auto began = std::chrono::steady_clock::now();
     std::size_t read = 0;
     std::string why;
     if (!journal::fold_forward(store, followed, read, why)) {
         say("standby: the store's events cannot be followed now: " + why +
-            " (tried again in " + std::to_string(standby_follow_ms) + " ms)");
-        return;
+            " (the store is opened again, and what was followed read again from its newest "
+            "snapshot, in " + std::to_string(standby_follow_ms) + " ms)");
+        return false;
     }
-    if (read == 0 && !first) return;
+    if (read == 0 && !first) return true;
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - began;
     std::ostringstream text;
     text << "standby: followed the store to event " << (followed ? followed->fold.seq : 0)
          << ": " << read << " events folded in " << std::fixed << std::setprecision(2)
          << took.count() << " s, " << (followed ? followed->kept_seqs.size() : 0) << " kept";
     say(text.str());
+    return true;
 }
 
 // --standby: the store, once this process holds its writer lock (tried every
@@ -280,7 +283,7 @@ std::unique_ptr<journal::EventStore> take_over(Engine& engine, const Options& o,
         " (its writer lock); waiting to take over, answering nothing");
     followed = newest_snapshot(*store, o);
     bool laid = prelay(engine, *store, followed) > 0;
-    follow(*store, followed, true);
+    bool following = follow(*store, followed, true);
     auto followed_at = std::chrono::steady_clock::now();
     for (int polls = 1; !store->claim_writer(why); ++polls) {
         if (tools::stop_requested.load()) return nullptr;
@@ -288,11 +291,25 @@ std::unique_ptr<journal::EventStore> take_over(Engine& engine, const Options& o,
         if (!laid && polls % (standby_prelay_retry_s * 1000 / standby_poll_ms) == 0) {
             laid = prelay(engine, *store, followed) > 0;
         }
-        if (std::chrono::steady_clock::now() - followed_at >=
+        if (std::chrono::steady_clock::now() - followed_at <
             std::chrono::milliseconds(standby_follow_ms)) {
-            follow(*store, followed);
-            followed_at = std::chrono::steady_clock::now();
+            continue;
         }
+        if (!following) {
+            // Its connection may be lost (the database restarted: the store's reads and the
+            // lock's tries do not come back on their own), or the store rolled back: a new
+            // connection, and the newest snapshot it holds.
+            std::string again_why;
+            auto again = journal::open_store(address, again_why, journal::WholeCheck::later);
+            if (again) {
+                store = std::move(again);
+                followed = newest_snapshot(*store, o);
+            } else {
+                say("standby: the store cannot be opened again now: " + again_why);
+            }
+        }
+        following = follow(*store, followed, !following);
+        followed_at = std::chrono::steady_clock::now();
     }
     say("standby: the store's writer lock is free (the primary is gone): taking over");
     // What it followed is recovered from, when the store still holds it as followed and the
@@ -305,7 +322,10 @@ std::unique_ptr<journal::EventStore> take_over(Engine& engine, const Options& o,
     const auto shelf = journal::SnapshotShelf::of_store(o.store, no_shelf);
     const std::vector<std::uint64_t> on_shelf = shelf ? shelf->seqs() : std::vector<std::uint64_t>{};
     if (!followed || (!on_shelf.empty() && on_shelf.front() > followed->fold.seq)) {
-        followed = newest_snapshot(*store, o);
+        std::optional<journal::Snapshot> newest = newest_snapshot(*store, o);
+        if (newest && (!followed || newest->fold.seq > followed->fold.seq)) {
+            followed = std::move(newest);
+        }
     }
     return store;
 }
@@ -358,7 +378,7 @@ Region load_region(const Options& o, const journal::Snapshot* snapshot) {
     return region;
 }
 
-// `snapshot`: with --store, the store's newest (newest_snapshot).
+// `snapshot`: with --store, the store's newest (newest_snapshot), or what a standby followed.
 bool recover(Engine& engine, journal::EventStore* store, const Options& o,
              const journal::LinkKeys& link, std::optional<journal::Snapshot>& snapshot,
              bool& from_snapshot) {
@@ -597,7 +617,10 @@ int run(const Options& o) {
     if (!recover(engine, store.get(), o, link, snapshot, from_snapshot)) return 1;
     // The newest snapshot keeps another region image (the file changed, or another build made
     // it): the Snapshotter makes it again with this one.
-    const bool region_new = snapshot && !region.image.empty() && region.image != snapshot->region;
+    // (What a standby followed from no snapshot holds no image: nothing to make again.)
+    const bool region_new = snapshot && !region.image.empty() &&
+                            region.image != snapshot->region &&
+                            (snapshot->file_bytes != 0 || !snapshot->region.empty());
     snapshot.reset();
     std::optional<journal::Snapshotter> snapshots;
     // SQLite's checks of every page, which the start left for later: of the store when it
