@@ -385,6 +385,25 @@ class Journal : public ::testing::Test {
         ASSERT_FALSE(server_->endpoint().empty()) << server_->output();
         connection_ = std::make_unique<client::Connection>(server_->endpoint());
     }
+    // Books `slot` for patient n through connection_ (30 s, with its failover): the booking's
+    // id, or 0.
+    std::uint64_t book_slot(std::uint32_t slot, int n) {
+        client::RequestBuilder r;
+        r.start();
+        add_booking(r, slot, n);
+        const std::uint64_t id = client::new_request_id();
+        auto reply = connection_->call(r.finish(gateway(), id), id, 30'000);
+        return reply ? booked_id(*reply) : 0;
+    }
+    // Whether a standby said, within 30 s, that it followed the store to event `seq`.
+    static bool followed_to(const process::ServerProcess& standby, std::uint64_t seq) {
+        const std::string line = "standby: followed the store to event " + std::to_string(seq) + ":";
+        for (int waited = 0; waited < 300; ++waited) {
+            if (standby.output().find(line) != std::string::npos) return true;
+            ::usleep(100'000);
+        }
+        return false;
+    }
     void restart_scenario(const std::string& address);
     void fencing_scenario(bool first_hears_before_restart);
     void stalled_persisted_scenario(const std::string& address);
@@ -1000,14 +1019,7 @@ TEST_F(Journal, AStandbyTakesOverWhenThePrimaryIsKilledOnPostgresql) {
     const auto slots = free_slots(60);
     ASSERT_EQ(slots.size(), 60u);
     connection_ = std::make_unique<client::Connection>(primary + "," + standby_endpoint);
-    const auto book_one = [&](int n) -> std::uint64_t {
-        client::RequestBuilder r;
-        r.start();
-        add_booking(r, slots[static_cast<std::size_t>(n)], n);
-        const std::uint64_t id = client::new_request_id();
-        auto reply = connection_->call(r.finish(gateway(), id), id, 30'000);
-        return reply ? booked_id(*reply) : 0;
-    };
+    const auto book_one = [&](int n) { return book_slot(slots[static_cast<std::size_t>(n)], n); };
     std::map<std::uint32_t, std::uint64_t> acked;
     for (int n = 0; n < 40; ++n) {
         const std::uint64_t booking = book_one(n);
@@ -1020,13 +1032,7 @@ TEST_F(Journal, AStandbyTakesOverWhenThePrimaryIsKilledOnPostgresql) {
     std::string no_reader;
     const auto reader = journal::open_reader(address, no_reader);
     ASSERT_NE(reader, nullptr) << no_reader;
-    const std::string followed =
-        "standby: followed the store to event " + std::to_string(reader->last_seq()) + ":";
-    for (int waited = 0; waited < 300 && standby.output().find(followed) == std::string::npos;
-         ++waited) {
-        ::usleep(100'000);
-    }
-    ASSERT_NE(standby.output().find(followed), std::string::npos) << standby.output();
+    ASSERT_TRUE(followed_to(standby, reader->last_seq())) << standby.output();
 
     ASSERT_EQ(::kill(server_->pid(), SIGKILL), 0);
     server_->stop();
@@ -1071,6 +1077,72 @@ TEST_F(Journal, AStandbyTakesOverWhenThePrimaryIsKilledOnPostgresql) {
     EXPECT_EQ(again.output().find("taking over"), std::string::npos) << again.output();
     EXPECT_EQ(book_one(50) != 0, true);  // the new primary goes on
     EXPECT_EQ(again.stop(), 0) << again.output();
+}
+
+// A standby whose connection to PostgreSQL is cut (as when the database restarts, or a proxy
+// drops it): the store's reads and the writer lock's tries do not come back on their own, so
+// it opens the store again, follows on from the newest snapshot, and still takes over when the
+// primary is killed, with every booking the primary acknowledged.
+TEST_F(Journal, AStandbyWhoseConnectionWasCutFollowsAgainAndTakesOverOnPostgresql) {
+    const std::string address = fresh_pg_database();
+    if (address.empty())
+        GTEST_SKIP() << "no throwaway PostgreSQL (run by ctest's Journal.Postgresql)";
+    ASSERT_NO_FATAL_FAILURE(start("persisted", "1", address));
+    const std::string primary = server_->endpoint();
+    const std::string standby_endpoint = free_loopback_endpoint();
+    process::ServerProcess standby;
+    std::string why;
+    ASSERT_TRUE(standby.start(SLOTMATCHD_PATH,
+                              {"--config", config_, "--clock", clock_flag, "--store", address,
+                               "--standby", "--listen", standby_endpoint},
+                              30, why, "slotmatchd: standby: another slotmatchd holds"))
+        << why;
+    const auto slots = free_slots(30);
+    ASSERT_EQ(slots.size(), 30u);
+    connection_ = std::make_unique<client::Connection>(primary + "," + standby_endpoint);
+    std::map<std::uint32_t, std::uint64_t> acked;
+    const auto book_range = [&](int from, int to) {
+        for (int n = from; n < to; ++n) {
+            const std::uint64_t booking = book_slot(slots[static_cast<std::size_t>(n)], n);
+            ASSERT_NE(booking, 0u) << "booking " << n << "\n" << standby.output();
+            acked[slots[static_cast<std::size_t>(n)]] = booking;
+        }
+    };
+    ASSERT_NO_FATAL_FAILURE(book_range(0, 10));
+    std::string no_reader;
+    auto reader = journal::open_reader(address, no_reader);
+    ASSERT_NE(reader, nullptr) << no_reader;
+    ASSERT_TRUE(followed_to(standby, reader->last_seq())) << standby.output();
+
+    // Every session of the database that holds no advisory lock ends: the standby's, and the
+    // primary's readers (which reconnect before their next query); not the primary's writer.
+    PGconn* db = PQconnectdb(address.c_str());
+    ASSERT_EQ(PQstatus(db), CONNECTION_OK) << PQerrorMessage(db);
+    PGresult* cut = PQexec(
+        db,
+        "SELECT count(pg_terminate_backend(a.pid)) FROM pg_stat_activity a "
+        "WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND NOT EXISTS "
+        "(SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory')");
+    ASSERT_EQ(PQresultStatus(cut), PGRES_TUPLES_OK) << PQerrorMessage(db);
+    EXPECT_GE(std::stoi(PQgetvalue(cut, 0, 0)), 1);
+    PQclear(cut);
+    PQfinish(db);
+
+    ASSERT_NO_FATAL_FAILURE(book_range(10, 20));
+    reader = journal::open_reader(address, no_reader);
+    ASSERT_NE(reader, nullptr) << no_reader;
+    ASSERT_TRUE(followed_to(standby, reader->last_seq())) << standby.output();
+    EXPECT_NE(standby.output().find("standby: the store's events cannot be followed now: "),
+              std::string::npos)
+        << standby.output();
+
+    ASSERT_EQ(::kill(server_->pid(), SIGKILL), 0);
+    server_->stop();
+    ASSERT_NO_FATAL_FAILURE(book_range(20, 30));  // through the failover: the standby answers
+    EXPECT_NE(standby.output().find("slotmatchd: listening on " + standby_endpoint),
+              std::string::npos)
+        << standby.output();
+    EXPECT_EQ(bookings_of(0, 30), acked);  // one slot, one booking
 }
 
 // Group commit in the sidecar: 200 batches sent back to back by one DEALER (without waiting
