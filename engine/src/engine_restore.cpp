@@ -18,6 +18,7 @@
 #include <limits>
 #include <map>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <unordered_map>
 #include <unordered_set>
@@ -1121,10 +1122,21 @@ bool Engine::Restorer::apply_waitlist(std::string& why) {
 }
 
 std::optional<RestoreSummary> Engine::restore(const EventScan& scan, std::string& why,
-                                              const FoldState* base) {
+                                              const FoldState* base, const EventScan* ahead) {
     SM_ASSERT(events_->next_seq() == 1 && bookings_->handed_out() == 0);
     Restorer r(*this, base);
-    if (!r.first_pass(scan, why) || !r.number_types(why)) return std::nullopt;
+    bool read = false;
+    if (ahead != nullptr && !prelaid_) {
+        // The first pass reads only what the Restorer holds; prelay() writes the slot index
+        // and the schedules, which the first pass does not touch.
+        std::thread first([&] { read = r.first_pass(scan, why); });
+        std::string not_laid;
+        (void)prelay(*ahead, not_laid);  // nothing laid out: restore() lays out as always
+        first.join();
+    } else {
+        read = r.first_pass(scan, why);
+    }
+    if (!read || !r.number_types(why)) return std::nullopt;
     size_tables(r.slots_stored());
     if (!r.second_pass(scan, why) || !r.apply(why)) return std::nullopt;
     events_->continue_from(r.summary.last_seq + 1);

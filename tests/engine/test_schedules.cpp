@@ -726,6 +726,33 @@ TEST_F(SlotIdentity, AStandbysPrelaidFirstGroupIsKeptAndTheHistoryAfterItApplied
     ASSERT_TRUE(next.ok());
 }
 
+// A start from a snapshot (slotmatchd): restore() lays the first group out from the events
+// given as `ahead` on one thread while it reads every event on another, keeps it, and rebuilds
+// the state a cold recovery rebuilds.
+TEST_F(SlotIdentity, ARestoreLaysTheFirstGroupOutWhileItReadsTheEvents) {
+    auto primary = started();
+    ASSERT_TRUE(primary);
+    const std::size_t seed_slots = primary->slot_count();
+    const std::vector<Event> seed = log;  // what a snapshot keeps of the first publication
+    ASSERT_TRUE(
+        book_on(*primary, staff(), slot_of(*primary, "r1", "all3", "2026-03-03T08:00"), patient(1))
+            .ok());
+    ASSERT_TRUE(end_after(*primary, schedule_of(*primary, "r1", "all3"), "2026-11-30").ok());
+    collect(*primary);
+    auto loaded = load_region_text(rule_region_yaml, "restarted");
+    Engine restarted(std::move(*loaded.catalog), *clock, limits(), Engine::Seed::none);
+    std::string why;
+    const EventScan ahead = scan_of(seed);
+    const auto summary = restarted.restore(scan_of(log), why, nullptr, &ahead);
+    ASSERT_TRUE(summary) << why;
+    EXPECT_EQ(summary->prelaid_slots, seed_slots);
+    EXPECT_EQ(restarted.state_hash(), primary->state_hash());
+    auto cold = from_store(rule_region_yaml);
+    ASSERT_TRUE(cold);
+    EXPECT_EQ(last.prelaid_slots, 0u);
+    EXPECT_EQ(cold->state_hash(), restarted.state_hash());
+}
+
 // A prelaid group the store does not record (the standby read another store, or the first
 // group was recorded again with other schedules) is dropped and the store's laid out.
 TEST_F(SlotIdentity, APrelaidGroupTheStoreDoesNotRecordIsLaidOutAgain) {

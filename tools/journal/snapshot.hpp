@@ -148,7 +148,8 @@ std::optional<SnapshotMade> make_snapshot(const EventStore& store, const Snapsho
 // been committed past the newest snapshot (looked at every `poll_ms`), and once more at
 // finish(), after the journal has committed its last event. Each snapshot made, and each that
 // fails (a full disk: the events stay, recovery replays more), is told to `say`.
-// `checks`: what it checks first, which the writer's open left for later
+// `checks`: what it checks, on a thread of its own beside the snapshots (a national store's whole
+// check takes a minute or more), which the writer's open left for later
 // (WholeCheck::later): the whole store (EventStore::check_whole; a damaged store is told to
 // `say` and gets no more snapshots), and the web booking log's and audit's entries
 // (EventStore::check_entries; damaged ones are told to `say`, and made again at the next
@@ -177,6 +178,8 @@ class Snapshotter {
 
   private:
     void run();
+    void check_pages();     // checks_, on a thread of its own beside the snapshots
+    void make_snapshots();  // every `every` events, until stopped
 
     std::string address_;
     std::string region_;

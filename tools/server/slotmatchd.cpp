@@ -435,9 +435,16 @@ bool recover(Engine& engine, journal::EventStore* store, const Options& o,
         }
         return events_from(snapshot ? snapshot->fold.seq + 1 : 1, visit, why);
     };
+    // The snapshot's kept events alone: its first publication is laid out from them while the
+    // events after it are read (Engine::restore).
+    const EventScan kept = [&](const std::function<bool(const Event&)>& visit, std::string& why) {
+        ConfigArena configs;
+        return snapshot->each_kept(visit, why, &configs);
+    };
     const auto began = std::chrono::steady_clock::now();
     std::string why;
-    const auto restored = engine.restore(scan, why, snapshot ? &snapshot->fold : nullptr);
+    const auto restored = engine.restore(scan, why, snapshot ? &snapshot->fold : nullptr,
+                                         snapshot ? &kept : nullptr);
     if (!restored) {
         std::cerr << "slotmatchd: cannot start from " << source << ": " << why << '\n';
         return false;

@@ -415,8 +415,13 @@ class Engine {
     // from 1 or do not fit this region's config. docs/engine.md has the rules it relies on.
     // From a snapshot (`base`, event_fold.hpp): `scan` gives the events it kept (its seq and
     // below, in order), then every event after its seq, without a gap.
+    // `ahead`: the snapshot's kept events alone: its first publication group is laid out from
+    // them (prelay) while `scan` is read the first time, on another thread, and kept when
+    // the events record the same group (a national region's layout no longer waits for the
+    // events after the snapshot to be read).
     std::optional<RestoreSummary> restore(const EventScan& scan, std::string& why,
-                                          const FoldState* base = nullptr);
+                                          const FoldState* base = nullptr,
+                                          const EventScan* ahead = nullptr);
     // A standby's head start (docs/operations.md, "A hot standby"): lays out the first
     // publication group that `scan`'s events record (a snapshot's kept events, or a store's
     // events), on an engine that has done nothing yet, so that restore() keeps it instead of
