@@ -15,6 +15,7 @@
 // patient's claim, and with one thread (the default) sequence order is the order of changes.
 // docs/engine.md has the details.
 #include <algorithm>
+#include <exception>
 #include <limits>
 #include <map>
 #include <string>
@@ -1129,10 +1130,20 @@ std::optional<RestoreSummary> Engine::restore(const EventScan& scan, std::string
     if (ahead != nullptr && !prelaid_) {
         // The first pass reads only what the Restorer holds; prelay() writes the slot index
         // and the schedules, which the first pass does not touch.
-        std::thread first([&] { read = r.first_pass(scan, why); });
+        // An exception on either side is thrown here, after both have ended, as the one-thread
+        // path would throw it.
+        std::exception_ptr failed;
+        std::jthread first([&] {
+            try {
+                read = r.first_pass(scan, why);
+            } catch (...) {
+                failed = std::current_exception();
+            }
+        });
         std::string not_laid;
         (void)prelay(*ahead, not_laid);  // nothing laid out: restore() lays out as always
         first.join();
+        if (failed) std::rethrow_exception(failed);
     } else {
         read = r.first_pass(scan, why);
     }

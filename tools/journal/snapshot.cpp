@@ -364,16 +364,26 @@ bool fold_forward(const EventStore& store, std::optional<Snapshot>& snapshot,
     }
     EventFold fold = snapshot ? EventFold(snapshot->fold) : EventFold();
     // First pass: the fold, up to the last event the store holds now.
+    // Without a gap: a number the store skips (a damaged page) is never folded over.
     std::uint64_t last = from;
+    std::uint64_t missing = 0;
     if (!store.scan(
             from + 1,
             [&](const Event& e) {
+                if (e.seq != last + 1) {
+                    missing = last + 1;
+                    return false;
+                }
                 fold.note(e);
                 last = e.seq;
                 ++events_read;
                 return true;
             },
             why)) {
+        return false;
+    }
+    if (missing != 0) {
+        why = "event " + std::to_string(missing) + " is missing from the store";
         return false;
     }
     if (last == from) return true;  // nothing new

@@ -251,8 +251,9 @@ bool follow(const journal::EventStore& store, std::optional<journal::Snapshot>& 
     std::string why;
     if (!journal::fold_forward(store, followed, read, why)) {
         say("standby: the store's events cannot be followed now: " + why +
-            " (the store is opened again, and what was followed read again from its newest "
-            "snapshot, in " + std::to_string(standby_follow_ms) + " ms)");
+            " (the store is opened again in " + std::to_string(standby_follow_ms) +
+            " ms; what was followed is kept if the store still holds its last event, else read "
+            "again from the newest snapshot)");
         return false;
     }
     if (read == 0 && !first) return true;
@@ -303,7 +304,11 @@ std::unique_ptr<journal::EventStore> take_over(Engine& engine, const Options& o,
             auto again = journal::open_store(address, again_why, journal::WholeCheck::later);
             if (again) {
                 store = std::move(again);
-                followed = newest_snapshot(*store, o);
+                // What was followed stays when the store still holds its last event as folded.
+                std::string gone;
+                if (!followed || !journal::matches_store(*followed, *store, gone)) {
+                    followed = newest_snapshot(*store, o);
+                }
             } else {
                 say("standby: the store cannot be opened again now: " + again_why);
             }
