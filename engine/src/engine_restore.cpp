@@ -15,6 +15,7 @@
 // patient's claim, and with one thread (the default) sequence order is the order of changes.
 // docs/engine.md has the details.
 #include <algorithm>
+#include <cstring>
 #include <exception>
 #include <limits>
 #include <map>
@@ -33,20 +34,27 @@
 namespace slotmatch {
 namespace {
 
-// FNV-1a over 64-bit words.
+// A word at a time: the state is xored in and then multiplied by an odd constant and
+// xor-shifted, both bijections, so a change of any one word always changes the value. The
+// byte-at-a-time FNV-1a it replaces was a tenth of a national start (bench/README.md).
 class Fingerprint {
   public:
     void mix(std::uint64_t v) {
-        for (int i = 0; i < 8; ++i) {
-            h_ ^= (v >> (i * 8)) & 0xff;
-            h_ *= 1099511628211ULL;
-        }
+        h_ = (h_ ^ v) * 0x9E3779B97F4A7C15ULL;
+        h_ ^= h_ >> 29;
     }
     void mix(std::string_view s) {
         mix(s.size());
-        for (char c : s) {
-            h_ ^= static_cast<unsigned char>(c);
-            h_ *= 1099511628211ULL;
+        std::size_t i = 0;
+        for (; i + 8 <= s.size(); i += 8) {
+            std::uint64_t w = 0;
+            std::memcpy(&w, s.data() + i, 8);
+            mix(w);
+        }
+        if (i < s.size()) {
+            std::uint64_t w = 0;
+            std::memcpy(&w, s.data() + i, s.size() - i);
+            mix(w);
         }
     }
     std::uint64_t value() const { return h_; }
@@ -80,7 +88,8 @@ class Engine::Restorer : private EventFold {
         : EventFold(base != nullptr ? EventFold(*base) : EventFold()),
           e_(engine),
           base_seq_(base != nullptr ? base->seq : 0),
-          last_seq_(base_seq_) {}
+          last_seq_(base_seq_),
+          tail_kept_(base != nullptr) {}
     bool first_pass(const EventScan& scan, std::string& why);
     // The catalog's appointment types numbered as the store numbers them (before anything is
     // laid out: the types added live are in no region file).
@@ -152,6 +161,10 @@ class Engine::Restorer : private EventFold {
     void note(const Event& ev);
     void note_block(const Event& ev);
     void note_schedule(const Event& ev);
+    // After the snapshot: a booking's or hold's details, for apply_tail (tail_bookings_).
+    void keep_details(const Event& ev);
+    // The kept details of the bookings and holds that are live, into place.
+    void apply_tail();
     // A slot whose newest snapshot names a booking or hold whose record a newer one reused has
     // seen that one end (its ending event was numbered after the cut): it rests.
     void drop_superseded();
@@ -205,6 +218,23 @@ class Engine::Restorer : private EventFold {
     std::unordered_map<std::uint32_t, std::uint64_t> published_at_;  // slot: its publish event
     std::vector<SlotId> removed_;                                    // slots a type removal took
     std::unordered_map<std::uint64_t, LiveHold> live_holds_;
+    // The details of the bookings and holds the events after the snapshot made, kept by the
+    // first pass: the second then reads only the snapshot's kept events again, not the store's
+    // events after it (read twice, a million of them were a fifth of a national start,
+    // bench/README.md). By record, the newest generation's: only that one can be live. Past
+    // tail_details_max records, the second pass reads those events too.
+    static constexpr std::size_t tail_details_max = std::size_t{1} << 20;
+    struct TailBooking {
+        BookingId id;
+        BookingFields fields;
+    };
+    struct TailHold {
+        HoldId id;
+        LiveHold hold;
+    };
+    bool tail_kept_ = false;
+    std::unordered_map<std::uint64_t, TailBooking> tail_bookings_;
+    std::unordered_map<std::uint64_t, TailHold> tail_holds_;
     std::map<std::uint64_t, BlockSeen> blocks_;  // by block id
     std::vector<Published> published_;
     std::vector<Removal> removals_;
@@ -275,6 +305,7 @@ bool Engine::Restorer::first_pass(const EventScan& scan, std::string& why) {
             }
             last_seq_ = ev.seq;
             note(ev);
+            if (tail_kept_) keep_details(ev);
             return true;
         },
         why);
@@ -386,10 +417,49 @@ void Engine::Restorer::note_block(const Event& ev) {
     k.unblocked = k.unblocked || ev.kind == EventKind::unblocked;
 }
 
+void Engine::Restorer::keep_details(const Event& ev) {
+    const bool booking = ev.kind == EventKind::booked || ev.kind == EventKind::rebooked;
+    if (!booking && ev.kind != EventKind::held) return;
+    if (tail_bookings_.size() + tail_holds_.size() == tail_details_max) {
+        tail_kept_ = false;  // the second pass reads them
+        tail_bookings_ = {};
+        tail_holds_ = {};
+        return;
+    }
+    // A record's generations may be numbered out of order (several worker threads): the
+    // newest is kept, and of one id, the last event.
+    if (booking) {
+        auto [at, added] = tail_bookings_.try_emplace(index_of(ev.booking));
+        if (added || generation_of(ev.booking) >= generation_of(at->second.id)) {
+            at->second = {ev.booking, booking_fields(ev)};
+        }
+    } else {
+        auto [at, added] = tail_holds_.try_emplace(index_of(ev.after.hold));
+        if (added || generation_of(ev.after.hold) >= generation_of(at->second.id)) {
+            const Instant expires =
+                ev.to.value != 0 ? ev.to : Instant{ev.time.value + e_.catalog_.hold_ttl_s};
+            at->second = {ev.after.hold, {ev.after.slot, ev.patient, expires}};
+        }
+    }
+}
+
+void Engine::Restorer::apply_tail() {
+    for (const auto& [index, b] : tail_bookings_) {
+        if (live(b.id, b.fields.slot_id) && index < e_.bookings_->capacity()) {
+            (*e_.bookings_)[index].fields = b.fields;
+            detailed_.insert(index);
+        }
+    }
+    for (const auto& [index, h] : tail_holds_) {
+        if (live(h.id, h.hold.slot)) live_holds_[index] = h.hold;
+    }
+}
+
 bool Engine::Restorer::second_pass(const EventScan& scan, std::string& why) {
+    if (tail_kept_) apply_tail();
     return scan(
         [&](const Event& ev) {
-            if (ev.seq > last_seq_) return false;
+            if (ev.seq > last_seq_ || (tail_kept_ && ev.seq > base_seq_)) return false;
             if ((ev.kind == EventKind::booked || ev.kind == EventKind::rebooked) &&
                 live(ev.booking, ev.after.slot) &&
                 index_of(ev.booking) < e_.bookings_->capacity()) {

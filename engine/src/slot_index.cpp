@@ -5,6 +5,8 @@
 #include <numeric>
 #include <slotmatch/slot_index.hpp>
 #include <span>
+#include <utility>
+#include <vector>
 
 #include "on_every_core.hpp"
 
@@ -50,14 +52,38 @@ std::size_t expand(const Catalog& catalog, const Calendar& calendar, const Sched
     return n;
 }
 
+// One resource's slots in (start, schedule) order. expand() writes each schedule's slots in
+// start order, and `own` holds the resource's schedules' runs one after another, in schedule
+// order (`lengths`), so merging them, stably, is enough; a run out of order (none is known)
+// is sorted whole instead. Two sorts per resource were a tenth of a national start's work
+// (bench/README.md, "Start-up").
+void order_by_start(std::span<SlotSeed> own, std::span<const std::size_t> lengths) {
+    const auto by_start = [](const SlotSeed& a, const SlotSeed& b) { return a.start_s < b.start_s; };
+    std::size_t at = 0;
+    for (const std::size_t n : lengths) {
+        if (!std::is_sorted(own.begin() + static_cast<std::ptrdiff_t>(at),
+                            own.begin() + static_cast<std::ptrdiff_t>(at + n), by_start)) {
+            std::stable_sort(own.begin(), own.end(), [](const SlotSeed& a, const SlotSeed& b) {
+                return std::tie(a.start_s, a.schedule) < std::tie(b.start_s, b.schedule);
+            });
+            return;
+        }
+        at += n;
+    }
+    std::size_t merged = 0;
+    for (const std::size_t n : lengths) {
+        std::inplace_merge(own.begin(), own.begin() + static_cast<std::ptrdiff_t>(merged),
+                           own.begin() + static_cast<std::ptrdiff_t>(merged + n), by_start);
+        merged += n;
+    }
+}
+
 // One resource is in one place at a time. The config refuses schedules that overlap on the
 // wall clock; across a daylight-saving night two schedules can still meet in real time, and
 // then the later-starting slot is left out, and of two starting at once, the one of the
-// schedule listed later. `seeds`: one resource's. Returns how many are kept, at the front.
+// schedule listed later. `seeds`: one resource's, in (start, schedule) order. Returns how many
+// are kept, at the front.
 std::size_t drop_overlaps(std::span<SlotSeed> seeds) {
-    std::sort(seeds.begin(), seeds.end(), [](const SlotSeed& a, const SlotSeed& b) {
-        return std::tie(a.start_s, a.schedule) < std::tie(b.start_s, b.schedule);
-    });
     std::size_t kept = 0;
     for (std::size_t i = 0; i < seeds.size(); ++i) {
         if (kept > 0 &&
@@ -68,6 +94,26 @@ std::size_t drop_overlaps(std::span<SlotSeed> seeds) {
         seeds[kept++] = seeds[i];
     }
     return kept;
+}
+
+// A resource's slots, in start order, put in (type, start) order: a counting sort by type,
+// which keeps the start order within each (a resource has a few types).
+void order_by_type(std::span<SlotSeed> own) {
+    const auto by_type_start = [](const SlotSeed& a, const SlotSeed& b) {
+        return std::tie(a.type, a.start_s) < std::tie(b.type, b.start_s);
+    };
+    if (std::is_sorted(own.begin(), own.end(), by_type_start)) return;
+    std::map<std::uint32_t, std::size_t> first_of;  // type -> its first place
+    for (const SlotSeed& s : own) ++first_of[s.type];
+    std::size_t at = 0;
+    for (auto& [type, n] : first_of) at += std::exchange(n, at);
+    std::vector<SlotSeed> sorted(own.size());
+    auto last = first_of.begin();
+    for (const SlotSeed& s : own) {
+        if (last->first != s.type) last = first_of.find(s.type);
+        sorted[last->second++] = s;
+    }
+    std::copy(sorted.begin(), sorted.end(), own.begin());
 }
 
 constexpr std::size_t parallel_schedules_min = 64;
@@ -126,6 +172,10 @@ std::vector<SlotSeed> lay_out(const Catalog& catalog, const Calendar& calendar,
             filled += laid[i];
         }
         std::span<SlotSeed> own(seeds.data() + run[res], filled - run[res]);
+        std::vector<std::size_t> lengths;
+        lengths.reserve(of_resource[res].size());
+        for (const std::size_t i : of_resource[res]) lengths.push_back(laid[i]);
+        order_by_start(own, lengths);
         own = own.first(drop_overlaps(own));
         if (existing != nullptr) {
             own = own.first(static_cast<std::size_t>(
@@ -142,9 +192,7 @@ std::vector<SlotSeed> lay_out(const Catalog& catalog, const Calendar& calendar,
         }
         // A group's ids follow (resource, type, start), so one shard's slots are adjacent
         // in memory (a resource has one slot at a start by now: the order is total).
-        std::sort(own.begin(), own.end(), [](const SlotSeed& a, const SlotSeed& b) {
-            return std::tie(a.type, a.start_s) < std::tie(b.type, b.start_s);
-        });
+        order_by_type(own);
         kept[res] = own.size();
     });
     std::size_t to = 0;

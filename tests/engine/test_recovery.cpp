@@ -1,6 +1,7 @@
 // Recovery (issue 5): an engine rebuilt from the events another engine published has the same
 // state_hash(), answers old ids the same way, continues the event numbering, and behaves like
 // the original from there on. Refusals: a gap in the events, and events of another region.
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <random>
@@ -620,6 +621,43 @@ TEST_F(Recovery, RefusesASnapshotWhoseKeptEventsAreOutOfOrder) {
     std::string why;
     EXPECT_EQ(restored_from(snap, log.size(), log.size(), &why), nullptr);
     EXPECT_NE(why.find("out of order"), std::string::npos) << why;
+}
+
+// The events after a snapshot are read once (Engine::restore keeps their bookings' details by
+// record). A record used again can be numbered before its earlier use (several worker
+// threads): the details kept are the newest generation's, the live booking's, whatever the
+// order. Kept by record and last event alone, the first booking's details would win and the
+// live booking would have none.
+TEST_F(Recovery, ARecordUsedAgainAndNumberedFirstAfterASnapshotKeepsItsBookingsDetails) {
+    ASSERT_TRUE(book(staff(), slot("r1", "all3", "2026-03-03T08:00"), patient(7)).ok());
+    collect();
+    const std::size_t cut = log.size();
+    const Snapshot snap = compact(nullptr, 0, cut);
+    auto first = book(web(), slot("r1", "all3", "2026-03-03T08:20"), patient(1));
+    ASSERT_TRUE(first.ok());
+    ASSERT_TRUE(engine->cancel(staff(), first.value.id, {}).ok());
+    auto again = book(web(), slot("r1", "all3", "2026-03-03T08:40"), patient(2));
+    ASSERT_TRUE(again.ok());
+    collect();
+    ASSERT_EQ(log.size(), cut + 3);
+    // The same record (an id's low 40 bits), in its next generation.
+    constexpr std::uint64_t record = (std::uint64_t{1} << 40) - 1;
+    ASSERT_EQ(again.value.id.value & record, first.value.id.value & record);
+    ASSERT_GT(again.value.id.value, first.value.id.value);
+    // The newer booking numbered first, the older one and its cancel after it.
+    std::rotate(log.begin() + static_cast<std::ptrdiff_t>(cut),
+                log.begin() + static_cast<std::ptrdiff_t>(cut + 2), log.end());
+    for (std::size_t i = cut; i < log.size(); ++i) log[i].seq = i + 1;
+    ASSERT_EQ(log[cut].booking, again.value.id);
+    std::string why;
+    auto copy = restored_from(snap, cut, log.size(), &why);
+    ASSERT_NE(copy, nullptr) << why;
+    EXPECT_EQ(copy->state_hash(), engine->state_hash());
+    const auto live = copy->booking(again.value.id);
+    ASSERT_TRUE(live.has_value());
+    EXPECT_TRUE(live->active);
+    EXPECT_EQ(live->patient, patient(2));
+    EXPECT_EQ(live->channel, Channel::web);
 }
 
 TEST_F(Recovery, StateHashSeesALostEvent) {
