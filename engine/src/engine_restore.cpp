@@ -1198,8 +1198,8 @@ std::optional<RestoreSummary> Engine::restore(const EventScan& scan, std::string
     Restorer r(*this, base);
     bool read = false;
     if (ahead != nullptr && !prelaid_) {
-        // The first pass reads only what the Restorer holds; prelay() writes the slot index
-        // and the schedules, which the first pass does not touch.
+        // The first pass reads only what the Restorer holds and the catalog; prelay() writes
+        // the slot index and the schedules, which the first pass does not touch.
         // An exception on either side is thrown here, after both have ended, as the one-thread
         // path would throw it.
         std::exception_ptr failed;

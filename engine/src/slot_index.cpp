@@ -58,7 +58,9 @@ std::size_t expand(const Catalog& catalog, const Calendar& calendar, const Sched
 // is sorted whole instead. Two sorts per resource were a tenth of a national start's work
 // (bench/README.md, "Start-up").
 void order_by_start(std::span<SlotSeed> own, std::span<const std::size_t> lengths) {
-    const auto by_start = [](const SlotSeed& a, const SlotSeed& b) { return a.start_s < b.start_s; };
+    const auto by_start = [](const SlotSeed& a, const SlotSeed& b) {
+        return a.start_s < b.start_s;
+    };
     std::size_t at = 0;
     for (const std::size_t n : lengths) {
         if (!std::is_sorted(own.begin() + static_cast<std::ptrdiff_t>(at),

@@ -8,11 +8,13 @@
 #include <unistd.h>
 
 #include <boost/crc.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iomanip>
 #include <sstream>
 #include <slotmatch/assert.hpp>
@@ -547,10 +549,10 @@ void Snapshotter::run() {
 void Snapshotter::check_pages() {
     ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
     std::string why;
-    // One check on a reader of its own, said with its time when it passes, and said when it
-    // could not be done (`why` holds the damage when it found some).
+    // One check on a reader of its own, said with its time when it passes (`why` holds the
+    // damage when it found some, or why it was not done).
     using PageCheck = EventStore::PageCheck;
-    const auto check = [&](PageCheck (EventStore::*run_check)(std::string&) const,
+    const auto check = [&](const std::function<PageCheck(const EventStore&)>& run_check,
                            const std::string& what) {
         const auto began = std::chrono::steady_clock::now();
         auto store = open_reader(address_, why);
@@ -561,7 +563,7 @@ void Snapshotter::check_pages() {
                 if (stopping_) return PageCheck::not_done;
                 checking_ = store.get();
             }
-            found = ((*store).*run_check)(why);
+            found = run_check(*store);
             std::lock_guard lock(mutex_);
             checking_ = nullptr;
             if (found == PageCheck::not_done && stopping_) {
@@ -570,7 +572,6 @@ void Snapshotter::check_pages() {
                 return found;
             }
         }
-        if (found == PageCheck::not_done) say_(what + " not checked: " + why);
         if (found != PageCheck::sound) return found;
         const std::chrono::duration<double> took = std::chrono::steady_clock::now() - began;
         std::ostringstream text;
@@ -579,21 +580,54 @@ void Snapshotter::check_pages() {
         say_(text.str());
         return found;
     };
-    if (checks_.whole && check(&EventStore::check_whole, "the whole store") == PageCheck::damaged) {
+    const std::string whole = "the whole store";
+    const auto check_whole = [&] {
+        return check([&](const EventStore& store) { return store.check_whole(why); }, whole);
+    };
+    const auto say_damaged = [&] {
         damaged_.store(true);
         say_("THE STORE IS DAMAGED: " + why +
              ". Serving goes on and new events are still committed, but no more snapshots "
              "are made; stop slotmatchd and restore the store from a copy "
              "(docs/operations.md, \"Snapshots\")");
-        return;
+    };
+    // A whole check that gave way to the WAL (a peak of load) or could not run is tried again,
+    // less often each time, until it runs to its end or slotmatchd stops.
+    auto wait = std::chrono::seconds(60);
+    const auto say_not_done = [&] {
+        say_(whole + " not checked: " + why + "; trying again in " +
+             std::to_string(wait.count()) + " s");
+    };
+    PageCheck found = checks_.whole ? check_whole() : PageCheck::sound;
+    if (found == PageCheck::damaged) return say_damaged();
+    if (found == PageCheck::not_done && !stopped()) say_not_done();
+    if (checks_.entries) {
+        const std::string what = "the web booking log's and audit's entries";
+        const PageCheck entries = check(
+            [&](const EventStore& store) { return store.check_entries(why); }, what);
+        if (entries == PageCheck::not_done && !stopped()) say_(what + " not checked: " + why);
+        if (entries == PageCheck::damaged) {
+            say_("THE WEB BOOKING LOG'S AND AUDIT'S ENTRIES ARE DAMAGED: " + why +
+                 ". The events are not: serving and snapshots go on, but `slotmatch log` and "
+                 "`slotmatch audit` may miss entries until the next start, which makes them "
+                 "again from the events (docs/operations.md, \"Snapshots\")");
+        }
     }
-    if (checks_.entries && check(&EventStore::check_entries,
-                                 "the web booking log's and audit's entries") == PageCheck::damaged) {
-        say_("THE WEB BOOKING LOG'S AND AUDIT'S ENTRIES ARE DAMAGED: " + why +
-             ". The events are not: serving and snapshots go on, but `slotmatch log` and "
-             "`slotmatch audit` may miss entries until the next start, which makes them "
-             "again from the events (docs/operations.md, \"Snapshots\")");
+    while (found == PageCheck::not_done) {
+        {
+            std::unique_lock lock(mutex_);
+            if (wake_.wait_for(lock, wait, [&] { return stopping_; })) return;
+        }
+        wait = std::min(wait * 2, std::chrono::seconds(960));
+        found = check_whole();
+        if (found == PageCheck::damaged) return say_damaged();
+        if (found == PageCheck::not_done && !stopped()) say_not_done();
     }
+}
+
+bool Snapshotter::stopped() {
+    std::lock_guard lock(mutex_);
+    return stopping_;
 }
 
 void Snapshotter::make_snapshots() {

@@ -153,7 +153,9 @@ std::optional<SnapshotMade> make_snapshot(const EventStore& store, const Snapsho
 // (WholeCheck::later): the whole store (EventStore::check_whole; a damaged store is told to
 // `say` and gets no more snapshots), and the web booking log's and audit's entries
 // (EventStore::check_entries; damaged ones are told to `say`, and made again at the next
-// start). A stop cuts a running check short (a national store's took minutes), and says so.
+// start). A stop cuts a running check short (a national store's took minutes), and says so. A
+// whole check that gives way to a growing WAL (under load) or cannot run is said and tried again
+// 60 s later, then at twice the wait each time, up to 16 minutes.
 // `region_new`: the newest snapshot does not keep `region` (the region file changed since, or
 // another build of slotmatchd made it): the thread first makes it again with it, so that the
 // next start reads the catalog from it (region_image.hpp) without waiting for `every` events.
@@ -195,6 +197,7 @@ class Snapshotter {
     // Under mutex_: the reader whose check runs now, which a stop interrupts.
     const EventStore* checking_ = nullptr;
     void stop();  // sets stopping_, cuts a running check short
+    bool stopped();
     std::thread thread_;
 };
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -652,7 +653,7 @@ class SqliteStore final : public EventStore {
     bool select(const Query& q, const std::function<bool(const Event&)>& visit,
                 std::string& why) const override;
     bool check(WholeCheck whole, std::string& why);
-    PageCheck check_whole(std::string& why) const override;
+    PageCheck check_whole(std::string& why, std::uint64_t wal_growth_max) const override;
     PageCheck check_entries(std::string& why) const override;
     void interrupt() const override { sqlite3_interrupt(db_); }
     void read_last();
@@ -779,7 +780,7 @@ bool SqliteStore::check(WholeCheck whole, std::string& why) {
     // The index pages the inserts touch stay in memory (64 MiB); checkpoints are the
     // Checkpointer's (open() starts it once the store is checked and migrated).
     if (!exec(db_, "PRAGMA cache_size=-65536", "sizing the cache", why)) return false;
-    return whole == WholeCheck::later || check_whole(why) == PageCheck::sound;
+    return whole == WholeCheck::later || check_whole(why, check_wal_growth_max) == PageCheck::sound;
 }
 
 namespace {
@@ -802,8 +803,39 @@ EventStore::PageCheck quick_check(sqlite3* db, const std::string& schema, std::s
 
 }  // namespace
 
-EventStore::PageCheck SqliteStore::check_whole(std::string& why) const {
+EventStore::PageCheck SqliteStore::check_whole(std::string& why,
+                                              std::uint64_t wal_growth_max) const {
+    // The WAL's size is looked at every 100 ms by a thread of its own: SQLite 3.40's
+    // quick_check calls no progress handler, but it stops at sqlite3_interrupt (sent until the
+    // check has ended: one sent before the statement runs is lost).
+    const std::string wal = path_ + "-wal";
+    const auto wal_bytes = [&wal] {
+        std::error_code ignored;
+        const auto size = std::filesystem::file_size(wal, ignored);
+        return ignored ? std::uintmax_t{0} : size;
+    };
+    const std::uintmax_t limit = wal_bytes() + wal_growth_max;
+    std::atomic<bool> ended{false};
+    std::atomic<bool> gave_way{false};
+    std::thread watch([&] {
+        while (!ended.load()) {
+            if (gave_way.load() || wal_bytes() > limit) {
+                gave_way.store(true);
+                sqlite3_interrupt(db_);
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(gave_way.load() ? 10 : 100));
+        }
+    });
     const PageCheck found = quick_check(db_, "main", why);
+    ended.store(true);
+    watch.join();
+    if (gave_way.load() && found == PageCheck::not_done) {
+        why = "it gave way to the WAL, which grew by more than " +
+              std::to_string(wal_growth_max >> 20) +
+              " MiB while it ran (the check's read holds the WAL: the checkpoints cannot reset "
+              "it until the check ends)";
+        return found;
+    }
     if (found == PageCheck::damaged) why = "the store is " + why;
     return found;
 }
