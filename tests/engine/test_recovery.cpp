@@ -660,6 +660,41 @@ TEST_F(Recovery, ARecordUsedAgainAndNumberedFirstAfterASnapshotKeepsItsBookingsD
     EXPECT_EQ(live->channel, Channel::web);
 }
 
+// The same for a hold record: used again (the first hold expired) and numbered before its
+// earlier use, the live hold is the newest generation's.
+TEST_F(Recovery, AHoldRecordUsedAgainAndNumberedFirstAfterASnapshotKeepsItsHold) {
+    ASSERT_TRUE(book(staff(), slot("r1", "all3", "2026-03-03T08:00"), patient(7)).ok());
+    collect();
+    const std::size_t cut = log.size();
+    const Snapshot snap = compact(nullptr, 0, cut);
+    auto first = engine->hold(web(), slot("r1", "all3", "2026-03-03T08:20"), patient(1));
+    ASSERT_TRUE(first.ok());
+    clock->set(Instant{clock->now().value + 400});  // past the 300 s hold
+    ASSERT_EQ(engine->expire_holds(), 1u);         // and its record free again
+    const SlotId held = slot("r1", "all3", "2026-03-03T08:40");
+    auto again = engine->hold(web(), held, patient(2));
+    ASSERT_TRUE(again.ok());
+    collect();
+    constexpr std::uint64_t record = (std::uint64_t{1} << 40) - 1;  // an id's low 40 bits
+    ASSERT_EQ(again.value.id.value & record, first.value.id.value & record);
+    ASSERT_GT(again.value.id.value, first.value.id.value);
+    // The newer hold numbered first.
+    const auto newer = std::find_if(log.begin() + static_cast<std::ptrdiff_t>(cut), log.end(),
+                                    [&](const Event& e) {
+                                        return e.kind == EventKind::held &&
+                                               e.after.hold == again.value.id;
+                                    });
+    ASSERT_NE(newer, log.end());
+    std::rotate(log.begin() + static_cast<std::ptrdiff_t>(cut), newer, newer + 1);
+    for (std::size_t i = cut; i < log.size(); ++i) log[i].seq = i + 1;
+    std::string why;
+    auto copy = restored_from(snap, cut, log.size(), &why);
+    ASSERT_NE(copy, nullptr) << why;
+    EXPECT_EQ(copy->state_hash(), engine->state_hash());
+    EXPECT_EQ(copy->slot(held)->state, SlotState::held);
+    EXPECT_EQ(last_summary.holds, 1u);
+}
+
 TEST_F(Recovery, StateHashSeesALostEvent) {
     ASSERT_TRUE(book(staff(), slot("r1", "all3", "2026-03-03T08:00"), patient(1)).ok());
     ASSERT_TRUE(book(staff(), slot("r1", "all3", "2026-03-03T08:20"), patient(2)).ok());
