@@ -68,6 +68,14 @@ class EventStore : public ::testing::Test {
             ASSERT_TRUE(store->append(events(seq, seq + 255)).ok);
         }
     }
+    using PageCheck = journal::EventStore::PageCheck;
+    // A second connection that only reads, as slotmatchd's checks open.
+    std::unique_ptr<journal::EventStore> open_reader() {
+        std::string why;
+        auto reader = journal::open_reader("sqlite:" + path_, why);
+        EXPECT_TRUE(reader) << why;
+        return reader;
+    }
     // Scans everything; how many events it passed before it stopped.
     static bool scan_all(const journal::EventStore& store, std::size_t& seen, std::string& why) {
         seen = 0;
@@ -343,10 +351,9 @@ TEST_F(EventStore, ACheckCutShortIsNotDamage) {
     ASSERT_NO_FATAL_FAILURE(fill_with_history());
     auto writer = open();
     ASSERT_TRUE(writer);
+    auto reader = open_reader();
+    ASSERT_TRUE(reader);
     std::string why;
-    auto reader = journal::open_reader("sqlite:" + path_, why);
-    ASSERT_TRUE(reader) << why;
-    using PageCheck = journal::EventStore::PageCheck;
     using Check = std::function<PageCheck(std::string&)>;
     for (const Check& run_check :
          {Check([&](std::string& w) { return reader->check_whole(w); }),
@@ -381,10 +388,9 @@ TEST_F(EventStore, AWholeCheckGivesWayToAGrowingWal) {
         "WHERE i < 1000000) INSERT INTO pad SELECT randomblob(100) FROM c;");
     auto writer = open();
     ASSERT_TRUE(writer);
+    auto reader = open_reader();
+    ASSERT_TRUE(reader);
     std::string why;
-    auto reader = journal::open_reader("sqlite:" + path_, why);
-    ASSERT_TRUE(reader) << why;
-    using PageCheck = journal::EventStore::PageCheck;
     PageCheck found = PageCheck::sound;
     std::uint64_t seq = writer->last_seq() + 1;
     bool appended = true;
