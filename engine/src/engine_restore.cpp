@@ -165,6 +165,10 @@ class Engine::Restorer : private EventFold {
     void keep_details(const Event& ev);
     // The kept details of the bookings and holds that are live, into place.
     void apply_tail();
+    // The live hold a held event made (its expiry: the event's, or the TTL in old stores).
+    LiveHold live_hold(const Event& held) const;
+    // A live booking's details into its record, when the table has room.
+    void place(BookingId id, const BookingFields& fields);
     // A slot whose newest snapshot names a booking or hold whose record a newer one reused has
     // seen that one end (its ending event was numbered after the cut): it rests.
     void drop_superseded();
@@ -436,19 +440,27 @@ void Engine::Restorer::keep_details(const Event& ev) {
     } else {
         auto [at, added] = tail_holds_.try_emplace(index_of(ev.after.hold));
         if (added || generation_of(ev.after.hold) >= generation_of(at->second.id)) {
-            const Instant expires =
-                ev.to.value != 0 ? ev.to : Instant{ev.time.value + e_.catalog_.hold_ttl_s};
-            at->second = {ev.after.hold, {ev.after.slot, ev.patient, expires}};
+            at->second = {ev.after.hold, live_hold(ev)};
         }
     }
 }
 
+Engine::Restorer::LiveHold Engine::Restorer::live_hold(const Event& held) const {
+    const Instant expires =
+        held.to.value != 0 ? held.to : Instant{held.time.value + e_.catalog_.hold_ttl_s};
+    return {held.after.slot, held.patient, expires};
+}
+
+void Engine::Restorer::place(BookingId id, const BookingFields& fields) {
+    if (index_of(id) >= e_.bookings_->capacity()) return;
+    // Straight into the (preallocated) record: no copy of every live booking.
+    (*e_.bookings_)[index_of(id)].fields = fields;
+    detailed_.insert(index_of(id));
+}
+
 void Engine::Restorer::apply_tail() {
     for (const auto& [index, b] : tail_bookings_) {
-        if (live(b.id, b.fields.slot_id) && index < e_.bookings_->capacity()) {
-            (*e_.bookings_)[index].fields = b.fields;
-            detailed_.insert(index);
-        }
+        if (live(b.id, b.fields.slot_id)) place(b.id, b.fields);
     }
     for (const auto& [index, h] : tail_holds_) {
         if (live(h.id, h.hold.slot)) live_holds_[index] = h.hold;
@@ -461,15 +473,10 @@ bool Engine::Restorer::second_pass(const EventScan& scan, std::string& why) {
         [&](const Event& ev) {
             if (ev.seq > last_seq_ || (tail_kept_ && ev.seq > base_seq_)) return false;
             if ((ev.kind == EventKind::booked || ev.kind == EventKind::rebooked) &&
-                live(ev.booking, ev.after.slot) &&
-                index_of(ev.booking) < e_.bookings_->capacity()) {
-                // Straight into the (preallocated) record: no copy of every live booking.
-                (*e_.bookings_)[index_of(ev.booking)].fields = booking_fields(ev);
-                detailed_.insert(index_of(ev.booking));
+                live(ev.booking, ev.after.slot)) {
+                place(ev.booking, booking_fields(ev));
             } else if (ev.kind == EventKind::held && live(ev.after.hold, ev.after.slot)) {
-                const Instant expires =
-                    ev.to.value != 0 ? ev.to : Instant{ev.time.value + e_.catalog_.hold_ttl_s};
-                live_holds_[index_of(ev.after.hold)] = {ev.after.slot, ev.patient, expires};
+                live_holds_[index_of(ev.after.hold)] = live_hold(ev);
             }
             return true;
         },

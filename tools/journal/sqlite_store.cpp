@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -815,21 +814,29 @@ EventStore::PageCheck SqliteStore::check_whole(std::string& why,
         return ignored ? std::uintmax_t{0} : size;
     };
     const std::uintmax_t limit = wal_bytes() + wal_growth_max;
-    std::atomic<bool> ended{false};
-    std::atomic<bool> gave_way{false};
+    // The end wakes the watch at once: a start that checks before it serves waits for it.
+    std::mutex mutex;
+    std::condition_variable end;
+    bool ended = false;  // under mutex
+    bool gave_way = false;
     std::thread watch([&] {
-        while (!ended.load()) {
-            if (gave_way.load() || wal_bytes() > limit) {
-                gave_way.store(true);
+        std::unique_lock lock(mutex);
+        while (!end.wait_for(lock, std::chrono::milliseconds(gave_way ? 10 : 100),
+                             [&] { return ended; })) {
+            if (gave_way || wal_bytes() > limit) {
+                gave_way = true;
                 sqlite3_interrupt(db_);
             }
-            std::this_thread::sleep_for(std::chrono::milliseconds(gave_way.load() ? 10 : 100));
         }
     });
     const PageCheck found = quick_check(db_, "main", why);
-    ended.store(true);
+    {
+        std::lock_guard lock(mutex);
+        ended = true;
+    }
+    end.notify_one();
     watch.join();
-    if (gave_way.load() && found == PageCheck::not_done) {
+    if (gave_way && found == PageCheck::not_done) {
         why = "it gave way to the WAL, which grew by more than " +
               std::to_string(wal_growth_max >> 20) +
               " MiB while it ran (the check's read holds the WAL: the checkpoints cannot reset "

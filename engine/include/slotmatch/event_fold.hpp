@@ -1,6 +1,7 @@
 // What a history of events leaves for recovery, folded one event at a time (docs/engine.md,
 // "Snapshots"). Recovery reads every stored event, twice without a snapshot
-// (engine_restore.cpp); a snapshot lets it skip the old ones. Folding a history up to event S leaves:
+// (engine_restore.cpp); a snapshot lets it skip the old ones. Folding a history up to event S
+// leaves:
 // - per slot an event named, its newest snapshot (the version orders one slot's changes);
 // - per booking and hold record, the newest generation a stored id names (and a booking's slot
 //   and patient), so that old ids stay answered and refused as before and new ids never repeat
